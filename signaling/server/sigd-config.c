@@ -1,0 +1,312 @@
+/* sigd-config.c: vchat-signald's options
+ *
+ * One table describes every option; it drives both the command line and the
+ * key file (group [server], keys named like the long options), so the two
+ * can never disagree.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "sigd-config.h"
+
+#include <string.h>
+
+#define KEY_FILE_GROUP "server"
+
+static GOptionEntry *
+option_entries (SigdConfig *c)
+{
+  GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &c->config_file,
+      "Read options from this key file (group [server], keys named like the long options; "
+      "the command line wins)", "FILE" },
+    { "listen", 'l', 0, G_OPTION_ARG_STRING, &c->listen,
+      "Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)", "ADDRESS" },
+    { "port", 'p', 0, G_OPTION_ARG_INT, &c->port,
+      "TCP port to listen on (default 8080; 0 picks a free one and prints it)", "PORT" },
+    { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &c->tls_cert,
+      "PEM certificate (chain) for HTTPS and wss://; needs --tls-key", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &c->tls_key,
+      "PEM private key of --tls-cert", "FILE" },
+    { "public-url", 0, 0, G_OPTION_ARG_STRING, &c->public_url,
+      "Base URL people reach this server at, for invite links "
+      "(default: the listening address)", "URL" },
+    { "web-root", 0, 0, G_OPTION_ARG_FILENAME, &c->web_root,
+      "Folder of the browser client served at / (default " VCHAT_WEB_ROOT ")", "DIR" },
+    { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->stun,
+      "STUN server URL given to clients, e.g. stun:stun.example.org:3478 (repeatable)", "URL" },
+    { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->turn,
+      "TURN server URL given to clients, e.g. turn:turn.example.org:3478?transport=udp "
+      "(repeatable)", "URL" },
+    { "turn-secret", 0, 0, G_OPTION_ARG_STRING, &c->turn_secret,
+      "Shared secret of the TURN server (coturn use-auth-secret): clients get time-limited "
+      "credentials. Prefer the key file, as the command line is visible to other users", "SECRET" },
+    { "turn-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &c->turn_ttl,
+      "Lifetime of TURN credentials made from the secret (default 86400)", "SECONDS" },
+    { "turn-username", 0, 0, G_OPTION_ARG_STRING, &c->turn_username,
+      "Static TURN user name, used when there is no secret", "NAME" },
+    { "turn-password", 0, 0, G_OPTION_ARG_STRING, &c->turn_password,
+      "Static TURN password, used when there is no secret", "PASSWORD" },
+    { "max-frame", 0, 0, G_OPTION_ARG_INT, &c->max_frame,
+      "Largest message accepted, in bytes (default 65536)", "BYTES" },
+    { "max-rate", 0, 0, G_OPTION_ARG_INT, &c->max_rate,
+      "Messages per second a session may send, with bursts of three times as many "
+      "(default 20)", "N" },
+    { "max-sessions-per-address", 0, 0, G_OPTION_ARG_INT, &c->max_sessions_per_address,
+      "Connections allowed at once from one client address (default 16)", "N" },
+    { "grace", 0, 0, G_OPTION_ARG_DOUBLE, &c->grace,
+      "How long a dropped client may come back and keep its call or queue place "
+      "(default 30)", "SECONDS" },
+    { "invite-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &c->invite_ttl,
+      "Lifetime of an invite when the client does not ask for one (default 600)", "SECONDS" },
+    { "invite-max-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &c->invite_max_ttl,
+      "Longest invite lifetime a client may ask for (default 86400)", "SECONDS" },
+    { "ring-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &c->ring_timeout,
+      "How long an invited call rings before it is given up (default 60)", "SECONDS" },
+    { "join-attempts", 0, 0, G_OPTION_ARG_INT, &c->join_attempts,
+      "Wrong invite codes one address may try per minute (default 5)", "N" },
+    { "interest-wait", 0, 0, G_OPTION_ARG_DOUBLE, &c->interest_wait,
+      "How long someone with interests waits for a partner sharing one before taking "
+      "anyone (default 3)", "SECONDS" },
+    { "language-wait", 0, 0, G_OPTION_ARG_DOUBLE, &c->language_wait,
+      "How long two people asking for different languages are kept apart (default 6)",
+      "SECONDS" },
+    { "rematch-delay", 0, 0, G_OPTION_ARG_DOUBLE, &c->rematch_delay,
+      "How long two people who just left each other with “next” are not paired again "
+      "(default 10)", "SECONDS" },
+    { "ping-interval", 0, 0, G_OPTION_ARG_DOUBLE, &c->ping_interval,
+      "Keepalive ping interval; a client silent for two intervals is dropped (default 20)",
+      "SECONDS" },
+    { "report-threshold", 0, 0, G_OPTION_ARG_INT, &c->report_threshold,
+      "Distinct people whose reports keep a session out of the random queue (default 3)", "N" },
+    { "report-refuse-time", 0, 0, G_OPTION_ARG_DOUBLE, &c->report_refuse_time,
+      "How long a reported session is kept out of the random queue (default 600)", "SECONDS" },
+    { "log-addresses", 0, 0, G_OPTION_ARG_NONE, &c->log_addresses,
+      "Write client IP addresses to the log (off by default, for privacy)", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &c->verbose,
+      "Log every connection and call (never message contents)", NULL },
+    { NULL }
+  };
+
+  return g_memdup2 (entries, sizeof entries);
+}
+
+static void
+config_defaults (SigdConfig *c)
+{
+  memset (c, 0, sizeof *c);
+  c->listen = g_strdup ("127.0.0.1");
+  c->port = 8080;
+  c->turn_ttl = 86400;
+  c->max_frame = 65536;
+  c->max_rate = 20;
+  c->max_sessions_per_address = 16;
+  c->grace = 30;
+  c->invite_ttl = 600;
+  c->invite_max_ttl = 86400;
+  c->ring_timeout = 60;
+  c->join_attempts = 5;
+  c->interest_wait = 3;
+  c->language_wait = 6;
+  c->rematch_delay = 10;
+  c->ping_interval = 20;
+  c->report_threshold = 3;
+  c->report_refuse_time = 600;
+}
+
+static gboolean
+load_key_file (SigdConfig *c, const GOptionEntry *entries, const char *path, GError **error)
+{
+  g_autoptr (GKeyFile) kf = g_key_file_new ();
+  g_auto (GStrv) keys = NULL;
+
+  if (!g_key_file_load_from_file (kf, path, G_KEY_FILE_NONE, error)) {
+    g_prefix_error (error, "Cannot read the configuration file %s: ", path);
+    return FALSE;
+  }
+  if (!g_key_file_has_group (kf, KEY_FILE_GROUP))
+    return TRUE;
+
+  keys = g_key_file_get_keys (kf, KEY_FILE_GROUP, NULL, NULL);
+  for (guint i = 0; keys && keys[i]; i++) {
+    const GOptionEntry *e;
+    g_autoptr (GError) local_error = NULL;
+
+    for (e = entries; e->long_name; e++)
+      if (strcmp (e->long_name, keys[i]) == 0 && strcmp (e->long_name, "config") != 0)
+        break;
+    if (!e->long_name) {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
+                   "%s: unknown key “%s” in [%s]; see vchat-signald --help for the options",
+                   path, keys[i], KEY_FILE_GROUP);
+      return FALSE;
+    }
+
+    switch (e->arg) {
+    case G_OPTION_ARG_STRING:
+    case G_OPTION_ARG_FILENAME: {
+      char *v = g_key_file_get_string (kf, KEY_FILE_GROUP, keys[i], &local_error);
+      if (v) {
+        g_free (*(char **) e->arg_data);
+        *(char **) e->arg_data = v;
+      }
+      break;
+    }
+    case G_OPTION_ARG_INT: {
+      int v = g_key_file_get_integer (kf, KEY_FILE_GROUP, keys[i], &local_error);
+      if (!local_error)
+        *(int *) e->arg_data = v;
+      break;
+    }
+    case G_OPTION_ARG_DOUBLE: {
+      double v = g_key_file_get_double (kf, KEY_FILE_GROUP, keys[i], &local_error);
+      if (!local_error)
+        *(double *) e->arg_data = v;
+      break;
+    }
+    case G_OPTION_ARG_NONE: {
+      gboolean v = g_key_file_get_boolean (kf, KEY_FILE_GROUP, keys[i], &local_error);
+      if (!local_error)
+        *(gboolean *) e->arg_data = v;
+      break;
+    }
+    case G_OPTION_ARG_STRING_ARRAY: {
+      char **v = g_key_file_get_string_list (kf, KEY_FILE_GROUP, keys[i], NULL, &local_error);
+      if (v) {
+        g_strfreev (*(char ***) e->arg_data);
+        *(char ***) e->arg_data = v;
+      }
+      break;
+    }
+    default:
+      g_assert_not_reached ();
+    }
+    if (local_error) {
+      g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_INVALID_VALUE,
+                   "%s: bad value for “%s”: %s", path, keys[i], local_error->message);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+check_range_d (double v, double lo, const char *name, GError **error)
+{
+  if (v < lo) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--%s must be at least %g (it is %g)", name, lo, v);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+validate (SigdConfig *c, GError **error)
+{
+  if (c->port < 0 || c->port > 65535) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--port must be between 0 and 65535 (it is %d)", c->port);
+    return FALSE;
+  }
+  if (!c->tls_cert != !c->tls_key) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "--tls-cert and --tls-key go together: give both or neither");
+    return FALSE;
+  }
+  return check_range_d (c->max_frame, 1024, "max-frame", error) &&
+         check_range_d (c->max_rate, 1, "max-rate", error) &&
+         check_range_d (c->max_sessions_per_address, 1, "max-sessions-per-address", error) &&
+         check_range_d (c->join_attempts, 1, "join-attempts", error) &&
+         check_range_d (c->report_threshold, 1, "report-threshold", error) &&
+         check_range_d (c->turn_ttl, 60, "turn-ttl", error) &&
+         check_range_d (c->grace, 0, "grace", error) &&
+         check_range_d (c->invite_ttl, 0.1, "invite-ttl", error) &&
+         check_range_d (c->invite_max_ttl, c->invite_ttl, "invite-max-ttl", error) &&
+         check_range_d (c->ring_timeout, 0.1, "ring-timeout", error) &&
+         check_range_d (c->interest_wait, 0, "interest-wait", error) &&
+         check_range_d (c->language_wait, 0, "language-wait", error) &&
+         check_range_d (c->rematch_delay, 0, "rematch-delay", error) &&
+         check_range_d (c->ping_interval, 0.1, "ping-interval", error) &&
+         check_range_d (c->report_refuse_time, 0, "report-refuse-time", error);
+}
+
+gboolean
+sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
+{
+  g_autofree GOptionEntry *entries = NULL;
+  g_autoptr (GOptionContext) ctx = NULL;
+  g_autofree char *config_file = NULL;
+
+  config_defaults (c);
+  entries = option_entries (c);
+
+  /* The key file is read first so the command line can override it: find
+   * --config/-c before the real parse. */
+  for (int i = 1; i < *argc; i++) {
+    const char *a = (*argv)[i];
+    if ((strcmp (a, "--config") == 0 || strcmp (a, "-c") == 0) && i + 1 < *argc)
+      {
+        g_free (config_file);
+        config_file = g_strdup ((*argv)[i + 1]);
+      }
+    else if (g_str_has_prefix (a, "--config="))
+      {
+        g_free (config_file);
+        config_file = g_strdup (a + strlen ("--config="));
+      }
+  }
+  if (config_file && !load_key_file (c, entries, config_file, error))
+    return FALSE;
+
+  ctx = g_option_context_new (NULL);
+  g_option_context_set_summary (ctx,
+    "The vchat signaling and matchmaking server: brings two people together\n"
+    "(a random partner, or an invite link), relays what WebRTC needs between\n"
+    "them, and serves the browser client at /. Nothing is written to disk.");
+  g_option_context_set_description (ctx,
+    "Times are in seconds and may have fractions. Every option can also be set\n"
+    "in the key file given with --config, e.g.\n"
+    "\n"
+    "  [server]\n"
+    "  listen=0.0.0.0\n"
+    "  port=443\n"
+    "  tls-cert=/etc/vchat/cert.pem\n"
+    "  tls-key=/etc/vchat/key.pem\n"
+    "  turn=turn:turn.example.org:3478?transport=udp;turn:turn.example.org:3478?transport=tcp\n"
+    "  turn-secret=...\n"
+    "\n"
+    "Endpoints: /ws (WebSocket, protocol v1, see docs/protocol.md), / (browser\n"
+    "client), /join/CODE (invite links), /healthz, /metrics (Prometheus).\n"
+    "\n"
+    "Exit status: 0 after SIGINT or SIGTERM, 1 on a startup error, 2 on bad options.");
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, argc, argv, error))
+    return FALSE;
+  if (*argc > 1) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                 "unexpected argument “%s”", (*argv)[1]);
+    return FALSE;
+  }
+  if (!c->web_root)
+    c->web_root = g_strdup (VCHAT_WEB_ROOT);
+  return validate (c, error);
+}
+
+void
+sigd_config_clear (SigdConfig *c)
+{
+  g_free (c->listen);
+  g_free (c->config_file);
+  g_free (c->tls_cert);
+  g_free (c->tls_key);
+  g_free (c->public_url);
+  g_free (c->web_root);
+  g_strfreev (c->stun);
+  g_strfreev (c->turn);
+  g_free (c->turn_secret);
+  g_free (c->turn_username);
+  g_free (c->turn_password);
+  memset (c, 0, sizeof *c);
+}

@@ -1,0 +1,44 @@
+/* sigd-config.h: vchat-signald's options, from the command line and a key file
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+typedef struct {
+  char *listen;
+  int port;
+  char *config_file;
+  char *tls_cert;
+  char *tls_key;
+  char *public_url;
+  char *web_root;
+  char **stun;
+  char **turn;
+  char *turn_secret;
+  char *turn_username;
+  char *turn_password;
+  double turn_ttl;
+  int max_frame;
+  int max_rate;
+  int max_sessions_per_address;
+  double grace;
+  double invite_ttl;
+  double invite_max_ttl;
+  double ring_timeout;
+  int join_attempts;
+  double interest_wait;
+  double language_wait;
+  double rematch_delay;
+  double ping_interval;
+  int report_threshold;
+  double report_refuse_time;
+  gboolean log_addresses;
+  gboolean verbose;
+} SigdConfig;
+
+/* Fills @config from defaults, then the key file named by --config, then the
+ * command line (which wins). Removes parsed options from argv. */
+gboolean sigd_config_load (SigdConfig *config, int *argc, char ***argv, GError **error);
+void sigd_config_clear (SigdConfig *config);

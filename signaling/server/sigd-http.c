@@ -1,0 +1,163 @@
+/* sigd-http.c: the plain HTTP side: the browser client, /healthz, /metrics
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "sigd-private.h"
+
+#include <string.h>
+
+static const struct {
+  const char *suffix;
+  const char *type;
+} content_types[] = {
+  { ".html", "text/html; charset=utf-8" },
+  { ".js", "text/javascript; charset=utf-8" },
+  { ".css", "text/css; charset=utf-8" },
+  { ".svg", "image/svg+xml" },
+  { ".png", "image/png" },
+  { ".ico", "image/x-icon" },
+  { ".json", "application/json" },
+};
+
+static void
+respond (SoupServerMessage *msg, guint status, const char *type, const char *body, gsize len)
+{
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, type, SOUP_MEMORY_COPY, body, len);
+}
+
+static void
+respond_text (SoupServerMessage *msg, guint status, const char *text)
+{
+  respond (msg, status, "text/plain; charset=utf-8", text, strlen (text));
+}
+
+static gboolean
+only_get (SoupServerMessage *msg)
+{
+  const char *method = soup_server_message_get_method (msg);
+
+  if (method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD)
+    return TRUE;
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "GET, HEAD");
+  respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Only GET and HEAD are served here.\n");
+  return FALSE;
+}
+
+static void
+healthz_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
+            gpointer data)
+{
+  if (only_get (msg))
+    respond_text (msg, SOUP_STATUS_OK, "ok\n");
+}
+
+static void
+metric (GString *out, const char *name, const char *type, const char *help, guint64 value)
+{
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n%s %" G_GUINT64_FORMAT "\n",
+                          name, help, name, type, name, value);
+}
+
+static void
+metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
+            gpointer data)
+{
+  SigdServer *server = data;
+  g_autoptr (GString) out = g_string_new (NULL);
+  GHashTableIter iter;
+  gpointer value;
+  guint connected = 0, active = 0, ringing = 0;
+
+  if (!only_get (msg))
+    return;
+
+  g_hash_table_iter_init (&iter, server->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((SigdSession *) value)->conn)
+      connected++;
+  g_hash_table_iter_init (&iter, server->calls);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((SigdCall *) value)->state == SIGD_CALL_ACTIVE)
+      active++;
+    else
+      ringing++;
+
+  metric (out, "vchat_connections", "gauge", "Open WebSocket connections.",
+          g_hash_table_size (server->conns));
+  metric (out, "vchat_sessions", "gauge", "Sessions, including those in their grace time.",
+          g_hash_table_size (server->sessions));
+  metric (out, "vchat_sessions_connected", "gauge", "Sessions with a live connection.", connected);
+  metric (out, "vchat_queue_length", "gauge", "Sessions waiting for a random partner.",
+          server->queue.length);
+  metric (out, "vchat_calls_active", "gauge", "Calls in progress.", active);
+  metric (out, "vchat_calls_ringing", "gauge", "Invited calls waiting for an answer.", ringing);
+  metric (out, "vchat_invites_open", "gauge", "Invites that can still be joined.",
+          sigd_invites_count (server));
+  metric (out, "vchat_matches_total", "counter", "Random pairs made.", server->metrics.matches);
+  metric (out, "vchat_calls_total", "counter", "Calls that became active.",
+          server->metrics.calls_started);
+  metric (out, "vchat_invites_created_total", "counter", "Invites created.",
+          server->metrics.invites_created);
+  metric (out, "vchat_messages_relayed_total", "counter", "Signal messages relayed between peers.",
+          server->metrics.relayed);
+  g_string_append (out, "# HELP vchat_errors_total Error messages sent, by code.\n"
+                        "# TYPE vchat_errors_total counter\n");
+  for (guint i = 0; i < VCHAT_PROTO_N_ERRORS; i++)
+    g_string_append_printf (out, "vchat_errors_total{code=\"%s\"} %" G_GUINT64_FORMAT "\n",
+                            vchat_proto_error_to_string (i), server->metrics.errors[i]);
+
+  respond (msg, SOUP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8", out->str, out->len);
+}
+
+/* Files of the web root, by plain name only: no folders, no dot files, so
+ * nothing outside it can be reached. Invite links /join/CODE get the page. */
+static void
+static_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
+           gpointer data)
+{
+  SigdServer *server = data;
+  const char *name = path + 1;
+  const char *type = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr (GError) error = NULL;
+  SoupMessageHeaders *headers;
+  gsize len;
+
+  if (!only_get (msg))
+    return;
+  if (g_str_equal (path, "/") || g_str_has_prefix (path, "/join/"))
+    name = "index.html";
+  if (!*name || name[0] == '.' || strchr (name, '/') || strchr (name, '\\')) {
+    respond_text (msg, SOUP_STATUS_NOT_FOUND, "Not found.\n");
+    return;
+  }
+  for (guint i = 0; i < G_N_ELEMENTS (content_types); i++)
+    if (g_str_has_suffix (name, content_types[i].suffix))
+      type = content_types[i].type;
+  file = g_build_filename (server->config->web_root, name, NULL);
+  if (!type || !g_file_get_contents (file, &contents, &len, &error)) {
+    respond_text (msg, SOUP_STATUS_NOT_FOUND, "Not found.\n");
+    return;
+  }
+
+  headers = soup_server_message_get_response_headers (msg);
+  soup_message_headers_replace (headers, "Cache-Control", "no-cache");
+  soup_message_headers_replace (headers, "X-Content-Type-Options", "nosniff");
+  soup_message_headers_replace (headers, "Referrer-Policy", "no-referrer");
+  soup_message_headers_replace (headers, "Content-Security-Policy",
+                                "default-src 'self'; connect-src 'self' ws: wss:; "
+                                "img-src 'self' data:; media-src 'self' blob: mediastream:");
+  respond (msg, SOUP_STATUS_OK, type, contents, len);
+}
+
+void
+sigd_http_register (SigdServer *server)
+{
+  soup_server_add_handler (server->soup, "/healthz", healthz_cb, server, NULL);
+  soup_server_add_handler (server->soup, "/metrics", metrics_cb, server, NULL);
+  soup_server_add_handler (server->soup, "/", static_cb, server, NULL);
+}

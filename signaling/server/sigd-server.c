@@ -1,0 +1,974 @@
+/* sigd-server.c: WebSocket connections, sessions and calls
+ *
+ * A connection becomes a session with `hello`; a session lives on through
+ * its grace time when its socket drops, and a call joins two sessions. Every
+ * message a client sends is parsed by the protocol library first, so the
+ * handlers below only deal with well-formed messages.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "sigd-server.h"
+#include "sigd-private.h"
+
+#include <stdarg.h>
+#include <sys/random.h>
+
+/* Frames held for a session in its grace time; a peer that sends more than
+ * this to a vanished session ends the wait early. */
+#define OUTBOX_MAX 512
+#define RECENT_CALLS_MAX 4
+/* Continuously over the rate for this long closes the socket. */
+#define RATE_LIMIT_CLOSE_US (10 * G_USEC_PER_SEC)
+
+#define SECONDS_TO_MS(s) ((guint) ((s) * 1000.0))
+
+static void session_end (SigdServer *server, SigdSession *session, const char *peer_reason);
+static guint schedule_grace_end (SigdSession *session, guint ms);
+static void end_call (SigdServer *server, SigdCall *call, SigdSession *ender,
+                      const char *peer_reason, const char *own_reason);
+
+char *
+sigd_random_hex (gsize bytes)
+{
+  g_autofree guint8 *buf = g_malloc (bytes);
+  GString *out = g_string_sized_new (bytes * 2);
+
+  /* getrandom() blocks only before the kernel's pool is initialised, once
+   * per boot; it never returns short for requests this small. */
+  if (getrandom (buf, bytes, 0) != (gssize) bytes)
+    g_error ("getrandom failed: %s", g_strerror (errno));
+  for (gsize i = 0; i < bytes; i++)
+    g_string_append_printf (out, "%02x", buf[i]);
+  return g_string_free (out, FALSE);
+}
+
+JsonArray *
+sigd_strv_to_json (const char *const *strv)
+{
+  JsonArray *arr = json_array_new ();
+
+  for (guint i = 0; strv && strv[i]; i++)
+    json_array_add_string_element (arr, strv[i]);
+  return arr;
+}
+
+static const char *
+shown_address (SigdServer *server, const char *address)
+{
+  return server->config->log_addresses ? address : "-";
+}
+
+/* Sending */
+
+static void
+conn_send_text (SigdConn *conn, const char *text)
+{
+  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_send_text (conn->ws, text);
+}
+
+void
+sigd_session_send (SigdSession *session, JsonObject *msg)
+{
+  g_autofree char *text = vchat_msg_object_to_string (msg);
+
+  if (session->conn) {
+    conn_send_text (session->conn, text);
+    return;
+  }
+  if (session->outbox.length >= OUTBOX_MAX) {
+    /* The peer keeps talking to someone who is gone: stop waiting for them. */
+    if (session->grace_source) {
+      g_source_remove (session->grace_source);
+      session->grace_source = schedule_grace_end (session, 0);
+    }
+    return;
+  }
+  g_queue_push_tail (&session->outbox, g_steal_pointer (&text));
+}
+
+static void
+session_send_take (SigdSession *session, JsonObject *msg)
+{
+  sigd_session_send (session, msg);
+  json_object_unref (msg);
+}
+
+void
+sigd_conn_send_error (SigdConn *conn, VchatProtoError code, const char *ref, const char *format, ...)
+{
+  g_autofree char *message = NULL;
+  g_autofree char *text = NULL;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+
+  conn->server->metrics.errors[code]++;
+  g_debug ("session %s: error %s: %s", conn->session ? conn->session->id : "-",
+           vchat_proto_error_to_string (code), message);
+  text = vchat_msg_error_to_string (code, message, ref);
+  conn_send_text (conn, text);
+}
+
+static void
+conn_close (SigdConn *conn, gushort code, const char *reason)
+{
+  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    soup_websocket_connection_close (conn->ws, code, reason);
+}
+
+/* Peers as the other side sees them: a name and the kind of client, nothing
+ * that identifies the session or where it connects from. */
+JsonObject *
+sigd_peer_object (SigdSession *session)
+{
+  JsonObject *peer = json_object_new ();
+
+  json_object_set_string_member (peer, "client", session->client);
+  if (session->name && *session->name)
+    json_object_set_string_member (peer, "name", session->name);
+  return peer;
+}
+
+/* Sessions */
+
+static void
+past_call_free (SigdPastCall *past)
+{
+  g_free (past->call);
+  g_free (past->peer);
+  g_free (past);
+}
+
+static void
+session_free (SigdSession *session)
+{
+  g_clear_handle_id (&session->grace_source, g_source_remove);
+  g_queue_clear_full (&session->outbox, g_free);
+  g_queue_clear_full (&session->recent_calls, (GDestroyNotify) past_call_free);
+  g_free (session->id);
+  g_free (session->resume);
+  g_free (session->client);
+  g_free (session->name);
+  g_free (session->address);
+  g_strfreev (session->interests);
+  g_free (session->language);
+  g_free (session);
+}
+
+static void
+session_remember_call (SigdSession *session, SigdCall *call, SigdSession *peer)
+{
+  SigdPastCall *past = g_new0 (SigdPastCall, 1);
+
+  past->call = g_strdup (call->id);
+  past->peer = g_strdup (peer->id);
+  g_queue_push_head (&session->recent_calls, past);
+  while (session->recent_calls.length > RECENT_CALLS_MAX)
+    past_call_free (g_queue_pop_tail (&session->recent_calls));
+}
+
+gboolean
+sigd_session_is_refused (SigdServer *server, SigdSession *session)
+{
+  gpointer deadline;
+
+  if (!g_hash_table_lookup_extended (server->refused, session->id, NULL, &deadline))
+    return FALSE;
+  if (g_get_monotonic_time () < *(gint64 *) deadline)
+    return TRUE;
+  g_hash_table_remove (server->refused, session->id);
+  return FALSE;
+}
+
+static void
+session_end (SigdServer *server, SigdSession *session, const char *peer_reason)
+{
+  g_debug ("session %s: ended", session->id);
+  if (session->queued)
+    sigd_matcher_dequeue (server, session);
+  if (session->call)
+    end_call (server, session->call, session, peer_reason, NULL);
+  sigd_invites_drop_session (server, session);
+  if (session->conn)
+    session->conn->session = NULL;
+  g_hash_table_remove (server->by_resume, session->resume);
+  g_hash_table_remove (server->reports, session->id);
+  g_hash_table_remove (server->sessions, session->id);
+}
+
+typedef struct {
+  SigdServer *server;
+  char *session_id;
+} GraceData;
+
+static gboolean
+grace_cb (gpointer data)
+{
+  GraceData *gd = data;
+  SigdSession *session = g_hash_table_lookup (gd->server->sessions, gd->session_id);
+
+  if (session) {
+    session->grace_source = 0;
+    g_debug ("session %s: grace time over", session->id);
+    session_end (gd->server, session, "lost");
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+grace_data_free (gpointer data)
+{
+  GraceData *gd = data;
+
+  g_free (gd->session_id);
+  g_free (gd);
+}
+
+static guint
+schedule_grace_end (SigdSession *session, guint ms)
+{
+  GraceData *gd = g_new0 (GraceData, 1);
+
+  gd->server = session->server;
+  gd->session_id = g_strdup (session->id);
+  return g_timeout_add_full (G_PRIORITY_DEFAULT, ms, grace_cb, gd, grace_data_free);
+}
+
+static void
+session_detach (SigdServer *server, SigdSession *session)
+{
+
+  session->conn = NULL;
+  if (server->config->grace <= 0) {
+    session_end (server, session, "lost");
+    return;
+  }
+  session->grace_source = schedule_grace_end (session, SECONDS_TO_MS (server->config->grace));
+  g_debug ("session %s: connection lost, keeping it for %g s", session->id,
+           server->config->grace);
+}
+
+/* Calls */
+
+static void
+call_free (SigdCall *call)
+{
+  g_clear_handle_id (&call->ring_source, g_source_remove);
+  g_free (call->id);
+  g_strfreev (call->common);
+  g_free (call->code);
+  g_free (call);
+}
+
+static SigdSession *
+call_peer (SigdCall *call, SigdSession *session)
+{
+  return call->a == session ? call->b : call->a;
+}
+
+/* The WebRTC offer comes from a desktop daemon when there is one (webrtcbin
+ * 1.22 answers less well than it offers), else from @a. */
+static gboolean
+a_offers (SigdCall *call)
+{
+  gboolean a_daemon = g_str_has_prefix (call->a->client, "vchatd/");
+  gboolean b_daemon = g_str_has_prefix (call->b->client, "vchatd/");
+
+  return a_daemon || !b_daemon;
+}
+
+static void
+send_matched (SigdCall *call, SigdSession *to, gboolean offerer)
+{
+  JsonObject *msg = vchat_msg_object_new (VCHAT_MSG_MATCHED);
+
+  json_object_set_string_member (msg, "call", call->id);
+  json_object_set_string_member (msg, "role", offerer ? "offerer" : "answerer");
+  json_object_set_object_member (msg, "peer", sigd_peer_object (call_peer (call, to)));
+  json_object_set_array_member (msg, "common_interests",
+                                sigd_strv_to_json ((const char *const *) call->common));
+  json_object_set_string_member (msg, "kind", call->kind == SIGD_CALL_RANDOM ? "random" : "invite");
+  session_send_take (to, msg);
+}
+
+void
+sigd_server_activate_call (SigdServer *server, SigdCall *call)
+{
+  gboolean a_offerer = a_offers (call);
+
+  g_clear_handle_id (&call->ring_source, g_source_remove);
+  call->state = SIGD_CALL_ACTIVE;
+  server->metrics.calls_started++;
+  send_matched (call, call->a, a_offerer);
+  send_matched (call, call->b, !a_offerer);
+  g_debug ("call %s: active", call->id);
+}
+
+SigdCall *
+sigd_server_start_call (SigdServer *server, SigdCallKind kind, SigdSession *a, SigdSession *b,
+                        GStrv common)
+{
+  SigdCall *call = g_new0 (SigdCall, 1);
+
+  g_assert (a->call == NULL && b->call == NULL);
+  call->id = sigd_random_hex (8);
+  call->kind = kind;
+  call->state = SIGD_CALL_RINGING;
+  call->a = a;
+  call->b = b;
+  call->common = common ? common : g_new0 (char *, 1);
+  a->call = call;
+  b->call = call;
+  g_hash_table_insert (server->calls, call->id, call);
+  return call;
+}
+
+static void
+end_call (SigdServer *server, SigdCall *call, SigdSession *ender, const char *peer_reason,
+          const char *own_reason)
+{
+  SigdSession *peer = call_peer (call, ender);
+  JsonObject *msg;
+
+  g_debug ("call %s: ended (%s)", call->id, peer_reason);
+  call->a->call = NULL;
+  call->b->call = NULL;
+  session_remember_call (ender, call, peer);
+  session_remember_call (peer, call, ender);
+
+  msg = vchat_msg_object_new (VCHAT_MSG_PEER_LEFT);
+  json_object_set_string_member (msg, "call", call->id);
+  json_object_set_string_member (msg, "reason", peer_reason);
+  session_send_take (peer, msg);
+
+  if (own_reason) {
+    msg = vchat_msg_object_new (VCHAT_MSG_CALL_ENDED);
+    json_object_set_string_member (msg, "call", call->id);
+    json_object_set_string_member (msg, "reason", own_reason);
+    session_send_take (ender, msg);
+  }
+  g_hash_table_remove (server->calls, call->id);
+}
+
+/* Message handlers */
+
+/* Finds the call @call_id of @session (ringing or active), or answers
+ * unknown-call. */
+static SigdCall *
+lookup_own_call (SigdConn *conn, VchatMsg *msg)
+{
+  SigdSession *session = conn->session;
+  const char *call_id = vchat_msg_get_string (msg, "call");
+
+  if (session->call && g_strcmp0 (session->call->id, call_id) == 0)
+    return session->call;
+  sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_UNKNOWN_CALL, vchat_msg_type_to_string (msg->type),
+                        "You are not in a call with this id; it may have ended already.");
+  return NULL;
+}
+
+static void
+send_welcome (SigdServer *server, SigdConn *conn, gboolean resumed)
+{
+  SigdSession *session = conn->session;
+  JsonObject *msg = vchat_msg_object_new (VCHAT_MSG_WELCOME);
+  JsonObject *limits = json_object_new ();
+
+  json_object_set_string_member (msg, "session", session->id);
+  json_object_set_string_member (msg, "resume", session->resume);
+  json_object_set_boolean_member (msg, "resumed", resumed);
+  json_object_set_array_member (msg, "ice_servers",
+                                sigd_turn_ice_servers (server->config, session->id,
+                                                       g_get_real_time () / G_USEC_PER_SEC));
+  json_object_set_int_member (limits, "max_frame", server->config->max_frame);
+  json_object_set_int_member (limits, "max_rate", server->config->max_rate);
+  json_object_set_int_member (limits, "grace", (gint64) server->config->grace);
+  json_object_set_object_member (msg, "limits", limits);
+  session_send_take (session, msg);
+}
+
+static void
+handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  const char *resume = vchat_msg_get_string (msg, "resume");
+  SigdSession *session;
+
+  if (conn->session) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "hello",
+                          "This connection already said hello; send it once per connection.");
+    return;
+  }
+  if (vchat_msg_get_int (msg, "version", 0) != VCHAT_PROTOCOL_VERSION) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_VERSION, "hello",
+                          "This server speaks protocol version %d only; update the client.",
+                          VCHAT_PROTOCOL_VERSION);
+    conn_close (conn, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR, "unsupported protocol version");
+    return;
+  }
+
+  session = resume ? g_hash_table_lookup (server->by_resume, resume) : NULL;
+  if (session) {
+    if (session->conn) {
+      SigdConn *old = session->conn;
+
+      old->session = NULL;
+      sigd_conn_send_error (old, VCHAT_PROTO_ERROR_REPLACED, NULL,
+                            "This session was resumed on another connection.");
+      conn_close (old, 4000, "replaced");
+    }
+    g_clear_handle_id (&session->grace_source, g_source_remove);
+    session->conn = conn;
+    conn->session = session;
+    g_debug ("session %s: resumed", session->id);
+    send_welcome (server, conn, TRUE);
+    while (!g_queue_is_empty (&session->outbox)) {
+      g_autofree char *text = g_queue_pop_head (&session->outbox);
+      conn_send_text (conn, text);
+    }
+    /* It may have been waiting in the queue unmatched while away. */
+    if (session->queued)
+      sigd_matcher_run (server);
+    return;
+  }
+
+  session = g_new0 (SigdSession, 1);
+  session->server = server;
+  session->id = sigd_random_hex (16);
+  session->resume = sigd_random_hex (16);
+  session->client = g_strdup (vchat_msg_get_string (msg, "client"));
+  session->name = g_strdup (vchat_msg_get_string (msg, "name"));
+  session->address = g_strdup (conn->address);
+  session->interests = g_new0 (char *, 1);
+  g_queue_init (&session->outbox);
+  g_queue_init (&session->recent_calls);
+  session->conn = conn;
+  conn->session = session;
+  g_hash_table_insert (server->sessions, session->id, session);
+  g_hash_table_insert (server->by_resume, session->resume, session);
+  g_debug ("session %s: new (%s)%s", session->id, session->client,
+           resume ? ", resume token unknown or expired" : "");
+  send_welcome (server, conn, FALSE);
+}
+
+static void
+handle_queue (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  SigdSession *session = conn->session;
+  g_auto (GStrv) raw = vchat_msg_dup_strv (msg, "interests");
+  const char *language = vchat_msg_get_string (msg, "language");
+
+  if (session->call) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "queue",
+                          "You are in a call; leave it (or use “next”) before queueing.");
+    return;
+  }
+  if (sigd_session_is_refused (server, session)) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_REFUSED, "queue",
+                          "Several people reported this session, so it cannot meet strangers "
+                          "for a while. Invites still work.");
+    return;
+  }
+  g_strfreev (session->interests);
+  session->interests = vchat_interests_normalize ((const char *const *) raw);
+  g_free (session->language);
+  session->language = language && *language ? g_ascii_strdown (language, -1) : NULL;
+  sigd_matcher_enqueue (server, session);
+}
+
+static void
+handle_leave (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  SigdSession *session = conn->session;
+  SigdCall *call;
+
+  if (!vchat_msg_has (msg, "call")) {
+    if (!session->queued) {
+      sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "leave",
+                            "You are not in the queue; to end a call, name it in “call”.");
+      return;
+    }
+    sigd_matcher_dequeue (server, session);
+    session_send_take (session, vchat_msg_object_new (VCHAT_MSG_LEFT_QUEUE));
+    return;
+  }
+  if (!(call = lookup_own_call (conn, msg)))
+    return;
+  end_call (server, call, session, "hangup", "hangup");
+}
+
+static void
+handle_next (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  SigdSession *session = conn->session;
+  SigdCall *call;
+  SigdSession *peer;
+
+  if (!(call = lookup_own_call (conn, msg)))
+    return;
+  if (call->state != SIGD_CALL_ACTIVE) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "next",
+                          "This call has not started yet; use “leave” or “reject” instead.");
+    return;
+  }
+  peer = call_peer (call, session);
+  sigd_matcher_block_pair (server, session, peer);
+  end_call (server, call, session, "next", "next");
+  if (sigd_session_is_refused (server, session)) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_REFUSED, "next",
+                          "Several people reported this session, so it cannot meet strangers "
+                          "for a while. Invites still work.");
+    return;
+  }
+  sigd_matcher_enqueue (server, session);
+}
+
+static void
+handle_answer (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  SigdSession *session = conn->session;
+  const char *type = vchat_msg_type_to_string (msg->type);
+  SigdCall *call;
+
+  if (!(call = lookup_own_call (conn, msg)))
+    return;
+  if (call->state != SIGD_CALL_RINGING || call->a != session) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, type,
+                          call->state != SIGD_CALL_RINGING
+                            ? "This call was answered already."
+                            : "Only the person who was called can answer; the caller can “leave”.");
+    return;
+  }
+  if (msg->type == VCHAT_MSG_ACCEPT)
+    sigd_server_activate_call (server, call);
+  else
+    end_call (server, call, session, "rejected", "rejected");
+}
+
+static void
+handle_signal (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  SigdCall *call;
+
+  if (!(call = lookup_own_call (conn, msg)))
+    return;
+  if (call->state != SIGD_CALL_ACTIVE) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "signal",
+                          "The call has not been accepted yet; wait for “matched”.");
+    return;
+  }
+  session_send_take (call_peer (call, conn->session), vchat_msg_signal_copy (msg));
+  server->metrics.relayed++;
+}
+
+static void
+handle_report (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  SigdSession *session = conn->session;
+  const char *call_id = vchat_msg_get_string (msg, "call");
+  const char *peer_id = NULL;
+  GHashTable *reporters;
+  JsonObject *reply;
+
+  if (session->call && g_strcmp0 (session->call->id, call_id) == 0)
+    peer_id = call_peer (session->call, session)->id;
+  for (GList *l = session->recent_calls.head; l && !peer_id; l = l->next) {
+    SigdPastCall *past = l->data;
+    if (g_strcmp0 (past->call, call_id) == 0)
+      peer_id = past->peer;
+  }
+  if (!peer_id) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_UNKNOWN_CALL, "report",
+                          "You can report only your current call or one of your last %d.",
+                          RECENT_CALLS_MAX);
+    return;
+  }
+
+  reporters = g_hash_table_lookup (server->reports, peer_id);
+  if (!reporters) {
+    reporters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    g_hash_table_insert (server->reports, g_strdup (peer_id), reporters);
+  }
+  g_hash_table_add (reporters, g_strdup (session->id));
+  g_debug ("session %s: reported (%u distinct reporters)", peer_id, g_hash_table_size (reporters));
+
+  if (g_hash_table_size (reporters) >= (guint) server->config->report_threshold) {
+    SigdSession *reported = g_hash_table_lookup (server->sessions, peer_id);
+    gint64 *deadline = g_new (gint64, 1);
+
+    *deadline = g_get_monotonic_time () +
+                (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC);
+    g_hash_table_insert (server->refused, g_strdup (peer_id), deadline);
+    if (reported && reported->queued) {
+      sigd_matcher_dequeue (server, reported);
+      if (reported->conn)
+        sigd_conn_send_error (reported->conn, VCHAT_PROTO_ERROR_REFUSED, NULL,
+                              "Several people reported this session, so it was taken out of "
+                              "the queue for a while. Invites still work.");
+    }
+  }
+
+  reply = vchat_msg_object_new (VCHAT_MSG_REPORTED);
+  json_object_set_string_member (reply, "call", call_id);
+  session_send_take (session, reply);
+}
+
+static void
+dispatch (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  const char *type = vchat_msg_type_to_string (msg->type);
+
+  if (msg->type == VCHAT_MSG_PING) {
+    g_autoptr (JsonObject) pong = vchat_msg_object_new (VCHAT_MSG_PONG);
+    g_autofree char *text = vchat_msg_object_to_string (pong);
+    conn_send_text (conn, text);
+    return;
+  }
+  if (msg->type == VCHAT_MSG_PONG)
+    return;
+  if (msg->type == VCHAT_MSG_HELLO) {
+    handle_hello (server, conn, msg);
+    return;
+  }
+  if (!conn->session) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_NOT_WELCOMED, type,
+                          "Send “hello” first.");
+    return;
+  }
+
+  switch (msg->type) {
+  case VCHAT_MSG_QUEUE:
+    handle_queue (server, conn, msg);
+    break;
+  case VCHAT_MSG_LEAVE:
+    handle_leave (server, conn, msg);
+    break;
+  case VCHAT_MSG_NEXT:
+    handle_next (server, conn, msg);
+    break;
+  case VCHAT_MSG_ACCEPT:
+  case VCHAT_MSG_REJECT:
+    handle_answer (server, conn, msg);
+    break;
+  case VCHAT_MSG_SIGNAL:
+    handle_signal (server, conn, msg);
+    break;
+  case VCHAT_MSG_REPORT:
+    handle_report (server, conn, msg);
+    break;
+  case VCHAT_MSG_INVITE_CREATE:
+    sigd_invites_handle_create (server, conn, msg);
+    break;
+  case VCHAT_MSG_INVITE_CANCEL:
+    sigd_invites_handle_cancel (server, conn, msg);
+    break;
+  case VCHAT_MSG_INVITE_JOIN:
+    sigd_invites_handle_join (server, conn, msg);
+    break;
+  default:
+    /* The parser accepts only client messages. */
+    g_assert_not_reached ();
+  }
+}
+
+/* A token bucket per connection: max_rate a second, bursts of 3×. */
+static gboolean
+conn_within_rate (SigdServer *server, SigdConn *conn, gint64 now)
+{
+  double rate = server->config->max_rate;
+  double burst = rate * 3;
+
+  conn->tokens = MIN (burst, conn->tokens + (now - conn->last_refill) * rate / G_USEC_PER_SEC);
+  conn->last_refill = now;
+  if (conn->tokens >= 1) {
+    conn->tokens -= 1;
+    conn->limited_since = 0;
+    return TRUE;
+  }
+  if (!conn->limited_since)
+    conn->limited_since = now;
+  return FALSE;
+}
+
+static void
+on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data)
+{
+  SigdConn *conn = data;
+  SigdServer *server = conn->server;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VchatMsg) msg = NULL;
+  g_autofree char *ref = NULL;
+  gint64 now = g_get_monotonic_time ();
+  gsize len;
+  const char *text = g_bytes_get_data (bytes, &len);
+
+  conn->last_seen = now;
+
+  if (!conn_within_rate (server, conn, now)) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_RATE_LIMITED, NULL,
+                          "Too many messages: at most %d a second. This one was dropped.",
+                          server->config->max_rate);
+    if (now - conn->limited_since > RATE_LIMIT_CLOSE_US)
+      conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "rate limit");
+    return;
+  }
+
+  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_FRAME, NULL,
+                          "Binary frames are not part of the protocol; send JSON as text.");
+    return;
+  }
+
+  msg = vchat_msg_parse (text, len, server->config->max_frame, VCHAT_MSG_FROM_CLIENT, &ref, &error);
+  if (!msg) {
+    sigd_conn_send_error (conn, error->code, ref, "%s", error->message);
+    if (error->code == VCHAT_PROTO_ERROR_TOO_BIG)
+      conn_close (conn, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
+    return;
+  }
+  dispatch (server, conn, msg);
+}
+
+static void
+conn_free (SigdConn *conn)
+{
+  g_signal_handlers_disconnect_by_data (conn->ws, conn);
+  g_object_unref (conn->ws);
+  g_free (conn->address);
+  g_free (conn);
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws, gpointer data)
+{
+  SigdConn *conn = data;
+  SigdServer *server = conn->server;
+  SigdSession *session = conn->session;
+  guint n;
+
+  if (session) {
+    conn->session = NULL;
+    /* A close with 1000 from the client means "I am done"; anything else
+     * (a crash, a lost network, going away) may come back within the grace
+     * time. */
+    if (soup_websocket_connection_get_close_code (ws) == SOUP_WEBSOCKET_CLOSE_NORMAL) {
+      g_debug ("session %s: closed by the client", session->id);
+      session_end (server, session, "hangup");
+    } else {
+      session_detach (server, session);
+    }
+  }
+
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, conn->address));
+  if (n <= 1)
+    g_hash_table_remove (server->per_address, conn->address);
+  else
+    g_hash_table_insert (server->per_address, g_strdup (conn->address), GUINT_TO_POINTER (n - 1));
+  g_hash_table_remove (server->conns, conn);
+}
+
+static void
+on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
+              SoupWebsocketConnection *ws, gpointer data)
+{
+  SigdServer *server = data;
+  SigdConn *conn = g_new0 (SigdConn, 1);
+  const char *address = soup_server_message_get_remote_host (message);
+  guint n;
+
+  conn->server = server;
+  conn->ws = g_object_ref (ws);
+  conn->address = g_strdup (address ? address : "unknown");
+  conn->last_seen = conn->last_refill = g_get_monotonic_time ();
+  conn->tokens = server->config->max_rate * 3;
+  g_hash_table_add (server->conns, conn);
+
+  /* The protocol's own limit answers with an error first; the WebSocket
+   * layer's is the backstop against absurd sizes. */
+  soup_websocket_connection_set_max_incoming_payload_size (ws, (guint64) server->config->max_frame * 4);
+  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
+
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, conn->address)) + 1;
+  g_hash_table_insert (server->per_address, g_strdup (conn->address), GUINT_TO_POINTER (n));
+  g_debug ("connection from %s", shown_address (server, conn->address));
+  if (n > (guint) server->config->max_sessions_per_address) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, NULL,
+                          "Too many connections from your address (at most %d); "
+                          "close some and try again.",
+                          server->config->max_sessions_per_address);
+    conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many sessions");
+  }
+}
+
+static gboolean
+ping_cb (gpointer data)
+{
+  SigdServer *server = data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 silent_max = (gint64) (2 * server->config->ping_interval * G_USEC_PER_SEC);
+  g_autoptr (JsonObject) ping = vchat_msg_object_new (VCHAT_MSG_PING);
+  g_autofree char *text = vchat_msg_object_to_string (ping);
+  g_autoptr (GPtrArray) dead = g_ptr_array_new ();
+  GHashTableIter iter;
+  SigdConn *conn;
+
+  g_hash_table_iter_init (&iter, server->conns);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL)) {
+    if (now - conn->last_seen > silent_max)
+      g_ptr_array_add (dead, conn);
+    else
+      conn_send_text (conn, text);
+  }
+  /* Closing may run handlers that change the set, so not while iterating. */
+  for (guint i = 0; i < dead->len; i++) {
+    conn = dead->pdata[i];
+    g_debug ("session %s: no answer to ping", conn->session ? conn->session->id : "-");
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TIMEOUT, NULL,
+                          "No answer to ping for %g seconds; reconnect with your resume token.",
+                          2 * server->config->ping_interval);
+    conn_close (conn, 4001, "ping timeout");
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+sweep_cb (gpointer data)
+{
+  SigdServer *server = data;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, server->refused);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (*(gint64 *) value <= now)
+      g_hash_table_iter_remove (&iter);
+  sigd_invites_sweep (server);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+match_cb (gpointer data)
+{
+  sigd_matcher_run (data);
+  return G_SOURCE_CONTINUE;
+}
+
+SigdServer *
+sigd_server_new (SigdConfig *config, GError **error)
+{
+  SigdServer *server = g_new0 (SigdServer, 1);
+  g_autoptr (GTlsCertificate) cert = NULL;
+  g_autoptr (GInetAddress) inet = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+  g_autoslist (GUri) uris = NULL;
+
+  server->config = config;
+  server->conns = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) conn_free, NULL);
+  server->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  server->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                            (GDestroyNotify) session_free);
+  server->by_resume = g_hash_table_new (g_str_hash, g_str_equal);
+  server->calls = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) call_free);
+  g_queue_init (&server->queue);
+  server->rematch_block = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  server->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                           (GDestroyNotify) g_hash_table_unref);
+  server->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  sigd_invites_init (server);
+
+  if (config->tls_cert) {
+    cert = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, error);
+    if (!cert) {
+      g_prefix_error (error, "Cannot load the TLS certificate: ");
+      sigd_server_free (server);
+      return NULL;
+    }
+  }
+  server->soup = soup_server_new ("server-header", "vchat-signald/" VCHAT_VERSION " ",
+                                  "tls-certificate", cert, NULL);
+  soup_server_add_websocket_handler (server->soup, "/ws", NULL, NULL, on_websocket, server, NULL);
+  sigd_http_register (server);
+
+  inet = g_inet_address_new_from_string (config->listen);
+  if (!inet) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "--listen needs an IP address, not “%s”", config->listen);
+    sigd_server_free (server);
+    return NULL;
+  }
+  address = g_inet_socket_address_new (inet, config->port);
+  if (!soup_server_listen (server->soup, address, cert ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
+    g_prefix_error (error, "Cannot listen on %s port %d: ", config->listen, config->port);
+    sigd_server_free (server);
+    return NULL;
+  }
+
+  uris = soup_server_get_uris (server->soup);
+  if (config->public_url) {
+    server->public_url = g_strdup (config->public_url);
+    if (g_str_has_suffix (server->public_url, "/"))
+      server->public_url[strlen (server->public_url) - 1] = '\0';
+  } else {
+    GUri *uri = uris->data;
+    g_autofree char *host = g_inet_address_to_string (inet);
+    gboolean v6 = g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6;
+    server->public_url = g_strdup_printf ("%s://%s%s%s:%d", g_uri_get_scheme (uri),
+                                          v6 ? "[" : "", host, v6 ? "]" : "",
+                                          g_uri_get_port (uri));
+  }
+
+  server->ping_source = g_timeout_add (SECONDS_TO_MS (config->ping_interval), ping_cb, server);
+  server->match_source = g_timeout_add (250, match_cb, server);
+  server->sweep_source = g_timeout_add (500, sweep_cb, server);
+  return server;
+}
+
+char *
+sigd_server_get_url (SigdServer *server)
+{
+  g_autoslist (GUri) uris = soup_server_get_uris (server->soup);
+
+  return uris ? g_uri_to_string (uris->data) : NULL;
+}
+
+void
+sigd_server_shutdown (SigdServer *server)
+{
+  GHashTableIter iter;
+  SigdConn *conn;
+
+  g_hash_table_iter_init (&iter, server->conns);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
+    conn_close (conn, SOUP_WEBSOCKET_CLOSE_GOING_AWAY, "server shutting down");
+}
+
+void
+sigd_server_free (SigdServer *server)
+{
+  g_clear_handle_id (&server->ping_source, g_source_remove);
+  g_clear_handle_id (&server->match_source, g_source_remove);
+  g_clear_handle_id (&server->sweep_source, g_source_remove);
+  if (server->soup)
+    soup_server_disconnect (server->soup);
+  g_clear_object (&server->soup);
+  g_hash_table_destroy (server->conns);
+  g_queue_clear (&server->queue);
+  g_hash_table_destroy (server->calls);
+  g_hash_table_destroy (server->by_resume);
+  g_hash_table_destroy (server->sessions);
+  g_hash_table_destroy (server->per_address);
+  g_hash_table_destroy (server->rematch_block);
+  g_hash_table_destroy (server->reports);
+  g_hash_table_destroy (server->refused);
+  g_hash_table_destroy (server->invites);
+  g_hash_table_destroy (server->tombstones);
+  g_hash_table_destroy (server->join_failures);
+  g_free (server->public_url);
+  g_free (server);
+}

@@ -1,0 +1,1101 @@
+/*
+ * vchat web client (signaling protocol v1, see docs/protocol.md).
+ *
+ * Served by vchat-signald at "/" and at "/join/CODE"; the WebSocket is
+ * ws(s)://<this host>/ws. Plain script, no build step, no outside resources.
+ *
+ * For tests and debugging the page exposes `window.vchat`:
+ *
+ *   state            call state: "idle" | "searching" (in the random queue) |
+ *                    "joining" (invite_join sent) | "ringing" (waiting for the
+ *                    inviter) | "incoming" (someone joined our invite) |
+ *                    "connecting" (matched, WebRTC negotiating) | "connected"
+ *   signaling        "offline" | "connecting" | "online" | "reconnecting"
+ *   session          our session id (from welcome), or null
+ *   call             the current call: { id, kind, role, peer,
+ *                    commonInterests } or null
+ *   pc, channel      the current RTCPeerConnection and "chat" RTCDataChannel
+ *   localStream      the camera/microphone MediaStream, or null
+ *   messages         chat texts received from the peer during the current
+ *                    call (cleared when a new call starts)
+ *   lastError        last error shown to the user: { code, message, ref }
+ *                    (server `error` messages, and local ones with codes
+ *                    like "camera", "webrtc", "invite", "interests")
+ *   errors           every error seen, oldest first; server errors that are a
+ *                    harmless race (unknown-call for a call that just ended)
+ *                    have `quiet: true` and are not shown
+ *   invite           last `invite` message { code, link, web_link, expires }
+ *   inviteLink       its web_link (null when there is no open invite)
+ *   incoming         { call, peer, code } while an invite call rings us
+ *   lastPeerLeft     last `peer_left` message
+ *   log              recent protocol events, as short strings (no SDP)
+ *
+ *   allowCamera()            -> Promise<MediaStream|null>
+ *   start({interests, language}) -> Promise<bool>: join the random queue
+ *                            (after asking for the camera); interests is an
+ *                            array or a comma-separated string; without an
+ *                            argument the form fields are used
+ *   next()                   leave the current random call, queue again
+ *   stop()                   leave the call / queue / ringing, or decline
+ *   createInvite({ttl}?)     -> Promise<web_link>
+ *   join(codeOrLink, {now}?) -> Promise<bool>: join an invite (after asking
+ *                            for the camera, unless now is true)
+ *   accept(), reject()       answer an incoming invite call
+ *   sendChat(text)           -> true if sent over the data channel
+ *   dropConnection()         close the WebSocket as a network failure would;
+ *                            the page reconnects and resumes (for tests)
+ */
+(function () {
+  'use strict';
+
+  const CLIENT = 'web/0.1';
+  const MAX_INTERESTS = 16;
+  const MAX_INTEREST_BYTES = 32;
+  const MAX_CHAT = 2000;
+  const $ = (id) => document.getElementById(id);
+  const utf8len = (s) => new TextEncoder().encode(s).length;
+
+  const ui = {
+    signalBadge: $('signal-badge'), signalState: $('signal-state'),
+    peerBadge: $('peer-badge'), peerState: $('peer-state'),
+    remoteVideo: $('remote-video'), localVideo: $('local-video'),
+    overlay: $('remote-overlay'), overlayText: $('overlay-text'), spinner: $('spinner'),
+    peerInfo: $('peer-info'), unmute: $('unmute-btn'),
+    cameraBtn: $('camera-btn'), localWrap: $('local-wrap'),
+    start: $('start-btn'), next: $('next-btn'), stop: $('stop-btn'), inviteBtn: $('invite-btn'),
+    status: $('status'),
+    incomingCard: $('incoming-card'), incomingName: $('incoming-name'),
+    accept: $('accept-btn'), reject: $('reject-btn'),
+    joinCard: $('join-card'), joinHint: $('join-hint'), joinBtn: $('join-btn'),
+    interests: $('interests'), language: $('language'),
+    inviteBox: $('invite-box'), inviteEmpty: $('invite-empty'), inviteLink: $('invite-link'),
+    inviteExpires: $('invite-expires'), copy: $('copy-btn'),
+    codeForm: $('code-form'), codeInput: $('code-input'),
+    messages: $('messages'), chatForm: $('chat-form'), chatInput: $('chat-input'), send: $('send-btn'),
+  };
+
+  /* ---------------------------------------------------------------- state */
+
+  const st = {
+    state: 'idle',
+    signaling: 'offline',
+    session: null,
+    resume: null,
+    iceServers: [],
+    limits: null,
+    call: null,
+    incoming: null,
+    ringing: null,          // call id while we wait for an inviter
+    queueOpts: null,        // last `queue` we sent, for re-queueing
+    invite: null,
+    pc: null,
+    channel: null,
+    localStream: null,
+    pendingIce: [],
+    sigChain: Promise.resolve(),
+    messages: [],
+    lastError: null,
+    errors: [],
+    lastPeerLeft: null,
+    log: [],
+    cameraState: 'none',    // none | asking | allowed | denied
+    pendingJoin: null,      // invite code from /join/CODE not yet joined
+  };
+
+  function log(text) {
+    st.log.push(new Date().toISOString().slice(11, 23) + ' ' + text);
+    if (st.log.length > 300) st.log.splice(0, st.log.length - 300);
+  }
+
+  /* ------------------------------------------------------------ signaling */
+
+  let ws = null;
+  let welcomed = false;
+  let leaving = false;
+  let reconnectDelay = 500;
+  let reconnectTimer = null;
+  let lastHeard = 0;
+  const outbox = [];        // messages waiting for a welcome
+  const sendQueue = [];     // messages waiting for the rate limiter
+  let tokens = 20, tokenRate = 10, tokenBurst = 20, tokenTime = performance.now(), drainTimer = null;
+  const waiters = [];       // { types, resolve, reject, ref }
+
+  function wsUrl() {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    reconnectTimer = null;
+    setSignaling(st.resume ? 'reconnecting' : 'connecting');
+    let sock;
+    try {
+      sock = new WebSocket(wsUrl());
+    } catch (e) {
+      log('websocket: ' + e);
+      scheduleReconnect();
+      return;
+    }
+    ws = sock;
+    welcomed = false;
+    sock.onopen = () => {
+      if (sock !== ws) return;
+      lastHeard = Date.now();
+      const hello = { type: 'hello', version: 1, client: CLIENT };
+      if (st.resume) hello.resume = st.resume;
+      rawSend(hello);
+    };
+    sock.onmessage = (ev) => {
+      if (sock !== ws) return;
+      lastHeard = Date.now();
+      let msg;
+      try {
+        msg = JSON.parse(ev.data);
+      } catch (e) {
+        log('bad frame from server');
+        return;
+      }
+      if (!msg || typeof msg.type !== 'string') return;
+      handle(msg);
+    };
+    sock.onclose = (ev) => {
+      if (sock !== ws) return;
+      ws = null;
+      welcomed = false;
+      log('socket closed ' + ev.code);
+      if (leaving) return;
+      if (ev.code === 4000) {
+        setSignaling('offline');
+        showStatus('This session was taken over by another window. Reload the page to use it here.', 'error');
+        return;
+      }
+      scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    if (leaving || reconnectTimer) return;
+    setSignaling(st.resume ? 'reconnecting' : 'offline');
+    const delay = reconnectDelay + Math.random() * 250;
+    reconnectDelay = Math.min(reconnectDelay * 2, 8000);
+    reconnectTimer = setTimeout(connect, delay);
+  }
+
+  /* A socket that hears nothing for long is dead even if no close came;
+   * drop it without code 1000 so that the server keeps the session. */
+  setInterval(() => {
+    if (!ws || ws.readyState !== WebSocket.OPEN || !welcomed) return;
+    const quiet = Date.now() - lastHeard;
+    if (quiet > 65000) {
+      log('socket silent, reconnecting');
+      const old = ws;
+      ws = null;
+      welcomed = false;
+      try { old.close(4100, 'stale'); } catch (e) { /* ignore */ }
+      scheduleReconnect();
+    } else if (quiet > 25000) {
+      rawSend({ type: 'ping' });
+    }
+  }, 5000);
+
+  function rawSend(msg) {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(msg));
+    if (msg.type !== 'pong' && msg.type !== 'ping') log('> ' + msg.type);
+    return true;
+  }
+
+  /* Everything except hello/pong goes through a token bucket kept below the
+   * server's max_rate, so a burst of ICE candidates is never rate-limited. */
+  function send(msg) {
+    if (!welcomed) {
+      outbox.push(msg);
+      return;
+    }
+    sendQueue.push(msg);
+    drain();
+  }
+
+  function drain() {
+    const now = performance.now();
+    tokens = Math.min(tokenBurst, tokens + (now - tokenTime) * tokenRate / 1000);
+    tokenTime = now;
+    while (sendQueue.length && tokens >= 1 && welcomed) {
+      const msg = sendQueue.shift();
+      if (!rawSend(msg)) {
+        sendQueue.unshift(msg);
+        break;
+      }
+      tokens -= 1;
+    }
+    if (sendQueue.length && !drainTimer && welcomed) {
+      drainTimer = setTimeout(() => { drainTimer = null; drain(); }, Math.ceil(1000 / tokenRate));
+    }
+  }
+
+  function waitFor(types, ref, timeoutMs) {
+    return new Promise((resolve, reject) => {
+      const w = { types, ref, resolve, reject };
+      waiters.push(w);
+      setTimeout(() => {
+        const i = waiters.indexOf(w);
+        if (i >= 0) {
+          waiters.splice(i, 1);
+          reject(new Error('no answer from the server'));
+        }
+      }, timeoutMs || 15000);
+    });
+  }
+
+  function settleWaiters(msg) {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const w = waiters[i];
+      if (w.types.includes(msg.type)) {
+        waiters.splice(i, 1);
+        w.resolve(msg);
+      } else if (msg.type === 'error' && msg.ref === w.ref) {
+        waiters.splice(i, 1);
+        w.reject(Object.assign(new Error(msg.message), { code: msg.code }));
+      }
+    }
+  }
+
+  /* ------------------------------------------------------------- messages */
+
+  function handle(msg) {
+    if (msg.type !== 'ping' && msg.type !== 'pong') {
+      log('< ' + msg.type + (msg.reason ? ' ' + msg.reason : '') +
+        (msg.type === 'error' ? ' ' + msg.code + (msg.ref ? ' (' + msg.ref + ')' : '') : '') +
+        (msg.type === 'welcome' && msg.resumed ? ' resumed' : ''));
+    }
+    switch (msg.type) {
+      case 'welcome': onWelcome(msg); break;
+      case 'ping': rawSend({ type: 'pong' }); break;
+      case 'pong': break;
+      case 'queued':
+        if (st.state === 'idle' || st.state === 'searching') setState('searching');
+        break;
+      case 'left_queue':
+        if (st.state === 'searching') setState('idle');
+        break;
+      case 'matched': onMatched(msg); break;
+      case 'invite': onInvite(msg); break;
+      case 'invite_cancelled':
+      case 'invite_expired':
+        if (st.invite && st.invite.code === msg.code) {
+          clearInvite();
+          if (msg.type === 'invite_expired') showStatus('Your invite link expired. Create a new one to invite someone.');
+        }
+        break;
+      case 'incoming': onIncoming(msg); break;
+      case 'ringing':
+        st.ringing = msg.call;
+        setState('ringing');
+        showStatus('Calling… waiting for them to answer.');
+        break;
+      case 'signal':
+        st.sigChain = st.sigChain.then(() => onSignal(msg)).catch((e) => {
+          log('signal error: ' + e);
+          localError('webrtc', 'Could not set up the connection: ' + e.message);
+        });
+        break;
+      case 'peer_left': onPeerLeft(msg); break;
+      case 'call_ended':
+        if (st.call && st.call.id === msg.call) endCall();
+        break;
+      case 'reported':
+        showStatus('Thanks, your report was sent.');
+        break;
+      case 'error': onError(msg); break;
+      default: break;   // later protocol versions may add messages
+    }
+    settleWaiters(msg);
+  }
+
+  function onWelcome(msg) {
+    const hadSession = st.session !== null;
+    welcomed = true;
+    reconnectDelay = 500;
+    st.resume = msg.resume;
+    st.iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
+    st.limits = msg.limits || null;
+    if (st.limits && st.limits.max_rate > 0) {
+      tokenRate = Math.max(1, Math.floor(st.limits.max_rate * 0.6));
+      tokenBurst = Math.max(1, tokenRate * 2);
+      tokens = Math.min(tokens, tokenBurst);
+    }
+    if (msg.resumed) {
+      st.session = msg.session;
+      setSignaling('online');
+      flushOutbox(true);
+      return;
+    }
+    st.session = msg.session;
+    setSignaling('online');
+    if (hadSession) {
+      // The server forgot us: whatever we were doing ended with the old session.
+      const wasSearching = st.state === 'searching';
+      const hadCall = st.call || st.ringing || st.incoming;
+      if (st.call) endCall();
+      st.ringing = null;
+      hideIncoming();
+      clearInvite();
+      if (hadCall) showStatus('The connection to the server was lost and the call ended.', 'error');
+      if (wasSearching && st.queueOpts) {
+        send(Object.assign({ type: 'queue' }, st.queueOpts));
+      } else if (st.state !== 'idle') {
+        setState('idle');
+      }
+    }
+    flushOutbox(false);
+  }
+
+  function flushOutbox(resumed) {
+    // Messages about a call belong to the old session unless it was resumed.
+    if (!resumed) dropPending((m) => m.call);
+    const msgs = outbox.splice(0);
+    for (const m of msgs) send(m);
+  }
+
+  function onError(msg) {
+    // A message about a call that ended meanwhile (the peer left while our
+    // ICE candidates or our own leave were on the way) is a harmless race.
+    const stale = msg.code === 'unknown-call' && !st.call && ['signal', 'leave', 'next', 'reject', 'report'].includes(msg.ref);
+    recordError(msg.code, msg.message || msg.code, msg.ref, stale);
+    if (stale) return;
+    showStatus(msg.message || ('Server error: ' + msg.code), 'error');
+    // The message it answered had no effect: undo what we assumed.
+    switch (msg.ref) {
+      case 'queue':
+        if (st.state === 'searching') setState('idle');
+        break;
+      case 'invite_join':
+        if (st.state === 'joining') setState('idle');
+        break;
+      case 'accept':
+        if (st.state === 'connecting' && !st.call) {
+          hideIncoming();
+          setState('idle');
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  function recordError(code, message, ref, quiet) {
+    const e = { code, message, ref: ref || null };
+    if (quiet) {
+      e.quiet = true;   // kept for debugging, not shown
+    } else {
+      st.lastError = e;
+    }
+    st.errors.push(e);
+  }
+
+  function localError(code, message) {
+    recordError(code, message, null);
+    showStatus(message, 'error');
+  }
+
+  /* ----------------------------------------------------------------- calls */
+
+  function onMatched(msg) {
+    if (st.call) teardown();
+    hideIncoming();
+    st.ringing = null;
+    st.call = {
+      id: msg.call,
+      kind: msg.kind || 'random',
+      role: msg.role,
+      peer: msg.peer || {},
+      commonInterests: Array.isArray(msg.common_interests) ? msg.common_interests : [],
+    };
+    st.messages.length = 0;
+    ui.messages.textContent = '';
+    addChatLine('sys', 'Connected to ' + peerName(st.call.peer) + '.' +
+      (st.call.commonInterests.length ? ' You both like ' + st.call.commonInterests.join(', ') + '.' : ''));
+    setState('connecting');
+    showStatus('Connecting to ' + peerName(st.call.peer) + '…');
+    createPeer();
+    if (st.call.role === 'offerer') {
+      setupChannel(st.pc.createDataChannel('chat'));
+      const pc = st.pc;
+      const callId = st.call.id;
+      st.sigChain = st.sigChain.then(async () => {
+        const offer = await pc.createOffer();
+        if (pc !== st.pc) return;
+        await pc.setLocalDescription(offer);
+        if (pc !== st.pc) return;
+        send({ type: 'signal', call: callId, sdp: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+      }).catch((e) => localError('webrtc', 'Could not create the call offer: ' + e.message));
+    }
+  }
+
+  function rtcIceServers() {
+    const out = [];
+    for (const s of st.iceServers) {
+      if (!s || !s.urls) continue;
+      let urls = Array.isArray(s.urls) ? s.urls : [s.urls];
+      const creds = typeof s.username === 'string' && typeof s.credential === 'string';
+      // The browser refuses TURN URLs without credentials; keep the STUN ones.
+      if (!creds) urls = urls.filter((u) => /^stuns?:/i.test(u));
+      if (!urls.length) continue;
+      const entry = { urls };
+      if (creds) {
+        entry.username = s.username;
+        entry.credential = s.credential;
+      }
+      out.push(entry);
+    }
+    return out;
+  }
+
+  function createPeer() {
+    let pc;
+    try {
+      pc = new RTCPeerConnection({ iceServers: rtcIceServers() });
+    } catch (e) {
+      log('RTCPeerConnection with ice servers failed: ' + e);
+      pc = new RTCPeerConnection();
+    }
+    st.pc = pc;
+    st.pendingIce = [];
+    const callId = st.call.id;
+
+    if (st.localStream) {
+      for (const t of st.localStream.getTracks()) pc.addTrack(t, st.localStream);
+    }
+    if (st.call.role === 'offerer') {
+      // Receive both kinds even when we have no camera or microphone.
+      const kinds = st.localStream ? st.localStream.getTracks().map((t) => t.kind) : [];
+      for (const kind of ['audio', 'video']) {
+        if (!kinds.includes(kind)) pc.addTransceiver(kind, { direction: 'recvonly' });
+      }
+    }
+
+    pc.onicecandidate = (ev) => {
+      if (pc !== st.pc || !ev.candidate || !ev.candidate.candidate) return;
+      const c = ev.candidate;
+      const ice = { candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex == null ? 0 : c.sdpMLineIndex };
+      if (typeof c.sdpMid === 'string') ice.sdpMid = c.sdpMid;
+      send({ type: 'signal', call: callId, ice });
+    };
+    pc.ontrack = (ev) => {
+      if (pc !== st.pc) return;
+      const v = ui.remoteVideo;
+      let stream = ev.streams && ev.streams[0];
+      if (!stream) {
+        stream = v.srcObject instanceof MediaStream ? v.srcObject : new MediaStream();
+        stream.addTrack(ev.track);
+      }
+      if (v.srcObject !== stream) v.srcObject = stream;
+      playRemote();
+    };
+    pc.ondatachannel = (ev) => {
+      if (pc !== st.pc) return;
+      if (ev.channel.label === 'chat') setupChannel(ev.channel);
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc !== st.pc) return;
+      const s = pc.connectionState;
+      log('pc ' + s);
+      setPeerState(s);
+      if (s === 'connected') {
+        setState('connected');
+        showStatus('');
+      } else if (s === 'failed') {
+        localError('webrtc', 'The connection to your partner failed. Press Next or Stop.');
+      } else if (s === 'disconnected' && st.state === 'connected') {
+        showStatus('The connection to your partner is interrupted…');
+      }
+    };
+    setPeerState(pc.connectionState);
+  }
+
+  async function onSignal(msg) {
+    const pc = st.pc;
+    if (!pc || !st.call || msg.call !== st.call.id) return;
+    if (msg.sdp) {
+      await pc.setRemoteDescription({ type: msg.sdp.type, sdp: msg.sdp.sdp });
+      if (pc !== st.pc) return;
+      const early = st.pendingIce.splice(0);
+      for (const c of early) await addIce(pc, c);
+      if (msg.sdp.type === 'offer') {
+        const answer = await pc.createAnswer();
+        if (pc !== st.pc) return;
+        await pc.setLocalDescription(answer);
+        if (pc !== st.pc) return;
+        send({ type: 'signal', call: msg.call, sdp: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+      }
+    } else if (msg.ice) {
+      const c = { candidate: msg.ice.candidate, sdpMLineIndex: msg.ice.sdpMLineIndex };
+      if (typeof msg.ice.sdpMid === 'string') c.sdpMid = msg.ice.sdpMid;
+      if (!pc.remoteDescription) {
+        st.pendingIce.push(c);
+      } else {
+        await addIce(pc, c);
+      }
+    }
+  }
+
+  async function addIce(pc, c) {
+    try {
+      await pc.addIceCandidate(c);
+    } catch (e) {
+      log('addIceCandidate: ' + e);   // one bad candidate is not fatal
+    }
+  }
+
+  function setupChannel(ch) {
+    st.channel = ch;
+    ch.onopen = () => {
+      if (ch !== st.channel) return;
+      ui.chatInput.disabled = false;
+      ui.send.disabled = false;
+    };
+    ch.onclose = () => {
+      if (ch !== st.channel) return;
+      ui.chatInput.disabled = true;
+      ui.send.disabled = true;
+    };
+    ch.onmessage = (ev) => {
+      if (ch !== st.channel || typeof ev.data !== 'string') return;
+      const text = ev.data.slice(0, MAX_CHAT);
+      st.messages.push(text);
+      addChatLine('them', text);
+    };
+  }
+
+  function dropPending(pred) {
+    for (const q of [outbox, sendQueue]) {
+      for (let i = q.length - 1; i >= 0; i--) if (pred(q[i])) q.splice(i, 1);
+    }
+  }
+
+  function teardown() {
+    if (st.call) {
+      const id = st.call.id;
+      dropPending((m) => m.type === 'signal' && m.call === id);
+    }
+    if (st.channel) {
+      try { st.channel.close(); } catch (e) { /* ignore */ }
+    }
+    if (st.pc) {
+      try { st.pc.close(); } catch (e) { /* ignore */ }
+    }
+    st.channel = null;
+    st.pc = null;
+    st.pendingIce = [];
+    st.sigChain = Promise.resolve();
+    st.call = null;
+    ui.remoteVideo.srcObject = null;
+    ui.unmute.hidden = true;
+    ui.chatInput.disabled = true;
+    ui.send.disabled = true;
+    setPeerState(null);
+  }
+
+  function endCall() {
+    if (!st.call) return;
+    addChatLine('sys', 'The call ended.');
+    teardown();
+  }
+
+  function onPeerLeft(msg) {
+    st.lastPeerLeft = msg;
+    const reason = msg.reason;
+    if (st.call && st.call.id === msg.call) {
+      const kind = st.call.kind;
+      const name = peerName(st.call.peer);
+      endCall();
+      if (reason === 'next' && kind === 'random' && st.queueOpts) {
+        showStatus(name + ' moved on. Looking for someone new…');
+        setState('searching');
+        send(Object.assign({ type: 'queue' }, st.queueOpts));
+        return;
+      }
+      setState('idle');
+      showStatus({
+        hangup: name + ' left the call.',
+        next: name + ' moved on to someone else.',
+        lost: 'The connection to ' + name + ' was lost.',
+        timeout: 'The call timed out.',
+        rejected: 'The call was declined.',
+      }[reason] || 'The call ended.');
+    } else if (st.ringing && st.ringing === msg.call) {
+      st.ringing = null;
+      setState('idle');
+      showStatus({
+        rejected: 'Your call was declined.',
+        timeout: 'Nobody answered.',
+        hangup: 'They are no longer available.',
+        lost: 'They are no longer available.',
+      }[reason] || 'The call ended.', reason === 'rejected' ? 'error' : 'info');
+    } else if (st.incoming && st.incoming.call === msg.call) {
+      const name = peerName(st.incoming.peer);
+      hideIncoming();
+      if (st.state === 'incoming') setState('idle');
+      showStatus('You missed a call from ' + name + '.');
+    }
+  }
+
+  function onInvite(msg) {
+    st.invite = { code: msg.code, link: msg.link, web_link: msg.web_link, expires: msg.expires };
+    ui.inviteLink.value = msg.web_link || msg.link || msg.code;
+    ui.inviteExpires.textContent = typeof msg.expires === 'number'
+      ? 'at ' + new Date(msg.expires * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+      : 'soon';
+    ui.inviteBox.hidden = false;
+    ui.inviteEmpty.hidden = true;
+    ui.copy.textContent = 'Copy';
+    showStatus('Invite created. Send the link; you will be asked to accept when they join.');
+  }
+
+  function clearInvite() {
+    st.invite = null;
+    ui.inviteBox.hidden = true;
+    ui.inviteEmpty.hidden = false;
+    ui.inviteLink.value = '';
+  }
+
+  function onIncoming(msg) {
+    st.incoming = { call: msg.call, peer: msg.peer || {}, code: msg.code };
+    if (st.invite && st.invite.code === msg.code) clearInvite();   // invites are single-use
+    ui.incomingName.textContent = peerName(st.incoming.peer, 'Someone');
+    ui.incomingCard.hidden = false;
+    if (!st.call) setState('incoming');
+    showStatus(peerName(st.incoming.peer, 'Someone') + ' is calling.');
+  }
+
+  function hideIncoming() {
+    st.incoming = null;
+    ui.incomingCard.hidden = true;
+  }
+
+  function peerName(peer, fallback) {
+    if (peer && typeof peer.name === 'string' && peer.name.trim()) return peer.name.trim();
+    return fallback || 'your partner';
+  }
+
+  /* --------------------------------------------------------------- actions */
+
+  function parseInterests(value) {
+    const list = Array.isArray(value) ? value : String(value || '').split(',');
+    const seen = new Set();
+    const out = [];
+    for (const raw of list) {
+      const tag = String(raw).trim();
+      if (!tag || seen.has(tag.toLowerCase())) continue;
+      seen.add(tag.toLowerCase());
+      out.push(tag);
+    }
+    return out;
+  }
+
+  async function start(opts) {
+    if (st.state !== 'idle') return false;
+    opts = opts || {};
+    const interests = parseInterests(opts.interests !== undefined ? opts.interests : ui.interests.value);
+    const language = String(opts.language !== undefined ? opts.language : ui.language.value || '').trim();
+    if (interests.length > MAX_INTERESTS) {
+      localError('interests', 'Please give at most ' + MAX_INTERESTS + ' interests.');
+      return false;
+    }
+    const long = interests.find((t) => utf8len(t) > MAX_INTEREST_BYTES);
+    if (long) {
+      localError('interests', 'The interest "' + long + '" is too long (at most ' + MAX_INTEREST_BYTES + ' characters).');
+      return false;
+    }
+    savePrefs();
+    const q = {};
+    if (interests.length) q.interests = interests;
+    if (language) q.language = language;
+    st.queueOpts = q;
+    setState('searching');
+    showStatus('');
+    await allowCamera();
+    if (st.state !== 'searching') return false;   // stopped meanwhile
+    send(Object.assign({ type: 'queue' }, q));
+    return true;
+  }
+
+  function next() {
+    if (!st.call || st.call.kind !== 'random') return false;
+    const id = st.call.id;
+    send({ type: 'next', call: id });
+    endCall();
+    setState('searching');
+    showStatus('Looking for someone new…');
+    return true;
+  }
+
+  function stop() {
+    st.pendingJoin = null;
+    ui.joinCard.hidden = true;
+    if (st.call) {
+      send({ type: 'leave', call: st.call.id });
+      endCall();
+    } else if (st.state === 'searching') {
+      send({ type: 'leave' });
+    } else if (st.ringing) {
+      send({ type: 'leave', call: st.ringing });
+      st.ringing = null;
+    } else if (st.incoming) {
+      reject();
+    }
+    setState('idle');
+    showStatus('');
+    return true;
+  }
+
+  function createInvite(opts) {
+    const msg = { type: 'invite_create' };
+    if (opts && Number.isInteger(opts.ttl)) msg.ttl = opts.ttl;
+    const answer = waitFor(['invite'], 'invite_create');
+    send(msg);
+    return answer.then((m) => m.web_link);
+  }
+
+  function codeFrom(input) {
+    const s = String(input || '').trim();
+    const m = s.match(/\/join\/([A-Za-z0-9-]+)/);
+    return m ? m[1] : s;
+  }
+
+  async function join(input, opts) {
+    const code = codeFrom(input);
+    if (!code) {
+      localError('invite', 'Please enter an invite code or link.');
+      return false;
+    }
+    if (st.call || st.ringing || st.state === 'joining') {
+      localError('invite', 'Finish the current call first.');
+      return false;
+    }
+    if (st.state === 'searching') send({ type: 'leave' });
+    setState('joining');
+    showStatus('Joining…');
+    if (!(opts && opts.now)) await allowCamera();
+    if (st.state !== 'joining') return false;   // stopped meanwhile
+    send({ type: 'invite_join', code });
+    return true;
+  }
+
+  async function accept() {
+    if (!st.incoming) return false;
+    const call = st.incoming.call;
+    if (st.call) {
+      send({ type: 'leave', call: st.call.id });
+      endCall();
+    } else if (st.state === 'searching') {
+      send({ type: 'leave' });
+    }
+    ui.incomingCard.hidden = true;
+    setState('connecting');
+    await allowCamera();
+    if (!st.incoming || st.incoming.call !== call) return false;
+    send({ type: 'accept', call });
+    return true;
+  }
+
+  function reject() {
+    if (!st.incoming) return false;
+    send({ type: 'reject', call: st.incoming.call });
+    hideIncoming();
+    if (st.state === 'incoming') setState('idle');
+    return true;
+  }
+
+  function sendChat(text) {
+    text = String(text || '').trim().slice(0, MAX_CHAT);
+    const ch = st.channel;
+    if (!text || !ch || ch.readyState !== 'open') return false;
+    ch.send(text);
+    addChatLine('me', text);
+    return true;
+  }
+
+  /* ----------------------------------------------------------------- media */
+
+  let cameraPromise = null;
+
+  function allowCamera() {
+    if (st.localStream) return Promise.resolve(st.localStream);
+    if (cameraPromise) return cameraPromise;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      st.cameraState = 'denied';
+      localError('camera', window.isSecureContext
+        ? 'This browser cannot use a camera.'
+        : 'The camera only works over HTTPS. Open this page with https://.');
+      render();
+      return Promise.resolve(null);
+    }
+    st.cameraState = 'asking';
+    render();
+    const tries = [
+      { audio: true, video: { width: { ideal: 1280 }, height: { ideal: 720 } } },
+      { video: true },
+      { audio: true },
+    ];
+    cameraPromise = (async () => {
+      let lastErr = null;
+      for (const c of tries) {
+        try {
+          const stream = await navigator.mediaDevices.getUserMedia(c);
+          st.localStream = stream;
+          st.cameraState = 'allowed';
+          ui.localVideo.srcObject = stream;
+          ui.localVideo.play().catch(() => {});
+          if (!stream.getVideoTracks().length) showStatus('No camera found: the other side will only hear you.');
+          render();
+          return stream;
+        } catch (e) {
+          lastErr = e;
+          if (e.name === 'NotAllowedError' || e.name === 'SecurityError') break;
+        }
+      }
+      st.cameraState = 'denied';
+      localError('camera', lastErr && lastErr.name === 'NotAllowedError'
+        ? 'Camera and microphone are blocked. You can still see and hear others; allow them in the browser to be seen.'
+        : 'No camera or microphone could be opened (' + (lastErr ? lastErr.name : 'unknown') + ').');
+      render();
+      return null;
+    })().finally(() => { cameraPromise = null; });
+    return cameraPromise;
+  }
+
+  function playRemote() {
+    const v = ui.remoteVideo;
+    v.play().catch(() => {
+      // Autoplay with sound needs a click on this page first: play muted.
+      v.muted = true;
+      ui.unmute.hidden = false;
+      v.play().catch(() => {});
+    });
+  }
+
+  /* -------------------------------------------------------------------- UI */
+
+  function setState(s) {
+    if (st.state === s) return;
+    log('state ' + st.state + ' -> ' + s);
+    st.state = s;
+    render();
+  }
+
+  function setSignaling(s) {
+    st.signaling = s;
+    ui.signalState.textContent = s;
+    ui.signalBadge.dataset.state = s;
+  }
+
+  function setPeerState(s) {
+    ui.peerState.textContent = s || 'none';
+    ui.peerBadge.dataset.state = s || 'none';
+  }
+
+  let statusTimer = null;
+  function showStatus(text, kind) {
+    clearTimeout(statusTimer);
+    ui.status.textContent = text || '';
+    ui.status.hidden = !text;
+    ui.status.className = 'status' + (kind === 'error' ? ' error' : '');
+    if (text && kind !== 'error') {
+      statusTimer = setTimeout(() => { ui.status.hidden = true; }, 12000);
+    }
+  }
+
+  function render() {
+    const s = st.state;
+    const inCall = s === 'connecting' || s === 'connected';
+    ui.start.disabled = s !== 'idle';
+    ui.next.disabled = !(st.call && st.call.kind === 'random');
+    ui.stop.disabled = s === 'idle';
+    ui.inviteBtn.disabled = false;
+
+    const texts = {
+      idle: st.cameraState === 'allowed'
+        ? 'Press Start to meet someone, or invite a friend.'
+        : 'Allow your camera, then press Start to meet someone.',
+      searching: 'Looking for someone' + (st.queueOpts && st.queueOpts.interests
+        ? ' who likes ' + st.queueOpts.interests.join(', ') : '') + '…',
+      joining: 'Joining the call…',
+      ringing: 'Calling… waiting for them to answer.',
+      incoming: 'Someone wants to talk with you.',
+      connecting: 'Connecting…',
+      connected: '',
+    };
+    ui.overlayText.textContent = texts[s] || '';
+    ui.spinner.hidden = !(s === 'searching' || s === 'joining' || s === 'ringing' || s === 'connecting');
+    ui.overlay.hidden = s === 'connected';
+
+    if (st.call && inCall) {
+      const p = st.call.peer;
+      let info = peerName(p, 'Stranger');
+      if (p.client && /^vchatd\//.test(p.client)) info += ' · desktop';
+      if (st.call.commonInterests.length) info += ' · ' + st.call.commonInterests.join(', ');
+      ui.peerInfo.textContent = info;
+      ui.peerInfo.hidden = false;
+    } else {
+      ui.peerInfo.hidden = true;
+    }
+
+    ui.cameraBtn.hidden = st.cameraState === 'allowed';
+    ui.cameraBtn.disabled = st.cameraState === 'asking';
+    ui.cameraBtn.textContent = st.cameraState === 'asking' ? 'Waiting…'
+      : st.cameraState === 'denied' ? 'Try camera again' : 'Allow camera';
+    ui.localWrap.dataset.camera = st.cameraState;
+  }
+
+  function addChatLine(who, text) {
+    const li = document.createElement('li');
+    li.className = who;
+    li.textContent = text;
+    ui.messages.appendChild(li);
+    ui.messages.scrollTop = ui.messages.scrollHeight;
+  }
+
+  function savePrefs() {
+    try {
+      localStorage.setItem('vchat.interests', ui.interests.value);
+      localStorage.setItem('vchat.language', ui.language.value);
+    } catch (e) { /* storage may be disabled */ }
+  }
+
+  function loadPrefs() {
+    try {
+      const i = localStorage.getItem('vchat.interests');
+      const l = localStorage.getItem('vchat.language');
+      if (i) ui.interests.value = i;
+      if (l) ui.language.value = l;
+    } catch (e) { /* storage may be disabled */ }
+  }
+
+  /* ------------------------------------------------------------- join link */
+
+  function joinPending(now) {
+    if (!st.pendingJoin) return;
+    const code = st.pendingJoin;
+    st.pendingJoin = null;
+    ui.joinCard.hidden = true;
+    history.replaceState(null, '', '/');   // a reload must not join again
+    join(code, { now });
+  }
+
+  function setupJoinLink() {
+    const m = location.pathname.match(/^\/join\/([^/]+)\/?$/);
+    if (!m) return;
+    let code;
+    try {
+      code = decodeURIComponent(m[1]);
+    } catch (e) {
+      code = m[1];
+    }
+    st.pendingJoin = code;
+    ui.joinCard.hidden = false;
+    allowCamera().then((stream) => {
+      if (stream) {
+        joinPending(true);
+      } else {
+        ui.joinHint.textContent = 'Without a camera they will not see you, but you can still join.';
+      }
+    });
+  }
+
+  /* ---------------------------------------------------------------- wiring */
+
+  ui.cameraBtn.addEventListener('click', () => allowCamera());
+  ui.start.addEventListener('click', () => start());
+  ui.next.addEventListener('click', () => next());
+  ui.stop.addEventListener('click', () => stop());
+  ui.inviteBtn.addEventListener('click', () => {
+    createInvite().catch((e) => { if (!e.code) localError('invite', 'Could not create an invite: ' + e.message); });
+  });
+  ui.accept.addEventListener('click', () => accept());
+  ui.reject.addEventListener('click', () => reject());
+  ui.joinBtn.addEventListener('click', () => joinPending(true));
+  ui.unmute.addEventListener('click', () => {
+    ui.remoteVideo.muted = false;
+    ui.remoteVideo.play().catch(() => {});
+    ui.unmute.hidden = true;
+  });
+  ui.copy.addEventListener('click', async () => {
+    const text = ui.inviteLink.value;
+    try {
+      await navigator.clipboard.writeText(text);
+    } catch (e) {
+      ui.inviteLink.select();
+      document.execCommand('copy');
+    }
+    ui.copy.textContent = 'Copied';
+    setTimeout(() => { ui.copy.textContent = 'Copy'; }, 2000);
+  });
+  ui.inviteLink.addEventListener('focus', () => ui.inviteLink.select());
+  ui.codeForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const value = ui.codeInput.value;
+    ui.codeInput.value = '';
+    join(value).then((ok) => { if (!ok && !ui.codeInput.value) ui.codeInput.value = value; });
+  });
+  ui.chatForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (sendChat(ui.chatInput.value)) ui.chatInput.value = '';
+  });
+  ui.remoteVideo.addEventListener('playing', () => {
+    if (st.state === 'connected') ui.overlay.hidden = true;
+  });
+
+  window.addEventListener('pagehide', (ev) => {
+    leaving = true;
+    if (ws && ws.readyState === WebSocket.OPEN && welcomed) {
+      if (st.call) rawSend({ type: 'leave', call: st.call.id });
+      else if (st.ringing) rawSend({ type: 'leave', call: st.ringing });
+      else if (st.incoming) rawSend({ type: 'reject', call: st.incoming.call });
+      else if (st.state === 'searching') rawSend({ type: 'leave' });
+    }
+    if (ws) {
+      try { ws.close(1000, 'bye'); } catch (e) { /* ignore */ }
+    }
+    if (!ev.persisted) teardown();
+  });
+  window.addEventListener('pageshow', (ev) => {
+    if (!ev.persisted) return;
+    // Back from the back/forward cache: the old session is gone.
+    leaving = false;
+    teardown();
+    st.session = null;
+    st.resume = null;
+    st.ringing = null;
+    hideIncoming();
+    clearInvite();
+    setState('idle');
+    connect();
+  });
+
+  /* ------------------------------------------------------------ public API */
+
+  // Close the socket like a network failure would (not with 1000), so the
+  // client reconnects and resumes its session. For tests.
+  function dropConnection() {
+    if (!ws) return false;
+    ws.close(4100, 'dropped');
+    return true;
+  }
+
+  const api = {
+    allowCamera, start, next, stop, createInvite, join, accept, reject, sendChat, dropConnection,
+  };
+  const fields = ['state', 'signaling', 'session', 'call', 'pc', 'channel', 'localStream', 'messages',
+    'lastError', 'errors', 'invite', 'incoming', 'lastPeerLeft', 'log'];
+  for (const f of fields) Object.defineProperty(api, f, { get: () => st[f], enumerable: true });
+  Object.defineProperty(api, 'inviteLink', { get: () => (st.invite ? st.invite.web_link : null), enumerable: true });
+  window.vchat = api;
+
+  loadPrefs();
+  render();
+  setSignaling('offline');
+  setPeerState(null);
+  connect();
+  setupJoinLink();
+})();

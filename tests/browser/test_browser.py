@@ -1,0 +1,451 @@
+"""Two headless Chromium browsers call each other through the web client.
+
+The real vchat-signald serves the web client (signaling/web) and relays the
+signaling; each browser uses Chromium's fake camera and microphone. The test
+drives the pages over the DevTools protocol and checks what a person would:
+the partner's picture arrives (video frames are decoded and the remote <video>
+shows a real, non-blank image) and chat texts reach the other side.
+
+Run (meson sets the environment):
+  VCHAT_SIGNALD=build/signaling/server/vchat-signald VCHAT_WEB_ROOT=signaling/web \
+  PYTHONPATH=tests/lib python3 -m pytest -v tests/browser
+
+Set VCHAT_SCREENSHOT_DIR to a folder to keep screenshots of both pages
+during each call.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+
+import pytest
+import websocket  # python3-websocket (websocket-client)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from signald import Signald  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
+
+
+class JSError(Exception):
+    pass
+
+
+class DevTools:
+    """A minimal DevTools protocol client for one page target."""
+
+    def __init__(self, ws_url):
+        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True)
+        self.next_id = 0
+
+    def call(self, method, timeout=15, **params):
+        self.next_id += 1
+        msg_id = self.next_id
+        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"DevTools {method}: no answer in {timeout} s")
+            self.ws.settimeout(left)
+            try:
+                reply = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
+                raise TimeoutError(f"DevTools {method}: no answer in {timeout} s")
+            if reply.get("id") != msg_id:
+                continue  # an event
+            if "error" in reply:
+                raise RuntimeError(f"DevTools {method}: {reply['error']}")
+            return reply["result"]
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+class Browser:
+    """One headless Chromium with a fresh profile, driven over DevTools."""
+
+    def __init__(self, name, url):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix=f"vchat-chromium-{name}-")
+        self.profile = os.path.join(self.dir, "profile")
+        self.log_path = os.path.join(self.dir, "chromium.log")
+        self.proc = None
+        self.devtools = None
+        try:
+            self._start(url)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, url):
+        os.mkdir(self.profile)
+        cmd = [
+            CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={self.profile}",
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            "--remote-debugging-port=0", "--remote-allow-origins=*",
+            "--window-size=1280,860", url,
+        ]
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        # With port 0 Chromium picks a free port and writes it to this file.
+        port_file = os.path.join(self.profile, "DevToolsActivePort")
+        deadline = time.monotonic() + 20
+        port = None
+        while port is None:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chromium {self.name} exited: {self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"chromium {self.name} gave no DevTools port: {self.log_tail()}")
+            try:
+                with open(port_file) as f:
+                    first = f.readline().strip()
+                if first:
+                    port = int(first)
+            except (FileNotFoundError, ValueError):
+                pass
+            time.sleep(0.1)
+        page = None
+        while page is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"chromium {self.name} has no page target")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=5) as r:
+                    targets = json.load(r)
+                page = next((t for t in targets if t.get("type") == "page"
+                             and t.get("webSocketDebuggerUrl")), None)
+            except OSError:
+                pass
+            if page is None:
+                time.sleep(0.1)
+        self.devtools = DevTools(page["webSocketDebuggerUrl"])
+
+    def eval(self, expression, timeout=15):
+        result = self.devtools.call("Runtime.evaluate", timeout=timeout, expression=expression,
+                                    returnByValue=True, awaitPromise=True, userGesture=True)
+        if "exceptionDetails" in result:
+            d = result["exceptionDetails"]
+            text = d.get("exception", {}).get("description") or d.get("text")
+            raise JSError(f"{self.name}: {text}")
+        return result["result"].get("value")
+
+    def navigate(self, url):
+        self.devtools.call("Page.navigate", url=url)
+
+    def screenshot(self, path):
+        data = self.devtools.call("Page.captureScreenshot", format="png")["data"]
+        import base64
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+
+    def log_tail(self, n=3000):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-n:]
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.devtools:
+            self.devtools.close()
+        if self.proc and self.proc.poll() is None:
+            # Chromium runs helper processes; they share its process group.
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --------------------------------------------------------------- helpers
+
+STATE_JS = """(() => {
+  const v = window.vchat;
+  if (!v) return {loaded: false, href: location.href};
+  return {href: location.href, state: v.state, signaling: v.signaling,
+          call: v.call, pc: v.pc && v.pc.connectionState,
+          ice: v.pc && v.pc.iceConnectionState,
+          channel: v.channel && v.channel.readyState,
+          errors: v.errors, messages: v.messages, log: v.log.slice(-40),
+          status: document.getElementById('status').textContent};
+})()"""
+
+
+def describe(server, *browsers):
+    parts = []
+    for b in browsers:
+        try:
+            parts.append(f"--- browser {b.name}: {json.dumps(b.eval(STATE_JS, timeout=5), indent=1)}")
+        except Exception as e:  # the page may be what broke
+            parts.append(f"--- browser {b.name}: cannot read state: {e}\n{b.log_tail(1500)}")
+    parts.append("--- vchat-signald log (tail):\n" + server.log[-3000:])
+    return "\n".join(parts)
+
+
+def wait_until(server, browsers, browser, expression, what, timeout=20):
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        try:
+            value = browser.eval(expression)
+        except RuntimeError as e:  # e.g. the page is navigating
+            value = f"<{e}>"
+            time.sleep(0.2)
+            continue
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"{browser.name}: timed out after {timeout} s waiting for {what} "
+                         f"(last value {value!r})\n{describe(server, *browsers)}")
+
+
+INBOUND_VIDEO_JS = """(async () => {
+  const pc = window.vchat.pc;
+  if (!pc) return null;
+  const stats = await pc.getStats();
+  let out = null;
+  stats.forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') {
+      out = {framesDecoded: r.framesDecoded || 0, width: r.frameWidth || 0,
+             height: r.frameHeight || 0, codec: r.codecId || ''};
+    }
+  });
+  return out;
+})()"""
+
+# Draw the remote <video> into a canvas and summarise its pixels: a picture
+# from a camera has several distinct colours and is not all black.
+PICTURE_JS = """(() => {
+  const v = document.getElementById('remote-video');
+  if (!v.videoWidth || !v.videoHeight || v.readyState < 2) return null;
+  const c = document.createElement('canvas');
+  c.width = 64; c.height = 36;
+  const g = c.getContext('2d', {willReadFrequently: true});
+  g.drawImage(v, 0, 0, c.width, c.height);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  let sum = 0, sum2 = 0, n = 0;
+  const colours = new Set();
+  for (let i = 0; i < d.length; i += 4) {
+    const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+    sum += y; sum2 += y * y; n++;
+    colours.add((d[i] >> 5) + ',' + (d[i + 1] >> 5) + ',' + (d[i + 2] >> 5));
+  }
+  const mean = sum / n;
+  return {width: v.videoWidth, height: v.videoHeight, mean,
+          stddev: Math.sqrt(Math.max(0, sum2 / n - mean * mean)), colours: colours.size};
+})()"""
+
+
+def check_media_and_chat(server, a, b, via_ui=False):
+    both = (a, b)
+    for me, other in ((a, b), (b, a)):
+        stats = wait_until(server, both, me,
+                           INBOUND_VIDEO_JS.replace("return out;", "return out && out.framesDecoded > 0 ? out : null;"),
+                           f"decoded video frames from {other.name}", timeout=20)
+        assert stats["framesDecoded"] > 0 and stats["width"] > 0 and stats["height"] > 0, stats
+        picture = wait_until(server, both, me,
+                             PICTURE_JS.replace("return {width", "if (mean < 8) return null; return {width"),
+                             f"{other.name}'s picture in the remote video", timeout=15)
+        # Chromium's fake camera draws a coloured, moving pattern.
+        assert picture["stddev"] > 5 and picture["colours"] >= 3, picture
+
+    for me in both:
+        wait_until(server, both, me, "window.vchat.channel && window.vchat.channel.readyState === 'open'",
+                   "the chat data channel to open", timeout=10)
+    for me, other in ((a, b), (b, a)):
+        text = f"hello from {me.name} {uuid.uuid4().hex[:8]}"
+        if via_ui:
+            sent = me.eval(f"""(() => {{
+              const input = document.getElementById('chat-input');
+              input.value = {json.dumps(text)};
+              document.getElementById('chat-form').requestSubmit();
+              return input.value === '';
+            }})()""")
+        else:
+            sent = me.eval(f"window.vchat.sendChat({json.dumps(text)})")
+        assert sent, f"{me.name} could not send a chat message\n{describe(server, a, b)}"
+        wait_until(server, both, other, f"window.vchat.messages.includes({json.dumps(text)})",
+                   f"the chat text from {me.name}", timeout=10)
+        shown = other.eval(f"""Array.from(document.querySelectorAll('#messages li.them'))
+                               .some((li) => li.textContent === {json.dumps(text)})""")
+        assert shown, f"{other.name} received the text but does not show it"
+
+
+def screenshot(browser, label):
+    folder = os.environ.get("VCHAT_SCREENSHOT_DIR")
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+        browser.screenshot(os.path.join(folder, f"{label}-{browser.name}.png"))
+
+
+def no_errors(server, *browsers):
+    # Errors the page marks quiet are races it expects (a message about a call
+    # that just ended); everything else would have been shown to the user.
+    for b in browsers:
+        errors = b.eval("window.vchat.errors")
+        shown = [e for e in errors if not e.get("quiet")]
+        assert shown == [], f"{b.name} saw errors: {errors}\n{describe(server, *browsers)}"
+
+
+# -------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def server():
+    s = Signald()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+@pytest.fixture
+def browsers(request):
+    opened = []
+
+    def open_browser(name, url):
+        b = Browser(name, url)
+        opened.append(b)
+        return b
+
+    try:
+        yield open_browser
+    finally:
+        for b in opened:
+            b.close()
+
+
+# ----------------------------------------------------------------- tests
+
+def test_random_call(server, browsers):
+    a = browsers("A", server.url + "/")
+    b = browsers("B", server.url + "/")
+    both = (a, b)
+    for me in both:
+        wait_until(server, both, me, "window.vchat && window.vchat.signaling === 'online'",
+                   "the page to connect to the server", timeout=15)
+
+    # Shared interest "cats" (compared case-insensitively), same language.
+    assert a.eval("window.vchat.start({interests: 'cats, music', language: 'en'})") is True
+    assert b.eval("window.vchat.start({interests: ['Cats', 'chess'], language: 'en'})") is True
+
+    for me in both:
+        wait_until(server, both, me, "window.vchat.state === 'connected'", "the call to connect", timeout=30)
+    call_a, call_b = a.eval("window.vchat.call"), b.eval("window.vchat.call")
+    assert call_a["id"] == call_b["id"]
+    assert call_a["kind"] == call_b["kind"] == "random"
+    assert {call_a["role"], call_b["role"]} == {"offerer", "answerer"}
+    for c in (call_a, call_b):
+        assert [t.lower() for t in c["commonInterests"]] == ["cats"], c
+    assert a.eval("document.getElementById('peer-state').textContent") == "connected"
+    assert a.eval("document.getElementById('signal-state').textContent") == "online"
+
+    check_media_and_chat(server, a, b)
+    screenshot(a, "random")
+    screenshot(b, "random")
+
+    # Next: A goes back to the queue, B is told "next" and queues again by itself.
+    assert a.eval("window.vchat.next()") is True
+    wait_until(server, both, b,
+               "window.vchat.lastPeerLeft && window.vchat.lastPeerLeft.reason === 'next' && window.vchat.state === 'searching'",
+               "peer_left next and searching again")
+    wait_until(server, both, b, "window.vchat.log.filter((l) => l.endsWith('< queued')).length >= 2",
+               "B to be queued again")
+    wait_until(server, both, a, "window.vchat.log.filter((l) => l.endsWith('< queued')).length >= 2",
+               "A to be queued again")
+    assert a.eval("window.vchat.state") == "searching"
+    assert a.eval("window.vchat.pc") is None
+
+    for me in both:
+        me.eval("window.vchat.stop()")
+        wait_until(server, both, me, "window.vchat.log.some((l) => l.endsWith('< left_queue'))",
+                   "the queue to be left")
+        assert me.eval("window.vchat.state") == "idle"
+    no_errors(server, a, b)
+
+
+def test_invite_call(server, browsers):
+    a = browsers("A", server.url + "/")
+    b = browsers("B", "about:blank")
+    both = (a, b)
+    wait_until(server, both, a, "window.vchat && window.vchat.signaling === 'online'",
+               "the page to connect to the server", timeout=15)
+
+    # A creates an invite with the button; the page shows the web link.
+    a.eval("document.getElementById('invite-btn').click()")
+    link = wait_until(server, both, a,
+                      "!document.getElementById('invite-box').hidden && document.getElementById('invite-link').value",
+                      "the invite link to be shown")
+    invite = a.eval("window.vchat.invite")
+    assert link == invite["web_link"] == a.eval("window.vchat.inviteLink")
+    assert link.rstrip("/").endswith("/join/" + invite["code"]), invite
+    assert invite["link"] == "vchat://join/" + invite["code"], invite
+
+    # B opens the link: the page asks for the camera and joins by itself.
+    b.navigate(link)
+    wait_until(server, both, b, "window.vchat && window.vchat.state === 'ringing'",
+               "B to ring the inviter", timeout=15)
+    assert b.eval("location.pathname") == "/"   # a reload must not join again
+    wait_until(server, both, a,
+               "window.vchat.state === 'incoming' && !document.getElementById('incoming-card').hidden",
+               "the incoming call on A")
+    assert a.eval("window.vchat.incoming.code") == invite["code"]
+    assert a.eval("document.getElementById('invite-box').hidden") is True   # single use
+
+    a.eval("document.getElementById('accept-btn').click()")
+    for me in both:
+        wait_until(server, both, me, "window.vchat.state === 'connected'", "the call to connect", timeout=30)
+    call_a, call_b = a.eval("window.vchat.call"), b.eval("window.vchat.call")
+    assert call_a["id"] == call_b["id"]
+    assert call_a["kind"] == call_b["kind"] == "invite"
+    assert call_a["role"] == "offerer" and call_b["role"] == "answerer"   # the inviter offers
+
+    check_media_and_chat(server, a, b, via_ui=True)
+    screenshot(a, "invite")
+    screenshot(b, "invite")
+
+    # A's WebSocket drops: the page reconnects, resumes its session and keeps
+    # the call (the peer is told nothing).
+    session = a.eval("window.vchat.session")
+    assert a.eval("window.vchat.dropConnection()") is True
+    wait_until(server, both, a,
+               "window.vchat.signaling === 'online' && window.vchat.log.some((l) => l.endsWith('< welcome resumed'))",
+               "A to resume its session", timeout=15)
+    assert a.eval("window.vchat.session") == session
+    assert a.eval("window.vchat.state") == "connected"
+    assert b.eval("window.vchat.lastPeerLeft") is None
+
+    # A hangs up with the Stop button; B learns it and is idle again.
+    a.eval("document.getElementById('stop-btn').click()")
+    wait_until(server, both, b,
+               "window.vchat.lastPeerLeft && window.vchat.lastPeerLeft.reason === 'hangup' && window.vchat.state === 'idle'",
+               "peer_left hangup on B")
+    assert b.eval("window.vchat.pc") is None
+    assert a.eval("window.vchat.state") == "idle"
+    no_errors(server, a, b)

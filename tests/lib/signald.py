@@ -1,0 +1,139 @@
+"""Start a real vchat-signald on a loopback port for a test.
+
+The binary and the web root come from the environment meson sets up
+(VCHAT_SIGNALD, VCHAT_WEB_ROOT); the server is started with --port 0 and the
+port is read from its first line of output.
+"""
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+
+import websocket  # python3-websocket (websocket-client)
+
+
+class Signald:
+    def __init__(self, *args, env=None):
+        self.binary = os.environ["VCHAT_SIGNALD"]
+        self.web_root = os.environ.get("VCHAT_WEB_ROOT")
+        cmd = [self.binary, "--listen", "127.0.0.1", "--port", "0"]
+        if self.web_root:
+            cmd += ["--web-root", self.web_root]
+        cmd += list(args)
+        self.log_lines = []
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=dict(os.environ, **(env or {})))
+        line = self.proc.stdout.readline()
+        m = re.search(r"listening on (https?)://([\d.]+):(\d+)", line)
+        if not m:
+            rest = self.proc.stdout.read() if self.proc.poll() is not None else ""
+            raise RuntimeError(f"vchat-signald did not start: {line}{rest}")
+        self.log_lines.append(line)
+        self.scheme, self.host, self.port = m.group(1), m.group(2), int(m.group(3))
+        self.url = f"{self.scheme}://{self.host}:{self.port}"
+        self.ws_url = f"{'wss' if self.scheme == 'https' else 'ws'}://{self.host}:{self.port}/ws"
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.log_lines.append(line)
+
+    @property
+    def log(self):
+        return "".join(self.log_lines)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(2)
+        return self.proc.returncode
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Client:
+    """A protocol client over a real WebSocket: send dicts, receive dicts."""
+
+    def __init__(self, server, hello=True, name=None, client="test/1", **hello_fields):
+        self.server = server
+        self.ws = websocket.create_connection(server.ws_url, timeout=10)
+        self.session = None
+        self.resume = None
+        self.welcome = None
+        if hello:
+            msg = {"type": "hello", "version": 1, "client": client}
+            if name:
+                msg["name"] = name
+            msg.update(hello_fields)
+            self.send(msg)
+            self.welcome = self.expect("welcome")
+            self.session = self.welcome["session"]
+            self.resume = self.welcome["resume"]
+
+    def send(self, msg):
+        self.ws.send(json.dumps(msg) if isinstance(msg, dict) else msg)
+
+    def send_raw(self, data, binary=False):
+        if binary:
+            self.ws.send_binary(data)
+        else:
+            self.ws.send(data)
+
+    def recv(self, timeout=10):
+        """Next message other than a server ping (which is answered)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no message")
+            self.ws.settimeout(left)
+            try:
+                data = self.ws.recv()
+            except websocket.WebSocketTimeoutException:
+                raise TimeoutError("no message")
+            if not data:
+                raise ConnectionError("socket closed")
+            msg = json.loads(data)
+            if msg.get("type") == "ping":
+                self.send({"type": "pong"})
+                continue
+            return msg
+
+    def expect(self, type_, timeout=10, **fields):
+        """Receive the next message and check its type (and given fields)."""
+        msg = self.recv(timeout)
+        assert msg.get("type") == type_, f"expected {type_}, got {msg}"
+        for k, v in fields.items():
+            assert msg.get(k) == v, f"expected {k}={v!r} in {msg}"
+        return msg
+
+    def expect_nothing(self, timeout=1.0):
+        try:
+            msg = self.recv(timeout)
+        except TimeoutError:
+            return
+        raise AssertionError(f"expected no message, got {msg}")
+
+    def close(self, code=1000):
+        try:
+            self.ws.close(status=code)
+        except Exception:
+            pass
+
+    def drop(self):
+        """Vanish without a close frame, like a crashed client."""
+        self.ws.sock.shutdown(2)
+        self.ws.sock.close()

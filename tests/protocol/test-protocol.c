@@ -1,0 +1,263 @@
+/* Unit tests of the protocol library: every malformed input has its error.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vchat-protocol.h"
+
+#include <string.h>
+
+typedef struct {
+  const char *name;
+  const char *json;
+  VchatProtoError code;
+  const char *ref;          /* expected ref type, or NULL */
+  const char *in_message;   /* a word the sentence must contain */
+} BadCase;
+
+static const BadCase bad_cases[] = {
+  { "not-json", "hello", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "JSON" },
+  { "truncated", "{\"type\":\"ping\"", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "JSON" },
+  { "array", "[1,2]", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "object" },
+  { "string", "\"ping\"", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "object" },
+  { "number", "42", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "object" },
+  { "null", "null", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "object" },
+  { "deep", "{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "deeper" },
+  { "no-type", "{\"call\":\"x\"}", VCHAT_PROTO_ERROR_UNKNOWN_TYPE, NULL, "type" },
+  { "type-number", "{\"type\":3}", VCHAT_PROTO_ERROR_UNKNOWN_TYPE, NULL, "type" },
+  { "unknown-type", "{\"type\":\"teleport\"}", VCHAT_PROTO_ERROR_UNKNOWN_TYPE, NULL, "teleport" },
+  { "server-type-from-client", "{\"type\":\"welcome\",\"session\":\"a\",\"resume\":\"b\",\"ice_servers\":[]}",
+    VCHAT_PROTO_ERROR_UNKNOWN_TYPE, NULL, "welcome" },
+  { "hello-no-version", "{\"type\":\"hello\",\"client\":\"t\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "hello", "version" },
+  { "hello-version-string", "{\"type\":\"hello\",\"version\":\"1\",\"client\":\"t\"}", VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "integer" },
+  { "hello-version-float", "{\"type\":\"hello\",\"version\":1.5,\"client\":\"t\"}", VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "integer" },
+  { "hello-no-client", "{\"type\":\"hello\",\"version\":1}", VCHAT_PROTO_ERROR_MISSING_FIELD, "hello", "client" },
+  { "hello-client-empty", "{\"type\":\"hello\",\"version\":1,\"client\":\"\"}", VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "empty" },
+  { "hello-name-long", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\""
+    "0123456789012345678901234567890123456789012345678901234567890123456789\"}", VCHAT_PROTO_ERROR_TOO_LONG, "hello", "name" },
+  { "hello-name-object", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":{}}", VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "string" },
+  { "queue-interests-string", "{\"type\":\"queue\",\"interests\":\"music\"}", VCHAT_PROTO_ERROR_BAD_FIELD, "queue", "array" },
+  { "queue-interests-number", "{\"type\":\"queue\",\"interests\":[\"a\",2]}", VCHAT_PROTO_ERROR_BAD_FIELD, "queue", "interests[1]" },
+  { "queue-interests-many", "{\"type\":\"queue\",\"interests\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}",
+    VCHAT_PROTO_ERROR_TOO_LONG, "queue", "17" },
+  { "queue-interest-long", "{\"type\":\"queue\",\"interests\":[\"abcdefghijklmnopqrstuvwxyzabcdefghij\"]}", VCHAT_PROTO_ERROR_TOO_LONG, "queue", "32" },
+  { "invite-ttl-zero", "{\"type\":\"invite_create\",\"ttl\":0}", VCHAT_PROTO_ERROR_BAD_VALUE, "invite_create", "ttl" },
+  { "invite-ttl-bool", "{\"type\":\"invite_create\",\"ttl\":true}", VCHAT_PROTO_ERROR_BAD_FIELD, "invite_create", "integer" },
+  { "join-no-code", "{\"type\":\"invite_join\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "invite_join", "code" },
+  { "accept-no-call", "{\"type\":\"accept\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "accept", "call" },
+  { "accept-call-null", "{\"type\":\"accept\",\"call\":null}", VCHAT_PROTO_ERROR_BAD_FIELD, "accept", "string" },
+  { "signal-none", "{\"type\":\"signal\",\"call\":\"c\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "exactly one" },
+  { "signal-both", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":{\"type\":\"offer\",\"sdp\":\"v=0\"},"
+    "\"ice\":{\"candidate\":\"\",\"sdpMLineIndex\":0}}", VCHAT_PROTO_ERROR_BAD_VALUE, "signal", "exactly one" },
+  { "signal-sdp-string", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":\"v=0\"}", VCHAT_PROTO_ERROR_BAD_FIELD, "signal", "object" },
+  { "signal-sdp-type", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":{\"type\":\"pranswer\",\"sdp\":\"v=0\"}}", VCHAT_PROTO_ERROR_BAD_VALUE, "signal", "offer" },
+  { "signal-sdp-missing", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":{\"type\":\"offer\"}}", VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "sdp.sdp" },
+  { "signal-ice-index", "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"candidate\":\"x\",\"sdpMLineIndex\":-1}}", VCHAT_PROTO_ERROR_BAD_VALUE, "signal", "sdpMLineIndex" },
+  { "signal-ice-index-string", "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"candidate\":\"x\",\"sdpMLineIndex\":\"0\"}}", VCHAT_PROTO_ERROR_BAD_FIELD, "signal", "integer" },
+  { "signal-ice-no-candidate", "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"sdpMLineIndex\":0}}", VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "ice.candidate" },
+  { "report-empty-reason", "{\"type\":\"report\",\"call\":\"c\",\"reason\":\"\"}", VCHAT_PROTO_ERROR_BAD_VALUE, "report", "reason" },
+};
+
+static void
+test_bad (gconstpointer data)
+{
+  const BadCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *ref = NULL;
+  g_autoptr (VchatMsg) msg = vchat_msg_parse (c->json, strlen (c->json), 65536,
+                                              VCHAT_MSG_FROM_CLIENT, &ref, &error);
+
+  g_assert_null (msg);
+  g_assert_error (error, VCHAT_PROTO_ERROR, (gint) c->code);
+  g_assert_cmpstr (ref, ==, c->ref);
+  g_assert_nonnull (strstr (error->message, c->in_message));
+  /* A sentence: starts with a capital or a quote, ends with a full stop. */
+  g_assert_true (g_str_has_suffix (error->message, "."));
+}
+
+static void
+test_binary_and_utf8 (void)
+{
+  static const char bad_utf8[] = "{\"type\":\"hello\",\"client\":\"\xff\xfe\"}";
+  static const char with_nul[] = "{\"type\":\"ping\"}\0{}";
+  g_autoptr (GError) error = NULL;
+
+  g_assert_null (vchat_msg_parse (bad_utf8, sizeof bad_utf8 - 1, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FRAME);
+  g_clear_error (&error);
+  g_assert_null (vchat_msg_parse (with_nul, sizeof with_nul - 1, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FRAME);
+  g_clear_error (&error);
+  g_assert_null (vchat_msg_parse ("", 0, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FRAME);
+}
+
+static void
+test_too_big (void)
+{
+  g_autoptr (GString) big = g_string_new ("{\"type\":\"report\",\"call\":\"c\",\"reason\":\"");
+  g_autoptr (GError) error = NULL;
+
+  while (big->len < 70000)
+    g_string_append (big, "xxxxxxxxxx");
+  g_string_append (big, "\"}");
+  g_assert_null (vchat_msg_parse (big->str, big->len, 65536, VCHAT_MSG_FROM_CLIENT, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_TOO_BIG);
+  g_assert_nonnull (strstr (error->message, "65536"));
+  g_clear_error (&error);
+  /* Under a larger limit the same frame is only an over-long reason. */
+  g_assert_null (vchat_msg_parse (big->str, big->len, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_TOO_LONG);
+}
+
+static void
+test_good_messages (void)
+{
+  static const char *const good[] = {
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"vchatd/0.1\",\"name\":\"Ada\",\"resume\":\"abc\"}",
+    "{\"type\":\"hello\",\"version\":2,\"client\":\"future/9\"}", /* the server refuses the version */
+    "{\"type\":\"queue\"}",
+    "{\"type\":\"queue\",\"interests\":[\"Music\",\"films\"],\"language\":\"en\",\"future\":{\"x\":1}}",
+    "{\"type\":\"invite_create\",\"ttl\":600}",
+    "{\"type\":\"invite_join\",\"code\":\"vchat://join/abcd-efgh-ijkl-mnop\"}",
+    "{\"type\":\"signal\",\"call\":\"c1\",\"sdp\":{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}}",
+    "{\"type\":\"signal\",\"call\":\"c1\",\"ice\":{\"candidate\":\"candidate:1 1 UDP 1 127.0.0.1 5000 typ host\",\"sdpMLineIndex\":0,\"sdpMid\":\"video0\"}}",
+    "{\"type\":\"leave\"}",
+    "{\"type\":\"next\",\"call\":\"c1\"}",
+    "{\"type\":\"report\",\"call\":\"c1\",\"reason\":\"rude\"}",
+    "{\"type\":\"ping\"}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (good); i++) {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (VchatMsg) msg = vchat_msg_parse (good[i], strlen (good[i]), 65536,
+                                                VCHAT_MSG_FROM_CLIENT, NULL, &error);
+    g_assert_no_error (error);
+    g_assert_nonnull (msg);
+  }
+}
+
+static void
+test_accessors (void)
+{
+  const char *json = "{\"type\":\"queue\",\"interests\":[\"Music\",\" music \",\"\",\"Films\"],\"language\":\"de\"}";
+  g_autoptr (VchatMsg) msg = vchat_msg_parse (json, strlen (json), 0, VCHAT_MSG_FROM_CLIENT, NULL, NULL);
+  g_auto (GStrv) raw = NULL;
+  g_auto (GStrv) norm = NULL;
+
+  g_assert_nonnull (msg);
+  g_assert_cmpint (msg->type, ==, VCHAT_MSG_QUEUE);
+  g_assert_cmpstr (vchat_msg_get_string (msg, "language"), ==, "de");
+  g_assert_null (vchat_msg_get_string (msg, "missing"));
+  raw = vchat_msg_dup_strv (msg, "interests");
+  g_assert_cmpuint (g_strv_length (raw), ==, 4);
+  norm = vchat_interests_normalize ((const char *const *) raw);
+  g_assert_cmpuint (g_strv_length (norm), ==, 2);
+  g_assert_cmpstr (norm[0], ==, "music");
+  g_assert_cmpstr (norm[1], ==, "films");
+}
+
+static void
+test_signal_copy_drops_unknown (void)
+{
+  const char *json = "{\"type\":\"signal\",\"call\":\"c1\",\"secret\":\"x\","
+                     "\"ice\":{\"candidate\":\"cand\",\"sdpMLineIndex\":1,\"extra\":2}}";
+  g_autoptr (VchatMsg) msg = vchat_msg_parse (json, strlen (json), 0, VCHAT_MSG_FROM_CLIENT, NULL, NULL);
+  g_autoptr (JsonObject) copy = vchat_msg_signal_copy (msg);
+  g_autofree char *text = vchat_msg_object_to_string (copy);
+
+  g_assert_cmpstr (text, ==, "{\"type\":\"signal\",\"call\":\"c1\",\"ice\":{\"candidate\":\"cand\",\"sdpMLineIndex\":1}}");
+}
+
+static void
+test_server_messages (void)
+{
+  const char *welcome = "{\"type\":\"welcome\",\"session\":\"s\",\"resume\":\"r\",\"resumed\":false,"
+                        "\"ice_servers\":[{\"urls\":[\"stun:127.0.0.1:3478\"]}]}";
+  const char *bad_servers = "{\"type\":\"welcome\",\"session\":\"s\",\"resume\":\"r\",\"ice_servers\":[{}]}";
+  const char *bad_reason = "{\"type\":\"peer_left\",\"call\":\"c\",\"reason\":\"bored\"}";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VchatMsg) msg = vchat_msg_parse (welcome, strlen (welcome), 0, VCHAT_MSG_FROM_SERVER, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpint (msg->type, ==, VCHAT_MSG_WELCOME);
+  /* A client does not accept client messages from the server. */
+  g_assert_null (vchat_msg_parse ("{\"type\":\"hello\",\"version\":1,\"client\":\"x\"}", 41, 0,
+                                  VCHAT_MSG_FROM_SERVER, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_UNKNOWN_TYPE);
+  g_clear_error (&error);
+  g_assert_null (vchat_msg_parse (bad_servers, strlen (bad_servers), 0, VCHAT_MSG_FROM_SERVER, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_MISSING_FIELD);
+  g_clear_error (&error);
+  g_assert_null (vchat_msg_parse (bad_reason, strlen (bad_reason), 0, VCHAT_MSG_FROM_SERVER, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE);
+}
+
+static void
+test_error_roundtrip (void)
+{
+  for (guint i = 0; i < VCHAT_PROTO_N_ERRORS; i++) {
+    g_autofree char *text = vchat_msg_error_to_string (i, "Something went wrong.", "hello");
+    g_autoptr (VchatMsg) msg = vchat_msg_parse (text, strlen (text), 0, VCHAT_MSG_FROM_SERVER, NULL, NULL);
+    VchatProtoError code;
+
+    g_assert_nonnull (vchat_proto_error_to_string (i));
+    g_assert_nonnull (msg);
+    g_assert_true (vchat_proto_error_from_string (vchat_msg_get_string (msg, "code"), &code));
+    g_assert_cmpint (code, ==, i);
+    g_assert_cmpstr (vchat_msg_get_string (msg, "ref"), ==, "hello");
+  }
+  g_assert_false (vchat_proto_error_from_string ("nope", NULL));
+  g_assert_null (vchat_proto_error_to_string (VCHAT_PROTO_N_ERRORS));
+}
+
+static void
+test_invite_codes (void)
+{
+  const guint8 zero[VCHAT_INVITE_CODE_BYTES] = { 0 };
+  const guint8 ones[VCHAT_INVITE_CODE_BYTES] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+  const guint8 seq[VCHAT_INVITE_CODE_BYTES] = { 0x00, 0x44, 0x32, 0x14, 0xc7, 0x42, 0x54, 0xb6, 0x35, 0xcf };
+  g_autofree char *a = vchat_invite_code_format (zero);
+  g_autofree char *b = vchat_invite_code_format (ones);
+  g_autofree char *c = vchat_invite_code_format (seq);
+  static const struct { const char *in, *out; } norm[] = {
+    { "abcd-efgh-ijkl-mnop", "abcd-efgh-ijkl-mnop" },
+    { "ABCDEFGHIJKLMNOP", "abcd-efgh-ijkl-mnop" },
+    { " abcd efgh ijkl mnop", "abcd-efgh-ijkl-mnop" },
+    { "vchat://join/abcd-efgh-ijkl-mnop", "abcd-efgh-ijkl-mnop" },
+    { "https://chat.example.org/join/ABCD-EFGH-IJKL-MNOP?x=1#y", "abcd-efgh-ijkl-mnop" },
+    { "abcd-efgh-ijkl-mno", NULL },         /* too short */
+    { "abcd-efgh-ijkl-mnopq", NULL },       /* too long */
+    { "abcd-efgh-ijkl-mn01", NULL },        /* 0 and 1 are not base32 */
+    { "abcd-efgh-ijkl-mn\xc3\xa9p", NULL }, /* not ASCII */
+    { "", NULL },
+  };
+
+  g_assert_cmpstr (a, ==, "aaaa-aaaa-aaaa-aaaa");
+  g_assert_cmpstr (b, ==, "7777-7777-7777-7777");
+  /* 5-bit groups 0,1,2,...,15 of the bytes above. */
+  g_assert_cmpstr (c, ==, "abcd-efgh-ijkl-mnop");
+  for (guint i = 0; i < G_N_ELEMENTS (norm); i++) {
+    g_autofree char *got = vchat_invite_code_normalize (norm[i].in);
+    g_assert_cmpstr (got, ==, norm[i].out);
+  }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad_cases); i++) {
+    g_autofree char *path = g_strdup_printf ("/protocol/bad/%s", bad_cases[i].name);
+    g_test_add_data_func (path, &bad_cases[i], test_bad);
+  }
+  g_test_add_func ("/protocol/bad/binary-and-utf8", test_binary_and_utf8);
+  g_test_add_func ("/protocol/bad/too-big", test_too_big);
+  g_test_add_func ("/protocol/good", test_good_messages);
+  g_test_add_func ("/protocol/accessors", test_accessors);
+  g_test_add_func ("/protocol/signal-copy", test_signal_copy_drops_unknown);
+  g_test_add_func ("/protocol/server-messages", test_server_messages);
+  g_test_add_func ("/protocol/errors", test_error_roundtrip);
+  g_test_add_func ("/protocol/invite-codes", test_invite_codes);
+  return g_test_run ();
+}

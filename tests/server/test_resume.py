@@ -1,0 +1,113 @@
+"""Resuming a session after its socket dropped, within the grace time."""
+import time
+
+from vtest import assert_sentence, pair, queue
+
+OFFER = {"type": "offer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}
+
+
+def test_resume_keeps_call(signald, connect):
+    s = signald("--grace", "3")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    call, _, _ = pair(a, b)
+    b.drop()
+    time.sleep(0.3)
+    # A signals while B is away: no error, it waits for B
+    a.send({"type": "signal", "call": call, "sdp": OFFER})
+    a.send({"type": "signal", "call": call, "ice": {"candidate": "c1", "sdpMLineIndex": 0}})
+    time.sleep(0.2)
+    b2 = connect(s, name="Bob", resume=b.resume)
+    assert b2.welcome["resumed"] is True
+    assert b2.welcome["session"] == b.session
+    assert b2.welcome["resume"]
+    assert b2.expect("signal") == {"type": "signal", "call": call, "sdp": OFFER}
+    assert b2.expect("signal") == {"type": "signal", "call": call,
+                                   "ice": {"candidate": "c1", "sdpMLineIndex": 0}}
+    # A was told nothing
+    a.expect_nothing(0.5)
+    # and the call goes on both ways
+    b2.send({"type": "signal", "call": call, "sdp": {"type": "answer", "sdp": "v=0\r\n"}})
+    assert a.expect("signal")["sdp"]["type"] == "answer"
+    a.send({"type": "leave", "call": call})
+    a.expect("call_ended", call=call, reason="hangup")
+    b2.expect("peer_left", call=call, reason="hangup")
+
+
+def test_abnormal_close_code_also_gets_grace(signald, connect):
+    """Anything but a close with 1000 keeps the session for the grace time."""
+    s = signald("--grace", "3")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    call, _, _ = pair(a, b)
+    b.close(1001)
+    a.expect_nothing(0.5)
+    b2 = connect(s, resume=b.resume)
+    assert b2.welcome["resumed"] is True and b2.welcome["session"] == b.session
+    a.send({"type": "signal", "call": call, "sdp": OFFER})
+    assert b2.expect("signal")["call"] == call
+
+
+def test_resume_after_grace_is_a_new_session(signald, connect):
+    s = signald("--grace", "1")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    call, _, _ = pair(a, b)
+    t0 = time.monotonic()
+    b.drop()
+    a.expect("peer_left", call=call, reason="lost", timeout=4)
+    waited = time.monotonic() - t0
+    assert waited >= 0.8, f"peer_left lost after {waited:.2f}s, before the grace time"
+    b2 = connect(s, name="Bob", resume=b.resume)
+    assert b2.welcome["resumed"] is False
+    assert b2.welcome["session"] != b.session
+    b2.send({"type": "signal", "call": call, "sdp": OFFER})
+    b2.expect_error("unknown-call", ref="signal")
+    a.expect_nothing(0.2)
+
+
+def test_resume_while_old_socket_open_replaces_it(signald, connect):
+    s = signald("--grace", "3")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    call, _, _ = pair(a, b)
+    b2 = connect(s, resume=b.resume)
+    assert b2.welcome["resumed"] is True
+    assert b2.welcome["session"] == b.session
+    msgs, code = b.read_until_close()
+    errors = [m for m in msgs if m.get("type") == "error"]
+    assert errors and errors[0]["code"] == "replaced", msgs
+    assert_sentence(errors[0].get("message"))
+    assert code == 4000
+    # the replaced socket closing does not end the session
+    a.expect_nothing(0.5)
+    a.send({"type": "signal", "call": call, "sdp": OFFER})
+    assert b2.expect("signal")["call"] == call
+
+
+def test_resume_keeps_queue_place(signald, connect):
+    s = signald("--grace", "3")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    queue(a, interests=["jazz"])
+    a.drop()
+    time.sleep(0.2)
+    a2 = connect(s, name="Alice", resume=a.resume)
+    assert a2.welcome["resumed"] is True and a2.welcome["session"] == a.session
+    queue(b, interests=["jazz"])
+    mb = b.expect("matched")
+    ma = a2.expect("matched")
+    assert mb["peer"]["name"] == "Alice" and ma["peer"]["name"] == "Bob"
+    assert ma["common_interests"] == ["jazz"]
+    assert ma["role"] == "offerer"  # Alice kept her (longer) wait
+
+
+def test_resume_twice(signald, connect):
+    """The token from a resumed welcome resumes the session again."""
+    s = signald("--grace", "3")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    call, _, _ = pair(a, b)
+    b.drop()
+    b2 = connect(s, resume=b.resume)
+    assert b2.welcome["resumed"] is True and b2.welcome["session"] == b.session
+    b2.drop()
+    b3 = connect(s, resume=b2.resume)
+    assert b3.welcome["resumed"] is True and b3.welcome["session"] == b.session
+    a.send({"type": "signal", "call": call, "sdp": OFFER})
+    assert b3.expect("signal")["call"] == call
+    a.expect_nothing(0.3)

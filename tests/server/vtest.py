@@ -1,0 +1,193 @@
+"""Helpers shared by the vchat-signald integration tests (see conftest.py).
+
+Everything here talks to a real vchat-signald over real sockets; the
+assertions follow docs/protocol.md.
+"""
+import json
+import re
+import socket
+import ssl
+import struct
+import time
+import urllib.request
+
+import websocket  # python3-websocket (websocket-client)
+from websocket import ABNF
+
+from signald import Client, Signald
+
+CODE_RE = re.compile(r"^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$", re.I)
+
+
+def assert_sentence(text, what="error message"):
+    """An error `message` is a sentence for a person, not a code."""
+    assert isinstance(text, str), f"{what} is not a string: {text!r}"
+    t = text.strip()
+    assert len(t) >= 8 and " " in t, f"{what} is not a sentence: {text!r}"
+
+
+class TSignald(Signald):
+    stopped = False
+
+    def stop(self):
+        self.stopped = True
+        return super().stop()
+
+
+class TClient(Client):
+    """signald.Client plus: a source address, error and close helpers."""
+
+    def __init__(self, server, hello=True, name=None, client="test/1",
+                 source=None, **hello_fields):
+        self.server = server
+        self.session = None
+        self.resume = None
+        self.welcome = None
+        sock = None
+        opts = {}
+        if source:
+            sock = socket.create_connection((server.host, server.port), timeout=10,
+                                            source_address=(source, 0))
+            if server.scheme == "https":
+                ctx = ssl.create_default_context()
+                ctx.check_hostname = False
+                ctx.verify_mode = ssl.CERT_NONE
+                sock = ctx.wrap_socket(sock, server_hostname=server.host)
+        if server.scheme == "https":
+            opts["sslopt"] = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        self.ws = websocket.create_connection(server.ws_url, timeout=10, socket=sock, **opts)
+        if hello:
+            msg = {"type": "hello", "version": 1, "client": client}
+            if name:
+                msg["name"] = name
+            msg.update(hello_fields)
+            self.send(msg)
+            self.welcome = self.expect("welcome")
+            self.session = self.welcome["session"]
+            self.resume = self.welcome["resume"]
+
+    def send_bytes_as_text(self, data):
+        """A text frame with arbitrary (possibly invalid UTF-8) payload."""
+        self.ws.send(data, opcode=ABNF.OPCODE_TEXT)
+
+    def expect_error(self, code, ref=None, timeout=5):
+        msg = self.expect("error", timeout)
+        assert msg.get("code") == code, f"expected error {code}, got {msg}"
+        assert_sentence(msg.get("message"))
+        if ref is not None and "ref" in msg:
+            assert msg["ref"] == ref, f"expected ref={ref!r} in {msg}"
+        return msg
+
+    def ping_ok(self, timeout=5):
+        """The session still works: ping gets pong."""
+        self.send({"type": "ping"})
+        self.expect("pong", timeout)
+
+    def read_until_close(self, timeout=5):
+        """Read frames without answering anything until the server closes.
+
+        Returns (messages, close_code); close_code is None when the
+        connection ended without a close frame (or 1005 for an empty one).
+        Raises AssertionError if nothing closes within `timeout`.
+        """
+        msgs = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"socket not closed within {timeout}s; got {msgs}")
+            try:
+                self.ws.sock.settimeout(left)
+                frame = self.ws.recv_frame()
+            except websocket.WebSocketTimeoutException:
+                continue
+            except socket.timeout:
+                continue
+            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
+                return msgs, None
+            if frame is None:
+                return msgs, None
+            if frame.opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
+                try:
+                    msgs.append(json.loads(frame.data))
+                except ValueError:
+                    msgs.append(frame.data)
+            elif frame.opcode == ABNF.OPCODE_CLOSE:
+                if len(frame.data) >= 2:
+                    return msgs, struct.unpack("!H", frame.data[:2])[0]
+                return msgs, 1005
+
+    def kill(self):
+        try:
+            if self.ws.sock:
+                self.ws.sock.close()
+        except Exception:
+            pass
+
+
+def queue(c, **fields):
+    c.send(dict(type="queue", **fields))
+    return c.expect("queued")
+
+
+def pair(a, b, **qa):
+    """Queue a then b (no interests); return (call id, a's matched, b's matched)."""
+    queue(a, **qa)
+    queue(b)
+    ma = a.expect("matched")
+    mb = b.expect("matched")
+    assert ma["call"] == mb["call"]
+    return ma["call"], ma, mb
+
+
+def invite(c, **fields):
+    c.send(dict(type="invite_create", **fields))
+    return c.expect("invite")
+
+
+def http_get(server, path, timeout=5):
+    ctx = None
+    if server.scheme == "https":
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(server.url + path, timeout=timeout, context=ctx) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+
+
+def metrics(server):
+    """Parse /metrics: {(name, labels-string): value} and {name: type}."""
+    status, headers, body = http_get(server, "/metrics")
+    assert status == 200, f"/metrics answered {status}"
+    values, types = {}, {}
+    for line in body.decode().splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, typ = line.split(None, 3)
+            types[name] = typ.strip()
+        elif line and not line.startswith("#"):
+            m = _SAMPLE.match(line)
+            assert m, f"bad metrics line {line!r}"
+            labels = (m.group(2) or "").replace(" ", "")
+            values[(m.group(1), labels)] = float(m.group(3))
+    return values, types
+
+
+def metric(server, name, labels=""):
+    values, _ = metrics(server)
+    return values.get((name, labels), 0.0)
+
+
+def wait_metric(server, name, expected, labels="", timeout=2.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = metric(server, name, labels)
+        if v == expected or time.monotonic() > deadline:
+            assert v == expected, f"{name}{labels} = {v}, expected {expected}"
+            return
+        time.sleep(0.05)
