@@ -454,7 +454,12 @@ vchat_msg_parse (const char *data,
                  len, max_frame);
     return NULL;
   }
-  if (len == 0 || !g_utf8_validate_len (data, len, NULL)) {
+  if (len == 0) {
+    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_JSON,
+                 "The message is empty; send one JSON object per text frame.");
+    return NULL;
+  }
+  if (!g_utf8_validate_len (data, len, NULL)) {
     g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FRAME,
                  "The message is not UTF-8 text; send one JSON object per text frame.");
     return NULL;

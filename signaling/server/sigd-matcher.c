@@ -1,7 +1,7 @@
 /* sigd-matcher.c: the random queue and who is paired with whom
  *
- * The queue is small (people waiting right now), so each pass simply looks
- * at every waiting pair in arrival order. A pass runs when someone queues and
+ * The queue is small (people waiting right now), so each pass simply scores
+ * every waiting pair. A pass runs when someone queues and
  * a few times a second, because waiting itself changes who is acceptable
  * (the interest and language preferences relax over time).
  *
@@ -124,36 +124,34 @@ void
 sigd_matcher_run (SigdServer *server)
 {
   gint64 now = g_get_monotonic_time ();
-  GList *l = server->queue.head;
 
-  while (l) {
-    SigdSession *a = l->data;
-    SigdSession *best = NULL;
+  /* Each round pairs the best-scoring pair of the whole queue, so a newcomer
+   * goes to whoever shares most with it, not merely to whoever waited
+   * longest; among equals the earliest arrivals win, as the scan is in
+   * arrival order and only a strictly better score replaces a choice. */
+  for (;;) {
+    SigdSession *best_a = NULL, *best_b = NULL;
     int best_score = -1;
+    SigdCall *call;
 
-    /* Everyone who waited longer than @a was already offered @a, so only
-     * those behind it are candidates. */
-    for (GList *m = l->next; m; m = m->next) {
-      SigdSession *b = m->data;
-      int score = pair_score (server, a, b, now);
+    for (GList *l = server->queue.head; l; l = l->next) {
+      for (GList *m = l->next; m; m = m->next) {
+        int score = pair_score (server, l->data, m->data, now);
 
-      if (score > best_score) {
-        best = b;
-        best_score = score;
+        if (score > best_score) {
+          best_a = l->data;
+          best_b = m->data;
+          best_score = score;
+        }
       }
     }
-    l = l->next;
-    if (best) {
-      SigdCall *call;
-
-      /* @l may be @best's link: step past it before it is removed. */
-      if (l && l->data == best)
-        l = l->next;
-      sigd_matcher_dequeue (server, a);
-      sigd_matcher_dequeue (server, best);
-      server->metrics.matches++;
-      call = sigd_server_start_call (server, SIGD_CALL_RANDOM, a, best, common_interests (a, best));
-      sigd_server_activate_call (server, call);
-    }
+    if (!best_a)
+      return;
+    sigd_matcher_dequeue (server, best_a);
+    sigd_matcher_dequeue (server, best_b);
+    server->metrics.matches++;
+    call = sigd_server_start_call (server, SIGD_CALL_RANDOM, best_a, best_b,
+                                   common_interests (best_a, best_b));
+    sigd_server_activate_call (server, call);
   }
 }

@@ -37,7 +37,9 @@ struct _SigdConn {
   gint64 last_seen;
   double tokens;
   gint64 last_refill;
-  gint64 limited_since; /* 0 while within the rate */
+  gint64 limited_since; /* start of the current flood, 0 if none yet */
+  gint64 last_limited;
+  gboolean counted;     /* in server->per_address */
 };
 
 struct _SigdSession {

@@ -26,6 +26,7 @@
 
 static void session_end (SigdServer *server, SigdSession *session, const char *peer_reason);
 static guint schedule_grace_end (SigdSession *session, guint ms);
+static void session_detach (SigdServer *server, SigdSession *session);
 static void end_call (SigdServer *server, SigdCall *call, SigdSession *ender,
                       const char *peer_reason, const char *own_reason);
 
@@ -114,9 +115,38 @@ sigd_conn_send_error (SigdConn *conn, VchatProtoError code, const char *ref, con
   conn_send_text (conn, text);
 }
 
+/* A connection counts against its address until it is closed, or until the
+ * server starts closing it: a client that never finishes the closing
+ * handshake does not keep holding a place. */
+static void
+conn_uncount (SigdConn *conn)
+{
+  GHashTable *per_address = conn->server->per_address;
+  guint n;
+
+  if (!conn->counted)
+    return;
+  conn->counted = FALSE;
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (per_address, conn->address));
+  if (n <= 1)
+    g_hash_table_remove (per_address, conn->address);
+  else
+    g_hash_table_insert (per_address, g_strdup (conn->address), GUINT_TO_POINTER (n - 1));
+}
+
+/* Once the server closes a connection, its session does not wait for the
+ * closing handshake (a dead client never finishes it): it is detached now
+ * and may come back within its grace time. */
 static void
 conn_close (SigdConn *conn, gushort code, const char *reason)
 {
+  SigdSession *session = conn->session;
+
+  conn_uncount (conn);
+  if (session) {
+    conn->session = NULL;
+    session_detach (conn->server, session);
+  }
   if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
     soup_websocket_connection_close (conn->ws, code, reason);
 }
@@ -686,11 +716,13 @@ conn_within_rate (SigdServer *server, SigdConn *conn, gint64 now)
   conn->last_refill = now;
   if (conn->tokens >= 1) {
     conn->tokens -= 1;
-    conn->limited_since = 0;
     return TRUE;
   }
-  if (!conn->limited_since)
+  /* Drops less than a second apart belong to one flood: a client that keeps
+   * flooding is closed even though some of its messages get through. */
+  if (!conn->limited_since || now - conn->last_limited > G_USEC_PER_SEC)
     conn->limited_since = now;
+  conn->last_limited = now;
   return FALSE;
 }
 
@@ -748,7 +780,6 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
   SigdConn *conn = data;
   SigdServer *server = conn->server;
   SigdSession *session = conn->session;
-  guint n;
 
   if (session) {
     conn->session = NULL;
@@ -763,11 +794,7 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
     }
   }
 
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, conn->address));
-  if (n <= 1)
-    g_hash_table_remove (server->per_address, conn->address);
-  else
-    g_hash_table_insert (server->per_address, g_strdup (conn->address), GUINT_TO_POINTER (n - 1));
+  conn_uncount (conn);
   g_hash_table_remove (server->conns, conn);
 }
 
@@ -795,6 +822,7 @@ on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
 
   n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, conn->address)) + 1;
   g_hash_table_insert (server->per_address, g_strdup (conn->address), GUINT_TO_POINTER (n));
+  conn->counted = TRUE;
   g_debug ("connection from %s", shown_address (server, conn->address));
   if (n > (guint) server->config->max_sessions_per_address) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, NULL,

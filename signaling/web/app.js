@@ -12,7 +12,7 @@
  *                    "connecting" (matched, WebRTC negotiating) | "connected"
  *   signaling        "offline" | "connecting" | "online" | "reconnecting"
  *   session          our session id (from welcome), or null
- *   call             the current call: { id, kind, role, peer,
+ *   call             the current call: { id, kind, inviter, role, peer,
  *                    commonInterests } or null
  *   pc, channel      the current RTCPeerConnection and "chat" RTCDataChannel
  *   localStream      the camera/microphone MediaStream, or null
@@ -402,11 +402,13 @@
 
   function onMatched(msg) {
     if (st.call) teardown();
+    const inviter = !!(st.incoming && st.incoming.call === msg.call);
     hideIncoming();
     st.ringing = null;
     st.call = {
       id: msg.call,
       kind: msg.kind || 'random',
+      inviter,
       role: msg.role,
       peer: msg.peer || {},
       commonInterests: Array.isArray(msg.common_interests) ? msg.common_interests : [],
@@ -932,7 +934,7 @@
 
     if (st.call && inCall) {
       const p = st.call.peer;
-      let info = peerName(p, 'Stranger');
+      let info = peerName(p, st.call.kind !== 'invite' ? 'Stranger' : st.call.inviter ? 'Your guest' : 'Your host');
       if (p.client && /^vchatd\//.test(p.client)) info += ' · desktop';
       if (st.call.commonInterests.length) info += ' · ' + st.call.commonInterests.join(', ');
       ui.peerInfo.textContent = info;

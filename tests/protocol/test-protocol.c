@@ -88,7 +88,7 @@ test_binary_and_utf8 (void)
   g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FRAME);
   g_clear_error (&error);
   g_assert_null (vchat_msg_parse ("", 0, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
-  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FRAME);
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_JSON);
 }
 
 static void
