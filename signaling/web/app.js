@@ -22,8 +22,9 @@
  *                    (server `error` messages, and local ones with codes
  *                    like "camera", "webrtc", "invite", "interests")
  *   errors           every error seen, oldest first; server errors that are a
- *                    harmless race (unknown-call for a call that just ended)
- *                    have `quiet: true` and are not shown
+ *                    harmless race (unknown-call for a call that just ended,
+ *                    bad-state for a leave that crossed a match) have
+ *                    `quiet: true` and are not shown
  *   invite           last `invite` message { code, link, web_link, expires }
  *   inviteLink       its web_link (null when there is no open invite)
  *   incoming         { call, peer, code } while an invite call rings us
@@ -289,14 +290,20 @@
         break;
       case 'incoming': onIncoming(msg); break;
       case 'ringing':
+        if (st.state !== 'joining') {
+          // We stopped while invite_join was on its way.
+          send({ type: 'leave', call: msg.call });
+          break;
+        }
         st.ringing = msg.call;
         setState('ringing');
-        showStatus('Calling… waiting for them to answer.');
+        showStatus('');
         break;
       case 'signal':
         st.sigChain = st.sigChain.then(() => onSignal(msg)).catch((e) => {
           log('signal error: ' + e);
-          localError('webrtc', 'Could not set up the connection: ' + e.message);
+          // Errors of a call that ended meanwhile (closed pc) do not matter.
+          if (st.call && st.call.id === msg.call) localError('webrtc', 'Could not set up the connection: ' + e.message);
         });
         break;
       case 'peer_left': onPeerLeft(msg); break;
@@ -341,9 +348,10 @@
       hideIncoming();
       clearInvite();
       if (hadCall) showStatus('The connection to the server was lost and the call ended.', 'error');
+      const joinPending = [...outbox, ...sendQueue].some((m) => m.type === 'invite_join');
       if (wasSearching && st.queueOpts) {
         send(Object.assign({ type: 'queue' }, st.queueOpts));
-      } else if (st.state !== 'idle') {
+      } else if (!(st.state === 'joining' && joinPending)) {
         setState('idle');
       }
     }
@@ -360,7 +368,9 @@
   function onError(msg) {
     // A message about a call that ended meanwhile (the peer left while our
     // ICE candidates or our own leave were on the way) is a harmless race.
-    const stale = msg.code === 'unknown-call' && !st.call && ['signal', 'leave', 'next', 'reject', 'report'].includes(msg.ref);
+    // Likewise a `leave` of the queue that crossed a `matched` on its way.
+    const stale = (msg.code === 'unknown-call' && !st.call && ['signal', 'leave', 'next', 'reject', 'report'].includes(msg.ref)) ||
+      (msg.code === 'bad-state' && msg.ref === 'leave' && st.state === 'idle');
     recordError(msg.code, msg.message || msg.code, msg.ref, stale);
     if (stale) return;
     showStatus(msg.message || ('Server error: ' + msg.code), 'error');
@@ -401,9 +411,14 @@
   /* ----------------------------------------------------------------- calls */
 
   function onMatched(msg) {
+    if (st.state === 'idle') {
+      // We stopped while the match was on its way: leave the call at once.
+      send({ type: 'leave', call: msg.call });
+      return;
+    }
     if (st.call) teardown();
     const inviter = !!(st.incoming && st.incoming.call === msg.call);
-    hideIncoming();
+    if (inviter) hideIncoming();   // another incoming call stays on offer
     st.ringing = null;
     st.call = {
       id: msg.call,
@@ -430,7 +445,9 @@
         await pc.setLocalDescription(offer);
         if (pc !== st.pc) return;
         send({ type: 'signal', call: callId, sdp: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
-      }).catch((e) => localError('webrtc', 'Could not create the call offer: ' + e.message));
+      }).catch((e) => {
+        if (pc === st.pc) localError('webrtc', 'Could not create the call offer: ' + e.message);
+      });
     }
   }
 
@@ -610,17 +627,18 @@
     if (st.call && st.call.id === msg.call) {
       const kind = st.call.kind;
       const name = peerName(st.call.peer);
+      const Name = name.charAt(0).toUpperCase() + name.slice(1);
       endCall();
       if (reason === 'next' && kind === 'random' && st.queueOpts) {
-        showStatus(name + ' moved on. Looking for someone new…');
+        showStatus(Name + ' moved on. Looking for someone new…');
         setState('searching');
         send(Object.assign({ type: 'queue' }, st.queueOpts));
         return;
       }
       setState('idle');
       showStatus({
-        hangup: name + ' left the call.',
-        next: name + ' moved on to someone else.',
+        hangup: Name + ' left the call.',
+        next: Name + ' moved on to someone else.',
         lost: 'The connection to ' + name + ' was lost.',
         timeout: 'The call timed out.',
         rejected: 'The call was declined.',
@@ -635,9 +653,10 @@
         lost: 'They are no longer available.',
       }[reason] || 'The call ended.', reason === 'rejected' ? 'error' : 'info');
     } else if (st.incoming && st.incoming.call === msg.call) {
-      const name = peerName(st.incoming.peer);
+      const name = peerName(st.incoming.peer, 'someone');
       hideIncoming();
-      if (st.state === 'incoming') setState('idle');
+      // Also when our accept crossed their leaving.
+      if (st.state === 'incoming' || (st.state === 'connecting' && !st.call)) setState('idle');
       showStatus('You missed a call from ' + name + '.');
     }
   }
@@ -666,13 +685,15 @@
     if (st.invite && st.invite.code === msg.code) clearInvite();   // invites are single-use
     ui.incomingName.textContent = peerName(st.incoming.peer, 'Someone');
     ui.incomingCard.hidden = false;
-    if (!st.call) setState('incoming');
-    showStatus(peerName(st.incoming.peer, 'Someone') + ' is calling.');
+    if (st.state === 'idle') setState('incoming');
+    showStatus('');
+    render();
   }
 
   function hideIncoming() {
     st.incoming = null;
     ui.incomingCard.hidden = true;
+    render();
   }
 
   function peerName(peer, fallback) {
@@ -735,6 +756,7 @@
   function stop() {
     st.pendingJoin = null;
     ui.joinCard.hidden = true;
+    render();
     if (st.call) {
       send({ type: 'leave', call: st.call.id });
       endCall();
@@ -743,9 +765,8 @@
     } else if (st.ringing) {
       send({ type: 'leave', call: st.ringing });
       st.ringing = null;
-    } else if (st.incoming) {
-      reject();
     }
+    if (st.incoming) reject();
     setState('idle');
     showStatus('');
     return true;
@@ -795,6 +816,7 @@
     }
     ui.incomingCard.hidden = true;
     setState('connecting');
+    render();
     await allowCamera();
     if (!st.incoming || st.incoming.call !== call) return false;
     send({ type: 'accept', call });
@@ -869,7 +891,8 @@
 
   function playRemote() {
     const v = ui.remoteVideo;
-    v.play().catch(() => {
+    v.play().catch((e) => {
+      if (e.name !== 'NotAllowedError') return;   // e.g. interrupted by a new track
       // Autoplay with sound needs a click on this page first: play muted.
       v.muted = true;
       ui.unmute.hidden = false;
@@ -880,6 +903,7 @@
   /* -------------------------------------------------------------------- UI */
 
   function setState(s) {
+    if (s === 'idle' && st.incoming) s = 'incoming';   // a call still rings us
     if (st.state === s) return;
     log('state ' + st.state + ' -> ' + s);
     st.state = s;
@@ -924,13 +948,14 @@
         ? ' who likes ' + st.queueOpts.interests.join(', ') : '') + '…',
       joining: 'Joining the call…',
       ringing: 'Calling… waiting for them to answer.',
-      incoming: 'Someone wants to talk with you.',
+      incoming: '',
       connecting: 'Connecting…',
       connected: '',
     };
     ui.overlayText.textContent = texts[s] || '';
     ui.spinner.hidden = !(s === 'searching' || s === 'joining' || s === 'ringing' || s === 'connecting');
-    ui.overlay.hidden = s === 'connected';
+    // A prompt (incoming call, invite link) takes the place of the text.
+    ui.overlay.hidden = s === 'connected' || !ui.incomingCard.hidden || !ui.joinCard.hidden;
 
     if (st.call && inCall) {
       const p = st.call.peer;
@@ -981,6 +1006,7 @@
     const code = st.pendingJoin;
     st.pendingJoin = null;
     ui.joinCard.hidden = true;
+    render();
     history.replaceState(null, '', '/');   // a reload must not join again
     join(code, { now });
   }
@@ -996,6 +1022,7 @@
     }
     st.pendingJoin = code;
     ui.joinCard.hidden = false;
+    render();
     allowCamera().then((stream) => {
       if (stream) {
         joinPending(true);

@@ -1,10 +1,18 @@
 """Two headless Chromium browsers call each other through the web client.
 
 The real vchat-signald serves the web client (signaling/web) and relays the
-signaling; each browser uses Chromium's fake camera and microphone. The test
-drives the pages over the DevTools protocol and checks what a person would:
-the partner's picture arrives (video frames are decoded and the remote <video>
-shows a real, non-blank image) and chat texts reach the other side.
+signaling; each browser uses Chromium's fake camera and microphone. The tests
+drive the pages over the DevTools protocol and check what a person would: the
+partner's picture arrives (video frames are decoded, and the remote <video>
+shows a picture with the colours of the partner's camera preview), chat texts
+reach the other side, and server errors are shown on the page.
+
+- test_random_call: Start with a shared interest, call, chat, Next (the peer
+  queues again by itself), Stop.
+- test_invite_call: Create invite, the second browser opens the web link and
+  rings, Accept, call, chat, the WebSocket drops and the session resumes,
+  Stop; then an invite joined by typed code is declined.
+- test_server_error_is_shown: a wrong invite code shows the server's message.
 
 Run (meson sets the environment):
   VCHAT_SIGNALD=build/signaling/server/vchat-signald VCHAT_WEB_ROOT=signaling/web \
@@ -13,6 +21,7 @@ Run (meson sets the environment):
 Set VCHAT_SCREENSHOT_DIR to a folder to keep screenshots of both pages
 during each call.
 """
+import base64
 import json
 import os
 import shutil
@@ -148,7 +157,6 @@ class Browser:
 
     def screenshot(self, path):
         data = self.devtools.call("Page.captureScreenshot", format="png")["data"]
-        import base64
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
 
@@ -161,7 +169,17 @@ class Browser:
 
     def close(self):
         if self.devtools:
+            # A browser that quits by itself also reaps its helper processes.
+            try:
+                self.devtools.call("Browser.close", timeout=5)
+            except Exception:
+                pass
             self.devtools.close()
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
         if self.proc and self.proc.poll() is None:
             # Chromium runs helper processes; they share its process group.
             try:
@@ -209,7 +227,8 @@ def describe(server, *browsers):
     return "\n".join(parts)
 
 
-def wait_until(server, browsers, browser, expression, what, timeout=20):
+def wait_until(server, browsers, browser, expression, what, timeout=20, check=bool):
+    """Evaluate expression in browser until check(value) holds; return value."""
     deadline = time.monotonic() + timeout
     value = None
     while time.monotonic() < deadline:
@@ -219,7 +238,7 @@ def wait_until(server, browsers, browser, expression, what, timeout=20):
             value = f"<{e}>"
             time.sleep(0.2)
             continue
-        if value:
+        if value and check(value):
             return value
         time.sleep(0.2)
     raise AssertionError(f"{browser.name}: timed out after {timeout} s waiting for {what} "
@@ -240,41 +259,50 @@ INBOUND_VIDEO_JS = """(async () => {
   return out;
 })()"""
 
-# Draw the remote <video> into a canvas and summarise its pixels: a picture
-# from a camera has several distinct colours and is not all black.
-PICTURE_JS = """(() => {
-  const v = document.getElementById('remote-video');
+# Draw a <video> into a small canvas and summarise its pixels.
+PICTURE_JS = """((id) => {
+  const v = document.getElementById(id);
   if (!v.videoWidth || !v.videoHeight || v.readyState < 2) return null;
   const c = document.createElement('canvas');
-  c.width = 64; c.height = 36;
+  c.width = 64; c.height = 48;
   const g = c.getContext('2d', {willReadFrequently: true});
   g.drawImage(v, 0, 0, c.width, c.height);
   const d = g.getImageData(0, 0, c.width, c.height).data;
+  const mean = [0, 0, 0];
   let sum = 0, sum2 = 0, n = 0;
   const colours = new Set();
   for (let i = 0; i < d.length; i += 4) {
     const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+    mean[0] += d[i]; mean[1] += d[i + 1]; mean[2] += d[i + 2];
     sum += y; sum2 += y * y; n++;
     colours.add((d[i] >> 5) + ',' + (d[i + 1] >> 5) + ',' + (d[i + 2] >> 5));
   }
-  const mean = sum / n;
-  return {width: v.videoWidth, height: v.videoHeight, mean,
-          stddev: Math.sqrt(Math.max(0, sum2 / n - mean * mean)), colours: colours.size};
-})()"""
+  return {width: v.videoWidth, height: v.videoHeight, rgb: mean.map((m) => m / n),
+          stddev: Math.sqrt(Math.max(0, sum2 / n - (sum / n) ** 2)), colours: colours.size};
+})"""
+
+
+def picture(browser, video_id):
+    return browser.eval(f"{PICTURE_JS}({json.dumps(video_id)})")
 
 
 def check_media_and_chat(server, a, b, via_ui=False):
     both = (a, b)
     for me, other in ((a, b), (b, a)):
-        stats = wait_until(server, both, me,
-                           INBOUND_VIDEO_JS.replace("return out;", "return out && out.framesDecoded > 0 ? out : null;"),
-                           f"decoded video frames from {other.name}", timeout=20)
-        assert stats["framesDecoded"] > 0 and stats["width"] > 0 and stats["height"] > 0, stats
-        picture = wait_until(server, both, me,
-                             PICTURE_JS.replace("return {width", "if (mean < 8) return null; return {width"),
-                             f"{other.name}'s picture in the remote video", timeout=15)
-        # Chromium's fake camera draws a coloured, moving pattern.
-        assert picture["stddev"] > 5 and picture["colours"] >= 3, picture
+        stats = wait_until(server, both, me, INBOUND_VIDEO_JS,
+                           f"decoded video frames from {other.name}", timeout=20,
+                           check=lambda s: s["framesDecoded"] > 0)
+        assert stats["width"] > 0 and stats["height"] > 0, stats
+
+        # What a person checks: the remote video shows the partner's camera.
+        # Chromium's fake camera draws a moving coloured pattern; the picture
+        # received must look like the one the partner shows in its preview.
+        sent = picture(other, "local-video")
+        assert sent and sent["stddev"] > 5 and sent["colours"] >= 3, f"{other.name}'s camera: {sent}"
+        wait_until(server, both, me, f"{PICTURE_JS}('remote-video')",
+                   f"{other.name}'s picture in the remote video", timeout=15,
+                   check=lambda p: p["stddev"] > 5 and p["colours"] >= 3 and
+                   all(abs(x - y) < 40 for x, y in zip(p["rgb"], sent["rgb"])))
 
     for me in both:
         wait_until(server, both, me, "window.vchat.channel && window.vchat.channel.readyState === 'open'",
@@ -352,8 +380,13 @@ def test_random_call(server, browsers):
                    "the page to connect to the server", timeout=15)
 
     # Shared interest "cats" (compared case-insensitively), same language.
+    # A starts through the page's API, B fills in the form and clicks Start.
     assert a.eval("window.vchat.start({interests: 'cats, music', language: 'en'})") is True
-    assert b.eval("window.vchat.start({interests: ['Cats', 'chess'], language: 'en'})") is True
+    b.eval("""(() => {
+      document.getElementById('interests').value = 'Cats, chess';
+      document.getElementById('language').value = 'en';
+      document.getElementById('start-btn').click();
+    })()""")
 
     for me in both:
         wait_until(server, both, me, "window.vchat.state === 'connected'", "the call to connect", timeout=30)
@@ -448,4 +481,38 @@ def test_invite_call(server, browsers):
                "peer_left hangup on B")
     assert b.eval("window.vchat.pc") is None
     assert a.eval("window.vchat.state") == "idle"
+
+    # A second invite, joined by typing the code; A declines it.
+    code = a.eval("window.vchat.createInvite().then(() => window.vchat.invite.code)")
+    b.eval(f"""(() => {{
+      document.getElementById('code-input').value = {json.dumps(code.upper())};
+      document.getElementById('code-form').requestSubmit();
+    }})()""")
+    wait_until(server, both, a, "window.vchat.state === 'incoming'", "the second incoming call on A")
+    a.eval("document.getElementById('reject-btn').click()")
+    wait_until(server, both, b,
+               "window.vchat.lastPeerLeft && window.vchat.lastPeerLeft.reason === 'rejected' && window.vchat.state === 'idle'",
+               "peer_left rejected on B")
+    assert "declined" in b.eval("document.getElementById('status').textContent")
+    assert a.eval("window.vchat.state") == "idle"
+    assert a.eval("document.getElementById('incoming-card').hidden") is True
     no_errors(server, a, b)
+
+
+def test_server_error_is_shown(server, browsers):
+    a = browsers("A", server.url + "/")
+    wait_until(server, (a,), a, "window.vchat && window.vchat.signaling === 'online'",
+               "the page to connect to the server", timeout=15)
+    a.eval("""(() => {
+      document.getElementById('code-input').value = 'aaaa-bbbb-cccc-dddd';
+      document.getElementById('code-form').requestSubmit();
+    })()""")
+    error = wait_until(server, (a,), a, "window.vchat.lastError", "the server's error")
+    assert error["code"] == "invite-not-found" and error["ref"] == "invite_join", error
+    status = a.eval("""(() => {
+      const s = document.getElementById('status');
+      return {visible: !s.hidden && s.offsetHeight > 0, error: s.classList.contains('error'),
+              text: s.textContent};
+    })()""")
+    assert status == {"visible": True, "error": True, "text": error["message"]}, status
+    assert a.eval("window.vchat.state") == "idle"
