@@ -91,3 +91,14 @@ def test_metrics_do_not_leak_addresses(signald, connect):
     time.sleep(0.1)
     _, _, body = http_get(s, "/metrics")
     assert b"127.0.0." not in body
+
+
+def test_join_link_opens_browser_client(signald):
+    """PUBLIC_URL/join/CODE opens the browser client (needs the web root)."""
+    s = signald()
+    status, headers, body = http_get(s, "/")
+    assert status == 200 and headers.get("Content-Type", "").startswith("text/html")
+    status, headers, join_page = http_get(s, "/join/abcd-efgh-ijkl-mnop")
+    assert status == 200
+    assert headers.get("Content-Type", "").startswith("text/html")
+    assert b"<html" in join_page.lower() or b"<!doctype html" in join_page.lower()

@@ -1,7 +1,7 @@
 """Rate limit, sessions per address, keepalive."""
 import time
 
-from vtest import assert_sentence, pair
+from vtest import assert_sentence
 
 
 def test_rate_limit(signald, connect):
@@ -74,7 +74,13 @@ def test_keepalive_timeout(signald, connect):
     call = a.expect("matched")["call"]
     # B sends nothing from now on. It is closed after ~2 intervals, then
     # its grace time runs; A keeps answering pings meanwhile.
-    a.expect("peer_left", call=call, reason="lost", timeout=6)
+    try:
+        a.expect("peer_left", call=call, reason="lost", timeout=6)
+    except TimeoutError:
+        msgs, code, closed = b.read_frames(0.5)
+        raise AssertionError(
+            f"A got no peer_left lost within 6 s (ping interval 0.5, grace 1); "
+            f"B's socket: closed={closed} code={code} frames={msgs}")
     waited = time.monotonic() - t0
     assert waited >= 1.5, f"peer_left after {waited:.2f}s: before 2 ping intervals + grace"
     msgs, code = b.read_until_close(timeout=1)
@@ -97,3 +103,22 @@ def test_client_that_answers_pings_stays(signald, connect):
     while time.monotonic() < deadline:
         a.expect_nothing(0.2)  # answers the server's pings while waiting
     a.ping_ok()
+
+
+def test_rate_limited_for_10s_closes_1008(signald, connect):
+    s = signald("--max-rate", "5")
+    c = connect(s)
+    t0 = time.monotonic()
+    msgs, code, closed = [], None, False
+    while time.monotonic() - t0 < 14 and not closed:
+        try:
+            c.send({"type": "ping"})  # 20 a second, 4x the rate
+        except Exception:
+            pass
+        got, code, closed = c.read_frames(0.05)
+        msgs += got
+    waited = time.monotonic() - t0
+    assert closed, "still open after 14 s of flooding"
+    assert code == 1008, f"closed with {code}"
+    assert any(isinstance(m, dict) and m.get("code") == "rate-limited" for m in msgs)
+    assert 9 <= waited <= 13, f"closed after {waited:.1f}s of flooding"

@@ -19,7 +19,6 @@ CASES = [
     ("json-null", "text", "null", "bad-json", None),
     ("empty-text", "text", "", "bad-json", None),
     ("binary-frame", "binary", b'{"type": "ping"}', "bad-frame", None),
-    ("invalid-utf8", "bytes", b'{"type": "ping", "x": "\xff\xfe"}', "bad-frame", None),
     ("missing-type", "json", {"call": "x"}, "unknown-type", None),
     ("type-not-string", "json", {"type": 5}, "unknown-type", None),
     ("type-null", "json", {"type": None}, "unknown-type", None),
@@ -44,7 +43,7 @@ CASES = [
     ("sdp-not-object", "json", {"type": "signal", "call": "x", "sdp": "v=0"}, "bad-field", "signal"),
     ("mline-not-int", "json",
      {"type": "signal", "call": "x", "ice": {"candidate": "c", "sdpMLineIndex": "0"}}, "bad-field", "signal"),
-    ("code-too-long", "json", {"type": "invite_join", "code": "a" * 65}, "too-long", "invite_join"),
+    ("code-too-long", "json", {"type": "invite_join", "code": "a" * 257}, "too-long", "invite_join"),
     ("call-too-long", "json", {"type": "leave", "call": "c" * 65}, "too-long", "leave"),
     ("language-too-long", "json", {"type": "queue", "language": "x" * 17}, "too-long", "queue"),
     ("language-too-long-in-bytes", "json", {"type": "queue", "language": "é" * 9}, "too-long", "queue"),
@@ -87,6 +86,20 @@ def test_malformed_input(signald, connect, kind, payload, code, ref):
     # no close, nothing else; the session still works
     c.ping_ok()
     c.ping_ok()
+
+
+def test_invalid_utf8_closes_1007(signald, connect):
+    """Invalid UTF-8 in a text frame breaks RFC 6455 itself: the WebSocket
+    layer closes with 1007 (docs/protocol.md), the server stays up, and the
+    session may resume within its grace time."""
+    s = signald("--grace", "5")
+    c = connect(s)
+    c.send_bytes_as_text(b'{"type": "ping", "x": "\xff\xfe"}')
+    _, code = c.read_until_close(timeout=5)
+    assert code == 1007
+    again = connect(s, resume=c.resume)
+    assert again.welcome["resumed"] is True
+    again.ping_ok()
 
 
 def test_rejected_queue_had_no_effect(signald, connect):

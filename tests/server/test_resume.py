@@ -111,3 +111,24 @@ def test_resume_twice(signald, connect):
     a.send({"type": "signal", "call": call, "sdp": OFFER})
     assert b3.expect("signal")["call"] == call
     a.expect_nothing(0.3)
+
+
+def test_grace_expiry_leaves_queue(signald, connect):
+    s = signald("--grace", "0.5")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    queue(a)
+    a.drop()
+    time.sleep(1.0)
+    queue(b)
+    b.expect_nothing(0.7)
+
+
+def test_grace_expiry_cancels_invites(signald, connect):
+    s = signald("--grace", "0.5")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    a.send({"type": "invite_create"})
+    code = a.expect("invite")["code"]
+    a.drop()
+    time.sleep(1.0)
+    b.send({"type": "invite_join", "code": code})
+    b.expect_error("invite-expired", ref="invite_join")

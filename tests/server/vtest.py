@@ -66,6 +66,31 @@ class TClient(Client):
             self.session = self.welcome["session"]
             self.resume = self.welcome["resume"]
 
+    close_code = None
+
+    def recv(self, timeout=10):
+        """Like Client.recv, but a close by the server says its code."""
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no message")
+            self.ws.settimeout(left)
+            try:
+                opcode, data = self.ws.recv_data()
+            except websocket.WebSocketTimeoutException:
+                raise TimeoutError("no message")
+            except websocket.WebSocketConnectionClosedException:
+                raise ConnectionError("socket closed without a close frame")
+            if opcode == ABNF.OPCODE_CLOSE:
+                self.close_code = struct.unpack("!H", data[:2])[0] if len(data) >= 2 else 1005
+                raise ConnectionError(f"socket closed by the server with code {self.close_code}")
+            msg = json.loads(data)
+            if isinstance(msg, dict) and msg.get("type") == "ping":
+                self.send({"type": "pong"})
+                continue
+            return msg
+
     def send_bytes_as_text(self, data):
         """A text frame with arbitrary (possibly invalid UTF-8) payload."""
         self.ws.send(data, opcode=ABNF.OPCODE_TEXT)
@@ -83,6 +108,39 @@ class TClient(Client):
         self.send({"type": "ping"})
         self.expect("pong", timeout)
 
+    def read_frames(self, timeout):
+        """Read frames for up to `timeout` s without answering pings.
+
+        Returns (messages, close_code, closed); close_code is the code of
+        the server's close frame (1005 if it had none), None if the
+        connection ended without one or did not end.
+        """
+        msgs = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return msgs, None, False
+            try:
+                self.ws.sock.settimeout(left)
+                frame = self.ws.recv_frame()
+            except (websocket.WebSocketTimeoutException, socket.timeout):
+                continue
+            except (websocket.WebSocketConnectionClosedException, ConnectionError,
+                    OSError, AttributeError):
+                return msgs, None, True
+            if frame is None:
+                return msgs, None, True
+            if frame.opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
+                try:
+                    msgs.append(json.loads(frame.data))
+                except ValueError:
+                    msgs.append(frame.data)
+            elif frame.opcode == ABNF.OPCODE_CLOSE:
+                code = struct.unpack("!H", frame.data[:2])[0] if len(frame.data) >= 2 else 1005
+                self._finish_close()
+                return msgs, code, True
+
     def read_until_close(self, timeout=5):
         """Read frames without answering anything until the server closes.
 
@@ -90,32 +148,18 @@ class TClient(Client):
         connection ended without a close frame (or 1005 for an empty one).
         Raises AssertionError if nothing closes within `timeout`.
         """
-        msgs = []
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise AssertionError(f"socket not closed within {timeout}s; got {msgs}")
-            try:
-                self.ws.sock.settimeout(left)
-                frame = self.ws.recv_frame()
-            except websocket.WebSocketTimeoutException:
-                continue
-            except socket.timeout:
-                continue
-            except (websocket.WebSocketConnectionClosedException, ConnectionError, OSError):
-                return msgs, None
-            if frame is None:
-                return msgs, None
-            if frame.opcode in (ABNF.OPCODE_TEXT, ABNF.OPCODE_BINARY):
-                try:
-                    msgs.append(json.loads(frame.data))
-                except ValueError:
-                    msgs.append(frame.data)
-            elif frame.opcode == ABNF.OPCODE_CLOSE:
-                if len(frame.data) >= 2:
-                    return msgs, struct.unpack("!H", frame.data[:2])[0]
-                return msgs, 1005
+        msgs, code, closed = self.read_frames(timeout)
+        if not closed:
+            raise AssertionError(f"socket not closed within {timeout}s; got {msgs}")
+        return msgs, code
+
+    def _finish_close(self):
+        """Answer the server's close frame and close the TCP connection."""
+        try:
+            self.ws.send_close()
+        except Exception:
+            pass
+        self.kill()
 
     def kill(self):
         try:
