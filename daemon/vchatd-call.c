@@ -1,0 +1,640 @@
+/* vchatd-call.c: one call, as the D-Bus object io.github.vchat.VChat1.Call
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "vchatd-call.h"
+
+#include <string.h>
+#include <unistd.h>
+
+#include "vchatd-error.h"
+#include "vchatd-media.h"
+
+#define MAX_MESSAGE_LEN 4096
+
+struct _VchatdCall {
+  GObject parent_instance;
+
+  GDBusObjectManagerServer *object_manager;
+  VchatDBusObjectSkeleton *object;
+  VchatDBusCall *skeleton;
+  char *path;
+
+  VchatdSignaling *signaling;
+  const VchatdMediaSettings *media_settings;
+  VchatdMedia *media;
+
+  VchatdCallKind kind;
+  VchatdCallState state;
+  VchatdCallOptions options;
+  char *server_id;
+  char *invite_code;
+  gboolean offerer;
+};
+
+enum { SIGNAL_ENDED, SIGNAL_NEXT_REQUESTED, SIGNAL_INCOMING, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (VchatdCall, vchatd_call, G_TYPE_OBJECT)
+
+static gint64
+now_us (void)
+{
+  return g_get_real_time ();
+}
+
+static void
+set_state (VchatdCall *self, VchatdCallState state)
+{
+  if (self->state == state)
+    return;
+  g_assert (vchatd_call_transition_valid (self->state, state));
+  g_debug ("call %s: %s → %s", self->path, vchatd_call_state_to_string (self->state),
+           vchatd_call_state_to_string (state));
+  self->state = state;
+  vchat_dbus_call_set_state (self->skeleton, vchatd_call_state_to_string (state));
+  if (state == VCHATD_CALL_CONNECTED && vchat_dbus_call_get_connected_at (self->skeleton) == 0)
+    vchat_dbus_call_set_connected_at (self->skeleton, now_us ());
+}
+
+static void
+send_call_message (VchatdCall *self, VchatMsgType type)
+{
+  g_autoptr (JsonObject) msg = vchat_msg_object_new (type);
+  g_autoptr (GError) error = NULL;
+
+  if (self->server_id)
+    json_object_set_string_member (msg, "call", self->server_id);
+  if (!vchatd_signaling_send (self->signaling, msg, &error))
+    g_debug ("call %s: could not tell the server: %s", self->path, error->message);
+}
+
+static void
+media_clear (VchatdCall *self)
+{
+  if (!self->media)
+    return;
+  g_signal_handlers_disconnect_by_data (self->media, self);
+  vchatd_media_stop (self->media);
+  g_clear_object (&self->media);
+  vchat_dbus_call_set_remote_video_node (self->skeleton, "");
+  vchat_dbus_call_set_preview_node (self->skeleton, "");
+}
+
+void
+vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_server)
+{
+  if (self->state == VCHATD_CALL_ENDED)
+    return;
+
+  if (tell_server) {
+    if (self->state == VCHATD_CALL_SEARCHING && self->kind == VCHATD_CALL_KIND_RANDOM) {
+      g_autoptr (JsonObject) leave = vchat_msg_object_new (VCHAT_MSG_LEAVE);
+      vchatd_signaling_send (self->signaling, leave, NULL);
+    } else if (self->state == VCHATD_CALL_SEARCHING && self->invite_code) {
+      g_autoptr (JsonObject) cancel = vchat_msg_object_new (VCHAT_MSG_INVITE_CANCEL);
+      json_object_set_string_member (cancel, "code", self->invite_code);
+      vchatd_signaling_send (self->signaling, cancel, NULL);
+    } else if (self->server_id) {
+      send_call_message (self, reason == VCHATD_END_REJECTED ? VCHAT_MSG_REJECT : VCHAT_MSG_LEAVE);
+    }
+  }
+
+  media_clear (self);
+  vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (reason));
+  vchat_dbus_call_set_ended_at (self->skeleton, now_us ());
+  set_state (self, VCHATD_CALL_ENDED);
+  g_debug ("call %s: ended (%s)", self->path, vchatd_end_reason_to_string (reason));
+  g_signal_emit (self, signals[SIGNAL_ENDED], 0);
+}
+
+/* Media */
+
+static void
+on_local_description (VchatdMedia *media, const char *type, const char *sdp, VchatdCall *self)
+{
+  g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_SIGNAL);
+  JsonObject *desc = json_object_new ();
+
+  json_object_set_string_member (msg, "call", self->server_id);
+  json_object_set_string_member (desc, "type", type);
+  json_object_set_string_member (desc, "sdp", sdp);
+  json_object_set_object_member (msg, "sdp", desc);
+  vchatd_signaling_send (self->signaling, msg, NULL);
+}
+
+static void
+on_local_candidate (VchatdMedia *media, guint mline, const char *candidate, VchatdCall *self)
+{
+  g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_SIGNAL);
+  JsonObject *ice = json_object_new ();
+
+  json_object_set_string_member (msg, "call", self->server_id);
+  json_object_set_string_member (ice, "candidate", candidate);
+  json_object_set_int_member (ice, "sdpMLineIndex", mline);
+  json_object_set_object_member (msg, "ice", ice);
+  vchatd_signaling_send (self->signaling, msg, NULL);
+}
+
+static void
+on_media_state (VchatdMedia *media, GParamSpec *pspec, VchatdCall *self)
+{
+  const char *node;
+
+  switch (vchatd_media_get_state (media)) {
+  case VCHATD_MEDIA_STATE_CONNECTED:
+    if (self->state == VCHATD_CALL_CONNECTING || self->state == VCHATD_CALL_RECONNECTING)
+      set_state (self, VCHATD_CALL_CONNECTED);
+    node = vchatd_media_get_remote_video_node (media);
+    vchat_dbus_call_set_remote_video_node (self->skeleton, node ? node : "");
+    break;
+  case VCHATD_MEDIA_STATE_FAILED:
+    /* No media for a while: the peer vanished (a crash, a lost network).
+     * Reconnection will build a new media session here; for now the call
+     * ends, and the server is told so it does not wait for its grace time. */
+    g_debug ("call %s: media failed", self->path);
+    vchatd_call_end (self, VCHATD_END_PEER_LOST, TRUE);
+    break;
+  default:
+    break;
+  }
+}
+
+static void
+on_message_received (VchatdMedia *media, const char *text, VchatdCall *self)
+{
+  vchat_dbus_call_emit_message_received (self->skeleton, text, now_us ());
+}
+
+static void
+on_stats_updated (VchatdMedia *media, VchatdCall *self)
+{
+  vchat_dbus_call_set_stats (self->skeleton, vchatd_media_get_stats (media));
+}
+
+static gboolean
+media_start (VchatdCall *self, GError **error)
+{
+  const VchatdMediaSettings *ms = self->media_settings;
+  g_autofree char *stun = NULL;
+  g_auto (GStrv) turns = NULL;
+  g_autofree char *prefix = NULL;
+  VchatdMediaConfig config = { 0 };
+  const char *node;
+
+  vchatd_ice_servers_to_webrtc (vchatd_signaling_get_ice_servers (self->signaling), &stun, &turns);
+  if (ms->publish_nodes)
+    prefix = g_strdup_printf ("vchat-%d-call-%s", (int) getpid (), strrchr (self->path, '/') + 1);
+
+  config.camera_target = ms->camera_target;
+  config.video_source_description = ms->video_source;
+  config.microphone_target = ms->microphone_target;
+  config.audio_source_description = ms->audio_source;
+  config.audio_sink_description = ms->audio_sink;
+  config.stun_server = stun;
+  config.turn_servers = (const char *const *) turns;
+  config.relay_only = self->options.relay_only_set ? self->options.relay_only : ms->relay_only;
+  config.max_bitrate_kbps = ms->max_bitrate_kbps;
+  config.node_name_prefix = prefix;
+  config.watchdog_seconds = ms->watchdog_seconds;
+
+  self->media = vchatd_media_new (&config, self->offerer ? VCHATD_MEDIA_ROLE_OFFERER
+                                                         : VCHATD_MEDIA_ROLE_ANSWERER, error);
+  if (!self->media)
+    return FALSE;
+  g_signal_connect (self->media, "local-description", G_CALLBACK (on_local_description), self);
+  g_signal_connect (self->media, "local-candidate", G_CALLBACK (on_local_candidate), self);
+  g_signal_connect (self->media, "notify::state", G_CALLBACK (on_media_state), self);
+  g_signal_connect (self->media, "message-received", G_CALLBACK (on_message_received), self);
+  g_signal_connect (self->media, "stats-updated", G_CALLBACK (on_stats_updated), self);
+  vchatd_media_set_muted (self->media, vchat_dbus_call_get_muted (self->skeleton));
+  vchatd_media_set_camera_enabled (self->media, vchat_dbus_call_get_camera_enabled (self->skeleton));
+  if (!vchatd_media_start (self->media, error))
+    return FALSE;
+
+  vchat_dbus_call_set_has_camera (self->skeleton, vchatd_media_get_has_video (self->media));
+  vchat_dbus_call_set_has_microphone (self->skeleton, vchatd_media_get_has_audio (self->media));
+  node = vchatd_media_get_preview_node (self->media);
+  vchat_dbus_call_set_preview_node (self->skeleton, node ? node : "");
+  return TRUE;
+}
+
+/* Server messages */
+
+static GVariant *
+peer_variant (JsonObject *peer, const char *const *common)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  if (peer) {
+    g_variant_builder_add (&b, "{sv}", "name",
+                           g_variant_new_string (json_object_get_string_member_with_default (peer, "name", "")));
+    g_variant_builder_add (&b, "{sv}", "client",
+                           g_variant_new_string (json_object_get_string_member_with_default (peer, "client", "")));
+  }
+  g_variant_builder_add (&b, "{sv}", "common-interests",
+                         g_variant_new_strv (common, common ? -1 : 0));
+  return g_variant_builder_end (&b);
+}
+
+static void
+handle_matched (VchatdCall *self, VchatMsg *msg)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) common = vchat_msg_dup_strv (msg, "common_interests");
+
+  g_free (self->server_id);
+  self->server_id = g_strdup (vchat_msg_get_string (msg, "call"));
+  self->offerer = g_strcmp0 (vchat_msg_get_string (msg, "role"), "offerer") == 0;
+  vchat_dbus_call_set_peer (self->skeleton,
+                            peer_variant (vchat_msg_get_object (msg, "peer"), (const char *const *) common));
+  set_state (self, VCHATD_CALL_CONNECTING);
+  if (!media_start (self, &error)) {
+    g_warning ("call %s: cannot start media: %s", self->path, error->message);
+    vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
+  }
+}
+
+static void
+handle_signal (VchatdCall *self, VchatMsg *msg)
+{
+  g_autoptr (GError) error = NULL;
+  JsonObject *sdp = vchat_msg_get_object (msg, "sdp");
+  JsonObject *ice = vchat_msg_get_object (msg, "ice");
+  gboolean ok;
+
+  if (!self->media) {
+    g_debug ("call %s: signal before media, ignored", self->path);
+    return;
+  }
+  if (sdp)
+    ok = vchatd_media_set_remote_description (self->media, json_object_get_string_member (sdp, "type"),
+                                              json_object_get_string_member (sdp, "sdp"), &error);
+  else
+    ok = vchatd_media_add_remote_candidate (self->media,
+                                            json_object_get_int_member (ice, "sdpMLineIndex"),
+                                            json_object_get_string_member (ice, "candidate"), &error);
+  if (!ok) {
+    /* The peer sent something webrtcbin cannot use: a broken or hostile
+     * client. The call cannot work; end it rather than hang. */
+    g_warning ("call %s: the peer sent unusable %s: %s", self->path, sdp ? "SDP" : "ICE candidate",
+               error->message);
+    vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
+  }
+}
+
+void
+vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg)
+{
+  switch (msg->type) {
+  case VCHAT_MSG_QUEUED:
+    break;
+  case VCHAT_MSG_MATCHED:
+    if (self->state == VCHATD_CALL_SEARCHING || self->state == VCHATD_CALL_RINGING ||
+        self->state == VCHATD_CALL_INCOMING || self->state == VCHATD_CALL_CONNECTING)
+      handle_matched (self, msg);
+    break;
+  case VCHAT_MSG_INCOMING: {
+    GVariant *peer = peer_variant (vchat_msg_get_object (msg, "peer"), NULL);
+
+    g_free (self->server_id);
+    self->server_id = g_strdup (vchat_msg_get_string (msg, "call"));
+    vchat_dbus_call_set_peer (self->skeleton, peer);
+    set_state (self, VCHATD_CALL_INCOMING);
+    g_signal_emit (self, signals[SIGNAL_INCOMING], 0, peer);
+    break;
+  }
+  case VCHAT_MSG_RINGING:
+    g_free (self->server_id);
+    self->server_id = g_strdup (vchat_msg_get_string (msg, "call"));
+    vchat_dbus_call_set_peer (self->skeleton, peer_variant (vchat_msg_get_object (msg, "peer"), NULL));
+    break;
+  case VCHAT_MSG_SIGNAL:
+    handle_signal (self, msg);
+    break;
+  case VCHAT_MSG_PEER_LEFT:
+    vchatd_call_end (self, vchatd_end_reason_from_peer_left (vchat_msg_get_string (msg, "reason")),
+                     FALSE);
+    break;
+  case VCHAT_MSG_INVITE_EXPIRED:
+    vchatd_call_end (self, VCHATD_END_EXPIRED, FALSE);
+    break;
+  case VCHAT_MSG_CALL_ENDED:
+  case VCHAT_MSG_INVITE_CANCELLED:
+  case VCHAT_MSG_REPORTED:
+    /* Confirmations of what this call already did. */
+    break;
+  default:
+    g_debug ("call %s: %s ignored", self->path, vchat_msg_type_to_string (msg->type));
+  }
+}
+
+/* D-Bus methods */
+
+static gboolean
+check (VchatdCall *self, GDBusMethodInvocation *invocation, VchatdCallAction action)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (vchatd_call_action_allowed (self->state, self->kind, action, &error))
+    return TRUE;
+  g_dbus_method_invocation_return_gerror (invocation, error);
+  return FALSE;
+}
+
+static gboolean
+handle_accept (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdCall *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!check (self, invocation, VCHATD_ACTION_ACCEPT))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  {
+    g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_ACCEPT);
+    json_object_set_string_member (msg, "call", self->server_id);
+    if (!vchatd_signaling_send (self->signaling, msg, &error)) {
+      g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
+                                             "%s", error->message);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+  }
+  /* The first answer wins: from here on the call is no longer incoming, so
+   * a racing Accept or Reject gets InvalidState. */
+  set_state (self, VCHATD_CALL_CONNECTING);
+  vchat_dbus_call_complete_accept (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_reject (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdCall *self)
+{
+  if (!check (self, invocation, VCHATD_ACTION_REJECT))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  vchatd_call_end (self, VCHATD_END_REJECTED, TRUE);
+  vchat_dbus_call_complete_reject (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_hangup (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdCall *self)
+{
+  if (!check (self, invocation, VCHATD_ACTION_HANGUP))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  vchatd_call_end (self, VCHATD_END_HANGUP, TRUE);
+  vchat_dbus_call_complete_hangup (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_next (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdCall *self)
+{
+  if (!check (self, invocation, VCHATD_ACTION_NEXT))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  /* The server ends the call and queues us again; the manager makes the
+   * new call object that the next `queued` and `matched` belong to. */
+  send_call_message (self, VCHAT_MSG_NEXT);
+  media_clear (self);
+  vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (VCHATD_END_NEXT));
+  vchat_dbus_call_set_ended_at (self->skeleton, now_us ());
+  set_state (self, VCHATD_CALL_ENDED);
+  g_signal_emit (self, signals[SIGNAL_NEXT_REQUESTED], 0, invocation);
+  g_signal_emit (self, signals[SIGNAL_ENDED], 0);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+void
+vchatd_call_complete_next (VchatdCall *self, GDBusMethodInvocation *invocation, const char *new_path)
+{
+  vchat_dbus_call_complete_next (self->skeleton, invocation, new_path);
+}
+
+static gboolean
+handle_set_muted (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, gboolean muted,
+                  VchatdCall *self)
+{
+  if (!check (self, invocation, VCHATD_ACTION_SET_MEDIA))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  vchat_dbus_call_set_muted (skeleton, muted);
+  if (self->media)
+    vchatd_media_set_muted (self->media, muted);
+  vchat_dbus_call_complete_set_muted (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_set_camera_enabled (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation,
+                           gboolean enabled, VchatdCall *self)
+{
+  if (!check (self, invocation, VCHATD_ACTION_SET_MEDIA))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  vchat_dbus_call_set_camera_enabled (skeleton, enabled);
+  if (self->media)
+    vchatd_media_set_camera_enabled (self->media, enabled);
+  vchat_dbus_call_complete_set_camera_enabled (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_send_message (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, const char *text,
+                     VchatdCall *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!check (self, invocation, VCHATD_ACTION_SEND_MESSAGE))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  if (!*text || strlen (text) > MAX_MESSAGE_LEN) {
+    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
+                                           "A message has 1 to %d bytes of text.", MAX_MESSAGE_LEN);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  if (!self->media || !vchatd_media_send_message (self->media, text, &error)) {
+    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_FAILED,
+                                           "The message could not be sent: %s",
+                                           error ? error->message : "no media session");
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  vchat_dbus_call_complete_send_message (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_report (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, const char *reason,
+               VchatdCall *self)
+{
+  g_autoptr (JsonObject) msg = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!check (self, invocation, VCHATD_ACTION_REPORT))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  if (!*reason || strlen (reason) > 200 || !self->server_id) {
+    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
+                                           self->server_id ? "Give a reason of 1 to 200 bytes."
+                                                           : "There was nobody in this call to report.");
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  msg = vchat_msg_object_new (VCHAT_MSG_REPORT);
+  json_object_set_string_member (msg, "call", self->server_id);
+  json_object_set_string_member (msg, "reason", reason);
+  if (!vchatd_signaling_send (self->signaling, msg, &error)) {
+    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
+                                           "%s", error->message);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  vchat_dbus_call_complete_report (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Accessors */
+
+const char *
+vchatd_call_get_path (VchatdCall *self)
+{
+  return self->path;
+}
+
+VchatdCallState
+vchatd_call_get_state (VchatdCall *self)
+{
+  return self->state;
+}
+
+VchatdCallKind
+vchatd_call_get_kind (VchatdCall *self)
+{
+  return self->kind;
+}
+
+const char *
+vchatd_call_get_server_id (VchatdCall *self)
+{
+  return self->server_id;
+}
+
+const char *
+vchatd_call_get_invite_code (VchatdCall *self)
+{
+  return self->invite_code;
+}
+
+const VchatdCallOptions *
+vchatd_call_get_options (VchatdCall *self)
+{
+  return &self->options;
+}
+
+void
+vchatd_call_set_invite (VchatdCall *self, const char *code, const char *web_link)
+{
+  g_free (self->invite_code);
+  self->invite_code = g_strdup (code);
+  vchat_dbus_call_set_invite_code (self->skeleton, code);
+  vchat_dbus_call_set_invite_web_link (self->skeleton, web_link ? web_link : "");
+}
+
+static void
+vchatd_call_dispose (GObject *object)
+{
+  VchatdCall *self = VCHATD_CALL (object);
+
+  media_clear (self);
+  if (self->object_manager && self->path) {
+    g_dbus_object_manager_server_unexport (self->object_manager, self->path);
+    g_clear_object (&self->object_manager);
+  }
+  if (self->skeleton)
+    g_signal_handlers_disconnect_by_data (self->skeleton, self);
+  g_clear_object (&self->skeleton);
+  g_clear_object (&self->object);
+  g_clear_object (&self->signaling);
+  G_OBJECT_CLASS (vchatd_call_parent_class)->dispose (object);
+}
+
+static void
+vchatd_call_finalize (GObject *object)
+{
+  VchatdCall *self = VCHATD_CALL (object);
+
+  vchatd_call_options_clear (&self->options);
+  g_free (self->path);
+  g_free (self->server_id);
+  g_free (self->invite_code);
+  G_OBJECT_CLASS (vchatd_call_parent_class)->finalize (object);
+}
+
+static void
+vchatd_call_class_init (VchatdCallClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vchatd_call_dispose;
+  object_class->finalize = vchatd_call_finalize;
+
+  signals[SIGNAL_ENDED] = g_signal_new ("ended", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                        NULL, NULL, NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_NEXT_REQUESTED] = g_signal_new ("next-requested", G_TYPE_FROM_CLASS (klass),
+                                                 G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                 G_TYPE_NONE, 1, G_TYPE_DBUS_METHOD_INVOCATION);
+  signals[SIGNAL_INCOMING] = g_signal_new ("incoming", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
+}
+
+static void
+vchatd_call_init (VchatdCall *self)
+{
+}
+
+VchatdCall *
+vchatd_call_new (GDBusObjectManagerServer *object_manager, guint number, VchatdSignaling *signaling,
+                 const VchatdMediaSettings *media, VchatdCallKind kind, VchatdCallState initial,
+                 const VchatdCallOptions *options)
+{
+  VchatdCall *self = g_object_new (VCHATD_TYPE_CALL, NULL);
+  VchatDBusCall *sk;
+
+  self->object_manager = g_object_ref (object_manager);
+  self->signaling = g_object_ref (signaling);
+  self->media_settings = media;
+  self->kind = kind;
+  self->state = initial;
+  self->path = g_strdup_printf ("/io/github/vchat/VChat1/calls/%u", number);
+  self->options.interests = g_strdupv (options->interests);
+  self->options.language = g_strdup (options->language);
+  self->options.relay_only = options->relay_only;
+  self->options.relay_only_set = options->relay_only_set;
+  self->options.ttl = options->ttl;
+  self->options.display_name = g_strdup (options->display_name);
+
+  sk = self->skeleton = vchat_dbus_call_skeleton_new ();
+  vchat_dbus_call_set_state (sk, vchatd_call_state_to_string (initial));
+  vchat_dbus_call_set_end_reason (sk, "");
+  vchat_dbus_call_set_kind (sk, kind == VCHATD_CALL_KIND_RANDOM ? "random" : "invite");
+  vchat_dbus_call_set_direction (sk, initial == VCHATD_CALL_SEARCHING && kind == VCHATD_CALL_KIND_INVITE
+                                       ? "incoming" : "outgoing");
+  vchat_dbus_call_set_peer (sk, peer_variant (NULL, NULL));
+  vchat_dbus_call_set_invite_code (sk, "");
+  vchat_dbus_call_set_invite_web_link (sk, "");
+  vchat_dbus_call_set_created_at (sk, now_us ());
+  vchat_dbus_call_set_stats (sk, g_variant_new ("a{sv}", NULL));
+  vchat_dbus_call_set_camera_enabled (sk, TRUE);
+  vchat_dbus_call_set_has_camera (sk, media->camera_target || media->video_source);
+  vchat_dbus_call_set_has_microphone (sk, media->microphone_target || media->audio_source);
+  vchat_dbus_call_set_remote_video_node (sk, "");
+  vchat_dbus_call_set_preview_node (sk, "");
+
+  g_signal_connect (sk, "handle-accept", G_CALLBACK (handle_accept), self);
+  g_signal_connect (sk, "handle-reject", G_CALLBACK (handle_reject), self);
+  g_signal_connect (sk, "handle-hangup", G_CALLBACK (handle_hangup), self);
+  g_signal_connect (sk, "handle-next", G_CALLBACK (handle_next), self);
+  g_signal_connect (sk, "handle-set-muted", G_CALLBACK (handle_set_muted), self);
+  g_signal_connect (sk, "handle-set-camera-enabled", G_CALLBACK (handle_set_camera_enabled), self);
+  g_signal_connect (sk, "handle-send-message", G_CALLBACK (handle_send_message), self);
+  g_signal_connect (sk, "handle-report", G_CALLBACK (handle_report), self);
+
+  self->object = vchat_dbus_object_skeleton_new (self->path);
+  vchat_dbus_object_skeleton_set_call (self->object, sk);
+  g_dbus_object_manager_server_export (object_manager, G_DBUS_OBJECT_SKELETON (self->object));
+  return self;
+}

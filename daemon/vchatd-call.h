@@ -1,0 +1,65 @@
+/* vchatd-call.h: one call, as the D-Bus object io.github.vchat.VChat1.Call
+ *
+ * A call follows the rules of vchatd-call-state.h, speaks for itself to the
+ * signaling server (through the manager's VchatdSignaling) and owns its
+ * media session while it has one.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "vchat-dbus.h"
+#include "vchat-protocol.h"
+#include "vchatd-call-state.h"
+#include "vchatd-options.h"
+#include "vchatd-signaling.h"
+
+G_BEGIN_DECLS
+
+/* What a call needs to know to build its media session; owned by the
+ * manager, read when the call connects. */
+typedef struct {
+  char *camera_target;        /* PipeWire node, or NULL: no camera */
+  char *microphone_target;    /* PipeWire node, or NULL: none */
+  char *video_source;         /* a bin description instead of the camera (tests) */
+  char *audio_source;
+  char *audio_sink;           /* NULL: default PipeWire output */
+  gboolean relay_only;        /* the GSettings default for random calls */
+  guint max_bitrate_kbps;
+  gboolean publish_nodes;     /* remote video and preview as PipeWire nodes */
+  guint watchdog_seconds;
+} VchatdMediaSettings;
+
+#define VCHATD_TYPE_CALL (vchatd_call_get_type ())
+G_DECLARE_FINAL_TYPE (VchatdCall, vchatd_call, VCHATD, CALL, GObject)
+
+VchatdCall *vchatd_call_new (GDBusObjectManagerServer *object_manager, guint number,
+                             VchatdSignaling *signaling, const VchatdMediaSettings *media,
+                             VchatdCallKind kind, VchatdCallState initial,
+                             const VchatdCallOptions *options);
+
+const char *vchatd_call_get_path (VchatdCall *self);
+VchatdCallState vchatd_call_get_state (VchatdCall *self);
+VchatdCallKind vchatd_call_get_kind (VchatdCall *self);
+const char *vchatd_call_get_server_id (VchatdCall *self);
+const char *vchatd_call_get_invite_code (VchatdCall *self);
+const VchatdCallOptions *vchatd_call_get_options (VchatdCall *self);
+
+/* From the manager's routing of server messages. */
+void vchatd_call_set_invite (VchatdCall *self, const char *code, const char *web_link);
+void vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg);
+/* Ends the call now (the session with the server is gone, or shutdown). */
+void vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_server);
+
+/* Signals:
+ *   "ended" (): the call reached ENDED.
+ *   "next-requested" (): the user pressed Next: the manager makes the new
+ *     call (and answers the D-Bus method through vchatd_call_complete_next).
+ *   "incoming" (GVariant *peer): someone joined this invite.
+ */
+void vchatd_call_complete_next (VchatdCall *self, GDBusMethodInvocation *invocation,
+                                const char *new_path);
+
+G_END_DECLS

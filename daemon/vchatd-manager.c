@@ -1,0 +1,665 @@
+/* vchatd-manager.c: the daemon: io.github.vchat.VChat1.Manager and its calls
+ *
+ * The manager turns D-Bus requests into signaling messages, and routes what
+ * the server says back to the call it concerns. Requests the server must
+ * answer (an invite's code, whether an invite exists) are completed when the
+ * answer arrives: the server answers each connection's messages in order,
+ * so the oldest pending request is the one answered.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "vchatd-manager.h"
+
+#include <unistd.h>
+
+#include "vchatd-error.h"
+
+#define MANAGER_PATH "/io/github/vchat/VChat1"
+/* Ended calls stay on the bus this long so their end reason can be read. */
+#define ENDED_CALL_LINGER_S 60
+#define HISTORY_MAX 100
+
+typedef struct {
+  GDBusMethodInvocation *invocation;
+  VchatdCall *call;              /* invite_create: the call made for it */
+  VchatdCallOptions options;     /* invite_join: the options to make it with */
+  char *code;
+} Pending;
+
+struct _VchatdManager {
+  GObject parent_instance;
+
+  VchatdManagerConfig *config;
+  GDBusConnection *connection;
+  GDBusObjectManagerServer *object_manager;
+  VchatDBusManager *skeleton;
+  VchatdSignaling *signaling;
+
+  GPtrArray *calls;              /* VchatdCall*, including recently ended */
+  guint next_number;
+  GQueue pending_create;         /* Pending* */
+  GQueue pending_join;
+  GHashTable *sender_uids;       /* unique bus name → uid + 1 */
+  GQueue history;                /* GVariant a{sv}, newest first */
+};
+
+G_DEFINE_FINAL_TYPE (VchatdManager, vchatd_manager, G_TYPE_OBJECT)
+
+static void
+pending_free (Pending *p)
+{
+  g_clear_object (&p->invocation);
+  g_clear_object (&p->call);
+  vchatd_call_options_clear (&p->options);
+  g_free (p->code);
+  g_free (p);
+}
+
+/* Authorization: only the user who runs the daemon. */
+
+static gboolean
+sender_is_our_user (VchatdManager *self, const char *sender)
+{
+  gpointer cached;
+  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GError) error = NULL;
+  guint32 uid;
+
+  if (!sender)
+    return TRUE; /* a peer-to-peer connection: only our own process */
+  if (g_hash_table_lookup_extended (self->sender_uids, sender, NULL, &cached))
+    return GPOINTER_TO_UINT (cached) - 1 == getuid ();
+
+  reply = g_dbus_connection_call_sync (self->connection, "org.freedesktop.DBus",
+                                       "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                                       "GetConnectionUnixUser", g_variant_new ("(s)", sender),
+                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL,
+                                       &error);
+  if (!reply) {
+    g_warning ("cannot tell who %s is: %s", sender, error->message);
+    return FALSE;
+  }
+  g_variant_get (reply, "(u)", &uid);
+  /* Unique names are never reused on a bus, so the answer stays true. */
+  g_hash_table_insert (self->sender_uids, g_strdup (sender), GUINT_TO_POINTER (uid + 1));
+  return uid == getuid ();
+}
+
+static gboolean
+authorize_cb (GDBusInterfaceSkeleton *skeleton, GDBusMethodInvocation *invocation, gpointer data)
+{
+  VchatdManager *self = data;
+
+  if (sender_is_our_user (self, g_dbus_method_invocation_get_sender (invocation)))
+    return TRUE;
+  g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_PERMISSION_DENIED,
+                                         "Only the user running vchatd may use it.");
+  return FALSE;
+}
+
+static gboolean
+authorize_object_cb (GDBusObjectSkeleton *object, GDBusInterfaceSkeleton *iface,
+                     GDBusMethodInvocation *invocation, gpointer data)
+{
+  return authorize_cb (iface, invocation, data);
+}
+
+/* Calls */
+
+static void
+update_calls_property (VchatdManager *self)
+{
+  g_autoptr (GPtrArray) paths = g_ptr_array_new ();
+
+  for (guint i = 0; i < self->calls->len; i++)
+    g_ptr_array_add (paths, (gpointer) vchatd_call_get_path (self->calls->pdata[i]));
+  g_ptr_array_add (paths, NULL);
+  vchat_dbus_manager_set_calls (self->skeleton, (const char *const *) paths->pdata);
+}
+
+typedef struct {
+  VchatdManager *manager;
+  VchatdCall *call;
+} LingerData;
+
+static gboolean
+linger_done_cb (gpointer data)
+{
+  LingerData *ld = data;
+
+  g_ptr_array_remove (ld->manager->calls, ld->call);
+  update_calls_property (ld->manager);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+linger_data_free (gpointer data)
+{
+  LingerData *ld = data;
+
+  g_object_unref (ld->manager);
+  g_object_unref (ld->call);
+  g_free (ld);
+}
+
+static void
+remember (VchatdManager *self, VchatdCall *call)
+{
+  g_autoptr (GDBusObject) object = g_dbus_object_manager_get_object (
+    G_DBUS_OBJECT_MANAGER (self->object_manager), vchatd_call_get_path (call));
+  g_autoptr (VchatDBusCall) props = object ? vchat_dbus_object_get_call (VCHAT_DBUS_OBJECT (object)) : NULL;
+  GVariantBuilder b;
+  guint64 connected, ended;
+
+  if (!props)
+    return;
+  connected = vchat_dbus_call_get_connected_at (props);
+  ended = vchat_dbus_call_get_ended_at (props);
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  g_variant_builder_add (&b, "{sv}", "kind", g_variant_new_string (vchat_dbus_call_get_kind (props)));
+  g_variant_builder_add (&b, "{sv}", "direction",
+                         g_variant_new_string (vchat_dbus_call_get_direction (props)));
+  {
+    const char *name = "";
+    g_variant_lookup (vchat_dbus_call_get_peer (props), "name", "&s", &name);
+    g_variant_builder_add (&b, "{sv}", "peer-name", g_variant_new_string (name));
+  }
+  g_variant_builder_add (&b, "{sv}", "started",
+                         g_variant_new_uint64 (vchat_dbus_call_get_created_at (props)));
+  g_variant_builder_add (&b, "{sv}", "duration",
+                         g_variant_new_uint64 (connected && ended > connected ? ended - connected : 0));
+  g_variant_builder_add (&b, "{sv}", "end-reason",
+                         g_variant_new_string (vchat_dbus_call_get_end_reason (props)));
+  g_queue_push_head (&self->history, g_variant_ref_sink (g_variant_builder_end (&b)));
+  while (self->history.length > HISTORY_MAX)
+    g_variant_unref (g_queue_pop_tail (&self->history));
+}
+
+static void
+on_call_ended (VchatdCall *call, VchatdManager *self)
+{
+  LingerData *ld = g_new0 (LingerData, 1);
+
+  remember (self, call);
+  ld->manager = g_object_ref (self);
+  ld->call = g_object_ref (call);
+  g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, ENDED_CALL_LINGER_S, linger_done_cb, ld,
+                              linger_data_free);
+}
+
+static VchatdCall *add_call (VchatdManager *self, VchatdCallKind kind, VchatdCallState initial,
+                             const VchatdCallOptions *options);
+
+static void
+on_next_requested (VchatdCall *call, GDBusMethodInvocation *invocation, VchatdManager *self)
+{
+  VchatdCall *next = add_call (self, VCHATD_CALL_KIND_RANDOM, VCHATD_CALL_SEARCHING,
+                               vchatd_call_get_options (call));
+
+  vchatd_call_complete_next (call, invocation, vchatd_call_get_path (next));
+}
+
+static void
+on_call_incoming (VchatdCall *call, GVariant *peer, VchatdManager *self)
+{
+  vchat_dbus_manager_emit_incoming_call (self->skeleton, vchatd_call_get_path (call), peer);
+}
+
+static VchatdCall *
+add_call (VchatdManager *self, VchatdCallKind kind, VchatdCallState initial,
+          const VchatdCallOptions *options)
+{
+  VchatdCall *call = vchatd_call_new (self->object_manager, ++self->next_number, self->signaling,
+                                      &self->config->media, kind, initial, options);
+  g_autoptr (GDBusObject) object = g_dbus_object_manager_get_object (
+    G_DBUS_OBJECT_MANAGER (self->object_manager), vchatd_call_get_path (call));
+
+  g_signal_connect (object, "authorize-method", G_CALLBACK (authorize_object_cb), self);
+  g_signal_connect (call, "ended", G_CALLBACK (on_call_ended), self);
+  g_signal_connect (call, "next-requested", G_CALLBACK (on_next_requested), self);
+  g_signal_connect (call, "incoming", G_CALLBACK (on_call_incoming), self);
+  g_ptr_array_add (self->calls, call);
+  update_calls_property (self);
+  return call;
+}
+
+static VchatdCall *
+find_call (VchatdManager *self, gboolean (*match) (VchatdCall *, const char *), const char *arg)
+{
+  for (guint i = 0; i < self->calls->len; i++) {
+    VchatdCall *call = self->calls->pdata[i];
+    if (vchatd_call_get_state (call) != VCHATD_CALL_ENDED && match (call, arg))
+      return call;
+  }
+  return NULL;
+}
+
+static gboolean
+match_server_id (VchatdCall *call, const char *id)
+{
+  return g_strcmp0 (vchatd_call_get_server_id (call), id) == 0;
+}
+
+static gboolean
+match_code (VchatdCall *call, const char *code)
+{
+  return g_strcmp0 (vchatd_call_get_invite_code (call), code) == 0;
+}
+
+static gboolean
+match_searching_random (VchatdCall *call, const char *unused)
+{
+  return vchatd_call_get_kind (call) == VCHATD_CALL_KIND_RANDOM &&
+         vchatd_call_get_state (call) == VCHATD_CALL_SEARCHING;
+}
+
+/* A call that keeps the user busy: anything but an open invite. */
+static gboolean
+match_busy (VchatdCall *call, const char *unused)
+{
+  return !(vchatd_call_get_kind (call) == VCHATD_CALL_KIND_INVITE &&
+           vchatd_call_get_state (call) == VCHATD_CALL_SEARCHING);
+}
+
+/* Server messages */
+
+static VchatdError
+error_for_code (const char *code)
+{
+  static const struct {
+    const char *code;
+    VchatdError error;
+  } map[] = {
+    { "invite-not-found", VCHATD_ERROR_NOT_FOUND },
+    { "invite-expired", VCHATD_ERROR_INVITE_EXPIRED },
+    { "own-invite", VCHATD_ERROR_INVALID_ARGS },
+    { "busy", VCHATD_ERROR_BUSY },
+    { "bad-state", VCHATD_ERROR_BUSY },
+    { "bad-value", VCHATD_ERROR_INVALID_ARGS },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (map); i++)
+    if (g_strcmp0 (map[i].code, code) == 0)
+      return map[i].error;
+  return VCHATD_ERROR_FAILED;
+}
+
+static void
+handle_error (VchatdManager *self, VchatMsg *msg)
+{
+  const char *ref = vchat_msg_get_string (msg, "ref");
+  const char *code = vchat_msg_get_string (msg, "code");
+  const char *message = vchat_msg_get_string (msg, "message");
+  GQueue *queue = NULL;
+  Pending *p;
+
+  if (g_strcmp0 (ref, "invite_create") == 0)
+    queue = &self->pending_create;
+  else if (g_strcmp0 (ref, "invite_join") == 0)
+    queue = &self->pending_join;
+
+  if (queue && (p = g_queue_pop_head (queue))) {
+    if (p->call)
+      vchatd_call_end (p->call, VCHATD_END_ERROR, FALSE);
+    g_dbus_method_invocation_return_error (g_steal_pointer (&p->invocation), VCHATD_ERROR,
+                                           error_for_code (code), "%s", message);
+    pending_free (p);
+    return;
+  }
+  if (g_strcmp0 (ref, "queue") == 0 || g_strcmp0 (code, "refused") == 0) {
+    VchatdCall *call = find_call (self, match_searching_random, NULL);
+    g_warning ("the server refused a random call: %s", message);
+    if (call)
+      vchatd_call_end (call, VCHATD_END_ERROR, FALSE);
+    return;
+  }
+  g_warning ("the signaling server says: %s (%s%s%s)", message, code, ref ? ", about " : "",
+             ref ? ref : "");
+}
+
+static void
+on_server_message (VchatdSignaling *signaling, VchatMsg *msg, VchatdManager *self)
+{
+  const char *call_id = vchat_msg_get_string (msg, "call");
+  VchatdCall *call = NULL;
+  Pending *p;
+
+  switch (msg->type) {
+  case VCHAT_MSG_ERROR:
+    handle_error (self, msg);
+    return;
+
+  case VCHAT_MSG_INVITE:
+    p = g_queue_pop_head (&self->pending_create);
+    if (!p) {
+      g_warning ("an invite arrived that nobody asked for; ignored");
+      return;
+    }
+    vchatd_call_set_invite (p->call, vchat_msg_get_string (msg, "code"),
+                            vchat_msg_get_string (msg, "web_link"));
+    vchat_dbus_manager_complete_create_invite (self->skeleton, g_steal_pointer (&p->invocation),
+                                               vchatd_call_get_path (p->call),
+                                               vchat_msg_get_string (msg, "code"),
+                                               vchat_msg_get_string (msg, "link"));
+    pending_free (p);
+    return;
+
+  case VCHAT_MSG_RINGING:
+    p = g_queue_pop_head (&self->pending_join);
+    if (!p) {
+      g_warning ("ringing for a join nobody asked for; leaving it");
+      return;
+    }
+    call = add_call (self, VCHATD_CALL_KIND_INVITE, VCHATD_CALL_RINGING, &p->options);
+    vchatd_call_set_invite (call, p->code, NULL);
+    vchatd_call_handle_message (call, msg);
+    vchat_dbus_manager_complete_join_invite (self->skeleton, g_steal_pointer (&p->invocation),
+                                             vchatd_call_get_path (call));
+    pending_free (p);
+    return;
+
+  case VCHAT_MSG_INCOMING:
+  case VCHAT_MSG_INVITE_EXPIRED:
+  case VCHAT_MSG_INVITE_CANCELLED: {
+    g_autofree char *code = vchat_invite_code_normalize (vchat_msg_get_string (msg, "code"));
+    call = code ? find_call (self, match_code, code) : NULL;
+    break;
+  }
+
+  case VCHAT_MSG_MATCHED:
+    call = find_call (self, match_server_id, call_id);
+    if (!call)
+      call = find_call (self, match_searching_random, NULL);
+    break;
+
+  case VCHAT_MSG_QUEUED:
+  case VCHAT_MSG_LEFT_QUEUE:
+    return;
+
+  default:
+    if (call_id)
+      call = find_call (self, match_server_id, call_id);
+    break;
+  }
+
+  if (call)
+    vchatd_call_handle_message (call, msg);
+  else
+    g_debug ("%s for no current call; ignored", vchat_msg_type_to_string (msg->type));
+}
+
+static void
+on_signaling_state (VchatdSignaling *signaling, GParamSpec *pspec, VchatdManager *self)
+{
+  vchat_dbus_manager_set_signaling_state (
+    self->skeleton, vchatd_signaling_state_to_string (vchatd_signaling_get_state (signaling)));
+}
+
+static void
+on_session_lost (VchatdSignaling *signaling, VchatdManager *self)
+{
+  /* The server forgot us (we were away longer than its grace time): our
+   * calls and invites there are gone. */
+  for (guint i = 0; i < self->calls->len; i++)
+    vchatd_call_end (self->calls->pdata[i], VCHATD_END_NETWORK, FALSE);
+}
+
+/* Manager methods */
+
+static gboolean
+check_ready (VchatdManager *self, GDBusMethodInvocation *invocation, gboolean busy_matters)
+{
+  if (vchatd_signaling_get_state (self->signaling) != VCHATD_SIGNALING_ONLINE) {
+    g_dbus_method_invocation_return_error (
+      invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
+      "Not connected to the signaling server %s (%s). vchatd keeps retrying; check the server "
+      "address and the network.",
+      vchatd_signaling_get_url (self->signaling),
+      vchatd_signaling_state_to_string (vchatd_signaling_get_state (self->signaling)));
+    return FALSE;
+  }
+  if (busy_matters && find_call (self, match_busy, NULL)) {
+    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_BUSY,
+                                           "A call is in progress; hang it up first.");
+    return FALSE;
+  }
+  return TRUE;
+}
+
+static gboolean
+send_or_fail (VchatdManager *self, GDBusMethodInvocation *invocation, JsonObject *msg)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (vchatd_signaling_send (self->signaling, msg, &error))
+    return TRUE;
+  g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE, "%s",
+                                         error->message);
+  return FALSE;
+}
+
+static gboolean
+handle_start_random (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                     GVariant *options, VchatdManager *self)
+{
+  g_auto (VchatdCallOptions) opts = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) msg = NULL;
+  VchatdCall *call;
+
+  if (!vchatd_call_options_parse (options, VCHATD_OPTIONS_RANDOM, &opts, &error)) {
+    g_dbus_method_invocation_return_gerror (invocation, error);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  if (!check_ready (self, invocation, TRUE))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  msg = vchat_msg_object_new (VCHAT_MSG_QUEUE);
+  json_object_set_array_member (msg, "interests", json_array_new ());
+  for (guint i = 0; opts.interests[i]; i++)
+    json_array_add_string_element (json_object_get_array_member (msg, "interests"), opts.interests[i]);
+  if (opts.language)
+    json_object_set_string_member (msg, "language", opts.language);
+  if (!send_or_fail (self, invocation, msg))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  call = add_call (self, VCHATD_CALL_KIND_RANDOM, VCHATD_CALL_SEARCHING, &opts);
+  vchat_dbus_manager_complete_start_random (skeleton, invocation, vchatd_call_get_path (call));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_create_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                      GVariant *options, VchatdManager *self)
+{
+  g_auto (VchatdCallOptions) opts = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) msg = NULL;
+  Pending *p;
+
+  if (!vchatd_call_options_parse (options, VCHATD_OPTIONS_INVITE, &opts, &error)) {
+    g_dbus_method_invocation_return_gerror (invocation, error);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  if (!check_ready (self, invocation, FALSE))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  msg = vchat_msg_object_new (VCHAT_MSG_INVITE_CREATE);
+  if (opts.ttl)
+    json_object_set_int_member (msg, "ttl", opts.ttl);
+  if (!send_or_fail (self, invocation, msg))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  p = g_new0 (Pending, 1);
+  p->invocation = g_object_ref (invocation);
+  p->call = g_object_ref (add_call (self, VCHATD_CALL_KIND_INVITE, VCHATD_CALL_SEARCHING, &opts));
+  g_queue_push_tail (&self->pending_create, p);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_join_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                    const char *code_or_link, GVariant *options, VchatdManager *self)
+{
+  g_auto (VchatdCallOptions) opts = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) msg = NULL;
+  g_autofree char *code = vchat_invite_code_normalize (code_or_link);
+  Pending *p;
+
+  if (!code) {
+    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
+                                           "“%s” holds no invite code: a code has 16 letters and "
+                                           "digits like abcd-efgh-ijkl-mnop, or comes in a "
+                                           "vchat://join/ link.",
+                                           code_or_link);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  if (!vchatd_call_options_parse (options, VCHATD_OPTIONS_JOIN, &opts, &error)) {
+    g_dbus_method_invocation_return_gerror (invocation, error);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  if (!check_ready (self, invocation, TRUE))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  msg = vchat_msg_object_new (VCHAT_MSG_INVITE_JOIN);
+  json_object_set_string_member (msg, "code", code);
+  if (!send_or_fail (self, invocation, msg))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+
+  p = g_new0 (Pending, 1);
+  p->invocation = g_object_ref (invocation);
+  p->options = opts;
+  memset (&opts, 0, sizeof opts);
+  p->code = g_steal_pointer (&code);
+  g_queue_push_tail (&self->pending_join, p);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_history (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation, guint limit,
+                    VchatdManager *self)
+{
+  GVariantBuilder b;
+  guint n = 0;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (GList *l = self->history.head; l && (limit == 0 || n < limit); l = l->next, n++)
+    g_variant_builder_add_value (&b, l->data);
+  vchat_dbus_manager_complete_get_history (skeleton, invocation, g_variant_builder_end (&b));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_select_camera (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                      const char *id, VchatdManager *self)
+{
+  GVariant *cameras = vchat_dbus_manager_get_cameras (skeleton);
+  GVariantIter iter;
+  GVariant *camera;
+
+  g_variant_iter_init (&iter, cameras);
+  while ((camera = g_variant_iter_next_value (&iter))) {
+    const char *cam_id = NULL;
+    g_variant_lookup (camera, "id", "&s", &cam_id);
+    if (g_strcmp0 (cam_id, id) == 0 || (!*id && cam_id)) {
+      g_free (self->config->media.camera_target);
+      self->config->media.camera_target = g_strdup (cam_id);
+      vchat_dbus_manager_set_camera (skeleton, cam_id);
+      g_variant_unref (camera);
+      vchat_dbus_manager_complete_select_camera (skeleton, invocation);
+      return G_DBUS_METHOD_INVOCATION_HANDLED;
+    }
+    g_variant_unref (camera);
+  }
+  g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_NO_CAMERA,
+                                         "There is no camera “%s”; `vchatctl devices` lists them.",
+                                         id);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+void
+vchatd_manager_shutdown (VchatdManager *self)
+{
+  for (guint i = 0; i < self->calls->len; i++)
+    vchatd_call_end (self->calls->pdata[i], VCHATD_END_HANGUP, TRUE);
+  vchatd_signaling_stop (self->signaling);
+}
+
+static void
+vchatd_manager_dispose (GObject *object)
+{
+  VchatdManager *self = VCHATD_MANAGER (object);
+
+  g_queue_clear_full (&self->pending_create, (GDestroyNotify) pending_free);
+  g_queue_clear_full (&self->pending_join, (GDestroyNotify) pending_free);
+  g_clear_pointer (&self->calls, g_ptr_array_unref);
+  if (self->signaling)
+    g_signal_handlers_disconnect_by_data (self->signaling, self);
+  g_clear_object (&self->signaling);
+  if (self->skeleton)
+    g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
+  g_clear_object (&self->skeleton);
+  g_clear_object (&self->object_manager);
+  g_clear_object (&self->connection);
+  g_clear_pointer (&self->sender_uids, g_hash_table_unref);
+  g_queue_clear_full (&self->history, (GDestroyNotify) g_variant_unref);
+  G_OBJECT_CLASS (vchatd_manager_parent_class)->dispose (object);
+}
+
+static void
+vchatd_manager_class_init (VchatdManagerClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = vchatd_manager_dispose;
+}
+
+static void
+vchatd_manager_init (VchatdManager *self)
+{
+  self->calls = g_ptr_array_new_with_free_func (g_object_unref);
+  self->sender_uids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+VchatdManager *
+vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
+{
+  VchatdManager *self = g_object_new (VCHATD_TYPE_MANAGER, NULL);
+  g_autoptr (GError) error = NULL;
+  VchatDBusManager *sk;
+
+  self->config = config;
+  self->connection = g_object_ref (connection);
+
+  self->object_manager = g_dbus_object_manager_server_new (MANAGER_PATH);
+  g_dbus_object_manager_server_set_connection (self->object_manager, connection);
+
+  sk = self->skeleton = vchat_dbus_manager_skeleton_new ();
+  vchat_dbus_manager_set_version (sk, VCHAT_VERSION);
+  vchat_dbus_manager_set_signaling_state (sk, "offline");
+  vchat_dbus_manager_set_server (sk, config->server_url ? config->server_url : "");
+  vchat_dbus_manager_set_cameras (sk, g_variant_new ("aa{sv}", NULL));
+  vchat_dbus_manager_set_camera (sk, config->media.camera_target ? config->media.camera_target : "");
+  vchat_dbus_manager_set_microphone (sk, config->media.microphone_target ? config->media.microphone_target : "");
+  update_calls_property (self);
+  g_signal_connect (sk, "g-authorize-method", G_CALLBACK (authorize_cb), self);
+  g_signal_connect (sk, "handle-start-random", G_CALLBACK (handle_start_random), self);
+  g_signal_connect (sk, "handle-create-invite", G_CALLBACK (handle_create_invite), self);
+  g_signal_connect (sk, "handle-join-invite", G_CALLBACK (handle_join_invite), self);
+  g_signal_connect (sk, "handle-get-history", G_CALLBACK (handle_get_history), self);
+  g_signal_connect (sk, "handle-select-camera", G_CALLBACK (handle_select_camera), self);
+  if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (sk), connection, MANAGER_PATH,
+                                         &error))
+    g_error ("cannot export the manager: %s", error->message);
+
+  if (config->server_url) {
+    self->signaling = vchatd_signaling_new (config->server_url, config->display_name);
+    vchat_dbus_manager_set_server (sk, vchatd_signaling_get_url (self->signaling));
+    g_signal_connect (self->signaling, "message", G_CALLBACK (on_server_message), self);
+    g_signal_connect (self->signaling, "notify::state", G_CALLBACK (on_signaling_state), self);
+    g_signal_connect (self->signaling, "session-lost", G_CALLBACK (on_session_lost), self);
+    vchatd_signaling_start (self->signaling);
+  }
+  return self;
+}

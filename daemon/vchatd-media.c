@@ -1,0 +1,2686 @@
+/* vchatd-media.c: one call's media session: a GstPipeline with webrtcbin
+ *
+ * The pipeline, for a session with a camera and a microphone:
+ *
+ *   camera ─ videoconvert ─ videorate ─ videoscale ─ I420 caps ─ tee ┬ queue ─ vp8enc ─ rtpvp8pay ─┐
+ *                                            (black-frame probe)     └ queue ─ pipewiresink (preview)
+ *   microphone ─ audioconvert ─ audioresample ─ volume ─ queue ─ opusenc ─ rtpopuspay ───────────┤
+ *                                                                                       webrtcbin
+ *   ┌ queue ─ rtpvp8depay ─ vp8dec ─ videoconvert ─ tee ┬ queue ─ videoconvert ─ I420 ─ pipewiresink
+ *   │                       (frame counter probe)      └ queue ─ videoscale ─ videoconvert ─ RGB ─ appsink
+ *   └ queue ─ rtpopusdepay ─ opusdec ─ audioconvert ─ audioresample ─ audio sink
+ *
+ * webrtcbin 1.22.0 needs a number of workarounds (see shared/WEBRTCBIN-1.22.md);
+ * each is marked "1.22:" where it is applied.
+ *
+ * Threads: webrtcbin's action signals are emitted from the main context only,
+ * and the promises they take are waited for there (they complete in
+ * milliseconds on webrtcbin's own thread, which never waits for ours). Signals
+ * that webrtcbin, libnice and the streaming threads emit are handed to the
+ * main context with run_on_main(); the only work done on those threads is
+ * linking the receive chain in pad-added (it must be linked before the first
+ * buffer is pushed) and counting buffers.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#include "vchatd-media.h"
+
+#include <string.h>
+
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <gst/rtp/rtp.h>
+#include <gst/sdp/sdp.h>
+#include <gst/video/video.h>
+#include <gst/webrtc/webrtc.h>
+
+#define DEFAULT_MAX_BITRATE_KBPS 1500
+#define DEFAULT_WATCHDOG_SECONDS 5
+/* pipewiresrc with a missing target waits for ever without an error. */
+#define SOURCE_TIMEOUT_SECONDS 5
+/* webrtcbin answers its promises within milliseconds; this only guards the
+ * main loop against a webrtcbin bug. */
+#define PROMISE_TIMEOUT_US (5 * G_USEC_PER_SEC)
+
+#define VIDEO_PT 96
+#define AUDIO_PT 111
+#define TWCC_URI "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+#define TWCC_ID 1
+#define THUMBNAIL_WIDTH 160
+/* The signaling protocol carries at most 60000 characters of SDP. */
+#define MAX_SDP_LENGTH 65536
+#define MAX_MEDIA 16
+#define MAX_CANDIDATE_LENGTH 1024
+
+typedef enum {
+  SOURCE_VIDEO,
+  SOURCE_AUDIO,
+  N_SOURCES
+} SourceKind;
+
+/* A capture source and the element it feeds. The source is added to the
+ * running pipeline on its own (not through the pipeline's state change) so
+ * that a camera that cannot be opened is replaced rather than failing the
+ * whole pipeline. */
+typedef struct {
+  GstElement *element;   /* the source (element or bin), owned by the pipeline */
+  GstElement *link_to;   /* first element after it */
+  GSource *timeout;      /* no buffer yet: replaced when it fires */
+  gint got_buffer;       /* atomic: set by the first buffer */
+  gboolean replaced;     /* running on the fallback (black / silence) */
+} SourceSlot;
+
+/* An answerer's transceiver added before set-remote-description; its sender
+ * is linked once the offer has given it an m-line. */
+typedef struct {
+  GstWebRTCRTPTransceiver *transceiver;
+  SourceKind kind;
+  guint pt;
+  guint twcc_id;         /* 0: the offer has no TWCC */
+  gboolean send;
+} PendingSender;
+
+typedef struct {
+  guint mline;
+  char *candidate;
+} PendingCandidate;
+
+struct _VchatdMedia {
+  GObject parent_instance;
+
+  /* Configuration, copied */
+  char *camera_target;
+  char *video_source_description;
+  char *microphone_target;
+  char *audio_source_description;
+  char *audio_sink_description;
+  char *stun_server;
+  GStrv turn_servers;
+  gboolean relay_only;
+  guint max_bitrate_kbps;
+  char *node_name_prefix;
+  guint watchdog_seconds;
+  VchatdMediaRole role;
+
+  GMainContext *context;  /* the creating thread's: every signal is emitted there */
+  VchatdMediaState state;
+  char *remote_video_node;
+  char *preview_node;
+  gboolean has_video;
+  gboolean has_audio;
+  gboolean muted;
+  guint sctp_association_id;
+
+  /* Main context only */
+  GstElement *pipeline;
+  GstElement *webrtc;
+  GstElement *video_tee;
+  GstElement *video_encoder;
+  GstElement *volume;
+  SourceSlot sources[N_SOURCES];
+  GSource *bus_source;
+  GSource *tick_source;
+  GPtrArray *pending_senders;     /* PendingSender, answerer only */
+  GArray *pending_candidates;     /* PendingCandidate: before the remote description */
+  GPtrArray *pending_local_candidates; /* "mline candidate", before our description went out */
+  gboolean offer_made;
+  gboolean remote_description_set;
+  gboolean local_description_sent;
+  gboolean end_of_candidates_sent;
+  guint remote_media_count;
+  gboolean ice_connected;
+  gboolean channel_open;
+  gboolean stats_pending;
+  GVariant *stats;
+  guint64 last_bytes_sent;
+  guint64 last_bytes_received;
+  guint last_frames;
+  gint64 last_stats_us;
+  gboolean have_video_track;      /* sending or receiving video: codec known */
+  gboolean have_audio_track;
+
+  /* Shared with GStreamer threads */
+  GMutex lock;
+  gboolean stopping;              /* lock */
+  GstWebRTCDataChannel *channel;  /* lock */
+  gint camera_disabled;           /* atomic */
+  gint media_seen;                /* atomic: inbound RTP has started */
+  gint last_inbound_ms;           /* atomic: since start_us */
+  gint frames_decoded;            /* atomic */
+  gint recv_width;                /* atomic */
+  gint recv_height;               /* atomic */
+  gint64 start_us;
+  gint64 last_thumbnail_us;       /* thumbnail probe's thread only */
+  GstVideoInfo black_info;        /* black-frame probe's thread only */
+};
+
+G_DEFINE_FINAL_TYPE (VchatdMedia, vchatd_media, G_TYPE_OBJECT)
+
+enum {
+  PROP_0,
+  PROP_STATE,
+  N_PROPS
+};
+
+enum {
+  SIGNAL_LOCAL_DESCRIPTION,
+  SIGNAL_LOCAL_CANDIDATE,
+  SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_STATS_UPDATED,
+  SIGNAL_REMOTE_VIDEO_FRAME,
+  SIGNAL_SOURCE_FAILED,
+  N_SIGNALS
+};
+
+static GParamSpec *properties[N_PROPS];
+static guint signals[N_SIGNALS];
+
+static void set_state (VchatdMedia *self, VchatdMediaState state);
+static void replace_source (VchatdMedia *self, SourceKind kind, const char *message);
+
+const char *
+vchatd_media_state_to_string (VchatdMediaState state)
+{
+  switch (state) {
+  case VCHATD_MEDIA_STATE_NEW:
+    return "new";
+  case VCHATD_MEDIA_STATE_CONNECTING:
+    return "connecting";
+  case VCHATD_MEDIA_STATE_CONNECTED:
+    return "connected";
+  case VCHATD_MEDIA_STATE_FAILED:
+    return "failed";
+  case VCHATD_MEDIA_STATE_STOPPED:
+    return "stopped";
+  default:
+    return "unknown";
+  }
+}
+
+static const char *
+source_kind_name (SourceKind kind)
+{
+  return kind == SOURCE_VIDEO ? "video" : "audio";
+}
+
+static gboolean
+is_stopped (VchatdMedia *self)
+{
+  return self->state == VCHATD_MEDIA_STATE_STOPPED || self->pipeline == NULL;
+}
+
+/* Hopping to the main context */
+
+typedef void (*MainFunc) (VchatdMedia *self, gpointer data);
+
+typedef struct {
+  VchatdMedia *self;
+  MainFunc func;
+  gpointer data;
+  GDestroyNotify destroy;
+} MainCall;
+
+static gboolean
+main_call_dispatch (gpointer user_data)
+{
+  MainCall *call = user_data;
+
+  if (!is_stopped (call->self))
+    call->func (call->self, call->data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+main_call_free (gpointer user_data)
+{
+  MainCall *call = user_data;
+
+  if (call->destroy)
+    call->destroy (call->data);
+  g_object_unref (call->self);
+  g_free (call);
+}
+
+/* Runs @func on the session's main context, always from its main loop (an
+ * idle source, never synchronously: callers may hold locks, or be inside a
+ * call into this API). Skipped once the session is stopped. The reference it
+ * holds is dropped on the main context, so the last unref (and the teardown
+ * it may trigger) never happens on a GStreamer thread. */
+static void
+run_on_main (VchatdMedia *self, MainFunc func, gpointer data, GDestroyNotify destroy)
+{
+  g_autoptr (GSource) source = g_idle_source_new ();
+  MainCall *call = g_new0 (MainCall, 1);
+
+  call->self = g_object_ref (self);
+  call->func = func;
+  call->data = data;
+  call->destroy = destroy;
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, main_call_dispatch, call, main_call_free);
+  g_source_set_static_name (source, "[vchatd-media] run_on_main");
+  g_source_attach (source, self->context);
+}
+
+/* Waiting for webrtcbin's promises on the main context */
+
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  gboolean changed;
+} PromiseWaiter;
+
+static void
+promise_waiter_clear (gpointer data)
+{
+  PromiseWaiter *waiter = data;
+
+  g_mutex_clear (&waiter->lock);
+  g_cond_clear (&waiter->cond);
+}
+
+static void
+promise_waiter_unref (gpointer data)
+{
+  g_atomic_rc_box_release_full (data, promise_waiter_clear);
+}
+
+static void
+on_promise_changed (GstPromise *promise, gpointer data)
+{
+  PromiseWaiter *waiter = data;
+
+  g_mutex_lock (&waiter->lock);
+  waiter->changed = TRUE;
+  g_cond_broadcast (&waiter->cond);
+  g_mutex_unlock (&waiter->lock);
+}
+
+static GstPromise *
+waitable_promise_new (PromiseWaiter **waiter_out)
+{
+  PromiseWaiter *waiter = g_atomic_rc_box_new0 (PromiseWaiter);
+
+  g_mutex_init (&waiter->lock);
+  g_cond_init (&waiter->cond);
+  *waiter_out = waiter;
+  return gst_promise_new_with_change_func (on_promise_changed, g_atomic_rc_box_acquire (waiter),
+                                           promise_waiter_unref);
+}
+
+/* Waits for @promise (made by waitable_promise_new(), whose waiter this
+ * releases) and gives its reply (may be NULL: set-*-description replies
+ * nothing on success); FALSE with @error set when it failed, was interrupted
+ * or timed out. */
+static gboolean
+promise_wait_reply (GstPromise *promise, PromiseWaiter *waiter, const char *what,
+                    const GstStructure **reply_out, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + PROMISE_TIMEOUT_US;
+  const GstStructure *reply;
+  const GValue *value;
+  gboolean changed;
+
+  g_mutex_lock (&waiter->lock);
+  while (!waiter->changed)
+    if (!g_cond_wait_until (&waiter->cond, &waiter->lock, deadline))
+      break;
+  changed = waiter->changed;
+  g_mutex_unlock (&waiter->lock);
+  promise_waiter_unref (waiter);
+
+  if (!changed) {
+    gst_promise_interrupt (promise);
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "webrtcbin did not %s in time", what);
+    return FALSE;
+  }
+  if (gst_promise_wait (promise) != GST_PROMISE_RESULT_REPLIED) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "webrtcbin could not %s", what);
+    return FALSE;
+  }
+  reply = gst_promise_get_reply (promise);
+  if (reply && (value = gst_structure_get_value (reply, "error")) && G_VALUE_HOLDS (value, G_TYPE_ERROR)) {
+    const GError *inner = g_value_get_boxed (value);
+
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "webrtcbin could not %s: %s", what,
+                 inner ? inner->message : "unknown error");
+    return FALSE;
+  }
+  if (reply_out)
+    *reply_out = reply;
+  return TRUE;
+}
+
+/* Building blocks */
+
+static GstElement *
+make_element (const char *factory, const char *name, GError **error)
+{
+  GstElement *element = gst_element_factory_make (factory, name);
+
+  if (!element)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                 "The GStreamer element “%s” is missing: install the GStreamer plugin that provides it",
+                 factory);
+  return element;
+}
+
+/* Elements added to a playing pipeline join it at its state; sinks must not
+ * wait for preroll there (the pipeline is live and would lose its state). */
+static void
+set_sinks_not_async (GstElement *element)
+{
+  if (GST_IS_BIN (element)) {
+    g_autoptr (GstIterator) it = gst_bin_iterate_sinks (GST_BIN (element));
+    GValue item = G_VALUE_INIT;
+
+    while (gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+      set_sinks_not_async (g_value_get_object (&item));
+      g_value_reset (&item);
+    }
+    g_value_unset (&item);
+  } else if (GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SINK) &&
+             g_object_class_find_property (G_OBJECT_GET_CLASS (element), "async")) {
+    g_object_set (element, "async", FALSE, NULL);
+  }
+}
+
+/* One element per factory, all or none (floating references). */
+static gboolean
+make_elements (const char *const *factories, GstElement **elements, guint n, GError **error)
+{
+  guint i;
+
+  for (i = 0; i < n; i++) {
+    elements[i] = make_element (factories[i], NULL, error);
+    if (!elements[i]) {
+      while (i-- > 0)
+        gst_object_unref (gst_object_ref_sink (elements[i]));
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+add_and_link (VchatdMedia *self, GstElement **elements, guint n)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    gst_bin_add (GST_BIN (self->pipeline), elements[i]);
+  for (i = 0; i + 1 < n; i++)
+    if (!gst_element_link (elements[i], elements[i + 1]))
+      return FALSE;
+  return TRUE;
+}
+
+static void
+sync_with_pipeline (GstElement *const *elements, guint n)
+{
+  /* Downstream first, so nothing pushes into an element not yet playing. */
+  while (n-- > 0)
+    gst_element_sync_state_with_parent (elements[n]);
+}
+
+static GstElement *
+make_pipewire_sink (const char *node_name, const char *media_class, const char *description,
+                    GError **error)
+{
+  GstElement *sink = make_element ("pipewiresink", NULL, error);
+  g_autoptr (GstStructure) props = NULL;
+
+  if (!sink)
+    return NULL;
+  props = gst_structure_new ("props", "media.class", G_TYPE_STRING, media_class, NULL);
+  if (node_name)
+    gst_structure_set (props, "node.name", G_TYPE_STRING, node_name, "node.description", G_TYPE_STRING,
+                       description, NULL);
+  else
+    gst_structure_set (props, "media.role", G_TYPE_STRING, "Communication", NULL);
+  if (node_name)
+    gst_util_set_object_arg (G_OBJECT (sink), "mode", "provide");
+  g_object_set (sink, "stream-properties", props, "sync", FALSE, "async", FALSE, NULL);
+  return sink;
+}
+
+/* Sending: sources */
+
+static GstPadProbeReturn
+on_source_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  SourceSlot *slot = data;
+
+  g_atomic_int_set (&slot->got_buffer, 1);
+  return GST_PAD_PROBE_REMOVE;
+}
+
+static GstElement *
+make_source (VchatdMedia *self, SourceKind kind, gboolean fallback, GError **error)
+{
+  const char *target = kind == SOURCE_VIDEO ? self->camera_target : self->microphone_target;
+  const char *description =
+    kind == SOURCE_VIDEO ? self->video_source_description : self->audio_source_description;
+  GstElement *source;
+
+  if (fallback) {
+    description = kind == SOURCE_VIDEO
+                    ? "videotestsrc is-live=true pattern=black ! "
+                      "capsfilter caps=\"video/x-raw,width=640,height=480,framerate=15/1\""
+                    : "audiotestsrc is-live=true wave=silence";
+    target = NULL;
+  }
+  if (target) {
+    source = make_element ("pipewiresrc", NULL, error);
+    if (!source)
+      return NULL;
+    g_object_set (source, "target-object", target, "do-timestamp", TRUE, "client-name", "vchatd",
+                  NULL);
+    if (kind == SOURCE_VIDEO)
+      /* A camera that stops (a paused portal stream) would stall the encoder
+       * and trip the peer's watchdog; repeat the last frame instead. */
+      g_object_set (source, "keepalive-time", 1000, NULL);
+    return source;
+  }
+  source = gst_parse_bin_from_description_full (description, TRUE, NULL, GST_PARSE_FLAG_NONE, error);
+  if (!source)
+    g_prefix_error (error, "The %s source “%s” is not valid: ", source_kind_name (kind), description);
+  return source;
+}
+
+static void
+on_source_failed_main (VchatdMedia *self, gpointer data)
+{
+  char **pair = data;
+
+  g_signal_emit (self, signals[SIGNAL_SOURCE_FAILED], 0, pair[0], pair[1]);
+}
+
+static void
+report_source_failed (VchatdMedia *self, SourceKind kind, const char *message)
+{
+  char **pair = g_new0 (char *, 3);
+
+  g_warning ("media: the %s source failed (%s); sending %s instead", source_kind_name (kind), message,
+             kind == SOURCE_VIDEO ? "black frames" : "silence");
+  pair[0] = g_strdup (source_kind_name (kind));
+  pair[1] = g_strdup (message);
+  run_on_main (self, on_source_failed_main, pair, (GDestroyNotify) g_strfreev);
+}
+
+static gboolean
+on_source_timeout (gpointer data)
+{
+  VchatdMedia *self = data;
+  SourceKind kind;
+
+  for (kind = 0; kind < N_SOURCES; kind++) {
+    SourceSlot *slot = &self->sources[kind];
+
+    if (slot->timeout == g_main_current_source ()) {
+      g_clear_pointer (&slot->timeout, g_source_unref);
+      if (!g_atomic_int_get (&slot->got_buffer))
+        replace_source (self, kind, "it gave no data (is the PipeWire node there?)");
+      break;
+    }
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* Adds @source to the playing pipeline in front of the slot's chain. */
+static gboolean
+attach_source (VchatdMedia *self, SourceKind kind, GstElement *source, GError **error)
+{
+  SourceSlot *slot = &self->sources[kind];
+  g_autoptr (GstPad) pad = NULL;
+
+  gst_bin_add (GST_BIN (self->pipeline), source);
+  if (!gst_element_link (source, slot->link_to)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "The %s source cannot be linked: wrong kind of media?",
+                 source_kind_name (kind));
+    gst_bin_remove (GST_BIN (self->pipeline), source);
+    return FALSE;
+  }
+  slot->element = source;
+  g_atomic_int_set (&slot->got_buffer, 0);
+  pad = gst_element_get_static_pad (source, "src");
+  if (pad)
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_source_buffer,
+                       slot, NULL);
+
+  if (gst_element_set_state (source, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "The %s source cannot be started",
+                 source_kind_name (kind));
+    return FALSE;
+  }
+
+  if (!slot->replaced) {
+    slot->timeout = g_timeout_source_new_seconds (SOURCE_TIMEOUT_SECONDS);
+    g_source_set_callback (slot->timeout, on_source_timeout, self, NULL);
+    g_source_set_static_name (slot->timeout, "[vchatd-media] source timeout");
+    g_source_attach (slot->timeout, self->context);
+  }
+  return TRUE;
+}
+
+static void
+detach_source (VchatdMedia *self, SourceKind kind)
+{
+  SourceSlot *slot = &self->sources[kind];
+
+  if (slot->timeout) {
+    g_source_destroy (slot->timeout);
+    g_clear_pointer (&slot->timeout, g_source_unref);
+  }
+  if (slot->element) {
+    gst_element_set_locked_state (slot->element, TRUE);
+    gst_element_set_state (slot->element, GST_STATE_NULL);
+    gst_bin_remove (GST_BIN (self->pipeline), slot->element);
+    slot->element = NULL;
+  }
+}
+
+/* A camera or microphone that fails is replaced by black frames or silence:
+ * the call goes on, and the track stays (a browser shows a frozen or black
+ * picture rather than renegotiating). */
+static void
+replace_source (VchatdMedia *self, SourceKind kind, const char *message)
+{
+  g_autoptr (GError) error = NULL;
+  SourceSlot *slot = &self->sources[kind];
+  GstElement *fallback;
+
+  if (slot->replaced || is_stopped (self))
+    return;
+  slot->replaced = TRUE;
+  detach_source (self, kind);
+  report_source_failed (self, kind, message);
+  fallback = make_source (self, kind, TRUE, &error);
+  if (!fallback || !attach_source (self, kind, fallback, &error))
+    g_warning ("media: cannot start the %s fallback source either: %s", source_kind_name (kind),
+               error->message);
+}
+
+static void
+start_source (VchatdMedia *self, SourceKind kind)
+{
+  g_autoptr (GError) error = NULL;
+  GstElement *source;
+
+  /* Already running (an answerer's camera runs from the start, for the
+   * preview). */
+  if (!self->sources[kind].link_to || self->sources[kind].element || self->sources[kind].replaced)
+    return;
+  source = make_source (self, kind, FALSE, &error);
+  if (!source || !attach_source (self, kind, source, &error)) {
+    /* Keep a bin description's parse error: it is the useful message. */
+    g_autofree char *message = g_strdup (error->message);
+
+    if (source)
+      detach_source (self, kind);
+    replace_source (self, kind, message);
+  }
+}
+
+/* Sending: video */
+
+static void
+fill_black_i420 (GstBuffer *buffer, const GstVideoInfo *info)
+{
+  GstVideoFrame frame;
+  guint plane;
+
+  if (!gst_video_frame_map (&frame, info, buffer, GST_MAP_WRITE))
+    return;
+  for (plane = 0; plane < GST_VIDEO_FRAME_N_PLANES (&frame); plane++) {
+    guint8 *data = GST_VIDEO_FRAME_PLANE_DATA (&frame, plane);
+    gint stride = GST_VIDEO_FRAME_PLANE_STRIDE (&frame, plane);
+    gint height = GST_VIDEO_FRAME_COMP_HEIGHT (&frame, plane);
+
+    /* Video-range black: Y 16, chroma 128. */
+    memset (data, plane == 0 ? 16 : 128, (gsize) stride * height);
+  }
+  gst_video_frame_unmap (&frame);
+}
+
+/* Camera disabled: the frames are blackened in place rather than the source
+ * switched, so the track, its caps and its timing stay as they are. */
+static GstPadProbeReturn
+on_video_frame_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
+    GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+    if (GST_EVENT_TYPE (event) == GST_EVENT_CAPS) {
+      GstCaps *caps;
+
+      gst_event_parse_caps (event, &caps);
+      if (!gst_video_info_from_caps (&self->black_info, caps))
+        gst_video_info_init (&self->black_info);
+    }
+    return GST_PAD_PROBE_OK;
+  }
+
+  if ((info->type & GST_PAD_PROBE_TYPE_BUFFER) && g_atomic_int_get (&self->camera_disabled) &&
+      GST_VIDEO_INFO_FORMAT (&self->black_info) == GST_VIDEO_FORMAT_I420) {
+    GstBuffer *buffer = gst_buffer_make_writable (GST_PAD_PROBE_INFO_BUFFER (info));
+
+    fill_black_i420 (buffer, &self->black_info);
+    GST_PAD_PROBE_INFO_DATA (info) = buffer;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* source → videoconvert → videorate → videoscale → I420 → tee [→ preview] */
+static gboolean
+build_video_source_chain (VchatdMedia *self, GError **error)
+{
+  static const char *const factories[] = { "videoconvert", "videorate", "videoscale", "capsfilter", "tee" };
+  GstElement *chain[G_N_ELEMENTS (factories)];
+  g_autoptr (GstCaps) caps = NULL;
+  g_autoptr (GstPad) pad = NULL;
+
+  if (!make_elements (factories, chain, G_N_ELEMENTS (chain), error))
+    return FALSE;
+  g_object_set (chain[1], "drop-only", TRUE, "max-rate", 30, NULL);
+  /* Frames larger than 720p cost more to encode than a 1:1 call gains. */
+  caps = gst_caps_from_string ("video/x-raw,format=I420,width=[16,1280],height=[16,720]");
+  g_object_set (chain[3], "caps", caps, NULL);
+  /* The encoder branch is linked later by an answerer. */
+  g_object_set (chain[4], "allow-not-linked", TRUE, NULL);
+  if (!add_and_link (self, chain, G_N_ELEMENTS (chain))) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the video capture chain");
+    return FALSE;
+  }
+  pad = gst_element_get_static_pad (chain[3], "src");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     on_video_frame_out, self, NULL);
+  self->sources[SOURCE_VIDEO].link_to = chain[0];
+  self->video_tee = chain[4];
+
+  if (self->node_name_prefix) {
+    GstElement *preview[2];
+
+    self->preview_node = g_strdup_printf ("%s-preview", self->node_name_prefix);
+    if (!(preview[1] = make_pipewire_sink (self->preview_node, "Video/Source", "vchat: camera preview",
+                                           error)))
+      return FALSE;
+    preview[0] = gst_element_factory_make ("queue", NULL);
+    g_object_set (preview[0], "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
+                  (guint64) 0, NULL);
+    if (!add_and_link (self, preview, 2) || !gst_element_link (self->video_tee, preview[0])) {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the preview");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static gboolean
+add_twcc_extension (GstElement *payloader, guint id, GError **error)
+{
+  GstRTPHeaderExtension *ext;
+
+  if (id == 0)
+    return TRUE;
+  ext = gst_rtp_header_extension_create_from_uri (TWCC_URI);
+  if (!ext) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                         "The GStreamer element “rtphdrexttwcc” is missing");
+    return FALSE;
+  }
+  gst_rtp_header_extension_set_id (ext, id);
+  g_signal_emit_by_name (payloader, "add-extension", ext);
+  gst_object_unref (ext);
+  return TRUE;
+}
+
+/* The sink pad webrtcbin made for @transceiver (an answerer's, when it set
+ * its answer), or a new one (transfer full). */
+static GstPad *
+webrtc_sink_pad (VchatdMedia *self, GstWebRTCRTPTransceiver *transceiver)
+{
+  GstPadTemplate *templ =
+    gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self->webrtc), "sink_%u");
+  g_autoptr (GstIterator) it = NULL;
+  GValue item = G_VALUE_INIT;
+  GstPad *found = NULL;
+
+  if (!transceiver)
+    return gst_element_request_pad (self->webrtc, templ, NULL, NULL);
+  it = gst_element_iterate_sink_pads (self->webrtc);
+  while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    GstPad *pad = g_value_get_object (&item);
+    g_autoptr (GstWebRTCRTPTransceiver) t = NULL;
+
+    if (g_object_class_find_property (G_OBJECT_GET_CLASS (pad), "transceiver"))
+      g_object_get (pad, "transceiver", &t, NULL);
+    if (t == transceiver && !gst_pad_is_linked (pad))
+      found = gst_object_ref (pad);
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  return found;
+}
+
+/* Links @last to webrtcbin (to @expected's pad, or a new one) and returns
+ * the pad's transceiver (transfer full). */
+static GstWebRTCRTPTransceiver *
+link_to_webrtc (VchatdMedia *self, GstElement *last, GstWebRTCRTPTransceiver *expected, GError **error)
+{
+  g_autoptr (GstPad) sinkpad = webrtc_sink_pad (self, expected);
+  g_autoptr (GstPad) srcpad = gst_element_get_static_pad (last, "src");
+  GstWebRTCRTPTransceiver *transceiver = NULL;
+
+  if (!sinkpad || gst_pad_link (srcpad, sinkpad) != GST_PAD_LINK_OK) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link %s to webrtcbin",
+                 GST_OBJECT_NAME (last));
+    return NULL;
+  }
+  g_object_get (sinkpad, "transceiver", &transceiver, NULL);
+  return transceiver;
+}
+
+/* tee → queue → vp8enc → rtpvp8pay → webrtcbin */
+static gboolean
+build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt, guint twcc_id,
+                    GError **error)
+{
+  static const char *const factories[] = { "queue", "vp8enc", "rtpvp8pay" };
+  GstElement *chain[G_N_ELEMENTS (factories)];
+  g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
+  g_autoptr (GstPad) teepad = NULL;
+  g_autoptr (GstPad) queuepad = NULL;
+
+  if (!make_elements (factories, chain, G_N_ELEMENTS (chain), error))
+    return FALSE;
+  /* A slow encoder drops frames rather than delaying the preview. */
+  g_object_set (chain[0], "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
+                (guint64) 0, NULL);
+  g_object_set (chain[1], "deadline", (gint64) 1, "cpu-used", 8, "lag-in-frames", 0,
+                "keyframe-max-dist", 60, "target-bitrate", (gint) (self->max_bitrate_kbps * 1000),
+                "threads", 2, NULL);
+  gst_util_set_object_arg (G_OBJECT (chain[1]), "end-usage", "cbr");
+  gst_util_set_object_arg (G_OBJECT (chain[1]), "error-resilient", "default");
+  g_object_set (chain[2], "pt", pt, "mtu", 1200, NULL);
+  gst_util_set_object_arg (G_OBJECT (chain[2]), "picture-id-mode", "15-bit");
+  /* 1.22: the offerer's TWCC comes from the payloaders' extension. */
+  if (!add_twcc_extension (chain[2], twcc_id, error)) {
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS (chain); i++)
+      gst_object_unref (gst_object_ref_sink (chain[i]));
+    return FALSE;
+  }
+  if (!add_and_link (self, chain, G_N_ELEMENTS (chain))) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the video encoder");
+    return FALSE;
+  }
+  transceiver = link_to_webrtc (self, chain[2], expected, error);
+  if (!transceiver)
+    return FALSE;
+  /* 1.22: set before create-offer; an answerer's was set on add-transceiver. */
+  g_object_set (transceiver, "do-nack", TRUE, NULL);
+
+  sync_with_pipeline (chain, G_N_ELEMENTS (chain));
+  teepad = gst_element_request_pad_simple (self->video_tee, "src_%u");
+  queuepad = gst_element_get_static_pad (chain[0], "sink");
+  if (gst_pad_link (teepad, queuepad) != GST_PAD_LINK_OK) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the video encoder");
+    return FALSE;
+  }
+  self->video_encoder = chain[1];
+  self->have_video_track = TRUE;
+  return TRUE;
+}
+
+/* [source] → audioconvert → audioresample → volume → queue → opusenc → rtpopuspay → webrtcbin */
+static gboolean
+build_audio_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt, guint twcc_id,
+                    GError **error)
+{
+  static const char *const factories[] = { "audioconvert", "audioresample", "volume",
+                                           "queue",        "opusenc",       "rtpopuspay" };
+  GstElement *chain[G_N_ELEMENTS (factories)];
+  g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
+
+  if (!make_elements (factories, chain, G_N_ELEMENTS (chain), error))
+    return FALSE;
+  g_object_set (chain[2], "mute", self->muted, NULL);
+  g_object_set (chain[3], "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
+                (guint64) 200 * GST_MSECOND, "leaky", 2, NULL);
+  /* dtx stays off: a muted peer keeps sending, which keeps the watchdog fed. */
+  g_object_set (chain[4], "bitrate", 32000, "inband-fec", TRUE, NULL);
+  gst_util_set_object_arg (G_OBJECT (chain[4]), "audio-type", "voice");
+  g_object_set (chain[5], "pt", pt, "mtu", 1200, NULL);
+  if (!add_twcc_extension (chain[5], twcc_id, error)) {
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS (chain); i++)
+      gst_object_unref (gst_object_ref_sink (chain[i]));
+    return FALSE;
+  }
+  if (!add_and_link (self, chain, G_N_ELEMENTS (chain))) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the audio encoder");
+    return FALSE;
+  }
+  transceiver = link_to_webrtc (self, chain[5], expected, error);
+  if (!transceiver)
+    return FALSE;
+  sync_with_pipeline (chain, G_N_ELEMENTS (chain));
+  self->volume = chain[2];
+  self->sources[SOURCE_AUDIO].link_to = chain[0];
+  self->have_audio_track = TRUE;
+  return TRUE;
+}
+
+static GstCaps *
+rtp_caps (SourceKind kind, guint pt, guint twcc_id)
+{
+  GstCaps *caps;
+
+  if (kind == SOURCE_VIDEO)
+    caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name",
+                                G_TYPE_STRING, "VP8", "payload", G_TYPE_INT, (gint) pt, "clock-rate",
+                                G_TYPE_INT, 90000, NULL);
+  else
+    caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "audio", "encoding-name",
+                                G_TYPE_STRING, "OPUS", "payload", G_TYPE_INT, (gint) pt, "clock-rate",
+                                G_TYPE_INT, 48000, "encoding-params", G_TYPE_STRING, "2", NULL);
+  if (twcc_id) {
+    g_autofree char *field = g_strdup_printf ("extmap-%u", twcc_id);
+
+    gst_caps_set_simple (caps, field, G_TYPE_STRING, TWCC_URI, NULL);
+  }
+  return caps;
+}
+
+/* A receive-only transceiver, so that a peer with a camera can send it to a
+ * session without one. */
+static gboolean
+add_recvonly_transceiver (VchatdMedia *self, SourceKind kind, GError **error)
+{
+  g_autoptr (GstCaps) caps = rtp_caps (kind, kind == SOURCE_VIDEO ? VIDEO_PT : AUDIO_PT, TWCC_ID);
+  g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
+
+  g_signal_emit_by_name (self->webrtc, "add-transceiver",
+                         GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY, caps, &transceiver);
+  if (!transceiver) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "webrtcbin refused a %s transceiver",
+                 source_kind_name (kind));
+    return FALSE;
+  }
+  if (kind == SOURCE_VIDEO) {
+    g_object_set (transceiver, "do-nack", TRUE, NULL);
+    self->have_video_track = TRUE;
+  } else {
+    self->have_audio_track = TRUE;
+  }
+  return TRUE;
+}
+
+/* Receiving */
+
+static GstPadProbeReturn
+on_inbound_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data);
+static GstPadProbeReturn
+on_frame_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data);
+static GstPadProbeReturn
+on_thumbnail_candidate (GstPad *pad, GstPadProbeInfo *info, gpointer data);
+static GstFlowReturn
+on_thumbnail_sample (GstAppSink *sink, gpointer data);
+
+/* queue → rtpvp8depay → vp8dec → videoconvert → tee ┬ thumbnails
+ *                                                  └ PipeWire node */
+static GstElement *
+build_video_receiver (VchatdMedia *self, GError **error)
+{
+  static const char *const factories[] = { "queue", "rtpvp8depay", "vp8dec", "videoconvert", "tee" };
+  static const char *const thumb_factories[] = { "queue", "videoscale", "videoconvert", "capsfilter",
+                                                 "appsink" };
+  GstElement *chain[G_N_ELEMENTS (factories)];
+  GstElement *thumb[G_N_ELEMENTS (thumb_factories)];
+  GstElement *tee;
+  g_autoptr (GstPad) decoded = NULL;
+  g_autoptr (GstPad) thumbpad = NULL;
+  g_autoptr (GstCaps) rgb = NULL;
+  GstAppSinkCallbacks callbacks = { .new_sample = on_thumbnail_sample };
+
+  if (!make_elements (factories, chain, G_N_ELEMENTS (chain), error))
+    return NULL;
+  if (!make_elements (thumb_factories, thumb, G_N_ELEMENTS (thumb), error)) {
+    guint i;
+
+    for (i = 0; i < G_N_ELEMENTS (chain); i++)
+      gst_object_unref (gst_object_ref_sink (chain[i]));
+    return NULL;
+  }
+  tee = chain[4];
+  g_object_set (tee, "allow-not-linked", TRUE, NULL);
+
+  /* Thumbnails: dropped before any conversion unless someone listens and a
+   * second has passed, so they cost nothing the rest of the time. */
+  g_object_set (thumb[0], "leaky", 2, "max-size-buffers", 1, "max-size-bytes", 0, "max-size-time",
+                (guint64) 0, NULL);
+  rgb = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "RGB", "width", G_TYPE_INT,
+                             THUMBNAIL_WIDTH, "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+  g_object_set (thumb[3], "caps", rgb, NULL);
+  g_object_set (thumb[4], "sync", FALSE, "async", FALSE, "max-buffers", 1, "drop", TRUE, NULL);
+  gst_app_sink_set_callbacks (GST_APP_SINK (thumb[4]), &callbacks, self, NULL);
+
+  if (!add_and_link (self, chain, G_N_ELEMENTS (chain)) || !add_and_link (self, thumb, G_N_ELEMENTS (thumb)) ||
+      !gst_element_link (tee, thumb[0]))
+    goto link_failed;
+  thumbpad = gst_element_get_static_pad (thumb[0], "sink");
+  gst_pad_add_probe (thumbpad, GST_PAD_PROBE_TYPE_BUFFER, on_thumbnail_candidate, self, NULL);
+  sync_with_pipeline (thumb, G_N_ELEMENTS (thumb));
+
+  if (self->node_name_prefix) {
+    static const char *const node_factories[] = { "queue", "videoconvert", "capsfilter" };
+    GstElement *node[G_N_ELEMENTS (node_factories) + 1];
+    g_autoptr (GstCaps) i420 = gst_caps_from_string ("video/x-raw,format=I420");
+
+    if (!(node[3] = make_pipewire_sink (self->remote_video_node, "Video/Source", "vchat: remote video", error)))
+      return NULL;
+    if (!make_elements (node_factories, node, G_N_ELEMENTS (node_factories), error)) {
+      gst_object_unref (gst_object_ref_sink (node[3]));
+      return NULL;
+    }
+    g_object_set (node[0], "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
+                  (guint64) 0, NULL);
+    /* PipeWire consumers fail to negotiate without an explicit raw format. */
+    g_object_set (node[2], "caps", i420, NULL);
+    if (!add_and_link (self, node, G_N_ELEMENTS (node)) || !gst_element_link (tee, node[0]))
+      goto link_failed;
+    sync_with_pipeline (node, G_N_ELEMENTS (node));
+  }
+
+  decoded = gst_element_get_static_pad (chain[2], "src");
+  gst_pad_add_probe (decoded, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     on_frame_decoded, self, NULL);
+  sync_with_pipeline (chain, G_N_ELEMENTS (chain));
+  return chain[0];
+
+link_failed:
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the video decoder");
+  return NULL;
+}
+
+/* queue → rtpopusdepay → opusdec → audioconvert → audioresample → sink */
+static GstElement *
+build_audio_receiver (VchatdMedia *self, GError **error)
+{
+  static const char *const factories[] = { "queue", "rtpopusdepay", "opusdec", "audioconvert",
+                                           "audioresample" };
+  GstElement *chain[G_N_ELEMENTS (factories) + 1];
+  GstElement *sink;
+
+  if (self->audio_sink_description) {
+    sink = gst_parse_bin_from_description_full (self->audio_sink_description, TRUE, NULL,
+                                                GST_PARSE_FLAG_NONE, error);
+    if (!sink) {
+      g_prefix_error (error, "The audio sink “%s” is not valid: ", self->audio_sink_description);
+      return NULL;
+    }
+  } else {
+    sink = make_pipewire_sink (NULL, "Stream/Output/Audio", NULL, error);
+    if (!sink)
+      return NULL;
+  }
+  if (!make_elements (factories, chain, G_N_ELEMENTS (factories), error)) {
+    gst_object_unref (gst_object_ref_sink (sink));
+    return NULL;
+  }
+  chain[G_N_ELEMENTS (factories)] = sink;
+  set_sinks_not_async (sink);
+  g_object_set (chain[2], "use-inband-fec", TRUE, NULL);
+  if (!add_and_link (self, chain, G_N_ELEMENTS (chain))) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the audio decoder");
+    return NULL;
+  }
+  sync_with_pipeline (chain, G_N_ELEMENTS (chain));
+  return chain[0];
+}
+
+static GstElement *
+build_discard_receiver (VchatdMedia *self)
+{
+  GstElement *sink = gst_element_factory_make ("fakesink", NULL);
+
+  g_object_set (sink, "sync", FALSE, "async", FALSE, NULL);
+  gst_bin_add (GST_BIN (self->pipeline), sink);
+  gst_element_sync_state_with_parent (sink);
+  return sink;
+}
+
+/* Streaming thread (webrtcbin exposes a pad when the first RTP packet of a
+ * stream arrives): the chain must be linked before this returns. */
+static void
+on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
+{
+  VchatdMedia *self = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstCaps) caps = NULL;
+  g_autoptr (GstPad) sinkpad = NULL;
+  const GstStructure *s;
+  const char *media, *encoding;
+  GstElement *first = NULL;
+
+  if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
+    return;
+
+  g_mutex_lock (&self->lock);
+  if (self->stopping) {
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  caps = gst_pad_get_current_caps (pad);
+  if (!caps)
+    caps = gst_pad_query_caps (pad, NULL);
+  s = gst_caps_get_structure (caps, 0);
+  media = s ? gst_structure_get_string (s, "media") : NULL;
+  encoding = s ? gst_structure_get_string (s, "encoding-name") : NULL;
+  g_debug ("media: receiving %s (%s) on %s", media, encoding, GST_PAD_NAME (pad));
+
+  if (g_strcmp0 (media, "video") == 0 && g_ascii_strcasecmp (encoding ? encoding : "", "VP8") == 0)
+    first = build_video_receiver (self, &error);
+  else if (g_strcmp0 (media, "audio") == 0 && g_ascii_strcasecmp (encoding ? encoding : "", "OPUS") == 0)
+    first = build_audio_receiver (self, &error);
+  if (!first) {
+    if (error)
+      g_warning ("media: cannot play the peer's %s: %s", media, error->message);
+    first = build_discard_receiver (self);
+  }
+  sinkpad = gst_element_get_static_pad (first, "sink");
+  if (gst_pad_link (pad, sinkpad) != GST_PAD_LINK_OK)
+    g_warning ("media: cannot link the peer's %s", media);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_inbound_rtp,
+                     self, NULL);
+  g_mutex_unlock (&self->lock);
+}
+
+/* Media state and the watchdog */
+
+static gint
+session_ms (VchatdMedia *self)
+{
+  return (gint) ((g_get_monotonic_time () - self->start_us) / 1000);
+}
+
+static void
+update_connected (VchatdMedia *self)
+{
+  if (self->state != VCHATD_MEDIA_STATE_CONNECTING || !self->ice_connected)
+    return;
+  if (g_atomic_int_get (&self->media_seen) || self->channel_open)
+    set_state (self, VCHATD_MEDIA_STATE_CONNECTED);
+}
+
+static void
+on_media_started_main (VchatdMedia *self, gpointer data)
+{
+  g_debug ("media: inbound RTP started");
+  update_connected (self);
+}
+
+static GstPadProbeReturn
+on_inbound_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+
+  g_atomic_int_set (&self->last_inbound_ms, session_ms (self));
+  if (g_atomic_int_compare_and_exchange (&self->media_seen, 0, 1))
+    run_on_main (self, on_media_started_main, NULL, NULL);
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+check_watchdog (VchatdMedia *self)
+{
+  gint silent_ms;
+
+  if (self->state != VCHATD_MEDIA_STATE_CONNECTED && self->state != VCHATD_MEDIA_STATE_CONNECTING)
+    return;
+  if (!g_atomic_int_get (&self->media_seen))
+    return;
+  silent_ms = session_ms (self) - g_atomic_int_get (&self->last_inbound_ms);
+  if (silent_ms > (gint) self->watchdog_seconds * 1000) {
+    g_message ("media: no media from the peer for %d ms: the call is lost", silent_ms);
+    set_state (self, VCHATD_MEDIA_STATE_FAILED);
+  }
+}
+
+static void
+on_ice_state_main (VchatdMedia *self, gpointer data)
+{
+  GstWebRTCICEConnectionState ice;
+  GstWebRTCPeerConnectionState pc;
+
+  g_object_get (self->webrtc, "ice-connection-state", &ice, "connection-state", &pc, NULL);
+  g_debug ("media: ICE %d, connection %d", ice, pc);
+  if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED || pc == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    if (self->state == VCHATD_MEDIA_STATE_CONNECTING || self->state == VCHATD_MEDIA_STATE_CONNECTED) {
+      g_message ("media: ICE failed: no network path to the peer");
+      set_state (self, VCHATD_MEDIA_STATE_FAILED);
+    }
+    return;
+  }
+  if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED || ice == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED) {
+    self->ice_connected = TRUE;
+    update_connected (self);
+  }
+}
+
+static void
+on_ice_state_notify (GObject *webrtc, GParamSpec *pspec, gpointer data)
+{
+  run_on_main (data, on_ice_state_main, NULL, NULL);
+}
+
+/* Local candidates */
+
+static void
+emit_local_candidate (VchatdMedia *self, const char *line)
+{
+  /* Stored as "<mline> <candidate>" */
+  char *end = NULL;
+  guint64 mline = g_ascii_strtoull (line, &end, 10);
+
+  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, (guint) mline, end && *end ? end + 1 : "");
+}
+
+static void
+on_local_candidate_main (VchatdMedia *self, gpointer data)
+{
+  if (!self->local_description_sent) {
+    g_ptr_array_add (self->pending_local_candidates, g_strdup (data));
+    return;
+  }
+  emit_local_candidate (self, data);
+}
+
+static void
+on_ice_candidate (GstElement *webrtc, guint mline, const char *candidate, gpointer data)
+{
+  run_on_main (data, on_local_candidate_main, g_strdup_printf ("%u %s", mline, candidate ? candidate : ""),
+               g_free);
+}
+
+static void
+maybe_send_end_of_candidates (VchatdMedia *self)
+{
+  GstWebRTCICEGatheringState gathering;
+
+  if (self->end_of_candidates_sent)
+    return;
+  g_object_get (self->webrtc, "ice-gathering-state", &gathering, NULL);
+  if (gathering != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    return;
+  self->end_of_candidates_sent = TRUE;
+  /* 1.22 emits no end-of-candidates itself. */
+  on_local_candidate_main (self, (gpointer) "0 ");
+}
+
+static void
+on_gathering_main (VchatdMedia *self, gpointer data)
+{
+  maybe_send_end_of_candidates (self);
+}
+
+static void
+on_gathering_notify (GObject *webrtc, GParamSpec *pspec, gpointer data)
+{
+  run_on_main (data, on_gathering_main, NULL, NULL);
+}
+
+static void
+local_description_sent (VchatdMedia *self, const char *type, const char *sdp)
+{
+  guint i;
+
+  g_signal_emit (self, signals[SIGNAL_LOCAL_DESCRIPTION], 0, type, sdp);
+  if (is_stopped (self))
+    return;
+  self->local_description_sent = TRUE;
+  for (i = 0; i < self->pending_local_candidates->len && !is_stopped (self); i++)
+    emit_local_candidate (self, g_ptr_array_index (self->pending_local_candidates, i));
+  g_ptr_array_set_size (self->pending_local_candidates, 0);
+}
+
+/* Data channel */
+
+static void
+on_channel_open_main (VchatdMedia *self, gpointer data)
+{
+  if (self->channel_open)
+    return;
+  g_debug ("media: data channel open");
+  self->channel_open = TRUE;
+  update_connected (self);
+}
+
+static void
+on_channel_open (GstWebRTCDataChannel *channel, gpointer data)
+{
+  run_on_main (data, on_channel_open_main, NULL, NULL);
+}
+
+static void
+on_channel_close_main (VchatdMedia *self, gpointer data)
+{
+  g_debug ("media: data channel closed");
+  self->channel_open = FALSE;
+}
+
+static void
+on_channel_close (GstWebRTCDataChannel *channel, gpointer data)
+{
+  run_on_main (data, on_channel_close_main, NULL, NULL);
+}
+
+static void
+on_channel_error (GstWebRTCDataChannel *channel, GError *error, gpointer data)
+{
+  g_warning ("media: data channel error: %s", error ? error->message : "unknown");
+}
+
+static void
+on_message_main (VchatdMedia *self, gpointer data)
+{
+  g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, (const char *) data);
+}
+
+static void
+on_channel_message (GstWebRTCDataChannel *channel, const char *text, gpointer data)
+{
+  if (text && g_utf8_validate (text, -1, NULL))
+    run_on_main (data, on_message_main, g_strdup (text), g_free);
+}
+
+/* Called with the lock held. */
+static void
+adopt_channel (VchatdMedia *self, GstWebRTCDataChannel *channel)
+{
+  GstWebRTCDataChannelState ready;
+
+  self->channel = g_object_ref (channel);
+  g_signal_connect (channel, "on-open", G_CALLBACK (on_channel_open), self);
+  g_signal_connect (channel, "on-close", G_CALLBACK (on_channel_close), self);
+  g_signal_connect (channel, "on-error", G_CALLBACK (on_channel_error), self);
+  g_signal_connect (channel, "on-message-string", G_CALLBACK (on_channel_message), self);
+  /* A channel the peer opened may be open before we see it. */
+  g_object_get (channel, "ready-state", &ready, NULL);
+  if (ready == GST_WEBRTC_DATA_CHANNEL_STATE_OPEN)
+    run_on_main (self, on_channel_open_main, NULL, NULL);
+}
+
+static void
+on_data_channel (GstElement *webrtc, GstWebRTCDataChannel *channel, gpointer data)
+{
+  VchatdMedia *self = data;
+  g_autofree char *label = NULL;
+
+  g_object_get (channel, "label", &label, NULL);
+  g_mutex_lock (&self->lock);
+  if (!self->stopping && !self->channel && g_strcmp0 (label, "chat") == 0)
+    adopt_channel (self, channel);
+  else
+    g_debug ("media: ignoring the peer's data channel “%s”", label);
+  g_mutex_unlock (&self->lock);
+}
+
+/* Negotiation */
+
+/* 1.22 picks a random SCTP association id per webrtcbin, and two in one
+ * process that pick the same one share an association (and hang at
+ * teardown): give each session its own. */
+static void
+on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpointer data)
+{
+  VchatdMedia *self = data;
+  GstElementFactory *factory = gst_element_get_factory (element);
+  const char *name = factory ? GST_OBJECT_NAME (factory) : NULL;
+
+  if (g_strcmp0 (name, "sctpenc") == 0 || g_strcmp0 (name, "sctpdec") == 0)
+    g_object_set (element, "sctp-association-id", self->sctp_association_id, NULL);
+}
+
+static void
+make_offer (VchatdMedia *self, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstPromise) promise = NULL;
+  g_autoptr (GstWebRTCSessionDescription) offer = NULL;
+  g_autofree char *text = NULL;
+  const GstStructure *reply = NULL;
+  PromiseWaiter *waiter;
+
+  if (self->offer_made || self->role != VCHATD_MEDIA_ROLE_OFFERER)
+    return;
+  self->offer_made = TRUE;
+
+  promise = waitable_promise_new (&waiter);
+  g_signal_emit_by_name (self->webrtc, "create-offer", NULL, promise);
+  if (promise_wait_reply (promise, waiter, "create an offer", &reply, &error) && reply)
+    gst_structure_get (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, NULL);
+  if (!offer) {
+    g_warning ("media: %s", error ? error->message : "webrtcbin made no offer");
+    set_state (self, VCHATD_MEDIA_STATE_FAILED);
+    return;
+  }
+  g_clear_pointer (&promise, gst_promise_unref);
+  promise = waitable_promise_new (&waiter);
+  g_signal_emit_by_name (self->webrtc, "set-local-description", offer, promise);
+  if (!promise_wait_reply (promise, waiter, "use its offer", NULL, &error)) {
+    g_warning ("media: %s", error->message);
+    set_state (self, VCHATD_MEDIA_STATE_FAILED);
+    return;
+  }
+  text = gst_sdp_message_as_text (offer->sdp);
+  g_debug ("media: offer:\n%s", text);
+  local_description_sent (self, "offer", text);
+}
+
+static void
+on_negotiation_needed (GstElement *webrtc, gpointer data)
+{
+  run_on_main (data, make_offer, NULL, NULL);
+}
+
+/* Remote SDP: checked here because webrtcbin 1.22 trusts it (a hostile peer
+ * must not be able to crash the daemon). */
+
+static gboolean
+is_number (const char *s, guint64 max)
+{
+  guint64 value;
+
+  return s && g_ascii_string_to_unsigned (s, 10, 0, max, &value, NULL);
+}
+
+static const char *
+media_or_session_attribute (const GstSDPMessage *msg, const GstSDPMedia *media, const char *key)
+{
+  const char *value = gst_sdp_media_get_attribute_val (media, key);
+
+  return value ? value : gst_sdp_message_get_attribute_val (msg, key);
+}
+
+static gboolean
+check_fingerprint (const char *value)
+{
+  g_auto (GStrv) parts = NULL;
+  g_auto (GStrv) bytes = NULL;
+  guint i;
+
+  if (!value)
+    return FALSE;
+  parts = g_strsplit (value, " ", -1);
+  if (g_strv_length (parts) != 2 || strlen (parts[0]) > 16)
+    return FALSE;
+  bytes = g_strsplit (parts[1], ":", -1);
+  if (g_strv_length (bytes) < 16 || g_strv_length (bytes) > 64)
+    return FALSE;
+  for (i = 0; bytes[i]; i++)
+    if (strlen (bytes[i]) != 2 || !g_ascii_isxdigit (bytes[i][0]) || !g_ascii_isxdigit (bytes[i][1]))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+check_media (const GstSDPMessage *msg, const GstSDPMedia *media, guint index, GError **error)
+{
+  const char *kind = gst_sdp_media_get_media (media);
+  const char *proto = gst_sdp_media_get_proto (media);
+  const char *value;
+  guint i;
+
+#define FAIL(...)                                                                                  \
+  G_STMT_START {                                                                                   \
+    g_autofree char *detail_ = g_strdup_printf (__VA_ARGS__);                                      \
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,                                   \
+                 "The peer's session description is not usable: media %u: %s", index, detail_);    \
+    return FALSE;                                                                                  \
+  } G_STMT_END
+
+  if (!kind || !proto)
+    FAIL ("no m= line");
+  if (gst_sdp_media_formats_len (media) == 0)
+    FAIL ("no formats");
+  if (g_str_equal (kind, "audio") || g_str_equal (kind, "video")) {
+    if (!g_str_equal (proto, "UDP/TLS/RTP/SAVPF"))
+      FAIL ("transport “%s” is not UDP/TLS/RTP/SAVPF", proto);
+    for (i = 0; i < gst_sdp_media_formats_len (media); i++)
+      if (!is_number (gst_sdp_media_get_format (media, i), 127))
+        FAIL ("payload type “%s” is not a number up to 127", gst_sdp_media_get_format (media, i));
+    for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
+      g_auto (GStrv) parts = g_strsplit (value, " ", 2);
+      g_auto (GStrv) codec = NULL;
+
+      if (g_strv_length (parts) != 2 || !is_number (parts[0], 127))
+        FAIL ("bad rtpmap “%s”", value);
+      codec = g_strsplit (parts[1], "/", -1);
+      if (g_strv_length (codec) < 2 || g_strv_length (codec) > 3 || !*codec[0] ||
+          !is_number (codec[1], G_MAXINT) || (codec[2] && !is_number (codec[2], 255)))
+        FAIL ("bad rtpmap “%s”", value);
+    }
+    for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "extmap", i)); i++) {
+      g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
+
+      if (g_strv_length (parts) < 2 || !is_number (parts[0], 14))
+        FAIL ("bad extmap “%s”", value);
+    }
+  } else if (g_str_equal (kind, "application")) {
+    if (!strstr (proto, "SCTP"))
+      FAIL ("application transport “%s” is not SCTP", proto);
+  } else {
+    FAIL ("unsupported media “%s”", kind);
+  }
+  value = gst_sdp_media_get_attribute_val (media, "mid");
+  if (!value || !*value || strlen (value) > 32)
+    FAIL ("missing or bad a=mid");
+  value = media_or_session_attribute (msg, media, "ice-ufrag");
+  if (!value || strlen (value) < 4 || strlen (value) > 256)
+    FAIL ("missing or bad a=ice-ufrag");
+  value = media_or_session_attribute (msg, media, "ice-pwd");
+  if (!value || strlen (value) < 22 || strlen (value) > 256)
+    FAIL ("missing or bad a=ice-pwd");
+  if (!check_fingerprint (media_or_session_attribute (msg, media, "fingerprint")))
+    FAIL ("missing or bad a=fingerprint");
+  value = media_or_session_attribute (msg, media, "setup");
+  if (value && !g_str_equal (value, "actpass") && !g_str_equal (value, "active") &&
+      !g_str_equal (value, "passive"))
+    FAIL ("bad a=setup “%s”", value);
+  return TRUE;
+#undef FAIL
+}
+
+static GstSDPMessage *
+parse_remote_sdp (const char *text, GError **error)
+{
+  g_autoptr (GstSDPMessage) msg = NULL;
+  guint i, n;
+
+  if (!text || !*text) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "The peer's session description is empty");
+    return NULL;
+  }
+  if (strlen (text) > MAX_SDP_LENGTH || !g_utf8_validate (text, -1, NULL)) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "The peer's session description is too long or not text");
+    return NULL;
+  }
+  if (gst_sdp_message_new_from_text (text, &msg) != GST_SDP_OK ||
+      g_strcmp0 (gst_sdp_message_get_version (msg), "0") != 0) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "The peer's session description does not parse as SDP (no “v=0” line)");
+    return NULL;
+  }
+  n = gst_sdp_message_medias_len (msg);
+  if (n == 0 || n > MAX_MEDIA) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "The peer's session description has %u media sections (1 to %d expected)", n, MAX_MEDIA);
+    return NULL;
+  }
+  for (i = 0; i < n; i++)
+    if (!check_media (msg, gst_sdp_message_get_media (msg, i), i, error))
+      return NULL;
+  /* A BUNDLE group must name media that exist. */
+  for (i = 0; i < gst_sdp_message_attributes_len (msg); i++) {
+    const GstSDPAttribute *attr = gst_sdp_message_get_attribute (msg, i);
+    g_auto (GStrv) mids = NULL;
+    guint j, k;
+
+    if (g_strcmp0 (attr->key, "group") != 0 || !attr->value || !g_str_has_prefix (attr->value, "BUNDLE"))
+      continue;
+    mids = g_strsplit (attr->value + strlen ("BUNDLE"), " ", -1);
+    for (j = 0; mids[j]; j++) {
+      gboolean found = FALSE;
+
+      if (!*mids[j])
+        continue;
+      for (k = 0; k < n && !found; k++)
+        found = g_strcmp0 (gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (msg, k), "mid"),
+                           mids[j]) == 0;
+      if (!found) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "The peer's session description bundles an unknown media “%s”", mids[j]);
+        return NULL;
+      }
+    }
+  }
+  return g_steal_pointer (&msg);
+}
+
+/* An answer must answer our offer: the same media, in the same order. */
+static gboolean
+check_answer_matches_offer (VchatdMedia *self, const GstSDPMessage *answer, GError **error)
+{
+  g_autoptr (GstWebRTCSessionDescription) offer = NULL;
+  guint i;
+
+  g_object_get (self->webrtc, "local-description", &offer, NULL);
+  if (!offer) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "Got an answer before making an offer");
+    return FALSE;
+  }
+  if (gst_sdp_message_medias_len (offer->sdp) != gst_sdp_message_medias_len (answer)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "The peer's answer has %u media sections for our %u",
+                 gst_sdp_message_medias_len (answer), gst_sdp_message_medias_len (offer->sdp));
+    return FALSE;
+  }
+  for (i = 0; i < gst_sdp_message_medias_len (answer); i++) {
+    const char *ours = gst_sdp_media_get_media (gst_sdp_message_get_media (offer->sdp, i));
+    const char *theirs = gst_sdp_media_get_media (gst_sdp_message_get_media (answer, i));
+
+    if (g_strcmp0 (ours, theirs) != 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The peer's answer has %s where our offer has %s", theirs, ours);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+static guint
+find_payload_type (const GstSDPMedia *media, const char *encoding)
+{
+  const char *value;
+  guint i;
+
+  for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
+    g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
+
+    if (g_strv_length (parts) >= 2 && g_ascii_strcasecmp (parts[1], encoding) == 0)
+      return (guint) g_ascii_strtoull (parts[0], NULL, 10);
+  }
+  return G_MAXUINT;
+}
+
+static guint
+find_twcc_id (const GstSDPMedia *media)
+{
+  const char *value;
+  guint i;
+
+  /* "a=extmap:<id>[/<direction>] <uri> [<attributes>]" */
+  for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "extmap", i)); i++) {
+    g_auto (GStrv) parts = g_strsplit (value, " ", 3);
+
+    if (g_strv_length (parts) >= 2 && g_str_equal (parts[1], TWCC_URI))
+      return (guint) g_ascii_strtoull (parts[0], NULL, 10);
+  }
+  return 0;
+}
+
+static void
+pending_sender_free (gpointer data)
+{
+  PendingSender *sender = data;
+
+  gst_clear_object (&sender->transceiver);
+  g_free (sender);
+}
+
+/* 1.22 as answerer drops TWCC, NACK and RTX from its answer unless a
+ * transceiver with the offer's payload type and TWCC extmap exists before
+ * set-remote-description. */
+static void
+prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
+{
+  gboolean used[N_SOURCES] = { FALSE, FALSE };
+  guint i;
+
+  for (i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (offer, i);
+    const char *kind_name = gst_sdp_media_get_media (media);
+    SourceKind kind;
+    PendingSender *sender;
+    g_autoptr (GstCaps) caps = NULL;
+    GstWebRTCRTPTransceiver *transceiver = NULL;
+    gboolean send;
+    guint pt;
+
+    if (g_str_equal (kind_name, "video"))
+      kind = SOURCE_VIDEO;
+    else if (g_str_equal (kind_name, "audio"))
+      kind = SOURCE_AUDIO;
+    else
+      continue;
+    /* One track of each kind; webrtcbin rejects the rest. */
+    if (used[kind])
+      continue;
+    pt = find_payload_type (media, kind == SOURCE_VIDEO ? "VP8" : "OPUS");
+    if (pt == G_MAXUINT)
+      continue;
+    used[kind] = TRUE;
+    send = kind == SOURCE_VIDEO ? self->has_video : self->has_audio;
+    caps = rtp_caps (kind, pt, find_twcc_id (media));
+    g_signal_emit_by_name (self->webrtc, "add-transceiver",
+                           send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+                                : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
+                           caps, &transceiver);
+    if (!transceiver)
+      continue;
+    if (kind == SOURCE_VIDEO) {
+      g_object_set (transceiver, "do-nack", TRUE, NULL);
+      self->have_video_track = TRUE;
+    } else {
+      self->have_audio_track = TRUE;
+    }
+    sender = g_new0 (PendingSender, 1);
+    sender->transceiver = transceiver;
+    sender->kind = kind;
+    sender->pt = pt;
+    sender->twcc_id = find_twcc_id (media);
+    sender->send = send;
+    g_ptr_array_add (self->pending_senders, sender);
+  }
+}
+
+/* 1.22 gives an answerer's transceivers their m-lines, and sink pads, only
+ * when it sets its answer: the encoders are linked then. */
+static gboolean
+link_answer_senders (VchatdMedia *self, GError **error)
+{
+  guint i;
+
+  for (i = 0; i < self->pending_senders->len; i++) {
+    PendingSender *sender = g_ptr_array_index (self->pending_senders, i);
+    g_autoptr (GstPad) pad = NULL;
+    gboolean ok;
+
+    if (!sender->send)
+      continue;
+    pad = webrtc_sink_pad (self, sender->transceiver);
+    if (!pad) {
+      g_debug ("media: the answer does not send our %s", source_kind_name (sender->kind));
+      continue;
+    }
+    if (sender->kind == SOURCE_VIDEO)
+      ok = build_video_sender (self, sender->transceiver, sender->pt, sender->twcc_id, error);
+    else
+      ok = build_audio_sender (self, sender->transceiver, sender->pt, sender->twcc_id, error);
+    if (!ok)
+      return FALSE;
+    start_source (self, sender->kind);
+  }
+  g_ptr_array_set_size (self->pending_senders, 0);
+  return TRUE;
+}
+
+static void
+on_answer_ready_main (VchatdMedia *self, gpointer data)
+{
+  local_description_sent (self, "answer", data);
+}
+
+static gboolean
+make_answer (VchatdMedia *self, GError **error)
+{
+  g_autoptr (GstPromise) promise = NULL;
+  g_autoptr (GstWebRTCSessionDescription) answer = NULL;
+  g_autofree char *text = NULL;
+  const GstStructure *reply = NULL;
+  PromiseWaiter *waiter;
+
+  promise = waitable_promise_new (&waiter);
+  g_signal_emit_by_name (self->webrtc, "create-answer", NULL, promise);
+  if (!promise_wait_reply (promise, waiter, "create an answer", &reply, error))
+    return FALSE;
+  if (reply)
+    gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL);
+  if (!answer) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "webrtcbin made no answer");
+    return FALSE;
+  }
+  g_clear_pointer (&promise, gst_promise_unref);
+  promise = waitable_promise_new (&waiter);
+  g_signal_emit_by_name (self->webrtc, "set-local-description", answer, promise);
+  if (!promise_wait_reply (promise, waiter, "use its answer", NULL, error))
+    return FALSE;
+  if (!link_answer_senders (self, error))
+    return FALSE;
+  text = gst_sdp_message_as_text (answer->sdp);
+  g_debug ("media: answer:\n%s", text);
+  run_on_main (self, on_answer_ready_main, g_steal_pointer (&text), g_free);
+  return TRUE;
+}
+
+static void
+flush_pending_candidates (VchatdMedia *self)
+{
+  guint i;
+
+  for (i = 0; i < self->pending_candidates->len; i++) {
+    PendingCandidate *c = &g_array_index (self->pending_candidates, PendingCandidate, i);
+
+    if (c->mline < self->remote_media_count)
+      g_signal_emit_by_name (self->webrtc, "add-ice-candidate", c->mline, c->candidate);
+  }
+  g_array_set_size (self->pending_candidates, 0);
+}
+
+gboolean
+vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const char *sdp,
+                                     GError **error)
+{
+  g_autoptr (GstSDPMessage) msg = NULL;
+  g_autoptr (GstWebRTCSessionDescription) desc = NULL;
+  g_autoptr (GstPromise) promise = NULL;
+  PromiseWaiter *waiter;
+  GstWebRTCSDPType sdp_type;
+
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (is_stopped (self) || self->state == VCHATD_MEDIA_STATE_NEW) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "The media session is not running");
+    return FALSE;
+  }
+  if (g_strcmp0 (type, "offer") == 0 && self->role == VCHATD_MEDIA_ROLE_ANSWERER) {
+    sdp_type = GST_WEBRTC_SDP_TYPE_OFFER;
+  } else if (g_strcmp0 (type, "answer") == 0 && self->role == VCHATD_MEDIA_ROLE_OFFERER) {
+    sdp_type = GST_WEBRTC_SDP_TYPE_ANSWER;
+  } else {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "Got a session description of type “%s” but expected an %s", type ? type : "(none)",
+                 self->role == VCHATD_MEDIA_ROLE_ANSWERER ? "offer" : "answer");
+    return FALSE;
+  }
+  if (self->remote_description_set) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                         "Renegotiation is not supported: start a new media session");
+    return FALSE;
+  }
+  msg = parse_remote_sdp (sdp, error);
+  if (!msg)
+    return FALSE;
+  if (sdp_type == GST_WEBRTC_SDP_TYPE_ANSWER && !check_answer_matches_offer (self, msg, error))
+    return FALSE;
+  self->remote_media_count = gst_sdp_message_medias_len (msg);
+
+  if (sdp_type == GST_WEBRTC_SDP_TYPE_OFFER)
+    prepare_answer_transceivers (self, msg);
+
+  desc = gst_webrtc_session_description_new (sdp_type, g_steal_pointer (&msg));
+  promise = waitable_promise_new (&waiter);
+  g_signal_emit_by_name (self->webrtc, "set-remote-description", desc, promise);
+  if (!promise_wait_reply (promise, waiter, "use the peer's session description", NULL, error)) {
+    g_ptr_array_set_size (self->pending_senders, 0);
+    return FALSE;
+  }
+  self->remote_description_set = TRUE;
+
+  if (sdp_type == GST_WEBRTC_SDP_TYPE_OFFER) {
+    g_autoptr (GError) local_error = NULL;
+
+    if (!make_answer (self, &local_error)) {
+      /* Our own failure, not the peer's. */
+      g_warning ("media: cannot answer: %s", local_error->message);
+      set_state (self, VCHATD_MEDIA_STATE_FAILED);
+      g_propagate_error (error, g_steal_pointer (&local_error));
+      return FALSE;
+    }
+  }
+  flush_pending_candidates (self);
+  return TRUE;
+}
+
+/* Returns FALSE with @error for a malformed candidate; TRUE with *skip for
+ * one to ignore. */
+static gboolean
+check_candidate (const char *candidate, gboolean *skip, GError **error)
+{
+  g_auto (GStrv) tokens = NULL;
+  const char *types[] = { "host", "srflx", "prflx", "relay" };
+  gboolean type_ok = FALSE;
+  const char *p;
+  guint i;
+
+  *skip = FALSE;
+  if (strlen (candidate) > MAX_CANDIDATE_LENGTH)
+    goto bad;
+  for (p = candidate; *p; p++)
+    if (!g_ascii_isprint (*p))
+      goto bad;
+  if (g_str_has_prefix (candidate, "a="))
+    candidate += 2;
+  if (!g_str_has_prefix (candidate, "candidate:"))
+    goto bad;
+  tokens = g_strsplit (candidate + strlen ("candidate:"), " ", -1);
+  /* foundation component transport priority address port typ type ... */
+  if (g_strv_length (tokens) < 8 || !*tokens[0] || strlen (tokens[0]) > 32 ||
+      !is_number (tokens[1], 256) || !is_number (tokens[3], G_MAXUINT32) ||
+      !is_number (tokens[5], 65535) || !g_str_equal (tokens[6], "typ"))
+    goto bad;
+  if (g_ascii_strcasecmp (tokens[2], "udp") != 0 && g_ascii_strcasecmp (tokens[2], "tcp") != 0)
+    goto bad;
+  for (i = 0; i < G_N_ELEMENTS (types); i++)
+    type_ok |= g_str_equal (tokens[7], types[i]);
+  if (!type_ok)
+    goto bad;
+  /* mDNS names and host names: libnice 0.1.21 cannot resolve the former,
+   * and a lookup pending at teardown leaks in 1.22. */
+  if (!g_hostname_is_ip_address (tokens[4]))
+    *skip = TRUE;
+  return TRUE;
+
+bad:
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "The peer's ICE candidate is malformed");
+  return FALSE;
+}
+
+gboolean
+vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const char *candidate,
+                                   GError **error)
+{
+  gboolean skip;
+
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (is_stopped (self) || self->state == VCHATD_MEDIA_STATE_NEW) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "The media session is not running");
+    return FALSE;
+  }
+  if (mline_index >= MAX_MEDIA ||
+      (self->remote_description_set && mline_index >= self->remote_media_count)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "The peer's ICE candidate is for media %u, which does not exist", mline_index);
+    return FALSE;
+  }
+  if (!candidate || !*candidate) {
+    /* End of candidates: libnice needs no word of it. */
+    return TRUE;
+  }
+  if (!check_candidate (candidate, &skip, error))
+    return FALSE;
+  if (skip) {
+    g_debug ("media: ignoring a candidate without an IP address");
+    return TRUE;
+  }
+  if (g_str_has_prefix (candidate, "a="))
+    candidate += 2;
+  if (!self->remote_description_set) {
+    PendingCandidate c = { mline_index, g_strdup (candidate) };
+
+    g_array_append_val (self->pending_candidates, c);
+    return TRUE;
+  }
+  g_signal_emit_by_name (self->webrtc, "add-ice-candidate", mline_index, candidate);
+  return TRUE;
+}
+
+/* Stats */
+
+typedef struct {
+  guint64 bytes_sent;
+  guint64 bytes_received;
+  gdouble rtt;            /* seconds, < 0: unknown */
+  gdouble fraction_lost;  /* < 0: unknown */
+  const char *pair_id;
+} StatsScan;
+
+static gboolean
+scan_stats_field (GQuark field, const GValue *value, gpointer data)
+{
+  StatsScan *scan = data;
+  const GstStructure *s;
+  GstWebRTCStatsType type;
+  guint64 bytes;
+  gdouble d;
+
+  if (!GST_VALUE_HOLDS_STRUCTURE (value))
+    return TRUE;
+  s = gst_value_get_structure (value);
+  if (!gst_structure_get_enum (s, "type", GST_TYPE_WEBRTC_STATS_TYPE, (gint *) &type))
+    return TRUE;
+  switch (type) {
+  case GST_WEBRTC_STATS_OUTBOUND_RTP:
+    if (gst_structure_get_uint64 (s, "bytes-sent", &bytes))
+      scan->bytes_sent += bytes;
+    break;
+  case GST_WEBRTC_STATS_INBOUND_RTP:
+    if (gst_structure_get_uint64 (s, "bytes-received", &bytes))
+      scan->bytes_received += bytes;
+    break;
+  case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
+    if (gst_structure_get_double (s, "round-trip-time", &d) && d > scan->rtt)
+      scan->rtt = d;
+    if (gst_structure_get_double (s, "fraction-lost", &d) && d > scan->fraction_lost)
+      scan->fraction_lost = d;
+    break;
+  case GST_WEBRTC_STATS_TRANSPORT:
+    if (!scan->pair_id)
+      scan->pair_id = gst_structure_get_string (s, "selected-candidate-pair-id");
+    break;
+  default:
+    break;
+  }
+  return TRUE;
+}
+
+static const GstStructure *
+stats_lookup (const GstStructure *reply, const char *id)
+{
+  const GValue *value = id ? gst_structure_get_value (reply, id) : NULL;
+
+  return value && GST_VALUE_HOLDS_STRUCTURE (value) ? gst_value_get_structure (value) : NULL;
+}
+
+/* 1.22 swaps the type (local/remote) of candidate stats: follow the ids from
+ * the selected pair instead. */
+static const char *
+candidate_type (const GstStructure *reply, const GstStructure *pair, const char *which)
+{
+  const GstStructure *candidate = stats_lookup (reply, gst_structure_get_string (pair, which));
+  const char *type = candidate ? gst_structure_get_string (candidate, "candidate-type") : NULL;
+
+  if (!type)
+    return NULL;
+  if (g_str_has_prefix (type, "host"))
+    return "host";
+  if (g_str_has_prefix (type, "srflx") || g_str_has_prefix (type, "serflx") ||
+      g_str_has_prefix (type, "server"))
+    return "srflx";
+  if (g_str_has_prefix (type, "prflx") || g_str_has_prefix (type, "peer"))
+    return "prflx";
+  if (g_str_has_prefix (type, "relay"))
+    return "relay";
+  return NULL;
+}
+
+static void
+on_stats_main (VchatdMedia *self, gpointer data)
+{
+  const GstStructure *reply = data;
+  StatsScan scan = { 0, 0, -1.0, -1.0, NULL };
+  GVariantBuilder b;
+  gint64 now = g_get_monotonic_time ();
+  gdouble elapsed = self->last_stats_us ? (now - self->last_stats_us) / (gdouble) G_USEC_PER_SEC : 0;
+  guint frames = (guint) g_atomic_int_get (&self->frames_decoded);
+  gint width = g_atomic_int_get (&self->recv_width);
+  gint height = g_atomic_int_get (&self->recv_height);
+  const GstStructure *pair;
+
+  self->stats_pending = FALSE;
+  gst_structure_foreach (reply, scan_stats_field, &scan);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
+  if (scan.rtt >= 0)
+    g_variant_builder_add (&b, "{sv}", "rtt-ms", g_variant_new_double (scan.rtt * 1000.0));
+  if (elapsed > 0.1) {
+    g_variant_builder_add (&b, "{sv}", "send-kbps",
+                           g_variant_new_double ((scan.bytes_sent - MIN (scan.bytes_sent, self->last_bytes_sent)) *
+                                                 8.0 / 1000.0 / elapsed));
+    g_variant_builder_add (&b, "{sv}", "recv-kbps",
+                           g_variant_new_double (
+                             (scan.bytes_received - MIN (scan.bytes_received, self->last_bytes_received)) * 8.0 /
+                             1000.0 / elapsed));
+    if (self->have_video_track)
+      g_variant_builder_add (&b, "{sv}", "recv-fps",
+                             g_variant_new_double ((frames - MIN (frames, self->last_frames)) / elapsed));
+  }
+  if (self->video_encoder) {
+    gint bitrate = 0;
+
+    g_object_get (self->video_encoder, "target-bitrate", &bitrate, NULL);
+    g_variant_builder_add (&b, "{sv}", "target-kbps", g_variant_new_double (bitrate / 1000.0));
+  }
+  if (scan.fraction_lost >= 0)
+    g_variant_builder_add (&b, "{sv}", "loss-pct", g_variant_new_double (scan.fraction_lost * 100.0));
+  if (width > 0 && height > 0) {
+    g_variant_builder_add (&b, "{sv}", "recv-width", g_variant_new_uint32 (width));
+    g_variant_builder_add (&b, "{sv}", "recv-height", g_variant_new_uint32 (height));
+  }
+  if (self->have_video_track)
+    g_variant_builder_add (&b, "{sv}", "frames-decoded", g_variant_new_uint64 (frames));
+  if (self->have_video_track)
+    g_variant_builder_add (&b, "{sv}", "video-codec", g_variant_new_string ("VP8"));
+  if (self->have_audio_track)
+    g_variant_builder_add (&b, "{sv}", "audio-codec", g_variant_new_string ("opus"));
+  pair = stats_lookup (reply, scan.pair_id);
+  if (pair) {
+    const char *local = candidate_type (reply, pair, "local-candidate-id");
+    const char *remote = candidate_type (reply, pair, "remote-candidate-id");
+
+    if (local)
+      g_variant_builder_add (&b, "{sv}", "local-candidate", g_variant_new_string (local));
+    if (remote)
+      g_variant_builder_add (&b, "{sv}", "remote-candidate", g_variant_new_string (remote));
+  }
+
+  self->last_bytes_sent = scan.bytes_sent;
+  self->last_bytes_received = scan.bytes_received;
+  self->last_frames = frames;
+  self->last_stats_us = now;
+  g_clear_pointer (&self->stats, g_variant_unref);
+  self->stats = g_variant_ref_sink (g_variant_builder_end (&b));
+  g_signal_emit (self, signals[SIGNAL_STATS_UPDATED], 0);
+}
+
+static gboolean
+drop_reference (gpointer data)
+{
+  return G_SOURCE_REMOVE;
+}
+
+/* The stats promise may be freed on webrtcbin's thread; the last reference
+ * to the session must not be dropped there. */
+static void
+unref_on_main (gpointer data)
+{
+  VchatdMedia *self = data;
+  g_autoptr (GSource) source = g_idle_source_new ();
+
+  g_source_set_callback (source, drop_reference, self, g_object_unref);
+  g_source_attach (source, self->context);
+}
+
+static void
+on_stats_reply (GstPromise *promise, gpointer data)
+{
+  VchatdMedia *self = data;
+  const GstStructure *reply;
+
+  if (gst_promise_wait (promise) != GST_PROMISE_RESULT_REPLIED)
+    return;
+  reply = gst_promise_get_reply (promise);
+  if (reply)
+    run_on_main (self, on_stats_main, gst_structure_copy (reply), (GDestroyNotify) gst_structure_free);
+}
+
+static void
+request_stats (VchatdMedia *self)
+{
+  GstPromise *promise;
+
+  if (self->stats_pending)
+    return;
+  self->stats_pending = TRUE;
+  promise = gst_promise_new_with_change_func (on_stats_reply, g_object_ref (self), unref_on_main);
+  g_signal_emit_by_name (self->webrtc, "get-stats", NULL, promise);
+  gst_promise_unref (promise);
+}
+
+static gboolean
+on_tick (gpointer data)
+{
+  VchatdMedia *self = data;
+
+  check_watchdog (self);
+  if (!is_stopped (self) &&
+      (self->state == VCHATD_MEDIA_STATE_CONNECTING || self->state == VCHATD_MEDIA_STATE_CONNECTED))
+    request_stats (self);
+  return G_SOURCE_CONTINUE;
+}
+
+static GstPadProbeReturn
+on_frame_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    g_atomic_int_inc (&self->frames_decoded);
+  } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_CAPS) {
+    GstCaps *caps;
+    GstVideoInfo vinfo;
+
+    gst_event_parse_caps (GST_PAD_PROBE_INFO_EVENT (info), &caps);
+    if (gst_video_info_from_caps (&vinfo, caps)) {
+      g_atomic_int_set (&self->recv_width, GST_VIDEO_INFO_WIDTH (&vinfo));
+      g_atomic_int_set (&self->recv_height, GST_VIDEO_INFO_HEIGHT (&vinfo));
+    }
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+/* Remote video thumbnails */
+
+static GstPadProbeReturn
+on_thumbnail_candidate (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+  gint64 now;
+
+  if (!g_signal_has_handler_pending (self, signals[SIGNAL_REMOTE_VIDEO_FRAME], 0, FALSE))
+    return GST_PAD_PROBE_DROP;
+  now = g_get_monotonic_time ();
+  if (self->last_thumbnail_us && now - self->last_thumbnail_us < G_USEC_PER_SEC)
+    return GST_PAD_PROBE_DROP;
+  self->last_thumbnail_us = now;
+  return GST_PAD_PROBE_OK;
+}
+
+typedef struct {
+  guint width;
+  guint height;
+  GBytes *rgb;
+} Thumbnail;
+
+static void
+thumbnail_free (gpointer data)
+{
+  Thumbnail *thumb = data;
+
+  g_bytes_unref (thumb->rgb);
+  g_free (thumb);
+}
+
+static void
+on_thumbnail_main (VchatdMedia *self, gpointer data)
+{
+  Thumbnail *thumb = data;
+
+  g_signal_emit (self, signals[SIGNAL_REMOTE_VIDEO_FRAME], 0, thumb->width, thumb->height, thumb->rgb);
+}
+
+static GstFlowReturn
+on_thumbnail_sample (GstAppSink *sink, gpointer data)
+{
+  VchatdMedia *self = data;
+  g_autoptr (GstSample) sample = gst_app_sink_pull_sample (sink);
+  GstVideoInfo info;
+  GstVideoFrame frame;
+  Thumbnail *thumb;
+  guint8 *rgb;
+  guint row, width, height;
+
+  if (!sample || !gst_video_info_from_caps (&info, gst_sample_get_caps (sample)))
+    return GST_FLOW_OK;
+  if (!gst_video_frame_map (&frame, &info, gst_sample_get_buffer (sample), GST_MAP_READ))
+    return GST_FLOW_OK;
+  width = GST_VIDEO_FRAME_WIDTH (&frame);
+  height = GST_VIDEO_FRAME_HEIGHT (&frame);
+  rgb = g_malloc ((gsize) width * height * 3);
+  /* Rows are padded to 4 bytes in GStreamer; the signal gives them packed. */
+  for (row = 0; row < height; row++)
+    memcpy (rgb + (gsize) row * width * 3,
+            (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) + (gsize) row * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
+            (gsize) width * 3);
+  gst_video_frame_unmap (&frame);
+
+  thumb = g_new0 (Thumbnail, 1);
+  thumb->width = width;
+  thumb->height = height;
+  thumb->rgb = g_bytes_new_take (rgb, (gsize) width * height * 3);
+  run_on_main (self, on_thumbnail_main, thumb, thumbnail_free);
+  return GST_FLOW_OK;
+}
+
+/* Bus */
+
+static gboolean
+on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
+{
+  VchatdMedia *self = data;
+  GstObject *src = GST_MESSAGE_SRC (message);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *debug = NULL;
+  SourceKind kind;
+
+  if (is_stopped (self))
+    return G_SOURCE_CONTINUE;
+
+  switch (GST_MESSAGE_TYPE (message)) {
+  case GST_MESSAGE_ERROR:
+    gst_message_parse_error (message, &error, &debug);
+    /* From an element already removed (a replaced source): old news. */
+    if (src != GST_OBJECT (self->pipeline) && !gst_object_has_as_ancestor (src, GST_OBJECT (self->pipeline)))
+      break;
+    for (kind = 0; kind < N_SOURCES; kind++) {
+      GstElement *element = self->sources[kind].element;
+
+      if (element && (src == GST_OBJECT (element) || gst_object_has_as_ancestor (src, GST_OBJECT (element)))) {
+        replace_source (self, kind, error->message);
+        return G_SOURCE_CONTINUE;
+      }
+    }
+    g_warning ("media: %s: %s (%s)", GST_OBJECT_NAME (src), error->message, debug ? debug : "");
+    set_state (self, VCHATD_MEDIA_STATE_FAILED);
+    break;
+  case GST_MESSAGE_WARNING:
+    gst_message_parse_warning (message, &error, &debug);
+    g_debug ("media: %s: %s (%s)", GST_OBJECT_NAME (src), error->message, debug ? debug : "");
+    break;
+  default:
+    break;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+/* Lifetime */
+
+static void
+set_state (VchatdMedia *self, VchatdMediaState state)
+{
+  if (self->state == state)
+    return;
+  g_debug ("media: %s → %s", vchatd_media_state_to_string (self->state), vchatd_media_state_to_string (state));
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+VchatdMedia *
+vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError **error)
+{
+  VchatdMedia *self;
+
+  g_return_val_if_fail (config != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
+
+  self = g_object_new (VCHATD_TYPE_MEDIA, NULL);
+  self->camera_target = g_strdup (config->camera_target);
+  self->video_source_description = g_strdup (config->video_source_description);
+  self->microphone_target = g_strdup (config->microphone_target);
+  self->audio_source_description = g_strdup (config->audio_source_description);
+  self->audio_sink_description = g_strdup (config->audio_sink_description);
+  self->stun_server = g_strdup (config->stun_server);
+  self->turn_servers = g_strdupv ((GStrv) config->turn_servers);
+  self->relay_only = config->relay_only;
+  self->max_bitrate_kbps = config->max_bitrate_kbps ? config->max_bitrate_kbps : DEFAULT_MAX_BITRATE_KBPS;
+  self->node_name_prefix = g_strdup (config->node_name_prefix);
+  self->watchdog_seconds = config->watchdog_seconds ? config->watchdog_seconds : DEFAULT_WATCHDOG_SECONDS;
+  self->role = role;
+  self->has_video = self->camera_target || self->video_source_description;
+  self->has_audio = self->microphone_target || self->audio_source_description;
+  if (self->node_name_prefix)
+    self->remote_video_node = g_strdup_printf ("%s-remote", self->node_name_prefix);
+  return self;
+}
+
+static gboolean
+build_pipeline (VchatdMedia *self, GError **error)
+{
+  static gint next_association_id;
+  g_autoptr (GstBus) bus = NULL;
+  g_autoptr (GObject) ice = NULL;
+  g_autoptr (GObject) agent = NULL;
+  guint i;
+
+  self->pipeline = gst_pipeline_new ("vchat-media");
+  gst_object_ref_sink (self->pipeline);
+  /* 1.22: see on_deep_element_added(); 1..65534, unique among live sessions. */
+  self->sctp_association_id = (guint) (g_atomic_int_add (&next_association_id, 1) % 65534) + 1;
+  g_signal_connect (self->pipeline, "deep-element-added", G_CALLBACK (on_deep_element_added), self);
+
+  self->webrtc = make_element ("webrtcbin", "webrtc", error);
+  if (!self->webrtc)
+    return FALSE;
+  gst_bin_add (GST_BIN (self->pipeline), self->webrtc);
+  gst_util_set_object_arg (G_OBJECT (self->webrtc), "bundle-policy", "max-bundle");
+  if (self->stun_server)
+    g_object_set (self->webrtc, "stun-server", self->stun_server, NULL);
+  for (i = 0; self->turn_servers && self->turn_servers[i]; i++) {
+    gboolean ok = FALSE;
+
+    g_signal_emit_by_name (self->webrtc, "add-turn-server", self->turn_servers[i], &ok);
+    if (!ok) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "The TURN server URL “%s” is not valid",
+                   self->turn_servers[i]);
+      return FALSE;
+    }
+  }
+  if (self->relay_only)
+    gst_util_set_object_arg (G_OBJECT (self->webrtc), "ice-transport-policy", "relay");
+  /* 1.22: a vanished peer is otherwise not noticed for minutes. */
+  g_object_get (self->webrtc, "ice-agent", &ice, NULL);
+  if (ice && g_object_class_find_property (G_OBJECT_GET_CLASS (ice), "agent"))
+    g_object_get (ice, "agent", &agent, NULL);
+  /* UPnP port mapping starts a GUPnP context manager per agent: sockets,
+   * SSDP traffic and seconds of delay for what STUN and TURN already do. */
+  if (agent)
+    g_object_set (agent, "keepalive-conncheck", TRUE, "upnp", FALSE, NULL);
+
+  g_signal_connect (self->webrtc, "on-negotiation-needed", G_CALLBACK (on_negotiation_needed), self);
+  g_signal_connect (self->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate), self);
+  g_signal_connect (self->webrtc, "on-data-channel", G_CALLBACK (on_data_channel), self);
+  g_signal_connect (self->webrtc, "pad-added", G_CALLBACK (on_pad_added), self);
+  g_signal_connect (self->webrtc, "notify::ice-connection-state", G_CALLBACK (on_ice_state_notify), self);
+  g_signal_connect (self->webrtc, "notify::connection-state", G_CALLBACK (on_ice_state_notify), self);
+  g_signal_connect (self->webrtc, "notify::ice-gathering-state", G_CALLBACK (on_gathering_notify), self);
+
+  if (self->has_video && !build_video_source_chain (self, error))
+    return FALSE;
+  if (self->role == VCHATD_MEDIA_ROLE_OFFERER) {
+    if (self->has_video ? !build_video_sender (self, NULL, VIDEO_PT, TWCC_ID, error)
+                        : !add_recvonly_transceiver (self, SOURCE_VIDEO, error))
+      return FALSE;
+    if (self->has_audio ? !build_audio_sender (self, NULL, AUDIO_PT, TWCC_ID, error)
+                        : !add_recvonly_transceiver (self, SOURCE_AUDIO, error))
+      return FALSE;
+  }
+
+  bus = gst_pipeline_get_bus (GST_PIPELINE (self->pipeline));
+  self->bus_source = gst_bus_create_watch (bus);
+  g_source_set_callback (self->bus_source, G_SOURCE_FUNC (on_bus_message), self, NULL);
+  g_source_set_static_name (self->bus_source, "[vchatd-media] bus");
+  g_source_attach (self->bus_source, self->context);
+  return TRUE;
+}
+
+gboolean
+vchatd_media_start (VchatdMedia *self, GError **error)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (self->state != VCHATD_MEDIA_STATE_NEW) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "The media session was already started");
+    return FALSE;
+  }
+  self->start_us = g_get_monotonic_time ();
+  if (!build_pipeline (self, error)) {
+    g_prefix_error (error, "Cannot set up the call's media: ");
+    vchatd_media_stop (self);
+    return FALSE;
+  }
+  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot start the call's media pipeline");
+    vchatd_media_stop (self);
+    return FALSE;
+  }
+
+  if (self->role == VCHATD_MEDIA_ROLE_OFFERER) {
+    g_autoptr (GstWebRTCDataChannel) channel = NULL;
+
+    /* Before the offer, so that it carries the SCTP m-line. */
+    g_signal_emit_by_name (self->webrtc, "create-data-channel", "chat", NULL, &channel);
+    if (channel) {
+      g_mutex_lock (&self->lock);
+      adopt_channel (self, channel);
+      g_mutex_unlock (&self->lock);
+    } else {
+      g_warning ("media: webrtcbin made no data channel: the call has no chat");
+    }
+    start_source (self, SOURCE_VIDEO);
+    start_source (self, SOURCE_AUDIO);
+  } else {
+    /* The answerer's encoders wait for the offer; the preview can start. */
+    start_source (self, SOURCE_VIDEO);
+  }
+
+  self->tick_source = g_timeout_source_new_seconds (1);
+  g_source_set_callback (self->tick_source, on_tick, self, NULL);
+  g_source_set_static_name (self->tick_source, "[vchatd-media] tick");
+  g_source_attach (self->tick_source, self->context);
+  set_state (self, VCHATD_MEDIA_STATE_CONNECTING);
+  return TRUE;
+}
+
+static void
+clear_source (GSource **source)
+{
+  if (*source) {
+    g_source_destroy (*source);
+    g_clear_pointer (source, g_source_unref);
+  }
+}
+
+void
+vchatd_media_stop (VchatdMedia *self)
+{
+  GstWebRTCDataChannel *channel;
+  SourceKind kind;
+
+  g_return_if_fail (VCHATD_IS_MEDIA (self));
+
+  if (self->state == VCHATD_MEDIA_STATE_STOPPED)
+    return;
+
+  g_mutex_lock (&self->lock);
+  self->stopping = TRUE;
+  channel = g_steal_pointer (&self->channel);
+  g_mutex_unlock (&self->lock);
+
+  clear_source (&self->tick_source);
+  clear_source (&self->bus_source);
+  for (kind = 0; kind < N_SOURCES; kind++)
+    clear_source (&self->sources[kind].timeout);
+
+  if (channel) {
+    /* 1.22: closing a data channel races with the bin's disposal (use after
+     * free); tearing the pipeline down closes the association anyway. */
+    g_signal_handlers_disconnect_by_data (channel, self);
+    g_object_unref (channel);
+  }
+  if (self->pipeline) {
+    g_signal_handlers_disconnect_by_data (self->pipeline, self);
+    if (self->webrtc)
+      g_signal_handlers_disconnect_by_data (self->webrtc, self);
+    gst_element_set_state (self->pipeline, GST_STATE_NULL);
+    g_ptr_array_set_size (self->pending_senders, 0);
+    self->webrtc = NULL;
+    self->video_tee = NULL;
+    self->video_encoder = NULL;
+    self->volume = NULL;
+    memset (self->sources, 0, sizeof self->sources);
+    gst_clear_object (&self->pipeline);
+  }
+  set_state (self, VCHATD_MEDIA_STATE_STOPPED);
+}
+
+gboolean
+vchatd_media_send_message (VchatdMedia *self, const char *text, GError **error)
+{
+  g_autoptr (GstWebRTCDataChannel) channel = NULL;
+  GstWebRTCDataChannelState ready = GST_WEBRTC_DATA_CHANNEL_STATE_CLOSED;
+
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
+  g_return_val_if_fail (text != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->channel)
+    channel = g_object_ref (self->channel);
+  g_mutex_unlock (&self->lock);
+  if (channel)
+    g_object_get (channel, "ready-state", &ready, NULL);
+  if (ready != GST_WEBRTC_DATA_CHANNEL_STATE_OPEN) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "The chat is not connected yet");
+    return FALSE;
+  }
+  /* Browsers assume 64 KiB when max-message-size is not advertised (1.22). */
+  if (strlen (text) > 65535) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "The message is too long");
+    return FALSE;
+  }
+  return gst_webrtc_data_channel_send_string_full (channel, text, error);
+}
+
+void
+vchatd_media_set_muted (VchatdMedia *self, gboolean muted)
+{
+  g_return_if_fail (VCHATD_IS_MEDIA (self));
+
+  self->muted = !!muted;
+  if (self->volume)
+    g_object_set (self->volume, "mute", self->muted, NULL);
+}
+
+void
+vchatd_media_set_camera_enabled (VchatdMedia *self, gboolean enabled)
+{
+  g_return_if_fail (VCHATD_IS_MEDIA (self));
+
+  g_atomic_int_set (&self->camera_disabled, !enabled);
+}
+
+void
+vchatd_media_set_max_bitrate (VchatdMedia *self, guint kbps)
+{
+  g_return_if_fail (VCHATD_IS_MEDIA (self));
+
+  self->max_bitrate_kbps = kbps ? kbps : DEFAULT_MAX_BITRATE_KBPS;
+  /* vp8enc takes a new target while playing. */
+  if (self->video_encoder)
+    g_object_set (self->video_encoder, "target-bitrate", (gint) (self->max_bitrate_kbps * 1000), NULL);
+}
+
+VchatdMediaState
+vchatd_media_get_state (VchatdMedia *self)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), VCHATD_MEDIA_STATE_STOPPED);
+
+  return self->state;
+}
+
+GVariant *
+vchatd_media_get_stats (VchatdMedia *self)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), NULL);
+
+  if (!self->stats)
+    return g_variant_new ("a{sv}", NULL);
+  /* A new floating container around the same (immutable) contents. */
+  return g_variant_new_from_data (G_VARIANT_TYPE_VARDICT, g_variant_get_data (self->stats),
+                                  g_variant_get_size (self->stats), TRUE,
+                                  (GDestroyNotify) g_variant_unref, g_variant_ref (self->stats));
+}
+
+gboolean
+vchatd_media_get_has_video (VchatdMedia *self)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
+
+  return self->has_video;
+}
+
+gboolean
+vchatd_media_get_has_audio (VchatdMedia *self)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
+
+  return self->has_audio;
+}
+
+const char *
+vchatd_media_get_remote_video_node (VchatdMedia *self)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), NULL);
+
+  return self->remote_video_node;
+}
+
+const char *
+vchatd_media_get_preview_node (VchatdMedia *self)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), NULL);
+
+  return self->preview_node;
+}
+
+/* GObject */
+
+static void
+pending_candidate_clear (gpointer data)
+{
+  PendingCandidate *c = data;
+
+  g_free (c->candidate);
+}
+
+static void
+vchatd_media_dispose (GObject *object)
+{
+  VchatdMedia *self = VCHATD_MEDIA (object);
+
+  vchatd_media_stop (self);
+  G_OBJECT_CLASS (vchatd_media_parent_class)->dispose (object);
+}
+
+static void
+vchatd_media_finalize (GObject *object)
+{
+  VchatdMedia *self = VCHATD_MEDIA (object);
+
+  g_free (self->camera_target);
+  g_free (self->video_source_description);
+  g_free (self->microphone_target);
+  g_free (self->audio_source_description);
+  g_free (self->audio_sink_description);
+  g_free (self->stun_server);
+  g_strfreev (self->turn_servers);
+  g_free (self->node_name_prefix);
+  g_free (self->remote_video_node);
+  g_free (self->preview_node);
+  g_clear_pointer (&self->stats, g_variant_unref);
+  g_ptr_array_unref (self->pending_senders);
+  g_array_unref (self->pending_candidates);
+  g_ptr_array_unref (self->pending_local_candidates);
+  g_main_context_unref (self->context);
+  g_mutex_clear (&self->lock);
+  G_OBJECT_CLASS (vchatd_media_parent_class)->finalize (object);
+}
+
+static void
+vchatd_media_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  VchatdMedia *self = VCHATD_MEDIA (object);
+
+  switch (prop_id) {
+  case PROP_STATE:
+    g_value_set_int (value, self->state);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+  }
+}
+
+static void
+vchatd_media_class_init (VchatdMediaClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vchatd_media_dispose;
+  object_class->finalize = vchatd_media_finalize;
+  object_class->get_property = vchatd_media_get_property;
+
+  properties[PROP_STATE] =
+    g_param_spec_int ("state", NULL, NULL, VCHATD_MEDIA_STATE_NEW, VCHATD_MEDIA_STATE_STOPPED,
+                      VCHATD_MEDIA_STATE_NEW, G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+
+  signals[SIGNAL_LOCAL_DESCRIPTION] =
+    g_signal_new ("local-description", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_LOCAL_CANDIDATE] =
+    g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE_RECEIVED] =
+    g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_STATS_UPDATED] =
+    g_signal_new ("stats-updated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 0);
+  signals[SIGNAL_REMOTE_VIDEO_FRAME] =
+    g_signal_new ("remote-video-frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_BYTES);
+  signals[SIGNAL_SOURCE_FAILED] =
+    g_signal_new ("source-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+}
+
+static void
+vchatd_media_init (VchatdMedia *self)
+{
+  g_mutex_init (&self->lock);
+  self->context = g_main_context_ref_thread_default ();
+  self->state = VCHATD_MEDIA_STATE_NEW;
+  self->pending_senders = g_ptr_array_new_with_free_func (pending_sender_free);
+  self->pending_candidates = g_array_new (FALSE, TRUE, sizeof (PendingCandidate));
+  g_array_set_clear_func (self->pending_candidates, pending_candidate_clear);
+  self->pending_local_candidates = g_ptr_array_new_with_free_func (g_free);
+  gst_video_info_init (&self->black_info);
+}

@@ -1,0 +1,126 @@
+/* vchatd-media.h: one call's media session: a GstPipeline with webrtcbin
+ *
+ * A media session sends the local camera and microphone, receives the
+ * peer's, and carries the chat data channel. It knows nothing of signaling:
+ * it emits its local SDP and ICE candidates as signals and is given the
+ * peer's. A call that reconnects throws its media session away and makes a
+ * new one (webrtcbin 1.22 cannot restart ICE).
+ *
+ * Every signal is emitted on the main context of the thread that created the
+ * session, never from a GStreamer or libnice thread, and always from that
+ * context's main loop (never from inside a call into this API). The session
+ * must be stopped and released on that thread too.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VCHATD_MEDIA_ROLE_OFFERER,
+  VCHATD_MEDIA_ROLE_ANSWERER,
+} VchatdMediaRole;
+
+typedef enum {
+  VCHATD_MEDIA_STATE_NEW,         /* created, not started */
+  VCHATD_MEDIA_STATE_CONNECTING,  /* negotiating / ICE checking */
+  VCHATD_MEDIA_STATE_CONNECTED,   /* ICE connected and the peer heard from: inbound
+                                   * RTP, or (a peer that sends no media) the data
+                                   * channel open */
+  VCHATD_MEDIA_STATE_FAILED,      /* ICE failed, or the inbound media watchdog fired */
+  VCHATD_MEDIA_STATE_STOPPED,     /* vchatd_media_stop() was called */
+} VchatdMediaState;
+
+const char *vchatd_media_state_to_string (VchatdMediaState state);
+
+typedef struct {
+  /* Video: a PipeWire node (pipewiresrc target-object: node.name or
+   * object.serial), or a GStreamer bin description (tests), or neither
+   * (no camera: the call has no outgoing video). A source that fails, or
+   * gives no frame within a few seconds (a missing PipeWire target just
+   * waits), is replaced by black frames and "source-failed" is emitted. */
+  const char *camera_target;
+  const char *video_source_description;
+  /* Audio likewise (a failed microphone is replaced by silence). */
+  const char *microphone_target;
+  const char *audio_source_description;
+  /* Where the peer's audio goes: NULL for the default PipeWire output,
+   * or a bin description (tests use "fakesink"). */
+  const char *audio_sink_description;
+
+  /* ICE: "stun://host:port" or NULL; TURN URLs as webrtcbin's
+   * add-turn-server takes them ("turn://user:pass@host:port?transport=udp",
+   * credentials percent-escaped). */
+  const char *stun_server;
+  const char *const *turn_servers;
+  gboolean relay_only;
+
+  guint max_bitrate_kbps;         /* 0: default (1500) */
+  /* Prefix of the PipeWire node names of the remote video and the preview;
+   * NULL: no PipeWire output (tests read frames through the
+   * "remote-video-frame" signal instead). */
+  const char *node_name_prefix;
+  /* Seconds without inbound media (after it started) before FAILED. */
+  guint watchdog_seconds;         /* 0: default (5) */
+} VchatdMediaConfig;
+
+#define VCHATD_TYPE_MEDIA (vchatd_media_get_type ())
+G_DECLARE_FINAL_TYPE (VchatdMedia, vchatd_media, VCHATD, MEDIA, GObject)
+
+VchatdMedia *vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role,
+                               GError **error);
+/* Builds and plays the pipeline; an offerer then emits "local-description"
+ * with its offer. */
+gboolean vchatd_media_start (VchatdMedia *self, GError **error);
+/* The peer's offer or answer ("offer"/"answer"); an answerer then emits its
+ * answer. Fails with G_IO_ERROR_INVALID_ARGUMENT on SDP that does not parse,
+ * that webrtcbin rejects, or that does not fit the role (an offer to the
+ * offerer); the session is left as it was. A second offer (renegotiation)
+ * fails with G_IO_ERROR_NOT_SUPPORTED: start a new session instead. */
+gboolean vchatd_media_set_remote_description (VchatdMedia *self, const char *type,
+                                              const char *sdp, GError **error);
+/* A trickled ICE candidate of the peer ("" = end of candidates). Candidates
+ * that arrive before the remote description are kept until it is set.
+ * Candidates whose address is a name rather than an IP address (mDNS
+ * ".local" names from browsers) are ignored without error: libnice 0.1.21
+ * cannot resolve them. Malformed ones fail with G_IO_ERROR_INVALID_ARGUMENT. */
+gboolean vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index,
+                                            const char *candidate, GError **error);
+/* Fails with G_IO_ERROR_NOT_CONNECTED until the data channel is open. */
+gboolean vchatd_media_send_message (VchatdMedia *self, const char *text, GError **error);
+void vchatd_media_set_muted (VchatdMedia *self, gboolean muted);
+void vchatd_media_set_camera_enabled (VchatdMedia *self, gboolean enabled);
+void vchatd_media_set_max_bitrate (VchatdMedia *self, guint kbps);
+
+VchatdMediaState vchatd_media_get_state (VchatdMedia *self);
+/* The latest stats (refreshed every second while connecting/connected), as
+ * the a{sv} of the Call's Stats property (floating reference). */
+GVariant *vchatd_media_get_stats (VchatdMedia *self);
+gboolean vchatd_media_get_has_video (VchatdMedia *self);
+gboolean vchatd_media_get_has_audio (VchatdMedia *self);
+const char *vchatd_media_get_remote_video_node (VchatdMedia *self); /* or NULL */
+const char *vchatd_media_get_preview_node (VchatdMedia *self);      /* or NULL */
+
+/* Tears the pipeline down (from the main loop); idempotent. */
+void vchatd_media_stop (VchatdMedia *self);
+
+/* Signals:
+ *   "local-description" (const char *type, const char *sdp)
+ *   "local-candidate"   (guint mline_index, const char *candidate): "" once
+ *       gathering is complete (end of candidates; webrtcbin 1.22 emits none)
+ *   "message-received"  (const char *text)
+ *   "stats-updated"     ()
+ *   "notify::state"     (property "state", VchatdMediaState as int)
+ *   "remote-video-frame" (guint width, guint height, GBytes *rgb) -- at most
+ *       once a second, a thumbnail (160 pixels wide, height by the aspect
+ *       ratio) of a decoded frame as packed RGB (rows of width * 3 bytes),
+ *       for tests and previews; only emitted when someone is connected to it.
+ *   "source-failed"     (const char *kind, const char *message): the camera
+ *       ("video") or microphone ("audio") failed or gave nothing; the call
+ *       goes on with black frames or silence.
+ */
+
+G_END_DECLS

@@ -1,0 +1,433 @@
+/* vchatd-signaling.c: the daemon's connection to vchat-signald
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "vchatd-signaling.h"
+
+#include <libsoup/soup.h>
+#include <string.h>
+
+#define BACKOFF_MIN_S 1
+#define BACKOFF_MAX_S 30
+/* The server pings every 20 s by default; silence for longer than this means
+ * the connection is dead even if TCP has not noticed. */
+#define SILENCE_LIMIT_US (G_GINT64_CONSTANT (65) * G_USEC_PER_SEC)
+
+struct _VchatdSignaling {
+  GObject parent_instance;
+
+  char *url;
+  char *display_name;
+  VchatdSignalingState state;
+  gboolean running;
+
+  SoupSession *session;
+  SoupWebsocketConnection *ws;
+  GCancellable *cancellable;
+  guint retry_source;
+  guint watchdog_source;
+  guint backoff_s;
+  gint64 last_rx;
+
+  char *session_id;
+  char *resume;
+  gboolean sent_resume;
+  JsonArray *ice_servers;
+};
+
+enum { PROP_0, PROP_STATE, N_PROPS };
+enum { SIGNAL_MESSAGE, SIGNAL_SESSION_LOST, N_SIGNALS };
+
+static GParamSpec *props[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (VchatdSignaling, vchatd_signaling, G_TYPE_OBJECT)
+
+static void connect_now (VchatdSignaling *self);
+
+const char *
+vchatd_signaling_state_to_string (VchatdSignalingState state)
+{
+  switch (state) {
+  case VCHATD_SIGNALING_OFFLINE:
+    return "offline";
+  case VCHATD_SIGNALING_CONNECTING:
+    return "connecting";
+  case VCHATD_SIGNALING_ONLINE:
+    return "online";
+  case VCHATD_SIGNALING_RECONNECTING:
+    return "reconnecting";
+  }
+  g_assert_not_reached ();
+}
+
+static void
+set_state (VchatdSignaling *self, VchatdSignalingState state)
+{
+  if (self->state == state)
+    return;
+  g_debug ("signaling: %s", vchatd_signaling_state_to_string (state));
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE]);
+}
+
+static char *
+normalize_url (const char *url)
+{
+  g_autoptr (GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  const char *scheme;
+  const char *path;
+
+  if (!uri)
+    return g_strdup (url);
+  scheme = g_uri_get_scheme (uri);
+  path = g_uri_get_path (uri);
+  if (g_str_equal (scheme, "http") || g_str_equal (scheme, "https")) {
+    g_autofree char *base = g_strdup (path);
+    g_autofree char *ws_path = NULL;
+    g_autoptr (GUri) ws = NULL;
+
+    /* A web address of the server works too: its WebSocket is at /ws. */
+    if (g_str_has_suffix (base, "/"))
+      base[strlen (base) - 1] = '\0';
+    ws_path = g_str_has_suffix (base, "/ws") ? g_strdup (base) : g_strconcat (base, "/ws", NULL);
+    ws = g_uri_build (G_URI_FLAGS_NONE, g_str_equal (scheme, "https") ? "wss" : "ws", NULL,
+                      g_uri_get_host (uri), g_uri_get_port (uri), ws_path, NULL, NULL);
+    return g_uri_to_string (ws);
+  }
+  return g_strdup (url);
+}
+
+static void
+drop_connection (VchatdSignaling *self)
+{
+  if (self->ws) {
+    g_signal_handlers_disconnect_by_data (self->ws, self);
+    if (soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      soup_websocket_connection_close (self->ws, 4100, "reconnecting");
+    g_clear_object (&self->ws);
+  }
+  g_clear_handle_id (&self->watchdog_source, g_source_remove);
+}
+
+static gboolean
+retry_cb (gpointer data)
+{
+  VchatdSignaling *self = data;
+
+  self->retry_source = 0;
+  connect_now (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_retry (VchatdSignaling *self)
+{
+  drop_connection (self);
+  if (!self->running)
+    return;
+  set_state (self, VCHATD_SIGNALING_RECONNECTING);
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  g_debug ("signaling: retrying in %u s", self->backoff_s);
+  self->retry_source = g_timeout_add_seconds (self->backoff_s, retry_cb, self);
+  self->backoff_s = MIN (self->backoff_s * 2, BACKOFF_MAX_S);
+}
+
+static void
+send_text (VchatdSignaling *self, JsonObject *msg)
+{
+  g_autofree char *text = vchat_msg_object_to_string (msg);
+
+  soup_websocket_connection_send_text (self->ws, text);
+}
+
+static void
+handle_welcome (VchatdSignaling *self, VchatMsg *msg)
+{
+  gboolean resumed = vchat_msg_get_bool (msg, "resumed");
+  JsonNode *servers = json_object_get_member (msg->object, "ice_servers");
+  gboolean lost = self->sent_resume && !resumed;
+
+  g_free (self->session_id);
+  self->session_id = g_strdup (vchat_msg_get_string (msg, "session"));
+  g_free (self->resume);
+  self->resume = g_strdup (vchat_msg_get_string (msg, "resume"));
+  g_clear_pointer (&self->ice_servers, json_array_unref);
+  self->ice_servers = json_array_ref (json_node_get_array (servers));
+  self->backoff_s = BACKOFF_MIN_S;
+  g_debug ("signaling: welcome, session %s%s", self->session_id,
+           resumed ? " (resumed)" : lost ? " (the old session expired)" : "");
+  set_state (self, VCHATD_SIGNALING_ONLINE);
+  if (lost)
+    g_signal_emit (self, signals[SIGNAL_SESSION_LOST], 0);
+}
+
+static void
+on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data)
+{
+  VchatdSignaling *self = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VchatMsg) msg = NULL;
+  gsize len;
+  const char *text = g_bytes_get_data (bytes, &len);
+
+  self->last_rx = g_get_monotonic_time ();
+  if (type != SOUP_WEBSOCKET_DATA_TEXT) {
+    g_warning ("signaling: the server sent a binary frame; ignored");
+    return;
+  }
+  msg = vchat_msg_parse (text, len, 0, VCHAT_MSG_FROM_SERVER, NULL, &error);
+  if (!msg) {
+    /* A server that breaks the protocol is a bug there; say so, go on. */
+    g_warning ("signaling: invalid message from the server ignored: %s", error->message);
+    return;
+  }
+
+  switch (msg->type) {
+  case VCHAT_MSG_WELCOME:
+    handle_welcome (self, msg);
+    break;
+  case VCHAT_MSG_PING: {
+    g_autoptr (JsonObject) pong = vchat_msg_object_new (VCHAT_MSG_PONG);
+    send_text (self, pong);
+    break;
+  }
+  case VCHAT_MSG_PONG:
+    break;
+  default:
+    g_object_ref (self);
+    g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, msg);
+    g_object_unref (self);
+    break;
+  }
+}
+
+static void
+on_closed (SoupWebsocketConnection *ws, gpointer data)
+{
+  VchatdSignaling *self = data;
+
+  g_debug ("signaling: connection closed (%u)", soup_websocket_connection_get_close_code (ws));
+  schedule_retry (self);
+}
+
+static gboolean
+watchdog_cb (gpointer data)
+{
+  VchatdSignaling *self = data;
+
+  if (g_get_monotonic_time () - self->last_rx > SILENCE_LIMIT_US) {
+    g_debug ("signaling: the server went silent");
+    self->watchdog_source = 0;
+    schedule_retry (self);
+    return G_SOURCE_REMOVE;
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+connected_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  VchatdSignaling *self = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) hello = NULL;
+  SoupWebsocketConnection *ws;
+
+  ws = soup_session_websocket_connect_finish (SOUP_SESSION (source), result, &error);
+  if (!ws) {
+    if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+      return;
+    g_debug ("signaling: cannot connect to %s: %s", self->url, error->message);
+    schedule_retry (self);
+    return;
+  }
+  self->ws = ws;
+  self->last_rx = g_get_monotonic_time ();
+  soup_websocket_connection_set_max_incoming_payload_size (ws, 1024 * 1024);
+  g_signal_connect (ws, "message", G_CALLBACK (on_message), self);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), self);
+  self->watchdog_source = g_timeout_add_seconds (5, watchdog_cb, self);
+
+  hello = vchat_msg_object_new (VCHAT_MSG_HELLO);
+  json_object_set_int_member (hello, "version", VCHAT_PROTOCOL_VERSION);
+  json_object_set_string_member (hello, "client", "vchatd/" VCHAT_VERSION);
+  if (self->display_name && *self->display_name)
+    json_object_set_string_member (hello, "name", self->display_name);
+  self->sent_resume = self->resume != NULL;
+  if (self->resume)
+    json_object_set_string_member (hello, "resume", self->resume);
+  send_text (self, hello);
+}
+
+static void
+connect_now (VchatdSignaling *self)
+{
+  g_autoptr (SoupMessage) msg = NULL;
+
+  msg = soup_message_new ("GET", self->url);
+  if (!msg) {
+    g_warning ("signaling: “%s” is not a valid server URL; set a ws:// or wss:// URL", self->url);
+    self->running = FALSE;
+    set_state (self, VCHATD_SIGNALING_OFFLINE);
+    return;
+  }
+  if (self->state != VCHATD_SIGNALING_RECONNECTING)
+    set_state (self, VCHATD_SIGNALING_CONNECTING);
+  g_clear_object (&self->cancellable);
+  self->cancellable = g_cancellable_new ();
+  soup_session_websocket_connect_async (self->session, msg, NULL, NULL, G_PRIORITY_DEFAULT,
+                                        self->cancellable, connected_cb, self);
+}
+
+void
+vchatd_signaling_start (VchatdSignaling *self)
+{
+  g_return_if_fail (VCHATD_IS_SIGNALING (self));
+
+  if (self->running)
+    return;
+  self->running = TRUE;
+  self->backoff_s = BACKOFF_MIN_S;
+  connect_now (self);
+}
+
+void
+vchatd_signaling_stop (VchatdSignaling *self)
+{
+  g_return_if_fail (VCHATD_IS_SIGNALING (self));
+
+  self->running = FALSE;
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  if (self->ws && soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
+    /* 1000: we are done; the server ends our session and calls at once. */
+    g_signal_handlers_disconnect_by_data (self->ws, self);
+    soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
+    g_clear_object (&self->ws);
+  }
+  drop_connection (self);
+  set_state (self, VCHATD_SIGNALING_OFFLINE);
+}
+
+void
+vchatd_signaling_set_url (VchatdSignaling *self, const char *url)
+{
+  gboolean was_running = self->running;
+
+  vchatd_signaling_stop (self);
+  g_free (self->url);
+  self->url = normalize_url (url);
+  g_clear_pointer (&self->resume, g_free);
+  if (was_running)
+    vchatd_signaling_start (self);
+}
+
+VchatdSignalingState
+vchatd_signaling_get_state (VchatdSignaling *self)
+{
+  return self->state;
+}
+
+const char *
+vchatd_signaling_get_url (VchatdSignaling *self)
+{
+  return self->url;
+}
+
+JsonArray *
+vchatd_signaling_get_ice_servers (VchatdSignaling *self)
+{
+  return self->ice_servers;
+}
+
+gboolean
+vchatd_signaling_send (VchatdSignaling *self, JsonObject *msg, GError **error)
+{
+  if (self->state != VCHATD_SIGNALING_ONLINE || !self->ws) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                 "Not connected to the signaling server %s (%s); check the server URL "
+                 "and the network.", self->url, vchatd_signaling_state_to_string (self->state));
+    return FALSE;
+  }
+  send_text (self, msg);
+  return TRUE;
+}
+
+static void
+vchatd_signaling_dispose (GObject *object)
+{
+  VchatdSignaling *self = VCHATD_SIGNALING (object);
+
+  if (self->running)
+    vchatd_signaling_stop (self);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->session);
+  G_OBJECT_CLASS (vchatd_signaling_parent_class)->dispose (object);
+}
+
+static void
+vchatd_signaling_finalize (GObject *object)
+{
+  VchatdSignaling *self = VCHATD_SIGNALING (object);
+
+  g_free (self->url);
+  g_free (self->display_name);
+  g_free (self->session_id);
+  g_free (self->resume);
+  g_clear_pointer (&self->ice_servers, json_array_unref);
+  G_OBJECT_CLASS (vchatd_signaling_parent_class)->finalize (object);
+}
+
+static void
+vchatd_signaling_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  VchatdSignaling *self = VCHATD_SIGNALING (object);
+
+  switch (id) {
+  case PROP_STATE:
+    g_value_set_int (value, self->state);
+    break;
+  default:
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+  }
+}
+
+static void
+vchatd_signaling_class_init (VchatdSignalingClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = vchatd_signaling_dispose;
+  object_class->finalize = vchatd_signaling_finalize;
+  object_class->get_property = vchatd_signaling_get_property;
+
+  props[PROP_STATE] = g_param_spec_int ("state", NULL, NULL, VCHATD_SIGNALING_OFFLINE,
+                                        VCHATD_SIGNALING_RECONNECTING, VCHATD_SIGNALING_OFFLINE,
+                                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+
+  signals[SIGNAL_MESSAGE] = g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
+                                          0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
+  signals[SIGNAL_SESSION_LOST] = g_signal_new ("session-lost", G_TYPE_FROM_CLASS (klass),
+                                               G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                               G_TYPE_NONE, 0);
+}
+
+static void
+vchatd_signaling_init (VchatdSignaling *self)
+{
+  self->session = soup_session_new ();
+  self->backoff_s = BACKOFF_MIN_S;
+}
+
+VchatdSignaling *
+vchatd_signaling_new (const char *url, const char *display_name)
+{
+  VchatdSignaling *self = g_object_new (VCHATD_TYPE_SIGNALING, NULL);
+
+  self->url = normalize_url (url);
+  self->display_name = g_strdup (display_name);
+  return self;
+}

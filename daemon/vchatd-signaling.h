@@ -1,0 +1,55 @@
+/* vchatd-signaling.h: the daemon's connection to vchat-signald
+ *
+ * One WebSocket to the signaling server, kept up: it says hello, resumes its
+ * session with the server's token after a drop, and reconnects with growing
+ * pauses (1 s, 2 s, 4 s … 30 s). Messages from the server are parsed and
+ * validated by the protocol library before anyone sees them.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "vchat-protocol.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+  VCHATD_SIGNALING_OFFLINE,
+  VCHATD_SIGNALING_CONNECTING,
+  VCHATD_SIGNALING_ONLINE,
+  VCHATD_SIGNALING_RECONNECTING,
+} VchatdSignalingState;
+
+const char *vchatd_signaling_state_to_string (VchatdSignalingState state);
+
+#define VCHATD_TYPE_SIGNALING (vchatd_signaling_get_type ())
+G_DECLARE_FINAL_TYPE (VchatdSignaling, vchatd_signaling, VCHATD, SIGNALING, GObject)
+
+/* @url: ws:// or wss:// URL of the server's /ws (a http(s):// base URL is
+ * turned into its /ws). @client_name: the display name sent in hello. */
+VchatdSignaling *vchatd_signaling_new (const char *url, const char *display_name);
+void vchatd_signaling_start (VchatdSignaling *self);
+void vchatd_signaling_stop (VchatdSignaling *self);
+/* Connects anew to another server (the session starts over). */
+void vchatd_signaling_set_url (VchatdSignaling *self, const char *url);
+
+VchatdSignalingState vchatd_signaling_get_state (VchatdSignaling *self);
+const char *vchatd_signaling_get_url (VchatdSignaling *self);
+/* From the last welcome: the ice_servers array, or NULL before any. */
+JsonArray *vchatd_signaling_get_ice_servers (VchatdSignaling *self);
+
+/* Sends @msg (a protocol object) when online; FALSE with
+ * G_IO_ERROR_NOT_CONNECTED otherwise. */
+gboolean vchatd_signaling_send (VchatdSignaling *self, JsonObject *msg, GError **error);
+
+/* Signals:
+ *   "message" (VchatMsg *msg): a valid message from the server, other than
+ *     welcome/ping/pong, which are handled here.
+ *   "session-lost" (): the server did not resume our session (it expired):
+ *     every call and queue place of the old session is gone.
+ *   "notify::state"
+ */
+
+G_END_DECLS

@@ -1,0 +1,205 @@
+"""Run real vchatd daemons for a test, each on its own private session bus.
+
+    with Vchatd(tmpdir, server_url, name="Ada", env=pw.env, camera="cam-red") as a:
+        path = a.manager("StartRandom", "(a{sv})", {})
+        a.wait_call_state(path, "connected")
+
+The binary comes from VCHATD (set by meson). Every daemon gets a private
+dbus-daemon; PipeWire (XDG_RUNTIME_DIR) is shared through `env`, so two
+daemons see the same virtual cameras, as two desktops on one network would
+see the same server.
+"""
+import os
+import subprocess
+import threading
+import time
+
+import gi
+
+gi.require_version("Gio", "2.0")
+from gi.repository import Gio, GLib  # noqa: E402
+
+BUS_NAME = "io.github.vchat.VChat1"
+MANAGER_PATH = "/io/github/vchat/VChat1"
+MANAGER_IFACE = "io.github.vchat.VChat1.Manager"
+CALL_IFACE = "io.github.vchat.VChat1.Call"
+
+
+def unpack(v):
+    return v.unpack() if isinstance(v, GLib.Variant) else v
+
+
+class PrivateBus:
+    """A dbus-daemon of our own, gone when stopped."""
+
+    def __init__(self, tmpdir, env=None):
+        conf = os.path.join(tmpdir, "session.conf")
+        with open(conf, "w") as f:
+            f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:dir={tmpdir}</listen>
+  <servicedir>{os.path.join(tmpdir, 'services')}</servicedir>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+""")
+        os.makedirs(os.path.join(tmpdir, "services"), exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["dbus-daemon", "--config-file", conf, "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE, text=True, env=env)
+        self.address = self.proc.stdout.readline().strip()
+        if not self.address:
+            raise RuntimeError("dbus-daemon did not start")
+        self.services_dir = os.path.join(tmpdir, "services")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+class Vchatd:
+    def __init__(self, tmpdir, server_url, name=None, env=None, args=(), start=True):
+        os.makedirs(tmpdir, exist_ok=True)
+        self.tmpdir = tmpdir
+        self.binary = os.environ["VCHATD"]
+        self.base_env = dict(env or os.environ)
+        self.bus = PrivateBus(tmpdir, self.base_env)
+        self.env = dict(self.base_env, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
+                        GSETTINGS_BACKEND="memory")
+        if os.environ.get("VCHAT_SCHEMAS"):
+            self.env["GSETTINGS_SCHEMA_DIR"] = os.environ["VCHAT_SCHEMAS"]
+        self.args = ["--server", server_url, "--verbose"] + (["--name", name] if name else []) + list(args)
+        self.log_lines = []
+        self.proc = None
+        self.conn = Gio.DBusConnection.new_for_address_sync(
+            self.bus.address,
+            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+            None, None)
+        if start:
+            self.start()
+
+    # process
+
+    def start(self, extra=()):
+        self.proc = subprocess.Popen([self.binary] + self.args + list(extra), env=self.env,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        self.wait(lambda: self.name_owner() is not None, 10, "vchatd to own its name")
+        self.wait(lambda: self.manager_prop("SignalingState") == "online", 15,
+                  "vchatd to reach the signaling server")
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            self.log_lines.append(line)
+
+    @property
+    def log(self):
+        return "".join(self.log_lines)
+
+    def kill(self, sig=9):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode if self.proc else None
+        self.conn.close_sync(None)
+        self.bus.stop()
+        return rc
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # D-Bus
+
+    def name_owner(self):
+        try:
+            r = self.conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                    "org.freedesktop.DBus", "GetNameOwner",
+                                    GLib.Variant("(s)", (BUS_NAME,)), None,
+                                    Gio.DBusCallFlags.NO_AUTO_START, 2000, None)
+            return r.unpack()[0]
+        except GLib.Error:
+            return None
+
+    def call(self, path, iface, method, signature=None, *args, timeout=10000):
+        params = GLib.Variant(signature, args) if signature else None
+        r = self.conn.call_sync(BUS_NAME, path, iface, method, params, None,
+                                Gio.DBusCallFlags.NONE, timeout, None)
+        result = r.unpack() if r is not None else ()
+        return result[0] if len(result) == 1 else result
+
+    def manager(self, method, signature=None, *args):
+        return self.call(MANAGER_PATH, MANAGER_IFACE, method, signature, *args)
+
+    def call_method(self, path, method, signature=None, *args):
+        return self.call(path, CALL_IFACE, method, signature, *args)
+
+    def prop(self, path, iface, name):
+        r = self.conn.call_sync(BUS_NAME, path, "org.freedesktop.DBus.Properties", "Get",
+                                GLib.Variant("(ss)", (iface, name)), None,
+                                Gio.DBusCallFlags.NONE, 5000, None)
+        return unpack(r.unpack()[0])
+
+    def manager_prop(self, name):
+        try:
+            return self.prop(MANAGER_PATH, MANAGER_IFACE, name)
+        except GLib.Error:
+            return None
+
+    def call_prop(self, path, name):
+        return self.prop(path, CALL_IFACE, name)
+
+    def call_props(self, path):
+        r = self.conn.call_sync(BUS_NAME, path, "org.freedesktop.DBus.Properties", "GetAll",
+                                GLib.Variant("(s)", (CALL_IFACE,)), None,
+                                Gio.DBusCallFlags.NONE, 5000, None)
+        return {k: unpack(v) for k, v in r.unpack()[0].items()}
+
+    def wait(self, predicate, timeout, what):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc and self.proc.poll() is not None:
+                raise AssertionError(f"vchatd exited ({self.proc.returncode}) while waiting for {what}:\n{self.log[-3000:]}")
+            try:
+                if predicate():
+                    return
+            except GLib.Error:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n--- vchatd log ---\n{self.log[-4000:]}")
+
+    def wait_call_state(self, path, state, timeout=20):
+        self.wait(lambda: self.call_prop(path, "State") == state, timeout, f"{path} to be {state}")
+
+    def calls(self):
+        return self.manager_prop("Calls") or []
+
+
+def dbus_error_name(exc):
+    """The D-Bus error name of a GLib.Error from a call."""
+    return Gio.DBusError.get_remote_error(exc)
+
+
+def dbus_error_message(exc):
+    return exc.message.split(": ", 1)[-1] if exc.message.startswith("GDBus.Error:") else exc.message
