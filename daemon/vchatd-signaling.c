@@ -31,6 +31,15 @@ struct _VchatdSignaling {
   guint backoff_s;
   gint64 last_rx;
 
+  /* Paced sending: the server drops what goes over its rate (limits in
+   * welcome), and a dropped ICE candidate breaks a call, so frames wait
+   * here rather than be lost. */
+  GQueue outbox;
+  double tokens;
+  double rate;
+  gint64 last_refill;
+  guint flush_source;
+
   char *session_id;
   char *resume;
   gboolean sent_resume;
@@ -110,6 +119,7 @@ drop_connection (VchatdSignaling *self)
     g_clear_object (&self->ws);
   }
   g_clear_handle_id (&self->watchdog_source, g_source_remove);
+  g_clear_handle_id (&self->flush_source, g_source_remove);
 }
 
 static gboolean
@@ -135,8 +145,47 @@ schedule_retry (VchatdSignaling *self)
   self->backoff_s = MIN (self->backoff_s * 2, BACKOFF_MAX_S);
 }
 
+static gboolean flush_cb (gpointer data);
+
+static void
+flush (VchatdSignaling *self)
+{
+  gint64 now = g_get_monotonic_time ();
+  /* Stay a little under the server's limit, with a smaller burst. */
+  double rate = self->rate * 0.8;
+  double burst = self->rate * 2;
+
+  self->tokens = MIN (burst, self->tokens + (now - self->last_refill) * rate / G_USEC_PER_SEC);
+  self->last_refill = now;
+  while (self->ws && self->tokens >= 1 && !g_queue_is_empty (&self->outbox)) {
+    g_autofree char *text = g_queue_pop_head (&self->outbox);
+    soup_websocket_connection_send_text (self->ws, text);
+    self->tokens -= 1;
+  }
+  if (!g_queue_is_empty (&self->outbox) && !self->flush_source && self->ws)
+    self->flush_source = g_timeout_add (MAX (1, (guint) (1000.0 / rate)), flush_cb, self);
+}
+
+static gboolean
+flush_cb (gpointer data)
+{
+  VchatdSignaling *self = data;
+
+  self->flush_source = 0;
+  flush (self);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 send_text (VchatdSignaling *self, JsonObject *msg)
+{
+  g_queue_push_tail (&self->outbox, vchat_msg_object_to_string (msg));
+  flush (self);
+}
+
+/* Keepalive answers and hello bypass the queue: they are never many. */
+static void
+send_now (VchatdSignaling *self, JsonObject *msg)
 {
   g_autofree char *text = vchat_msg_object_to_string (msg);
 
@@ -148,7 +197,13 @@ handle_welcome (VchatdSignaling *self, VchatMsg *msg)
 {
   gboolean resumed = vchat_msg_get_bool (msg, "resumed");
   JsonNode *servers = json_object_get_member (msg->object, "ice_servers");
+  JsonObject *limits = vchat_msg_get_object (msg, "limits");
   gboolean lost = self->sent_resume && !resumed;
+
+  if (limits && json_object_get_int_member_with_default (limits, "max_rate", 0) > 0)
+    self->rate = json_object_get_int_member (limits, "max_rate");
+  if (lost)
+    g_queue_clear_full (&self->outbox, g_free);
 
   g_free (self->session_id);
   self->session_id = g_strdup (vchat_msg_get_string (msg, "session"));
@@ -160,6 +215,7 @@ handle_welcome (VchatdSignaling *self, VchatMsg *msg)
   g_debug ("signaling: welcome, session %s%s", self->session_id,
            resumed ? " (resumed)" : lost ? " (the old session expired)" : "");
   set_state (self, VCHATD_SIGNALING_ONLINE);
+  flush (self);
   if (lost)
     g_signal_emit (self, signals[SIGNAL_SESSION_LOST], 0);
 }
@@ -191,7 +247,7 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
     break;
   case VCHAT_MSG_PING: {
     g_autoptr (JsonObject) pong = vchat_msg_object_new (VCHAT_MSG_PONG);
-    send_text (self, pong);
+    send_now (self, pong);
     break;
   }
   case VCHAT_MSG_PONG:
@@ -258,7 +314,7 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer data)
   self->sent_resume = self->resume != NULL;
   if (self->resume)
     json_object_set_string_member (hello, "resume", self->resume);
-  send_text (self, hello);
+  send_now (self, hello);
 }
 
 static void
@@ -302,12 +358,18 @@ vchatd_signaling_stop (VchatdSignaling *self)
   g_cancellable_cancel (self->cancellable);
   g_clear_handle_id (&self->retry_source, g_source_remove);
   if (self->ws && soup_websocket_connection_get_state (self->ws) == SOUP_WEBSOCKET_STATE_OPEN) {
-    /* 1000: we are done; the server ends our session and calls at once. */
+    /* Last words (the leave of each call) go out unpaced; then 1000: we
+     * are done, and the server ends our session and calls at once. */
+    while (!g_queue_is_empty (&self->outbox)) {
+      g_autofree char *text = g_queue_pop_head (&self->outbox);
+      soup_websocket_connection_send_text (self->ws, text);
+    }
     g_signal_handlers_disconnect_by_data (self->ws, self);
     soup_websocket_connection_close (self->ws, SOUP_WEBSOCKET_CLOSE_NORMAL, "bye");
     g_clear_object (&self->ws);
   }
   drop_connection (self);
+  g_queue_clear_full (&self->outbox, g_free);
   set_state (self, VCHATD_SIGNALING_OFFLINE);
 }
 
@@ -377,6 +439,7 @@ vchatd_signaling_finalize (GObject *object)
   g_free (self->session_id);
   g_free (self->resume);
   g_clear_pointer (&self->ice_servers, json_array_unref);
+  g_queue_clear_full (&self->outbox, g_free);
   G_OBJECT_CLASS (vchatd_signaling_parent_class)->finalize (object);
 }
 
@@ -420,6 +483,9 @@ vchatd_signaling_init (VchatdSignaling *self)
 {
   self->session = soup_session_new ();
   self->backoff_s = BACKOFF_MIN_S;
+  g_queue_init (&self->outbox);
+  self->rate = 20;
+  self->last_refill = g_get_monotonic_time ();
 }
 
 VchatdSignaling *

@@ -1,0 +1,177 @@
+"""Bad input to vchatd: wrong D-Bus arguments, unknown calls, wrong states,
+bad invite codes, a hostile signaling peer, no server. Each gets its
+documented error with a useful message, and the daemon stays up and the next
+call works. Then many calls in a row: no fds or threads leak."""
+import os
+import time
+
+import pytest
+from gi.repository import GLib
+
+from signald import Client
+from vchatd import Vchatd, dbus_error_name
+
+ERR = "io.github.vchat.VChat1.Error."
+
+
+def expect_error(fn, name, *words):
+    with pytest.raises(GLib.Error) as e:
+        fn()
+    assert dbus_error_name(e.value) == name, e.value.message
+    for w in words:
+        assert w in e.value.message, f"“{w}” not in “{e.value.message}”"
+    return e.value.message
+
+
+def quick_call(a, b):
+    pa = a.manager("StartRandom", "(a{sv})", {})
+    pb = b.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(pa, "connected", 30)
+    b.wait_call_state(pb, "connected", 30)
+    return pa, pb
+
+
+def test_wrong_dbus_arguments(plain_daemons):
+    a, b = plain_daemons("red", "blue")
+    # Wrong signature: GDBus refuses it before our code runs.
+    expect_error(lambda: a.manager("StartRandom", "(s)", "music"),
+                 "org.freedesktop.DBus.Error.InvalidArgs")
+    # Right signature, wrong options: our own error, naming the problem.
+    expect_error(lambda: a.manager("StartRandom", "(a{sv})", {"interests": GLib.Variant("s", "music")}),
+                 ERR + "InvalidArgs", "interests")
+    expect_error(lambda: a.manager("StartRandom", "(a{sv})", {"colour": GLib.Variant("s", "red")}),
+                 ERR + "InvalidArgs", "Unknown option", "colour")
+    expect_error(lambda: a.manager("CreateInvite", "(a{sv})", {"ttl": GLib.Variant("u", 3)}),
+                 ERR + "InvalidArgs", "ttl")
+    expect_error(lambda: a.manager("SelectCamera", "(s)", "no-such-camera"),
+                 ERR + "NoCamera", "vchatctl devices")
+    # Still fine.
+    quick_call(a, b)
+
+
+def test_unknown_call_path(plain_daemons):
+    a = plain_daemons("red")
+    expect_error(lambda: a.call_method("/io/github/vchat/VChat1/calls/999", "Accept"),
+                 "org.freedesktop.DBus.Error.UnknownMethod")
+    expect_error(lambda: a.call_method("/io/github/vchat/VChat1/calls/nope", "Hangup"),
+                 "org.freedesktop.DBus.Error.UnknownMethod")
+    assert a.manager_prop("SignalingState") == "online"
+
+
+def test_methods_in_the_wrong_state(plain_daemons):
+    a, b = plain_daemons("red", "blue")
+    pa = a.manager("StartRandom", "(a{sv})", {})
+    expect_error(lambda: a.call_method(pa, "Accept"), ERR + "InvalidState", "searching")
+    expect_error(lambda: a.call_method(pa, "SendMessage", "(s)", "hi"), ERR + "InvalidState", "connected")
+    expect_error(lambda: a.call_method(pa, "Next"), ERR + "InvalidState")
+    expect_error(lambda: a.manager("StartRandom", "(a{sv})", {}), ERR + "Busy", "hang it up")
+    a.call_method(pa, "Hangup")
+    assert a.call_prop(pa, "State") == "ended"
+    assert a.call_prop(pa, "EndReason") == "hangup"
+    expect_error(lambda: a.call_method(pa, "Hangup"), ERR + "InvalidState", "ended")
+    # An invited call has no "next".
+    pi, code, link = a.manager("CreateInvite", "(a{sv})", {})
+    pb = b.manager("JoinInvite", "(sa{sv})", code, {})
+    a.wait_call_state(pi, "incoming", 10)
+    a.call_method(pi, "Accept")
+    a.wait_call_state(pi, "connected", 30)
+    expect_error(lambda: a.call_method(pi, "Next"), ERR + "InvalidState", "random")
+    expect_error(lambda: a.call_method(pi, "SendMessage", "(s)", ""), ERR + "InvalidArgs")
+    b.call_method(pb, "Hangup")
+
+
+def test_invalid_invite_codes(plain_daemons):
+    a, b = plain_daemons("red", "blue")
+    expect_error(lambda: b.manager("JoinInvite", "(sa{sv})", "hello there", {}),
+                 ERR + "InvalidArgs", "abcd-efgh-ijkl-mnop")
+    expect_error(lambda: b.manager("JoinInvite", "(sa{sv})", "aaaa-aaaa-aaaa-aaaa", {}),
+                 ERR + "NotFound", "no invite")
+    # A cancelled invite (hanging up its call) is expired for whoever comes late.
+    pi, code, link = a.manager("CreateInvite", "(a{sv})", {})
+    a.call_method(pi, "Hangup")
+    time.sleep(0.3)
+    expect_error(lambda: b.manager("JoinInvite", "(sa{sv})", link, {}), ERR + "InviteExpired")
+    # Own invite.
+    pi, code, link = a.manager("CreateInvite", "(a{sv})", {})
+    expect_error(lambda: a.manager("JoinInvite", "(sa{sv})", code, {}), ERR + "InvalidArgs", "own")
+    # And a good one still works.
+    pb = b.manager("JoinInvite", "(sa{sv})", code, {})
+    a.wait_call_state(pi, "incoming", 10)
+
+
+def test_hostile_signaling_peer(server, plain_daemons):
+    a, b = plain_daemons("red", "blue")
+    for bad in ({"sdp": {"type": "answer", "sdp": "v=0\r\nthis is not sdp\r\n"}},
+                {"ice": {"candidate": "candidate:garbage", "sdpMLineIndex": 7}},
+                {"sdp": {"type": "offer", "sdp": "v=0\r\no=- 0 0 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n"}}):
+        evil = Client(server, name="Mallory", client="evil/1")
+        pa = a.manager("StartRandom", "(a{sv})", {})
+        evil.send({"type": "queue"})
+        evil.expect("queued")
+        m = evil.expect("matched")
+        assert m["role"] == "answerer"  # the daemon offers
+        evil.send(dict({"type": "signal", "call": m["call"]}, **bad))
+        a.wait(lambda: a.call_prop(pa, "State") in ("ended",), 15, "the hostile call to end")
+        assert a.call_prop(pa, "EndReason") in ("error", "peer-lost"), a.call_prop(pa, "EndReason")
+        evil.close()
+    assert "unusable" in a.log or "rejected" in a.log
+    # The daemon is up and the next real call works.
+    quick_call(a, b)
+
+
+def test_offline_server_is_a_clear_error(tmp_path):
+    # Port 9 (discard) on loopback: nothing listens there.
+    d = Vchatd(str(tmp_path / "off"), "ws://127.0.0.1:9/ws", wait_online=False,
+               args=["--no-pipewire-nodes", "--video-source", "videotestsrc is-live=true"])
+    try:
+        d.wait(lambda: d.manager_prop("SignalingState") == "reconnecting", 10, "reconnecting")
+        msg = expect_error(lambda: d.manager("StartRandom", "(a{sv})", {}), ERR + "Offline",
+                           "ws://127.0.0.1:9/ws")
+        assert "retrying" in msg
+    finally:
+        d.stop()
+
+
+def test_second_daemon_needs_replace(server, tmp_path):
+    import subprocess
+    first = Vchatd(str(tmp_path / "one"), server.ws_url,
+                   args=["--no-pipewire-nodes", "--video-source", "videotestsrc is-live=true"])
+    try:
+        second = subprocess.run([first.binary, "--server", server.ws_url, "--no-pipewire-nodes"],
+                                env=first.env, capture_output=True, text=True, timeout=20)
+        assert second.returncode == 1
+        assert "--replace" in second.stderr
+        # With --replace, the new one takes over and the old one exits cleanly.
+        proc = subprocess.Popen([first.binary, "--server", server.ws_url, "--no-pipewire-nodes",
+                                 "--replace"], env=first.env, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        assert first.proc.wait(10) == 0
+        proc.terminate()
+        assert proc.wait(10) == 0
+    finally:
+        first.stop()
+
+
+def count(pid, what):
+    return len(os.listdir(f"/proc/{pid}/{what}"))
+
+
+def test_twenty_calls_do_not_leak(plain_daemons):
+    a, b = plain_daemons("red", "blue")
+    pid = a.proc.pid
+
+    def one_call():
+        pa, pb = quick_call(a, b)
+        a.call_method(pa, "Hangup")
+        b.wait_call_state(pb, "ended", 10)
+
+    one_call()  # GStreamer's own threads and pools start with the first call
+    time.sleep(1)
+    base_fds, base_threads = count(pid, "fd"), count(pid, "task")
+    for _ in range(20):
+        one_call()
+    time.sleep(2)  # teardown happens on the main loop
+    fds, threads = count(pid, "fd"), count(pid, "task")
+    print(f"after 20 calls: fds {base_fds} → {fds}, threads {base_threads} → {threads}")
+    assert fds <= base_fds, f"fds grew from {base_fds} to {fds}"
+    assert threads <= base_threads, f"threads grew from {base_threads} to {threads}"
