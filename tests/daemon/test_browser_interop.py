@@ -1,0 +1,125 @@
+"""A desktop daemon and a browser in one pool: headless Chromium on the web
+client joins an invite the daemon made, and is random-matched with it. Each
+side decodes the other's video (the browser sees the daemon's red picture;
+the daemon's Stats count decoded frames) and a text crosses each way."""
+import json
+import os
+import time
+import uuid
+
+import pytest
+from gi.repository import GLib
+
+from chromium import CHROMIUM, Browser
+from vchatd import CALL_IFACE
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
+
+INBOUND_VIDEO_JS = """(async () => {
+  const pc = window.vchat && window.vchat.pc;
+  if (!pc) return 0;
+  let frames = 0;
+  (await pc.getStats()).forEach((r) => {
+    if (r.type === 'inbound-rtp' && r.kind === 'video') frames = r.framesDecoded || 0;
+  });
+  return frames;
+})()"""
+
+REMOTE_RGB_JS = """(() => {
+  const v = document.getElementById('remote-video');
+  if (!v || !v.videoWidth || v.readyState < 2) return null;
+  const c = document.createElement('canvas');
+  c.width = 32; c.height = 24;
+  const g = c.getContext('2d', {willReadFrequently: true});
+  g.drawImage(v, 0, 0, c.width, c.height);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  const m = [0, 0, 0];
+  for (let i = 0; i < d.length; i += 4) { m[0] += d[i]; m[1] += d[i + 1]; m[2] += d[i + 2]; }
+  return m.map((x) => x / (d.length / 4));
+})()"""
+
+
+def until(fn, what, timeout=25):
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        try:
+            value = fn()
+        except Exception as e:  # a page still loading
+            value = e
+        if value and not isinstance(value, Exception):
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what} (last: {value!r})")
+
+
+@pytest.fixture
+def browser():
+    opened = []
+
+    def open_browser(url):
+        b = Browser("web", url)
+        opened.append(b)
+        return b
+
+    yield open_browser
+    for b in opened:
+        b.close()
+
+
+def check_call(d, path, page):
+    # The browser decodes the daemon's video, and it is the daemon's red.
+    until(lambda: page.eval(INBOUND_VIDEO_JS) > 0, "frames decoded in the browser")
+    rgb = until(lambda: page.eval(REMOTE_RGB_JS), "the remote picture in the browser")
+    until(lambda: (lambda c: c[0] > 150 and c[1] < 90 and c[2] < 90)(page.eval(REMOTE_RGB_JS)),
+          f"a red picture in the browser (got {rgb})")
+    # The daemon decodes the browser's video.
+    until(lambda: d.call_prop(path, "Stats").get("frames-decoded", 0) > 0,
+          "frames decoded by the daemon")
+
+    # Text both ways over the data channel.
+    received = []
+    d.conn.signal_subscribe(None, CALL_IFACE, "MessageReceived", path, None, 0,
+                            lambda *a: received.append(a[5].unpack()[0]))
+    until(lambda: page.eval("window.vchat.channel && window.vchat.channel.readyState === 'open'"),
+          "the browser's data channel")
+    text = f"from the daemon {uuid.uuid4().hex[:6]}"
+    d.call_method(path, "SendMessage", "(s)", text)
+    until(lambda: page.eval(f"window.vchat.messages.includes({json.dumps(text)})"),
+          "the daemon's text in the browser")
+    back = f"from the browser {uuid.uuid4().hex[:6]}"
+    assert page.eval(f"window.vchat.sendChat({json.dumps(back)})")
+    ctx = GLib.MainContext.default()
+
+    def got_back():
+        ctx.iteration(False)
+        return back in received
+
+    until(got_back, "the browser's text at the daemon")
+
+
+def test_browser_joins_daemon_invite(server, plain_daemons, browser):
+    d = plain_daemons("red")
+    path, code, link = d.manager("CreateInvite", "(a{sv})", {})
+    web_link = d.call_prop(path, "InviteWebLink")
+    assert web_link.endswith(f"/join/{code}")
+    page = browser(web_link)
+    d.wait_call_state(path, "incoming", 20)
+    assert d.call_prop(path, "Peer")["client"].startswith("web/")
+    d.call_method(path, "Accept")
+    d.wait_call_state(path, "connected", 30)
+    check_call(d, path, page)
+    d.call_method(path, "Hangup")
+    until(lambda: page.eval("window.vchat.lastPeerLeft && window.vchat.lastPeerLeft.reason") == "hangup",
+          "the browser to see the hangup")
+
+
+def test_browser_random_matched_with_daemon(server, plain_daemons, browser):
+    d = plain_daemons("red")
+    page = browser(server.url + "/")
+    path = d.manager("StartRandom", "(a{sv})", {"interests": GLib.Variant("as", ["linux"])})
+    until(lambda: page.eval("window.vchat && window.vchat.signaling === 'online'"), "the page online")
+    page.eval("window.vchat.start({interests: ['linux']})")
+    d.wait_call_state(path, "connected", 30)
+    assert d.call_prop(path, "Peer")["common-interests"] == ["linux"]
+    check_call(d, path, page)

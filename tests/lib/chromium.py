@@ -1,0 +1,177 @@
+"""Headless Debian Chromium, driven over the DevTools protocol.
+
+Started as DESIGN.md says works here (as root, no network): a fresh
+profile, fake camera and microphone, --remote-debugging-port=0 (the port is
+read back from DevToolsActivePort, so there is no race for a free port).
+Pages are read with Runtime.evaluate.
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import websocket  # python3-websocket (websocket-client)
+
+CHROMIUM = "/usr/bin/chromium"
+
+class JSError(Exception):
+    pass
+
+
+class DevTools:
+    """A minimal DevTools protocol client for one page target."""
+
+    def __init__(self, ws_url):
+        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True)
+        self.next_id = 0
+
+    def call(self, method, timeout=15, **params):
+        self.next_id += 1
+        msg_id = self.next_id
+        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"DevTools {method}: no answer in {timeout} s")
+            self.ws.settimeout(left)
+            try:
+                reply = json.loads(self.ws.recv())
+            except websocket.WebSocketTimeoutException:
+                raise TimeoutError(f"DevTools {method}: no answer in {timeout} s")
+            if reply.get("id") != msg_id:
+                continue  # an event
+            if "error" in reply:
+                raise RuntimeError(f"DevTools {method}: {reply['error']}")
+            return reply["result"]
+
+    def close(self):
+        try:
+            self.ws.close()
+        except Exception:
+            pass
+
+
+class Browser:
+    """One headless Chromium with a fresh profile, driven over DevTools."""
+
+    def __init__(self, name, url):
+        self.name = name
+        self.dir = tempfile.mkdtemp(prefix=f"vchat-chromium-{name}-")
+        self.profile = os.path.join(self.dir, "profile")
+        self.log_path = os.path.join(self.dir, "chromium.log")
+        self.proc = None
+        self.devtools = None
+        try:
+            self._start(url)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, url):
+        os.mkdir(self.profile)
+        cmd = [
+            CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", f"--user-data-dir={self.profile}",
+            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            "--remote-debugging-port=0", "--remote-allow-origins=*",
+            "--window-size=1280,860", url,
+        ]
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        # With port 0 Chromium picks a free port and writes it to this file.
+        port_file = os.path.join(self.profile, "DevToolsActivePort")
+        deadline = time.monotonic() + 20
+        port = None
+        while port is None:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"chromium {self.name} exited: {self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"chromium {self.name} gave no DevTools port: {self.log_tail()}")
+            try:
+                with open(port_file) as f:
+                    first = f.readline().strip()
+                if first:
+                    port = int(first)
+            except (FileNotFoundError, ValueError):
+                pass
+            time.sleep(0.1)
+        page = None
+        while page is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"chromium {self.name} has no page target")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=5) as r:
+                    targets = json.load(r)
+                page = next((t for t in targets if t.get("type") == "page"
+                             and t.get("webSocketDebuggerUrl")), None)
+            except OSError:
+                pass
+            if page is None:
+                time.sleep(0.1)
+        self.devtools = DevTools(page["webSocketDebuggerUrl"])
+
+    def eval(self, expression, timeout=15):
+        result = self.devtools.call("Runtime.evaluate", timeout=timeout, expression=expression,
+                                    returnByValue=True, awaitPromise=True, userGesture=True)
+        if "exceptionDetails" in result:
+            d = result["exceptionDetails"]
+            text = d.get("exception", {}).get("description") or d.get("text")
+            raise JSError(f"{self.name}: {text}")
+        return result["result"].get("value")
+
+    def navigate(self, url):
+        self.devtools.call("Page.navigate", url=url)
+
+    def screenshot(self, path):
+        data = self.devtools.call("Page.captureScreenshot", format="png")["data"]
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+
+    def log_tail(self, n=3000):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()[-n:]
+        except OSError:
+            return ""
+
+    def close(self):
+        if self.devtools:
+            # A browser that quits by itself also reaps its helper processes.
+            try:
+                self.devtools.call("Browser.close", timeout=5)
+            except Exception:
+                pass
+            self.devtools.close()
+        if self.proc and self.proc.poll() is None:
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc and self.proc.poll() is None:
+            # Chromium runs helper processes; they share its process group.
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        if self.proc:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
