@@ -168,6 +168,21 @@ on_message_received (VchatdMedia *media, const char *text, VchatdCall *self)
   vchat_dbus_call_emit_message_received (self->skeleton, text, now_us ());
 }
 
+/* The call goes on without the device; the properties say so. */
+static void
+on_device_failed (VchatdMedia *media, const char *device, const char *message, VchatdCall *self)
+{
+  g_warning ("call %s: %s failed, going on without it: %s", self->path, device, message);
+  if (g_str_equal (device, "camera"))
+    vchat_dbus_call_set_has_camera (self->skeleton, FALSE);
+  else if (g_str_equal (device, "microphone"))
+    vchat_dbus_call_set_has_microphone (self->skeleton, FALSE);
+  else if (g_str_equal (device, "remote-video-node"))
+    vchat_dbus_call_set_remote_video_node (self->skeleton, "");
+  else if (g_str_equal (device, "preview-node"))
+    vchat_dbus_call_set_preview_node (self->skeleton, "");
+}
+
 static void
 on_stats_updated (VchatdMedia *media, VchatdCall *self)
 {
@@ -209,6 +224,7 @@ media_start (VchatdCall *self, GError **error)
   g_signal_connect (self->media, "notify::state", G_CALLBACK (on_media_state), self);
   g_signal_connect (self->media, "message-received", G_CALLBACK (on_message_received), self);
   g_signal_connect (self->media, "stats-updated", G_CALLBACK (on_stats_updated), self);
+  g_signal_connect (self->media, "device-failed", G_CALLBACK (on_device_failed), self);
   vchatd_media_set_muted (self->media, vchat_dbus_call_get_muted (self->skeleton));
   vchatd_media_set_camera_enabled (self->media, vchat_dbus_call_get_camera_enabled (self->skeleton));
   if (!vchatd_media_start (self->media, error))

@@ -2,13 +2,13 @@
  *
  * The pipeline, for a session with a camera and a microphone:
  *
- *   camera ─ videoconvert ─ videorate ─ videoscale ─ I420 caps ─ tee ┬ queue ─ vp8enc ─ rtpvp8pay ─┐
- *                                            (black-frame probe)     └ queue ─ pipewiresink (preview)
- *   microphone ─ audioconvert ─ audioresample ─ volume ─ queue ─ opusenc ─ rtpopuspay ───────────┤
- *                                                                                       webrtcbin
- *   ┌ queue ─ rtpvp8depay ─ vp8dec ─ videoconvert ─ tee ┬ queue ─ videoconvert ─ I420 ─ pipewiresink
- *   │                       (frame counter probe)      └ queue ─ videoscale ─ videoconvert ─ RGB ─ appsink
- *   └ queue ─ rtpopusdepay ─ opusdec ─ audioconvert ─ audioresample ─ audio sink
+ *   camera ─ videoconvert ─ videorate ─ videoscale ─ I420 ─ tee ┬ queue ─ vp8enc ─ rtpvp8pay ─┐
+ *             (probe: black frames when the camera is off)     └ queue ─ pipewiresink         │
+ *   microphone ─ audioconvert ─ audioresample ─ volume ─ queue ─ opusenc ─ rtpopuspay ─ webrtcbin
+ *
+ *   webrtcbin ┬ queue ─ rtpvp8depay ─ vp8dec ─ videoconvert ─ tee ┬ queue ─ ... ─ pipewiresink
+ *             │                      (probe: frame counter)      └ queue ─ ... ─ RGB ─ appsink
+ *             └ queue ─ rtpopusdepay ─ opusdec ─ audioconvert ─ audioresample ─ audio sink
  *
  * webrtcbin 1.22.0 needs a number of workarounds (see shared/WEBRTCBIN-1.22.md);
  * each is marked "1.22:" where it is applied.
@@ -53,22 +53,18 @@
 #define MAX_MEDIA 16
 #define MAX_CANDIDATE_LENGTH 1024
 
-typedef enum {
-  SOURCE_VIDEO,
-  SOURCE_AUDIO,
-  N_SOURCES
-} SourceKind;
+typedef enum { SOURCE_VIDEO, SOURCE_AUDIO, N_SOURCES } SourceKind;
 
 /* A capture source and the element it feeds. The source is added to the
  * running pipeline on its own (not through the pipeline's state change) so
  * that a camera that cannot be opened is replaced rather than failing the
  * whole pipeline. */
 typedef struct {
-  GstElement *element;   /* the source (element or bin), owned by the pipeline */
-  GstElement *link_to;   /* first element after it */
-  GSource *timeout;      /* no buffer yet: replaced when it fires */
-  gint got_buffer;       /* atomic: set by the first buffer */
-  gboolean replaced;     /* running on the fallback (black / silence) */
+  GstElement *element; /* the source (element or bin), owned by the pipeline */
+  GstElement *link_to; /* first element after it */
+  GSource *timeout;    /* no buffer yet: replaced when it fires */
+  gint got_buffer;     /* atomic: set by the first buffer */
+  gboolean replaced;   /* running on the fallback (black / silence) */
 } SourceSlot;
 
 /* An answerer's transceiver added before set-remote-description; its sender
@@ -77,7 +73,7 @@ typedef struct {
   GstWebRTCRTPTransceiver *transceiver;
   SourceKind kind;
   guint pt;
-  guint twcc_id;         /* 0: the offer has no TWCC */
+  guint twcc_id; /* 0: the offer has no TWCC */
   gboolean send;
 } PendingSender;
 
@@ -85,6 +81,8 @@ typedef struct {
   guint mline;
   char *candidate;
 } PendingCandidate;
+
+typedef struct _Output Output;
 
 struct _VchatdMedia {
   GObject parent_instance;
@@ -103,7 +101,7 @@ struct _VchatdMedia {
   guint watchdog_seconds;
   VchatdMediaRole role;
 
-  GMainContext *context;  /* the creating thread's: every signal is emitted there */
+  GMainContext *context; /* the creating thread's: every signal is emitted there */
   VchatdMediaState state;
   char *remote_video_node;
   char *preview_node;
@@ -117,12 +115,14 @@ struct _VchatdMedia {
   GstElement *webrtc;
   GstElement *video_tee;
   GstElement *video_encoder;
+  GstElement *preview_sink;
+  Output *preview_output; /* owned by its probe */
   GstElement *volume;
   SourceSlot sources[N_SOURCES];
   GSource *bus_source;
   GSource *tick_source;
-  GPtrArray *pending_senders;     /* PendingSender, answerer only */
-  GArray *pending_candidates;     /* PendingCandidate: before the remote description */
+  GPtrArray *pending_senders;          /* PendingSender, answerer only */
+  GArray *pending_candidates;          /* PendingCandidate: before the remote description */
   GPtrArray *pending_local_candidates; /* "mline candidate", before our description went out */
   gboolean offer_made;
   gboolean remote_description_set;
@@ -137,31 +137,27 @@ struct _VchatdMedia {
   guint64 last_bytes_received;
   guint last_frames;
   gint64 last_stats_us;
-  gboolean have_video_track;      /* sending or receiving video: codec known */
+  gboolean have_video_track; /* sending or receiving video: codec known */
   gboolean have_audio_track;
 
   /* Shared with GStreamer threads */
   GMutex lock;
-  gboolean stopping;              /* lock */
-  GstWebRTCDataChannel *channel;  /* lock */
-  gint camera_disabled;           /* atomic */
-  gint media_seen;                /* atomic: inbound RTP has started */
-  gint last_inbound_ms;           /* atomic: since start_us */
-  gint frames_decoded;            /* atomic */
-  gint recv_width;                /* atomic */
-  gint recv_height;               /* atomic */
+  gboolean stopping;             /* lock */
+  GstWebRTCDataChannel *channel; /* lock */
+  gint camera_disabled;          /* atomic */
+  gint media_seen;               /* atomic: inbound RTP has started */
+  gint last_inbound_ms;          /* atomic: since start_us */
+  gint frames_decoded;           /* atomic */
+  gint recv_width;               /* atomic */
+  gint recv_height;              /* atomic */
   gint64 start_us;
-  gint64 last_thumbnail_us;       /* thumbnail probe's thread only */
-  GstVideoInfo black_info;        /* black-frame probe's thread only */
+  gint64 last_thumbnail_us; /* thumbnail probe's thread only */
+  GstVideoInfo black_info;  /* black-frame probe's thread only */
 };
 
 G_DEFINE_FINAL_TYPE (VchatdMedia, vchatd_media, G_TYPE_OBJECT)
 
-enum {
-  PROP_0,
-  PROP_STATE,
-  N_PROPS
-};
+enum { PROP_0, PROP_STATE, N_PROPS };
 
 enum {
   SIGNAL_LOCAL_DESCRIPTION,
@@ -169,7 +165,7 @@ enum {
   SIGNAL_MESSAGE_RECEIVED,
   SIGNAL_STATS_UPDATED,
   SIGNAL_REMOTE_VIDEO_FRAME,
-  SIGNAL_SOURCE_FAILED,
+  SIGNAL_DEVICE_FAILED,
   N_SIGNALS
 };
 
@@ -177,7 +173,10 @@ static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
 static void set_state (VchatdMedia *self, VchatdMediaState state);
+static void report_device_failed (VchatdMedia *self, const char *device, const char *message,
+                                  const char *instead);
 static void replace_source (VchatdMedia *self, SourceKind kind, const char *message);
+static void teardown (VchatdMedia *self);
 
 const char *
 vchatd_media_state_to_string (VchatdMediaState state)
@@ -236,7 +235,7 @@ main_call_free (gpointer user_data)
 {
   MainCall *call = user_data;
 
-  if (call->destroy)
+  if (call->destroy && call->data)
     call->destroy (call->data);
   g_object_unref (call->self);
   g_free (call);
@@ -340,7 +339,8 @@ promise_wait_reply (GstPromise *promise, PromiseWaiter *waiter, const char *what
     return FALSE;
   }
   reply = gst_promise_get_reply (promise);
-  if (reply && (value = gst_structure_get_value (reply, "error")) && G_VALUE_HOLDS (value, G_TYPE_ERROR)) {
+  if (reply && (value = gst_structure_get_value (reply, "error")) &&
+      G_VALUE_HOLDS (value, G_TYPE_ERROR)) {
     const GError *inner = g_value_get_boxed (value);
 
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "webrtcbin could not %s: %s", what,
@@ -360,9 +360,10 @@ make_element (const char *factory, const char *name, GError **error)
   GstElement *element = gst_element_factory_make (factory, name);
 
   if (!element)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                 "The GStreamer element “%s” is missing: install the GStreamer plugin that provides it",
-                 factory);
+    g_set_error (
+      error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+      "The GStreamer element “%s” is missing: install the GStreamer plugin that provides it",
+      factory);
   return element;
 }
 
@@ -424,6 +425,88 @@ sync_with_pipeline (GstElement *const *elements, guint n)
     gst_element_sync_state_with_parent (elements[n]);
 }
 
+/* Outputs that may fail without ending the call: the speaker and the
+ * PipeWire nodes. */
+struct _Output {
+  const char *device; /* "speaker", "preview-node", "remote-video-node" */
+  gint failed;        /* atomic: drop its buffers */
+  gint reported;      /* atomic */
+};
+
+/* The output's buffers go through this probe on the pad in front of it,
+ * which pushes them itself and keeps the output's flow errors from going
+ * upstream: through rtpbin they would stop every stream of the call (and
+ * through a tee, the encoder). Once the output has failed, or before it has
+ * started, its buffers are dropped. */
+static GstPadProbeReturn
+on_output_data (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  Output *output = data;
+  g_autoptr (GstPad) peer = NULL;
+  GstFlowReturn ret;
+
+  if (g_atomic_int_get (&output->failed))
+    return GST_PAD_PROBE_DROP;
+  peer = gst_pad_get_peer (pad);
+  if (!peer)
+    return GST_PAD_PROBE_OK;
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
+    ret = gst_pad_chain_list (peer, GST_PAD_PROBE_INFO_BUFFER_LIST (info));
+  else
+    ret = gst_pad_chain (peer, GST_PAD_PROBE_INFO_BUFFER (info));
+  GST_PAD_PROBE_INFO_DATA (info) = NULL;
+  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING) {
+    if (ret != GST_FLOW_EOS)
+      g_atomic_int_set (&output->failed, 1);
+    ret = GST_FLOW_OK;
+  }
+  GST_PAD_PROBE_INFO_FLOW_RETURN (info) = ret;
+  return GST_PAD_PROBE_HANDLED;
+}
+
+/* @sink is fed by @before; the Output lives as long as the probe. */
+static Output *
+isolate_output (GstElement *before, GstElement *sink, const char *device, gboolean running)
+{
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (before, "src");
+  Output *output = g_new0 (Output, 1);
+
+  output->device = device;
+  output->failed = !running;
+  g_object_set_data (G_OBJECT (sink), "vchatd-output", output);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                     on_output_data, output, g_free);
+  return output;
+}
+
+/* The Output @object belongs to, if any (main context, pipeline alive). */
+static Output *
+find_output (VchatdMedia *self, GstObject *object)
+{
+  g_autoptr (GstObject) current = gst_object_ref (object);
+
+  while (current && current != GST_OBJECT (self->pipeline)) {
+    Output *output = g_object_get_data (G_OBJECT (current), "vchatd-output");
+    GstObject *parent;
+
+    if (output)
+      return output;
+    parent = gst_object_get_parent (current);
+    gst_object_unref (current);
+    current = parent;
+  }
+  return NULL;
+}
+
+/* Any thread. */
+static void
+output_failed (VchatdMedia *self, Output *output, const char *message)
+{
+  g_atomic_int_set (&output->failed, 1);
+  if (g_atomic_int_compare_and_exchange (&output->reported, 0, 1))
+    report_device_failed (self, output->device, message, "the call goes on without it");
+}
+
 static GstElement *
 make_pipewire_sink (const char *node_name, const char *media_class, const char *description,
                     GError **error)
@@ -435,8 +518,8 @@ make_pipewire_sink (const char *node_name, const char *media_class, const char *
     return NULL;
   props = gst_structure_new ("props", "media.class", G_TYPE_STRING, media_class, NULL);
   if (node_name)
-    gst_structure_set (props, "node.name", G_TYPE_STRING, node_name, "node.description", G_TYPE_STRING,
-                       description, NULL);
+    gst_structure_set (props, "node.name", G_TYPE_STRING, node_name, "node.description",
+                       G_TYPE_STRING, description, NULL);
   else
     gst_structure_set (props, "media.role", G_TYPE_STRING, "Communication", NULL);
   if (node_name)
@@ -460,8 +543,8 @@ static GstElement *
 make_source (VchatdMedia *self, SourceKind kind, gboolean fallback, GError **error)
 {
   const char *target = kind == SOURCE_VIDEO ? self->camera_target : self->microphone_target;
-  const char *description =
-    kind == SOURCE_VIDEO ? self->video_source_description : self->audio_source_description;
+  const char *description = kind == SOURCE_VIDEO ? self->video_source_description
+                                                 : self->audio_source_description;
   GstElement *source;
 
   if (fallback) {
@@ -483,36 +566,45 @@ make_source (VchatdMedia *self, SourceKind kind, gboolean fallback, GError **err
       g_object_set (source, "keepalive-time", 1000, NULL);
     return source;
   }
-  source = gst_parse_bin_from_description_full (description, TRUE, NULL, GST_PARSE_FLAG_NONE, error);
+  source = gst_parse_bin_from_description_full (description, TRUE, NULL, GST_PARSE_FLAG_NONE,
+                                                error);
   if (!source)
-    g_prefix_error (error, "The %s source “%s” is not valid: ", source_kind_name (kind), description);
+    g_prefix_error (error, "The %s source “%s” is not valid: ", source_kind_name (kind),
+                    description);
   return source;
 }
 
-static void
-on_source_failed_main (VchatdMedia *self, gpointer data)
+static const char *
+source_device (SourceKind kind)
 {
-  char **pair = data;
-
-  g_signal_emit (self, signals[SIGNAL_SOURCE_FAILED], 0, pair[0], pair[1]);
+  return kind == SOURCE_VIDEO ? "camera" : "microphone";
 }
 
 static void
-report_source_failed (VchatdMedia *self, SourceKind kind, const char *message)
+on_device_failed_main (VchatdMedia *self, gpointer data)
+{
+  char **pair = data;
+
+  g_signal_emit (self, signals[SIGNAL_DEVICE_FAILED], 0, pair[0], pair[1]);
+}
+
+/* Any thread. */
+static void
+report_device_failed (VchatdMedia *self, const char *device, const char *message,
+                      const char *instead)
 {
   char **pair = g_new0 (char *, 3);
 
-  g_warning ("media: the %s source failed (%s); sending %s instead", source_kind_name (kind), message,
-             kind == SOURCE_VIDEO ? "black frames" : "silence");
-  pair[0] = g_strdup (source_kind_name (kind));
+  g_warning ("media: the %s failed (%s); %s", device, message, instead);
+  pair[0] = g_strdup (device);
   pair[1] = g_strdup (message);
-  run_on_main (self, on_source_failed_main, pair, (GDestroyNotify) g_strfreev);
+  run_on_main (self, on_device_failed_main, pair, (GDestroyNotify) g_strfreev);
 }
 
 static gboolean
 on_source_timeout (gpointer data)
 {
-  VchatdMedia *self = data;
+  g_autoptr (VchatdMedia) self = g_object_ref (data);
   SourceKind kind;
 
   for (kind = 0; kind < N_SOURCES; kind++) {
@@ -537,8 +629,8 @@ attach_source (VchatdMedia *self, SourceKind kind, GstElement *source, GError **
 
   gst_bin_add (GST_BIN (self->pipeline), source);
   if (!gst_element_link (source, slot->link_to)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "The %s source cannot be linked: wrong kind of media?",
-                 source_kind_name (kind));
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "The %s source cannot be linked: wrong kind of media?", source_kind_name (kind));
     gst_bin_remove (GST_BIN (self->pipeline), source);
     return FALSE;
   }
@@ -546,11 +638,12 @@ attach_source (VchatdMedia *self, SourceKind kind, GstElement *source, GError **
   g_atomic_int_set (&slot->got_buffer, 0);
   pad = gst_element_get_static_pad (source, "src");
   if (pad)
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_source_buffer,
-                       slot, NULL);
+    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                       on_source_buffer, slot, NULL);
 
   if (gst_element_set_state (source, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "The %s source cannot be started",
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                 "The %s source cannot be started (is PipeWire running, with that device?)",
                  source_kind_name (kind));
     return FALSE;
   }
@@ -595,11 +688,31 @@ replace_source (VchatdMedia *self, SourceKind kind, const char *message)
     return;
   slot->replaced = TRUE;
   detach_source (self, kind);
-  report_source_failed (self, kind, message);
+  report_device_failed (self, source_device (kind), message,
+                        kind == SOURCE_VIDEO ? "sending black frames instead"
+                                             : "sending silence instead");
   fallback = make_source (self, kind, TRUE, &error);
   if (!fallback || !attach_source (self, kind, fallback, &error))
     g_warning ("media: cannot start the %s fallback source either: %s", source_kind_name (kind),
                error->message);
+}
+
+static void
+start_preview (VchatdMedia *self)
+{
+  GstElement *sink = self->preview_sink;
+
+  if (!sink)
+    return;
+  gst_element_set_base_time (sink, gst_element_get_base_time (self->pipeline));
+  if (gst_element_set_state (sink, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+    gst_element_set_state (sink, GST_STATE_NULL);
+    output_failed (self, self->preview_output,
+                   "cannot publish the PipeWire node (is PipeWire running?)");
+    return;
+  }
+  gst_element_set_locked_state (sink, FALSE);
+  g_atomic_int_set (&self->preview_output->failed, 0);
 }
 
 static void
@@ -678,7 +791,8 @@ on_video_frame_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 static gboolean
 build_video_source_chain (VchatdMedia *self, GError **error)
 {
-  static const char *const factories[] = { "videoconvert", "videorate", "videoscale", "capsfilter", "tee" };
+  static const char *const factories[] = { "videoconvert", "videorate", "videoscale", "capsfilter",
+                                           "tee" };
   GstElement *chain[G_N_ELEMENTS (factories)];
   g_autoptr (GstCaps) caps = NULL;
   g_autoptr (GstPad) pad = NULL;
@@ -692,7 +806,8 @@ build_video_source_chain (VchatdMedia *self, GError **error)
   /* The encoder branch is linked later by an answerer. */
   g_object_set (chain[4], "allow-not-linked", TRUE, NULL);
   if (!add_and_link (self, chain, G_N_ELEMENTS (chain))) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the video capture chain");
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                         "Cannot link the video capture chain");
     return FALSE;
   }
   pad = gst_element_get_static_pad (chain[3], "src");
@@ -705,16 +820,21 @@ build_video_source_chain (VchatdMedia *self, GError **error)
     GstElement *preview[2];
 
     self->preview_node = g_strdup_printf ("%s-preview", self->node_name_prefix);
-    if (!(preview[1] = make_pipewire_sink (self->preview_node, "Video/Source", "vchat: camera preview",
-                                           error)))
+    if (!(preview[1] = make_pipewire_sink (self->preview_node, "Video/Source",
+                                           "vchat: camera preview", error)))
       return FALSE;
     preview[0] = gst_element_factory_make ("queue", NULL);
-    g_object_set (preview[0], "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
-                  (guint64) 0, NULL);
+    g_object_set (preview[0], "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0,
+                  "max-size-time", (guint64) 0, NULL);
     if (!add_and_link (self, preview, 2) || !gst_element_link (self->video_tee, preview[0])) {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the preview");
       return FALSE;
     }
+    /* Started on its own after the pipeline (start_preview()): without
+     * PipeWire it fails, and that must not stop the call. */
+    gst_element_set_locked_state (preview[1], TRUE);
+    self->preview_sink = preview[1];
+    self->preview_output = isolate_output (preview[0], preview[1], "preview-node", FALSE);
   }
   return TRUE;
 }
@@ -743,8 +863,8 @@ add_twcc_extension (GstElement *payloader, guint id, GError **error)
 static GstPad *
 webrtc_sink_pad (VchatdMedia *self, GstWebRTCRTPTransceiver *transceiver)
 {
-  GstPadTemplate *templ =
-    gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self->webrtc), "sink_%u");
+  GstPadTemplate *templ = gst_element_class_get_pad_template (GST_ELEMENT_GET_CLASS (self->webrtc),
+                                                              "sink_%u");
   g_autoptr (GstIterator) it = NULL;
   GValue item = G_VALUE_INIT;
   GstPad *found = NULL;
@@ -769,7 +889,8 @@ webrtc_sink_pad (VchatdMedia *self, GstWebRTCRTPTransceiver *transceiver)
 /* Links @last to webrtcbin (to @expected's pad, or a new one) and returns
  * the pad's transceiver (transfer full). */
 static GstWebRTCRTPTransceiver *
-link_to_webrtc (VchatdMedia *self, GstElement *last, GstWebRTCRTPTransceiver *expected, GError **error)
+link_to_webrtc (VchatdMedia *self, GstElement *last, GstWebRTCRTPTransceiver *expected,
+                GError **error)
 {
   g_autoptr (GstPad) sinkpad = webrtc_sink_pad (self, expected);
   g_autoptr (GstPad) srcpad = gst_element_get_static_pad (last, "src");
@@ -883,13 +1004,14 @@ rtp_caps (SourceKind kind, guint pt, guint twcc_id)
   GstCaps *caps;
 
   if (kind == SOURCE_VIDEO)
-    caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name",
-                                G_TYPE_STRING, "VP8", "payload", G_TYPE_INT, (gint) pt, "clock-rate",
-                                G_TYPE_INT, 90000, NULL);
+    caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
+                                "encoding-name", G_TYPE_STRING, "VP8", "payload", G_TYPE_INT,
+                                (gint) pt, "clock-rate", G_TYPE_INT, 90000, NULL);
   else
-    caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "audio", "encoding-name",
-                                G_TYPE_STRING, "OPUS", "payload", G_TYPE_INT, (gint) pt, "clock-rate",
-                                G_TYPE_INT, 48000, "encoding-params", G_TYPE_STRING, "2", NULL);
+    caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "audio",
+                                "encoding-name", G_TYPE_STRING, "OPUS", "payload", G_TYPE_INT,
+                                (gint) pt, "clock-rate", G_TYPE_INT, 48000, "encoding-params",
+                                G_TYPE_STRING, "2", NULL);
   if (twcc_id) {
     g_autofree char *field = g_strdup_printf ("extmap-%u", twcc_id);
 
@@ -924,23 +1046,20 @@ add_recvonly_transceiver (VchatdMedia *self, SourceKind kind, GError **error)
 
 /* Receiving */
 
-static GstPadProbeReturn
-on_inbound_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data);
-static GstPadProbeReturn
-on_frame_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data);
-static GstPadProbeReturn
-on_thumbnail_candidate (GstPad *pad, GstPadProbeInfo *info, gpointer data);
-static GstFlowReturn
-on_thumbnail_sample (GstAppSink *sink, gpointer data);
+static GstPadProbeReturn on_inbound_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data);
+static GstPadProbeReturn on_frame_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data);
+static GstPadProbeReturn on_thumbnail_candidate (GstPad *pad, GstPadProbeInfo *info, gpointer data);
+static GstFlowReturn on_thumbnail_sample (GstAppSink *sink, gpointer data);
 
 /* queue → rtpvp8depay → vp8dec → videoconvert → tee ┬ thumbnails
  *                                                  └ PipeWire node */
 static GstElement *
 build_video_receiver (VchatdMedia *self, GError **error)
 {
-  static const char *const factories[] = { "queue", "rtpvp8depay", "vp8dec", "videoconvert", "tee" };
-  static const char *const thumb_factories[] = { "queue", "videoscale", "videoconvert", "capsfilter",
-                                                 "appsink" };
+  static const char *const factories[] = { "queue", "rtpvp8depay", "vp8dec", "videoconvert",
+                                           "tee" };
+  static const char *const thumb_factories[] = { "queue", "videoscale", "videoconvert",
+                                                 "capsfilter", "appsink" };
   GstElement *chain[G_N_ELEMENTS (factories)];
   GstElement *thumb[G_N_ELEMENTS (thumb_factories)];
   GstElement *tee;
@@ -971,8 +1090,8 @@ build_video_receiver (VchatdMedia *self, GError **error)
   g_object_set (thumb[4], "sync", FALSE, "async", FALSE, "max-buffers", 1, "drop", TRUE, NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (thumb[4]), &callbacks, self, NULL);
 
-  if (!add_and_link (self, chain, G_N_ELEMENTS (chain)) || !add_and_link (self, thumb, G_N_ELEMENTS (thumb)) ||
-      !gst_element_link (tee, thumb[0]))
+  if (!add_and_link (self, chain, G_N_ELEMENTS (chain)) ||
+      !add_and_link (self, thumb, G_N_ELEMENTS (thumb)) || !gst_element_link (tee, thumb[0]))
     goto link_failed;
   thumbpad = gst_element_get_static_pad (thumb[0], "sink");
   gst_pad_add_probe (thumbpad, GST_PAD_PROBE_TYPE_BUFFER, on_thumbnail_candidate, self, NULL);
@@ -981,9 +1100,11 @@ build_video_receiver (VchatdMedia *self, GError **error)
   if (self->node_name_prefix) {
     static const char *const node_factories[] = { "queue", "videoconvert", "capsfilter" };
     GstElement *node[G_N_ELEMENTS (node_factories) + 1];
+    Output *output;
     g_autoptr (GstCaps) i420 = gst_caps_from_string ("video/x-raw,format=I420");
 
-    if (!(node[3] = make_pipewire_sink (self->remote_video_node, "Video/Source", "vchat: remote video", error)))
+    if (!(node[3] = make_pipewire_sink (self->remote_video_node, "Video/Source",
+                                        "vchat: remote video", error)))
       return NULL;
     if (!make_elements (node_factories, node, G_N_ELEMENTS (node_factories), error)) {
       gst_object_unref (gst_object_ref_sink (node[3]));
@@ -995,7 +1116,10 @@ build_video_receiver (VchatdMedia *self, GError **error)
     g_object_set (node[2], "caps", i420, NULL);
     if (!add_and_link (self, node, G_N_ELEMENTS (node)) || !gst_element_link (tee, node[0]))
       goto link_failed;
-    sync_with_pipeline (node, G_N_ELEMENTS (node));
+    output = isolate_output (node[2], node[3], "remote-video-node", TRUE);
+    if (!gst_element_sync_state_with_parent (node[3]))
+      output_failed (self, output, "cannot publish the PipeWire node (is PipeWire running?)");
+    sync_with_pipeline (node, G_N_ELEMENTS (node) - 1);
   }
 
   decoded = gst_element_get_static_pad (chain[2], "src");
@@ -1017,6 +1141,7 @@ build_audio_receiver (VchatdMedia *self, GError **error)
                                            "audioresample" };
   GstElement *chain[G_N_ELEMENTS (factories) + 1];
   GstElement *sink;
+  Output *output;
 
   if (self->audio_sink_description) {
     sink = gst_parse_bin_from_description_full (self->audio_sink_description, TRUE, NULL,
@@ -1041,7 +1166,11 @@ build_audio_receiver (VchatdMedia *self, GError **error)
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the audio decoder");
     return NULL;
   }
-  sync_with_pipeline (chain, G_N_ELEMENTS (chain));
+  /* No speaker (or no PipeWire) is no reason to end a call. */
+  output = isolate_output (chain[G_N_ELEMENTS (factories) - 1], sink, "speaker", TRUE);
+  if (!gst_element_sync_state_with_parent (sink))
+    output_failed (self, output, "cannot play the peer's audio");
+  sync_with_pipeline (chain, G_N_ELEMENTS (chain) - 1);
   return chain[0];
 }
 
@@ -1080,14 +1209,15 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
   caps = gst_pad_get_current_caps (pad);
   if (!caps)
     caps = gst_pad_query_caps (pad, NULL);
-  s = gst_caps_get_structure (caps, 0);
+  s = caps && !gst_caps_is_empty (caps) ? gst_caps_get_structure (caps, 0) : NULL;
   media = s ? gst_structure_get_string (s, "media") : NULL;
   encoding = s ? gst_structure_get_string (s, "encoding-name") : NULL;
   g_debug ("media: receiving %s (%s) on %s", media, encoding, GST_PAD_NAME (pad));
 
   if (g_strcmp0 (media, "video") == 0 && g_ascii_strcasecmp (encoding ? encoding : "", "VP8") == 0)
     first = build_video_receiver (self, &error);
-  else if (g_strcmp0 (media, "audio") == 0 && g_ascii_strcasecmp (encoding ? encoding : "", "OPUS") == 0)
+  else if (g_strcmp0 (media, "audio") == 0 &&
+           g_ascii_strcasecmp (encoding ? encoding : "", "OPUS") == 0)
     first = build_audio_receiver (self, &error);
   if (!first) {
     if (error)
@@ -1097,8 +1227,8 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
   sinkpad = gst_element_get_static_pad (first, "sink");
   if (gst_pad_link (pad, sinkpad) != GST_PAD_LINK_OK)
     g_warning ("media: cannot link the peer's %s", media);
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_inbound_rtp,
-                     self, NULL);
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                     on_inbound_rtp, self, NULL);
   g_mutex_unlock (&self->lock);
 }
 
@@ -1161,14 +1291,17 @@ on_ice_state_main (VchatdMedia *self, gpointer data)
 
   g_object_get (self->webrtc, "ice-connection-state", &ice, "connection-state", &pc, NULL);
   g_debug ("media: ICE %d, connection %d", ice, pc);
-  if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED || pc == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
-    if (self->state == VCHATD_MEDIA_STATE_CONNECTING || self->state == VCHATD_MEDIA_STATE_CONNECTED) {
+  if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_FAILED ||
+      pc == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
+    if (self->state == VCHATD_MEDIA_STATE_CONNECTING ||
+        self->state == VCHATD_MEDIA_STATE_CONNECTED) {
       g_message ("media: ICE failed: no network path to the peer");
       set_state (self, VCHATD_MEDIA_STATE_FAILED);
     }
     return;
   }
-  if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED || ice == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED) {
+  if (ice == GST_WEBRTC_ICE_CONNECTION_STATE_CONNECTED ||
+      ice == GST_WEBRTC_ICE_CONNECTION_STATE_COMPLETED) {
     self->ice_connected = TRUE;
     update_connected (self);
   }
@@ -1189,7 +1322,8 @@ emit_local_candidate (VchatdMedia *self, const char *line)
   char *end = NULL;
   guint64 mline = g_ascii_strtoull (line, &end, 10);
 
-  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, (guint) mline, end && *end ? end + 1 : "");
+  g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, (guint) mline,
+                 end && *end ? end + 1 : "");
 }
 
 static void
@@ -1205,8 +1339,8 @@ on_local_candidate_main (VchatdMedia *self, gpointer data)
 static void
 on_ice_candidate (GstElement *webrtc, guint mline, const char *candidate, gpointer data)
 {
-  run_on_main (data, on_local_candidate_main, g_strdup_printf ("%u %s", mline, candidate ? candidate : ""),
-               g_free);
+  run_on_main (data, on_local_candidate_main,
+               g_strdup_printf ("%u %s", mline, candidate ? candidate : ""), g_free);
 }
 
 static void
@@ -1425,7 +1559,8 @@ check_fingerprint (const char *value)
   if (g_strv_length (bytes) < 16 || g_strv_length (bytes) > 64)
     return FALSE;
   for (i = 0; bytes[i]; i++)
-    if (strlen (bytes[i]) != 2 || !g_ascii_isxdigit (bytes[i][0]) || !g_ascii_isxdigit (bytes[i][1]))
+    if (strlen (bytes[i]) != 2 || !g_ascii_isxdigit (bytes[i][0]) ||
+        !g_ascii_isxdigit (bytes[i][1]))
       return FALSE;
   return TRUE;
 }
@@ -1439,12 +1574,14 @@ check_media (const GstSDPMessage *msg, const GstSDPMedia *media, guint index, GE
   guint i;
 
 #define FAIL(...)                                                                                  \
-  G_STMT_START {                                                                                   \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
     g_autofree char *detail_ = g_strdup_printf (__VA_ARGS__);                                      \
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,                                   \
                  "The peer's session description is not usable: media %u: %s", index, detail_);    \
     return FALSE;                                                                                  \
-  } G_STMT_END
+  }                                                                                                \
+  G_STMT_END
 
   if (!kind || !proto)
     FAIL ("no m= line");
@@ -1470,7 +1607,7 @@ check_media (const GstSDPMessage *msg, const GstSDPMedia *media, guint index, GE
     for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "extmap", i)); i++) {
       g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
 
-      if (g_strv_length (parts) < 2 || !is_number (parts[0], 14))
+      if (g_strv_length (parts) < 2 || !is_number (parts[0], 255))
         FAIL ("bad extmap “%s”", value);
     }
   } else if (g_str_equal (kind, "application")) {
@@ -1523,7 +1660,8 @@ parse_remote_sdp (const char *text, GError **error)
   n = gst_sdp_message_medias_len (msg);
   if (n == 0 || n > MAX_MEDIA) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 "The peer's session description has %u media sections (1 to %d expected)", n, MAX_MEDIA);
+                 "The peer's session description has %u media sections (1 to %d expected)", n,
+                 MAX_MEDIA);
     return NULL;
   }
   for (i = 0; i < n; i++)
@@ -1535,7 +1673,8 @@ parse_remote_sdp (const char *text, GError **error)
     g_auto (GStrv) mids = NULL;
     guint j, k;
 
-    if (g_strcmp0 (attr->key, "group") != 0 || !attr->value || !g_str_has_prefix (attr->value, "BUNDLE"))
+    if (g_strcmp0 (attr->key, "group") != 0 || !attr->value ||
+        !g_str_has_prefix (attr->value, "BUNDLE"))
       continue;
     mids = g_strsplit (attr->value + strlen ("BUNDLE"), " ", -1);
     for (j = 0; mids[j]; j++) {
@@ -1544,8 +1683,9 @@ parse_remote_sdp (const char *text, GError **error)
       if (!*mids[j])
         continue;
       for (k = 0; k < n && !found; k++)
-        found = g_strcmp0 (gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (msg, k), "mid"),
-                           mids[j]) == 0;
+        found = g_strcmp0 (
+                  gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (msg, k), "mid"),
+                  mids[j]) == 0;
       if (!found) {
         g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                      "The peer's session description bundles an unknown media “%s”", mids[j]);
@@ -1628,6 +1768,20 @@ pending_sender_free (gpointer data)
   g_free (sender);
 }
 
+static PendingSender *
+find_pending_sender (VchatdMedia *self, SourceKind kind)
+{
+  guint i;
+
+  for (i = 0; i < self->pending_senders->len; i++) {
+    PendingSender *sender = g_ptr_array_index (self->pending_senders, i);
+
+    if (sender->kind == kind)
+      return sender;
+  }
+  return NULL;
+}
+
 /* 1.22 as answerer drops TWCC, NACK and RTX from its answer unless a
  * transceiver with the offer's payload type and TWCC extmap exists before
  * set-remote-description. */
@@ -1662,25 +1816,32 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
     used[kind] = TRUE;
     send = kind == SOURCE_VIDEO ? self->has_video : self->has_audio;
     caps = rtp_caps (kind, pt, find_twcc_id (media));
-    g_signal_emit_by_name (self->webrtc, "add-transceiver",
-                           send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
-                                : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
-                           caps, &transceiver);
-    if (!transceiver)
-      continue;
-    if (kind == SOURCE_VIDEO) {
-      g_object_set (transceiver, "do-nack", TRUE, NULL);
-      self->have_video_track = TRUE;
+    /* Transceivers cannot be removed: after an offer webrtcbin refused, the
+     * next one reuses them. */
+    sender = find_pending_sender (self, kind);
+    if (sender) {
+      g_object_set (sender->transceiver, "codec-preferences", caps, NULL);
     } else {
-      self->have_audio_track = TRUE;
+      g_signal_emit_by_name (self->webrtc, "add-transceiver",
+                             send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+                                  : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
+                             caps, &transceiver);
+      if (!transceiver)
+        continue;
+      if (kind == SOURCE_VIDEO)
+        g_object_set (transceiver, "do-nack", TRUE, NULL);
+      sender = g_new0 (PendingSender, 1);
+      sender->transceiver = transceiver;
+      sender->kind = kind;
+      sender->send = send;
+      g_ptr_array_add (self->pending_senders, sender);
     }
-    sender = g_new0 (PendingSender, 1);
-    sender->transceiver = transceiver;
-    sender->kind = kind;
+    if (kind == SOURCE_VIDEO)
+      self->have_video_track = TRUE;
+    else
+      self->have_audio_track = TRUE;
     sender->pt = pt;
     sender->twcc_id = find_twcc_id (media);
-    sender->send = send;
-    g_ptr_array_add (self->pending_senders, sender);
   }
 }
 
@@ -1781,7 +1942,8 @@ vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const 
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (is_stopped (self) || self->state == VCHATD_MEDIA_STATE_NEW) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "The media session is not running");
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                         "The media session is not running");
     return FALSE;
   }
   if (g_strcmp0 (type, "offer") == 0 && self->role == VCHATD_MEDIA_ROLE_ANSWERER) {
@@ -1790,7 +1952,8 @@ vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const 
     sdp_type = GST_WEBRTC_SDP_TYPE_ANSWER;
   } else {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 "Got a session description of type “%s” but expected an %s", type ? type : "(none)",
+                 "Got a session description of type “%s” but expected an %s",
+                 type ? type : "(none)",
                  self->role == VCHATD_MEDIA_ROLE_ANSWERER ? "offer" : "answer");
     return FALSE;
   }
@@ -1812,19 +1975,16 @@ vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const 
   desc = gst_webrtc_session_description_new (sdp_type, g_steal_pointer (&msg));
   promise = waitable_promise_new (&waiter);
   g_signal_emit_by_name (self->webrtc, "set-remote-description", desc, promise);
-  if (!promise_wait_reply (promise, waiter, "use the peer's session description", NULL, error)) {
-    g_ptr_array_set_size (self->pending_senders, 0);
+  if (!promise_wait_reply (promise, waiter, "use the peer's session description", NULL, error))
     return FALSE;
-  }
   self->remote_description_set = TRUE;
 
   if (sdp_type == GST_WEBRTC_SDP_TYPE_OFFER) {
     g_autoptr (GError) local_error = NULL;
 
     if (!make_answer (self, &local_error)) {
-      /* Our own failure, not the peer's. */
+      /* Our own failure, not the peer's: the caller ends the call. */
       g_warning ("media: cannot answer: %s", local_error->message);
-      set_state (self, VCHATD_MEDIA_STATE_FAILED);
       g_propagate_error (error, g_steal_pointer (&local_error));
       return FALSE;
     }
@@ -1888,7 +2048,8 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (is_stopped (self) || self->state == VCHATD_MEDIA_STATE_NEW) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "The media session is not running");
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                         "The media session is not running");
     return FALSE;
   }
   if (mline_index >= MAX_MEDIA ||
@@ -1924,8 +2085,8 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
 typedef struct {
   guint64 bytes_sent;
   guint64 bytes_received;
-  gdouble rtt;            /* seconds, < 0: unknown */
-  gdouble fraction_lost;  /* < 0: unknown */
+  gdouble rtt;           /* seconds, < 0: unknown */
+  gdouble fraction_lost; /* < 0: unknown */
   const char *pair_id;
 } StatsScan;
 
@@ -2005,29 +2166,35 @@ on_stats_main (VchatdMedia *self, gpointer data)
   StatsScan scan = { 0, 0, -1.0, -1.0, NULL };
   GVariantBuilder b;
   gint64 now = g_get_monotonic_time ();
-  gdouble elapsed = self->last_stats_us ? (now - self->last_stats_us) / (gdouble) G_USEC_PER_SEC : 0;
+  gdouble elapsed = self->last_stats_us ? (now - self->last_stats_us) / (gdouble) G_USEC_PER_SEC
+                                        : 0;
   guint frames = (guint) g_atomic_int_get (&self->frames_decoded);
   gint width = g_atomic_int_get (&self->recv_width);
   gint height = g_atomic_int_get (&self->recv_height);
   const GstStructure *pair;
 
   self->stats_pending = FALSE;
+  if (!reply)
+    return;
   gst_structure_foreach (reply, scan_stats_field, &scan);
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   if (scan.rtt >= 0)
     g_variant_builder_add (&b, "{sv}", "rtt-ms", g_variant_new_double (scan.rtt * 1000.0));
   if (elapsed > 0.1) {
-    g_variant_builder_add (&b, "{sv}", "send-kbps",
-                           g_variant_new_double ((scan.bytes_sent - MIN (scan.bytes_sent, self->last_bytes_sent)) *
-                                                 8.0 / 1000.0 / elapsed));
-    g_variant_builder_add (&b, "{sv}", "recv-kbps",
-                           g_variant_new_double (
-                             (scan.bytes_received - MIN (scan.bytes_received, self->last_bytes_received)) * 8.0 /
-                             1000.0 / elapsed));
+    g_variant_builder_add (
+      &b, "{sv}", "send-kbps",
+      g_variant_new_double ((scan.bytes_sent - MIN (scan.bytes_sent, self->last_bytes_sent)) * 8.0 /
+                            1000.0 / elapsed));
+    g_variant_builder_add (
+      &b, "{sv}", "recv-kbps",
+      g_variant_new_double (
+        (scan.bytes_received - MIN (scan.bytes_received, self->last_bytes_received)) * 8.0 /
+        1000.0 / elapsed));
     if (self->have_video_track)
-      g_variant_builder_add (&b, "{sv}", "recv-fps",
-                             g_variant_new_double ((frames - MIN (frames, self->last_frames)) / elapsed));
+      g_variant_builder_add (
+        &b, "{sv}", "recv-fps",
+        g_variant_new_double ((frames - MIN (frames, self->last_frames)) / elapsed));
   }
   if (self->video_encoder) {
     gint bitrate = 0;
@@ -2036,15 +2203,17 @@ on_stats_main (VchatdMedia *self, gpointer data)
     g_variant_builder_add (&b, "{sv}", "target-kbps", g_variant_new_double (bitrate / 1000.0));
   }
   if (scan.fraction_lost >= 0)
-    g_variant_builder_add (&b, "{sv}", "loss-pct", g_variant_new_double (scan.fraction_lost * 100.0));
+    g_variant_builder_add (&b, "{sv}", "loss-pct",
+                           g_variant_new_double (scan.fraction_lost * 100.0));
   if (width > 0 && height > 0) {
     g_variant_builder_add (&b, "{sv}", "recv-width", g_variant_new_uint32 (width));
     g_variant_builder_add (&b, "{sv}", "recv-height", g_variant_new_uint32 (height));
   }
-  if (self->have_video_track)
+  if (self->have_video_track) {
+    /* 1.22 has no framesDecoded: counted by a probe after the decoder. */
     g_variant_builder_add (&b, "{sv}", "frames-decoded", g_variant_new_uint64 (frames));
-  if (self->have_video_track)
     g_variant_builder_add (&b, "{sv}", "video-codec", g_variant_new_string ("VP8"));
+  }
   if (self->have_audio_track)
     g_variant_builder_add (&b, "{sv}", "audio-codec", g_variant_new_string ("opus"));
   pair = stats_lookup (reply, scan.pair_id);
@@ -2089,13 +2258,13 @@ static void
 on_stats_reply (GstPromise *promise, gpointer data)
 {
   VchatdMedia *self = data;
-  const GstStructure *reply;
+  const GstStructure *reply = NULL;
 
-  if (gst_promise_wait (promise) != GST_PROMISE_RESULT_REPLIED)
-    return;
-  reply = gst_promise_get_reply (promise);
-  if (reply)
-    run_on_main (self, on_stats_main, gst_structure_copy (reply), (GDestroyNotify) gst_structure_free);
+  /* webrtcbin's thread: copy, and read on the main context. */
+  if (gst_promise_wait (promise) == GST_PROMISE_RESULT_REPLIED)
+    reply = gst_promise_get_reply (promise);
+  run_on_main (self, on_stats_main, reply ? gst_structure_copy (reply) : NULL,
+               (GDestroyNotify) gst_structure_free);
 }
 
 static void
@@ -2114,7 +2283,8 @@ request_stats (VchatdMedia *self)
 static gboolean
 on_tick (gpointer data)
 {
-  VchatdMedia *self = data;
+  /* A handler of the signals below may drop the last other reference. */
+  g_autoptr (VchatdMedia) self = g_object_ref (data);
 
   check_watchdog (self);
   if (!is_stopped (self) &&
@@ -2180,7 +2350,8 @@ on_thumbnail_main (VchatdMedia *self, gpointer data)
 {
   Thumbnail *thumb = data;
 
-  g_signal_emit (self, signals[SIGNAL_REMOTE_VIDEO_FRAME], 0, thumb->width, thumb->height, thumb->rgb);
+  g_signal_emit (self, signals[SIGNAL_REMOTE_VIDEO_FRAME], 0, thumb->width, thumb->height,
+                 thumb->rgb);
 }
 
 static GstFlowReturn
@@ -2204,7 +2375,8 @@ on_thumbnail_sample (GstAppSink *sink, gpointer data)
   /* Rows are padded to 4 bytes in GStreamer; the signal gives them packed. */
   for (row = 0; row < height; row++)
     memcpy (rgb + (gsize) row * width * 3,
-            (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) + (gsize) row * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
+            (guint8 *) GST_VIDEO_FRAME_PLANE_DATA (&frame, 0) +
+              (gsize) row * GST_VIDEO_FRAME_PLANE_STRIDE (&frame, 0),
             (gsize) width * 3);
   gst_video_frame_unmap (&frame);
 
@@ -2221,11 +2393,13 @@ on_thumbnail_sample (GstAppSink *sink, gpointer data)
 static gboolean
 on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
 {
-  VchatdMedia *self = data;
+  /* A handler of the signals below may drop the last other reference. */
+  g_autoptr (VchatdMedia) self = g_object_ref (data);
   GstObject *src = GST_MESSAGE_SRC (message);
   g_autoptr (GError) error = NULL;
   g_autofree char *debug = NULL;
   SourceKind kind;
+  Output *output;
 
   if (is_stopped (self))
     return G_SOURCE_CONTINUE;
@@ -2234,12 +2408,18 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
   case GST_MESSAGE_ERROR:
     gst_message_parse_error (message, &error, &debug);
     /* From an element already removed (a replaced source): old news. */
-    if (src != GST_OBJECT (self->pipeline) && !gst_object_has_as_ancestor (src, GST_OBJECT (self->pipeline)))
+    if (src != GST_OBJECT (self->pipeline) &&
+        !gst_object_has_as_ancestor (src, GST_OBJECT (self->pipeline)))
       break;
+    if ((output = find_output (self, src))) {
+      output_failed (self, output, error->message);
+      return G_SOURCE_CONTINUE;
+    }
     for (kind = 0; kind < N_SOURCES; kind++) {
       GstElement *element = self->sources[kind].element;
 
-      if (element && (src == GST_OBJECT (element) || gst_object_has_as_ancestor (src, GST_OBJECT (element)))) {
+      if (element &&
+          (src == GST_OBJECT (element) || gst_object_has_as_ancestor (src, GST_OBJECT (element)))) {
         replace_source (self, kind, error->message);
         return G_SOURCE_CONTINUE;
       }
@@ -2264,7 +2444,8 @@ set_state (VchatdMedia *self, VchatdMediaState state)
 {
   if (self->state == state)
     return;
-  g_debug ("media: %s → %s", vchatd_media_state_to_string (self->state), vchatd_media_state_to_string (state));
+  g_debug ("media: %s → %s", vchatd_media_state_to_string (self->state),
+           vchatd_media_state_to_string (state));
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
@@ -2289,9 +2470,11 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
   self->stun_server = g_strdup (config->stun_server);
   self->turn_servers = g_strdupv ((GStrv) config->turn_servers);
   self->relay_only = config->relay_only;
-  self->max_bitrate_kbps = config->max_bitrate_kbps ? config->max_bitrate_kbps : DEFAULT_MAX_BITRATE_KBPS;
+  self->max_bitrate_kbps = config->max_bitrate_kbps ? config->max_bitrate_kbps
+                                                    : DEFAULT_MAX_BITRATE_KBPS;
   self->node_name_prefix = g_strdup (config->node_name_prefix);
-  self->watchdog_seconds = config->watchdog_seconds ? config->watchdog_seconds : DEFAULT_WATCHDOG_SECONDS;
+  self->watchdog_seconds = config->watchdog_seconds ? config->watchdog_seconds
+                                                    : DEFAULT_WATCHDOG_SECONDS;
   self->role = role;
   self->has_video = self->camera_target || self->video_source_description;
   self->has_audio = self->microphone_target || self->audio_source_description;
@@ -2327,8 +2510,8 @@ build_pipeline (VchatdMedia *self, GError **error)
 
     g_signal_emit_by_name (self->webrtc, "add-turn-server", self->turn_servers[i], &ok);
     if (!ok) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "The TURN server URL “%s” is not valid",
-                   self->turn_servers[i]);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The TURN server URL “%s” is not valid", self->turn_servers[i]);
       return FALSE;
     }
   }
@@ -2343,13 +2526,17 @@ build_pipeline (VchatdMedia *self, GError **error)
   if (agent)
     g_object_set (agent, "keepalive-conncheck", TRUE, "upnp", FALSE, NULL);
 
-  g_signal_connect (self->webrtc, "on-negotiation-needed", G_CALLBACK (on_negotiation_needed), self);
+  g_signal_connect (self->webrtc, "on-negotiation-needed", G_CALLBACK (on_negotiation_needed),
+                    self);
   g_signal_connect (self->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate), self);
   g_signal_connect (self->webrtc, "on-data-channel", G_CALLBACK (on_data_channel), self);
   g_signal_connect (self->webrtc, "pad-added", G_CALLBACK (on_pad_added), self);
-  g_signal_connect (self->webrtc, "notify::ice-connection-state", G_CALLBACK (on_ice_state_notify), self);
-  g_signal_connect (self->webrtc, "notify::connection-state", G_CALLBACK (on_ice_state_notify), self);
-  g_signal_connect (self->webrtc, "notify::ice-gathering-state", G_CALLBACK (on_gathering_notify), self);
+  g_signal_connect (self->webrtc, "notify::ice-connection-state", G_CALLBACK (on_ice_state_notify),
+                    self);
+  g_signal_connect (self->webrtc, "notify::connection-state", G_CALLBACK (on_ice_state_notify),
+                    self);
+  g_signal_connect (self->webrtc, "notify::ice-gathering-state", G_CALLBACK (on_gathering_notify),
+                    self);
 
   if (self->has_video && !build_video_source_chain (self, error))
     return FALSE;
@@ -2370,6 +2557,12 @@ build_pipeline (VchatdMedia *self, GError **error)
   return TRUE;
 }
 
+static void
+notify_state_main (VchatdMedia *self, gpointer data)
+{
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
 gboolean
 vchatd_media_start (VchatdMedia *self, GError **error)
 {
@@ -2377,18 +2570,22 @@ vchatd_media_start (VchatdMedia *self, GError **error)
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   if (self->state != VCHATD_MEDIA_STATE_NEW) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "The media session was already started");
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "The media session was already started");
     return FALSE;
   }
   self->start_us = g_get_monotonic_time ();
   if (!build_pipeline (self, error)) {
     g_prefix_error (error, "Cannot set up the call's media: ");
-    vchatd_media_stop (self);
+    teardown (self);
+    self->state = VCHATD_MEDIA_STATE_STOPPED;
     return FALSE;
   }
   if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot start the call's media pipeline");
-    vchatd_media_stop (self);
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                         "Cannot start the call's media pipeline");
+    teardown (self);
+    self->state = VCHATD_MEDIA_STATE_STOPPED;
     return FALSE;
   }
 
@@ -2404,10 +2601,12 @@ vchatd_media_start (VchatdMedia *self, GError **error)
     } else {
       g_warning ("media: webrtcbin made no data channel: the call has no chat");
     }
+    start_preview (self);
     start_source (self, SOURCE_VIDEO);
     start_source (self, SOURCE_AUDIO);
   } else {
     /* The answerer's encoders wait for the offer; the preview can start. */
+    start_preview (self);
     start_source (self, SOURCE_VIDEO);
   }
 
@@ -2415,7 +2614,9 @@ vchatd_media_start (VchatdMedia *self, GError **error)
   g_source_set_callback (self->tick_source, on_tick, self, NULL);
   g_source_set_static_name (self->tick_source, "[vchatd-media] tick");
   g_source_attach (self->tick_source, self->context);
-  set_state (self, VCHATD_MEDIA_STATE_CONNECTING);
+  /* Signals are not emitted from inside calls into this API. */
+  self->state = VCHATD_MEDIA_STATE_CONNECTING;
+  run_on_main (self, notify_state_main, NULL, NULL);
   return TRUE;
 }
 
@@ -2428,16 +2629,12 @@ clear_source (GSource **source)
   }
 }
 
-void
-vchatd_media_stop (VchatdMedia *self)
+/* Main context: disconnect, set NULL, unref (see WEBRTCBIN-1.22.md). */
+static void
+teardown (VchatdMedia *self)
 {
   GstWebRTCDataChannel *channel;
   SourceKind kind;
-
-  g_return_if_fail (VCHATD_IS_MEDIA (self));
-
-  if (self->state == VCHATD_MEDIA_STATE_STOPPED)
-    return;
 
   g_mutex_lock (&self->lock);
   self->stopping = TRUE;
@@ -2464,10 +2661,22 @@ vchatd_media_stop (VchatdMedia *self)
     self->webrtc = NULL;
     self->video_tee = NULL;
     self->video_encoder = NULL;
+    self->preview_sink = NULL;
+    self->preview_output = NULL;
     self->volume = NULL;
     memset (self->sources, 0, sizeof self->sources);
     gst_clear_object (&self->pipeline);
   }
+}
+
+void
+vchatd_media_stop (VchatdMedia *self)
+{
+  g_return_if_fail (VCHATD_IS_MEDIA (self));
+
+  if (self->state == VCHATD_MEDIA_STATE_STOPPED)
+    return;
+  teardown (self);
   set_state (self, VCHATD_MEDIA_STATE_STOPPED);
 }
 
@@ -2488,12 +2697,14 @@ vchatd_media_send_message (VchatdMedia *self, const char *text, GError **error)
   if (channel)
     g_object_get (channel, "ready-state", &ready, NULL);
   if (ready != GST_WEBRTC_DATA_CHANNEL_STATE_OPEN) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "The chat is not connected yet");
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                         "The chat is not connected yet");
     return FALSE;
   }
   /* Browsers assume 64 KiB when max-message-size is not advertised (1.22). */
   if (strlen (text) > 65535) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE, "The message is too long");
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE,
+                         "The message is too long");
     return FALSE;
   }
   return gst_webrtc_data_channel_send_string_full (channel, text, error);
@@ -2525,7 +2736,8 @@ vchatd_media_set_max_bitrate (VchatdMedia *self, guint kbps)
   self->max_bitrate_kbps = kbps ? kbps : DEFAULT_MAX_BITRATE_KBPS;
   /* vp8enc takes a new target while playing. */
   if (self->video_encoder)
-    g_object_set (self->video_encoder, "target-bitrate", (gint) (self->max_bitrate_kbps * 1000), NULL);
+    g_object_set (self->video_encoder, "target-bitrate", (gint) (self->max_bitrate_kbps * 1000),
+                  NULL);
 }
 
 VchatdMediaState
@@ -2647,29 +2859,29 @@ vchatd_media_class_init (VchatdMediaClass *klass)
   object_class->finalize = vchatd_media_finalize;
   object_class->get_property = vchatd_media_get_property;
 
-  properties[PROP_STATE] =
-    g_param_spec_int ("state", NULL, NULL, VCHATD_MEDIA_STATE_NEW, VCHATD_MEDIA_STATE_STOPPED,
-                      VCHATD_MEDIA_STATE_NEW, G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_STATE] = g_param_spec_int (
+    "state", NULL, NULL, VCHATD_MEDIA_STATE_NEW, VCHATD_MEDIA_STATE_STOPPED, VCHATD_MEDIA_STATE_NEW,
+    G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
-  signals[SIGNAL_LOCAL_DESCRIPTION] =
-    g_signal_new ("local-description", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
-  signals[SIGNAL_LOCAL_CANDIDATE] =
-    g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
-  signals[SIGNAL_MESSAGE_RECEIVED] =
-    g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_STATS_UPDATED] =
-    g_signal_new ("stats-updated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 0);
-  signals[SIGNAL_REMOTE_VIDEO_FRAME] =
-    g_signal_new ("remote-video-frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_BYTES);
-  signals[SIGNAL_SOURCE_FAILED] =
-    g_signal_new ("source-failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_LOCAL_DESCRIPTION] = g_signal_new ("local-description", G_TYPE_FROM_CLASS (klass),
+                                                    G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                    G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_LOCAL_CANDIDATE] = g_signal_new ("local-candidate", G_TYPE_FROM_CLASS (klass),
+                                                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                  G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
+  signals[SIGNAL_MESSAGE_RECEIVED] = g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass),
+                                                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                   G_TYPE_NONE, 1, G_TYPE_STRING);
+  signals[SIGNAL_STATS_UPDATED] = g_signal_new ("stats-updated", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                                0);
+  signals[SIGNAL_REMOTE_VIDEO_FRAME] = g_signal_new (
+    "remote-video-frame", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+    G_TYPE_NONE, 3, G_TYPE_UINT, G_TYPE_UINT, G_TYPE_BYTES);
+  signals[SIGNAL_DEVICE_FAILED] = g_signal_new ("device-failed", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                                2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void

@@ -8,8 +8,10 @@
  *
  * Every signal is emitted on the main context of the thread that created the
  * session, never from a GStreamer or libnice thread, and always from that
- * context's main loop (never from inside a call into this API). The session
- * must be stopped and released on that thread too.
+ * context's main loop, never from inside a call into this API (the one
+ * exception: vchatd_media_stop() notifies "state" STOPPED itself). Handlers
+ * may stop and release the session. The session must be stopped and
+ * released on that thread too.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -25,13 +27,12 @@ typedef enum {
 } VchatdMediaRole;
 
 typedef enum {
-  VCHATD_MEDIA_STATE_NEW,         /* created, not started */
-  VCHATD_MEDIA_STATE_CONNECTING,  /* negotiating / ICE checking */
-  VCHATD_MEDIA_STATE_CONNECTED,   /* ICE connected and the peer heard from: inbound
-                                   * RTP, or (a peer that sends no media) the data
-                                   * channel open */
-  VCHATD_MEDIA_STATE_FAILED,      /* ICE failed, or the inbound media watchdog fired */
-  VCHATD_MEDIA_STATE_STOPPED,     /* vchatd_media_stop() was called */
+  VCHATD_MEDIA_STATE_NEW,        /* created, not started */
+  VCHATD_MEDIA_STATE_CONNECTING, /* negotiating / ICE checking */
+  VCHATD_MEDIA_STATE_CONNECTED,  /* ICE connected and the peer heard from (inbound
+                                  * RTP, or the data channel open) */
+  VCHATD_MEDIA_STATE_FAILED,     /* ICE failed, or the inbound media watchdog fired */
+  VCHATD_MEDIA_STATE_STOPPED,    /* vchatd_media_stop() was called */
 } VchatdMediaState;
 
 const char *vchatd_media_state_to_string (VchatdMediaState state);
@@ -41,7 +42,7 @@ typedef struct {
    * object.serial), or a GStreamer bin description (tests), or neither
    * (no camera: the call has no outgoing video). A source that fails, or
    * gives no frame within a few seconds (a missing PipeWire target just
-   * waits), is replaced by black frames and "source-failed" is emitted. */
+   * waits), is replaced by black frames and "device-failed" is emitted. */
   const char *camera_target;
   const char *video_source_description;
   /* Audio likewise (a failed microphone is replaced by silence). */
@@ -58,13 +59,13 @@ typedef struct {
   const char *const *turn_servers;
   gboolean relay_only;
 
-  guint max_bitrate_kbps;         /* 0: default (1500) */
+  guint max_bitrate_kbps; /* 0: default (1500) */
   /* Prefix of the PipeWire node names of the remote video and the preview;
    * NULL: no PipeWire output (tests read frames through the
    * "remote-video-frame" signal instead). */
   const char *node_name_prefix;
   /* Seconds without inbound media (after it started) before FAILED. */
-  guint watchdog_seconds;         /* 0: default (5) */
+  guint watchdog_seconds; /* 0: default (5) */
 } VchatdMediaConfig;
 
 #define VCHATD_TYPE_MEDIA (vchatd_media_get_type ())
@@ -73,15 +74,15 @@ G_DECLARE_FINAL_TYPE (VchatdMedia, vchatd_media, VCHATD, MEDIA, GObject)
 VchatdMedia *vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role,
                                GError **error);
 /* Builds and plays the pipeline; an offerer then emits "local-description"
- * with its offer. */
+ * with its offer. On failure the session is left STOPPED. */
 gboolean vchatd_media_start (VchatdMedia *self, GError **error);
 /* The peer's offer or answer ("offer"/"answer"); an answerer then emits its
  * answer. Fails with G_IO_ERROR_INVALID_ARGUMENT on SDP that does not parse,
  * that webrtcbin rejects, or that does not fit the role (an offer to the
  * offerer); the session is left as it was. A second offer (renegotiation)
  * fails with G_IO_ERROR_NOT_SUPPORTED: start a new session instead. */
-gboolean vchatd_media_set_remote_description (VchatdMedia *self, const char *type,
-                                              const char *sdp, GError **error);
+gboolean vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const char *sdp,
+                                              GError **error);
 /* A trickled ICE candidate of the peer ("" = end of candidates). Candidates
  * that arrive before the remote description are kept until it is set.
  * Candidates whose address is a name rather than an IP address (mDNS
@@ -118,9 +119,11 @@ void vchatd_media_stop (VchatdMedia *self);
  *       once a second, a thumbnail (160 pixels wide, height by the aspect
  *       ratio) of a decoded frame as packed RGB (rows of width * 3 bytes),
  *       for tests and previews; only emitted when someone is connected to it.
- *   "source-failed"     (const char *kind, const char *message): the camera
- *       ("video") or microphone ("audio") failed or gave nothing; the call
- *       goes on with black frames or silence.
+ *   "device-failed"     (const char *device, const char *message): a device
+ *       failed and the call goes on without it: "camera" or "microphone"
+ *       (failed, or gave nothing: replaced by black frames or silence),
+ *       "speaker" (the peer's audio cannot be played), "preview-node" or
+ *       "remote-video-node" (the PipeWire node cannot be published).
  */
 
 G_END_DECLS
