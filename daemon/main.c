@@ -49,7 +49,8 @@ name_lost_cb (GDBusConnection *connection, const char *name, gpointer data)
 
   if (!d->acquired) {
     g_printerr ("vchatd: another vchatd owns %s on this bus; stop it, or start this one with "
-                "--replace.\n", name);
+                "--replace.\n",
+                name);
     d->status = 1;
   } else {
     g_message ("replaced by another vchatd; exiting");
@@ -62,8 +63,8 @@ static void
 load_settings (VchatdManagerConfig *config)
 {
   GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  g_autoptr (GSettingsSchema) schema = source ? g_settings_schema_source_lookup (source, SCHEMA_ID, TRUE)
-                                              : NULL;
+  g_autoptr (GSettingsSchema)
+    schema = source ? g_settings_schema_source_lookup (source, SCHEMA_ID, TRUE) : NULL;
   g_autoptr (GSettings) settings = NULL;
   g_autofree char *camera = NULL;
   g_autofree char *microphone = NULL;
@@ -104,9 +105,11 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "server", 's', 0, G_OPTION_ARG_STRING, &d.config.server_url,
       "Signaling server, e.g. wss://chat.example.org/ws (default: the GSettings key server-url, "
-      "else " DEFAULT_SERVER ")", "URL" },
+      "else " DEFAULT_SERVER ")",
+      "URL" },
     { "camera", 0, 0, G_OPTION_ARG_STRING, &d.config.media.camera_target,
-      "Camera to use: a PipeWire node name as `vchatctl devices` lists (default: the first)", "ID" },
+      "Camera to use: a PipeWire node name as `vchatctl devices` lists (default: the first)",
+      "ID" },
     { "microphone", 0, 0, G_OPTION_ARG_STRING, &d.config.media.microphone_target,
       "Microphone to use: a PipeWire node name (default: the default source)", "ID" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &d.config.display_name,
@@ -124,18 +127,19 @@ main (int argc, char **argv)
     { "watchdog", 0, 0, G_OPTION_ARG_INT, &watchdog,
       "Seconds without media from the peer before the call counts as lost (default 5)", "S" },
     { "replace", 'r', 0, G_OPTION_ARG_NONE, &replace, "Replace a running vchatd", NULL },
-    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log what happens (no message contents)", NULL },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log what happens (no message contents)",
+      NULL },
     { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version and exit", NULL },
     { NULL }
   };
 
   setlocale (LC_ALL, "");
   ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx,
-    "The vchat session daemon: owns the camera, the microphone and every call,\n"
-    "and offers them on the session bus as io.github.vchat.VChat1. Usually\n"
-    "started by D-Bus activation or `systemctl --user start vchatd`; driven\n"
-    "with vchatctl.");
+  g_option_context_set_summary (
+    ctx, "The vchat session daemon: owns the camera, the microphone and every call,\n"
+         "and offers them on the session bus as io.github.vchat.VChat1. Usually\n"
+         "started by D-Bus activation or `systemctl --user start vchatd`; driven\n"
+         "with vchatctl.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   g_option_context_add_group (ctx, gst_init_get_option_group ());
   if (!g_option_context_parse (ctx, &argc, &argv, &error)) {

@@ -7,12 +7,9 @@
 #include "vchatd-error.h"
 
 static const char *const state_names[] = {
-  [VCHATD_CALL_SEARCHING] = "searching",
-  [VCHATD_CALL_INCOMING] = "incoming",
-  [VCHATD_CALL_RINGING] = "ringing",
-  [VCHATD_CALL_CONNECTING] = "connecting",
-  [VCHATD_CALL_CONNECTED] = "connected",
-  [VCHATD_CALL_RECONNECTING] = "reconnecting",
+  [VCHATD_CALL_SEARCHING] = "searching", [VCHATD_CALL_INCOMING] = "incoming",
+  [VCHATD_CALL_RINGING] = "ringing",     [VCHATD_CALL_CONNECTING] = "connecting",
+  [VCHATD_CALL_CONNECTED] = "connected", [VCHATD_CALL_RECONNECTING] = "reconnecting",
   [VCHATD_CALL_ENDED] = "ended",
 };
 
@@ -134,9 +131,9 @@ vchatd_call_transition_valid (VchatdCallState from, VchatdCallState to)
   case VCHATD_CALL_SEARCHING:
     return FALSE;
   case VCHATD_CALL_INCOMING:
-    return from == VCHATD_CALL_SEARCHING;      /* someone joined our invite */
+    return from == VCHATD_CALL_SEARCHING; /* someone joined our invite */
   case VCHATD_CALL_RINGING:
-    return FALSE;                              /* joining starts there */
+    return FALSE; /* joining starts there */
   case VCHATD_CALL_CONNECTING:
     return from == VCHATD_CALL_SEARCHING || from == VCHATD_CALL_INCOMING ||
            from == VCHATD_CALL_RINGING;

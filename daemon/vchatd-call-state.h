@@ -46,7 +46,7 @@ typedef enum {
   VCHATD_ACTION_HANGUP,
   VCHATD_ACTION_NEXT,
   VCHATD_ACTION_SEND_MESSAGE,
-  VCHATD_ACTION_SET_MEDIA,   /* mute, camera on/off */
+  VCHATD_ACTION_SET_MEDIA, /* mute, camera on/off */
   VCHATD_ACTION_REPORT,
 } VchatdCallAction;
 

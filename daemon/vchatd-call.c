@@ -215,8 +215,8 @@ media_start (VchatdCall *self, GError **error)
   config.node_name_prefix = prefix;
   config.watchdog_seconds = ms->watchdog_seconds;
 
-  self->media = vchatd_media_new (&config, self->offerer ? VCHATD_MEDIA_ROLE_OFFERER
-                                                         : VCHATD_MEDIA_ROLE_ANSWERER, error);
+  self->media = vchatd_media_new (
+    &config, self->offerer ? VCHATD_MEDIA_ROLE_OFFERER : VCHATD_MEDIA_ROLE_ANSWERER, error);
   if (!self->media)
     return FALSE;
   g_signal_connect (self->media, "local-description", G_CALLBACK (on_local_description), self);
@@ -226,7 +226,8 @@ media_start (VchatdCall *self, GError **error)
   g_signal_connect (self->media, "stats-updated", G_CALLBACK (on_stats_updated), self);
   g_signal_connect (self->media, "device-failed", G_CALLBACK (on_device_failed), self);
   vchatd_media_set_muted (self->media, vchat_dbus_call_get_muted (self->skeleton));
-  vchatd_media_set_camera_enabled (self->media, vchat_dbus_call_get_camera_enabled (self->skeleton));
+  vchatd_media_set_camera_enabled (self->media,
+                                   vchat_dbus_call_get_camera_enabled (self->skeleton));
   if (!vchatd_media_start (self->media, error))
     return FALSE;
 
@@ -246,10 +247,12 @@ peer_variant (JsonObject *peer, const char *const *common)
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   if (peer) {
-    g_variant_builder_add (&b, "{sv}", "name",
-                           g_variant_new_string (json_object_get_string_member_with_default (peer, "name", "")));
-    g_variant_builder_add (&b, "{sv}", "client",
-                           g_variant_new_string (json_object_get_string_member_with_default (peer, "client", "")));
+    g_variant_builder_add (
+      &b, "{sv}", "name",
+      g_variant_new_string (json_object_get_string_member_with_default (peer, "name", "")));
+    g_variant_builder_add (
+      &b, "{sv}", "client",
+      g_variant_new_string (json_object_get_string_member_with_default (peer, "client", "")));
   }
   g_variant_builder_add (&b, "{sv}", "common-interests",
                          g_variant_new_strv (common, common ? -1 : 0));
@@ -265,8 +268,8 @@ handle_matched (VchatdCall *self, VchatMsg *msg)
   g_free (self->server_id);
   self->server_id = g_strdup (vchat_msg_get_string (msg, "call"));
   self->offerer = g_strcmp0 (vchat_msg_get_string (msg, "role"), "offerer") == 0;
-  vchat_dbus_call_set_peer (self->skeleton,
-                            peer_variant (vchat_msg_get_object (msg, "peer"), (const char *const *) common));
+  vchat_dbus_call_set_peer (self->skeleton, peer_variant (vchat_msg_get_object (msg, "peer"),
+                                                          (const char *const *) common));
   set_state (self, VCHATD_CALL_CONNECTING);
   if (!media_start (self, &error)) {
     g_warning ("call %s: cannot start media: %s", self->path, error->message);
@@ -287,12 +290,13 @@ handle_signal (VchatdCall *self, VchatMsg *msg)
     return;
   }
   if (sdp)
-    ok = vchatd_media_set_remote_description (self->media, json_object_get_string_member (sdp, "type"),
+    ok = vchatd_media_set_remote_description (self->media,
+                                              json_object_get_string_member (sdp, "type"),
                                               json_object_get_string_member (sdp, "sdp"), &error);
   else
-    ok = vchatd_media_add_remote_candidate (self->media,
-                                            json_object_get_int_member (ice, "sdpMLineIndex"),
-                                            json_object_get_string_member (ice, "candidate"), &error);
+    ok = vchatd_media_add_remote_candidate (
+      self->media, json_object_get_int_member (ice, "sdpMLineIndex"),
+      json_object_get_string_member (ice, "candidate"), &error);
   if (!ok) {
     /* The peer sent something webrtcbin cannot use: a broken or hostile
      * client. The call cannot work; end it rather than hang. */
@@ -326,7 +330,8 @@ vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg)
   case VCHAT_MSG_RINGING:
     g_free (self->server_id);
     self->server_id = g_strdup (vchat_msg_get_string (msg, "call"));
-    vchat_dbus_call_set_peer (self->skeleton, peer_variant (vchat_msg_get_object (msg, "peer"), NULL));
+    vchat_dbus_call_set_peer (self->skeleton,
+                              peer_variant (vchat_msg_get_object (msg, "peer"), NULL));
     break;
   case VCHAT_MSG_SIGNAL:
     handle_signal (self, msg);
@@ -372,8 +377,8 @@ handle_accept (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, Vchat
     g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_ACCEPT);
     json_object_set_string_member (msg, "call", self->server_id);
     if (!vchatd_signaling_send (self->signaling, msg, &error)) {
-      g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
-                                             "%s", error->message);
+      g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE, "%s",
+                                             error->message);
       return G_DBUS_METHOD_INVOCATION_HANDLED;
     }
   }
@@ -422,7 +427,8 @@ handle_next (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdC
 }
 
 void
-vchatd_call_complete_next (VchatdCall *self, GDBusMethodInvocation *invocation, const char *new_path)
+vchatd_call_complete_next (VchatdCall *self, GDBusMethodInvocation *invocation,
+                           const char *new_path)
 {
   vchat_dbus_call_complete_next (self->skeleton, invocation, new_path);
 }
@@ -487,16 +493,17 @@ handle_report (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, const
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!*reason || strlen (reason) > 200 || !self->server_id) {
     g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                                           self->server_id ? "Give a reason of 1 to 200 bytes."
-                                                           : "There was nobody in this call to report.");
+                                           self->server_id
+                                             ? "Give a reason of 1 to 200 bytes."
+                                             : "There was nobody in this call to report.");
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   }
   msg = vchat_msg_object_new (VCHAT_MSG_REPORT);
   json_object_set_string_member (msg, "call", self->server_id);
   json_object_set_string_member (msg, "reason", reason);
   if (!vchatd_signaling_send (self->signaling, msg, &error)) {
-    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
-                                           "%s", error->message);
+    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE, "%s",
+                                           error->message);
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   }
   vchat_dbus_call_complete_report (skeleton, invocation);
@@ -627,8 +634,9 @@ vchatd_call_new (GDBusObjectManagerServer *object_manager, guint number, VchatdS
   vchat_dbus_call_set_state (sk, vchatd_call_state_to_string (initial));
   vchat_dbus_call_set_end_reason (sk, "");
   vchat_dbus_call_set_kind (sk, kind == VCHATD_CALL_KIND_RANDOM ? "random" : "invite");
-  vchat_dbus_call_set_direction (sk, initial == VCHATD_CALL_SEARCHING && kind == VCHATD_CALL_KIND_INVITE
-                                       ? "incoming" : "outgoing");
+  vchat_dbus_call_set_direction (
+    sk,
+    initial == VCHATD_CALL_SEARCHING && kind == VCHATD_CALL_KIND_INVITE ? "incoming" : "outgoing");
   vchat_dbus_call_set_peer (sk, peer_variant (NULL, NULL));
   vchat_dbus_call_set_invite_code (sk, "");
   vchat_dbus_call_set_invite_web_link (sk, "");

@@ -21,14 +21,14 @@ G_BEGIN_DECLS
 /* What a call needs to know to build its media session; owned by the
  * manager, read when the call connects. */
 typedef struct {
-  char *camera_target;        /* PipeWire node, or NULL: no camera */
-  char *microphone_target;    /* PipeWire node, or NULL: none */
-  char *video_source;         /* a bin description instead of the camera (tests) */
+  char *camera_target;     /* PipeWire node, or NULL: no camera */
+  char *microphone_target; /* PipeWire node, or NULL: none */
+  char *video_source;      /* a bin description instead of the camera (tests) */
   char *audio_source;
-  char *audio_sink;           /* NULL: default PipeWire output */
-  gboolean relay_only;        /* the GSettings default for random calls */
+  char *audio_sink;    /* NULL: default PipeWire output */
+  gboolean relay_only; /* the GSettings default for random calls */
   guint max_bitrate_kbps;
-  gboolean publish_nodes;     /* remote video and preview as PipeWire nodes */
+  gboolean publish_nodes; /* remote video and preview as PipeWire nodes */
   guint watchdog_seconds;
 } VchatdMediaSettings;
 

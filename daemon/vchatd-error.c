@@ -21,6 +21,7 @@ vchatd_error_quark (void)
 {
   static gsize quark = 0;
 
-  g_dbus_error_register_error_domain ("vchatd-error-quark", &quark, entries, G_N_ELEMENTS (entries));
+  g_dbus_error_register_error_domain ("vchatd-error-quark", &quark, entries,
+                                      G_N_ELEMENTS (entries));
   return (GQuark) quark;
 }

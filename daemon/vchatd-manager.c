@@ -23,8 +23,8 @@
 
 typedef struct {
   GDBusMethodInvocation *invocation;
-  VchatdCall *call;              /* invite_create: the call made for it */
-  VchatdCallOptions options;     /* invite_join: the options to make it with */
+  VchatdCall *call;          /* invite_create: the call made for it */
+  VchatdCallOptions options; /* invite_join: the options to make it with */
   char *code;
 } Pending;
 
@@ -37,12 +37,12 @@ struct _VchatdManager {
   VchatDBusManager *skeleton;
   VchatdSignaling *signaling;
 
-  GPtrArray *calls;              /* VchatdCall*, including recently ended */
+  GPtrArray *calls; /* VchatdCall*, including recently ended */
   guint next_number;
-  GQueue pending_create;         /* Pending* */
+  GQueue pending_create; /* Pending* */
   GQueue pending_join;
-  GHashTable *sender_uids;       /* unique bus name → uid + 1 */
-  GQueue history;                /* GVariant a{sv}, newest first */
+  GHashTable *sender_uids; /* unique bus name → uid + 1 */
+  GQueue history;          /* GVariant a{sv}, newest first */
 };
 
 G_DEFINE_FINAL_TYPE (VchatdManager, vchatd_manager, G_TYPE_OBJECT)
@@ -72,11 +72,10 @@ sender_is_our_user (VchatdManager *self, const char *sender)
   if (g_hash_table_lookup_extended (self->sender_uids, sender, NULL, &cached))
     return GPOINTER_TO_UINT (cached) - 1 == getuid ();
 
-  reply = g_dbus_connection_call_sync (self->connection, "org.freedesktop.DBus",
-                                       "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                                       "GetConnectionUnixUser", g_variant_new ("(s)", sender),
-                                       G_VARIANT_TYPE ("(u)"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL,
-                                       &error);
+  reply = g_dbus_connection_call_sync (
+    self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+    "GetConnectionUnixUser", g_variant_new ("(s)", sender), G_VARIANT_TYPE ("(u)"),
+    G_DBUS_CALL_FLAGS_NONE, 5000, NULL, &error);
   if (!reply) {
     g_warning ("cannot tell who %s is: %s", sender, error->message);
     return FALSE;
@@ -149,7 +148,8 @@ remember (VchatdManager *self, VchatdCall *call)
 {
   g_autoptr (GDBusObject) object = g_dbus_object_manager_get_object (
     G_DBUS_OBJECT_MANAGER (self->object_manager), vchatd_call_get_path (call));
-  g_autoptr (VchatDBusCall) props = object ? vchat_dbus_object_get_call (VCHAT_DBUS_OBJECT (object)) : NULL;
+  g_autoptr (VchatDBusCall) props = object ? vchat_dbus_object_get_call (VCHAT_DBUS_OBJECT (object))
+                                           : NULL;
   GVariantBuilder b;
   guint64 connected, ended;
 
@@ -158,7 +158,8 @@ remember (VchatdManager *self, VchatdCall *call)
   connected = vchat_dbus_call_get_connected_at (props);
   ended = vchat_dbus_call_get_ended_at (props);
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
-  g_variant_builder_add (&b, "{sv}", "kind", g_variant_new_string (vchat_dbus_call_get_kind (props)));
+  g_variant_builder_add (&b, "{sv}", "kind",
+                         g_variant_new_string (vchat_dbus_call_get_kind (props)));
   g_variant_builder_add (&b, "{sv}", "direction",
                          g_variant_new_string (vchat_dbus_call_get_direction (props)));
   {
@@ -168,8 +169,9 @@ remember (VchatdManager *self, VchatdCall *call)
   }
   g_variant_builder_add (&b, "{sv}", "started",
                          g_variant_new_uint64 (vchat_dbus_call_get_created_at (props)));
-  g_variant_builder_add (&b, "{sv}", "duration",
-                         g_variant_new_uint64 (connected && ended > connected ? ended - connected : 0));
+  g_variant_builder_add (
+    &b, "{sv}", "duration",
+    g_variant_new_uint64 (connected && ended > connected ? ended - connected : 0));
   g_variant_builder_add (&b, "{sv}", "end-reason",
                          g_variant_new_string (vchat_dbus_call_get_end_reason (props)));
   g_queue_push_head (&self->history, g_variant_ref_sink (g_variant_builder_end (&b)));
@@ -339,10 +341,9 @@ on_server_message (VchatdSignaling *signaling, VchatMsg *msg, VchatdManager *sel
     }
     vchatd_call_set_invite (p->call, vchat_msg_get_string (msg, "code"),
                             vchat_msg_get_string (msg, "web_link"));
-    vchat_dbus_manager_complete_create_invite (self->skeleton, g_steal_pointer (&p->invocation),
-                                               vchatd_call_get_path (p->call),
-                                               vchat_msg_get_string (msg, "code"),
-                                               vchat_msg_get_string (msg, "link"));
+    vchat_dbus_manager_complete_create_invite (
+      self->skeleton, g_steal_pointer (&p->invocation), vchatd_call_get_path (p->call),
+      vchat_msg_get_string (msg, "code"), vchat_msg_get_string (msg, "link"));
     pending_free (p);
     return;
 
@@ -459,7 +460,8 @@ handle_start_random (VchatDBusManager *skeleton, GDBusMethodInvocation *invocati
   msg = vchat_msg_object_new (VCHAT_MSG_QUEUE);
   json_object_set_array_member (msg, "interests", json_array_new ());
   for (guint i = 0; opts.interests[i]; i++)
-    json_array_add_string_element (json_object_get_array_member (msg, "interests"), opts.interests[i]);
+    json_array_add_string_element (json_object_get_array_member (msg, "interests"),
+                                   opts.interests[i]);
   if (opts.language)
     json_object_set_string_member (msg, "language", opts.language);
   if (!send_or_fail (self, invocation, msg))
@@ -553,8 +555,8 @@ handle_get_history (VchatDBusManager *skeleton, GDBusMethodInvocation *invocatio
 }
 
 static gboolean
-handle_select_camera (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation,
-                      const char *id, VchatdManager *self)
+handle_select_camera (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *id,
+                      VchatdManager *self)
 {
   GVariant *cameras = vchat_dbus_manager_get_cameras (skeleton);
   GVariantIter iter;
@@ -640,8 +642,10 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
   vchat_dbus_manager_set_signaling_state (sk, "offline");
   vchat_dbus_manager_set_server (sk, config->server_url ? config->server_url : "");
   vchat_dbus_manager_set_cameras (sk, g_variant_new ("aa{sv}", NULL));
-  vchat_dbus_manager_set_camera (sk, config->media.camera_target ? config->media.camera_target : "");
-  vchat_dbus_manager_set_microphone (sk, config->media.microphone_target ? config->media.microphone_target : "");
+  vchat_dbus_manager_set_camera (sk,
+                                 config->media.camera_target ? config->media.camera_target : "");
+  vchat_dbus_manager_set_microphone (
+    sk, config->media.microphone_target ? config->media.microphone_target : "");
   update_calls_property (self);
   g_signal_connect (sk, "g-authorize-method", G_CALLBACK (authorize_cb), self);
   g_signal_connect (sk, "handle-start-random", G_CALLBACK (handle_start_random), self);

@@ -10,19 +10,19 @@
 G_BEGIN_DECLS
 
 typedef struct {
-  GStrv interests;      /* normalised, never NULL */
-  char *language;       /* or NULL */
+  GStrv interests; /* normalised, never NULL */
+  char *language;  /* or NULL */
   gboolean relay_only;
   gboolean relay_only_set;
-  guint ttl;            /* invites: 0 = the server's default */
-  char *display_name;   /* or NULL */
+  guint ttl;          /* invites: 0 = the server's default */
+  char *display_name; /* or NULL */
 } VchatdCallOptions;
 
 /* Which keys a method takes. */
 typedef enum {
-  VCHATD_OPTIONS_RANDOM = 1 << 0,   /* interests, language, relay_only */
-  VCHATD_OPTIONS_INVITE = 1 << 1,   /* ttl, display_name */
-  VCHATD_OPTIONS_JOIN = 1 << 2,     /* display_name, relay_only */
+  VCHATD_OPTIONS_RANDOM = 1 << 0, /* interests, language, relay_only */
+  VCHATD_OPTIONS_INVITE = 1 << 1, /* ttl, display_name */
+  VCHATD_OPTIONS_JOIN = 1 << 2,   /* display_name, relay_only */
 } VchatdOptionsKind;
 
 /* Parses @options (a{sv}); unknown keys, wrong types and values out of
@@ -36,7 +36,6 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VchatdCallOptions, vchatd_call_options_clear)
  * STUN server as stun://host:port, and every TURN URL with its credentials
  * as turn://user:pass@host:port?transport=… (credentials percent-escaped:
  * TURN REST user names contain ':'). */
-void vchatd_ice_servers_to_webrtc (JsonArray *ice_servers, char **stun_server,
-                                   GStrv *turn_servers);
+void vchatd_ice_servers_to_webrtc (JsonArray *ice_servers, char **stun_server, GStrv *turn_servers);
 
 G_END_DECLS

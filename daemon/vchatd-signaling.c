@@ -213,7 +213,9 @@ handle_welcome (VchatdSignaling *self, VchatMsg *msg)
   self->ice_servers = json_array_ref (json_node_get_array (servers));
   self->backoff_s = BACKOFF_MIN_S;
   g_debug ("signaling: welcome, session %s%s", self->session_id,
-           resumed ? " (resumed)" : lost ? " (the old session expired)" : "");
+           resumed ? " (resumed)"
+           : lost  ? " (the old session expired)"
+                   : "");
   set_state (self, VCHATD_SIGNALING_ONLINE);
   flush (self);
   if (lost)
@@ -410,7 +412,8 @@ vchatd_signaling_send (VchatdSignaling *self, JsonObject *msg, GError **error)
   if (self->state != VCHATD_SIGNALING_ONLINE || !self->ws) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                  "Not connected to the signaling server %s (%s); check the server URL "
-                 "and the network.", self->url, vchatd_signaling_state_to_string (self->state));
+                 "and the network.",
+                 self->url, vchatd_signaling_state_to_string (self->state));
     return FALSE;
   }
   send_text (self, msg);
@@ -466,16 +469,16 @@ vchatd_signaling_class_init (VchatdSignalingClass *klass)
   object_class->finalize = vchatd_signaling_finalize;
   object_class->get_property = vchatd_signaling_get_property;
 
-  props[PROP_STATE] = g_param_spec_int ("state", NULL, NULL, VCHATD_SIGNALING_OFFLINE,
-                                        VCHATD_SIGNALING_RECONNECTING, VCHATD_SIGNALING_OFFLINE,
-                                        G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  props[PROP_STATE] = g_param_spec_int (
+    "state", NULL, NULL, VCHATD_SIGNALING_OFFLINE, VCHATD_SIGNALING_RECONNECTING,
+    VCHATD_SIGNALING_OFFLINE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, props);
 
   signals[SIGNAL_MESSAGE] = g_signal_new ("message", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                           0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_POINTER);
   signals[SIGNAL_SESSION_LOST] = g_signal_new ("session-lost", G_TYPE_FROM_CLASS (klass),
-                                               G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                               G_TYPE_NONE, 0);
+                                               G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                               0);
 }
 
 static void

@@ -10,7 +10,9 @@
 
 #include <string.h>
 
+/* clang-format off */
 G_DEFINE_QUARK (vchat-proto-error-quark, vchat_proto_error)
+/* clang-format on */
 
 /* Nesting deeper than any valid message is refused before json-glib sees it,
  * so hostile input cannot make the recursive parser run out of stack. */
@@ -64,8 +66,8 @@ vchat_proto_error_from_string (const char *str, VchatProtoError *code)
 }
 
 typedef enum {
-  F_STRING,  /* min..max bytes */
-  F_INT,     /* min..max */
+  F_STRING, /* min..max bytes */
+  F_INT,    /* min..max */
   F_BOOL,
   F_STRV,    /* at most `max_items` strings of min..max bytes */
   F_ENUM,    /* a string from `values` */
@@ -92,6 +94,8 @@ typedef struct {
   Field fields[8];
 } MsgSpec;
 
+/* The message table reads best one field to a line. */
+/* clang-format off */
 #define STR(n, req, lo, hi) { n, F_STRING, req, lo, hi, 0, NULL }
 #define CALL STR ("call", TRUE, 1, 64)
 
@@ -182,6 +186,8 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
   } },
 };
 
+/* clang-format on */
+
 const char *
 vchat_msg_type_to_string (VchatMsgType type)
 {
@@ -216,31 +222,28 @@ depth_ok (const char *data, gsize len)
 }
 
 static gboolean
-check_string_node (JsonNode *node,
-                   const char *what,
-                   gint64 min,
-                   gint64 max,
-                   GError **error)
+check_string_node (JsonNode *node, const char *what, gint64 min, gint64 max, GError **error)
 {
   const char *s;
   gsize len;
 
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING) {
-    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FIELD,
-                 "“%s” must be a string.", what);
+    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FIELD, "“%s” must be a string.",
+                 what);
     return FALSE;
   }
   s = json_node_get_string (node);
   len = strlen (s);
   if ((gint64) len > max) {
     g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_TOO_LONG,
-                 "“%s” is %" G_GSIZE_FORMAT " bytes long; at most %" G_GINT64_FORMAT " are allowed.",
+                 "“%s” is %" G_GSIZE_FORMAT " bytes long; at most %" G_GINT64_FORMAT
+                 " are allowed.",
                  what, len, max);
     return FALSE;
   }
   if ((gint64) len < min) {
-    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE,
-                 "“%s” must not be empty.", what);
+    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE, "“%s” must not be empty.",
+                 what);
     return FALSE;
   }
   return TRUE;
@@ -252,14 +255,15 @@ check_int_node (JsonNode *node, const char *what, gint64 min, gint64 max, GError
   gint64 v;
 
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64) {
-    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FIELD,
-                 "“%s” must be an integer.", what);
+    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FIELD, "“%s” must be an integer.",
+                 what);
     return FALSE;
   }
   v = json_node_get_int (node);
   if (v < min || v > max) {
     g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE,
-                 "“%s” is %" G_GINT64_FORMAT "; it must be between %" G_GINT64_FORMAT " and %" G_GINT64_FORMAT ".",
+                 "“%s” is %" G_GINT64_FORMAT "; it must be between %" G_GINT64_FORMAT
+                 " and %" G_GINT64_FORMAT ".",
                  what, v, min, max);
     return FALSE;
   }
@@ -270,8 +274,8 @@ static JsonObject *
 check_object_node (JsonNode *node, const char *what, GError **error)
 {
   if (!JSON_NODE_HOLDS_OBJECT (node)) {
-    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FIELD,
-                 "“%s” must be an object.", what);
+    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FIELD, "“%s” must be an object.",
+                 what);
     return NULL;
   }
   return json_node_get_object (node);
@@ -279,14 +283,9 @@ check_object_node (JsonNode *node, const char *what, GError **error)
 
 /* Checks member @name of @obj; a missing optional member is fine. */
 static gboolean
-check_member (JsonObject *obj,
-              const char *parent,
-              const char *name,
-              gboolean required,
-              gboolean (*check) (JsonNode *, const char *, gint64, gint64, GError **),
-              gint64 min,
-              gint64 max,
-              GError **error)
+check_member (JsonObject *obj, const char *parent, const char *name, gboolean required,
+              gboolean (*check) (JsonNode *, const char *, gint64, gint64, GError **), gint64 min,
+              gint64 max, GError **error)
 {
   g_autofree char *what = parent ? g_strdup_printf ("%s.%s", parent, name) : g_strdup (name);
   JsonNode *node = json_object_get_member (obj, name);
@@ -379,8 +378,8 @@ check_field (JsonNode *node, const Field *f, GError **error)
 
   case F_SERVERS:
     if (!JSON_NODE_HOLDS_ARRAY (node)) {
-      g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FIELD,
-                   "“%s” must be an array.", f->name);
+      g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FIELD, "“%s” must be an array.",
+                   f->name);
       return FALSE;
     }
     arr = json_node_get_array (node);
@@ -427,12 +426,8 @@ lookup_type (const char *name, VchatMsgType *type)
 }
 
 VchatMsg *
-vchat_msg_parse (const char *data,
-                 gsize len,
-                 gsize max_frame,
-                 VchatMsgOrigin origin,
-                 char **ref_type,
-                 GError **error)
+vchat_msg_parse (const char *data, gsize len, gsize max_frame, VchatMsgOrigin origin,
+                 char **ref_type, GError **error)
 {
   g_autoptr (JsonParser) parser = NULL;
   g_autoptr (GError) local_error = NULL;
@@ -450,7 +445,8 @@ vchat_msg_parse (const char *data,
 
   if (max_frame > 0 && len > max_frame) {
     g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_TOO_BIG,
-                 "The message is %" G_GSIZE_FORMAT " bytes; at most %" G_GSIZE_FORMAT " are allowed.",
+                 "The message is %" G_GSIZE_FORMAT " bytes; at most %" G_GSIZE_FORMAT
+                 " are allowed.",
                  len, max_frame);
     return NULL;
   }
@@ -658,8 +654,10 @@ vchat_msg_signal_copy (const VchatMsg *msg)
     json_object_set_object_member (out, "sdp", sdp);
   } else if ((in = vchat_msg_get_object (msg, "ice"))) {
     JsonObject *ice = json_object_new ();
-    json_object_set_string_member (ice, "candidate", json_object_get_string_member (in, "candidate"));
-    json_object_set_int_member (ice, "sdpMLineIndex", json_object_get_int_member (in, "sdpMLineIndex"));
+    json_object_set_string_member (ice, "candidate",
+                                   json_object_get_string_member (in, "candidate"));
+    json_object_set_int_member (ice, "sdpMLineIndex",
+                                json_object_get_int_member (in, "sdpMLineIndex"));
     if (json_object_has_member (in, "sdpMid"))
       json_object_set_string_member (ice, "sdpMid", json_object_get_string_member (in, "sdpMid"));
     json_object_set_object_member (out, "ice", ice);

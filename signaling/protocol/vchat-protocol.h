@@ -105,12 +105,8 @@ typedef struct {
  * parses VCHAT_MSG_FROM_CLIENT). @max_frame of 0 means no size limit.
  * On failure sets a VCHAT_PROTO_ERROR and, when the frame had a readable
  * `type`, stores it in @ref_type (for the `ref` of the error reply). */
-VchatMsg *vchat_msg_parse (const char *data,
-                           gsize len,
-                           gsize max_frame,
-                           VchatMsgOrigin origin,
-                           char **ref_type,
-                           GError **error);
+VchatMsg *vchat_msg_parse (const char *data, gsize len, gsize max_frame, VchatMsgOrigin origin,
+                           char **ref_type, GError **error);
 void vchat_msg_free (VchatMsg *msg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (VchatMsg, vchat_msg_free)
 

@@ -20,28 +20,32 @@ option_entries (SigdConfig *c)
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &c->config_file,
       "Read options from this key file (group [server], keys named like the long options; "
-      "the command line wins)", "FILE" },
+      "the command line wins)",
+      "FILE" },
     { "listen", 'l', 0, G_OPTION_ARG_STRING, &c->listen,
       "Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every interface)", "ADDRESS" },
     { "port", 'p', 0, G_OPTION_ARG_INT, &c->port,
       "TCP port to listen on (default 8080; 0 picks a free one and prints it)", "PORT" },
     { "tls-cert", 0, 0, G_OPTION_ARG_FILENAME, &c->tls_cert,
       "PEM certificate (chain) for HTTPS and wss://; needs --tls-key", "FILE" },
-    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &c->tls_key,
-      "PEM private key of --tls-cert", "FILE" },
+    { "tls-key", 0, 0, G_OPTION_ARG_FILENAME, &c->tls_key, "PEM private key of --tls-cert",
+      "FILE" },
     { "public-url", 0, 0, G_OPTION_ARG_STRING, &c->public_url,
       "Base URL people reach this server at, for invite links "
-      "(default: the listening address)", "URL" },
+      "(default: the listening address)",
+      "URL" },
     { "web-root", 0, 0, G_OPTION_ARG_FILENAME, &c->web_root,
       "Folder of the browser client served at / (default " VCHAT_WEB_ROOT ")", "DIR" },
     { "stun", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->stun,
       "STUN server URL given to clients, e.g. stun:stun.example.org:3478 (repeatable)", "URL" },
     { "turn", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->turn,
       "TURN server URL given to clients, e.g. turn:turn.example.org:3478?transport=udp "
-      "(repeatable)", "URL" },
+      "(repeatable)",
+      "URL" },
     { "turn-secret", 0, 0, G_OPTION_ARG_STRING, &c->turn_secret,
       "Shared secret of the TURN server (coturn use-auth-secret): clients get time-limited "
-      "credentials. Prefer the key file, as the command line is visible to other users", "SECRET" },
+      "credentials. Prefer the key file, as the command line is visible to other users",
+      "SECRET" },
     { "turn-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &c->turn_ttl,
       "Lifetime of TURN credentials made from the secret (default 86400)", "SECONDS" },
     { "turn-username", 0, 0, G_OPTION_ARG_STRING, &c->turn_username,
@@ -52,12 +56,14 @@ option_entries (SigdConfig *c)
       "Largest message accepted, in bytes (default 65536)", "BYTES" },
     { "max-rate", 0, 0, G_OPTION_ARG_INT, &c->max_rate,
       "Messages per second a session may send, with bursts of three times as many "
-      "(default 20)", "N" },
+      "(default 20)",
+      "N" },
     { "max-sessions-per-address", 0, 0, G_OPTION_ARG_INT, &c->max_sessions_per_address,
       "Connections allowed at once from one client address (default 16)", "N" },
     { "grace", 0, 0, G_OPTION_ARG_DOUBLE, &c->grace,
       "How long a dropped client may come back and keep its call or queue place "
-      "(default 30)", "SECONDS" },
+      "(default 30)",
+      "SECONDS" },
     { "invite-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &c->invite_ttl,
       "Lifetime of an invite when the client does not ask for one (default 600)", "SECONDS" },
     { "invite-max-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &c->invite_max_ttl,
@@ -68,13 +74,14 @@ option_entries (SigdConfig *c)
       "Wrong invite codes one address may try per minute (default 5)", "N" },
     { "interest-wait", 0, 0, G_OPTION_ARG_DOUBLE, &c->interest_wait,
       "How long someone with interests waits for a partner sharing one before taking "
-      "anyone (default 3)", "SECONDS" },
-    { "language-wait", 0, 0, G_OPTION_ARG_DOUBLE, &c->language_wait,
-      "How long two people asking for different languages are kept apart (default 6)",
+      "anyone (default 3)",
       "SECONDS" },
+    { "language-wait", 0, 0, G_OPTION_ARG_DOUBLE, &c->language_wait,
+      "How long two people asking for different languages are kept apart (default 6)", "SECONDS" },
     { "rematch-delay", 0, 0, G_OPTION_ARG_DOUBLE, &c->rematch_delay,
       "How long two people who just left each other with “next” are not paired again "
-      "(default 10)", "SECONDS" },
+      "(default 10)",
+      "SECONDS" },
     { "ping-interval", 0, 0, G_OPTION_ARG_DOUBLE, &c->ping_interval,
       "Keepalive ping interval; a client silent for two intervals is dropped (default 20)",
       "SECONDS" },
@@ -138,8 +145,8 @@ load_key_file (SigdConfig *c, const GOptionEntry *entries, const char *path, GEr
         break;
     if (!e->long_name) {
       g_set_error (error, G_KEY_FILE_ERROR, G_KEY_FILE_ERROR_KEY_NOT_FOUND,
-                   "%s: unknown key “%s” in [%s]; see vchat-signald --help for the options",
-                   path, keys[i], KEY_FILE_GROUP);
+                   "%s: unknown key “%s” in [%s]; see vchat-signald --help for the options", path,
+                   keys[i], KEY_FILE_GROUP);
       return FALSE;
     }
 
@@ -246,26 +253,24 @@ sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
    * --config/-c before the real parse. */
   for (int i = 1; i < *argc; i++) {
     const char *a = (*argv)[i];
-    if ((strcmp (a, "--config") == 0 || strcmp (a, "-c") == 0) && i + 1 < *argc)
-      {
-        g_free (config_file);
-        config_file = g_strdup ((*argv)[i + 1]);
-      }
-    else if (g_str_has_prefix (a, "--config="))
-      {
-        g_free (config_file);
-        config_file = g_strdup (a + strlen ("--config="));
-      }
+    if ((strcmp (a, "--config") == 0 || strcmp (a, "-c") == 0) && i + 1 < *argc) {
+      g_free (config_file);
+      config_file = g_strdup ((*argv)[i + 1]);
+    } else if (g_str_has_prefix (a, "--config=")) {
+      g_free (config_file);
+      config_file = g_strdup (a + strlen ("--config="));
+    }
   }
   if (config_file && !load_key_file (c, entries, config_file, error))
     return FALSE;
 
   ctx = g_option_context_new (NULL);
-  g_option_context_set_summary (ctx,
-    "The vchat signaling and matchmaking server: brings two people together\n"
-    "(a random partner, or an invite link), relays what WebRTC needs between\n"
-    "them, and serves the browser client at /. Nothing is written to disk.");
-  g_option_context_set_description (ctx,
+  g_option_context_set_summary (
+    ctx, "The vchat signaling and matchmaking server: brings two people together\n"
+         "(a random partner, or an invite link), relays what WebRTC needs between\n"
+         "them, and serves the browser client at /. Nothing is written to disk.");
+  g_option_context_set_description (
+    ctx,
     "Times are in seconds and may have fractions. Every option can also be set\n"
     "in the key file given with --config, e.g.\n"
     "\n"
@@ -285,8 +290,8 @@ sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
   if (!g_option_context_parse (ctx, argc, argv, error))
     return FALSE;
   if (*argc > 1) {
-    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                 "unexpected argument “%s”", (*argv)[1]);
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument “%s”",
+                 (*argv)[1]);
     return FALSE;
   }
   if (!c->web_root)

@@ -41,7 +41,8 @@ only_get (SoupServerMessage *msg)
 
   if (method == SOUP_METHOD_GET || method == SOUP_METHOD_HEAD)
     return TRUE;
-  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow", "GET, HEAD");
+  soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+                                "GET, HEAD");
   respond_text (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Only GET and HEAD are served here.\n");
   return FALSE;
 }
@@ -57,8 +58,8 @@ healthz_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
 static void
 metric (GString *out, const char *name, const char *type, const char *help, guint64 value)
 {
-  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n%s %" G_GUINT64_FORMAT "\n",
-                          name, help, name, type, name, value);
+  g_string_append_printf (out, "# HELP %s %s\n# TYPE %s %s\n%s %" G_GUINT64_FORMAT "\n", name, help,
+                          name, type, name, value);
 }
 
 static void

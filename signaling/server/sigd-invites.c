@@ -16,9 +16,9 @@
 
 typedef struct {
   char *code;
-  char *owner;          /* session id */
-  gint64 expires_real;  /* Unix seconds, for the client */
-  gint64 expires;       /* monotonic µs */
+  char *owner;         /* session id */
+  gint64 expires_real; /* Unix seconds, for the client */
+  gint64 expires;      /* monotonic µs */
 } SigdInvite;
 
 typedef struct {
@@ -42,7 +42,8 @@ invite_free (SigdInvite *invite)
 void
 sigd_invites_init (SigdServer *server)
 {
-  server->invites = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) invite_free);
+  server->invites = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                           (GDestroyNotify) invite_free);
   server->tombstones = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   server->join_failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }

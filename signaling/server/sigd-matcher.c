@@ -111,7 +111,8 @@ pair_score (SigdServer *server, SigdSession *a, SigdSession *b, gint64 now)
     return -1;
   common = common_interests (a, b);
   n_common = g_strv_length (common);
-  if (n_common == 0 && (insists_on_interests (server, a, now) || insists_on_interests (server, b, now)))
+  if (n_common == 0 &&
+      (insists_on_interests (server, a, now) || insists_on_interests (server, b, now)))
     return -1;
   same_language = a->language && b->language && g_str_equal (a->language, b->language);
   if (a->language && b->language && !same_language &&

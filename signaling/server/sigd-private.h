@@ -39,7 +39,7 @@ struct _SigdConn {
   gint64 last_refill;
   gint64 limited_since; /* start of the current flood, 0 if none yet */
   gint64 last_limited;
-  gboolean counted;     /* in server->per_address */
+  gboolean counted; /* in server->per_address */
 };
 
 struct _SigdSession {
@@ -49,17 +49,17 @@ struct _SigdSession {
   char *client;
   char *name;
   char *address;
-  SigdConn *conn;       /* NULL during the grace time */
+  SigdConn *conn; /* NULL during the grace time */
   guint grace_source;
-  GQueue outbox;        /* frames for a session in its grace time */
+  GQueue outbox; /* frames for a session in its grace time */
 
   gboolean queued;
   gint64 queued_since;
-  GStrv interests;      /* of the last `queue`, normalised */
+  GStrv interests; /* of the last `queue`, normalised */
   char *language;
 
-  SigdCall *call;       /* ringing or active, at most one */
-  GQueue recent_calls;  /* SigdPastCall, for reports after a call */
+  SigdCall *call;      /* ringing or active, at most one */
+  GQueue recent_calls; /* SigdPastCall, for reports after a call */
   guint open_invites;
 };
 
@@ -72,7 +72,7 @@ struct _SigdCall {
   char *id;
   SigdCallKind kind;
   SigdCallState state;
-  SigdSession *a;       /* the inviter, or the first of a random pair */
+  SigdSession *a; /* the inviter, or the first of a random pair */
   SigdSession *b;
   GStrv common;
   char *code;
@@ -92,20 +92,20 @@ struct _SigdServer {
   SoupServer *soup;
   char *public_url;
 
-  GHashTable *conns;           /* SigdConn* set, owned */
-  GHashTable *per_address;     /* address → number of connections */
-  GHashTable *sessions;        /* id → SigdSession*, owned */
-  GHashTable *by_resume;       /* resume token → SigdSession* */
-  GHashTable *calls;           /* id → SigdCall*, owned */
-  GQueue queue;                /* SigdSession*, in arrival order */
-  GHashTable *rematch_block;   /* "idA idB" → gint64 monotonic deadline */
+  GHashTable *conns;         /* SigdConn* set, owned */
+  GHashTable *per_address;   /* address → number of connections */
+  GHashTable *sessions;      /* id → SigdSession*, owned */
+  GHashTable *by_resume;     /* resume token → SigdSession* */
+  GHashTable *calls;         /* id → SigdCall*, owned */
+  GQueue queue;              /* SigdSession*, in arrival order */
+  GHashTable *rematch_block; /* "idA idB" → gint64 monotonic deadline */
 
-  GHashTable *invites;         /* code → SigdInvite*, owned */
-  GHashTable *tombstones;      /* code → gint64 monotonic deadline */
-  GHashTable *join_failures;   /* address → SigdAttempts* */
+  GHashTable *invites;       /* code → SigdInvite*, owned */
+  GHashTable *tombstones;    /* code → gint64 monotonic deadline */
+  GHashTable *join_failures; /* address → SigdAttempts* */
 
-  GHashTable *reports;         /* reported session id → GHashTable set of reporter ids */
-  GHashTable *refused;         /* session id → gint64 monotonic deadline */
+  GHashTable *reports; /* reported session id → GHashTable set of reporter ids */
+  GHashTable *refused; /* session id → gint64 monotonic deadline */
 
   SigdMetrics metrics;
   guint ping_source;

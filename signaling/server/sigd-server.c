@@ -22,7 +22,7 @@
 /* Continuously over the rate for this long closes the socket. */
 #define RATE_LIMIT_CLOSE_US (10 * G_USEC_PER_SEC)
 
-#define SECONDS_TO_MS(s) ((guint) ((s) * 1000.0))
+#define SECONDS_TO_MS(s) ((guint) (1000.0 * (s)))
 
 static void session_end (SigdServer *server, SigdSession *session, const char *peer_reason);
 static guint schedule_grace_end (SigdSession *session, guint ms);
@@ -98,7 +98,8 @@ session_send_take (SigdSession *session, JsonObject *msg)
 }
 
 void
-sigd_conn_send_error (SigdConn *conn, VchatProtoError code, const char *ref, const char *format, ...)
+sigd_conn_send_error (SigdConn *conn, VchatProtoError code, const char *ref, const char *format,
+                      ...)
 {
   g_autofree char *message = NULL;
   g_autofree char *text = NULL;
@@ -279,8 +280,7 @@ session_detach (SigdServer *server, SigdSession *session)
     return;
   }
   session->grace_source = schedule_grace_end (session, SECONDS_TO_MS (server->config->grace));
-  g_debug ("session %s: connection lost, keeping it for %g s", session->id,
-           server->config->grace);
+  g_debug ("session %s: connection lost, keeping it for %g s", session->id, server->config->grace);
 }
 
 /* Calls */
@@ -412,9 +412,9 @@ send_welcome (SigdServer *server, SigdConn *conn, gboolean resumed)
   json_object_set_string_member (msg, "session", session->id);
   json_object_set_string_member (msg, "resume", session->resume);
   json_object_set_boolean_member (msg, "resumed", resumed);
-  json_object_set_array_member (msg, "ice_servers",
-                                sigd_turn_ice_servers (server->config, session->id,
-                                                       g_get_real_time () / G_USEC_PER_SEC));
+  json_object_set_array_member (
+    msg, "ice_servers",
+    sigd_turn_ice_servers (server->config, session->id, g_get_real_time () / G_USEC_PER_SEC));
   json_object_set_int_member (limits, "max_frame", server->config->max_frame);
   json_object_set_int_member (limits, "max_rate", server->config->max_rate);
   json_object_set_int_member (limits, "grace", (gint64) server->config->grace);
@@ -665,8 +665,7 @@ dispatch (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     return;
   }
   if (!conn->session) {
-    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_NOT_WELCOMED, type,
-                          "Send “hello” first.");
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_NOT_WELCOMED, type, "Send “hello” first.");
     return;
   }
 
@@ -816,7 +815,8 @@ on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
 
   /* The protocol's own limit answers with an error first; the WebSocket
    * layer's is the backstop against absurd sizes. */
-  soup_websocket_connection_set_max_incoming_payload_size (ws, (guint64) server->config->max_frame * 4);
+  soup_websocket_connection_set_max_incoming_payload_size (ws,
+                                                           (guint64) server->config->max_frame * 4);
   g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
 
@@ -946,9 +946,8 @@ sigd_server_new (SigdConfig *config, GError **error)
     GUri *uri = uris->data;
     g_autofree char *host = g_inet_address_to_string (inet);
     gboolean v6 = g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6;
-    server->public_url = g_strdup_printf ("%s://%s%s%s:%d", g_uri_get_scheme (uri),
-                                          v6 ? "[" : "", host, v6 ? "]" : "",
-                                          g_uri_get_port (uri));
+    server->public_url = g_strdup_printf ("%s://%s%s%s:%d", g_uri_get_scheme (uri), v6 ? "[" : "",
+                                          host, v6 ? "]" : "", g_uri_get_port (uri));
   }
 
   server->ping_source = g_timeout_add (SECONDS_TO_MS (config->ping_interval), ping_cb, server);

@@ -41,7 +41,8 @@ sigd_turn_ice_servers (const SigdConfig *config, const char *session_id, gint64 
   if (config->turn && config->turn[0]) {
     JsonObject *entry = json_object_new ();
 
-    json_object_set_array_member (entry, "urls", sigd_strv_to_json ((const char *const *) config->turn));
+    json_object_set_array_member (entry, "urls",
+                                  sigd_strv_to_json ((const char *const *) config->turn));
     if (config->turn_secret) {
       g_autofree char *username = g_strdup_printf ("%" G_GINT64_FORMAT ":%s",
                                                    now_s + (gint64) config->turn_ttl, session_id);

@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const VchatdCallState all_states[] = {
-  VCHATD_CALL_SEARCHING, VCHATD_CALL_INCOMING, VCHATD_CALL_RINGING, VCHATD_CALL_CONNECTING,
+  VCHATD_CALL_SEARCHING, VCHATD_CALL_INCOMING,     VCHATD_CALL_RINGING, VCHATD_CALL_CONNECTING,
   VCHATD_CALL_CONNECTED, VCHATD_CALL_RECONNECTING, VCHATD_CALL_ENDED,
 };
 
@@ -40,10 +40,12 @@ test_first_answer_wins (void)
   VchatdCallState state = VCHATD_CALL_INCOMING;
 
   /* Accept moves the call on to connecting; a racing Reject then fails. */
-  g_assert_true (vchatd_call_action_allowed (state, VCHATD_CALL_KIND_INVITE, VCHATD_ACTION_ACCEPT, NULL));
+  g_assert_true (
+    vchatd_call_action_allowed (state, VCHATD_CALL_KIND_INVITE, VCHATD_ACTION_ACCEPT, NULL));
   g_assert_true (vchatd_call_transition_valid (state, VCHATD_CALL_CONNECTING));
   state = VCHATD_CALL_CONNECTING;
-  g_assert_false (vchatd_call_action_allowed (state, VCHATD_CALL_KIND_INVITE, VCHATD_ACTION_REJECT, &error));
+  g_assert_false (
+    vchatd_call_action_allowed (state, VCHATD_CALL_KIND_INVITE, VCHATD_ACTION_REJECT, &error));
   g_assert_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_STATE);
 }
 
@@ -78,7 +80,8 @@ test_hangup_and_report (void)
   for (guint i = 0; i < G_N_ELEMENTS (all_states); i++) {
     gboolean ended = all_states[i] == VCHATD_CALL_ENDED;
     g_assert_cmpint (vchatd_call_action_allowed (all_states[i], VCHATD_CALL_KIND_RANDOM,
-                                                 VCHATD_ACTION_HANGUP, NULL), ==, !ended);
+                                                 VCHATD_ACTION_HANGUP, NULL),
+                     ==, !ended);
   }
   /* A stranger can be reported after the call, not before there is one. */
   g_assert_true (vchatd_call_action_allowed (VCHATD_CALL_ENDED, VCHATD_CALL_KIND_RANDOM,
@@ -109,12 +112,18 @@ test_transitions (void)
 static void
 test_end_reasons (void)
 {
-  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("hangup")), ==, "peer-hangup");
-  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("next")), ==, "peer-next");
-  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("rejected")), ==, "rejected");
-  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("lost")), ==, "peer-lost");
-  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("timeout")), ==, "expired");
-  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("???")), ==, "error");
+  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("hangup")), ==,
+                   "peer-hangup");
+  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("next")), ==,
+                   "peer-next");
+  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("rejected")), ==,
+                   "rejected");
+  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("lost")), ==,
+                   "peer-lost");
+  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("timeout")), ==,
+                   "expired");
+  g_assert_cmpstr (vchatd_end_reason_to_string (vchatd_end_reason_from_peer_left ("???")), ==,
+                   "error");
 }
 
 static GVariant *
@@ -127,7 +136,8 @@ static void
 test_options_good (void)
 {
   g_auto (VchatdCallOptions) o = { 0 };
-  g_autoptr (GVariant) v = opts ("{'interests': <['Music', ' music', 'Linux']>, 'language': <'EN'>, 'relay_only': <true>}");
+  g_autoptr (GVariant) v = opts (
+    "{'interests': <['Music', ' music', 'Linux']>, 'language': <'EN'>, 'relay_only': <true>}");
   g_autoptr (GError) error = NULL;
 
   g_assert_true (vchatd_call_options_parse (v, VCHATD_OPTIONS_RANDOM, &o, &error));
@@ -156,7 +166,8 @@ test_options_bad (void)
     { "{'language': <'abcdefghijklmnopq'>}", VCHATD_OPTIONS_RANDOM, "language" },
     { "{'interests': <['a','b','c','d','e','f','g','h','i','j','k','l','m','n','o','p','q']>}",
       VCHATD_OPTIONS_RANDOM, "At most 16" },
-    { "{'interests': <['abcdefghijklmnopqrstuvwxyz0123456789']>}", VCHATD_OPTIONS_RANDOM, "too long" },
+    { "{'interests': <['abcdefghijklmnopqrstuvwxyz0123456789']>}", VCHATD_OPTIONS_RANDOM,
+      "too long" },
     { "{'display_name': <'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'>}",
       VCHATD_OPTIONS_JOIN, "display_name" },
   };
@@ -177,9 +188,10 @@ test_options_bad (void)
 static void
 test_ice_servers (void)
 {
-  const char *json = "[{\"urls\":[\"stun:127.0.0.1:3478\"]},"
-                     "{\"urls\":[\"turn:127.0.0.1:3478?transport=udp\",\"turn:127.0.0.1:3478?transport=tcp\"],"
-                     "\"username\":\"1700000000:abc\",\"credential\":\"a+b/c=\"}]";
+  const char *json =
+    "[{\"urls\":[\"stun:127.0.0.1:3478\"]},"
+    "{\"urls\":[\"turn:127.0.0.1:3478?transport=udp\",\"turn:127.0.0.1:3478?transport=tcp\"],"
+    "\"username\":\"1700000000:abc\",\"credential\":\"a+b/c=\"}]";
   g_autoptr (JsonNode) node = json_from_string (json, NULL);
   g_autofree char *stun = NULL;
   g_auto (GStrv) turns = NULL;
@@ -188,14 +200,17 @@ test_ice_servers (void)
   g_assert_cmpstr (stun, ==, "stun://127.0.0.1:3478");
   g_assert_cmpuint (g_strv_length (turns), ==, 2);
   /* ':' in the TURN REST user name and '+/=' in the password are escaped. */
-  g_assert_cmpstr (turns[0], ==, "turn://1700000000%3Aabc:a%2Bb%2Fc%3D@127.0.0.1:3478?transport=udp");
-  g_assert_cmpstr (turns[1], ==, "turn://1700000000%3Aabc:a%2Bb%2Fc%3D@127.0.0.1:3478?transport=tcp");
+  g_assert_cmpstr (turns[0], ==,
+                   "turn://1700000000%3Aabc:a%2Bb%2Fc%3D@127.0.0.1:3478?transport=udp");
+  g_assert_cmpstr (turns[1], ==,
+                   "turn://1700000000%3Aabc:a%2Bb%2Fc%3D@127.0.0.1:3478?transport=tcp");
 }
 
 static void
 test_dbus_error_names (void)
 {
-  g_autoptr (GError) error = g_error_new_literal (VCHATD_ERROR, VCHATD_ERROR_BUSY, "A call is in progress.");
+  g_autoptr (GError)
+    error = g_error_new_literal (VCHATD_ERROR, VCHATD_ERROR_BUSY, "A call is in progress.");
   g_autofree char *name = g_dbus_error_encode_gerror (error);
 
   g_assert_cmpstr (name, ==, "io.github.vchat.VChat1.Error.Busy");

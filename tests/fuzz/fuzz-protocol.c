@@ -30,7 +30,8 @@ check (const char *data, size_t size, VchatMsgOrigin origin)
   if (msg->type == VCHAT_MSG_SIGNAL) {
     g_autoptr (JsonObject) copy = vchat_msg_signal_copy (msg);
     g_autofree char *text = vchat_msg_object_to_string (copy);
-    g_autoptr (VchatMsg) again = vchat_msg_parse (text, strlen (text), 0, VCHAT_MSG_FROM_SERVER, NULL, NULL);
+    g_autoptr (VchatMsg)
+      again = vchat_msg_parse (text, strlen (text), 0, VCHAT_MSG_FROM_SERVER, NULL, NULL);
     if (!again)
       abort ();
   }

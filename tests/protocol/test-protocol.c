@@ -10,8 +10,8 @@ typedef struct {
   const char *name;
   const char *json;
   VchatProtoError code;
-  const char *ref;          /* expected ref type, or NULL */
-  const char *in_message;   /* a word the sentence must contain */
+  const char *ref;        /* expected ref type, or NULL */
+  const char *in_message; /* a word the sentence must contain */
 } BadCase;
 
 static const BadCase bad_cases[] = {
@@ -21,40 +21,73 @@ static const BadCase bad_cases[] = {
   { "string", "\"ping\"", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "object" },
   { "number", "42", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "object" },
   { "null", "null", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "object" },
-  { "deep", "{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", VCHAT_PROTO_ERROR_BAD_JSON, NULL, "deeper" },
+  { "deep", "{\"a\":[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]}", VCHAT_PROTO_ERROR_BAD_JSON, NULL,
+    "deeper" },
   { "no-type", "{\"call\":\"x\"}", VCHAT_PROTO_ERROR_UNKNOWN_TYPE, NULL, "type" },
   { "type-number", "{\"type\":3}", VCHAT_PROTO_ERROR_UNKNOWN_TYPE, NULL, "type" },
   { "unknown-type", "{\"type\":\"teleport\"}", VCHAT_PROTO_ERROR_UNKNOWN_TYPE, NULL, "teleport" },
-  { "server-type-from-client", "{\"type\":\"welcome\",\"session\":\"a\",\"resume\":\"b\",\"ice_servers\":[]}",
+  { "server-type-from-client",
+    "{\"type\":\"welcome\",\"session\":\"a\",\"resume\":\"b\",\"ice_servers\":[]}",
     VCHAT_PROTO_ERROR_UNKNOWN_TYPE, NULL, "welcome" },
-  { "hello-no-version", "{\"type\":\"hello\",\"client\":\"t\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "hello", "version" },
-  { "hello-version-string", "{\"type\":\"hello\",\"version\":\"1\",\"client\":\"t\"}", VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "integer" },
-  { "hello-version-float", "{\"type\":\"hello\",\"version\":1.5,\"client\":\"t\"}", VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "integer" },
-  { "hello-no-client", "{\"type\":\"hello\",\"version\":1}", VCHAT_PROTO_ERROR_MISSING_FIELD, "hello", "client" },
-  { "hello-client-empty", "{\"type\":\"hello\",\"version\":1,\"client\":\"\"}", VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "empty" },
-  { "hello-name-long", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\""
-    "0123456789012345678901234567890123456789012345678901234567890123456789\"}", VCHAT_PROTO_ERROR_TOO_LONG, "hello", "name" },
-  { "hello-name-object", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":{}}", VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "string" },
-  { "queue-interests-string", "{\"type\":\"queue\",\"interests\":\"music\"}", VCHAT_PROTO_ERROR_BAD_FIELD, "queue", "array" },
-  { "queue-interests-number", "{\"type\":\"queue\",\"interests\":[\"a\",2]}", VCHAT_PROTO_ERROR_BAD_FIELD, "queue", "interests[1]" },
-  { "queue-interests-many", "{\"type\":\"queue\",\"interests\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}",
+  { "hello-no-version", "{\"type\":\"hello\",\"client\":\"t\"}", VCHAT_PROTO_ERROR_MISSING_FIELD,
+    "hello", "version" },
+  { "hello-version-string", "{\"type\":\"hello\",\"version\":\"1\",\"client\":\"t\"}",
+    VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "integer" },
+  { "hello-version-float", "{\"type\":\"hello\",\"version\":1.5,\"client\":\"t\"}",
+    VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "integer" },
+  { "hello-no-client", "{\"type\":\"hello\",\"version\":1}", VCHAT_PROTO_ERROR_MISSING_FIELD,
+    "hello", "client" },
+  { "hello-client-empty", "{\"type\":\"hello\",\"version\":1,\"client\":\"\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "empty" },
+  { "hello-name-long",
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\""
+    "0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+    VCHAT_PROTO_ERROR_TOO_LONG, "hello", "name" },
+  { "hello-name-object", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":{}}",
+    VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "string" },
+  { "queue-interests-string", "{\"type\":\"queue\",\"interests\":\"music\"}",
+    VCHAT_PROTO_ERROR_BAD_FIELD, "queue", "array" },
+  { "queue-interests-number", "{\"type\":\"queue\",\"interests\":[\"a\",2]}",
+    VCHAT_PROTO_ERROR_BAD_FIELD, "queue", "interests[1]" },
+  { "queue-interests-many",
+    "{\"type\":\"queue\",\"interests\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\","
+    "\"j\",\"k\",\"l\",\"m\",\"n\",\"o\",\"p\",\"q\"]}",
     VCHAT_PROTO_ERROR_TOO_LONG, "queue", "17" },
-  { "queue-interest-long", "{\"type\":\"queue\",\"interests\":[\"abcdefghijklmnopqrstuvwxyzabcdefghij\"]}", VCHAT_PROTO_ERROR_TOO_LONG, "queue", "32" },
-  { "invite-ttl-zero", "{\"type\":\"invite_create\",\"ttl\":0}", VCHAT_PROTO_ERROR_BAD_VALUE, "invite_create", "ttl" },
-  { "invite-ttl-bool", "{\"type\":\"invite_create\",\"ttl\":true}", VCHAT_PROTO_ERROR_BAD_FIELD, "invite_create", "integer" },
-  { "join-no-code", "{\"type\":\"invite_join\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "invite_join", "code" },
+  { "queue-interest-long",
+    "{\"type\":\"queue\",\"interests\":[\"abcdefghijklmnopqrstuvwxyzabcdefghij\"]}",
+    VCHAT_PROTO_ERROR_TOO_LONG, "queue", "32" },
+  { "invite-ttl-zero", "{\"type\":\"invite_create\",\"ttl\":0}", VCHAT_PROTO_ERROR_BAD_VALUE,
+    "invite_create", "ttl" },
+  { "invite-ttl-bool", "{\"type\":\"invite_create\",\"ttl\":true}", VCHAT_PROTO_ERROR_BAD_FIELD,
+    "invite_create", "integer" },
+  { "join-no-code", "{\"type\":\"invite_join\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "invite_join",
+    "code" },
   { "accept-no-call", "{\"type\":\"accept\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "accept", "call" },
-  { "accept-call-null", "{\"type\":\"accept\",\"call\":null}", VCHAT_PROTO_ERROR_BAD_FIELD, "accept", "string" },
-  { "signal-none", "{\"type\":\"signal\",\"call\":\"c\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "exactly one" },
-  { "signal-both", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":{\"type\":\"offer\",\"sdp\":\"v=0\"},"
-    "\"ice\":{\"candidate\":\"\",\"sdpMLineIndex\":0}}", VCHAT_PROTO_ERROR_BAD_VALUE, "signal", "exactly one" },
-  { "signal-sdp-string", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":\"v=0\"}", VCHAT_PROTO_ERROR_BAD_FIELD, "signal", "object" },
-  { "signal-sdp-type", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":{\"type\":\"pranswer\",\"sdp\":\"v=0\"}}", VCHAT_PROTO_ERROR_BAD_VALUE, "signal", "offer" },
-  { "signal-sdp-missing", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":{\"type\":\"offer\"}}", VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "sdp.sdp" },
-  { "signal-ice-index", "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"candidate\":\"x\",\"sdpMLineIndex\":-1}}", VCHAT_PROTO_ERROR_BAD_VALUE, "signal", "sdpMLineIndex" },
-  { "signal-ice-index-string", "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"candidate\":\"x\",\"sdpMLineIndex\":\"0\"}}", VCHAT_PROTO_ERROR_BAD_FIELD, "signal", "integer" },
-  { "signal-ice-no-candidate", "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"sdpMLineIndex\":0}}", VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "ice.candidate" },
-  { "report-empty-reason", "{\"type\":\"report\",\"call\":\"c\",\"reason\":\"\"}", VCHAT_PROTO_ERROR_BAD_VALUE, "report", "reason" },
+  { "accept-call-null", "{\"type\":\"accept\",\"call\":null}", VCHAT_PROTO_ERROR_BAD_FIELD,
+    "accept", "string" },
+  { "signal-none", "{\"type\":\"signal\",\"call\":\"c\"}", VCHAT_PROTO_ERROR_MISSING_FIELD,
+    "signal", "exactly one" },
+  { "signal-both",
+    "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":{\"type\":\"offer\",\"sdp\":\"v=0\"},"
+    "\"ice\":{\"candidate\":\"\",\"sdpMLineIndex\":0}}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "signal", "exactly one" },
+  { "signal-sdp-string", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":\"v=0\"}",
+    VCHAT_PROTO_ERROR_BAD_FIELD, "signal", "object" },
+  { "signal-sdp-type",
+    "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":{\"type\":\"pranswer\",\"sdp\":\"v=0\"}}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "signal", "offer" },
+  { "signal-sdp-missing", "{\"type\":\"signal\",\"call\":\"c\",\"sdp\":{\"type\":\"offer\"}}",
+    VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "sdp.sdp" },
+  { "signal-ice-index",
+    "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"candidate\":\"x\",\"sdpMLineIndex\":-1}}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "signal", "sdpMLineIndex" },
+  { "signal-ice-index-string",
+    "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"candidate\":\"x\",\"sdpMLineIndex\":\"0\"}}",
+    VCHAT_PROTO_ERROR_BAD_FIELD, "signal", "integer" },
+  { "signal-ice-no-candidate", "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"sdpMLineIndex\":0}}",
+    VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "ice.candidate" },
+  { "report-empty-reason", "{\"type\":\"report\",\"call\":\"c\",\"reason\":\"\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "report", "reason" },
 };
 
 static void
@@ -63,8 +96,8 @@ test_bad (gconstpointer data)
   const BadCase *c = data;
   g_autoptr (GError) error = NULL;
   g_autofree char *ref = NULL;
-  g_autoptr (VchatMsg) msg = vchat_msg_parse (c->json, strlen (c->json), 65536,
-                                              VCHAT_MSG_FROM_CLIENT, &ref, &error);
+  g_autoptr (VchatMsg)
+    msg = vchat_msg_parse (c->json, strlen (c->json), 65536, VCHAT_MSG_FROM_CLIENT, &ref, &error);
 
   g_assert_null (msg);
   g_assert_error (error, VCHAT_PROTO_ERROR, (gint) c->code);
@@ -81,10 +114,12 @@ test_binary_and_utf8 (void)
   static const char with_nul[] = "{\"type\":\"ping\"}\0{}";
   g_autoptr (GError) error = NULL;
 
-  g_assert_null (vchat_msg_parse (bad_utf8, sizeof bad_utf8 - 1, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
+  g_assert_null (
+    vchat_msg_parse (bad_utf8, sizeof bad_utf8 - 1, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
   g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FRAME);
   g_clear_error (&error);
-  g_assert_null (vchat_msg_parse (with_nul, sizeof with_nul - 1, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
+  g_assert_null (
+    vchat_msg_parse (with_nul, sizeof with_nul - 1, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
   g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_FRAME);
   g_clear_error (&error);
   g_assert_null (vchat_msg_parse ("", 0, 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
@@ -113,14 +148,18 @@ static void
 test_good_messages (void)
 {
   static const char *const good[] = {
-    "{\"type\":\"hello\",\"version\":1,\"client\":\"vchatd/0.1\",\"name\":\"Ada\",\"resume\":\"abc\"}",
-    "{\"type\":\"hello\",\"version\":2,\"client\":\"future/9\"}", /* the server refuses the version */
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"vchatd/"
+    "0.1\",\"name\":\"Ada\",\"resume\":\"abc\"}",
+    "{\"type\":\"hello\",\"version\":2,\"client\":\"future/9\"}", /* the server refuses the version
+                                                                   */
     "{\"type\":\"queue\"}",
-    "{\"type\":\"queue\",\"interests\":[\"Music\",\"films\"],\"language\":\"en\",\"future\":{\"x\":1}}",
+    "{\"type\":\"queue\",\"interests\":[\"Music\",\"films\"],\"language\":\"en\",\"future\":{\"x\":"
+    "1}}",
     "{\"type\":\"invite_create\",\"ttl\":600}",
     "{\"type\":\"invite_join\",\"code\":\"vchat://join/abcd-efgh-ijkl-mnop\"}",
     "{\"type\":\"signal\",\"call\":\"c1\",\"sdp\":{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}}",
-    "{\"type\":\"signal\",\"call\":\"c1\",\"ice\":{\"candidate\":\"candidate:1 1 UDP 1 127.0.0.1 5000 typ host\",\"sdpMLineIndex\":0,\"sdpMid\":\"video0\"}}",
+    "{\"type\":\"signal\",\"call\":\"c1\",\"ice\":{\"candidate\":\"candidate:1 1 UDP 1 127.0.0.1 "
+    "5000 typ host\",\"sdpMLineIndex\":0,\"sdpMid\":\"video0\"}}",
     "{\"type\":\"leave\"}",
     "{\"type\":\"next\",\"call\":\"c1\"}",
     "{\"type\":\"report\",\"call\":\"c1\",\"reason\":\"rude\"}",
@@ -129,8 +168,8 @@ test_good_messages (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (good); i++) {
     g_autoptr (GError) error = NULL;
-    g_autoptr (VchatMsg) msg = vchat_msg_parse (good[i], strlen (good[i]), 65536,
-                                                VCHAT_MSG_FROM_CLIENT, NULL, &error);
+    g_autoptr (VchatMsg)
+      msg = vchat_msg_parse (good[i], strlen (good[i]), 65536, VCHAT_MSG_FROM_CLIENT, NULL, &error);
     g_assert_no_error (error);
     g_assert_nonnull (msg);
   }
@@ -139,8 +178,10 @@ test_good_messages (void)
 static void
 test_accessors (void)
 {
-  const char *json = "{\"type\":\"queue\",\"interests\":[\"Music\",\" music \",\"\",\"Films\"],\"language\":\"de\"}";
-  g_autoptr (VchatMsg) msg = vchat_msg_parse (json, strlen (json), 0, VCHAT_MSG_FROM_CLIENT, NULL, NULL);
+  const char *json =
+    "{\"type\":\"queue\",\"interests\":[\"Music\",\" music \",\"\",\"Films\"],\"language\":\"de\"}";
+  g_autoptr (VchatMsg)
+    msg = vchat_msg_parse (json, strlen (json), 0, VCHAT_MSG_FROM_CLIENT, NULL, NULL);
   g_auto (GStrv) raw = NULL;
   g_auto (GStrv) norm = NULL;
 
@@ -161,22 +202,28 @@ test_signal_copy_drops_unknown (void)
 {
   const char *json = "{\"type\":\"signal\",\"call\":\"c1\",\"secret\":\"x\","
                      "\"ice\":{\"candidate\":\"cand\",\"sdpMLineIndex\":1,\"extra\":2}}";
-  g_autoptr (VchatMsg) msg = vchat_msg_parse (json, strlen (json), 0, VCHAT_MSG_FROM_CLIENT, NULL, NULL);
+  g_autoptr (VchatMsg)
+    msg = vchat_msg_parse (json, strlen (json), 0, VCHAT_MSG_FROM_CLIENT, NULL, NULL);
   g_autoptr (JsonObject) copy = vchat_msg_signal_copy (msg);
   g_autofree char *text = vchat_msg_object_to_string (copy);
 
-  g_assert_cmpstr (text, ==, "{\"type\":\"signal\",\"call\":\"c1\",\"ice\":{\"candidate\":\"cand\",\"sdpMLineIndex\":1}}");
+  g_assert_cmpstr (
+    text, ==,
+    "{\"type\":\"signal\",\"call\":\"c1\",\"ice\":{\"candidate\":\"cand\",\"sdpMLineIndex\":1}}");
 }
 
 static void
 test_server_messages (void)
 {
-  const char *welcome = "{\"type\":\"welcome\",\"session\":\"s\",\"resume\":\"r\",\"resumed\":false,"
-                        "\"ice_servers\":[{\"urls\":[\"stun:127.0.0.1:3478\"]}]}";
-  const char *bad_servers = "{\"type\":\"welcome\",\"session\":\"s\",\"resume\":\"r\",\"ice_servers\":[{}]}";
+  const char *welcome =
+    "{\"type\":\"welcome\",\"session\":\"s\",\"resume\":\"r\",\"resumed\":false,"
+    "\"ice_servers\":[{\"urls\":[\"stun:127.0.0.1:3478\"]}]}";
+  const char *bad_servers =
+    "{\"type\":\"welcome\",\"session\":\"s\",\"resume\":\"r\",\"ice_servers\":[{}]}";
   const char *bad_reason = "{\"type\":\"peer_left\",\"call\":\"c\",\"reason\":\"bored\"}";
   g_autoptr (GError) error = NULL;
-  g_autoptr (VchatMsg) msg = vchat_msg_parse (welcome, strlen (welcome), 0, VCHAT_MSG_FROM_SERVER, NULL, &error);
+  g_autoptr (VchatMsg)
+    msg = vchat_msg_parse (welcome, strlen (welcome), 0, VCHAT_MSG_FROM_SERVER, NULL, &error);
 
   g_assert_no_error (error);
   g_assert_cmpint (msg->type, ==, VCHAT_MSG_WELCOME);
@@ -185,10 +232,12 @@ test_server_messages (void)
                                   VCHAT_MSG_FROM_SERVER, NULL, &error));
   g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_UNKNOWN_TYPE);
   g_clear_error (&error);
-  g_assert_null (vchat_msg_parse (bad_servers, strlen (bad_servers), 0, VCHAT_MSG_FROM_SERVER, NULL, &error));
+  g_assert_null (
+    vchat_msg_parse (bad_servers, strlen (bad_servers), 0, VCHAT_MSG_FROM_SERVER, NULL, &error));
   g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_MISSING_FIELD);
   g_clear_error (&error);
-  g_assert_null (vchat_msg_parse (bad_reason, strlen (bad_reason), 0, VCHAT_MSG_FROM_SERVER, NULL, &error));
+  g_assert_null (
+    vchat_msg_parse (bad_reason, strlen (bad_reason), 0, VCHAT_MSG_FROM_SERVER, NULL, &error));
   g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE);
 }
 
@@ -197,7 +246,8 @@ test_error_roundtrip (void)
 {
   for (guint i = 0; i < VCHAT_PROTO_N_ERRORS; i++) {
     g_autofree char *text = vchat_msg_error_to_string (i, "Something went wrong.", "hello");
-    g_autoptr (VchatMsg) msg = vchat_msg_parse (text, strlen (text), 0, VCHAT_MSG_FROM_SERVER, NULL, NULL);
+    g_autoptr (VchatMsg)
+      msg = vchat_msg_parse (text, strlen (text), 0, VCHAT_MSG_FROM_SERVER, NULL, NULL);
     VchatProtoError code;
 
     g_assert_nonnull (vchat_proto_error_to_string (i));
@@ -214,12 +264,16 @@ static void
 test_invite_codes (void)
 {
   const guint8 zero[VCHAT_INVITE_CODE_BYTES] = { 0 };
-  const guint8 ones[VCHAT_INVITE_CODE_BYTES] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
-  const guint8 seq[VCHAT_INVITE_CODE_BYTES] = { 0x00, 0x44, 0x32, 0x14, 0xc7, 0x42, 0x54, 0xb6, 0x35, 0xcf };
+  const guint8 ones[VCHAT_INVITE_CODE_BYTES] = { 0xff, 0xff, 0xff, 0xff, 0xff,
+                                                 0xff, 0xff, 0xff, 0xff, 0xff };
+  const guint8 seq[VCHAT_INVITE_CODE_BYTES] = { 0x00, 0x44, 0x32, 0x14, 0xc7,
+                                                0x42, 0x54, 0xb6, 0x35, 0xcf };
   g_autofree char *a = vchat_invite_code_format (zero);
   g_autofree char *b = vchat_invite_code_format (ones);
   g_autofree char *c = vchat_invite_code_format (seq);
-  static const struct { const char *in, *out; } norm[] = {
+  static const struct {
+    const char *in, *out;
+  } norm[] = {
     { "abcd-efgh-ijkl-mnop", "abcd-efgh-ijkl-mnop" },
     { "ABCDEFGHIJKLMNOP", "abcd-efgh-ijkl-mnop" },
     { " abcd efgh ijkl mnop", "abcd-efgh-ijkl-mnop" },
