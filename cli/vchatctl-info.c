@@ -1,0 +1,273 @@
+/* vchatctl-info.c: status, devices, camera, history
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdio.h>
+
+#include "vchatctl.h"
+
+#define FIELD_WIDTH 11 /* "Microphone:" */
+#define NO_CAMERA "none \u2014 calls go on without a picture"
+#define NO_MICROPHONE "none \u2014 calls go on without sound"
+
+static const char *
+camera_name (VchatDBusManager *manager, const char *id)
+{
+  GVariant *cameras = vchat_dbus_manager_get_cameras (manager);
+  const char *name = NULL;
+
+  if (!cameras || !id)
+    return NULL;
+  for (gsize i = 0; i < g_variant_n_children (cameras); i++) {
+    g_autoptr (GVariant) cam = g_variant_get_child_value (cameras, i);
+    const char *cam_id = NULL;
+    if (vchatctl_lookup_string (cam, "id", &cam_id) && g_str_equal (cam_id, id)) {
+      vchatctl_lookup_string (cam, "name", &name);
+      break;
+    }
+  }
+  return name;
+}
+
+static gboolean
+status_run (Vchatctl *ctl, char **args, GError **error)
+{
+  VchatDBusManager *manager = vchatctl_get_manager (ctl, error);
+  g_autolist (VchatDBusCall) calls = NULL;
+  g_autoptr (VchatDBusCall) current = NULL;
+  g_autoptr (GError) calls_error = NULL;
+  const char *state, *server, *camera, *mic;
+  guint active = 0, ended = 0;
+
+  if (!manager)
+    return FALSE;
+  calls = vchatctl_list_calls (ctl, &calls_error);
+  if (calls_error) {
+    g_propagate_error (error, g_steal_pointer (&calls_error));
+    return FALSE;
+  }
+  for (GList *l = calls; l; l = l->next) {
+    if (vchatctl_call_ended (l->data))
+      ended++;
+    else
+      active++;
+  }
+  current = vchatctl_find_current_call (ctl, NULL);
+
+  if (ctl->json) {
+    JsonObject *object = vchatctl_proxy_to_json (G_DBUS_PROXY (manager));
+    g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+    if (current) {
+      const char *path = g_dbus_proxy_get_object_path (G_DBUS_PROXY (current));
+      JsonObject *cur = json_object_new ();
+      json_object_set_int_member (cur, "id", vchatctl_call_number (path));
+      json_object_set_string_member (cur, "path", path);
+      json_object_set_string_member (cur, "state", vchat_dbus_call_get_state (current));
+      json_object_set_object_member (object, "current_call", cur);
+    } else {
+      json_object_set_null_member (object, "current_call");
+    }
+    json_node_take_object (root, object);
+    vchatctl_print_json (root);
+    return TRUE;
+  }
+
+  state = vchat_dbus_manager_get_signaling_state (manager);
+  server = vchat_dbus_manager_get_server (manager);
+  camera = vchat_dbus_manager_get_camera (manager);
+  mic = vchat_dbus_manager_get_microphone (manager);
+
+  vchatctl_print_field (FIELD_WIDTH, "Daemon", "vchatd %s",
+                        vchat_dbus_manager_get_version (manager));
+  if (server && *server)
+    vchatctl_print_field (FIELD_WIDTH, "Signaling", "%s (%s)", state, server);
+  else
+    vchatctl_print_field (FIELD_WIDTH, "Signaling", "%s (no server configured)", state);
+  if (camera && *camera) {
+    const char *name = camera_name (manager, camera);
+    if (name)
+      vchatctl_print_field (FIELD_WIDTH, "Camera", "%s (%s)", name, camera);
+    else
+      vchatctl_print_field (FIELD_WIDTH, "Camera", "%s", camera);
+  } else {
+    vchatctl_print_field (FIELD_WIDTH, "Camera", NO_CAMERA);
+  }
+  vchatctl_print_field (FIELD_WIDTH, "Microphone", "%s", mic && *mic ? mic : NO_MICROPHONE);
+
+  if (current) {
+    g_autofree char *label = vchatctl_call_label (
+      g_dbus_proxy_get_object_path (G_DBUS_PROXY (current)));
+    g_autofree char *more = ended ? g_strdup_printf ("; %u ended", ended) : g_strdup ("");
+    vchatctl_print_field (FIELD_WIDTH, "Calls", "%u (current: %s, %s%s)", active, label,
+                          vchat_dbus_call_get_state (current), more);
+  } else if (ended) {
+    vchatctl_print_field (FIELD_WIDTH, "Calls", "none (%u ended in the last minute)", ended);
+  } else {
+    vchatctl_print_field (FIELD_WIDTH, "Calls", "none");
+  }
+  return TRUE;
+}
+
+static gboolean
+devices_run (Vchatctl *ctl, char **args, GError **error)
+{
+  VchatDBusManager *manager = vchatctl_get_manager (ctl, error);
+  GVariant *cameras;
+  const char *selected, *mic;
+  gsize n;
+
+  if (!manager)
+    return FALSE;
+  cameras = vchat_dbus_manager_get_cameras (manager);
+  n = cameras ? g_variant_n_children (cameras) : 0;
+  selected = vchat_dbus_manager_get_camera (manager);
+  mic = vchat_dbus_manager_get_microphone (manager);
+
+  if (ctl->json) {
+    g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+    JsonObject *object = json_object_new ();
+    JsonArray *array = json_array_new ();
+    for (gsize i = 0; i < n; i++) {
+      g_autoptr (GVariant) cam = g_variant_get_child_value (cameras, i);
+      JsonNode *node = vchatctl_variant_to_json (cam);
+      const char *id = NULL;
+      vchatctl_lookup_string (cam, "id", &id);
+      json_object_set_boolean_member (json_node_get_object (node), "selected",
+                                      id && g_strcmp0 (id, selected) == 0);
+      json_array_add_element (array, node);
+    }
+    json_object_set_array_member (object, "cameras", array);
+    json_object_set_string_member (object, "camera", selected ? selected : "");
+    json_object_set_string_member (object, "microphone", mic ? mic : "");
+    json_node_take_object (root, object);
+    vchatctl_print_json (root);
+    return TRUE;
+  }
+
+  puts ("Cameras (* in use):");
+  if (n == 0) {
+    puts ("    " NO_CAMERA);
+  } else {
+    g_autoptr (VchatctlTable) table = vchatctl_table_new (4, NULL);
+    for (gsize i = 0; i < n; i++) {
+      g_autoptr (GVariant) cam = g_variant_get_child_value (cameras, i);
+      const char *id = "", *name = "";
+      gboolean is_default = FALSE;
+      vchatctl_lookup_string (cam, "id", &id);
+      vchatctl_lookup_string (cam, "name", &name);
+      g_variant_lookup (cam, "default", "b", &is_default);
+      vchatctl_table_add (table, g_strcmp0 (id, selected) == 0 ? "*" : " ", name, id,
+                          is_default ? "(default)" : "");
+    }
+    vchatctl_table_print (table, "  ");
+  }
+  puts ("Microphone:");
+  printf ("    %s\n", mic && *mic ? mic : NO_MICROPHONE);
+  return TRUE;
+}
+
+static gboolean
+camera_run (Vchatctl *ctl, char **args, GError **error)
+{
+  VchatDBusManager *manager = vchatctl_get_manager (ctl, error);
+
+  if (!manager)
+    return FALSE;
+  return vchat_dbus_manager_call_select_camera_sync (manager, args[0], NULL, error);
+}
+
+static int opt_limit = 20;
+
+static const GOptionEntry history_options[] = { { "limit", 'n', 0, G_OPTION_ARG_INT, &opt_limit,
+                                                  "Show at most N calls (default 20; 0: all)",
+                                                  "N" },
+                                                { NULL } };
+
+static gboolean
+history_run (Vchatctl *ctl, char **args, GError **error)
+{
+  VchatDBusManager *manager;
+  g_autoptr (GVariant) entries = NULL;
+  gsize n;
+
+  if (opt_limit < 0) {
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "history: --limit must be 0 or more");
+    return FALSE;
+  }
+  manager = vchatctl_get_manager (ctl, error);
+  if (!manager)
+    return FALSE;
+  if (!vchat_dbus_manager_call_get_history_sync (manager, (guint) opt_limit, &entries, NULL, error))
+    return FALSE;
+  n = g_variant_n_children (entries);
+
+  if (ctl->json) {
+    g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+    JsonArray *array = json_array_new ();
+    for (gsize i = 0; i < n; i++) {
+      g_autoptr (GVariant) entry = g_variant_get_child_value (entries, i);
+      JsonNode *node = vchatctl_variant_to_json (entry);
+      JsonObject *object = json_node_get_object (node);
+      guint64 started = 0, duration = 0;
+      if (g_variant_lookup (entry, "started", "t", &started)) {
+        g_autofree char *iso = vchatctl_format_iso_time (started);
+        json_object_set_string_member (object, "started", iso ? iso : "");
+      }
+      if (g_variant_lookup (entry, "duration", "t", &duration)) {
+        json_object_remove_member (object, "duration");
+        json_object_set_double_member (object, "duration_s", duration / (double) G_USEC_PER_SEC);
+      }
+      json_array_add_element (array, node);
+    }
+    json_node_take_array (root, array);
+    vchatctl_print_json (root);
+    return TRUE;
+  }
+
+  if (n == 0) {
+    puts ("No calls in the history.");
+    return TRUE;
+  }
+  {
+    g_autoptr (VchatctlTable)
+      table = vchatctl_table_new (6, "STARTED", "KIND", "DIRECTION", "PEER", "DURATION", "END");
+    for (gsize i = 0; i < n; i++) {
+      g_autoptr (GVariant) entry = g_variant_get_child_value (entries, i);
+      const char *kind = "", *direction = "", *peer = "", *reason = "";
+      guint64 started = 0, duration = 0;
+      g_autofree char *when = NULL, *length = NULL;
+      vchatctl_lookup_string (entry, "kind", &kind);
+      vchatctl_lookup_string (entry, "direction", &direction);
+      vchatctl_lookup_string (entry, "peer-name", &peer);
+      vchatctl_lookup_string (entry, "end-reason", &reason);
+      g_variant_lookup (entry, "started", "t", &started);
+      g_variant_lookup (entry, "duration", "t", &duration);
+      when = vchatctl_format_time (started);
+      length = vchatctl_format_duration (duration);
+      vchatctl_table_add (table, when, kind, direction, *peer ? peer : "-", length, reason);
+    }
+    vchatctl_table_print (table, "");
+  }
+  return TRUE;
+}
+
+const VchatctlCommand vchatctl_info_commands[] = {
+  { "status", NULL, "Show the daemon, its connection, the devices and the calls",
+    "Shows vchatd's version, whether it is connected to the signaling server, the\n"
+    "camera and microphone calls use, and how many calls there are.\n",
+    NULL, 0, 0, status_run },
+  { "devices", NULL, "List the cameras and the microphone",
+    "Lists the cameras PipeWire offers (the one calls use is marked with *) and the\n"
+    "microphone. A call goes on without either when there is none.\n",
+    NULL, 0, 0, devices_run },
+  { "camera", "ID", "Choose the camera for calls",
+    "Chooses the camera for new calls and switches the current call to it. ID is\n"
+    "one of the ids 'vchatctl devices' lists, or \"\" for the first camera. Exits\n"
+    "with 5 when there is no such camera.\n",
+    NULL, 1, 1, camera_run },
+  { "history", NULL, "List the calls that ended, newest first",
+    "Lists the calls that ended, newest first, as far as the history setting keeps\n"
+    "them.\n",
+    history_options, 0, 0, history_run },
+  { NULL }
+};

@@ -1,0 +1,330 @@
+/* vchatctl-show.c: list and show, the calls and one call in detail
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "vchatctl.h"
+
+#define FIELD_WIDTH 11
+#define STAT_WIDTH 13 /* "  Round trip:" */
+
+static gboolean
+is_current (VchatDBusCall *call, VchatDBusCall *current)
+{
+  return current && g_strcmp0 (g_dbus_proxy_get_object_path (G_DBUS_PROXY (call)),
+                               g_dbus_proxy_get_object_path (G_DBUS_PROXY (current))) == 0;
+}
+
+static JsonNode *
+call_to_json (VchatDBusCall *call, gboolean current)
+{
+  const char *path = g_dbus_proxy_get_object_path (G_DBUS_PROXY (call));
+  g_autoptr (JsonObject) props = vchatctl_proxy_to_json (G_DBUS_PROXY (call));
+  JsonObject *object = json_object_new ();
+  JsonNode *node = json_node_new (JSON_NODE_OBJECT);
+  g_autoptr (GList) members = json_object_get_members (props);
+
+  json_object_set_int_member (object, "id", vchatctl_call_number (path));
+  json_object_set_string_member (object, "path", path);
+  json_object_set_boolean_member (object, "current", current);
+  for (GList *l = members; l; l = l->next)
+    json_object_set_member (object, l->data, json_object_dup_member (props, l->data));
+  json_node_take_object (node, object);
+  return node;
+}
+
+/* How long media flowed: until the end, or until now. */
+static char *
+call_duration (VchatDBusCall *call)
+{
+  guint64 connected = vchat_dbus_call_get_connected_at (call);
+  guint64 ended = vchat_dbus_call_get_ended_at (call);
+  guint64 until = ended ? ended : (guint64) g_get_real_time ();
+
+  if (!connected)
+    return g_strdup ("-");
+  return vchatctl_format_duration (until > connected ? until - connected : 0);
+}
+
+static char *
+clock_time (guint64 usec)
+{
+  g_autofree char *full = vchatctl_format_time (usec);
+  const char *space = strchr (full, ' ');
+
+  return g_strdup (space ? space + 1 : full);
+}
+
+static gboolean
+list_run (Vchatctl *ctl, char **args, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autolist (VchatDBusCall) calls = vchatctl_list_calls (ctl, &local);
+  g_autoptr (VchatDBusCall) current = NULL;
+  g_autoptr (VchatctlTable) table = NULL;
+
+  if (local) {
+    g_propagate_error (error, g_steal_pointer (&local));
+    return FALSE;
+  }
+  current = vchatctl_find_current_call (ctl, NULL);
+
+  if (ctl->json) {
+    g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+    JsonArray *array = json_array_new ();
+    for (GList *l = calls; l; l = l->next)
+      json_array_add_element (array, call_to_json (l->data, is_current (l->data, current)));
+    json_node_take_array (root, array);
+    vchatctl_print_json (root);
+    return TRUE;
+  }
+
+  if (!calls) {
+    puts ("No calls.");
+    return TRUE;
+  }
+  table = vchatctl_table_new (9, "", "ID", "STATE", "KIND", "DIRECTION", "PEER", "STARTED",
+                              "DURATION", "END");
+  for (GList *l = calls; l; l = l->next) {
+    VchatDBusCall *call = l->data;
+    g_autofree char *label = vchatctl_call_label (
+      g_dbus_proxy_get_object_path (G_DBUS_PROXY (call)));
+    g_autofree char *started = clock_time (vchat_dbus_call_get_created_at (call));
+    g_autofree char *duration = call_duration (call);
+    const char *peer = vchatctl_peer_name (vchat_dbus_call_get_peer (call));
+    vchatctl_table_add (table, is_current (call, current) ? "*" : "", label,
+                        vchat_dbus_call_get_state (call), vchat_dbus_call_get_kind (call),
+                        vchat_dbus_call_get_direction (call), peer ? peer : "-", started, duration,
+                        vchat_dbus_call_get_end_reason (call));
+  }
+  vchatctl_table_print (table, "");
+  return TRUE;
+}
+
+static gboolean
+lookup_number (GVariant *dict, const char *key, double *out)
+{
+  g_autoptr (GVariant) v = dict ? g_variant_lookup_value (dict, key, NULL) : NULL;
+
+  if (!v)
+    return FALSE;
+  switch (g_variant_classify (v)) {
+  case G_VARIANT_CLASS_DOUBLE:
+    *out = g_variant_get_double (v);
+    return TRUE;
+  case G_VARIANT_CLASS_BYTE:
+    *out = g_variant_get_byte (v);
+    return TRUE;
+  case G_VARIANT_CLASS_INT16:
+    *out = g_variant_get_int16 (v);
+    return TRUE;
+  case G_VARIANT_CLASS_UINT16:
+    *out = g_variant_get_uint16 (v);
+    return TRUE;
+  case G_VARIANT_CLASS_INT32:
+    *out = g_variant_get_int32 (v);
+    return TRUE;
+  case G_VARIANT_CLASS_UINT32:
+    *out = g_variant_get_uint32 (v);
+    return TRUE;
+  case G_VARIANT_CLASS_INT64:
+    *out = g_variant_get_int64 (v);
+    return TRUE;
+  case G_VARIANT_CLASS_UINT64:
+    *out = g_variant_get_uint64 (v);
+    return TRUE;
+  default:
+    return FALSE;
+  }
+}
+
+/* Appends ", " between parts of a line built piece by piece. */
+static void append_part (GString *line, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+append_part (GString *line, const char *format, ...)
+{
+  va_list ap;
+
+  if (line->len)
+    g_string_append (line, ", ");
+  va_start (ap, format);
+  g_string_append_vprintf (line, format, ap);
+  va_end (ap);
+}
+
+static const char *const known_stats[] = {
+  "rtt-ms",      "send-kbps",       "target-kbps",      "recv-kbps", "recv-fps",
+  "recv-width",  "recv-height",     "frames-decoded",   "loss-pct",  "video-codec",
+  "audio-codec", "local-candidate", "remote-candidate", NULL,
+};
+
+static void
+print_stats (GVariant *stats)
+{
+  g_autoptr (GString) line = g_string_new (NULL);
+  const char *s = NULL, *t = NULL;
+  double v, w, h;
+  GVariantIter iter;
+  const char *key;
+  GVariant *value;
+
+  if (!stats || g_variant_n_children (stats) == 0) {
+    vchatctl_print_field (FIELD_WIDTH, "Stats", "none yet");
+    return;
+  }
+  puts ("Stats:");
+
+  if (lookup_number (stats, "rtt-ms", &v))
+    vchatctl_print_field (STAT_WIDTH, "  Round trip", "%.0f ms", v);
+
+  if (lookup_number (stats, "send-kbps", &v))
+    append_part (line, "%.0f kbit/s", v);
+  if (lookup_number (stats, "target-kbps", &v))
+    append_part (line, "target %.0f kbit/s", v);
+  if (line->len)
+    vchatctl_print_field (STAT_WIDTH, "  Sending", "%s", line->str);
+
+  g_string_truncate (line, 0);
+  if (lookup_number (stats, "recv-kbps", &v))
+    append_part (line, "%.0f kbit/s", v);
+  if (lookup_number (stats, "recv-fps", &v))
+    append_part (line, "%.0f fps", v);
+  if (lookup_number (stats, "recv-width", &w) && lookup_number (stats, "recv-height", &h))
+    append_part (line, "%.0fx%.0f", w, h);
+  if (lookup_number (stats, "frames-decoded", &v))
+    append_part (line, "%.0f frames decoded", v);
+  if (line->len)
+    vchatctl_print_field (STAT_WIDTH, "  Receiving", "%s", line->str);
+
+  if (lookup_number (stats, "loss-pct", &v))
+    vchatctl_print_field (STAT_WIDTH, "  Loss", "%.1f %%", v);
+
+  if (vchatctl_lookup_string (stats, "video-codec", &s) |
+      vchatctl_lookup_string (stats, "audio-codec", &t))
+    vchatctl_print_field (STAT_WIDTH, "  Codecs", "video %s, audio %s", s ? s : "-", t ? t : "-");
+  s = t = NULL;
+  if (vchatctl_lookup_string (stats, "local-candidate", &s) |
+      vchatctl_lookup_string (stats, "remote-candidate", &t))
+    vchatctl_print_field (STAT_WIDTH, "  Route", "%s to %s", s ? s : "?", t ? t : "?");
+
+  /* Keys this vchatctl does not know yet, as they come. */
+  g_variant_iter_init (&iter, stats);
+  while (g_variant_iter_loop (&iter, "{&sv}", &key, &value)) {
+    g_autofree char *label = NULL, *text = NULL;
+    if (g_strv_contains (known_stats, key))
+      continue;
+    label = g_strconcat ("  ", key, NULL);
+    text = vchatctl_format_value (key, value);
+    vchatctl_print_field (STAT_WIDTH, label, "%s", text);
+  }
+}
+
+static void
+print_call (VchatDBusCall *call)
+{
+  const char *path = g_dbus_proxy_get_object_path (G_DBUS_PROXY (call));
+  g_autofree char *label = vchatctl_call_label (path);
+  GVariant *peer = vchat_dbus_call_get_peer (call);
+  const char *peer_name = vchatctl_peer_name (peer);
+  const char *code = vchat_dbus_call_get_invite_code (call);
+  const char *web = vchat_dbus_call_get_invite_web_link (call);
+  const char *remote = vchat_dbus_call_get_remote_video_node (call);
+  const char *preview = vchat_dbus_call_get_preview_node (call);
+  guint64 connected = vchat_dbus_call_get_connected_at (call);
+  guint64 ended = vchat_dbus_call_get_ended_at (call);
+  g_autofree char *created_text = vchatctl_format_time (vchat_dbus_call_get_created_at (call));
+
+  if (g_strcmp0 (label, path) == 0)
+    printf ("Call %s\n", path);
+  else
+    printf ("Call %s (%s)\n", label, path);
+  vchatctl_print_field (FIELD_WIDTH, "State", "%s", vchat_dbus_call_get_state (call));
+  vchatctl_print_field (FIELD_WIDTH, "Kind", "%s, %s", vchat_dbus_call_get_kind (call),
+                        vchat_dbus_call_get_direction (call));
+
+  if (peer_name) {
+    g_autoptr (GString) text = g_string_new (peer_name);
+    const char *client = NULL;
+    g_autofree const char **common = NULL;
+    if (vchatctl_lookup_string (peer, "client", &client) && *client)
+      g_string_append_printf (text, " (%s)", client);
+    if (g_variant_lookup (peer, "common-interests", "^a&s", &common) && common && common[0]) {
+      g_autofree char *joined = g_strjoinv (", ", (char **) common);
+      g_string_append_printf (text, "; interests in common: %s", joined);
+    }
+    vchatctl_print_field (FIELD_WIDTH, "Peer", "%s", text->str);
+  } else {
+    vchatctl_print_field (FIELD_WIDTH, "Peer", "not known yet");
+  }
+
+  if (code && *code) {
+    if (web && *web)
+      vchatctl_print_field (FIELD_WIDTH, "Invite", "%s (%s)", code, web);
+    else
+      vchatctl_print_field (FIELD_WIDTH, "Invite", "%s", code);
+  }
+
+  vchatctl_print_field (FIELD_WIDTH, "Created", "%s", created_text);
+  if (connected) {
+    g_autofree char *when = vchatctl_format_time (connected);
+    g_autofree char *duration = call_duration (call);
+    vchatctl_print_field (FIELD_WIDTH, "Connected", "%s (for %s)", when, duration);
+  } else {
+    vchatctl_print_field (FIELD_WIDTH, "Connected", "not yet");
+  }
+  if (ended) {
+    g_autofree char *when = vchatctl_format_time (ended);
+    const char *reason = vchat_dbus_call_get_end_reason (call);
+    vchatctl_print_field (FIELD_WIDTH, "Ended", "%s (%s: %s)", when, reason,
+                          vchatctl_end_reason_text (reason));
+  }
+
+  if (!vchat_dbus_call_get_has_microphone (call))
+    vchatctl_print_field (FIELD_WIDTH, "Sound", "none (no microphone)");
+  else
+    vchatctl_print_field (FIELD_WIDTH, "Sound", "%s",
+                          vchat_dbus_call_get_muted (call) ? "muted" : "sending");
+  if (!vchat_dbus_call_get_has_camera (call))
+    vchatctl_print_field (FIELD_WIDTH, "Picture", "none (no camera)");
+  else
+    vchatctl_print_field (FIELD_WIDTH, "Picture", "%s",
+                          vchat_dbus_call_get_camera_enabled (call) ? "sending" : "off");
+  vchatctl_print_field (FIELD_WIDTH, "Video", "remote %s, preview %s",
+                        remote && *remote ? remote : "-", preview && *preview ? preview : "-");
+  print_stats (vchat_dbus_call_get_stats (call));
+}
+
+static gboolean
+show_run (Vchatctl *ctl, char **args, GError **error)
+{
+  g_autoptr (VchatDBusCall) call = vchatctl_resolve_call (ctl, args[0], NULL, error);
+  g_autoptr (VchatDBusCall) current = NULL;
+
+  if (!call)
+    return FALSE;
+  if (ctl->json) {
+    g_autoptr (JsonNode) root = NULL;
+    current = vchatctl_find_current_call (ctl, NULL);
+    root = call_to_json (call, is_current (call, current));
+    vchatctl_print_json (root);
+    return TRUE;
+  }
+  print_call (call);
+  return TRUE;
+}
+
+const VchatctlCommand vchatctl_show_commands[] = {
+  { "list", NULL, "List the calls",
+    "Lists the calls that have not ended and those that ended in the last minute;\n"
+    "the current call is marked with *.\n",
+    NULL, 0, 0, list_run },
+  { "show", "[CALL]", "Show a call's properties and statistics",
+    "Shows everything about a call: its state, the other person, its times, what\n"
+    "is being sent, the PipeWire nodes of its video, and the statistics of its\n"
+    "connection (refreshed every second while connected).\n",
+    NULL, 0, 1, show_run },
+  { NULL }
+};
