@@ -517,13 +517,20 @@ make_pipewire_sink (const char *node_name, const char *media_class, const char *
   if (!sink)
     return NULL;
   props = gst_structure_new ("props", "media.class", G_TYPE_STRING, media_class, NULL);
+  /* A published node (remote video, preview) stays in pipewiresink's
+   * default mode: with mode=provide, PipeWire 0.3.65 stops delivering once
+   * the first reader has left and the node was paused or suspended, so a
+   * second `vchatctl view` would get no frame. node.pause-on-idle=false
+   * keeps it readable by one reader after another; autoconnect=false, as
+   * there is nothing to link it to: readers come to it. vchat.stream marks
+   * it as ours, so the daemon does not offer it as a camera. */
   if (node_name)
     gst_structure_set (props, "node.name", G_TYPE_STRING, node_name, "node.description",
-                       G_TYPE_STRING, description, NULL);
+                       G_TYPE_STRING, description, "vchat.stream", G_TYPE_STRING, "true",
+                       "node.autoconnect", G_TYPE_STRING, "false", "node.pause-on-idle",
+                       G_TYPE_STRING, "false", NULL);
   else
     gst_structure_set (props, "media.role", G_TYPE_STRING, "Communication", NULL);
-  if (node_name)
-    gst_util_set_object_arg (G_OBJECT (sink), "mode", "provide");
   g_object_set (sink, "stream-properties", props, "sync", FALSE, "async", FALSE, NULL);
   return sink;
 }
@@ -558,8 +565,15 @@ make_source (VchatdMedia *self, SourceKind kind, gboolean fallback, GError **err
     source = make_element ("pipewiresrc", NULL, error);
     if (!source)
       return NULL;
+    /* PipeWire 0.3.65: the buffers pipewiresrc pushes wrap PipeWire's own
+     * mapping of the node's memory, which PipeWire unmaps whenever the
+     * stream's buffers are removed (a reconnection, a format change on the
+     * node's side). Any frame still held downstream (queues, videorate, the
+     * encoder, a sink's last buffer) then points at unmapped memory and the
+     * next read of it crashes the daemon. Copy each frame out instead: a
+     * few hundred KiB per frame, nothing next to the encoding. */
     g_object_set (source, "target-object", target, "do-timestamp", TRUE, "client-name", "vchatd",
-                  NULL);
+                  "always-copy", TRUE, NULL);
     if (kind == SOURCE_VIDEO)
       /* A camera that stops (a paused portal stream) would stall the encoder
        * and trip the peer's watchdog; repeat the last frame instead. */
@@ -572,6 +586,30 @@ make_source (VchatdMedia *self, SourceKind kind, gboolean fallback, GError **err
     g_prefix_error (error, "The %s source “%s” is not valid: ", source_kind_name (kind),
                     description);
   return source;
+}
+
+static GstPadProbeReturn
+drop_reconfigure (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  return GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_RECONFIGURE
+           ? GST_PAD_PROBE_DROP
+           : GST_PAD_PROBE_OK;
+}
+
+/* Makes @first (the converter that follows a slot's source) the first element
+ * of the slot's chain. Downstream changes (a branch linked to the video tee
+ * when an answerer's encoder starts, an output starting) send RECONFIGURE
+ * upstream; pipewiresrc 0.3.65 answers it by disconnecting its stream and
+ * connecting it again, which removes (and unmaps) the buffers in flight and
+ * may leave a virtual camera sending nothing to the new connection. The
+ * converters absorb any format the chain needs, so the event stops at them. */
+static void
+set_slot_chain (VchatdMedia *self, SourceKind kind, GstElement *first)
+{
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (first, "sink");
+
+  self->sources[kind].link_to = first;
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, drop_reconfigure, NULL, NULL);
 }
 
 static const char *
@@ -813,7 +851,7 @@ build_video_source_chain (VchatdMedia *self, GError **error)
   pad = gst_element_get_static_pad (chain[3], "src");
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                      on_video_frame_out, self, NULL);
-  self->sources[SOURCE_VIDEO].link_to = chain[0];
+  set_slot_chain (self, SOURCE_VIDEO, chain[0]);
   self->video_tee = chain[4];
 
   if (self->node_name_prefix) {
@@ -993,7 +1031,7 @@ build_audio_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
     return FALSE;
   sync_with_pipeline (chain, G_N_ELEMENTS (chain));
   self->volume = chain[2];
-  self->sources[SOURCE_AUDIO].link_to = chain[0];
+  set_slot_chain (self, SOURCE_AUDIO, chain[0]);
   self->have_audio_track = TRUE;
   return TRUE;
 }
@@ -1322,6 +1360,7 @@ emit_local_candidate (VchatdMedia *self, const char *line)
   char *end = NULL;
   guint64 mline = g_ascii_strtoull (line, &end, 10);
 
+  g_debug ("media: local candidate %u %s", (guint) mline, end && *end ? end + 1 : "(end)");
   g_signal_emit (self, signals[SIGNAL_LOCAL_CANDIDATE], 0, (guint) mline,
                  end && *end ? end + 1 : "");
 }
@@ -1343,31 +1382,31 @@ on_ice_candidate (GstElement *webrtc, guint mline, const char *candidate, gpoint
                g_strdup_printf ("%u %s", mline, candidate ? candidate : ""), g_free);
 }
 
+/* Main context: gathering reached COMPLETE. 1.22 emits no end-of-candidates
+ * itself. */
 static void
-maybe_send_end_of_candidates (VchatdMedia *self)
+on_gathering_complete_main (VchatdMedia *self, gpointer data)
 {
-  GstWebRTCICEGatheringState gathering;
-
   if (self->end_of_candidates_sent)
     return;
-  g_object_get (self->webrtc, "ice-gathering-state", &gathering, NULL);
-  if (gathering != GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
-    return;
   self->end_of_candidates_sent = TRUE;
-  /* 1.22 emits no end-of-candidates itself. */
   on_local_candidate_main (self, (gpointer) "0 ");
 }
 
-static void
-on_gathering_main (VchatdMedia *self, gpointer data)
-{
-  maybe_send_end_of_candidates (self);
-}
-
+/* webrtcbin's thread, which emits on-ice-candidate for every candidate before
+ * it makes the gathering state COMPLETE. The state is read here, not on the
+ * main context: there, the property may already read COMPLETE while the hops
+ * of the last candidates are still queued behind this one, and the
+ * end-of-candidates would overtake them. Hops run in the order they were
+ * queued, so this one comes after the last candidate's. */
 static void
 on_gathering_notify (GObject *webrtc, GParamSpec *pspec, gpointer data)
 {
-  run_on_main (data, on_gathering_main, NULL, NULL);
+  GstWebRTCICEGatheringState gathering;
+
+  g_object_get (webrtc, "ice-gathering-state", &gathering, NULL);
+  if (gathering == GST_WEBRTC_ICE_GATHERING_STATE_COMPLETE)
+    run_on_main (data, on_gathering_complete_main, NULL, NULL);
 }
 
 static void
@@ -2070,6 +2109,8 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
   }
   if (g_str_has_prefix (candidate, "a="))
     candidate += 2;
+  g_debug ("media: remote candidate %u %s%s", mline_index, candidate,
+           self->remote_description_set ? "" : " (held until the description)");
   if (!self->remote_description_set) {
     PendingCandidate c = { mline_index, g_strdup (candidate) };
 

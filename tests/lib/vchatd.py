@@ -25,6 +25,12 @@ MANAGER_IFACE = "io.github.vchat.VChat1.Manager"
 CALL_IFACE = "io.github.vchat.VChat1.Call"
 
 
+# Every daemon a test started and has not stopped: a wait fails at once when
+# any of them dies, not only the one being waited on (a crashed peer looks
+# like a hang from the other side).
+_alive = []
+
+
 def unpack(v):
     return v.unpack() if isinstance(v, GLib.Variant) else v
 
@@ -95,6 +101,7 @@ class Vchatd:
         self.proc = subprocess.Popen([self.binary] + self.args + list(extra), env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        _alive.append(self)
         self.wait(lambda: self.name_owner() is not None, 10, "vchatd to own its name")
         if wait_online:
             self.wait(lambda: self.manager_prop("SignalingState") == "online", 15,
@@ -109,11 +116,15 @@ class Vchatd:
         return "".join(self.log_lines)
 
     def kill(self, sig=9):
+        if self in _alive:
+            _alive.remove(self)
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(sig)
             self.proc.wait(10)
 
     def stop(self):
+        if self in _alive:
+            _alive.remove(self)
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -181,8 +192,10 @@ class Vchatd:
     def wait(self, predicate, timeout, what):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.proc and self.proc.poll() is not None:
-                raise AssertionError(f"vchatd exited ({self.proc.returncode}) while waiting for {what}:\n{self.log[-3000:]}")
+            for d in [self] + _alive:
+                if d.proc and d.proc.poll() is not None and (d is self or d in _alive):
+                    raise AssertionError(f"a vchatd exited ({d.proc.returncode}) while waiting for "
+                                         f"{what}:\n{d.log[-3000:]}")
             try:
                 if predicate():
                     return

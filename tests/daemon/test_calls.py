@@ -1,0 +1,165 @@
+"""Real calls between two vchatd daemons through the real server, with the
+picture checked where a person would look: the peer's camera colour arrives
+in the RemoteVideoNode that vchatd publishes on PipeWire."""
+import threading
+import time
+
+import pytest
+from gi.repository import GLib
+
+from conftest import BLUE, RED, close_to
+from vchatd import CALL_IFACE, dbus_error_name
+
+BLACK = (0, 0, 0)
+
+
+def random_call(a, b):
+    pa = a.manager("StartRandom", "(a{sv})", {})
+    assert a.call_prop(pa, "State") == "searching"
+    pb = b.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(pa, "connected", 30)
+    b.wait_call_state(pb, "connected", 30)
+    return pa, pb
+
+
+def invite_call(a, b, accept=True):
+    pa, code, link = a.manager("CreateInvite", "(a{sv})", {"ttl": GLib.Variant("u", 120)})
+    assert link == f"vchat://join/{code}"
+    assert a.call_prop(pa, "InviteCode") == code
+    pb = b.manager("JoinInvite", "(sa{sv})", link, {})
+    assert b.call_prop(pb, "State") == "ringing"
+    a.wait_call_state(pa, "incoming", 10)
+    assert a.call_prop(pa, "Peer")["name"].startswith("Blue")
+    if accept:
+        a.call_method(pa, "Accept")
+        a.wait_call_state(pa, "connected", 30)
+        b.wait_call_state(pb, "connected", 30)
+    return pa, pb
+
+
+def assert_sees(pipewire, d, path, color, what):
+    node = d.call_prop(path, "RemoteVideoNode")
+    assert node, f"{what}: no RemoteVideoNode"
+    got = pipewire.read_color(node, timeout=15)
+    assert close_to(got, color), f"{what}: the remote picture is {got}, expected about {color}"
+
+
+def assert_good_stats(d, path):
+    """After a few seconds of video, Stats shows it arriving at >= 15 fps."""
+    deadline = time.monotonic() + 15
+    stats = {}
+    while time.monotonic() < deadline:
+        stats = d.call_prop(path, "Stats")
+        if stats.get("recv-fps", 0) >= 15 and stats.get("frames-decoded", 0) > 30:
+            break
+        time.sleep(0.5)
+    assert stats.get("recv-fps", 0) >= 15, f"inbound video too slow: {stats}"
+    assert stats.get("video-codec", "").upper().endswith("VP8"), stats
+    assert stats.get("local-candidate") in ("host", "srflx", "prflx", "relay"), stats
+    return stats
+
+
+def test_random_call_carries_both_pictures(pipewire, daemons):
+    a, b = daemons("red", "blue")
+    pa, pb = random_call(a, b)
+    assert a.call_prop(pa, "Kind") == "random"
+    assert a.call_prop(pa, "Peer")["client"].startswith("vchatd/")
+    assert_sees(pipewire, a, pa, BLUE, "red side")
+    assert_sees(pipewire, b, pb, RED, "blue side")
+    assert_good_stats(a, pa)
+    assert_good_stats(b, pb)
+    a.call_method(pa, "Hangup")
+    a.wait_call_state(pa, "ended")
+    b.wait_call_state(pb, "ended")
+    assert a.call_prop(pa, "EndReason") == "hangup"
+    assert b.call_prop(pb, "EndReason") == "peer-hangup"
+
+
+def test_invited_call_accept(pipewire, daemons):
+    a, b = daemons("red", "blue")
+    pa, pb = invite_call(a, b)
+    assert a.call_prop(pa, "Direction") == "incoming"
+    assert b.call_prop(pb, "Direction") == "outgoing"
+    assert_sees(pipewire, b, pb, RED, "joiner")
+    assert_sees(pipewire, a, pa, BLUE, "inviter")
+    # Hang up from the other side this time.
+    b.call_method(pb, "Hangup")
+    a.wait_call_state(pa, "ended")
+    assert a.call_prop(pa, "EndReason") == "peer-hangup"
+
+
+def test_invited_call_reject_and_first_answer_wins(daemons):
+    a, b = daemons("red", "blue")
+    pa, pb = invite_call(a, b, accept=False)
+    a.call_method(pa, "Reject")
+    with pytest.raises(GLib.Error) as e:
+        a.call_method(pa, "Accept")
+    assert dbus_error_name(e.value) == "io.github.vchat.VChat1.Error.InvalidState"
+    b.wait_call_state(pb, "ended")
+    assert b.call_prop(pb, "EndReason") == "rejected"
+    assert a.call_prop(pa, "EndReason") == "rejected"
+
+
+def test_next_ends_for_both_and_searches_again(daemons):
+    a, b = daemons("red", "blue")
+    pa, pb = random_call(a, b)
+    new = a.call_method(pa, "Next")
+    assert new != pa
+    assert a.call_prop(pa, "EndReason") == "next"
+    b.wait_call_state(pb, "ended")
+    assert b.call_prop(pb, "EndReason") == "peer-next"
+    assert a.call_prop(new, "State") == "searching"
+    a.call_method(new, "Hangup")
+
+
+def test_mute_camera_off_and_messages(pipewire, daemons):
+    a, b = daemons("red", "blue")
+    pa, pb = random_call(a, b)
+
+    received = {"a": [], "b": []}
+
+    def subscribe(d, key):
+        d.conn.signal_subscribe(None, CALL_IFACE, "MessageReceived", None, None, 0,
+                                lambda *args: received[key].append(args[5].unpack()[0]))
+
+    subscribe(a, "a")
+    subscribe(b, "b")
+    ctx = GLib.MainContext.default()
+
+    a.call_method(pa, "SendMessage", "(s)", "hello from red")
+    b.call_method(pb, "SendMessage", "(s)", "hi from blue ☺")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (received["a"] and received["b"]):
+        ctx.iteration(False)
+        time.sleep(0.05)
+    assert received["b"] == ["hello from red"]
+    assert received["a"] == ["hi from blue ☺"]
+
+    a.call_method(pa, "SetMuted", "(b)", True)
+    assert a.call_prop(pa, "Muted") is True
+    a.call_method(pa, "SetCameraEnabled", "(b)", False)
+    assert a.call_prop(pa, "CameraEnabled") is False
+    time.sleep(1)
+    assert_sees(pipewire, b, pb, BLACK, "camera off")
+    a.call_method(pa, "SetCameraEnabled", "(b)", True)
+    time.sleep(1)
+    assert_sees(pipewire, b, pb, RED, "camera back on")
+
+
+def test_peer_killed_is_lost_within_10s(daemons):
+    a, b, c = daemons("red", "blue", "blue")
+    pa = a.manager("StartRandom", "(a{sv})", {})
+    pb = b.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(pa, "connected", 30)
+    b.wait_call_state(pb, "connected", 30)
+    b.kill(9)
+    t0 = time.monotonic()
+    a.wait_call_state(pa, "ended", 12)
+    waited = time.monotonic() - t0
+    assert a.call_prop(pa, "EndReason") == "peer-lost"
+    assert waited <= 10, f"peer-lost after {waited:.1f}s"
+    # Ready for a new call.
+    pa2 = a.manager("StartRandom", "(a{sv})", {})
+    pc = c.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(pa2, "connected", 30)
+    c.wait_call_state(pc, "connected", 30)
