@@ -203,9 +203,10 @@ media_start (VchatdCall *self, GError **error)
   if (ms->publish_nodes)
     prefix = g_strdup_printf ("vchat-%d-call-%s", (int) getpid (), strrchr (self->path, '/') + 1);
 
-  config.camera_target = ms->camera_target;
+  /* A test source given on the command line wins over the device. */
+  config.camera_target = ms->video_source ? NULL : ms->camera_target;
   config.video_source_description = ms->video_source;
-  config.microphone_target = ms->microphone_target;
+  config.microphone_target = ms->audio_source ? NULL : ms->microphone_target;
   config.audio_source_description = ms->audio_source;
   config.audio_sink_description = ms->audio_sink;
   config.stun_server = stun;

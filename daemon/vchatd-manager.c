@@ -14,6 +14,7 @@
 
 #include <unistd.h>
 
+#include "vchatd-devices.h"
 #include "vchatd-error.h"
 
 #define MANAGER_PATH "/io/github/vchat/VChat1"
@@ -36,6 +37,9 @@ struct _VchatdManager {
   GDBusObjectManagerServer *object_manager;
   VchatDBusManager *skeleton;
   VchatdSignaling *signaling;
+  VchatdDevices *devices;
+  char *wanted_camera; /* --camera / GSettings / SelectCamera, or NULL */
+  char *wanted_microphone;
 
   GPtrArray *calls; /* VchatdCall*, including recently ended */
   guint next_number;
@@ -407,6 +411,66 @@ on_session_lost (VchatdSignaling *signaling, VchatdManager *self)
     vchatd_call_end (self->calls->pdata[i], VCHATD_END_NETWORK, FALSE);
 }
 
+/* Devices */
+
+static GVariant *
+cameras_variant (GPtrArray *cameras)
+{
+  GVariantBuilder b;
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
+  for (guint i = 0; i < cameras->len; i++) {
+    VchatdDevice *dev = cameras->pdata[i];
+
+    g_variant_builder_open (&b, G_VARIANT_TYPE_VARDICT);
+    g_variant_builder_add (&b, "{sv}", "id", g_variant_new_string (dev->id));
+    g_variant_builder_add (&b, "{sv}", "name",
+                           g_variant_new_string (dev->name ? dev->name : dev->id));
+    g_variant_builder_add (&b, "{sv}", "default", g_variant_new_boolean (dev->is_default));
+    g_variant_builder_close (&b);
+  }
+  return g_variant_builder_end (&b);
+}
+
+/* The camera calls use: the one asked for while it is there, else the
+ * default one, else none (calls go on without a picture). Likewise the
+ * microphone. New calls pick the choice up; a running call keeps its own. */
+static void
+update_devices (VchatdManager *self)
+{
+  g_autoptr (GPtrArray) cameras = vchatd_devices_get_cameras (self->devices);
+  g_autoptr (VchatdDevice) camera = NULL;
+  g_autoptr (VchatdDevice) microphone = NULL;
+  VchatdMediaSettings *ms = &self->config->media;
+
+  if (self->wanted_camera)
+    camera = vchatd_devices_lookup_camera (self->devices, self->wanted_camera);
+  if (!camera)
+    camera = vchatd_devices_get_default_camera (self->devices);
+  if (self->wanted_microphone)
+    microphone = vchatd_devices_lookup_microphone (self->devices, self->wanted_microphone);
+  if (!microphone)
+    microphone = vchatd_devices_get_default_microphone (self->devices);
+
+  g_free (ms->camera_target);
+  ms->camera_target = camera ? g_strdup (camera->id) : NULL;
+  g_free (ms->microphone_target);
+  ms->microphone_target = microphone ? g_strdup (microphone->id) : NULL;
+
+  vchat_dbus_manager_set_cameras (self->skeleton, cameras_variant (cameras));
+  vchat_dbus_manager_set_camera (self->skeleton, camera ? camera->id : "");
+  vchat_dbus_manager_set_microphone (
+    self->skeleton, microphone ? (microphone->name ? microphone->name : microphone->id) : "");
+  g_debug ("camera: %s, microphone: %s", camera ? camera->id : "none",
+           microphone ? microphone->id : "none");
+}
+
+static void
+on_devices_changed (VchatdDevices *devices, VchatdManager *self)
+{
+  update_devices (self);
+}
+
 /* Manager methods */
 
 static gboolean
@@ -558,27 +622,24 @@ static gboolean
 handle_select_camera (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation, const char *id,
                       VchatdManager *self)
 {
-  GVariant *cameras = vchat_dbus_manager_get_cameras (skeleton);
-  GVariantIter iter;
-  GVariant *camera;
+  g_autoptr (VchatdDevice) camera = NULL;
 
-  g_variant_iter_init (&iter, cameras);
-  while ((camera = g_variant_iter_next_value (&iter))) {
-    const char *cam_id = NULL;
-    g_variant_lookup (camera, "id", "&s", &cam_id);
-    if (g_strcmp0 (cam_id, id) == 0 || (!*id && cam_id)) {
-      g_free (self->config->media.camera_target);
-      self->config->media.camera_target = g_strdup (cam_id);
-      vchat_dbus_manager_set_camera (skeleton, cam_id);
-      g_variant_unref (camera);
-      vchat_dbus_manager_complete_select_camera (skeleton, invocation);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-    g_variant_unref (camera);
+  if (self->devices)
+    camera = *id ? vchatd_devices_lookup_camera (self->devices, id)
+                 : vchatd_devices_get_default_camera (self->devices);
+  if (!camera) {
+    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_NO_CAMERA,
+                                           *id ? "There is no camera “%s”; `vchatctl devices` "
+                                                 "lists them."
+                                               : "There is no camera%s; `vchatctl devices` lists "
+                                                 "them.",
+                                           id);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
   }
-  g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_NO_CAMERA,
-                                         "There is no camera “%s”; `vchatctl devices` lists them.",
-                                         id);
+  g_free (self->wanted_camera);
+  self->wanted_camera = *id ? g_strdup (id) : NULL;
+  update_devices (self);
+  vchat_dbus_manager_complete_select_camera (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -601,6 +662,13 @@ vchatd_manager_dispose (GObject *object)
   if (self->signaling)
     g_signal_handlers_disconnect_by_data (self->signaling, self);
   g_clear_object (&self->signaling);
+  if (self->devices) {
+    g_signal_handlers_disconnect_by_data (self->devices, self);
+    vchatd_devices_stop (self->devices);
+  }
+  g_clear_object (&self->devices);
+  g_clear_pointer (&self->wanted_camera, g_free);
+  g_clear_pointer (&self->wanted_microphone, g_free);
   if (self->skeleton)
     g_dbus_interface_skeleton_unexport (G_DBUS_INTERFACE_SKELETON (self->skeleton));
   g_clear_object (&self->skeleton);
@@ -653,6 +721,24 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
   g_signal_connect (sk, "handle-join-invite", G_CALLBACK (handle_join_invite), self);
   g_signal_connect (sk, "handle-get-history", G_CALLBACK (handle_get_history), self);
   g_signal_connect (sk, "handle-select-camera", G_CALLBACK (handle_select_camera), self);
+  /* Without PipeWire the daemon still runs: calls go on without camera and
+   * microphone, and the properties say so. A test source stands in for
+   * them when given. */
+  self->wanted_camera = g_strdup (config->media.camera_target);
+  self->wanted_microphone = g_strdup (config->media.microphone_target);
+  if (!config->media.video_source || !config->media.audio_source) {
+    g_autoptr (GError) dev_error = NULL;
+
+    self->devices = vchatd_devices_new ();
+    if (vchatd_devices_start (self->devices, &dev_error)) {
+      g_signal_connect (self->devices, "changed", G_CALLBACK (on_devices_changed), self);
+      update_devices (self);
+    } else {
+      g_warning ("cannot watch PipeWire for cameras and microphones: %s", dev_error->message);
+      g_clear_object (&self->devices);
+    }
+  }
+
   if (!g_dbus_interface_skeleton_export (G_DBUS_INTERFACE_SKELETON (sk), connection, MANAGER_PATH,
                                          &error))
     g_error ("cannot export the manager: %s", error->message);

@@ -522,11 +522,11 @@ make_pipewire_sink (const char *node_name, const char *media_class, const char *
    * the first reader has left and the node was paused or suspended, so a
    * second `vchatctl view` would get no frame. node.pause-on-idle=false
    * keeps it readable by one reader after another; autoconnect=false, as
-   * there is nothing to link it to: readers come to it. vchat.stream marks
+   * there is nothing to link it to: readers come to it. vchat.hidden marks
    * it as ours, so the daemon does not offer it as a camera. */
   if (node_name)
     gst_structure_set (props, "node.name", G_TYPE_STRING, node_name, "node.description",
-                       G_TYPE_STRING, description, "vchat.stream", G_TYPE_STRING, "true",
+                       G_TYPE_STRING, description, "vchat.hidden", G_TYPE_STRING, "true",
                        "node.autoconnect", G_TYPE_STRING, "false", "node.pause-on-idle",
                        G_TYPE_STRING, "false", NULL);
   else
@@ -943,6 +943,25 @@ link_to_webrtc (VchatdMedia *self, GstElement *last, GstWebRTCRTPTransceiver *ex
   return transceiver;
 }
 
+/* Puts an encoder chain, ending in its payloader, into the pipeline and
+ * links it to webrtcbin. 1.22: the offerer's TWCC comes from the payloader's
+ * header extension. Returns the transceiver it was linked to. */
+static GstWebRTCRTPTransceiver *
+attach_sender (VchatdMedia *self, GstElement **chain, guint n, GstWebRTCRTPTransceiver *expected,
+               guint twcc_id, const char *what, GError **error)
+{
+  if (!add_twcc_extension (chain[n - 1], twcc_id, error)) {
+    for (guint i = 0; i < n; i++)
+      gst_object_unref (gst_object_ref_sink (chain[i]));
+    return NULL;
+  }
+  if (!add_and_link (self, chain, n)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the %s encoder", what);
+    return NULL;
+  }
+  return link_to_webrtc (self, chain[n - 1], expected, error);
+}
+
 /* tee → queue → vp8enc → rtpvp8pay → webrtcbin */
 static gboolean
 build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt, guint twcc_id,
@@ -966,19 +985,8 @@ build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
   gst_util_set_object_arg (G_OBJECT (chain[1]), "error-resilient", "default");
   g_object_set (chain[2], "pt", pt, "mtu", 1200, NULL);
   gst_util_set_object_arg (G_OBJECT (chain[2]), "picture-id-mode", "15-bit");
-  /* 1.22: the offerer's TWCC comes from the payloaders' extension. */
-  if (!add_twcc_extension (chain[2], twcc_id, error)) {
-    guint i;
-
-    for (i = 0; i < G_N_ELEMENTS (chain); i++)
-      gst_object_unref (gst_object_ref_sink (chain[i]));
-    return FALSE;
-  }
-  if (!add_and_link (self, chain, G_N_ELEMENTS (chain))) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the video encoder");
-    return FALSE;
-  }
-  transceiver = link_to_webrtc (self, chain[2], expected, error);
+  transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), expected, twcc_id, "video",
+                               error);
   if (!transceiver)
     return FALSE;
   /* 1.22: set before create-offer; an answerer's was set on add-transceiver. */
@@ -1015,18 +1023,8 @@ build_audio_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
   g_object_set (chain[4], "bitrate", 32000, "inband-fec", TRUE, NULL);
   gst_util_set_object_arg (G_OBJECT (chain[4]), "audio-type", "voice");
   g_object_set (chain[5], "pt", pt, "mtu", 1200, NULL);
-  if (!add_twcc_extension (chain[5], twcc_id, error)) {
-    guint i;
-
-    for (i = 0; i < G_N_ELEMENTS (chain); i++)
-      gst_object_unref (gst_object_ref_sink (chain[i]));
-    return FALSE;
-  }
-  if (!add_and_link (self, chain, G_N_ELEMENTS (chain))) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the audio encoder");
-    return FALSE;
-  }
-  transceiver = link_to_webrtc (self, chain[5], expected, error);
+  transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), expected, twcc_id, "audio",
+                               error);
   if (!transceiver)
     return FALSE;
   sync_with_pipeline (chain, G_N_ELEMENTS (chain));

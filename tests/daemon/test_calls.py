@@ -163,3 +163,57 @@ def test_peer_killed_is_lost_within_10s(daemons):
     pc = c.manager("StartRandom", "(a{sv})", {})
     a.wait_call_state(pa2, "connected", 30)
     c.wait_call_state(pc, "connected", 30)
+
+
+def camera_ids(d):
+    return sorted(c["id"] for c in d.manager_prop("Cameras"))
+
+
+def test_cameras_follow_pipewire(pipewire, daemons):
+    a, b = daemons("red", "blue")
+    # The virtual cameras, and not the video streams vchatd itself publishes.
+    assert camera_ids(a) == ["vchat-test-cam-blue", "vchat-test-cam-red"]
+    assert a.manager_prop("Camera") == "vchat-test-cam-red"
+    names = {c["id"]: c["name"] for c in a.manager_prop("Cameras")}
+    assert names["vchat-test-cam-red"] == "Red test camera"
+    random_call(a, b)  # publishes remote video and preview nodes
+    assert camera_ids(a) == ["vchat-test-cam-blue", "vchat-test-cam-red"]
+
+    # Hotplug: a camera comes and goes.
+    green = pipewire.add_camera("vchat-test-cam-green", (0, 255, 0), description="Green test camera")
+    a.wait(lambda: "vchat-test-cam-green" in camera_ids(a), 10, "the new camera to be listed")
+    a.manager("SelectCamera", "(s)", "vchat-test-cam-green")
+    assert a.manager_prop("Camera") == "vchat-test-cam-green"
+    green.stop()
+    a.wait(lambda: "vchat-test-cam-green" not in camera_ids(a), 10, "the camera to go")
+    # The chosen camera is gone: back to the default one, not to nothing.
+    assert a.manager_prop("Camera") in ("vchat-test-cam-red", "vchat-test-cam-blue")
+    with pytest.raises(GLib.Error) as e:
+        a.manager("SelectCamera", "(s)", "vchat-test-cam-green")
+    assert dbus_error_name(e.value) == "io.github.vchat.VChat1.Error.NoCamera"
+
+
+def test_no_camera_is_a_clear_state(server, tmp_path):
+    """A desktop without any camera or microphone: calls go on without them,
+    and the daemon says so instead of hanging."""
+    from pwenv import PipeWireEnv
+    from vchatd import Vchatd
+
+    with PipeWireEnv(str(tmp_path / "pw")) as empty:
+        d = Vchatd(str(tmp_path / "d"), server.ws_url, name="Nocam", env=empty.env,
+                   args=["--audio-sink", "fakesink"])
+        peer = Vchatd(str(tmp_path / "p"), server.ws_url, name="Peer", env=empty.env,
+                      args=["--no-pipewire-nodes", "--audio-sink", "fakesink", "--video-source",
+                            "videotestsrc is-live=true pattern=solid-color foreground-color=0xff0000ff",
+                            "--audio-source", "audiotestsrc is-live=true"])
+        try:
+            assert d.manager_prop("Cameras") == []
+            assert d.manager_prop("Camera") == ""
+            pd, pp = random_call(d, peer)
+            assert d.call_prop(pd, "HasCamera") is False
+            assert d.call_prop(pd, "HasMicrophone") is False
+            # It still receives the peer's picture.
+            assert_sees(empty, d, pd, BLUE, "camera-less side")
+        finally:
+            d.stop()
+            peer.stop()
