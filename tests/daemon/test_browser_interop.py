@@ -4,6 +4,7 @@ side decodes the other's video (the browser sees the daemon's red picture;
 the daemon's Stats count decoded frames) and a text crosses each way."""
 import json
 import os
+import subprocess
 import time
 import uuid
 
@@ -100,8 +101,12 @@ def check_call(d, path, page):
 
 def test_browser_joins_daemon_invite(server, plain_daemons, browser):
     d = plain_daemons("red")
-    path, code, link = d.manager("CreateInvite", "(a{sv})", {})
-    web_link = d.call_prop(path, "InviteWebLink")
+    # As a person would: `vchatctl invite`, and send the web link.
+    out = subprocess.run([os.environ["VCHATCTL"], "--json", "invite"], env=d.env, check=True,
+                         capture_output=True, text=True, timeout=20).stdout
+    invite = json.loads(out)
+    path, code, web_link = invite["path"], invite["code"], invite["web_link"]
+    assert d.call_prop(path, "InviteWebLink") == web_link
     assert web_link.endswith(f"/join/{code}")
     page = browser(web_link)
     d.wait_call_state(path, "incoming", 20)
