@@ -25,6 +25,7 @@
  */
 
 #include "vchatd-media.h"
+#include "vchatd-media-stats.h"
 
 #include <string.h>
 
@@ -2121,88 +2122,11 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
 
 /* Stats */
 
-typedef struct {
-  guint64 bytes_sent;
-  guint64 bytes_received;
-  gdouble rtt;           /* seconds, < 0: unknown */
-  gdouble fraction_lost; /* < 0: unknown */
-  const char *pair_id;
-} StatsScan;
-
-static gboolean
-scan_stats_field (GQuark field, const GValue *value, gpointer data)
-{
-  StatsScan *scan = data;
-  const GstStructure *s;
-  GstWebRTCStatsType type;
-  guint64 bytes;
-  gdouble d;
-
-  if (!GST_VALUE_HOLDS_STRUCTURE (value))
-    return TRUE;
-  s = gst_value_get_structure (value);
-  if (!gst_structure_get_enum (s, "type", GST_TYPE_WEBRTC_STATS_TYPE, (gint *) &type))
-    return TRUE;
-  switch (type) {
-  case GST_WEBRTC_STATS_OUTBOUND_RTP:
-    if (gst_structure_get_uint64 (s, "bytes-sent", &bytes))
-      scan->bytes_sent += bytes;
-    break;
-  case GST_WEBRTC_STATS_INBOUND_RTP:
-    if (gst_structure_get_uint64 (s, "bytes-received", &bytes))
-      scan->bytes_received += bytes;
-    break;
-  case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
-    if (gst_structure_get_double (s, "round-trip-time", &d) && d > scan->rtt)
-      scan->rtt = d;
-    if (gst_structure_get_double (s, "fraction-lost", &d) && d > scan->fraction_lost)
-      scan->fraction_lost = d;
-    break;
-  case GST_WEBRTC_STATS_TRANSPORT:
-    if (!scan->pair_id)
-      scan->pair_id = gst_structure_get_string (s, "selected-candidate-pair-id");
-    break;
-  default:
-    break;
-  }
-  return TRUE;
-}
-
-static const GstStructure *
-stats_lookup (const GstStructure *reply, const char *id)
-{
-  const GValue *value = id ? gst_structure_get_value (reply, id) : NULL;
-
-  return value && GST_VALUE_HOLDS_STRUCTURE (value) ? gst_value_get_structure (value) : NULL;
-}
-
-/* 1.22 swaps the type (local/remote) of candidate stats: follow the ids from
- * the selected pair instead. */
-static const char *
-candidate_type (const GstStructure *reply, const GstStructure *pair, const char *which)
-{
-  const GstStructure *candidate = stats_lookup (reply, gst_structure_get_string (pair, which));
-  const char *type = candidate ? gst_structure_get_string (candidate, "candidate-type") : NULL;
-
-  if (!type)
-    return NULL;
-  if (g_str_has_prefix (type, "host"))
-    return "host";
-  if (g_str_has_prefix (type, "srflx") || g_str_has_prefix (type, "serflx") ||
-      g_str_has_prefix (type, "server"))
-    return "srflx";
-  if (g_str_has_prefix (type, "prflx") || g_str_has_prefix (type, "peer"))
-    return "prflx";
-  if (g_str_has_prefix (type, "relay"))
-    return "relay";
-  return NULL;
-}
-
 static void
 on_stats_main (VchatdMedia *self, gpointer data)
 {
   const GstStructure *reply = data;
-  StatsScan scan = { 0, 0, -1.0, -1.0, NULL };
+  VchatdStatsScan scan;
   GVariantBuilder b;
   gint64 now = g_get_monotonic_time ();
   gdouble elapsed = self->last_stats_us ? (now - self->last_stats_us) / (gdouble) G_USEC_PER_SEC
@@ -2210,12 +2134,11 @@ on_stats_main (VchatdMedia *self, gpointer data)
   guint frames = (guint) g_atomic_int_get (&self->frames_decoded);
   gint width = g_atomic_int_get (&self->recv_width);
   gint height = g_atomic_int_get (&self->recv_height);
-  const GstStructure *pair;
 
   self->stats_pending = FALSE;
   if (!reply)
     return;
-  gst_structure_foreach (reply, scan_stats_field, &scan);
+  vchatd_stats_scan (reply, &scan);
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   if (scan.rtt >= 0)
@@ -2255,16 +2178,12 @@ on_stats_main (VchatdMedia *self, gpointer data)
   }
   if (self->have_audio_track)
     g_variant_builder_add (&b, "{sv}", "audio-codec", g_variant_new_string ("opus"));
-  pair = stats_lookup (reply, scan.pair_id);
-  if (pair) {
-    const char *local = candidate_type (reply, pair, "local-candidate-id");
-    const char *remote = candidate_type (reply, pair, "remote-candidate-id");
-
-    if (local)
-      g_variant_builder_add (&b, "{sv}", "local-candidate", g_variant_new_string (local));
-    if (remote)
-      g_variant_builder_add (&b, "{sv}", "remote-candidate", g_variant_new_string (remote));
-  }
+  if (scan.local_candidate)
+    g_variant_builder_add (&b, "{sv}", "local-candidate",
+                           g_variant_new_string (scan.local_candidate));
+  if (scan.remote_candidate)
+    g_variant_builder_add (&b, "{sv}", "remote-candidate",
+                           g_variant_new_string (scan.remote_candidate));
 
   self->last_bytes_sent = scan.bytes_sent;
   self->last_bytes_received = scan.bytes_received;
