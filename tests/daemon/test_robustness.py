@@ -175,3 +175,28 @@ def test_twenty_calls_do_not_leak(plain_daemons):
     print(f"after 20 calls: fds {base_fds} → {fds}, threads {base_threads} → {threads}")
     assert fds <= base_fds, f"fds grew from {base_fds} to {fds}"
     assert threads <= base_threads, f"threads grew from {base_threads} to {threads}"
+
+
+def test_other_users_are_refused(server, tmp_path):
+    """On a bus other users can reach, vchatd still answers only its own."""
+    import subprocess
+
+    d = Vchatd(str(tmp_path / "shared"), server.ws_url, other_users=True,
+               args=["--no-pipewire-nodes", "--video-source", "videotestsrc is-live=true"])
+    try:
+        call = ["gdbus", "call", "--address", d.bus.address, "--dest", "io.github.vchat.VChat1",
+                "--object-path", "/io/github/vchat/VChat1", "--method",
+                "io.github.vchat.VChat1.Manager.StartRandom", "{}"]
+        # uid 65534 (nobody) is not the user running the daemon.
+        r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] + call,
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode != 0
+        assert "io.github.vchat.VChat1.Error.PermissionDenied" in r.stderr, r.stderr
+        assert "Only the user running vchatd" in r.stderr
+        assert d.calls() == []
+        # Its own user is served on the same bus.
+        r = subprocess.run(call, capture_output=True, text=True, timeout=20)
+        assert r.returncode == 0, r.stderr
+        assert "/io/github/vchat/VChat1/calls/1" in r.stdout
+    finally:
+        d.stop()

@@ -11,6 +11,7 @@ see the same server.
 """
 import os
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -38,16 +39,27 @@ def unpack(v):
 class PrivateBus:
     """A dbus-daemon of our own, gone when stopped."""
 
-    def __init__(self, tmpdir, env=None):
+    def __init__(self, tmpdir, env=None, other_users=False):
         conf = os.path.join(tmpdir, "session.conf")
+        # other_users: any local user may connect (to test that vchatd itself
+        # refuses them); a normal session bus admits only its owner.
+        listen = f"unix:dir={tmpdir}"
+        policy_users = ""
+        if other_users:
+            sockdir = tempfile.mkdtemp(prefix="vchat-bus-")
+            os.chmod(sockdir, 0o755)
+            listen = f"unix:path={sockdir}/bus"
+            policy_users = '<allow user="*"/>'
+            self.sockdir = sockdir
         with open(conf, "w") as f:
             f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig>
   <type>session</type>
-  <listen>unix:dir={tmpdir}</listen>
+  <listen>{listen}</listen>
   <servicedir>{os.path.join(tmpdir, 'services')}</servicedir>
   <policy context="default">
+    {policy_users}
     <allow send_destination="*" eavesdrop="true"/>
     <allow eavesdrop="true"/>
     <allow own="*"/>
@@ -75,12 +87,12 @@ class PrivateBus:
 
 class Vchatd:
     def __init__(self, tmpdir, server_url, name=None, env=None, args=(), start=True,
-                 wait_online=True):
+                 wait_online=True, other_users=False):
         os.makedirs(tmpdir, exist_ok=True)
         self.tmpdir = tmpdir
         self.binary = os.environ["VCHATD"]
         self.base_env = dict(env or os.environ)
-        self.bus = PrivateBus(tmpdir, self.base_env)
+        self.bus = PrivateBus(tmpdir, self.base_env, other_users=other_users)
         self.env = dict(self.base_env, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
                         GSETTINGS_BACKEND="memory")
         if os.environ.get("VCHAT_SCHEMAS"):
