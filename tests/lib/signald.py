@@ -14,6 +14,18 @@ import time
 import websocket  # python3-websocket (websocket-client)
 
 
+def stop_process(proc, timeout=5):
+    """SIGTERM, then SIGKILL if it does not go; returns the exit status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Signald:
     def __init__(self, *args, env=None):
         self.binary = os.environ["VCHAT_SIGNALD"]
@@ -47,13 +59,7 @@ class Signald:
         return "".join(self.log_lines)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self._reader.join(2)
         return self.proc.returncode
 

@@ -20,6 +20,8 @@ import gi
 gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
+from signald import stop_process  # noqa: E402
+
 BUS_NAME = "io.github.vchat.VChat1"
 MANAGER_PATH = "/io/github/vchat/VChat1"
 MANAGER_IFACE = "io.github.vchat.VChat1.Manager"
@@ -76,13 +78,7 @@ class PrivateBus:
         self.services_dir = os.path.join(tmpdir, "services")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
 
 
 class Vchatd:
@@ -137,14 +133,7 @@ class Vchatd:
     def stop(self):
         if self in _alive:
             _alive.remove(self)
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode if self.proc else None
+        rc = stop_process(self.proc, 10) if self.proc else None
         self.conn.close_sync(None)
         self.bus.stop()
         return rc
