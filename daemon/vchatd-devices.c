@@ -70,7 +70,14 @@ struct _VchatdDevices {
 
   int sync_seq;
   gboolean sync_done;
+  /* See refresh_metadata(). */
+  GSource *refresh_source;
+  guint refreshes_left;
+  gboolean refreshing;
+  int refresh_seq;
+  char *refresh_old_id[N_KINDS];
 
+  gboolean pipewire_gone;
   gboolean starting;
   GSource *changed_source;
 };
@@ -79,6 +86,8 @@ enum { SIGNAL_CHANGED, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (VchatdDevices, vchatd_devices, G_TYPE_OBJECT)
+
+static void schedule_metadata_refresh (VchatdDevices *self);
 
 /* VchatdDevice */
 
@@ -125,7 +134,7 @@ entry_free (gpointer data)
 static gboolean
 emit_changed (gpointer data)
 {
-  VchatdDevices *self = data;
+  g_autoptr (VchatdDevices) self = g_object_ref (data); /* a handler may drop it */
 
   g_clear_pointer (&self->changed_source, g_source_unref);
   g_signal_emit (self, signals[SIGNAL_CHANGED], 0);
@@ -217,8 +226,7 @@ remove_device (VchatdDevices *self, GstDevice *device)
 
   if (!find_device (self, device, &kind, &index))
     return FALSE;
-  g_debug ("devices: %s gone",
-           ((Entry *) g_ptr_array_index (self->entries[kind], index))->id);
+  g_debug ("devices: %s gone", ((Entry *) g_ptr_array_index (self->entries[kind], index))->id);
   g_ptr_array_remove_index (self->entries[kind], index);
   return TRUE;
 }
@@ -291,6 +299,8 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
   g_autoptr (GstDevice) changed = NULL;
   gboolean did_change = FALSE;
 
+  if (self->pipewire_gone)
+    return G_SOURCE_CONTINUE;
   switch (GST_MESSAGE_TYPE (message)) {
   case GST_MESSAGE_DEVICE_ADDED:
     gst_message_parse_device_added (message, &device);
@@ -319,8 +329,10 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
   default:
     break;
   }
-  if (did_change)
+  if (did_change) {
     queue_changed (self);
+    schedule_metadata_refresh (self);
+  }
   return G_SOURCE_CONTINUE;
 }
 
@@ -396,10 +408,12 @@ set_default (VchatdDevices *self, Kind kind, char *id /* transfer full */)
     g_free (id);
     return;
   }
-  g_debug ("devices: default %s: %s", kind == KIND_CAMERA ? "camera" : "microphone",
-           id ? id : "(none)");
   g_free (self->default_id[kind]);
   self->default_id[kind] = id;
+  if (self->refreshing)
+    return; /* compared when the refresh is complete */
+  g_debug ("devices: default %s: %s", kind == KIND_CAMERA ? "camera" : "microphone",
+           id ? id : "(none)");
   queue_changed (self);
 }
 
@@ -426,16 +440,117 @@ static const struct pw_metadata_events metadata_events = {
 };
 
 static void
-drop_metadata (VchatdDevices *self)
+end_refresh (VchatdDevices *self)
+{
+  if (!self->refreshing)
+    return;
+  self->refreshing = FALSE;
+  for (int kind = 0; kind < N_KINDS; kind++) {
+    if (g_strcmp0 (self->refresh_old_id[kind], self->default_id[kind]) != 0) {
+      g_debug ("devices: default %s: %s (on refresh)",
+               kind == KIND_CAMERA ? "camera" : "microphone",
+               self->default_id[kind] ? self->default_id[kind] : "(none)");
+      queue_changed (self);
+    }
+    g_clear_pointer (&self->refresh_old_id[kind], g_free);
+  }
+}
+
+static void
+unbind_metadata (VchatdDevices *self)
 {
   if (!self->metadata)
     return;
   spa_hook_remove (&self->metadata_listener);
   pw_proxy_destroy ((struct pw_proxy *) self->metadata);
   self->metadata = NULL;
+}
+
+static gboolean
+bind_metadata (VchatdDevices *self, uint32_t id)
+{
+  self->metadata = pw_registry_bind (self->registry, id, PW_TYPE_INTERFACE_Metadata,
+                                     PW_VERSION_METADATA, 0);
+  if (!self->metadata) {
+    g_warning ("PipeWire: cannot bind the default metadata; default devices are unknown");
+    return FALSE;
+  }
+  self->metadata_id = id;
+  pw_metadata_add_listener (self->metadata, &self->metadata_listener, &metadata_events, self);
+  return TRUE;
+}
+
+static void
+drop_metadata (VchatdDevices *self)
+{
+  if (self->refresh_source) {
+    g_source_destroy (self->refresh_source);
+    g_clear_pointer (&self->refresh_source, g_source_unref);
+  }
+  self->refreshes_left = 0;
+  end_refresh (self);
+  if (!self->metadata)
+    return;
+  unbind_metadata (self);
   self->metadata_id = SPA_ID_INVALID;
   for (int kind = 0; kind < N_KINDS; kind++)
     set_default (self, kind, NULL);
+}
+
+/* With WirePlumber 0.4.13 and PipeWire 0.3.65, a bound "default" metadata
+ * sometimes never receives a change made after the bind (about one session
+ * in ten here: the new default camera reaches a pw-metadata started
+ * afterwards, never the proxy bound before, nor a "pw-metadata -m" running
+ * before), so is_default would go stale for good. A fresh bind always
+ * brings the current values. Defaults change when devices come and go, so
+ * shortly after every change of the lists the metadata is bound anew, twice
+ * (WirePlumber decides within milliseconds; the second time is for a busy
+ * machine). Live updates, when they come, are used as well. */
+static gboolean
+refresh_metadata (gpointer data)
+{
+  VchatdDevices *self = data;
+  uint32_t id = self->metadata_id;
+
+  g_clear_pointer (&self->refresh_source, g_source_unref);
+  if (!self->metadata || !self->pw_core || self->refreshing)
+    return G_SOURCE_REMOVE;
+
+  unbind_metadata (self);
+  self->refreshing = TRUE;
+  for (int kind = 0; kind < N_KINDS; kind++)
+    self->refresh_old_id[kind] = g_steal_pointer (&self->default_id[kind]);
+  if (!bind_metadata (self, id)) {
+    self->metadata_id = SPA_ID_INVALID;
+    end_refresh (self);
+    return G_SOURCE_REMOVE;
+  }
+  /* Everything the bind sends comes before the answer to this. */
+  self->refresh_seq = pw_core_sync (self->pw_core, PW_ID_CORE, 0);
+
+  if (self->refreshes_left > 0 && --self->refreshes_left > 0) {
+    self->refresh_source = g_timeout_source_new (1700);
+    g_source_set_callback (self->refresh_source, refresh_metadata, self, NULL);
+    g_source_set_static_name (self->refresh_source, "[vchatd] default devices refresh");
+    g_source_attach (self->refresh_source, self->context);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_metadata_refresh (VchatdDevices *self)
+{
+  if (!self->metadata)
+    return;
+  if (self->refresh_source) {
+    g_source_destroy (self->refresh_source);
+    g_clear_pointer (&self->refresh_source, g_source_unref);
+  }
+  self->refreshes_left = 2;
+  self->refresh_source = g_timeout_source_new (300);
+  g_source_set_callback (self->refresh_source, refresh_metadata, self, NULL);
+  g_source_set_static_name (self->refresh_source, "[vchatd] default devices refresh");
+  g_source_attach (self->refresh_source, self->context);
 }
 
 static void
@@ -450,13 +565,7 @@ on_registry_global (void *data, uint32_t id, uint32_t permissions, const char *t
   name = spa_dict_lookup (props, PW_KEY_METADATA_NAME);
   if (g_strcmp0 (name, "default") != 0)
     return;
-  self->metadata = pw_registry_bind (self->registry, id, type, PW_VERSION_METADATA, 0);
-  if (!self->metadata) {
-    g_warning ("PipeWire: cannot bind the default metadata; default devices are unknown");
-    return;
-  }
-  self->metadata_id = id;
-  pw_metadata_add_listener (self->metadata, &self->metadata_listener, &metadata_events, self);
+  bind_metadata (self, id);
 }
 
 static void
@@ -480,10 +589,15 @@ on_core_error (void *data, uint32_t id, int seq, int res, const char *message)
   VchatdDevices *self = data;
 
   if (id == PW_ID_CORE && res == -EPIPE) {
-    /* PipeWire went away: the provider empties the lists by itself. */
-    g_warning ("PipeWire: disconnected (%s); default devices are unknown until restarted",
+    /* PipeWire went away. GStreamer's provider keeps its devices listed
+     * (and never reconnects), so the lists are emptied here. */
+    g_warning ("PipeWire: disconnected (%s); no cameras or microphones until vchatd restarts",
                message);
+    self->pipewire_gone = TRUE;
     drop_metadata (self);
+    for (int kind = 0; kind < N_KINDS; kind++)
+      g_ptr_array_set_size (self->entries[kind], 0);
+    queue_changed (self);
   }
 }
 
@@ -492,8 +606,12 @@ on_core_done (void *data, uint32_t id, int seq)
 {
   VchatdDevices *self = data;
 
-  if (id == PW_ID_CORE && seq == self->sync_seq)
+  if (id != PW_ID_CORE)
+    return;
+  if (seq == self->sync_seq)
     self->sync_done = TRUE;
+  if (self->refreshing && seq == self->refresh_seq)
+    end_refresh (self);
 }
 
 static const struct pw_core_events core_events = {
@@ -560,9 +678,8 @@ connect_pipewire (VchatdDevices *self, GError **error)
                  g_strerror (errno));
     return FALSE;
   }
-  self->pw_core =
-    pw_context_connect (self->pw_context,
-                        pw_properties_new (PW_KEY_APP_NAME, "vchatd device list", NULL), 0);
+  self->pw_core = pw_context_connect (
+    self->pw_context, pw_properties_new (PW_KEY_APP_NAME, "vchatd device list", NULL), 0);
   if (!self->pw_core) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                  "Cannot connect to PipeWire (%s): is the pipewire service running "
@@ -574,6 +691,28 @@ connect_pipewire (VchatdDevices *self, GError **error)
   self->registry = pw_core_get_registry (self->pw_core, PW_VERSION_REGISTRY, 0);
   pw_registry_add_listener (self->registry, &self->registry_listener, &registry_events, self);
   return TRUE;
+}
+
+/* GStreamer's PipeWire device provider is one object per process, started
+ * here once and never stopped. Stopping it (GStreamer 1.22, PipeWire 0.3.65)
+ * corrupts the heap in a race with its own thread: "double free or
+ * corruption" or "unaligned tcache chunk" aborts in about one stop in four
+ * on a busy machine, with GstDeviceMonitor just the same. Left running, it
+ * costs one PipeWire connection and a thread, and its list stays current
+ * for the next VchatdDevices. */
+static gboolean
+ensure_provider_started (GstDeviceProvider *provider)
+{
+  static GMutex lock;
+  static gboolean started;
+  gboolean ok;
+
+  g_mutex_lock (&lock);
+  if (!started)
+    started = gst_device_provider_start (provider);
+  ok = started;
+  g_mutex_unlock (&lock);
+  return ok;
 }
 
 /* Public API */
@@ -603,7 +742,6 @@ vchatd_devices_start (VchatdDevices *self, GError **error)
 
   /* Our own connection first: it is what tells whether PipeWire is there
    * at all (the provider starts "successfully" with no PipeWire). */
-  if (g_getenv ("EXP_NO_PW")) {} else
   if (!connect_pipewire (self, error)) {
     disconnect_pipewire (self);
     self->starting = FALSE;
@@ -629,12 +767,12 @@ vchatd_devices_start (VchatdDevices *self, GError **error)
 
   provider_bus = gst_device_provider_get_bus (self->provider);
   gst_bus_enable_sync_message_emission (provider_bus);
-  self->sync_message_id =
-    g_signal_connect_data (provider_bus, "sync-message", G_CALLBACK (on_provider_sync_message),
-                           gst_object_ref (self->bus), unref_bus, 0);
+  self->sync_message_id = g_signal_connect_data (provider_bus, "sync-message",
+                                                 G_CALLBACK (on_provider_sync_message),
+                                                 gst_object_ref (self->bus), unref_bus, 0);
   gst_object_unref (provider_bus);
 
-  if (!gst_device_provider_start (self->provider)) {
+  if (!ensure_provider_started (self->provider)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
                  "GStreamer's PipeWire device provider did not start");
     self->started = TRUE; /* so that stop() undoes the rest */
@@ -654,13 +792,13 @@ vchatd_devices_start (VchatdDevices *self, GError **error)
   /* Two round trips with PipeWire: the first lists the globals (and binds
    * the default metadata), the second brings the metadata's properties. So
    * is_default is right from the start. */
-  if (self->pw_core) roundtrip (self);
+  roundtrip (self);
   if (self->metadata)
     roundtrip (self);
   self->starting = FALSE;
 
-  g_debug ("devices: started with %u camera(s), %u microphone(s)",
-           self->entries[KIND_CAMERA]->len, self->entries[KIND_MICROPHONE]->len);
+  g_debug ("devices: started with %u camera(s), %u microphone(s)", self->entries[KIND_CAMERA]->len,
+           self->entries[KIND_MICROPHONE]->len);
   return TRUE;
 }
 
@@ -678,8 +816,7 @@ vchatd_devices_stop (VchatdDevices *self)
       self->sync_message_id = 0;
     }
     gst_object_unref (provider_bus);
-    if (self->started)
-      gst_device_provider_stop (self->provider);
+    /* Not gst_device_provider_stop(): see ensure_provider_started(). */
     gst_clear_object (&self->provider);
   }
   if (self->bus_source) {
@@ -699,6 +836,7 @@ vchatd_devices_stop (VchatdDevices *self)
     g_source_destroy (self->changed_source);
     g_clear_pointer (&self->changed_source, g_source_unref);
   }
+  self->pipewire_gone = FALSE;
   self->started = FALSE;
 }
 

@@ -9,11 +9,17 @@
  *
  * Which device is the default comes from WirePlumber's "default" metadata
  * (default.video.source, default.audio.source), watched through libpipewire
- * on the same main context.
+ * on the same main context. It may lag WirePlumber by up to two seconds
+ * after a device comes or goes (see refresh_metadata() in the .c file).
+ *
+ * If PipeWire goes away, the lists go empty ("changed", and a warning) and
+ * stay so until the daemon restarts: GStreamer's PipeWire device provider
+ * neither reconnects nor can be safely stopped and started again (see
+ * ensure_provider_started() in the .c file).
  *
  * Nodes whose properties have VCHATD_DEVICES_HIDDEN_PROPERTY = "true" are
- * left out: the daemon sets it on the nodes it publishes itself (the remote
- * video and the preview), which are Video/Source nodes too.
+ * left out: the nodes the daemon publishes itself (the remote video and the
+ * preview) are Video/Source nodes too, and should carry it.
  *
  * Everything happens on the main context of the thread that called
  * vchatd_devices_start() (GStreamer's and PipeWire's threads only queue
@@ -152,8 +158,9 @@ VchatdDevice *vchatd_devices_get_default_microphone (VchatdDevices *self);
 
 /* Signals:
  *   "changed" (): a camera or microphone appeared, went away or changed
- *     (name, or which one is the default). Emitted once per change; get the
- *     lists again.
+ *     (name, or which one is the default). Emitted from an idle callback
+ *     just after the lists changed, once for changes that come together;
+ *     get the lists again. Handlers may stop or drop the object.
  */
 
 G_END_DECLS

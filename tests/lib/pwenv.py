@@ -106,6 +106,7 @@ import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -166,6 +167,19 @@ _DROP = ("PIPEWIRE_REMOTE", "PIPEWIRE_RUNTIME_DIR", "PIPEWIRE_CONFIG_DIR",
 
 class PipeWireError(RuntimeError):
     pass
+
+
+def _exit_on_sigterm():
+    """Makes SIGTERM (what meson sends a test that timed out) raise
+    SystemExit, so that with-blocks, finally and atexit stop the sessions:
+    their processes run in sessions of their own and would outlive a Python
+    killed outright. Only if nobody handles SIGTERM already."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
 
 
 def _gst_structure_string(value):
@@ -283,9 +297,12 @@ class PipeWireEnv:
             "XDG_STATE_HOME": os.path.join(d, "state"),
             "XDG_DATA_HOME": os.path.join(d, "data"),
             "XDG_CACHE_HOME": os.path.join(d, "cache"),
+            # Tells a test program that it runs in a private session.
+            "VCHAT_PWENV": d,
         })
         self.env = env
         atexit.register(self.stop)
+        _exit_on_sigterm()
         try:
             self._start_dbus()
             self._pipewire = self._spawn("pipewire", ["pipewire"])
@@ -306,11 +323,40 @@ class PipeWireEnv:
         for proc in reversed(self._procs):
             self._end(proc)
         self._procs = []
+        self._kill_stragglers()
         self.running = False
         if self._runtime_tmp:
             shutil.rmtree(self._runtime_tmp, ignore_errors=True)
             self._runtime_tmp = None
         atexit.unregister(self.stop)
+
+    def _kill_stragglers(self):
+        """Ends processes still running with this session's environment that
+        escaped their process group (a test's own children, a daemon given
+        pw.env): they would outlive the session otherwise. Recognised by
+        the unique VCHAT_PWENV=<tmpdir> in their environment."""
+        if not self.env:
+            return
+        marker = f"VCHAT_PWENV={self.tmpdir}".encode() + b"\0"
+        me = os.getpid()
+        for _ in range(3):
+            found = []
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit() or int(entry) == me:
+                    continue
+                try:
+                    with open(f"/proc/{entry}/environ", "rb") as f:
+                        environ = f.read() + b"\0"
+                except OSError:
+                    continue
+                if b"\0" + marker in b"\0" + environ:
+                    found.append(int(entry))
+            if not found:
+                return
+            for pid in found:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.1)
 
     def _start_dbus(self):
         socket = os.path.join(self.runtime_dir, "bus")
@@ -614,3 +660,46 @@ def _tone(samples, rate):
     if not periods:
         return 0.0, rms
     return rate / periods[len(periods) // 2], rms
+
+
+def main(argv=None):
+    """`python3 pwenv.py [--keep] -- PROGRAM ARGS...`: runs PROGRAM in a new
+    private session (a temporary directory, removed afterwards unless
+    --keep) and exits with its status. Its stdout and stderr are passed
+    through, so a TAP test can be run this way from meson."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--keep", action="store_true", help="keep the session's directory")
+    parser.add_argument("command", nargs=argparse.REMAINDER)
+    args = parser.parse_args(argv)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        parser.error("no program to run")
+    tmpdir = tempfile.mkdtemp(prefix="vchat-pwenv-")
+    try:
+        with PipeWireEnv(tmpdir) as pw:
+            # In a process group of its own, so that whatever it started and
+            # left behind (say, a publisher of a test that failed) is ended
+            # with it.
+            proc = subprocess.Popen(command, env=pw.env, start_new_session=True)
+            try:
+                status = proc.wait()
+            except KeyboardInterrupt:
+                status = -signal.SIGINT
+            finally:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            if status != 0:
+                sys.stderr.write(f"pwenv: {command[0]} exited with {status}; session logs in "
+                                 f"{pw.logdir}\n" if args.keep else
+                                 f"pwenv: {command[0]} exited with {status}\n")
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    return 128 - status if status < 0 else status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
