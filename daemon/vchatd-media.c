@@ -1966,6 +1966,17 @@ flush_pending_candidates (VchatdMedia *self)
   g_array_set_size (self->pending_candidates, 0);
 }
 
+/* What the peer sends between start() and stop() is all a session takes. */
+static gboolean
+check_running (VchatdMedia *self, GError **error)
+{
+  if (!is_stopped (self) && self->state != VCHATD_MEDIA_STATE_NEW)
+    return TRUE;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                       "The media session is not running");
+  return FALSE;
+}
+
 gboolean
 vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const char *sdp,
                                      GError **error)
@@ -1979,11 +1990,8 @@ vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const 
   g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (is_stopped (self) || self->state == VCHATD_MEDIA_STATE_NEW) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                         "The media session is not running");
+  if (!check_running (self, error))
     return FALSE;
-  }
   if (g_strcmp0 (type, "offer") == 0 && self->role == VCHATD_MEDIA_ROLE_ANSWERER) {
     sdp_type = GST_WEBRTC_SDP_TYPE_OFFER;
   } else if (g_strcmp0 (type, "answer") == 0 && self->role == VCHATD_MEDIA_ROLE_OFFERER) {
@@ -2085,11 +2093,8 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
   g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (is_stopped (self) || self->state == VCHATD_MEDIA_STATE_NEW) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                         "The media session is not running");
+  if (!check_running (self, error))
     return FALSE;
-  }
   if (mline_index >= MAX_MEDIA ||
       (self->remote_description_set && mline_index >= self->remote_media_count)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
