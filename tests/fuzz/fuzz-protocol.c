@@ -35,12 +35,19 @@ check (const char *data, size_t size, VchatMsgOrigin origin)
     if (!again)
       abort ();
   }
+  /* Normalising is idempotent: a normalised value normalises to itself. */
   if (vchat_msg_has (msg, "interests")) {
     g_auto (GStrv) raw = vchat_msg_dup_strv (msg, "interests");
     g_auto (GStrv) norm = vchat_interests_normalize ((const char *const *) raw);
+    g_auto (GStrv) again = vchat_interests_normalize ((const char *const *) norm);
+    if (!g_strv_equal ((const char *const *) norm, (const char *const *) again))
+      abort ();
   }
   if (vchat_msg_get_string (msg, "code")) {
     g_autofree char *code = vchat_invite_code_normalize (vchat_msg_get_string (msg, "code"));
+    g_autofree char *again = code ? vchat_invite_code_normalize (code) : NULL;
+    if (code && g_strcmp0 (code, again) != 0)
+      abort ();
   }
 }
 
