@@ -233,6 +233,14 @@ check_string_node (JsonNode *node, const char *what, gint64 min, gint64 max, GEr
   }
   s = json_node_get_string (node);
   len = strlen (s);
+  /* json-glib accepts escapes JSON has not (GScanner's octal "\222"), which
+   * can make bytes that are not UTF-8: such a string could be relayed but
+   * not parsed at the other end. */
+  if (!g_utf8_validate (s, len, NULL)) {
+    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE,
+                 "“%s” is not valid UTF-8 text; check its escapes.", what);
+    return FALSE;
+  }
   if ((gint64) len > max) {
     g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_TOO_LONG,
                  "“%s” is %" G_GSIZE_FORMAT " bytes long; at most %" G_GINT64_FORMAT

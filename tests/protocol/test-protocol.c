@@ -86,6 +86,9 @@ static const BadCase bad_cases[] = {
     VCHAT_PROTO_ERROR_BAD_FIELD, "signal", "integer" },
   { "signal-ice-no-candidate", "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"sdpMLineIndex\":0}}",
     VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "ice.candidate" },
+  /* json-glib takes "\222" as an octal escape: byte 0x92, not UTF-8. */
+  { "octal-escape", "{\"type\":\"report\",\"call\":\"c\",\"reason\":\"a\\222b\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "report", "UTF-8" },
   { "report-empty-reason", "{\"type\":\"report\",\"call\":\"c\",\"reason\":\"\"}",
     VCHAT_PROTO_ERROR_BAD_VALUE, "report", "reason" },
 };
