@@ -499,6 +499,12 @@ vchat_msg_parse (const char *data, gsize len, gsize max_frame, VchatMsgOrigin or
     return NULL;
   }
   type_name = json_node_get_string (type_node);
+  if (!g_utf8_validate (type_name, -1, NULL)) {
+    /* See check_string_node(): json-glib's octal escapes. */
+    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_UNKNOWN_TYPE,
+                 "The message's “type” is not valid UTF-8 text.");
+    return NULL;
+  }
   if (!lookup_type (type_name, &type) || !(specs[type].origin & origin)) {
     /* Echo at most 32 characters of what the client sent. */
     glong n_chars = g_utf8_strlen (type_name, -1);

@@ -86,6 +86,7 @@ static const BadCase bad_cases[] = {
     VCHAT_PROTO_ERROR_BAD_FIELD, "signal", "integer" },
   { "signal-ice-no-candidate", "{\"type\":\"signal\",\"call\":\"c\",\"ice\":{\"sdpMLineIndex\":0}}",
     VCHAT_PROTO_ERROR_MISSING_FIELD, "signal", "ice.candidate" },
+  { "octal-escape-type", "{\"type\":\"\\222\"}", VCHAT_PROTO_ERROR_UNKNOWN_TYPE, NULL, "UTF-8" },
   /* json-glib takes "\222" as an octal escape: byte 0x92, not UTF-8. */
   { "octal-escape", "{\"type\":\"report\",\"call\":\"c\",\"reason\":\"a\\222b\"}",
     VCHAT_PROTO_ERROR_BAD_VALUE, "report", "UTF-8" },
