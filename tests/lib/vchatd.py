@@ -83,14 +83,30 @@ class PrivateBus:
 
 class Vchatd:
     def __init__(self, tmpdir, server_url, name=None, env=None, args=(), start=True,
-                 wait_online=True, other_users=False):
+                 wait_online=True, other_users=False, settings=None):
         os.makedirs(tmpdir, exist_ok=True)
         self.tmpdir = tmpdir
         self.binary = os.environ["VCHATD"]
-        self.base_env = dict(env or os.environ)
+        # A home of its own: settings, state (history) and keyring are this
+        # daemon's alone. XDG_RUNTIME_DIR stays shared: PipeWire lives there.
+        home = os.path.join(tmpdir, "home")
+        self.xdg = {
+            "HOME": home,
+            "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+            "XDG_STATE_HOME": os.path.join(home, ".local", "state"),
+            "XDG_DATA_HOME": os.path.join(home, ".local", "share"),
+            "XDG_CACHE_HOME": os.path.join(home, ".cache"),
+        }
+        for d in self.xdg.values():
+            os.makedirs(d, exist_ok=True)
+        self.base_env = dict(env or os.environ, **self.xdg)
         self.bus = PrivateBus(tmpdir, self.base_env, other_users=other_users)
+        # The keyfile backend: vchatctl, gsettings and the daemon share it
+        # (as they share dconf on a desktop) and the daemon sees changes.
         self.env = dict(self.base_env, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
-                        GSETTINGS_BACKEND="memory")
+                        GSETTINGS_BACKEND="keyfile")
+        if settings:
+            self.write_settings(settings)
         if os.environ.get("VCHAT_SCHEMAS"):
             self.env["GSETTINGS_SCHEMA_DIR"] = os.environ["VCHAT_SCHEMAS"]
         self.args = ["--server", server_url, "--verbose"] + (["--name", name] if name else []) + list(args)
@@ -102,6 +118,18 @@ class Vchatd:
             None, None)
         if start:
             self.start(wait_online=wait_online)
+
+    @property
+    def settings_file(self):
+        return os.path.join(self.xdg["XDG_CONFIG_HOME"], "glib-2.0", "settings", "keyfile")
+
+    def write_settings(self, settings):
+        """Sets GSettings keys before the daemon starts: {"key": GLib.Variant}."""
+        os.makedirs(os.path.dirname(self.settings_file), exist_ok=True)
+        with open(self.settings_file, "w") as f:
+            f.write("[io/github/vchat/VChat1]\n")
+            for key, value in settings.items():
+                f.write(f"{key}={value.print_(False)}\n")
 
     # process
 
