@@ -194,9 +194,16 @@ history_run (Vchatctl *ctl, char **args, GError **error)
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "history: --limit must be 0 or more");
     return FALSE;
   }
+  if (args[0] && !g_str_equal (args[0], "clear")) {
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
+                 "history: unknown action “%s”; the only one is clear", args[0]);
+    return FALSE;
+  }
   manager = vchatctl_get_manager (ctl, error);
   if (!manager)
     return FALSE;
+  if (args[0])
+    return vchat_dbus_manager_call_clear_history_sync (manager, NULL, error);
   if (!vchat_dbus_manager_call_get_history_sync (manager, (guint) opt_limit, &entries, NULL, error))
     return FALSE;
   n = g_variant_n_children (entries);
@@ -265,9 +272,12 @@ const VchatctlCommand vchatctl_info_commands[] = {
     "one of the ids 'vchatctl devices' lists, or \"\" for the first camera. Exits\n"
     "with 5 when there is no such camera.\n",
     NULL, 1, 1, camera_run },
-  { "history", NULL, "List the calls that ended, newest first",
-    "Lists the calls that ended, newest first, as far as the history setting keeps\n"
-    "them.\n",
-    history_options, 0, 0, history_run },
+  { "history", "[clear]", "List the calls that ended, newest first; or forget them",
+    "Lists the calls that ended, newest first: when, random or invited, who called\n"
+    "whom, the other person's display name, how long and how it ended. vchatd keeps\n"
+    "them in $XDG_STATE_HOME/vchat/history.json (never addresses or invite codes),\n"
+    "at most history-size calls; 'vchatctl config set history false' stops it and\n"
+    "forgets them. 'history clear' forgets them now.\n",
+    history_options, 0, 1, history_run },
   { NULL }
 };

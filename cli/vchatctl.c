@@ -27,13 +27,14 @@ static const GOptionEntry global_entries[] = {
 
 static const VchatctlCommand *const command_tables[] = {
   vchatctl_info_commands,    vchatctl_call_commands, vchatctl_show_commands,
-  vchatctl_monitor_commands, vchatctl_view_commands,
+  vchatctl_monitor_commands, vchatctl_view_commands, vchatctl_config_commands,
 };
 
 /* The order of `vchatctl --help`: what a person needs first comes first. */
 static const char *const command_order[] = {
-  "status", "devices", "camera", "random", "invite", "join", "accept",  "reject",  "hangup", "next",
-  "mute",   "video",   "say",    "report", "list",   "show", "history", "monitor", "view",
+  "status", "devices", "camera",  "random",  "invite", "join",   "accept",
+  "reject", "hangup",  "next",    "mute",    "video",  "say",    "report",
+  "list",   "show",    "history", "monitor", "view",   "config",
 };
 
 static const VchatctlCommand *

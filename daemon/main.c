@@ -65,7 +65,7 @@ load_settings (VchatdManagerConfig *config)
   GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
   g_autoptr (GSettingsSchema)
     schema = source ? g_settings_schema_source_lookup (source, SCHEMA_ID, TRUE) : NULL;
-  g_autoptr (GSettings) settings = NULL;
+  GSettings *settings;
   g_autofree char *camera = NULL;
   g_autofree char *microphone = NULL;
   g_autofree char *name = NULL;
@@ -74,7 +74,7 @@ load_settings (VchatdManagerConfig *config)
     g_debug ("GSettings schema %s not installed; using defaults", SCHEMA_ID);
     return;
   }
-  settings = g_settings_new (SCHEMA_ID);
+  settings = config->settings = g_settings_new (SCHEMA_ID);
   if (!config->server_url)
     config->server_url = g_settings_get_string (settings, "server-url");
   camera = g_settings_get_string (settings, "camera");
@@ -190,6 +190,7 @@ main (int argc, char **argv)
   g_clear_object (&d.manager);
   g_dbus_connection_flush_sync (bus, NULL, NULL);
   g_main_loop_unref (d.loop);
+  g_clear_object (&d.config.settings);
   g_free (d.config.server_url);
   g_free (d.config.display_name);
   g_free (d.config.media.camera_target);

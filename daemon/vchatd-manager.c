@@ -16,11 +16,11 @@
 
 #include "vchatd-devices.h"
 #include "vchatd-error.h"
+#include "vchatd-history.h"
 
 #define MANAGER_PATH "/io/github/vchat/VChat1"
 /* Ended calls stay on the bus this long so their end reason can be read. */
 #define ENDED_CALL_LINGER_S 60
-#define HISTORY_MAX 100
 
 typedef struct {
   GDBusMethodInvocation *invocation;
@@ -46,7 +46,8 @@ struct _VchatdManager {
   GQueue pending_create; /* Pending* */
   GQueue pending_join;
   GHashTable *sender_uids; /* unique bus name → uid + 1 */
-  GQueue history;          /* GVariant a{sv}, newest first */
+  VchatdHistory *history;
+  gboolean keep_history; /* the history setting */
 };
 
 G_DEFINE_FINAL_TYPE (VchatdManager, vchatd_manager, G_TYPE_OBJECT)
@@ -154,11 +155,18 @@ remember (VchatdManager *self, VchatdCall *call)
     G_DBUS_OBJECT_MANAGER (self->object_manager), vchatd_call_get_path (call));
   g_autoptr (VchatDBusCall) props = object ? vchat_dbus_object_get_call (VCHAT_DBUS_OBJECT (object))
                                            : NULL;
+  g_autoptr (GVariant) entry = NULL;
+  g_autoptr (GError) error = NULL;
   GVariantBuilder b;
+  const char *name = "";
   guint64 connected, ended;
 
-  if (!props)
+  if (!props || !self->keep_history)
     return;
+  /* A search nobody answered, an invite nobody used: no call to remember. */
+  if (!g_variant_lookup (vchat_dbus_call_get_peer (props), "client", "&s", &name))
+    return;
+  g_variant_lookup (vchat_dbus_call_get_peer (props), "name", "&s", &name);
   connected = vchat_dbus_call_get_connected_at (props);
   ended = vchat_dbus_call_get_ended_at (props);
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
@@ -166,11 +174,7 @@ remember (VchatdManager *self, VchatdCall *call)
                          g_variant_new_string (vchat_dbus_call_get_kind (props)));
   g_variant_builder_add (&b, "{sv}", "direction",
                          g_variant_new_string (vchat_dbus_call_get_direction (props)));
-  {
-    const char *name = "";
-    g_variant_lookup (vchat_dbus_call_get_peer (props), "name", "&s", &name);
-    g_variant_builder_add (&b, "{sv}", "peer-name", g_variant_new_string (name));
-  }
+  g_variant_builder_add (&b, "{sv}", "peer-name", g_variant_new_string (name));
   g_variant_builder_add (&b, "{sv}", "started",
                          g_variant_new_uint64 (vchat_dbus_call_get_created_at (props)));
   g_variant_builder_add (
@@ -178,9 +182,9 @@ remember (VchatdManager *self, VchatdCall *call)
     g_variant_new_uint64 (connected && ended > connected ? ended - connected : 0));
   g_variant_builder_add (&b, "{sv}", "end-reason",
                          g_variant_new_string (vchat_dbus_call_get_end_reason (props)));
-  g_queue_push_head (&self->history, g_variant_ref_sink (g_variant_builder_end (&b)));
-  while (self->history.length > HISTORY_MAX)
-    g_variant_unref (g_queue_pop_tail (&self->history));
+  entry = g_variant_ref_sink (g_variant_builder_end (&b));
+  if (!vchatd_history_add (self->history, entry, &error))
+    g_warning ("%s", error->message);
 }
 
 static void
@@ -471,6 +475,64 @@ on_devices_changed (VchatdDevices *devices, VchatdManager *self)
   update_devices (self);
 }
 
+/* Settings: changes made while the daemon runs (vchatctl config, gsettings,
+ * a settings app) apply at once, over what the command line said at start. */
+
+static char *
+settings_string_or_null (GSettings *settings, const char *key)
+{
+  g_autofree char *value = g_settings_get_string (settings, key);
+
+  return *value ? g_steal_pointer (&value) : NULL;
+}
+
+static void
+on_settings_changed (GSettings *settings, const char *key, VchatdManager *self)
+{
+  VchatdManagerConfig *config = self->config;
+
+  g_debug ("setting %s changed", key);
+  if (g_str_equal (key, "server-url")) {
+    g_autofree char *url = g_settings_get_string (settings, key);
+    if (!*url || !self->signaling || g_strcmp0 (url, config->server_url) == 0)
+      return;
+    /* Calls and invites live on the old server: they end with the move. */
+    for (guint i = 0; i < self->calls->len; i++)
+      vchatd_call_end (self->calls->pdata[i], VCHATD_END_HANGUP, TRUE);
+    g_free (config->server_url);
+    config->server_url = g_steal_pointer (&url);
+    vchatd_signaling_set_url (self->signaling, config->server_url);
+    vchat_dbus_manager_set_server (self->skeleton, vchatd_signaling_get_url (self->signaling));
+  } else if (g_str_equal (key, "display-name")) {
+    g_free (config->display_name);
+    config->display_name = settings_string_or_null (settings, key);
+    if (self->signaling)
+      vchatd_signaling_set_display_name (self->signaling, config->display_name);
+  } else if (g_str_equal (key, "camera")) {
+    g_free (self->wanted_camera);
+    self->wanted_camera = settings_string_or_null (settings, key);
+    if (self->devices)
+      update_devices (self);
+  } else if (g_str_equal (key, "microphone")) {
+    g_free (self->wanted_microphone);
+    self->wanted_microphone = settings_string_or_null (settings, key);
+    if (self->devices)
+      update_devices (self);
+  } else if (g_str_equal (key, "relay-only")) {
+    config->media.relay_only = g_settings_get_boolean (settings, key);
+  } else if (g_str_equal (key, "max-bitrate")) {
+    config->media.max_bitrate_kbps = g_settings_get_uint (settings, key);
+  } else if (g_str_equal (key, "history")) {
+    g_autoptr (GError) error = NULL;
+    self->keep_history = g_settings_get_boolean (settings, key);
+    /* Turned off means forgotten, as with recent files on the desktop. */
+    if (!self->keep_history && !vchatd_history_clear (self->history, &error))
+      g_warning ("%s", error->message);
+  } else if (g_str_equal (key, "history-size")) {
+    vchatd_history_set_max_entries (self->history, g_settings_get_uint (settings, key));
+  }
+}
+
 /* Manager methods */
 
 static gboolean
@@ -608,13 +670,23 @@ static gboolean
 handle_get_history (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation, guint limit,
                     VchatdManager *self)
 {
-  GVariantBuilder b;
-  guint n = 0;
+  vchat_dbus_manager_complete_get_history (skeleton, invocation,
+                                           vchatd_history_list (self->history, limit));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
 
-  g_variant_builder_init (&b, G_VARIANT_TYPE ("aa{sv}"));
-  for (GList *l = self->history.head; l && (limit == 0 || n < limit); l = l->next, n++)
-    g_variant_builder_add_value (&b, l->data);
-  vchat_dbus_manager_complete_get_history (skeleton, invocation, g_variant_builder_end (&b));
+static gboolean
+handle_clear_history (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                      VchatdManager *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!vchatd_history_clear (self->history, &error)) {
+    g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_FAILED, "%s",
+                                           error->message);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
+  vchat_dbus_manager_complete_clear_history (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -639,6 +711,9 @@ handle_select_camera (VchatDBusManager *skeleton, GDBusMethodInvocation *invocat
   g_free (self->wanted_camera);
   self->wanted_camera = *id ? g_strdup (id) : NULL;
   update_devices (self);
+  /* The choice outlives the daemon. */
+  if (self->config->settings)
+    g_settings_set_string (self->config->settings, "camera", id);
   vchat_dbus_manager_complete_select_camera (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -675,7 +750,7 @@ vchatd_manager_dispose (GObject *object)
   g_clear_object (&self->object_manager);
   g_clear_object (&self->connection);
   g_clear_pointer (&self->sender_uids, g_hash_table_unref);
-  g_queue_clear_full (&self->history, (GDestroyNotify) g_variant_unref);
+  g_clear_object (&self->history);
   G_OBJECT_CLASS (vchatd_manager_parent_class)->dispose (object);
 }
 
@@ -701,6 +776,11 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
 
   self->config = config;
   self->connection = g_object_ref (connection);
+  self->keep_history = config->settings ? g_settings_get_boolean (config->settings, "history")
+                                        : TRUE;
+  self->history = vchatd_history_new (
+    NULL, config->settings ? g_settings_get_uint (config->settings, "history-size")
+                           : VCHATD_HISTORY_DEFAULT_MAX);
 
   self->object_manager = g_dbus_object_manager_server_new (MANAGER_PATH);
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);
@@ -720,6 +800,7 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
   g_signal_connect (sk, "handle-create-invite", G_CALLBACK (handle_create_invite), self);
   g_signal_connect (sk, "handle-join-invite", G_CALLBACK (handle_join_invite), self);
   g_signal_connect (sk, "handle-get-history", G_CALLBACK (handle_get_history), self);
+  g_signal_connect (sk, "handle-clear-history", G_CALLBACK (handle_clear_history), self);
   g_signal_connect (sk, "handle-select-camera", G_CALLBACK (handle_select_camera), self);
   /* Without PipeWire the daemon still runs: calls go on without camera and
    * microphone, and the properties say so. A test source stands in for
@@ -751,5 +832,8 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
     g_signal_connect (self->signaling, "session-lost", G_CALLBACK (on_session_lost), self);
     vchatd_signaling_start (self->signaling);
   }
+  if (config->settings)
+    g_signal_connect_object (config->settings, "changed", G_CALLBACK (on_settings_changed), self,
+                             0);
   return self;
 }

@@ -14,6 +14,7 @@ typedef struct {
   char *server_url;
   char *display_name;
   VchatdMediaSettings media;
+  GSettings *settings; /* NULL when the schema is not installed */
 } VchatdManagerConfig;
 
 #define VCHATD_TYPE_MANAGER (vchatd_manager_get_type ())

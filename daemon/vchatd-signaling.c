@@ -388,6 +388,13 @@ vchatd_signaling_set_url (VchatdSignaling *self, const char *url)
     vchatd_signaling_start (self);
 }
 
+void
+vchatd_signaling_set_display_name (VchatdSignaling *self, const char *display_name)
+{
+  g_free (self->display_name);
+  self->display_name = g_strdup (display_name);
+}
+
 VchatdSignalingState
 vchatd_signaling_get_state (VchatdSignaling *self)
 {

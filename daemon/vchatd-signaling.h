@@ -34,6 +34,8 @@ void vchatd_signaling_start (VchatdSignaling *self);
 void vchatd_signaling_stop (VchatdSignaling *self);
 /* Connects anew to another server (the session starts over). */
 void vchatd_signaling_set_url (VchatdSignaling *self, const char *url);
+/* The name sent in the next hello (a session keeps the name it began with). */
+void vchatd_signaling_set_display_name (VchatdSignaling *self, const char *display_name);
 
 VchatdSignalingState vchatd_signaling_get_state (VchatdSignaling *self);
 const char *vchatd_signaling_get_url (VchatdSignaling *self);
