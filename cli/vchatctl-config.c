@@ -272,15 +272,19 @@ config_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_config_commands[] = {
-  { "config", "[list | get KEY | set KEY VALUE | reset KEY]", "Show or change vchatd's settings",
-    "Lists the settings with their values (list, the default), prints one (get),\n"
-    "changes one (set) or puts it back to its default (reset). They are the\n"
-    "GSettings schema io.github.vchat.VChat1: they work whether vchatd runs or not,\n"
-    "and vchatd applies a change at once: a new server-url reconnects to that\n"
-    "server (ending the calls on the old one), a new camera is used from the next\n"
-    "call, history false forgets the history. Booleans take true or false, numbers\n"
-    "are checked against their range. Secrets (tokens, TURN passwords) are not\n"
-    "settings: see 'vchatctl secret'. Exits with 5 for an unknown KEY.\n",
+  { "config", "[ACTION]", "Show or change the settings (list, get, set, reset)",
+    "  vchatctl config [list]\n"
+    "  vchatctl config get KEY\n"
+    "  vchatctl config set KEY VALUE\n"
+    "  vchatctl config reset KEY\n"
+    "\n"
+    "Lists the settings with their values, prints one, changes one or puts it back\n"
+    "to its default. They are the GSettings schema io.github.vchat.VChat1: they\n"
+    "work whether vchatd runs or not, and vchatd applies a change at once: a new\n"
+    "server-url reconnects to that server (ending the calls on the old one), a new\n"
+    "camera switches the call in progress, history false forgets the history.\n"
+    "Booleans take true or false, numbers are checked against their range. Secrets\n"
+    "(tokens, TURN passwords) are never settings. Exits with 5 for an unknown KEY.\n",
     NULL, 0, 3, config_run },
   { NULL }
 };

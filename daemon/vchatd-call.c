@@ -550,6 +550,20 @@ vchatd_call_get_options (VchatdCall *self)
 }
 
 void
+vchatd_call_set_camera (VchatdCall *self, const char *target)
+{
+  if (self->media)
+    vchatd_media_set_camera (self->media, target);
+}
+
+void
+vchatd_call_set_max_bitrate (VchatdCall *self, guint kbps)
+{
+  if (self->media)
+    vchatd_media_set_max_bitrate (self->media, kbps);
+}
+
+void
 vchatd_call_set_invite (VchatdCall *self, const char *code, const char *web_link)
 {
   g_free (self->invite_code);

@@ -50,6 +50,11 @@ const VchatdCallOptions *vchatd_call_get_options (VchatdCall *self);
 /* From the manager's routing of server messages. */
 void vchatd_call_set_invite (VchatdCall *self, const char *code, const char *web_link);
 void vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg);
+/* The user chose another camera, or another bitrate: a running media
+ * session follows (a call not yet connected reads the settings when it
+ * does). */
+void vchatd_call_set_camera (VchatdCall *self, const char *target);
+void vchatd_call_set_max_bitrate (VchatdCall *self, guint kbps);
 /* Ends the call now (the session with the server is gone, or shutdown). */
 void vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_server);
 

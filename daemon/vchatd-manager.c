@@ -456,6 +456,12 @@ update_devices (VchatdManager *self)
   if (!microphone)
     microphone = vchatd_devices_get_default_microphone (self->devices);
 
+  if (g_strcmp0 (ms->camera_target, camera ? camera->id : NULL) != 0) {
+    /* Calls in progress switch too: the user chose, or the camera went. */
+    for (guint i = 0; i < self->calls->len; i++)
+      if (vchatd_call_get_state (self->calls->pdata[i]) != VCHATD_CALL_ENDED)
+        vchatd_call_set_camera (self->calls->pdata[i], camera ? camera->id : NULL);
+  }
   g_free (ms->camera_target);
   ms->camera_target = camera ? g_strdup (camera->id) : NULL;
   g_free (ms->microphone_target);
@@ -522,6 +528,8 @@ on_settings_changed (GSettings *settings, const char *key, VchatdManager *self)
     config->media.relay_only = g_settings_get_boolean (settings, key);
   } else if (g_str_equal (key, "max-bitrate")) {
     config->media.max_bitrate_kbps = g_settings_get_uint (settings, key);
+    for (guint i = 0; i < self->calls->len; i++)
+      vchatd_call_set_max_bitrate (self->calls->pdata[i], config->media.max_bitrate_kbps);
   } else if (g_str_equal (key, "history")) {
     g_autoptr (GError) error = NULL;
     self->keep_history = g_settings_get_boolean (settings, key);

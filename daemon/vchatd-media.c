@@ -2691,6 +2691,44 @@ vchatd_media_set_camera_enabled (VchatdMedia *self, gboolean enabled)
   g_atomic_int_set (&self->camera_disabled, !enabled);
 }
 
+/* Main thread. The old source goes, the new one comes in front of the same
+ * chain: the track, its caps and the encoder stay, so the peer sees the
+ * picture change without any renegotiation. */
+void
+vchatd_media_set_camera (VchatdMedia *self, const char *target)
+{
+  SourceSlot *slot = &self->sources[SOURCE_VIDEO];
+  g_autoptr (GError) error = NULL;
+  GstElement *source;
+
+  g_return_if_fail (VCHATD_IS_MEDIA (self));
+
+  if (g_strcmp0 (target, self->camera_target) == 0)
+    return;
+  g_free (self->camera_target);
+  self->camera_target = g_strdup (target);
+  /* A test source stands in for any camera; a session without video has
+   * no chain to feed; one whose source has not started picks it up then. */
+  if (self->video_source_description || !slot->link_to || !slot->element || is_stopped (self))
+    return;
+
+  g_debug ("media: switching the camera to %s", target ? target : "none");
+  detach_source (self, SOURCE_VIDEO);
+  slot->replaced = FALSE;
+  if (!target) {
+    replace_source (self, SOURCE_VIDEO, "no camera is chosen");
+    return;
+  }
+  source = make_source (self, SOURCE_VIDEO, FALSE, &error);
+  if (!source || !attach_source (self, SOURCE_VIDEO, source, &error)) {
+    g_autofree char *message = g_strdup (error->message);
+
+    if (source)
+      detach_source (self, SOURCE_VIDEO);
+    replace_source (self, SOURCE_VIDEO, message);
+  }
+}
+
 void
 vchatd_media_set_max_bitrate (VchatdMedia *self, guint kbps)
 {

@@ -95,6 +95,9 @@ gboolean vchatd_media_send_message (VchatdMedia *self, const char *text, GError 
 void vchatd_media_set_muted (VchatdMedia *self, gboolean muted);
 void vchatd_media_set_camera_enabled (VchatdMedia *self, gboolean enabled);
 void vchatd_media_set_max_bitrate (VchatdMedia *self, guint kbps);
+/* Switches a running session to another camera (a PipeWire node; NULL for
+ * none: black frames), without renegotiating. */
+void vchatd_media_set_camera (VchatdMedia *self, const char *target);
 
 VchatdMediaState vchatd_media_get_state (VchatdMedia *self);
 /* The latest stats (refreshed every second while connecting/connected), as

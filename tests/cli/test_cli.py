@@ -29,7 +29,7 @@ from conftest import GOLDEN, binary, clean_env, daemon_env_of, need_daemon
 
 VERBS = ["status", "devices", "camera", "random", "invite", "join", "accept", "reject",
          "hangup", "next", "mute", "video", "say", "report", "list", "show", "history",
-         "monitor", "view"]
+         "monitor", "view", "config"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -218,6 +218,9 @@ def test_on_off_takes_only_on_or_off(vchatctl, verb):
     (["random", "--timeout", "soon"], "soon"),
     (["invite", "--ttl", "-5"], "--ttl must be"),
     (["history", "--limit", "-1"], "--limit must be"),
+    (["history", "forget"], "the only one is clear"),
+    (["config", "frobnicate"], "use list, get KEY"),
+    (["config", "set", "camera"], "takes a KEY and a VALUE"),
     (["monitor", "-n", "-3"], "must be above 0"),
 ])
 def test_bad_arguments(vchatctl, args, needle):
