@@ -247,6 +247,12 @@ def test_turned_off_sends_nothing(server, tmp_path):
         time.sleep(1)
         assert srv.calls("Notify") == []
         assert "notifications are turned off" in a.log
+
+        # The key is read live: turned on, the next call rings on the desktop.
+        a.write_settings({"notifications": GLib.Variant("b", True)})
+        a.wait(lambda: "notifications turned on" in a.log, 10, "the daemon to see the setting")
+        pa, pb = ring(a, b)
+        srv.wait_notification(is_incoming, "the incoming-call notification")
     finally:
         srv.stop()
         a.stop()
