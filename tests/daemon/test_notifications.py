@@ -15,6 +15,8 @@ from vchatd import Vchatd
 
 NOTIFY_NAME = "org.freedesktop.Notifications"
 NOTIFY_PATH = "/org/freedesktop/Notifications"
+PLAIN = ["--no-pipewire-nodes", "--audio-source", "audiotestsrc is-live=true",
+         "--audio-sink", "fakesink"]
 NOTIFY_ARGS = ("app_name", "replaces_id", "app_icon", "summary", "body", "actions", "hints",
                "timeout")
 
@@ -233,12 +235,10 @@ def test_no_action_buttons_says_how_to_answer(daemons):
 
 def test_turned_off_sends_nothing(server, tmp_path):
     a = Vchatd(str(tmp_path / "a"), server.ws_url, name="Ada",
-               args=["--no-pipewire-nodes", "--video-source", "videotestsrc is-live=true",
-                     "--audio-source", "audiotestsrc is-live=true", "--audio-sink", "fakesink"],
+               args=PLAIN + ["--video-source", "videotestsrc is-live=true"],
                settings={"notifications": GLib.Variant("b", False)})
     b = Vchatd(str(tmp_path / "b"), server.ws_url, name="Bob",
-               args=["--no-pipewire-nodes", "--video-source", "videotestsrc is-live=true",
-                     "--audio-source", "audiotestsrc is-live=true", "--audio-sink", "fakesink"])
+               args=PLAIN + ["--video-source", "videotestsrc is-live=true"])
     srv = NotificationServer(a)
     try:
         pa, pb = ring(a, b)
@@ -269,3 +269,27 @@ def test_no_notification_server_call_works(pipewire, daemons):
     a.wait_call_state(pa, "ended")
     assert "no notification server on the bus" in a.log
     assert_no_warnings(a)
+
+
+def test_camera_lost_during_call(server, tmp_path):
+    # A camera that gives nothing stands in for one that stopped: the media
+    # session's device-failed path, after its source timeout.
+    stalled = ("appsrc is-live=true format=time "
+               "caps=\"video/x-raw,format=I420,width=320,height=240,framerate=15/1\"")
+    a = Vchatd(str(tmp_path / "a"), server.ws_url, name="Ada",
+               args=PLAIN + ["--video-source", stalled])
+    b = Vchatd(str(tmp_path / "b"), server.ws_url, name="Bob",
+               args=PLAIN + ["--video-source", "videotestsrc is-live=true"])
+    srv = NotificationServer(a)
+    try:
+        pa, pb = ring(a, b)
+        a.call_method(pa, "Accept")
+        a.wait_call_state(pa, "connected", 30)
+        c = srv.wait_notification(lambda x: x["summary"] == "Camera lost",
+                                  "the camera-lost notification", timeout=20)
+        assert "the call with Bob goes on without your picture" in c["body"], c
+        assert a.call_prop(pa, "State") == "connected"
+    finally:
+        srv.stop()
+        a.stop()
+        b.stop()
