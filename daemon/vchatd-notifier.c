@@ -171,7 +171,8 @@ server_caps (VchatdNotifier *self)
   g_clear_pointer (&self->caps, g_strfreev);
   self->caps = (GStrv) g_ptr_array_free (caps, FALSE);
   g_free (self->caps_owner);
-  /* Without a known owner (just activated) they are asked again next time. */
+  /* Just activated, the owner is not known yet: when the name watch hears
+   * of it, they are asked again for that owner. */
   self->caps_owner = g_strdup (self->owner);
   return (const char *const *) self->caps;
 }
