@@ -32,9 +32,17 @@ struct _VchatdCall {
   char *server_id;
   char *invite_code;
   gboolean offerer;
+  VchatdEndReason end_reason;
 };
 
-enum { SIGNAL_ENDED, SIGNAL_NEXT_REQUESTED, SIGNAL_INCOMING, N_SIGNALS };
+enum {
+  SIGNAL_ENDED,
+  SIGNAL_NEXT_REQUESTED,
+  SIGNAL_INCOMING,
+  SIGNAL_STATE_CHANGED,
+  SIGNAL_DEVICE_FAILED,
+  N_SIGNALS
+};
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (VchatdCall, vchatd_call, G_TYPE_OBJECT)
@@ -48,15 +56,18 @@ now_us (void)
 static void
 set_state (VchatdCall *self, VchatdCallState state)
 {
-  if (self->state == state)
+  VchatdCallState old = self->state;
+
+  if (old == state)
     return;
-  g_assert (vchatd_call_transition_valid (self->state, state));
-  g_debug ("call %s: %s → %s", self->path, vchatd_call_state_to_string (self->state),
+  g_assert (vchatd_call_transition_valid (old, state));
+  g_debug ("call %s: %s → %s", self->path, vchatd_call_state_to_string (old),
            vchatd_call_state_to_string (state));
   self->state = state;
   vchat_dbus_call_set_state (self->skeleton, vchatd_call_state_to_string (state));
   if (state == VCHATD_CALL_CONNECTED && vchat_dbus_call_get_connected_at (self->skeleton) == 0)
     vchat_dbus_call_set_connected_at (self->skeleton, now_us ());
+  g_signal_emit (self, signals[SIGNAL_STATE_CHANGED], 0, (guint) old);
 }
 
 static void
@@ -103,6 +114,7 @@ vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_server)
   }
 
   media_clear (self);
+  self->end_reason = reason;
   vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (reason));
   vchat_dbus_call_set_ended_at (self->skeleton, now_us ());
   set_state (self, VCHATD_CALL_ENDED);
@@ -181,6 +193,7 @@ on_device_failed (VchatdMedia *media, const char *device, const char *message, V
     vchat_dbus_call_set_remote_video_node (self->skeleton, "");
   else if (g_str_equal (device, "preview-node"))
     vchat_dbus_call_set_preview_node (self->skeleton, "");
+  g_signal_emit (self, signals[SIGNAL_DEVICE_FAILED], 0, device, message);
 }
 
 static void
@@ -367,36 +380,59 @@ check (VchatdCall *self, GDBusMethodInvocation *invocation, VchatdCallAction act
   return FALSE;
 }
 
+/* Answers: the D-Bus methods and the notification's buttons both come
+ * here, so the first answer wins whichever way it came. */
+
+gboolean
+vchatd_call_accept (VchatdCall *self, GError **error)
+{
+  g_autoptr (JsonObject) msg = NULL;
+  g_autoptr (GError) send_error = NULL;
+
+  if (!vchatd_call_action_allowed (self->state, self->kind, VCHATD_ACTION_ACCEPT, error))
+    return FALSE;
+  msg = vchat_msg_object_new (VCHAT_MSG_ACCEPT);
+  json_object_set_string_member (msg, "call", self->server_id);
+  if (!vchatd_signaling_send (self->signaling, msg, &send_error)) {
+    g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_OFFLINE, "%s", send_error->message);
+    return FALSE;
+  }
+  /* From here on the call is no longer incoming, so a racing Accept or
+   * Reject gets InvalidState. */
+  set_state (self, VCHATD_CALL_CONNECTING);
+  return TRUE;
+}
+
+gboolean
+vchatd_call_reject (VchatdCall *self, GError **error)
+{
+  if (!vchatd_call_action_allowed (self->state, self->kind, VCHATD_ACTION_REJECT, error))
+    return FALSE;
+  vchatd_call_end (self, VCHATD_END_REJECTED, TRUE);
+  return TRUE;
+}
+
 static gboolean
 handle_accept (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdCall *self)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!check (self, invocation, VCHATD_ACTION_ACCEPT))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-  {
-    g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_ACCEPT);
-    json_object_set_string_member (msg, "call", self->server_id);
-    if (!vchatd_signaling_send (self->signaling, msg, &error)) {
-      g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE, "%s",
-                                             error->message);
-      return G_DBUS_METHOD_INVOCATION_HANDLED;
-    }
-  }
-  /* The first answer wins: from here on the call is no longer incoming, so
-   * a racing Accept or Reject gets InvalidState. */
-  set_state (self, VCHATD_CALL_CONNECTING);
-  vchat_dbus_call_complete_accept (skeleton, invocation);
+  if (vchatd_call_accept (self, &error))
+    vchat_dbus_call_complete_accept (skeleton, invocation);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
 static gboolean
 handle_reject (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdCall *self)
 {
-  if (!check (self, invocation, VCHATD_ACTION_REJECT))
-    return G_DBUS_METHOD_INVOCATION_HANDLED;
-  vchatd_call_end (self, VCHATD_END_REJECTED, TRUE);
-  vchat_dbus_call_complete_reject (skeleton, invocation);
+  g_autoptr (GError) error = NULL;
+
+  if (vchatd_call_reject (self, &error))
+    vchat_dbus_call_complete_reject (skeleton, invocation);
+  else
+    g_dbus_method_invocation_return_gerror (invocation, error);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -419,6 +455,7 @@ handle_next (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdC
    * new call object that the next `queued` and `matched` belong to. */
   send_call_message (self, VCHAT_MSG_NEXT);
   media_clear (self);
+  self->end_reason = VCHATD_END_NEXT;
   vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (VCHATD_END_NEXT));
   vchat_dbus_call_set_ended_at (self->skeleton, now_us ());
   set_state (self, VCHATD_CALL_ENDED);
@@ -549,6 +586,24 @@ vchatd_call_get_options (VchatdCall *self)
   return &self->options;
 }
 
+VchatdEndReason
+vchatd_call_get_end_reason (VchatdCall *self)
+{
+  return self->end_reason;
+}
+
+GVariant *
+vchatd_call_get_peer (VchatdCall *self)
+{
+  return vchat_dbus_call_get_peer (self->skeleton);
+}
+
+gboolean
+vchatd_call_is_incoming (VchatdCall *self)
+{
+  return g_str_equal (vchat_dbus_call_get_direction (self->skeleton), "incoming");
+}
+
 void
 vchatd_call_set_camera (VchatdCall *self, const char *target)
 {
@@ -617,6 +672,12 @@ vchatd_call_class_init (VchatdCallClass *klass)
                                                  G_TYPE_NONE, 1, G_TYPE_DBUS_METHOD_INVOCATION);
   signals[SIGNAL_INCOMING] = g_signal_new ("incoming", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST,
                                            0, NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_VARIANT);
+  signals[SIGNAL_STATE_CHANGED] = g_signal_new ("state-changed", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                                1, G_TYPE_UINT);
+  signals[SIGNAL_DEVICE_FAILED] = g_signal_new ("device-failed", G_TYPE_FROM_CLASS (klass),
+                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                                2, G_TYPE_STRING, G_TYPE_STRING);
 }
 
 static void

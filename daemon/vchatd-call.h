@@ -46,6 +46,17 @@ VchatdCallKind vchatd_call_get_kind (VchatdCall *self);
 const char *vchatd_call_get_server_id (VchatdCall *self);
 const char *vchatd_call_get_invite_code (VchatdCall *self);
 const VchatdCallOptions *vchatd_call_get_options (VchatdCall *self);
+/* VCHATD_END_NONE until the call has ended. */
+VchatdEndReason vchatd_call_get_end_reason (VchatdCall *self);
+/* The Peer property: a{sv} with "name", "client", "common-interests". */
+GVariant *vchatd_call_get_peer (VchatdCall *self);
+/* Whether someone else started this call (they joined my invite). */
+gboolean vchatd_call_is_incoming (VchatdCall *self);
+
+/* Answering an incoming call, from D-Bus or a notification: the first answer
+ * wins, later ones fail with VCHATD_ERROR_INVALID_STATE. */
+gboolean vchatd_call_accept (VchatdCall *self, GError **error);
+gboolean vchatd_call_reject (VchatdCall *self, GError **error);
 
 /* From the manager's routing of server messages. */
 void vchatd_call_set_invite (VchatdCall *self, const char *code, const char *web_link);
@@ -63,6 +74,10 @@ void vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_se
  *   "next-requested" (): the user pressed Next: the manager makes the new
  *     call (and answers the D-Bus method through vchatd_call_complete_next).
  *   "incoming" (GVariant *peer): someone joined this invite.
+ *   "state-changed" (guint old_state): State changed; the new one is
+ *     vchatd_call_get_state(), and when it is ENDED the end reason is set.
+ *   "device-failed" (const char *device, const char *message): the camera,
+ *     microphone or a published node failed; the call goes on without it.
  */
 void vchatd_call_complete_next (VchatdCall *self, GDBusMethodInvocation *invocation,
                                 const char *new_path);

@@ -17,6 +17,7 @@
 #include "vchatd-devices.h"
 #include "vchatd-error.h"
 #include "vchatd-history.h"
+#include "vchatd-notifier.h"
 
 #define MANAGER_PATH "/io/github/vchat/VChat1"
 /* Ended calls stay on the bus this long so their end reason can be read. */
@@ -38,6 +39,7 @@ struct _VchatdManager {
   VchatDBusManager *skeleton;
   VchatdSignaling *signaling;
   VchatdDevices *devices;
+  VchatdNotifier *notifier;
   char *wanted_camera; /* --camera / GSettings / SelectCamera, or NULL */
   char *wanted_microphone;
 
@@ -230,6 +232,7 @@ add_call (VchatdManager *self, VchatdCallKind kind, VchatdCallState initial,
   g_signal_connect (call, "ended", G_CALLBACK (on_call_ended), self);
   g_signal_connect (call, "next-requested", G_CALLBACK (on_next_requested), self);
   g_signal_connect (call, "incoming", G_CALLBACK (on_call_incoming), self);
+  vchatd_notifier_watch_call (self->notifier, call);
   g_ptr_array_add (self->calls, call);
   update_calls_property (self);
   return call;
@@ -750,6 +753,7 @@ vchatd_manager_dispose (GObject *object)
     vchatd_devices_stop (self->devices);
   }
   g_clear_object (&self->devices);
+  g_clear_object (&self->notifier);
   g_clear_pointer (&self->wanted_camera, g_free);
   g_clear_pointer (&self->wanted_microphone, g_free);
   if (self->skeleton)
@@ -790,6 +794,7 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
     NULL, config->settings ? g_settings_get_uint (config->settings, "history-size")
                            : VCHATD_HISTORY_DEFAULT_MAX);
 
+  self->notifier = vchatd_notifier_new (connection);
   self->object_manager = g_dbus_object_manager_server_new (MANAGER_PATH);
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);
 
