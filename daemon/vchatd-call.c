@@ -607,8 +607,13 @@ vchatd_call_is_incoming (VchatdCall *self)
 void
 vchatd_call_set_camera (VchatdCall *self, const char *target)
 {
-  if (self->media)
-    vchatd_media_set_camera (self->media, target);
+  if (!self->media)
+    return;
+  /* Without a camera the media reports the failure (device-failed), which
+   * clears HasCamera; a new one that fails to start does the same. */
+  if (target && vchatd_media_get_has_video (self->media))
+    vchat_dbus_call_set_has_camera (self->skeleton, TRUE);
+  vchatd_media_set_camera (self->media, target);
 }
 
 void

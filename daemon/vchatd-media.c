@@ -2716,7 +2716,7 @@ vchatd_media_set_camera (VchatdMedia *self, const char *target)
   detach_source (self, SOURCE_VIDEO);
   slot->replaced = FALSE;
   if (!target) {
-    replace_source (self, SOURCE_VIDEO, "no camera is chosen");
+    replace_source (self, SOURCE_VIDEO, "it went away, and there is no other camera");
     return;
   }
   source = make_source (self, SOURCE_VIDEO, FALSE, &error);

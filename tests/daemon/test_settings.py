@@ -241,3 +241,36 @@ def test_activation_starts_the_daemon(server, tmp_path):
                                    GLib.Variant("(s)", (owner,)), None, 0, 2000, None).unpack()[0]
             os.kill(pid, 15)
         d.stop()
+
+
+def test_unplugged_camera_mid_call_switches_to_another(daemons, pipewire):
+    """The camera in use goes away during a call: the call goes on with the
+    next camera rather than black frames."""
+    from conftest import close_to
+
+    green = pipewire.add_camera("vchat-test-cam-green", (0, 255, 0), description="Green camera")
+    try:
+        a, b = daemons("green", "blue")
+        pa = a.manager("StartRandom", "(a{sv})", {})
+        pb = b.manager("StartRandom", "(a{sv})", {})
+        b.wait_call_state(pb, "connected", 30)
+        node = b.call_prop(pb, "RemoteVideoNode")
+        got = pipewire.read_color(node, timeout=15)
+        assert close_to(got, (0, 255, 0)), f"b sees {got} from a's green camera"
+
+        green.stop()
+        a.wait(lambda: a.manager_prop("Camera") not in ("", "vchat-test-cam-green"), 15,
+               "another camera to be chosen")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            got = pipewire.read_color(node, timeout=15)
+            if close_to(got, (255, 0, 0)) or close_to(got, (0, 0, 255)):
+                break
+            time.sleep(0.5)
+        assert close_to(got, (255, 0, 0)) or close_to(got, (0, 0, 255)), \
+            f"b sees {got} after a's camera went away"
+        assert a.call_prop(pa, "State") == "connected"
+        assert a.call_prop(pa, "HasCamera") is True
+        a.call_method(pa, "Hangup")
+    finally:
+        green.stop()
