@@ -215,14 +215,12 @@ def test_hangup_cancels_and_forgets_the_invite(inviter, daemons):
 def test_without_keyring_the_invite_still_works(daemons):
     """No keyring: the claim stays in memory, CreateInvite still answers,
     and the invite is forgotten (not wrongly re-created) after a restart."""
-    a, b = daemons("red", "blue")
+    a = daemons("red")
     pa, code, link = a.manager("CreateInvite", "(a{sv})", {})
     assert a.call_prop(pa, "InviteCode") == code
+    assert "no keyring to keep invite claims in" in a.log
     a.kill(9)
     a.start()
-    time.sleep(2)
+    a.wait(lambda: code not in stored_codes(a), 10, "the invite without a claim to be forgotten")
+    time.sleep(1)
     assert invite_calls(a, code) == []
-    assert code not in stored_codes(a)
-    with pytest.raises(GLib.Error) as e:
-        b.manager("JoinInvite", "(sa{sv})", link, {})
-    assert dbus_error_name(e.value) == "io.github.vchat.VChat1.Error.Busy"
