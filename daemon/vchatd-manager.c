@@ -583,6 +583,9 @@ on_session_lost (VchatdSignaling *signaling, VchatdManager *self)
    * take them back. Answers to requests of the old session never come. */
   Pending *p;
 
+  /* Forget invites that ran out while we were away, so that their calls end
+   * below instead of waiting for a reclaim that is never sent. */
+  g_ptr_array_unref (vchatd_invites_list (self->invites, vchatd_signaling_get_url (signaling)));
   while ((p = g_queue_pop_head (&self->pending_create))) {
     if (p->invocation)
       g_dbus_method_invocation_return_error (g_steal_pointer (&p->invocation), VCHATD_ERROR,

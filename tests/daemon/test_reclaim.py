@@ -3,6 +3,7 @@ after the daemon crashed (SIGKILL) or was stopped (SIGTERM) and came back
 still reaches the user, with the picture arriving both ways."""
 import json
 import os
+import signal
 import subprocess
 import time
 
@@ -10,6 +11,7 @@ import pytest
 from gi.repository import GLib
 
 from conftest import BLUE, RED, close_to
+from signald import Signald
 from vchatd import Vchatd, dbus_error_message, dbus_error_name
 
 SCHEMA = "io.github.vchat.VChat1.Invite"
@@ -62,8 +64,8 @@ def inviter(pipewire, server, tmp_path):
     """Daemon A with a keyring, not started yet."""
     made = []
 
-    def make():
-        d = Vchatd(str(tmp_path / "a"), server.ws_url, name="Red A", env=pipewire.env,
+    def make(url=None):
+        d = Vchatd(str(tmp_path / "a"), url or server.ws_url, name="Red A", env=pipewire.env,
                    args=daemon_args("red"), start=False)
         keyring = Keyring(d, str(tmp_path / "a"))
         made.append((d, keyring))
@@ -224,3 +226,30 @@ def test_without_keyring_the_invite_still_works(daemons):
     a.wait(lambda: code not in stored_codes(a), 10, "the invite without a claim to be forgotten")
     time.sleep(1)
     assert invite_calls(a, code) == []
+
+
+def test_invite_reclaimed_after_session_lost(pipewire, inviter, tmp_path):
+    """vchatd is away longer than the server's grace time without restarting
+    (a suspended laptop): the server ends its session, and the new session
+    takes the invite back into the same call object."""
+    srv = Signald("--grace", "1", "--ping-interval", "1")
+    b = None
+    try:
+        a, keyring = inviter(srv.ws_url)
+        b = Vchatd(str(tmp_path / "b"), srv.ws_url, name="Blue B", env=pipewire.env,
+                   args=daemon_args("blue"))
+        pa, code, link = a.manager("CreateInvite", "(a{sv})", {"ttl": GLib.Variant("u", 300)})
+        os.kill(a.proc.pid, signal.SIGSTOP)
+        time.sleep(4)
+        os.kill(a.proc.pid, signal.SIGCONT)
+        a.wait(lambda: "the old session expired" in a.log, 15, "the session to be lost")
+        pb = join_when_back(b, link)
+        a.wait_call_state(pa, "incoming", 15)
+        a.call_method(pa, "Accept")
+        a.wait_call_state(pa, "connected", 30)
+        b.wait_call_state(pb, "connected", 30)
+        assert code not in stored_codes(a)
+    finally:
+        if b:
+            b.stop()
+        srv.stop()
