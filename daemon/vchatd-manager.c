@@ -18,16 +18,22 @@
 #include "vchatd-error.h"
 #include "vchatd-history.h"
 #include "vchatd-notifier.h"
+#include "vchatd-invites.h"
 
 #define MANAGER_PATH "/io/github/vchat/VChat1"
 /* Ended calls stay on the bus this long so their end reason can be read. */
 #define ENDED_CALL_LINGER_S 60
 
+/* invite_create and invite_reclaim are both answered with `invite`, so they
+ * share pending_create; a reclaim has no invocation. */
 typedef struct {
   GDBusMethodInvocation *invocation;
-  VchatdCall *call;          /* invite_create: the call made for it */
+  VchatdCall *call;          /* invite_create: the call made for it; invite_reclaim: the
+                              * call that waits for it, or NULL to make one if it works */
   VchatdCallOptions options; /* invite_join: the options to make it with */
   char *code;
+  char *link;             /* invite_create, while the invite is being stored */
+  VchatdManager *manager; /* likewise */
 } Pending;
 
 struct _VchatdManager {
@@ -50,6 +56,9 @@ struct _VchatdManager {
   GHashTable *sender_uids; /* unique bus name → uid + 1 */
   VchatdHistory *history;
   gboolean keep_history; /* the history setting */
+  VchatdInvites *invites;  /* open invites kept across restarts */
+  gboolean reclaimed;      /* the stored invites were reclaimed once */
+  gboolean shutting_down;
 };
 
 G_DEFINE_FINAL_TYPE (VchatdManager, vchatd_manager, G_TYPE_OBJECT)
@@ -61,6 +70,8 @@ pending_free (Pending *p)
   g_clear_object (&p->call);
   vchatd_call_options_clear (&p->options);
   g_free (p->code);
+  g_free (p->link);
+  g_clear_object (&p->manager);
   g_free (p);
 }
 
@@ -195,6 +206,10 @@ on_call_ended (VchatdCall *call, VchatdManager *self)
   LingerData *ld = g_new0 (LingerData, 1);
 
   remember (self, call);
+  /* Used, cancelled or expired; a shutdown leaves it open to reclaim. */
+  if (self->invites && !self->shutting_down && vchatd_call_get_invite_code (call) &&
+      !g_object_get_data (G_OBJECT (call), "vchatd-keep-invite"))
+    vchatd_invites_remove (self->invites, vchatd_call_get_invite_code (call));
   ld->manager = g_object_ref (self);
   ld->call = g_object_ref (call);
   g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, ENDED_CALL_LINGER_S, linger_done_cb, ld,
@@ -289,6 +304,7 @@ error_for_code (const char *code)
     { "invite-expired", VCHATD_ERROR_INVITE_EXPIRED },
     { "own-invite", VCHATD_ERROR_INVALID_ARGS },
     { "busy", VCHATD_ERROR_BUSY },
+    { "inviter-away", VCHATD_ERROR_BUSY },
     { "bad-state", VCHATD_ERROR_BUSY },
     { "bad-value", VCHATD_ERROR_INVALID_ARGS },
   };
@@ -297,6 +313,162 @@ error_for_code (const char *code)
     if (g_strcmp0 (map[i].code, code) == 0)
       return map[i].error;
   return VCHATD_ERROR_FAILED;
+}
+
+/* Invites kept across restarts */
+
+static void
+reclaim_failed (VchatdManager *self, Pending *p, const char *code, const char *message)
+{
+  gboolean gone = g_strcmp0 (code, "invite-not-found") == 0 ||
+                  g_strcmp0 (code, "invite-expired") == 0;
+
+  g_message ("cannot take back invite %s: %s", p->code, message);
+  /* Gone for good: forget it. Anything else (a rate limit, a bug) may go
+   * better after the next restart, so the stored invite stays. */
+  if (gone)
+    vchatd_invites_remove (self->invites, p->code);
+  if (p->call) {
+    if (!gone)
+      g_object_set_data (G_OBJECT (p->call), "vchatd-keep-invite", GINT_TO_POINTER (TRUE));
+    vchatd_call_end (p->call, gone ? VCHATD_END_EXPIRED : VCHATD_END_ERROR, FALSE);
+  }
+  pending_free (p);
+}
+
+static void
+send_reclaim (VchatdManager *self, VchatdInvite *invite, VchatdCall *call)
+{
+  g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_INVITE_RECLAIM);
+  g_autoptr (GError) error = NULL;
+  Pending *p;
+
+  json_object_set_string_member (msg, "code", invite->code);
+  json_object_set_string_member (msg, "claim", invite->claim);
+  if (!vchatd_signaling_send (self->signaling, msg, &error)) {
+    /* Offline again: the next welcome tries anew. */
+    g_debug ("invite %s: cannot reclaim now: %s", invite->code, error->message);
+    return;
+  }
+  p = g_new0 (Pending, 1);
+  p->call = call ? g_object_ref (call) : NULL;
+  p->code = g_strdup (invite->code);
+  g_queue_push_tail (&self->pending_create, p);
+  g_debug ("invite %s: reclaiming it", invite->code);
+}
+
+static void
+claim_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  g_autoptr (VchatdManager) self = data;
+  g_autofree char *code = g_strdup (g_task_get_task_data (G_TASK (result)));
+  g_autoptr (GError) error = NULL;
+  g_autofree char *claim = vchatd_invites_get_claim_finish (self->invites, result, &error);
+  VchatdInvite *invite = vchatd_invites_lookup (self->invites, code);
+  VchatdCall *call;
+
+  if (!invite || self->shutting_down || !self->signaling)
+    return;
+  call = find_call (self, match_code, code);
+  if (!claim) {
+    /* Without its claim nobody can take the invite back. */
+    g_message ("invite %s: its claim is not in the keyring; forgetting it", code);
+    vchatd_invites_remove (self->invites, code);
+    if (call)
+      vchatd_call_end (call, VCHATD_END_ERROR, FALSE);
+    return;
+  }
+  if (call && vchatd_call_get_state (call) != VCHATD_CALL_SEARCHING)
+    return;
+  send_reclaim (self, invite, call);
+}
+
+/* After a new session at the server (the daemon started, or was away longer
+ * than the server's grace time): take back the open invites made here. */
+static void
+reclaim_invites (VchatdManager *self)
+{
+  g_autoptr (GPtrArray) stored = NULL;
+
+  if (!self->invites)
+    return;
+  self->reclaimed = TRUE;
+  stored = vchatd_invites_list (self->invites, vchatd_signaling_get_url (self->signaling));
+  for (guint i = 0; i < stored->len; i++)
+    vchatd_invites_get_claim_async (self->invites, ((VchatdInvite *) stored->pdata[i])->code,
+                                    claim_cb, g_object_ref (self));
+}
+
+static void
+invite_stored_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Pending *p = data;
+
+  vchatd_invites_add_finish (VCHATD_INVITES (source), result);
+  vchat_dbus_manager_complete_create_invite (p->manager->skeleton, g_steal_pointer (&p->invocation),
+                                             vchatd_call_get_path (p->call), p->code, p->link);
+  pending_free (p);
+}
+
+static void
+handle_invite (VchatdManager *self, VchatMsg *msg)
+{
+  Pending *p = g_queue_pop_head (&self->pending_create);
+  const char *code = vchat_msg_get_string (msg, "code");
+  VchatdInvite invite = {
+    .code = (char *) code,
+    .link = (char *) vchat_msg_get_string (msg, "link"),
+    .web_link = (char *) vchat_msg_get_string (msg, "web_link"),
+    .expires = vchat_msg_get_int (msg, "expires", 0),
+    .server = (char *) vchatd_signaling_get_url (self->signaling),
+    .claim = (char *) vchat_msg_get_string (msg, "claim"),
+  };
+  const VchatdCallOptions *opts;
+
+  if (!p) {
+    g_warning ("an invite arrived that nobody asked for; ignored");
+    return;
+  }
+  if (!p->invocation) {
+    /* Taken back: only now does the call show up, so that a friend who
+     * sees it and joins rings this daemon, not its dead predecessor. */
+    VchatdInvite *stored = vchatd_invites_lookup (self->invites, p->code);
+    VchatdCall *call = p->call ? p->call : find_call (self, match_code, p->code);
+
+    if (!call) {
+      g_auto (VchatdCallOptions) call_opts = { 0 };
+
+      call_opts.interests = g_new0 (char *, 1);
+      call_opts.ttl = stored ? stored->ttl : 0;
+      call_opts.display_name = stored ? g_strdup (stored->display_name) : NULL;
+      call = add_call (self, VCHATD_CALL_KIND_INVITE, VCHATD_CALL_SEARCHING, &call_opts);
+    }
+    vchatd_call_set_invite (call, code, invite.web_link);
+    g_debug ("invite %s: taken back", code);
+    pending_free (p);
+    return;
+  }
+  vchatd_call_set_invite (p->call, code, invite.web_link);
+  if (vchatd_call_get_state (p->call) == VCHATD_CALL_ENDED) {
+    /* Hung up before the server answered: nobody wants this invite. */
+    g_autoptr (JsonObject) cancel = vchat_msg_object_new (VCHAT_MSG_INVITE_CANCEL);
+
+    json_object_set_string_member (cancel, "code", code);
+    vchatd_signaling_send (self->signaling, cancel, NULL);
+    vchat_dbus_manager_complete_create_invite (self->skeleton, g_steal_pointer (&p->invocation),
+                                               vchatd_call_get_path (p->call), code, invite.link);
+    pending_free (p);
+    return;
+  }
+  /* The D-Bus answer waits until the invite would survive a crash. */
+  opts = vchatd_call_get_options (p->call);
+  invite.display_name = opts->display_name;
+  invite.ttl = opts->ttl;
+  g_free (p->code);
+  p->code = g_strdup (code);
+  p->link = g_strdup (invite.link);
+  p->manager = g_object_ref (self);
+  vchatd_invites_add_async (self->invites, &invite, invite_stored_cb, p);
 }
 
 static void
@@ -308,12 +480,16 @@ handle_error (VchatdManager *self, VchatMsg *msg)
   GQueue *queue = NULL;
   Pending *p;
 
-  if (g_strcmp0 (ref, "invite_create") == 0)
+  if (g_strcmp0 (ref, "invite_create") == 0 || g_strcmp0 (ref, "invite_reclaim") == 0)
     queue = &self->pending_create;
   else if (g_strcmp0 (ref, "invite_join") == 0)
     queue = &self->pending_join;
 
   if (queue && (p = g_queue_pop_head (queue))) {
+    if (!p->invocation) {
+      reclaim_failed (self, p, code, message);
+      return;
+    }
     if (p->call)
       vchatd_call_end (p->call, VCHATD_END_ERROR, FALSE);
     g_dbus_method_invocation_return_error (g_steal_pointer (&p->invocation), VCHATD_ERROR,
@@ -345,17 +521,7 @@ on_server_message (VchatdSignaling *signaling, VchatMsg *msg, VchatdManager *sel
     return;
 
   case VCHAT_MSG_INVITE:
-    p = g_queue_pop_head (&self->pending_create);
-    if (!p) {
-      g_warning ("an invite arrived that nobody asked for; ignored");
-      return;
-    }
-    vchatd_call_set_invite (p->call, vchat_msg_get_string (msg, "code"),
-                            vchat_msg_get_string (msg, "web_link"));
-    vchat_dbus_manager_complete_create_invite (
-      self->skeleton, g_steal_pointer (&p->invocation), vchatd_call_get_path (p->call),
-      vchat_msg_get_string (msg, "code"), vchat_msg_get_string (msg, "link"));
-    pending_free (p);
+    handle_invite (self, msg);
     return;
 
   case VCHAT_MSG_RINGING:
@@ -377,6 +543,9 @@ on_server_message (VchatdSignaling *signaling, VchatMsg *msg, VchatdManager *sel
   case VCHAT_MSG_INVITE_CANCELLED: {
     g_autofree char *code = vchat_invite_code_normalize (vchat_msg_get_string (msg, "code"));
     call = code ? find_call (self, match_code, code) : NULL;
+    /* Someone joined: the server used the invite up. */
+    if (code && msg->type == VCHAT_MSG_INCOMING && self->invites)
+      vchatd_invites_remove (self->invites, code);
     break;
   }
 
@@ -407,15 +576,44 @@ on_signaling_state (VchatdSignaling *signaling, GParamSpec *pspec, VchatdManager
 {
   vchat_dbus_manager_set_signaling_state (
     self->skeleton, vchatd_signaling_state_to_string (vchatd_signaling_get_state (signaling)));
+  /* The first session since the daemon started (later ones that are not
+   * resumed get "session-lost"). */
+  if (vchatd_signaling_get_state (signaling) == VCHATD_SIGNALING_ONLINE && !self->reclaimed)
+    reclaim_invites (self);
 }
 
 static void
 on_session_lost (VchatdSignaling *signaling, VchatdManager *self)
 {
   /* The server forgot us (we were away longer than its grace time): our
-   * calls and invites there are gone. */
-  for (guint i = 0; i < self->calls->len; i++)
-    vchatd_call_end (self->calls->pdata[i], VCHATD_END_NETWORK, FALSE);
+   * calls there are gone. Our open invites wait for us without an owner:
+   * take them back. Answers to requests of the old session never come. */
+  Pending *p;
+
+  /* Forget invites that ran out while we were away, so that their calls end
+   * below instead of waiting for a reclaim that is never sent. */
+  g_ptr_array_unref (vchatd_invites_list (self->invites, vchatd_signaling_get_url (signaling)));
+  while ((p = g_queue_pop_head (&self->pending_create))) {
+    if (p->invocation)
+      g_dbus_method_invocation_return_error (g_steal_pointer (&p->invocation), VCHATD_ERROR,
+                                             VCHATD_ERROR_OFFLINE,
+                                             "The connection to the signaling server was lost; "
+                                             "try again.");
+    if (p->call && !vchatd_invites_lookup (self->invites, vchatd_call_get_invite_code (p->call)))
+      vchatd_call_end (p->call, VCHATD_END_NETWORK, FALSE);
+    pending_free (p);
+  }
+  for (guint i = 0; i < self->calls->len; i++) {
+    VchatdCall *call = self->calls->pdata[i];
+    const char *code = vchatd_call_get_invite_code (call);
+
+    if (vchatd_call_get_kind (call) == VCHATD_CALL_KIND_INVITE &&
+        vchatd_call_get_state (call) == VCHATD_CALL_SEARCHING && code &&
+        vchatd_invites_lookup (self->invites, code))
+      continue;
+    vchatd_call_end (call, VCHATD_END_NETWORK, FALSE);
+  }
+  reclaim_invites (self);
 }
 
 /* Devices */
@@ -732,8 +930,16 @@ handle_select_camera (VchatDBusManager *skeleton, GDBusMethodInvocation *invocat
 void
 vchatd_manager_shutdown (VchatdManager *self)
 {
-  for (guint i = 0; i < self->calls->len; i++)
-    vchatd_call_end (self->calls->pdata[i], VCHATD_END_HANGUP, TRUE);
+  /* Open invites stay open at the server, to be reclaimed next time. */
+  self->shutting_down = TRUE;
+  for (guint i = 0; i < self->calls->len; i++) {
+    VchatdCall *call = self->calls->pdata[i];
+    gboolean keep = vchatd_call_get_kind (call) == VCHATD_CALL_KIND_INVITE &&
+                    vchatd_call_get_state (call) == VCHATD_CALL_SEARCHING &&
+                    vchatd_call_get_invite_code (call);
+
+    vchatd_call_end (call, VCHATD_END_HANGUP, !keep);
+  }
   vchatd_signaling_stop (self->signaling);
 }
 
@@ -748,6 +954,7 @@ vchatd_manager_dispose (GObject *object)
   if (self->signaling)
     g_signal_handlers_disconnect_by_data (self->signaling, self);
   g_clear_object (&self->signaling);
+  g_clear_object (&self->invites);
   if (self->devices) {
     g_signal_handlers_disconnect_by_data (self->devices, self);
     vchatd_devices_stop (self->devices);
@@ -838,6 +1045,7 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
     g_error ("cannot export the manager: %s", error->message);
 
   if (config->server_url) {
+    self->invites = vchatd_invites_new (NULL);
     self->signaling = vchatd_signaling_new (config->server_url, config->display_name);
     vchat_dbus_manager_set_server (sk, vchatd_signaling_get_url (self->signaling));
     g_signal_connect (self->signaling, "message", G_CALLBACK (on_server_message), self);

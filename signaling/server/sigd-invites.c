@@ -7,16 +7,23 @@
 #include "sigd-private.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/random.h>
 
 #define TOMBSTONE_US (G_GINT64_CONSTANT (3600) * G_USEC_PER_SEC)
 #define ATTEMPT_WINDOW_US (60 * G_USEC_PER_SEC)
 #define MIN_TTL 10
 #define MAX_OPEN_INVITES 16
+/* Open invites, owned or away, that one client address may hold: invites
+ * outlive their session now, so the per-session limit alone bounds nothing. */
+#define MAX_INVITES_PER_ADDRESS 64
+#define CLAIM_BYTES 16 /* 128 bits */
 
 typedef struct {
   char *code;
-  char *owner;         /* session id */
+  char *owner;         /* session id, or NULL while the owner is away */
+  char *claim;         /* secret: invite_reclaim makes its sender the owner */
+  char *address;       /* of the creating client, for MAX_INVITES_PER_ADDRESS */
   gint64 expires_real; /* Unix seconds, for the client */
   gint64 expires;      /* monotonic µs */
 } SigdInvite;
@@ -36,6 +43,8 @@ invite_free (SigdInvite *invite)
 {
   g_free (invite->code);
   g_free (invite->owner);
+  g_free (invite->claim);
+  g_free (invite->address);
   g_free (invite);
 }
 
@@ -56,10 +65,28 @@ sigd_invites_count (SigdServer *server)
 
 /* Removes @invite, remembering its code for a while so that a late joiner
  * learns it expired rather than that it never existed. */
+static SigdSession *
+invite_owner (SigdServer *server, SigdInvite *invite)
+{
+  return invite->owner ? g_hash_table_lookup (server->sessions, invite->owner) : NULL;
+}
+
+/* The invite's owner no longer answers for it: it is away, or another
+ * session reclaimed it. */
+static void
+invite_disown (SigdServer *server, SigdInvite *invite)
+{
+  SigdSession *owner = invite_owner (server, invite);
+
+  if (owner && owner->open_invites > 0)
+    owner->open_invites--;
+  g_clear_pointer (&invite->owner, g_free);
+}
+
 static void
 invite_remove (SigdServer *server, SigdInvite *invite)
 {
-  SigdSession *owner = g_hash_table_lookup (server->sessions, invite->owner);
+  SigdSession *owner = invite_owner (server, invite);
   gint64 *deadline = g_new (gint64, 1);
 
   *deadline = g_get_monotonic_time () + TOMBSTONE_US;
@@ -93,7 +120,7 @@ sigd_invites_sweep (SigdServer *server)
       g_ptr_array_add (expired, value);
   for (guint i = 0; i < expired->len; i++) {
     SigdInvite *invite = expired->pdata[i];
-    SigdSession *owner = g_hash_table_lookup (server->sessions, invite->owner);
+    SigdSession *owner = invite_owner (server, invite);
     g_autofree char *code = g_strdup (invite->code);
 
     invite_remove (server, invite);
@@ -111,6 +138,8 @@ sigd_invites_sweep (SigdServer *server)
       g_hash_table_iter_remove (&iter);
 }
 
+/* The session ended: its open invites stay open, without an owner, until
+ * they expire or someone reclaims them with their claim. */
 void
 sigd_invites_drop_session (SigdServer *server, SigdSession *session)
 {
@@ -120,10 +149,40 @@ sigd_invites_drop_session (SigdServer *server, SigdSession *session)
 
   g_hash_table_iter_init (&iter, server->invites);
   while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (g_str_equal (((SigdInvite *) value)->owner, session->id))
+    if (g_strcmp0 (((SigdInvite *) value)->owner, session->id) == 0)
       g_ptr_array_add (owned, value);
   for (guint i = 0; i < owned->len; i++)
-    invite_remove (server, owned->pdata[i]);
+    invite_disown (server, owned->pdata[i]);
+}
+
+static guint
+invites_of_address (SigdServer *server, const char *address)
+{
+  GHashTableIter iter;
+  gpointer value;
+  guint n = 0;
+
+  g_hash_table_iter_init (&iter, server->invites);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_strcmp0 (((SigdInvite *) value)->address, address) == 0)
+      n++;
+  return n;
+}
+
+static void
+send_invite (SigdServer *server, SigdSession *session, SigdInvite *invite)
+{
+  g_autofree char *link = g_strconcat ("vchat://join/", invite->code, NULL);
+  g_autofree char *web_link = g_strconcat (server->public_url, "/join/", invite->code, NULL);
+  JsonObject *reply = vchat_msg_object_new (VCHAT_MSG_INVITE);
+
+  json_object_set_string_member (reply, "code", invite->code);
+  json_object_set_string_member (reply, "link", link);
+  json_object_set_string_member (reply, "web_link", web_link);
+  json_object_set_int_member (reply, "expires", invite->expires_real);
+  json_object_set_string_member (reply, "claim", invite->claim);
+  sigd_session_send (session, reply);
+  json_object_unref (reply);
 }
 
 void
@@ -134,9 +193,6 @@ sigd_invites_handle_create (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   double ttl = server->config->invite_ttl;
   guint8 bytes[VCHAT_INVITE_CODE_BYTES];
   SigdInvite *invite;
-  JsonObject *reply;
-  g_autofree char *link = NULL;
-  g_autofree char *web_link = NULL;
 
   if (vchat_msg_has (msg, "ttl")) {
     gint64 asked = vchat_msg_get_int (msg, "ttl", 0);
@@ -153,6 +209,13 @@ sigd_invites_handle_create (SigdServer *server, SigdConn *conn, VchatMsg *msg)
                           MAX_OPEN_INVITES);
     return;
   }
+  if (invites_of_address (server, conn->address) >= MAX_INVITES_PER_ADDRESS) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "invite_create",
+                          "Your address has %d open invites; cancel some or let them expire "
+                          "before making another.",
+                          MAX_INVITES_PER_ADDRESS);
+    return;
+  }
 
   /* 80 bits from the kernel's CSPRNG: guessing is hopeless, and the join
    * attempt limit makes it slower still. */
@@ -162,21 +225,15 @@ sigd_invites_handle_create (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   invite = g_new0 (SigdInvite, 1);
   invite->code = vchat_invite_code_format (bytes);
   invite->owner = g_strdup (session->id);
+  invite->claim = sigd_random_hex (CLAIM_BYTES);
+  invite->address = g_strdup (conn->address);
   invite->expires = g_get_monotonic_time () + (gint64) (ttl * G_USEC_PER_SEC);
   invite->expires_real = g_get_real_time () / G_USEC_PER_SEC + (gint64) ttl;
   g_hash_table_insert (server->invites, invite->code, invite);
   session->open_invites++;
   server->metrics.invites_created++;
 
-  link = g_strconcat ("vchat://join/", invite->code, NULL);
-  web_link = g_strconcat (server->public_url, "/join/", invite->code, NULL);
-  reply = vchat_msg_object_new (VCHAT_MSG_INVITE);
-  json_object_set_string_member (reply, "code", invite->code);
-  json_object_set_string_member (reply, "link", link);
-  json_object_set_string_member (reply, "web_link", web_link);
-  json_object_set_int_member (reply, "expires", invite->expires_real);
-  sigd_session_send (session, reply);
-  json_object_unref (reply);
+  send_invite (server, session, invite);
   g_debug ("session %s: invite created, %g s", session->id, ttl);
 }
 
@@ -212,7 +269,7 @@ sigd_invites_handle_cancel (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 
   if (!invite)
     return;
-  if (!g_str_equal (invite->owner, conn->session->id)) {
+  if (g_strcmp0 (invite->owner, conn->session->id) != 0) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_INVITE_NOT_FOUND, "invite_cancel",
                           "You have no invite with this code.");
     return;
@@ -312,13 +369,19 @@ sigd_invites_handle_join (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     count_failure (server, conn->address, now);
   if (!invite)
     return;
-  if (g_str_equal (invite->owner, session->id)) {
+  if (g_strcmp0 (invite->owner, session->id) == 0) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_OWN_INVITE, "invite_join",
                           "This is your own invite; send the link to the person you want to call.");
     return;
   }
-  owner = g_hash_table_lookup (server->sessions, invite->owner);
-  g_assert (owner != NULL); /* invites go with their session */
+  owner = invite_owner (server, invite);
+  if (!owner) {
+    /* Not a wrong code, and the invite stays open for when they are back. */
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_INVITER_AWAY, "invite_join",
+                          "The person who invited you is not connected right now; try again in "
+                          "a minute.");
+    return;
+  }
   if (owner->call) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BUSY, "invite_join",
                           "The person who invited you is in another call; the invite stays "
@@ -353,4 +416,65 @@ sigd_invites_handle_join (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   sigd_session_send (owner, out);
   json_object_unref (out);
   g_debug ("call %s: ringing", call->id);
+}
+
+/* Compares two secrets in time that depends only on their lengths. */
+static gboolean
+claim_equal (const char *a, const char *b)
+{
+  gsize len = strlen (a);
+  guint8 diff = 0;
+
+  if (len != strlen (b))
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    diff |= (guint8) a[i] ^ (guint8) b[i];
+  return diff == 0;
+}
+
+void
+sigd_invites_handle_reclaim (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  SigdSession *session = conn->session;
+  SigdSession *old;
+  SigdInvite *invite;
+  gint64 now = g_get_monotonic_time ();
+  gboolean failed;
+
+  /* Wrong claims count with wrong codes: the claim is as much a secret. */
+  if (too_many_attempts (server, conn->address, now)) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_ATTEMPTS, "invite_reclaim",
+                          "Too many wrong invite codes or claims from your address; wait a "
+                          "minute.");
+    return;
+  }
+  invite = lookup_invite (server, conn, msg, &failed);
+  if (failed)
+    count_failure (server, conn->address, now);
+  if (!invite)
+    return;
+  if (!claim_equal (invite->claim, vchat_msg_get_string (msg, "claim"))) {
+    count_failure (server, conn->address, now);
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_INVITE_NOT_FOUND, "invite_reclaim",
+                          "You have no invite with this code.");
+    return;
+  }
+  if (g_strcmp0 (invite->owner, session->id) != 0) {
+    if (session->open_invites >= MAX_OPEN_INVITES) {
+      sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "invite_reclaim",
+                            "You have %d open invites; cancel one before taking back another.",
+                            MAX_OPEN_INVITES);
+      return;
+    }
+    /* The old owner (gone, or still in its grace time) loses the invite and
+     * is told so, as if it had been cancelled. */
+    old = invite_owner (server, invite);
+    invite_disown (server, invite);
+    if (old)
+      send_code_message (old, VCHAT_MSG_INVITE_CANCELLED, invite->code);
+    invite->owner = g_strdup (session->id);
+    session->open_invites++;
+  }
+  send_invite (server, session, invite);
+  g_debug ("session %s: invite reclaimed", session->id);
 }

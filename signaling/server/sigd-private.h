@@ -136,6 +136,7 @@ void sigd_invites_init (SigdServer *server);
 void sigd_invites_handle_create (SigdServer *server, SigdConn *conn, VchatMsg *msg);
 void sigd_invites_handle_cancel (SigdServer *server, SigdConn *conn, VchatMsg *msg);
 void sigd_invites_handle_join (SigdServer *server, SigdConn *conn, VchatMsg *msg);
+void sigd_invites_handle_reclaim (SigdServer *server, SigdConn *conn, VchatMsg *msg);
 void sigd_invites_drop_session (SigdServer *server, SigdSession *session);
 void sigd_invites_sweep (SigdServer *server);
 guint sigd_invites_count (SigdServer *server);

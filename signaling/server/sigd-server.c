@@ -698,6 +698,9 @@ dispatch (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   case VCHAT_MSG_INVITE_JOIN:
     sigd_invites_handle_join (server, conn, msg);
     break;
+  case VCHAT_MSG_INVITE_RECLAIM:
+    sigd_invites_handle_reclaim (server, conn, msg);
+    break;
   default:
     /* The parser accepts only client messages. */
     g_assert_not_reached ();

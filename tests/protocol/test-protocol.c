@@ -62,6 +62,19 @@ static const BadCase bad_cases[] = {
     "invite_create", "integer" },
   { "join-no-code", "{\"type\":\"invite_join\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "invite_join",
     "code" },
+  { "reclaim-no-claim", "{\"type\":\"invite_reclaim\",\"code\":\"abcd-efgh-ijkl-mnop\"}",
+    VCHAT_PROTO_ERROR_MISSING_FIELD, "invite_reclaim", "claim" },
+  { "reclaim-no-code", "{\"type\":\"invite_reclaim\",\"claim\":\"00ff\"}",
+    VCHAT_PROTO_ERROR_MISSING_FIELD, "invite_reclaim", "code" },
+  { "reclaim-claim-number", "{\"type\":\"invite_reclaim\",\"code\":\"c\",\"claim\":5}",
+    VCHAT_PROTO_ERROR_BAD_FIELD, "invite_reclaim", "string" },
+  { "reclaim-claim-empty", "{\"type\":\"invite_reclaim\",\"code\":\"c\",\"claim\":\"\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "invite_reclaim", "empty" },
+  { "reclaim-claim-long",
+    "{\"type\":\"invite_reclaim\",\"code\":\"c\",\"claim\":\""
+    "0123456789012345678901234567890123456789012345678901234567890123"
+    "01234567890123456789012345678901234567890123456789012345678901234\"}",
+    VCHAT_PROTO_ERROR_TOO_LONG, "invite_reclaim", "claim" },
   { "accept-no-call", "{\"type\":\"accept\"}", VCHAT_PROTO_ERROR_MISSING_FIELD, "accept", "call" },
   { "accept-call-null", "{\"type\":\"accept\",\"call\":null}", VCHAT_PROTO_ERROR_BAD_FIELD,
     "accept", "string" },
@@ -161,6 +174,8 @@ test_good_messages (void)
     "1}}",
     "{\"type\":\"invite_create\",\"ttl\":600}",
     "{\"type\":\"invite_join\",\"code\":\"vchat://join/abcd-efgh-ijkl-mnop\"}",
+    "{\"type\":\"invite_reclaim\",\"code\":\"abcd-efgh-ijkl-mnop\",\"claim\":"
+    "\"0123456789abcdef0123456789abcdef\"}",
     "{\"type\":\"signal\",\"call\":\"c1\",\"sdp\":{\"type\":\"offer\",\"sdp\":\"v=0\\r\\n\"}}",
     "{\"type\":\"signal\",\"call\":\"c1\",\"ice\":{\"candidate\":\"candidate:1 1 UDP 1 127.0.0.1 "
     "5000 typ host\",\"sdpMLineIndex\":0,\"sdpMid\":\"video0\"}}",
@@ -245,6 +260,35 @@ test_server_messages (void)
   g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE);
 }
 
+/* `invite` carries the claim that invite_reclaim needs; a server message
+ * without it is refused, and a client may not send `invite` itself. */
+static void
+test_invite_claim (void)
+{
+  const char *good = "{\"type\":\"invite\",\"code\":\"abcd-efgh-ijkl-mnop\",\"link\":"
+                     "\"vchat://join/abcd-efgh-ijkl-mnop\",\"web_link\":\"http://x/join/"
+                     "abcd-efgh-ijkl-mnop\",\"expires\":1700000000,\"claim\":\"00ff\"}";
+  const char *no_claim = "{\"type\":\"invite\",\"code\":\"abcd-efgh-ijkl-mnop\",\"link\":"
+                         "\"vchat://join/abcd-efgh-ijkl-mnop\",\"web_link\":\"http://x/join/"
+                         "abcd-efgh-ijkl-mnop\",\"expires\":1700000000}";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VchatMsg) msg = NULL;
+  VchatProtoError code;
+
+  msg = vchat_msg_parse (good, strlen (good), 0, VCHAT_MSG_FROM_SERVER, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (vchat_msg_get_string (msg, "claim"), ==, "00ff");
+  g_assert_null (
+    vchat_msg_parse (no_claim, strlen (no_claim), 0, VCHAT_MSG_FROM_SERVER, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_MISSING_FIELD);
+  g_clear_error (&error);
+  g_assert_null (vchat_msg_parse (good, strlen (good), 0, VCHAT_MSG_FROM_CLIENT, NULL, &error));
+  g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_UNKNOWN_TYPE);
+  g_assert_true (vchat_proto_error_from_string ("inviter-away", &code));
+  g_assert_cmpint (code, ==, VCHAT_PROTO_ERROR_INVITER_AWAY);
+  g_assert_cmpstr (vchat_msg_type_to_string (VCHAT_MSG_INVITE_RECLAIM), ==, "invite_reclaim");
+}
+
 static void
 test_error_roundtrip (void)
 {
@@ -316,6 +360,7 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/signal-copy", test_signal_copy_drops_unknown);
   g_test_add_func ("/protocol/server-messages", test_server_messages);
   g_test_add_func ("/protocol/errors", test_error_roundtrip);
+  g_test_add_func ("/protocol/invite-claim", test_invite_claim);
   g_test_add_func ("/protocol/invite-codes", test_invite_codes);
   return g_test_run ();
 }

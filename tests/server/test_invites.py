@@ -166,14 +166,17 @@ def test_cannot_cancel_someone_elses_invite(signald, connect):
     ring(a, c, code)  # still open
 
 
-def test_invites_cancelled_when_session_ends(signald, connect):
+def test_invite_stays_open_when_session_ends(signald, connect):
+    """The owner is away: joining says so and does not use the invite up."""
     s = signald()
     a, b = connect(s, name="Alice"), connect(s, name="Bob")
     code = invite(a)["code"]
     a.close(1000)
     time.sleep(0.2)
-    b.send({"type": "invite_join", "code": code})
-    b.expect_error("invite-expired", ref="invite_join")
+    for _ in range(2):
+        b.send({"type": "invite_join", "code": code})
+        err = b.expect_error("inviter-away", ref="invite_join")
+        assert "not connected" in err["message"]
 
 
 def test_wrong_code(signald, connect):
@@ -261,3 +264,110 @@ def test_ring_timeout(signald, connect):
     assert time.monotonic() - t0 >= 0.8
     a.send({"type": "accept", "call": call})
     a.expect_error("unknown-call", ref="accept")
+
+
+# Reclaiming: an invite outlives its session, and its claim makes a new
+# session its owner.
+
+def reclaim(c, inv):
+    c.send({"type": "invite_reclaim", "code": inv["code"], "claim": inv["claim"]})
+    got = c.expect("invite")
+    for key in ("code", "link", "web_link", "expires", "claim"):
+        assert got[key] == inv[key], key
+    return got
+
+
+def test_invite_claim_is_a_fresh_secret(signald, connect):
+    s = signald()
+    a = connect(s)
+    claims = {invite(a)["claim"] for _ in range(4)}
+    assert len(claims) == 4
+    for claim in claims:
+        assert isinstance(claim, str) and len(claim) * 4 >= 128, claim
+
+
+def test_reclaim_after_socket_closes(signald, connect):
+    """A crash: the socket drops, a new process gets a new session and takes
+    the invite back while the old session is still in its grace time; the
+    friend who joins rings the new session."""
+    s = signald("--grace", "30")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    inv = invite(a, ttl=120)
+    a.kill()
+    a2 = connect(s, name="Alice again")
+    reclaim(a2, inv)
+    call, incoming, ringing = ring(a2, b, inv["code"])
+    assert ringing["peer"]["name"] == "Alice again"
+    assert incoming["code"] == inv["code"]
+    a2.send({"type": "accept", "call": call})
+    a2.expect("matched", call=call)
+    b.expect("matched", call=call)
+
+
+def test_reclaim_after_grace_and_join_while_away(signald, connect):
+    s = signald("--grace", "1")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    inv = invite(a, ttl=120)
+    a.kill()
+    time.sleep(1.6)
+    b.send({"type": "invite_join", "code": inv["code"]})
+    b.expect_error("inviter-away", ref="invite_join")
+    a2 = connect(s, name="Alice")
+    reclaim(a2, inv)
+    # the reclaimed invite is a normal open invite: the owner can cancel it
+    ring(a2, b, inv["code"])
+
+
+def test_reclaim_cancel_and_expiry(signald, connect):
+    s = signald("--invite-ttl", "1")
+    a = connect(s)
+    inv = invite(a)
+    a.close(1000)
+    a2 = connect(s)
+    reclaim(a2, inv)
+    a2.expect("invite_expired", code=inv["code"], timeout=4)
+    a2.send({"type": "invite_reclaim", "code": inv["code"], "claim": inv["claim"]})
+    a2.expect_error("invite-expired", ref="invite_reclaim")
+    inv2 = invite(a2, ttl=60)
+    a2.send({"type": "invite_cancel", "code": inv2["code"]})
+    a2.expect("invite_cancelled", code=inv2["code"])
+    a2.send({"type": "invite_reclaim", "code": inv2["code"], "claim": inv2["claim"]})
+    a2.expect_error("invite-expired", ref="invite_reclaim")
+
+
+def test_reclaim_wrong_claim_or_code(signald, connect):
+    s = signald("--join-attempts", "3")
+    a, b = connect(s, name="Alice"), connect(s, name="Mallory")
+    inv = invite(a)
+    b.send({"type": "invite_reclaim", "code": inv["code"], "claim": "0" * 32})
+    b.expect_error("invite-not-found", ref="invite_reclaim")
+    b.send({"type": "invite_reclaim", "code": "aaaa-bbbb-cccc-dddd", "claim": inv["claim"]})
+    b.expect_error("invite-not-found", ref="invite_reclaim")
+    b.send({"type": "invite_reclaim", "code": inv["code"], "claim": inv["claim"][:-1]})
+    b.expect_error("invite-not-found", ref="invite_reclaim")
+    # wrong claims count like wrong codes: now even the right one is refused
+    b.send({"type": "invite_reclaim", "code": inv["code"], "claim": inv["claim"]})
+    b.expect_error("too-many-attempts", ref="invite_reclaim")
+    b.send({"type": "invite_join", "code": inv["code"]})
+    b.expect_error("too-many-attempts", ref="invite_join")
+    # Alice still owns it: the invite rings her
+    a.expect_nothing(0.2)
+    other = connect(s, name="Other", source="127.0.0.2")
+    ring(a, other, inv["code"])
+
+
+def test_reclaim_while_old_session_connected(signald, connect):
+    """The old owner loses the invite and is told so with invite_cancelled;
+    it can no longer cancel it, and joiners ring the new owner."""
+    s = signald()
+    a, a2, b = connect(s, name="Old"), connect(s, name="New"), connect(s, name="Bob")
+    inv = invite(a)
+    reclaim(a2, inv)
+    a.expect("invite_cancelled", code=inv["code"])
+    a.send({"type": "invite_cancel", "code": inv["code"]})
+    a.expect_error("invite-not-found", ref="invite_cancel")
+    # reclaiming one's own invite again just repeats the answer
+    reclaim(a2, inv)
+    a2.expect_nothing(0.2)
+    ring(a2, b, inv["code"])
+    a.expect_nothing(0.2)

@@ -123,7 +123,8 @@ def test_grace_expiry_leaves_queue(signald, connect):
     b.expect_nothing(0.7)
 
 
-def test_grace_expiry_cancels_invites(signald, connect):
+def test_grace_expiry_leaves_invites_away(signald, connect):
+    """After the grace time the invite is not cancelled: its owner is away."""
     s = signald("--grace", "0.5")
     a, b = connect(s, name="Alice"), connect(s, name="Bob")
     a.send({"type": "invite_create"})
@@ -131,4 +132,4 @@ def test_grace_expiry_cancels_invites(signald, connect):
     a.drop()
     time.sleep(1.0)
     b.send({"type": "invite_join", "code": code})
-    b.expect_error("invite-expired", ref="invite_join")
+    b.expect_error("inviter-away", ref="invite_join")
