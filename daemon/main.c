@@ -90,6 +90,7 @@ load_settings (VchatdManagerConfig *config)
     config->media.relay_only = g_settings_get_boolean (settings, "relay-only");
   if (!config->media.max_bitrate_kbps)
     config->media.max_bitrate_kbps = g_settings_get_uint (settings, "max-bitrate");
+  config->media.turn_server = g_settings_get_string (settings, "turn-server");
 }
 
 int
@@ -197,5 +198,8 @@ main (int argc, char **argv)
   g_free (d.config.media.video_source);
   g_free (d.config.media.audio_source);
   g_free (d.config.media.audio_sink);
+  g_free (d.config.media.turn_server);
+  g_free (d.config.media.turn_username);
+  g_free (d.config.media.turn_password);
   return d.status;
 }

@@ -200,6 +200,23 @@ media_start (VchatdCall *self, GError **error)
   const char *node;
 
   vchatd_ice_servers_to_webrtc (vchatd_signaling_get_ice_servers (self->signaling), &stun, &turns);
+  if (ms->turn_server && *ms->turn_server) {
+    g_autofree char *own = vchatd_turn_url (ms->turn_server, ms->turn_username, ms->turn_password);
+
+    if (own) {
+      g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+      g_strv_builder_addv (builder, (const char **) turns);
+      g_strv_builder_add (builder, own);
+      explicit_bzero (own, strlen (own));
+      g_strfreev (turns);
+      turns = g_strv_builder_end (builder);
+      g_debug ("call: also the TURN server %s of the settings (%s)", ms->turn_server,
+               ms->turn_username ? "with credentials from the keyring" : "without credentials");
+    } else {
+      g_warning ("the setting turn-server “%s” is not a turn: or turns: URL; ignored",
+                 ms->turn_server);
+    }
+  }
   if (ms->publish_nodes)
     prefix = g_strdup_printf ("vchat-%d-call-%s", (int) getpid (), strrchr (self->path, '/') + 1);
 

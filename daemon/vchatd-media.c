@@ -2473,8 +2473,17 @@ build_pipeline (VchatdMedia *self, GError **error)
 
     g_signal_emit_by_name (self->webrtc, "add-turn-server", self->turn_servers[i], &ok);
     if (!ok) {
+      /* Without the user:password part: errors reach logs and D-Bus. */
+      const char *url = self->turn_servers[i];
+      const char *at = strchr (url, '@');
+      const char *scheme_end = strstr (url, "://");
+      g_autofree char *shown = at && scheme_end && scheme_end < at
+                                 ? g_strdup_printf ("%.*s://%s", (int) (scheme_end - url), url,
+                                                    at + 1)
+                                 : g_strdup (url);
+
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The TURN server URL “%s” is not valid", self->turn_servers[i]);
+                   "The TURN server URL “%s” is not valid", shown);
       return FALSE;
     }
   }
