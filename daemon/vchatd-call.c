@@ -228,6 +228,7 @@ media_start (VchatdCall *self, GError **error)
   config.audio_sink_description = ms->audio_sink;
   config.stun_server = stun;
   config.turn_servers = (const char *const *) turns;
+  config.ice_addresses = (const char *const *) ms->ice_addresses;
   config.relay_only = self->options.relay_only_set ? self->options.relay_only : ms->relay_only;
   config.max_bitrate_kbps = ms->max_bitrate_kbps;
   config.node_name_prefix = prefix;

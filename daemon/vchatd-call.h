@@ -36,6 +36,7 @@ typedef struct {
   char *turn_server;
   char *turn_username;
   char *turn_password;
+  GStrv ice_addresses; /* --ice-address (tests), or NULL */
 } VchatdMediaSettings;
 
 #define VCHATD_TYPE_CALL (vchatd_call_get_type ())
