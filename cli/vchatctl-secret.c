@@ -218,7 +218,9 @@ secret_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_secret_commands[] = {
-  { "secret", "set|clear NAME | list", "Set, clear or list the credentials kept in the keyring",
+  { "secret", "ACTION", "Set, clear or list the credentials in the keyring",
+    "ACTION is one of: set NAME, clear NAME, list.\n"
+    "\n"
     "set NAME reads the value from standard input (typed without echo at a\n"
     "terminal; one trailing newline is dropped) and keeps it in the keyring, where\n"
     "vchatd finds it; clear NAME removes it; list shows which names are set, never\n"
