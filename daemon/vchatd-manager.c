@@ -487,10 +487,11 @@ check_ready (VchatdManager *self, GDBusMethodInvocation *invocation, gboolean bu
       vchatd_signaling_get_state (self->signaling) != VCHATD_SIGNALING_ONLINE) {
     g_dbus_method_invocation_return_error (
       invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
-      "The signaling server %s wants an access token and did not accept ours (it says: %s). "
-      "Ask its operator for the token and set it with: printf %%s TOKEN | vchatctl secret set "
-      "server-token",
+      "The signaling server %s wants an access token%s (it says: %s). Ask its operator for "
+      "the token and set it with: printf %%s TOKEN | vchatctl secret set server-token",
       vchatd_signaling_get_url (self->signaling),
+      vchatd_signaling_has_token (self->signaling) ? " and did not accept the one in the keyring"
+                                                   : ", and the keyring has none",
       vchatd_signaling_get_unauthorized (self->signaling));
     return FALSE;
   }

@@ -432,10 +432,14 @@ vchatd_signaling_set_token (VchatdSignaling *self, const char *token)
 {
   if (token && !*token)
     token = NULL;
-  if (g_strcmp0 (token, self->token) == 0)
+  /* The same token again: nothing to do, unless it was refused (the
+   * server's operator may have changed the server meanwhile). */
+  if (g_strcmp0 (token, self->token) == 0 && !self->unauthorized)
     return;
-  free_token (self->token);
-  self->token = g_strdup (token);
+  if (g_strcmp0 (token, self->token) != 0) {
+    free_token (self->token);
+    self->token = g_strdup (token);
+  }
   g_clear_pointer (&self->unauthorized, g_free);
   self->warned_unauthorized = FALSE;
   g_debug ("signaling: the access token changed (%s); connecting again", token ? "set" : "none");
@@ -449,6 +453,12 @@ vchatd_signaling_set_token (VchatdSignaling *self, const char *token)
   set_state (self, self->state == VCHATD_SIGNALING_ONLINE ? VCHATD_SIGNALING_RECONNECTING
                                                           : VCHATD_SIGNALING_CONNECTING);
   connect_now (self);
+}
+
+gboolean
+vchatd_signaling_has_token (VchatdSignaling *self)
+{
+  return self->token != NULL;
 }
 
 const char *

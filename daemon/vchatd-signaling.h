@@ -42,6 +42,7 @@ void vchatd_signaling_set_token (VchatdSignaling *self, const char *token);
  * NULL. The state is then offline; retries are slow until the token
  * changes. */
 const char *vchatd_signaling_get_unauthorized (VchatdSignaling *self);
+gboolean vchatd_signaling_has_token (VchatdSignaling *self);
 
 VchatdSignalingState vchatd_signaling_get_state (VchatdSignaling *self);
 const char *vchatd_signaling_get_url (VchatdSignaling *self);

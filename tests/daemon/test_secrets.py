@@ -151,6 +151,7 @@ def test_server_token_from_the_keyring(stack, tmp_path):
         assert dbus_error_name(e.value) == "io.github.vchat.VChat1.Error.Offline"
         message = dbus_error_message(e.value)
         assert "token" in message and "vchatctl secret set server-token" in message, message
+        assert "the keyring has none" in message, message
         # It does not hammer the server: one refusal, one warning.
         assert 1 <= server.log.count("hello refused: no access token") <= 2, server.log
         assert a.log.count("refused us") == 1, a.log
@@ -173,7 +174,8 @@ def test_server_token_from_the_keyring(stack, tmp_path):
         a.wait(lambda: a.manager_prop("SignalingState") == "offline", 15, "refused again")
         with pytest.raises(GLib.Error) as e:
             a.manager("CreateInvite", "(a{sv})", {})
-        assert "server-token" in dbus_error_message(e.value)
+        message = dbus_error_message(e.value)
+        assert "server-token" in message and "did not accept" in message, message
 
         a.stop()
         b.stop()
