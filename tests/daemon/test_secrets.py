@@ -77,6 +77,10 @@ def test_secret_set_clear_list_through_vchatctl(stack):
     server = Signald()
     try:
         d, k = stack("alice", server.ws_url)
+        # vchatctl secret never starts a daemon (it only tells a running one)
+        marker = os.path.join(d.tmpdir, "activated")
+        with open(os.path.join(d.bus.services_dir, "io.github.vchat.VChat1.service"), "w") as f:
+            f.write(f"[D-BUS Service]\nName=io.github.vchat.VChat1\nExec=/usr/bin/touch {marker}\n")
         # stdin, one trailing newline dropped
         p = vchatctl(d, "secret", "set", "server-token", input=TOKEN + "\n", keyring=k)
         assert p.returncode == 0, p.stderr
@@ -100,6 +104,7 @@ def test_secret_set_clear_list_through_vchatctl(stack):
         p = vchatctl(d, "secret", "clear", "turn-password", keyring=k)
         assert p.returncode == 0, p.stderr
         assert k.lookup("turn-password") is None
+        assert not os.path.exists(marker), "vchatctl secret started a daemon"
 
         # usage errors: exit 2, naming the valid names
         p = vchatctl(d, "secret", "set", "password", input="x", keyring=k)
