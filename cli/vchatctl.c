@@ -6,7 +6,7 @@
  * summary and a --help of its own, like wpctl. This file parses the command
  * line, prints the help and maps errors to the documented exit status; the
  * verbs live in vchatctl-info.c, vchatctl-calls.c, vchatctl-show.c,
- * vchatctl-monitor.c and vchatctl-view.c.
+ * vchatctl-monitor.c, vchatctl-view.c and vchatctl-secret.c.
  */
 #include <locale.h>
 #include <stdio.h>
@@ -28,13 +28,14 @@ static const GOptionEntry global_entries[] = {
 static const VchatctlCommand *const command_tables[] = {
   vchatctl_info_commands,    vchatctl_call_commands, vchatctl_show_commands,
   vchatctl_monitor_commands, vchatctl_view_commands, vchatctl_config_commands,
+  vchatctl_secret_commands,
 };
 
 /* The order of `vchatctl --help`: what a person needs first comes first. */
 static const char *const command_order[] = {
   "status", "devices", "camera",  "random",  "invite", "join",   "accept",
   "reject", "hangup",  "next",    "mute",    "video",  "say",    "report",
-  "list",   "show",    "history", "monitor", "view",   "config",
+  "list",   "show",    "history", "monitor", "view",   "config", "secret",
 };
 
 static const VchatctlCommand *

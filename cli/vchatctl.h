@@ -62,6 +62,7 @@ extern const VchatctlCommand vchatctl_show_commands[];
 extern const VchatctlCommand vchatctl_monitor_commands[];
 extern const VchatctlCommand vchatctl_view_commands[];
 extern const VchatctlCommand vchatctl_config_commands[];
+extern const VchatctlCommand vchatctl_secret_commands[];
 
 /* vchatctl-connect.c: reaching the daemon */
 gboolean vchatctl_get_bus (Vchatctl *ctl, GError **error);

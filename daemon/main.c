@@ -90,6 +90,7 @@ load_settings (VchatdManagerConfig *config)
     config->media.relay_only = g_settings_get_boolean (settings, "relay-only");
   if (!config->media.max_bitrate_kbps)
     config->media.max_bitrate_kbps = g_settings_get_uint (settings, "max-bitrate");
+  config->media.turn_server = g_settings_get_string (settings, "turn-server");
 }
 
 int
@@ -122,6 +123,10 @@ main (int argc, char **argv)
       "A GStreamer source description to send instead of a microphone (for testing)", "PIPELINE" },
     { "audio-sink", 0, 0, G_OPTION_ARG_STRING, &d.config.media.audio_sink,
       "Where the peer's sound goes instead of the default output (for testing)", "PIPELINE" },
+    { "ice-address", 0, 0, G_OPTION_ARG_STRING_ARRAY, &d.config.media.ice_addresses,
+      "Gather ICE candidates only on this local address (repeatable; for testing: libnice "
+      "leaves out the loopback otherwise)",
+      "ADDRESS" },
     { "no-pipewire-nodes", 0, 0, G_OPTION_ARG_NONE, &no_nodes,
       "Do not publish remote video and preview as PipeWire nodes", NULL },
     { "watchdog", 0, 0, G_OPTION_ARG_INT, &watchdog,
@@ -198,5 +203,9 @@ main (int argc, char **argv)
   g_free (d.config.media.video_source);
   g_free (d.config.media.audio_source);
   g_free (d.config.media.audio_sink);
+  g_free (d.config.media.turn_server);
+  g_strfreev (d.config.media.ice_addresses);
+  g_free (d.config.media.turn_username);
+  g_free (d.config.media.turn_password);
   return d.status;
 }

@@ -213,6 +213,23 @@ media_start (VchatdCall *self, GError **error)
   const char *node;
 
   vchatd_ice_servers_to_webrtc (vchatd_signaling_get_ice_servers (self->signaling), &stun, &turns);
+  if (ms->turn_server && *ms->turn_server) {
+    g_autofree char *own = vchatd_turn_url (ms->turn_server, ms->turn_username, ms->turn_password);
+
+    if (own) {
+      g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+      g_strv_builder_addv (builder, (const char **) turns);
+      g_strv_builder_add (builder, own);
+      explicit_bzero (own, strlen (own));
+      g_strfreev (turns);
+      turns = g_strv_builder_end (builder);
+      g_debug ("call: also the TURN server %s of the settings (%s)", ms->turn_server,
+               ms->turn_username ? "with credentials from the keyring" : "without credentials");
+    } else {
+      g_warning ("the setting turn-server “%s” is not a turn: or turns: URL; ignored",
+                 ms->turn_server);
+    }
+  }
   if (ms->publish_nodes)
     prefix = g_strdup_printf ("vchat-%d-call-%s", (int) getpid (), strrchr (self->path, '/') + 1);
 
@@ -224,6 +241,7 @@ media_start (VchatdCall *self, GError **error)
   config.audio_sink_description = ms->audio_sink;
   config.stun_server = stun;
   config.turn_servers = (const char *const *) turns;
+  config.ice_addresses = (const char *const *) ms->ice_addresses;
   config.relay_only = self->options.relay_only_set ? self->options.relay_only : ms->relay_only;
   config.max_bitrate_kbps = ms->max_bitrate_kbps;
   config.node_name_prefix = prefix;

@@ -30,6 +30,13 @@ typedef struct {
   guint max_bitrate_kbps;
   gboolean publish_nodes; /* remote video and preview as PipeWire nodes */
   guint watchdog_seconds;
+  /* The user's own TURN server (GSettings turn-server, "" for none) and its
+   * credentials from the keyring (NULL when not set), used in addition to
+   * the servers of welcome. The credentials are never logged. */
+  char *turn_server;
+  char *turn_username;
+  char *turn_password;
+  GStrv ice_addresses; /* --ice-address (tests), or NULL */
 } VchatdMediaSettings;
 
 #define VCHATD_TYPE_CALL (vchatd_call_get_type ())

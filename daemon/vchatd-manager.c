@@ -11,6 +11,7 @@
 #include "config.h"
 
 #include "vchatd-manager.h"
+#include "vchatd-secrets.h"
 
 #include <unistd.h>
 
@@ -23,6 +24,9 @@
 #define MANAGER_PATH "/io/github/vchat/VChat1"
 /* Ended calls stay on the bus this long so their end reason can be read. */
 #define ENDED_CALL_LINGER_S 60
+/* How long the first connection waits for the keyring (it may be asking the
+ * person to unlock it). */
+#define SECRETS_WAIT_S 10
 
 /* invite_create and invite_reclaim are both answered with `invite`, so they
  * share pending_create; a reclaim has no invocation. */
@@ -59,6 +63,9 @@ struct _VchatdManager {
   VchatdInvites *invites;  /* open invites kept across restarts */
   gboolean reclaimed;      /* the stored invites were reclaimed once */
   gboolean shutting_down;
+
+  GCancellable *cancellable; /* keyring lookups */
+  guint secrets_fallback;    /* starts signaling if the keyring is slow */
 };
 
 G_DEFINE_FINAL_TYPE (VchatdManager, vchatd_manager, G_TYPE_OBJECT)
@@ -747,6 +754,18 @@ on_settings_changed (GSettings *settings, const char *key, VchatdManager *self)
 static gboolean
 check_ready (VchatdManager *self, GDBusMethodInvocation *invocation, gboolean busy_matters)
 {
+  if (vchatd_signaling_get_unauthorized (self->signaling) &&
+      vchatd_signaling_get_state (self->signaling) != VCHATD_SIGNALING_ONLINE) {
+    g_dbus_method_invocation_return_error (
+      invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
+      "The signaling server %s wants an access token%s (it says: %s). Ask its operator for "
+      "the token and set it with: printf %%s TOKEN | vchatctl secret set server-token",
+      vchatd_signaling_get_url (self->signaling),
+      vchatd_signaling_has_token (self->signaling) ? " and did not accept the one in the keyring"
+                                                   : ", and the keyring has none",
+      vchatd_signaling_get_unauthorized (self->signaling));
+    return FALSE;
+  }
   if (vchatd_signaling_get_state (self->signaling) != VCHATD_SIGNALING_ONLINE) {
     g_dbus_method_invocation_return_error (
       invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
@@ -927,9 +946,112 @@ handle_select_camera (VchatDBusManager *skeleton, GDBusMethodInvocation *invocat
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* Secrets */
+
+static void
+replace_secret (char **field, char **value)
+{
+  if (*field)
+    explicit_bzero (*field, strlen (*field));
+  g_free (*field);
+  *field = g_strdup (*value);
+}
+
+static void
+apply_secrets (VchatdManager *self, VchatdSecrets *secrets)
+{
+  VchatdMediaSettings *ms = &self->config->media;
+
+  replace_secret (&ms->turn_username, &secrets->values[VCHAT_SECRET_TURN_USERNAME]);
+  replace_secret (&ms->turn_password, &secrets->values[VCHAT_SECRET_TURN_PASSWORD]);
+  g_debug ("keyring: server token %s, TURN user name %s, TURN password %s",
+           secrets->values[VCHAT_SECRET_SERVER_TOKEN] ? "set" : "not set",
+           ms->turn_username ? "set" : "not set", ms->turn_password ? "set" : "not set");
+  if (self->signaling)
+    vchatd_signaling_set_token (self->signaling, secrets->values[VCHAT_SECRET_SERVER_TOKEN]);
+}
+
+static void
+start_signaling (VchatdManager *self)
+{
+  g_clear_handle_id (&self->secrets_fallback, g_source_remove);
+  if (self->signaling)
+    vchatd_signaling_start (self->signaling);
+}
+
+static gboolean
+secrets_fallback_cb (gpointer data)
+{
+  VchatdManager *self = data;
+
+  g_warning ("the keyring did not answer within %d s; connecting without its access token "
+             "(it is used once the keyring answers)",
+             SECRETS_WAIT_S);
+  self->secrets_fallback = 0;
+  start_signaling (self);
+  return G_SOURCE_REMOVE;
+}
+
+typedef struct {
+  VchatdManager *self;
+  GDBusMethodInvocation *invocation; /* ReloadSecrets, or NULL at startup */
+  gboolean startup;
+} Reload;
+
+static void
+secrets_loaded_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Reload *r = data;
+  VchatdManager *self = r->self;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VchatdSecrets) secrets = vchatd_secrets_load_finish (result, &error);
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && r->startup) {
+    g_object_unref (r->self);
+    g_free (r);
+    return;
+  }
+  if (secrets) {
+    apply_secrets (self, secrets);
+    if (r->invocation)
+      vchat_dbus_manager_complete_reload_secrets (self->skeleton, g_steal_pointer (&r->invocation));
+  } else if (r->invocation) {
+    g_dbus_method_invocation_return_error (g_steal_pointer (&r->invocation), VCHATD_ERROR,
+                                           VCHATD_ERROR_FAILED, "%s", error->message);
+  } else {
+    /* No keyring is fine when nothing needs a secret: say it once, quietly. */
+    g_debug ("keyring: %s", error->message);
+  }
+  if (r->startup && self->secrets_fallback)
+    start_signaling (self);
+  g_object_unref (r->self);
+  g_free (r);
+}
+
+static void
+load_secrets (VchatdManager *self, GDBusMethodInvocation *invocation)
+{
+  Reload *r = g_new0 (Reload, 1);
+
+  r->self = g_object_ref (self);
+  r->invocation = invocation;
+  r->startup = invocation == NULL;
+  vchatd_secrets_load_async (self->cancellable, secrets_loaded_cb, r);
+}
+
+static gboolean
+handle_reload_secrets (VchatDBusManager *skeleton, GDBusMethodInvocation *invocation,
+                       VchatdManager *self)
+{
+  load_secrets (self, g_object_ref (invocation));
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 void
 vchatd_manager_shutdown (VchatdManager *self)
 {
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->secrets_fallback, g_source_remove);
   /* Open invites stay open at the server, to be reclaimed next time. */
   self->shutting_down = TRUE;
   for (guint i = 0; i < self->calls->len; i++) {
@@ -970,6 +1092,8 @@ vchatd_manager_dispose (GObject *object)
   g_clear_object (&self->connection);
   g_clear_pointer (&self->sender_uids, g_hash_table_unref);
   g_clear_object (&self->history);
+  g_clear_handle_id (&self->secrets_fallback, g_source_remove);
+  g_clear_object (&self->cancellable);
   G_OBJECT_CLASS (vchatd_manager_parent_class)->dispose (object);
 }
 
@@ -1022,6 +1146,7 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
   g_signal_connect (sk, "handle-get-history", G_CALLBACK (handle_get_history), self);
   g_signal_connect (sk, "handle-clear-history", G_CALLBACK (handle_clear_history), self);
   g_signal_connect (sk, "handle-select-camera", G_CALLBACK (handle_select_camera), self);
+  g_signal_connect (sk, "handle-reload-secrets", G_CALLBACK (handle_reload_secrets), self);
   /* Without PipeWire the daemon still runs: calls go on without camera and
    * microphone, and the properties say so. A test source stands in for
    * them when given. */
@@ -1051,10 +1176,14 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
     g_signal_connect (self->signaling, "message", G_CALLBACK (on_server_message), self);
     g_signal_connect (self->signaling, "notify::state", G_CALLBACK (on_signaling_state), self);
     g_signal_connect (self->signaling, "session-lost", G_CALLBACK (on_session_lost), self);
-    vchatd_signaling_start (self->signaling);
   }
   if (config->settings)
     g_signal_connect_object (config->settings, "changed", G_CALLBACK (on_settings_changed), self,
                              0);
+  /* The first hello should carry the keyring's token: connect once the
+   * keyring answered (or did not, in time). */
+  self->cancellable = g_cancellable_new ();
+  self->secrets_fallback = g_timeout_add_seconds (SECRETS_WAIT_S, secrets_fallback_cb, self);
+  load_secrets (self, NULL);
   return self;
 }

@@ -97,6 +97,7 @@ struct _VchatdMedia {
   char *stun_server;
   GStrv turn_servers;
   gboolean relay_only;
+  GStrv ice_addresses;
   guint max_bitrate_kbps;
   char *node_name_prefix;
   guint watchdog_seconds;
@@ -2433,6 +2434,7 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
   self->stun_server = g_strdup (config->stun_server);
   self->turn_servers = g_strdupv ((GStrv) config->turn_servers);
   self->relay_only = config->relay_only;
+  self->ice_addresses = g_strdupv ((GStrv) config->ice_addresses);
   self->max_bitrate_kbps = config->max_bitrate_kbps ? config->max_bitrate_kbps
                                                     : DEFAULT_MAX_BITRATE_KBPS;
   self->node_name_prefix = g_strdup (config->node_name_prefix);
@@ -2473,8 +2475,17 @@ build_pipeline (VchatdMedia *self, GError **error)
 
     g_signal_emit_by_name (self->webrtc, "add-turn-server", self->turn_servers[i], &ok);
     if (!ok) {
+      /* Without the user:password part: errors reach logs and D-Bus. */
+      const char *url = self->turn_servers[i];
+      const char *at = strchr (url, '@');
+      const char *scheme_end = strstr (url, "://");
+      g_autofree char *shown = at && scheme_end && scheme_end < at
+                                 ? g_strdup_printf ("%.*s://%s", (int) (scheme_end - url), url,
+                                                    at + 1)
+                                 : g_strdup (url);
+
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The TURN server URL “%s” is not valid", self->turn_servers[i]);
+                   "The TURN server URL “%s” is not valid", shown);
       return FALSE;
     }
   }
@@ -2488,6 +2499,13 @@ build_pipeline (VchatdMedia *self, GError **error)
    * SSDP traffic and seconds of delay for what STUN and TURN already do. */
   if (agent)
     g_object_set (agent, "keepalive-conncheck", TRUE, "upnp", FALSE, NULL);
+  for (i = 0; ice && self->ice_addresses && self->ice_addresses[i]; i++) {
+    gboolean ok = FALSE;
+
+    g_signal_emit_by_name (ice, "add-local-ip-address", self->ice_addresses[i], &ok);
+    if (!ok)
+      g_warning ("media: cannot gather ICE candidates on %s", self->ice_addresses[i]);
+  }
 
   g_signal_connect (self->webrtc, "on-negotiation-needed", G_CALLBACK (on_negotiation_needed),
                     self);
@@ -2825,6 +2843,7 @@ vchatd_media_finalize (GObject *object)
   g_free (self->audio_sink_description);
   g_free (self->stun_server);
   g_strfreev (self->turn_servers);
+  g_strfreev (self->ice_addresses);
   g_free (self->node_name_prefix);
   g_free (self->remote_video_node);
   g_free (self->preview_node);

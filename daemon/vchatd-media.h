@@ -58,6 +58,9 @@ typedef struct {
   const char *stun_server;
   const char *const *turn_servers;
   gboolean relay_only;
+  /* Local addresses ICE gathers on, or NULL for every interface but the
+   * loopback (tests use 127.0.0.1 to reach a TURN server on loopback). */
+  const char *const *ice_addresses;
 
   guint max_bitrate_kbps; /* 0: default (1500) */
   /* Prefix of the PipeWire node names of the remote video and the preview;

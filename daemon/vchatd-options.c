@@ -165,6 +165,12 @@ turn_url (const char *url, const char *username, const char *credential)
   return g_strdup_printf ("%s://%s:%s@%s", scheme, user, pass, rest);
 }
 
+char *
+vchatd_turn_url (const char *url, const char *username, const char *credential)
+{
+  return turn_url (url, username, credential);
+}
+
 void
 vchatd_ice_servers_to_webrtc (JsonArray *ice_servers, char **stun_server, GStrv *turn_servers)
 {

@@ -37,5 +37,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (VchatdCallOptions, vchatd_call_options_clear)
  * as turn://user:pass@host:port?transport=… (credentials percent-escaped:
  * TURN REST user names contain ':'). */
 void vchatd_ice_servers_to_webrtc (JsonArray *ice_servers, char **stun_server, GStrv *turn_servers);
+/* One TURN URL (turn:host:port?transport=…) with @username and @credential
+ * (may be NULL) in the same form; NULL when @url is not turn: or turns:. */
+char *vchatd_turn_url (const char *url, const char *username, const char *credential);
 
 G_END_DECLS

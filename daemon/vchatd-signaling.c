@@ -40,6 +40,13 @@ struct _VchatdSignaling {
   gint64 last_refill;
   guint flush_source;
 
+  /* The access token from the keyring, or NULL; never logged. */
+  char *token;
+  /* The server refused the token (or its absence): its message, kept until
+   * the token changes; retries are slow meanwhile. */
+  char *unauthorized;
+  gboolean warned_unauthorized;
+
   char *session_id;
   char *resume;
   gboolean sent_resume;
@@ -138,8 +145,15 @@ schedule_retry (VchatdSignaling *self)
   drop_connection (self);
   if (!self->running)
     return;
-  set_state (self, VCHATD_SIGNALING_RECONNECTING);
   g_clear_handle_id (&self->retry_source, g_source_remove);
+  if (self->unauthorized) {
+    /* Only a person can fix the token; look again now and then, in case
+     * the server stops asking for one. */
+    set_state (self, VCHATD_SIGNALING_OFFLINE);
+    self->retry_source = g_timeout_add_seconds (BACKOFF_MAX_S, retry_cb, self);
+    return;
+  }
+  set_state (self, VCHATD_SIGNALING_RECONNECTING);
   g_debug ("signaling: retrying in %u s", self->backoff_s);
   self->retry_source = g_timeout_add_seconds (self->backoff_s, retry_cb, self);
   self->backoff_s = MIN (self->backoff_s * 2, BACKOFF_MAX_S);
@@ -212,6 +226,8 @@ handle_welcome (VchatdSignaling *self, VchatMsg *msg)
   g_clear_pointer (&self->ice_servers, json_array_unref);
   self->ice_servers = json_array_ref (json_node_get_array (servers));
   self->backoff_s = BACKOFF_MIN_S;
+  g_clear_pointer (&self->unauthorized, g_free);
+  self->warned_unauthorized = FALSE;
   g_debug ("signaling: welcome, session %s%s", self->session_id,
            resumed ? " (resumed)"
            : lost  ? " (the old session expired)"
@@ -254,6 +270,17 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
   }
   case VCHAT_MSG_PONG:
     break;
+  case VCHAT_MSG_ERROR:
+    if (g_strcmp0 (vchat_msg_get_string (msg, "code"), "unauthorized") == 0) {
+      g_free (self->unauthorized);
+      self->unauthorized = g_strdup (vchat_msg_get_string (msg, "message"));
+      if (!self->warned_unauthorized)
+        g_warning ("signaling: the server %s refused us: %s (%s access token was sent)", self->url,
+                   self->unauthorized, self->token ? "an" : "no");
+      self->warned_unauthorized = TRUE;
+      break;
+    }
+    G_GNUC_FALLTHROUGH;
   default:
     g_object_ref (self);
     g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, msg);
@@ -316,6 +343,8 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer data)
   self->sent_resume = self->resume != NULL;
   if (self->resume)
     json_object_set_string_member (hello, "resume", self->resume);
+  if (self->token)
+    json_object_set_string_member (hello, "token", self->token);
   send_now (self, hello);
 }
 
@@ -384,6 +413,8 @@ vchatd_signaling_set_url (VchatdSignaling *self, const char *url)
   g_free (self->url);
   self->url = normalize_url (url);
   g_clear_pointer (&self->resume, g_free);
+  g_clear_pointer (&self->unauthorized, g_free);
+  self->warned_unauthorized = FALSE;
   if (was_running)
     vchatd_signaling_start (self);
 }
@@ -393,6 +424,54 @@ vchatd_signaling_set_display_name (VchatdSignaling *self, const char *display_na
 {
   g_free (self->display_name);
   self->display_name = g_strdup (display_name);
+}
+
+static void
+free_token (char *token)
+{
+  if (token)
+    explicit_bzero (token, strlen (token));
+  g_free (token);
+}
+
+void
+vchatd_signaling_set_token (VchatdSignaling *self, const char *token)
+{
+  if (token && !*token)
+    token = NULL;
+  /* The same token again: nothing to do, unless it was refused (the
+   * server's operator may have changed the server meanwhile). */
+  if (g_strcmp0 (token, self->token) == 0 && !self->unauthorized)
+    return;
+  if (g_strcmp0 (token, self->token) != 0) {
+    free_token (self->token);
+    self->token = g_strdup (token);
+  }
+  g_clear_pointer (&self->unauthorized, g_free);
+  self->warned_unauthorized = FALSE;
+  g_debug ("signaling: the access token changed (%s); connecting again", token ? "set" : "none");
+  if (!self->running)
+    return;
+  /* Not a goodbye: the session (and its calls) resumes on the new socket. */
+  g_cancellable_cancel (self->cancellable);
+  g_clear_handle_id (&self->retry_source, g_source_remove);
+  drop_connection (self);
+  self->backoff_s = BACKOFF_MIN_S;
+  set_state (self, self->state == VCHATD_SIGNALING_ONLINE ? VCHATD_SIGNALING_RECONNECTING
+                                                          : VCHATD_SIGNALING_CONNECTING);
+  connect_now (self);
+}
+
+gboolean
+vchatd_signaling_has_token (VchatdSignaling *self)
+{
+  return self->token != NULL;
+}
+
+const char *
+vchatd_signaling_get_unauthorized (VchatdSignaling *self)
+{
+  return self->unauthorized;
 }
 
 VchatdSignalingState
@@ -448,6 +527,8 @@ vchatd_signaling_finalize (GObject *object)
   g_free (self->display_name);
   g_free (self->session_id);
   g_free (self->resume);
+  free_token (self->token);
+  g_free (self->unauthorized);
   g_clear_pointer (&self->ice_servers, json_array_unref);
   g_queue_clear_full (&self->outbox, g_free);
   G_OBJECT_CLASS (vchatd_signaling_parent_class)->finalize (object);

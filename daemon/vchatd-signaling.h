@@ -37,6 +37,15 @@ void vchatd_signaling_set_url (VchatdSignaling *self, const char *url);
 /* The name sent in the next hello (a session keeps the name it began with). */
 void vchatd_signaling_set_display_name (VchatdSignaling *self, const char *display_name);
 
+/* The access token for hello (from the keyring), or NULL. A change
+ * connects again at once (resuming the session). */
+void vchatd_signaling_set_token (VchatdSignaling *self, const char *token);
+/* The server's message when it refused our token (or its absence), else
+ * NULL. The state is then offline; retries are slow until the token
+ * changes. */
+const char *vchatd_signaling_get_unauthorized (VchatdSignaling *self);
+gboolean vchatd_signaling_has_token (VchatdSignaling *self);
+
 VchatdSignalingState vchatd_signaling_get_state (VchatdSignaling *self);
 const char *vchatd_signaling_get_url (VchatdSignaling *self);
 /* From the last welcome: the ice_servers array, or NULL before any. */

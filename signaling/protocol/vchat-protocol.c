@@ -42,6 +42,7 @@ static const char *const error_names[VCHAT_PROTO_N_ERRORS] = {
   [VCHAT_PROTO_ERROR_REFUSED] = "refused",
   [VCHAT_PROTO_ERROR_REPLACED] = "replaced",
   [VCHAT_PROTO_ERROR_TIMEOUT] = "timeout",
+  [VCHAT_PROTO_ERROR_UNAUTHORIZED] = "unauthorized",
   [VCHAT_PROTO_ERROR_INTERNAL] = "internal",
 };
 
@@ -112,6 +113,7 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     STR ("client", TRUE, 1, 64),
     STR ("name", FALSE, 0, 64),
     STR ("resume", FALSE, 1, 128),
+    STR ("token", FALSE, 1, 256),
   } },
   [VCHAT_MSG_QUEUE] = { "queue", VCHAT_MSG_FROM_CLIENT, {
     { "interests", F_STRV, FALSE, 0, 32, 16, NULL },

@@ -52,6 +52,11 @@ option_entries (SigdConfig *c)
       "Static TURN user name, used when there is no secret", "NAME" },
     { "turn-password", 0, 0, G_OPTION_ARG_STRING, &c->turn_password,
       "Static TURN password, used when there is no secret", "PASSWORD" },
+    { "token-file", 0, 0, G_OPTION_ARG_FILENAME, &c->token_file,
+      "Require this access token (the file's first line) in every client's hello; clients "
+      "without it are refused with “unauthorized”. Desktop users set it with "
+      "`vchatctl secret set server-token`",
+      "FILE" },
     { "max-frame", 0, 0, G_OPTION_ARG_INT, &c->max_frame,
       "Largest message accepted, in bytes (default 65536)", "BYTES" },
     { "max-rate", 0, 0, G_OPTION_ARG_INT, &c->max_rate,
@@ -140,6 +145,13 @@ load_key_file (SigdConfig *c, const GOptionEntry *entries, const char *path, GEr
     const GOptionEntry *e;
     g_autoptr (GError) local_error = NULL;
 
+    /* The token itself may sit in the key file (never on the command line,
+     * which other users can read in /proc). */
+    if (strcmp (keys[i], "token") == 0) {
+      g_free (c->token);
+      c->token = g_key_file_get_string (kf, KEY_FILE_GROUP, keys[i], NULL);
+      continue;
+    }
     for (e = entries; e->long_name; e++)
       if (strcmp (e->long_name, keys[i]) == 0 && strcmp (e->long_name, "config") != 0)
         break;
@@ -204,6 +216,34 @@ check_range_d (double v, double lo, const char *name, GError **error)
   if (v < lo) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--%s must be at least %g (it is %g)", name, lo, v);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* The token is the file's first line, without surrounding white space. */
+static gboolean
+load_token (SigdConfig *c, GError **error)
+{
+  g_autofree char *contents = NULL;
+  char *end;
+
+  if (c->token_file) {
+    if (!g_file_get_contents (c->token_file, &contents, NULL, error)) {
+      g_prefix_error (error, "Cannot read the token file: ");
+      return FALSE;
+    }
+    end = strchr (contents, '\n');
+    if (end)
+      *end = '\0';
+    g_free (c->token);
+    c->token = g_strdup (g_strstrip (contents));
+    explicit_bzero (contents, strlen (contents));
+  }
+  if (c->token && (!*c->token || strlen (c->token) > 256)) {
+    g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                 "The access token must have 1 to 256 bytes (from %s)",
+                 c->token_file ? c->token_file : "the key file's “token”");
     return FALSE;
   }
   return TRUE;
@@ -281,6 +321,7 @@ sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
     "  tls-key=/etc/vchat/key.pem\n"
     "  turn=turn:turn.example.org:3478?transport=udp;turn:turn.example.org:3478?transport=tcp\n"
     "  turn-secret=...\n"
+    "  token=...            (or token-file=...: the access token clients must send)\n"
     "\n"
     "Endpoints: /ws (WebSocket, protocol v1, see docs/protocol.md), / (browser\n"
     "client), /join/CODE (invite links), /healthz, /metrics (Prometheus).\n"
@@ -296,7 +337,7 @@ sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
   }
   if (!c->web_root)
     c->web_root = g_strdup (VCHAT_WEB_ROOT);
-  return validate (c, error);
+  return load_token (c, error) && validate (c, error);
 }
 
 void
@@ -313,5 +354,9 @@ sigd_config_clear (SigdConfig *c)
   g_free (c->turn_secret);
   g_free (c->turn_username);
   g_free (c->turn_password);
+  g_free (c->token_file);
+  if (c->token)
+    explicit_bzero (c->token, strlen (c->token));
+  g_free (c->token);
   memset (c, 0, sizeof *c);
 }

@@ -20,6 +20,8 @@ typedef struct {
   char *turn_username;
   char *turn_password;
   double turn_ttl;
+  char *token_file;
+  char *token; /* from token_file or the key file's `token`; NULL: none needed */
   int max_frame;
   int max_rate;
   int max_sessions_per_address;

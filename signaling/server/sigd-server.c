@@ -422,6 +422,26 @@ send_welcome (SigdServer *server, SigdConn *conn, gboolean resumed)
   session_send_take (session, msg);
 }
 
+/* Compares the digests, so the time taken says nothing about where the
+ * given token first differs, nor about the real token's length. */
+static gboolean
+token_matches (const char *expected, const char *given)
+{
+  guint8 a[32], b[32];
+  gsize a_len = sizeof a, b_len = sizeof b;
+  g_autoptr (GChecksum) ca = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr (GChecksum) cb = g_checksum_new (G_CHECKSUM_SHA256);
+  guint8 diff = 0;
+
+  g_checksum_update (ca, (const guchar *) expected, strlen (expected));
+  g_checksum_update (cb, (const guchar *) given, strlen (given));
+  g_checksum_get_digest (ca, a, &a_len);
+  g_checksum_get_digest (cb, b, &b_len);
+  for (gsize i = 0; i < sizeof a; i++)
+    diff |= a[i] ^ b[i];
+  return diff == 0;
+}
+
 static void
 handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 {
@@ -439,6 +459,20 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
                           VCHAT_PROTOCOL_VERSION);
     conn_close (conn, SOUP_WEBSOCKET_CLOSE_PROTOCOL_ERROR, "unsupported protocol version");
     return;
+  }
+  if (server->config->token) {
+    const char *token = vchat_msg_get_string (msg, "token");
+
+    if (!token || !token_matches (server->config->token, token)) {
+      g_debug ("hello refused: %s access token", token ? "wrong" : "no");
+      sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_UNAUTHORIZED, "hello",
+                            token ? "This server did not accept the access token; check it and "
+                                    "set it again: vchatctl secret set server-token"
+                                  : "This server needs an access token: vchatctl secret set "
+                                    "server-token");
+      conn_close (conn, 4003, "unauthorized");
+      return;
+    }
   }
 
   session = resume ? g_hash_table_lookup (server->by_resume, resume) : NULL;

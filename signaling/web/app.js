@@ -144,6 +144,8 @@
       lastHeard = Date.now();
       const hello = { type: 'hello', version: 1, client: CLIENT };
       if (st.resume) hello.resume = st.resume;
+      const token = accessToken();
+      if (token) hello.token = token;
       rawSend(hello);
     };
     sock.onmessage = (ev) => {
@@ -165,6 +167,14 @@
       welcomed = false;
       log('socket closed ' + ev.code);
       if (leaving) return;
+      if (ev.code === 4003) {
+        // unauthorized: the error before the close said why; retrying with
+        // the same token cannot help.
+        setSignaling('offline');
+        showStatus('This server needs an access token: open the page as ' +
+          location.origin + location.pathname + '#token=TOKEN (ask the server\'s operator for it).', 'error');
+        return;
+      }
       if (ev.code === 4000) {
         setSignaling('offline');
         showStatus('This session was taken over by another window. Reload the page to use it here.', 'error');
@@ -172,6 +182,18 @@
       }
       scheduleReconnect();
     };
+  }
+
+  /* A private server's access token, from the page address
+   * (https://host/#token=...): the fragment never reaches the server's logs. */
+  function accessToken() {
+    const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+    if (!m) return null;
+    try {
+      return decodeURIComponent(m[1]) || null;
+    } catch (e) {
+      return null;
+    }
   }
 
   function scheduleReconnect() {

@@ -29,7 +29,7 @@ from conftest import GOLDEN, binary, clean_env, daemon_env_of, need_daemon
 
 VERBS = ["status", "devices", "camera", "random", "invite", "join", "accept", "reject",
          "hangup", "next", "mute", "video", "say", "report", "list", "show", "history",
-         "monitor", "view", "config"]
+         "monitor", "view", "config", "secret"]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))

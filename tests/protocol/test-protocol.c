@@ -45,6 +45,17 @@ static const BadCase bad_cases[] = {
     VCHAT_PROTO_ERROR_TOO_LONG, "hello", "name" },
   { "hello-name-object", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":{}}",
     VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "string" },
+  { "hello-token-number", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"token\":5}",
+    VCHAT_PROTO_ERROR_BAD_FIELD, "hello", "token" },
+  { "hello-token-empty", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"token\":\"\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "token" },
+  { "hello-token-long",
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"token\":\"" /* 257 bytes */
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+    "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}",
+    VCHAT_PROTO_ERROR_TOO_LONG, "hello", "token" },
   { "queue-interests-string", "{\"type\":\"queue\",\"interests\":\"music\"}",
     VCHAT_PROTO_ERROR_BAD_FIELD, "queue", "array" },
   { "queue-interests-number", "{\"type\":\"queue\",\"interests\":[\"a\",2]}",
@@ -167,6 +178,8 @@ test_good_messages (void)
   static const char *const good[] = {
     "{\"type\":\"hello\",\"version\":1,\"client\":\"vchatd/"
     "0.1\",\"name\":\"Ada\",\"resume\":\"abc\"}",
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"vchatd/0.1\",\"token\":\"s3cr3t:with/"
+    "odd+chars\"}",
     "{\"type\":\"hello\",\"version\":2,\"client\":\"future/9\"}", /* the server refuses the version
                                                                    */
     "{\"type\":\"queue\"}",
