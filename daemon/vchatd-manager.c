@@ -732,6 +732,10 @@ on_settings_changed (GSettings *settings, const char *key, VchatdManager *self)
     self->wanted_microphone = settings_string_or_null (settings, key);
     if (self->devices)
       update_devices (self);
+  } else if (g_str_equal (key, "turn-server")) {
+    /* Read by each call as it connects. */
+    g_free (config->media.turn_server);
+    config->media.turn_server = g_settings_get_string (settings, key);
   } else if (g_str_equal (key, "relay-only")) {
     config->media.relay_only = g_settings_get_boolean (settings, key);
   } else if (g_str_equal (key, "max-bitrate")) {
