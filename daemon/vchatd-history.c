@@ -4,6 +4,8 @@
  */
 #include "vchatd-history.h"
 
+#include "vchatd-state-file.h"
+
 #include <errno.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
@@ -121,11 +123,7 @@ static gboolean
 save (VchatdHistory *self, GError **error)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
-  g_autofree char *dir = g_path_get_dirname (self->path);
-  g_autofree char *text = NULL;
-  gsize len;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "version");
@@ -153,45 +151,11 @@ save (VchatdHistory *self, GError **error)
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  text = json_generator_to_data (gen, &len);
-
-  if (g_mkdir_with_parents (dir, 0700) < 0) {
-    int saved = errno;
-    g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                 "cannot make the folder %s for the call history: %s", dir, g_strerror (saved));
-    return FALSE;
-  }
-  /* A temporary file beside it, fsync, rename: readers and a crash see the
-   * old history or the new one. */
-  if (!g_file_set_contents_full (self->path, text, len,
-                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_ONLY_EXISTING,
-                                 0600, error)) {
+  if (!vchatd_state_file_save (self->path, root, error)) {
     g_prefix_error (error, "cannot save the call history: ");
     return FALSE;
   }
   return TRUE;
-}
-
-/* A crash in the middle of a save leaves its temporary file (the history's
- * name and six more characters) behind: remove those. */
-static void
-remove_stale_temporaries (VchatdHistory *self)
-{
-  g_autofree char *dir_name = g_path_get_dirname (self->path);
-  g_autofree char *base = g_path_get_basename (self->path);
-  g_autoptr (GDir) dir = g_dir_open (dir_name, 0, NULL);
-  gsize base_len = strlen (base);
-  const char *name;
-
-  while (dir && (name = g_dir_read_name (dir))) {
-    if (strlen (name) == base_len + 7 && g_str_has_prefix (name, base) && name[base_len] == '.') {
-      g_autofree char *stale = g_build_filename (dir_name, name, NULL);
-      g_debug ("history: removing %s, left by a crash", stale);
-      g_unlink (stale);
-    }
-  }
 }
 
 static void
@@ -322,10 +286,9 @@ vchatd_history_new (const char *path, guint max_entries)
 {
   VchatdHistory *self = g_object_new (VCHATD_TYPE_HISTORY, NULL);
 
-  self->path = path ? g_strdup (path)
-                    : g_build_filename (g_get_user_state_dir (), "vchat", "history.json", NULL);
+  self->path = path ? g_strdup (path) : vchatd_state_file_path ("history.json");
   self->max_entries = max_entries;
-  remove_stale_temporaries (self);
+  vchatd_state_file_remove_stale (self->path);
   load (self);
   return self;
 }

@@ -12,6 +12,8 @@
 #include <json-glib/json-glib.h>
 #include <libsecret/secret.h>
 
+#include "vchatd-state-file.h"
+
 #define FILE_VERSION 1
 /* A keyring that neither answers nor fails (a prompt nobody sees) must not
  * hold up the D-Bus reply forever. */
@@ -132,12 +134,8 @@ static void
 save (VchatdInvites *self)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
   g_autoptr (JsonNode) root = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_path_get_dirname (self->path);
-  g_autofree char *data = NULL;
-  gsize len;
 
   json_builder_begin_object (b);
   json_builder_set_member_name (b, "version");
@@ -173,16 +171,7 @@ save (VchatdInvites *self)
   json_builder_end_object (b);
 
   root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  json_generator_set_pretty (gen, TRUE);
-  data = json_generator_to_data (gen, &len);
-
-  if (g_mkdir_with_parents (dir, 0700) < 0) {
-    g_warning ("cannot create %s for the open invites: %s", dir, g_strerror (errno));
-    return;
-  }
-  if (!g_file_set_contents_full (self->path, data, len, G_FILE_SET_CONTENTS_CONSISTENT, 0600,
-                                 &error))
+  if (!vchatd_state_file_save (self->path, root, &error))
     g_warning ("cannot save the open invites: %s", error->message);
 }
 
@@ -421,8 +410,8 @@ vchatd_invites_new (const char *path)
 {
   VchatdInvites *self = g_object_new (VCHATD_TYPE_INVITES, NULL);
 
-  self->path = path ? g_strdup (path)
-                    : g_build_filename (g_get_user_state_dir (), "vchat", "invites.json", NULL);
+  self->path = path ? g_strdup (path) : vchatd_state_file_path ("invites.json");
+  vchatd_state_file_remove_stale (self->path);
   load (self);
   return self;
 }

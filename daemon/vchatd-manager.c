@@ -59,9 +59,9 @@ struct _VchatdManager {
   GQueue pending_join;
   GHashTable *sender_uids; /* unique bus name → uid + 1 */
   VchatdHistory *history;
-  gboolean keep_history; /* the history setting */
-  VchatdInvites *invites;  /* open invites kept across restarts */
-  gboolean reclaimed;      /* the stored invites were reclaimed once */
+  gboolean keep_history;  /* the history setting */
+  VchatdInvites *invites; /* open invites kept across restarts */
+  gboolean reclaimed;     /* the stored invites were reclaimed once */
   gboolean shutting_down;
 
   GCancellable *cancellable; /* keyring lookups */
