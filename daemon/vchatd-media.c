@@ -66,6 +66,8 @@ typedef struct {
   GSource *timeout;    /* no buffer yet: replaced when it fires */
   gint got_buffer;     /* atomic: set by the first buffer */
   gboolean replaced;   /* running on the fallback (black / silence) */
+  guint retries;       /* failures forgiven before the fallback (a switch) */
+  GSource *retry;      /* starts the source again */
 } SourceSlot;
 
 /* An answerer's transceiver added before set-remote-description; its sender
@@ -660,6 +662,49 @@ on_source_timeout (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+static void start_source (VchatdMedia *self, SourceKind kind);
+static void detach_source (VchatdMedia *self, SourceKind kind);
+
+static gboolean
+on_source_retry (gpointer data)
+{
+  g_autoptr (VchatdMedia) self = g_object_ref (data);
+  SourceKind kind;
+
+  for (kind = 0; kind < N_SOURCES; kind++) {
+    SourceSlot *slot = &self->sources[kind];
+
+    if (slot->retry == g_main_current_source ()) {
+      g_clear_pointer (&slot->retry, g_source_unref);
+      if (!is_stopped (self))
+        start_source (self, kind);
+      break;
+    }
+  }
+  return G_SOURCE_REMOVE;
+}
+
+/* A camera switched to during a call can be refused for a moment ("no node
+ * available") while the session manager is still busy with the one that
+ * went away: forgive that a few times, trying again shortly, before falling
+ * back to black frames. TRUE when a retry is scheduled. */
+static gboolean
+retry_source (VchatdMedia *self, SourceKind kind, const char *message)
+{
+  SourceSlot *slot = &self->sources[kind];
+
+  if (slot->retries == 0 || slot->replaced || slot->retry || is_stopped (self))
+    return FALSE;
+  slot->retries--;
+  g_debug ("media: the %s failed (%s); trying it again", source_device (kind), message);
+  detach_source (self, kind);
+  slot->retry = g_timeout_source_new (500);
+  g_source_set_callback (slot->retry, on_source_retry, self, NULL);
+  g_source_set_static_name (slot->retry, "[vchatd-media] source retry");
+  g_source_attach (slot->retry, self->context);
+  return TRUE;
+}
+
 /* Adds @source to the playing pipeline in front of the slot's chain. */
 static gboolean
 attach_source (VchatdMedia *self, SourceKind kind, GstElement *source, GError **error)
@@ -1091,6 +1136,36 @@ static GstFlowReturn on_thumbnail_sample (GstAppSink *sink, gpointer data);
 
 /* queue → rtpvp8depay → vp8dec → videoconvert → tee ┬ thumbnails
  *                                                  └ PipeWire node */
+
+/* The peer's picture changes size (a browser adapting to the network, the
+ * other side switching to another camera or to black frames). pipewiresink
+ * 0.3.65 keeps writing into the node's buffers of the old size while
+ * PipeWire renegotiates them, which corrupts frames and fails GStreamer's
+ * buffer checks. So the node keeps the size of the first picture it got, and
+ * later pictures are scaled into it (with borders where the shape differs). */
+static GstPadProbeReturn
+keep_node_size (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstElement *capsfilter = data;
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  GstCaps *caps;
+  GstVideoInfo vinfo;
+  g_autoptr (GstCaps) fixed = NULL;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  gst_event_parse_caps (event, &caps);
+  if (!gst_video_info_from_caps (&vinfo, caps))
+    return GST_PAD_PROBE_OK;
+  fixed = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
+                               GST_VIDEO_INFO_WIDTH (&vinfo), "height", G_TYPE_INT,
+                               GST_VIDEO_INFO_HEIGHT (&vinfo), "pixel-aspect-ratio",
+                               GST_TYPE_FRACTION, GST_VIDEO_INFO_PAR_N (&vinfo),
+                               GST_VIDEO_INFO_PAR_D (&vinfo), NULL);
+  g_object_set (capsfilter, "caps", fixed, NULL);
+  return GST_PAD_PROBE_REMOVE;
+}
+
 static GstElement *
 build_video_receiver (VchatdMedia *self, GError **error)
 {
@@ -1136,26 +1211,33 @@ build_video_receiver (VchatdMedia *self, GError **error)
   sync_with_pipeline (thumb, G_N_ELEMENTS (thumb));
 
   if (self->node_name_prefix) {
-    static const char *const node_factories[] = { "queue", "videoconvert", "capsfilter" };
+    static const char *const node_factories[] = { "queue", "videoconvert", "videoscale",
+                                                  "capsfilter" };
     GstElement *node[G_N_ELEMENTS (node_factories) + 1];
     Output *output;
     g_autoptr (GstCaps) i420 = gst_caps_from_string ("video/x-raw,format=I420");
 
-    if (!(node[3] = make_pipewire_sink (self->remote_video_node, "Video/Source",
+    g_autoptr (GstPad) scale_pad = NULL;
+
+    if (!(node[4] = make_pipewire_sink (self->remote_video_node, "Video/Source",
                                         "vchat: remote video", error)))
       return NULL;
     if (!make_elements (node_factories, node, G_N_ELEMENTS (node_factories), error)) {
-      gst_object_unref (gst_object_ref_sink (node[3]));
+      gst_object_unref (gst_object_ref_sink (node[4]));
       return NULL;
     }
     g_object_set (node[0], "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
                   (guint64) 0, NULL);
     /* PipeWire consumers fail to negotiate without an explicit raw format. */
-    g_object_set (node[2], "caps", i420, NULL);
+    g_object_set (node[3], "caps", i420, NULL);
+    /* The node keeps the size of the first picture (see keep_node_size). */
+    scale_pad = gst_element_get_static_pad (node[2], "sink");
+    gst_pad_add_probe (scale_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, keep_node_size,
+                       gst_object_ref (node[3]), gst_object_unref);
     if (!add_and_link (self, node, G_N_ELEMENTS (node)) || !gst_element_link (tee, node[0]))
       goto link_failed;
-    output = isolate_output (node[2], node[3], "remote-video-node", TRUE);
-    if (!gst_element_sync_state_with_parent (node[3]))
+    output = isolate_output (node[3], node[4], "remote-video-node", TRUE);
+    if (!gst_element_sync_state_with_parent (node[4]))
       output_failed (self, output, "cannot publish the PipeWire node (is PipeWire running?)");
     sync_with_pipeline (node, G_N_ELEMENTS (node) - 1);
   }
@@ -2384,7 +2466,8 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
 
       if (element &&
           (src == GST_OBJECT (element) || gst_object_has_as_ancestor (src, GST_OBJECT (element)))) {
-        replace_source (self, kind, error->message);
+        if (!retry_source (self, kind, error->message))
+          replace_source (self, kind, error->message);
         return G_SOURCE_CONTINUE;
       }
     }
@@ -2624,8 +2707,10 @@ teardown (VchatdMedia *self)
 
   clear_source (&self->tick_source);
   clear_source (&self->bus_source);
-  for (kind = 0; kind < N_SOURCES; kind++)
+  for (kind = 0; kind < N_SOURCES; kind++) {
     clear_source (&self->sources[kind].timeout);
+    clear_source (&self->sources[kind].retry);
+  }
 
   if (channel) {
     /* 1.22: closing a data channel races with the bin's disposal (use after
@@ -2732,7 +2817,12 @@ vchatd_media_set_camera (VchatdMedia *self, const char *target)
 
   g_debug ("media: switching the camera to %s", target ? target : "none");
   detach_source (self, SOURCE_VIDEO);
+  if (slot->retry) {
+    g_source_destroy (slot->retry);
+    g_clear_pointer (&slot->retry, g_source_unref);
+  }
   slot->replaced = FALSE;
+  slot->retries = 2;
   if (!target) {
     replace_source (self, SOURCE_VIDEO, "it went away, and there is no other camera");
     return;

@@ -245,10 +245,12 @@ def test_activation_starts_the_daemon(server, tmp_path):
 
 def test_unplugged_camera_mid_call_switches_to_another(daemons, pipewire):
     """The camera in use goes away during a call: the call goes on with the
-    next camera rather than black frames."""
+    next camera rather than black frames. The next camera has another size
+    and shape: the other side's picture changes size mid-call."""
     from conftest import close_to
 
-    green = pipewire.add_camera("vchat-test-cam-green", (0, 255, 0), description="Green camera")
+    green = pipewire.add_camera("vchat-test-cam-green", (0, 255, 0), description="Green camera",
+                                width=640, height=360)
     try:
         a, b = daemons("green", "blue")
         pa = a.manager("StartRandom", "(a{sv})", {})
