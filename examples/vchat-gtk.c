@@ -136,6 +136,8 @@ chat_add (App *app, const char *css_class, const char *text)
     gtk_widget_set_halign (label, GTK_ALIGN_CENTER);
   gtk_widget_set_margin_top (label, 3);
   gtk_widget_set_margin_bottom (label, 3);
+  gtk_widget_set_margin_start (label, 8);
+  gtk_widget_set_margin_end (label, 8);
   gtk_list_box_append (GTK_LIST_BOX (app->chat_list), label);
   gtk_list_box_row_set_activatable (GTK_LIST_BOX_ROW (gtk_widget_get_parent (label)), FALSE);
 
@@ -879,6 +881,23 @@ build_error_banner (App *app)
   return app->error_revealer;
 }
 
+/* The preview keeps a quarter of the video area's width (4:3) in its lower
+ * right corner, whatever the size of the camera's picture. */
+static gboolean
+place_preview (GtkOverlay *overlay, GtkWidget *child, GdkRectangle *rect, App *app)
+{
+  int width = gtk_widget_get_width (GTK_WIDGET (overlay));
+  int height = gtk_widget_get_height (GTK_WIDGET (overlay));
+
+  if (child != app->preview_picture)
+    return FALSE;
+  rect->width = CLAMP (width / 4, 120, 320);
+  rect->height = rect->width * 3 / 4;
+  rect->x = MAX (0, width - rect->width - 16);
+  rect->y = MAX (0, height - rect->height - 16);
+  return TRUE;
+}
+
 static GtkWidget *
 build_video (App *app)
 {
@@ -908,11 +927,7 @@ build_video (App *app)
   app->preview_picture = gtk_picture_new ();
   gtk_picture_set_can_shrink (GTK_PICTURE (app->preview_picture), TRUE);
   gtk_picture_set_content_fit (GTK_PICTURE (app->preview_picture), GTK_CONTENT_FIT_COVER);
-  gtk_widget_set_size_request (app->preview_picture, 192, 144);
-  gtk_widget_set_halign (app->preview_picture, GTK_ALIGN_END);
-  gtk_widget_set_valign (app->preview_picture, GTK_ALIGN_END);
-  gtk_widget_set_margin_end (app->preview_picture, 16);
-  gtk_widget_set_margin_bottom (app->preview_picture, 16);
+  g_signal_connect (overlay, "get-child-position", G_CALLBACK (place_preview), app);
   gtk_widget_add_css_class (app->preview_picture, "preview");
   gtk_widget_set_overflow (app->preview_picture, GTK_OVERFLOW_HIDDEN);
   gtk_widget_set_visible (app->preview_picture, FALSE);
@@ -948,15 +963,13 @@ build_chat (App *app)
   GtkWidget *frame = gtk_frame_new (NULL);
   GtkWidget *row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 6);
 
-  gtk_widget_set_size_request (column, 280, -1);
+  gtk_widget_set_size_request (column, 300, -1);
   gtk_widget_add_css_class (heading, "heading");
   gtk_label_set_xalign (GTK_LABEL (heading), 0);
   gtk_box_append (GTK_BOX (column), heading);
 
   app->chat_list = gtk_list_box_new ();
   gtk_list_box_set_selection_mode (GTK_LIST_BOX (app->chat_list), GTK_SELECTION_NONE);
-  gtk_widget_set_margin_start (app->chat_list, 6);
-  gtk_widget_set_margin_end (app->chat_list, 6);
   app->chat_scroll = gtk_scrolled_window_new ();
   gtk_scrolled_window_set_policy (GTK_SCROLLED_WINDOW (app->chat_scroll), GTK_POLICY_NEVER,
                                   GTK_POLICY_AUTOMATIC);

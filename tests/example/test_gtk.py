@@ -57,7 +57,9 @@ def screenshot(display, path):
 
 
 def regions(path):
-    """(count, bounding box) of the pixels close to each camera colour."""
+    """(pixel count, bounding box) of the remote colour (blue) on the whole
+    screen, and of the preview colour (red) inside that box (the header
+    bar's red Stop button is outside it)."""
     import gi
     gi.require_version("GdkPixbuf", "2.0")
     from gi.repository import GdkPixbuf
@@ -65,25 +67,29 @@ def regions(path):
     pb = GdkPixbuf.Pixbuf.new_from_file(path)
     w, h, stride, n = pb.get_width(), pb.get_height(), pb.get_rowstride(), pb.get_n_channels()
     data = pb.get_pixels()
-    found = {}
-    for name, rgb in COLORS.items():
+
+    def scan(rgb, box):
         count, x0, y0, x1, y1 = 0, w, h, -1, -1
-        for y in range(0, h, 2):
+        for y in range(box[1], box[3] + 1, 2):
             row = y * stride
-            for x in range(0, w, 2):
+            for x in range(box[0], box[2] + 1, 2):
                 i = row + x * n
                 if close_to((data[i], data[i + 1], data[i + 2]), rgb, 50):
                     count += 1
                     x0, y0, x1, y1 = min(x0, x), min(y0, y), max(x1, x), max(y1, y)
-        found[name] = (count * 4, (x0, y0, x1, y1))
+        return count * 4, (x0, y0, x1, y1)
+
+    found = {"blue": scan(COLORS["blue"], (0, 0, w - 1, h - 1))}
+    found["red"] = scan(COLORS["red"], found["blue"][1]) if found["blue"][0] else (0, None)
     return found
 
 
 def looks_right(found):
     blue_count, (bx0, by0, bx1, by1) = found["blue"]
-    red_count, (rx0, ry0, rx1, ry1) = found["red"]
+    red_count, red_box = found["red"]
     if blue_count < 150_000 or red_count < 8_000:
         return False
+    rx0, ry0, rx1, ry1 = red_box
     # the preview sits in the lower right quarter of the remote picture and
     # is much smaller
     rcx, rcy = (rx0 + rx1) / 2, (ry0 + ry1) / 2
