@@ -21,7 +21,7 @@ G_BEGIN_DECLS
  *
  * How the daemon is connected to its signaling server.
  */
-typedef enum {
+typedef enum /*< underscore_name=vchat_signaling_state >*/ {
   VCHAT_SIGNALING_STATE_OFFLINE,
   VCHAT_SIGNALING_STATE_CONNECTING,
   VCHAT_SIGNALING_STATE_ONLINE,
@@ -40,7 +40,7 @@ typedef enum {
  *
  * The life of a call.
  */
-typedef enum {
+typedef enum /*< underscore_name=vchat_call_state >*/ {
   VCHAT_CALL_STATE_SEARCHING,
   VCHAT_CALL_STATE_INCOMING,
   VCHAT_CALL_STATE_RINGING,
@@ -65,7 +65,7 @@ typedef enum {
  *
  * Why a call ended.
  */
-typedef enum {
+typedef enum /*< underscore_name=vchat_end_reason >*/ {
   VCHAT_END_REASON_NONE,
   VCHAT_END_REASON_HANGUP,
   VCHAT_END_REASON_PEER_HANGUP,
@@ -85,7 +85,7 @@ typedef enum {
  *
  * How the two people met.
  */
-typedef enum {
+typedef enum /*< underscore_name=vchat_call_kind >*/ {
   VCHAT_CALL_KIND_RANDOM,
   VCHAT_CALL_KIND_INVITE,
 } VChatCallKind;
@@ -97,7 +97,7 @@ typedef enum {
  *
  * Who called whom.
  */
-typedef enum {
+typedef enum /*< underscore_name=vchat_call_direction >*/ {
   VCHAT_CALL_DIRECTION_OUTGOING,
   VCHAT_CALL_DIRECTION_INCOMING,
 } VChatCallDirection;
@@ -109,7 +109,7 @@ typedef enum {
  *
  * Which picture of a call vchat_call_create_video_source() shows.
  */
-typedef enum {
+typedef enum /*< underscore_name=vchat_video_kind >*/ {
   VCHAT_VIDEO_REMOTE,
   VCHAT_VIDEO_PREVIEW,
 } VChatVideoKind;

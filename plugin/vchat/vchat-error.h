@@ -36,7 +36,7 @@ G_BEGIN_DECLS
  *
  * Error codes in the %VCHAT_ERROR domain.
  */
-typedef enum {
+typedef enum /*< underscore_name=vchat_error >*/ {
   VCHAT_ERROR_FAILED,
   VCHAT_ERROR_INVALID_ARGS,
   VCHAT_ERROR_INVALID_STATE,
