@@ -265,6 +265,14 @@ sync_toggles (App *app)
   g_object_thaw_notify (G_OBJECT (app->mute_button));
 }
 
+static gboolean
+decoding (VChatCall *call)
+{
+  g_autoptr (VChatStats) stats = vchat_call_dup_stats (call);
+
+  return stats && stats->recv_width > 0 && stats->recv_fps > 0;
+}
+
 static void
 sync_video (App *app)
 {
@@ -273,17 +281,23 @@ sync_video (App *app)
                    (state == VCHAT_CALL_STATE_CONNECTING || state == VCHAT_CALL_STATE_CONNECTED ||
                     state == VCHAT_CALL_STATE_RECONNECTING);
 
-  if (media && !app->remote_video)
-    app->remote_video = vchat_gtk_video_new (GTK_PICTURE (app->remote_picture), app->call,
-                                             VCHAT_VIDEO_REMOTE);
-  if (media && !app->preview_video)
-    app->preview_video = vchat_gtk_video_new (GTK_PICTURE (app->preview_picture), app->call,
-                                              VCHAT_VIDEO_PREVIEW);
+  /* A reader that comes before pictures flow gets nothing (the remote
+   * node has no format yet), and one on the preview node while the call is
+   * still being set up can upset vchatd's pipewiresink: both start once the
+   * stats say the peer's pictures arrive. */
+  if (media && decoding (app->call)) {
+    if (!app->remote_video)
+      app->remote_video = vchat_gtk_video_new (GTK_PICTURE (app->remote_picture), app->call,
+                                               VCHAT_VIDEO_REMOTE);
+    if (!app->preview_video)
+      app->preview_video = vchat_gtk_video_new (GTK_PICTURE (app->preview_picture), app->call,
+                                                VCHAT_VIDEO_PREVIEW);
+  }
   if (!media) {
     g_clear_pointer (&app->remote_video, vchat_gtk_video_free);
     g_clear_pointer (&app->preview_video, vchat_gtk_video_free);
   }
-  gtk_widget_set_visible (app->preview_picture, media);
+  gtk_widget_set_visible (app->preview_picture, app->preview_video != NULL);
 }
 
 static void
@@ -325,6 +339,13 @@ on_call_changed (VChatCall *call, GParamSpec *pspec, App *app)
 }
 
 static void
+on_call_stats (VChatCall *call, GParamSpec *pspec, App *app)
+{
+  if (!app->remote_video)
+    sync_video (app);
+}
+
+static void
 on_message_received (VChatCall *call, const char *text, gint64 time, App *app)
 {
   chat_add (app, "chat-peer", text);
@@ -347,6 +368,7 @@ set_call (App *app, VChatCall *call)
     g_signal_connect (call, "notify::peer-name", G_CALLBACK (on_call_changed), app);
     g_signal_connect (call, "notify::muted", G_CALLBACK (on_call_changed), app);
     g_signal_connect (call, "notify::camera-enabled", G_CALLBACK (on_call_changed), app);
+    g_signal_connect (call, "notify::stats", G_CALLBACK (on_call_stats), app);
     g_signal_connect (call, "message-received", G_CALLBACK (on_message_received), app);
   }
   sync_toggles (app);

@@ -165,6 +165,15 @@ async function main() {
             c, 'notify::state');
     }
     print('ok: both calls connected');
+    // A reader that comes before the first decoded picture gets nothing (a
+    // PipeWire node without a format yet): wait until the stats say
+    // pictures arrive.
+    const decoding = c => {
+        const stats = c.dup_stats();
+        return stats !== null && stats.recv_width > 0 && stats.recv_fps > 0;
+    };
+    for (const c of [callA, callB])
+        await waitFor(() => decoding(c), 20, 'pictures to arrive', c, 'notify::stats');
 
     const remoteA = await readColor(callA, VChat.VideoKind.REMOTE);
     if (!closeTo(remoteA, colorB))
