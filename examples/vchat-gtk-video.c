@@ -108,13 +108,44 @@ on_new_sample (GstAppSink *sink, gpointer data)
   return GST_FLOW_OK;
 }
 
+/* pipewiresrc (0.3.65) can block changing state: starting until its node
+ * is linked, stopping a stream that never was. So state changes run in a
+ * thread of their own, and the window never freezes. */
+typedef struct {
+  GstElement *pipeline;
+  GstState state;
+} StateChange;
+
+static gpointer
+state_change_thread (gpointer data)
+{
+  StateChange *change = data;
+
+  if (gst_element_set_state (change->pipeline, change->state) == GST_STATE_CHANGE_FAILURE)
+    g_debug ("video: the pipeline does not change to %s",
+             gst_element_state_get_name (change->state));
+  gst_object_unref (change->pipeline);
+  g_free (change);
+  return NULL;
+}
+
+static void
+change_state (GstElement *pipeline, GstState state)
+{
+  StateChange *change = g_new0 (StateChange, 1);
+
+  change->pipeline = gst_object_ref (pipeline);
+  change->state = state;
+  g_thread_unref (g_thread_new ("vchat-gtk-video", state_change_thread, change));
+}
+
 static void
 stop_pipeline (VchatGtkVideo *self)
 {
   g_clear_handle_id (&self->bus_watch, g_source_remove);
   if (self->pipeline) {
-    /* joins the streaming threads: no sample arrives after this */
-    gst_element_set_state (self->pipeline, GST_STATE_NULL);
+    /* the appsink keeps its own reference to self for late samples */
+    change_state (self->pipeline, GST_STATE_NULL);
     g_clear_object (&self->pipeline);
   }
 }
@@ -155,7 +186,8 @@ start_pipeline (VchatGtkVideo *self)
   sink = gst_element_factory_make ("appsink", NULL);
   caps = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "RGBA", NULL);
   g_object_set (sink, "caps", caps, "max-buffers", 1, "drop", TRUE, "sync", FALSE, NULL);
-  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, self, NULL);
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, video_ref (self),
+                              (GDestroyNotify) video_unref);
   gst_bin_add_many (GST_BIN (pipeline), source, convert, sink, NULL);
   if (!gst_element_link_many (source, convert, sink, NULL)) {
     g_warning ("Cannot link the video pipeline");
@@ -165,10 +197,7 @@ start_pipeline (VchatGtkVideo *self)
   self->bus_watch = gst_bus_add_watch (bus, on_bus_message, self);
   self->pipeline = g_steal_pointer (&pipeline);
   self->started = g_get_monotonic_time ();
-  if (gst_element_set_state (self->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_debug ("video %d: the pipeline does not start", self->kind);
-    stop_pipeline (self);
-  }
+  change_state (self->pipeline, GST_STATE_PLAYING);
 }
 
 /* main thread, every second: (re)start the pipeline when it has no

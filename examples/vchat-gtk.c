@@ -234,6 +234,11 @@ update_status (App *app)
     hint = "Press Start to meet someone, or invite a friend";
   else if (state == VCHAT_CALL_STATE_CONNECTED)
     hint = "Waiting for the picture…";
+  else if (state == VCHAT_CALL_STATE_INCOMING)
+    hint = "Someone wants to talk with you";
+  else if (state == VCHAT_CALL_STATE_SEARCHING)
+    hint = vchat_call_get_kind (app->call) == VCHAT_CALL_KIND_INVITE ? "Waiting for your friend…"
+                                                                     : "Looking for someone…";
   else
     hint = "Waiting…";
   gtk_label_set_text (GTK_LABEL (app->placeholder), hint);
@@ -284,8 +289,8 @@ sync_video (App *app)
   /* A reader that comes before pictures flow gets nothing (the remote
    * node has no format yet), and one on the preview node while the call is
    * still being set up can upset vchatd's pipewiresink: both start once the
-   * stats say the peer's pictures arrive. */
-  if (media && decoding (app->call)) {
+   * call is connected and the stats say the peer's pictures arrive. */
+  if (state == VCHAT_CALL_STATE_CONNECTED && decoding (app->call)) {
     if (!app->remote_video)
       app->remote_video = vchat_gtk_video_new (GTK_PICTURE (app->remote_picture), app->call,
                                                VCHAT_VIDEO_REMOTE);
@@ -352,6 +357,16 @@ on_message_received (VChatCall *call, const char *text, gint64 time, App *app)
 }
 
 static void
+disconnect_call (App *app, VChatCall *call)
+{
+  /* by function: the same call may also wait in the incoming banner */
+  g_signal_handlers_disconnect_by_func (call, on_call_state, app);
+  g_signal_handlers_disconnect_by_func (call, on_call_changed, app);
+  g_signal_handlers_disconnect_by_func (call, on_call_stats, app);
+  g_signal_handlers_disconnect_by_func (call, on_message_received, app);
+}
+
+static void
 set_call (App *app, VChatCall *call)
 {
   if (app->call == call)
@@ -359,7 +374,7 @@ set_call (App *app, VChatCall *call)
   g_clear_pointer (&app->remote_video, vchat_gtk_video_free);
   g_clear_pointer (&app->preview_video, vchat_gtk_video_free);
   if (app->call) {
-    g_signal_handlers_disconnect_by_data (app->call, app);
+    disconnect_call (app, app->call);
     g_clear_object (&app->call);
   }
   if (call) {
@@ -556,12 +571,18 @@ on_join (GtkWidget *widget, App *app)
 
 /* -- an incoming call --------------------------------------------------- */
 
+static void on_incoming_state (VChatCall *call, GParamSpec *pspec, App *app);
+static void on_incoming_name (VChatCall *call, GParamSpec *pspec, App *app);
+
 static void
 hide_banner (App *app)
 {
   gtk_revealer_set_reveal_child (GTK_REVEALER (app->banner), FALSE);
-  if (app->incoming)
-    g_signal_handlers_disconnect_by_data (app->incoming, app);
+  /* by function: the same call may be the one the window shows */
+  if (app->incoming) {
+    g_signal_handlers_disconnect_by_func (app->incoming, on_incoming_state, app);
+    g_signal_handlers_disconnect_by_func (app->incoming, on_incoming_name, app);
+  }
   g_clear_object (&app->incoming);
 }
 
@@ -573,16 +594,23 @@ on_incoming_state (VChatCall *call, GParamSpec *pspec, App *app)
 }
 
 static void
+on_incoming_name (VChatCall *call, GParamSpec *pspec, App *app)
+{
+  const char *name = vchat_call_get_peer_name (call);
+  g_autofree char *text = g_strdup_printf ("%s wants to talk with you",
+                                           name && *name ? name : "Your friend");
+
+  gtk_label_set_text (GTK_LABEL (app->banner_label), text);
+}
+
+static void
 on_incoming_call (VChatClient *client, VChatCall *call, App *app)
 {
-  g_autofree char *text = NULL;
-  const char *name = vchat_call_get_peer_name (call);
-
   hide_banner (app);
   app->incoming = g_object_ref (call);
   g_signal_connect (call, "notify::state", G_CALLBACK (on_incoming_state), app);
-  text = g_strdup_printf ("%s wants to talk with you", name && *name ? name : "Your friend");
-  gtk_label_set_text (GTK_LABEL (app->banner_label), text);
+  g_signal_connect (call, "notify::peer-name", G_CALLBACK (on_incoming_name), app);
+  on_incoming_name (call, NULL, app);
   gtk_revealer_set_reveal_child (GTK_REVEALER (app->banner), TRUE);
   gtk_window_present (GTK_WINDOW (app->window));
 }
@@ -1016,7 +1044,7 @@ build_chat (App *app)
 static void
 on_activate (GtkApplication *gtk_app, App *app)
 {
-  GtkWidget *content, *main_row;
+  GtkWidget *content, *main_row, *video, *chat;
   g_autoptr (GtkCssProvider) provider = NULL;
 
   if (app->window) {
@@ -1037,14 +1065,27 @@ on_activate (GtkApplication *gtk_app, App *app)
   content = gtk_box_new (GTK_ORIENTATION_VERTICAL, 0);
   gtk_box_append (GTK_BOX (content), build_banner (app));
   gtk_box_append (GTK_BOX (content), build_error_banner (app));
-  main_row = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
-  gtk_widget_set_margin_start (main_row, 12);
-  gtk_widget_set_margin_end (main_row, 12);
-  gtk_widget_set_margin_top (main_row, 12);
-  gtk_widget_set_margin_bottom (main_row, 12);
+  /* a paned keeps the chat's width when the picture comes and goes (a
+   * GtkPicture asks for the size of its picture), and lets it be resized */
+  main_row = gtk_paned_new (GTK_ORIENTATION_HORIZONTAL);
+  video = build_video (app);
+  chat = build_chat (app);
+  gtk_widget_set_margin_start (video, 12);
+  gtk_widget_set_margin_end (video, 12);
+  gtk_widget_set_margin_top (video, 12);
+  gtk_widget_set_margin_bottom (video, 12);
+  gtk_widget_set_margin_start (chat, 12);
+  gtk_widget_set_margin_end (chat, 12);
+  gtk_widget_set_margin_top (chat, 12);
+  gtk_widget_set_margin_bottom (chat, 12);
+  gtk_paned_set_start_child (GTK_PANED (main_row), video);
+  gtk_paned_set_resize_start_child (GTK_PANED (main_row), TRUE);
+  gtk_paned_set_shrink_start_child (GTK_PANED (main_row), FALSE);
+  gtk_paned_set_end_child (GTK_PANED (main_row), chat);
+  gtk_paned_set_resize_end_child (GTK_PANED (main_row), FALSE);
+  gtk_paned_set_shrink_end_child (GTK_PANED (main_row), FALSE);
+  gtk_paned_set_position (GTK_PANED (main_row), 1000 - 330);
   gtk_widget_set_vexpand (main_row, TRUE);
-  gtk_box_append (GTK_BOX (main_row), build_video (app));
-  gtk_box_append (GTK_BOX (main_row), build_chat (app));
   gtk_box_append (GTK_BOX (content), main_row);
   gtk_window_set_child (GTK_WINDOW (app->window), content);
 
@@ -1062,11 +1103,9 @@ on_shutdown (GtkApplication *gtk_app, App *app)
   g_clear_pointer (&app->remote_video, vchat_gtk_video_free);
   g_clear_pointer (&app->preview_video, vchat_gtk_video_free);
   if (app->call)
-    g_signal_handlers_disconnect_by_data (app->call, app);
+    disconnect_call (app, app->call);
   g_clear_object (&app->call);
-  if (app->incoming)
-    g_signal_handlers_disconnect_by_data (app->incoming, app);
-  g_clear_object (&app->incoming);
+  hide_banner (app);
   if (app->client)
     g_signal_handlers_disconnect_by_data (app->client, app);
   g_clear_object (&app->client);
