@@ -97,51 +97,94 @@ def looks_right(found):
             and rx1 <= bx1 + 20 and ry1 <= by1 + 20 and red_count * 4 < blue_count)
 
 
-def test_gtk_example_shows_the_call(daemons, pipewire):
+def wait_for_picture(app, display, shot):
+    """Screenshots until the call's picture shows as expected; the regions."""
+    deadline = time.monotonic() + 30
+    found = None
+    while time.monotonic() < deadline:
+        assert app.poll() is None, f"vchat-gtk exited: {app.communicate()[0][-3000:]}"
+        screenshot(display, shot)
+        found = regions(shot)
+        if looks_right(found):
+            break
+        time.sleep(1)
+    print(f"screenshot: {shot}; colour regions (pixels, bounding box): {found}")
+    return found
+
+
+@pytest.fixture
+def gui(daemons):
+    """Starts Xvfb, and vchat-gtk on a daemon's bus: gui(daemon, *args)."""
     if not VCHAT_GTK or not os.path.exists(VCHAT_GTK):
         pytest.skip("vchat-gtk was not built (GTK 4 missing)")
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb is not installed")
-    artifacts = os.environ.get("VCHAT_ARTIFACTS", os.getcwd())
-    shot = os.path.join(artifacts, "vchat-gtk.png")
-
-    a, b = daemons("red", "blue")
     xvfb, display = start_xvfb()
-    app = None
-    try:
-        env = dict(a.env, DISPLAY=display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
-                   GTK_A11Y="none", NO_AT_BRIDGE="1", G_MESSAGES_DEBUG="vchat-gtk")
-        app = subprocess.Popen([VCHAT_GTK, "--random"], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-        # the app's own call appears on A's bus; B then meets it
-        a.wait(lambda: len(a.calls()) == 1, 20, "vchat-gtk to start a random call")
-        call_a = a.calls()[0]
-        b.manager("StartRandom", "(a{sv})", {})
-        a.wait_call_state(call_a, "connected", 30)
+    apps = []
 
-        deadline = time.monotonic() + 30
-        found = None
-        while time.monotonic() < deadline:
-            assert app.poll() is None, f"vchat-gtk exited: {app.communicate()[0][-3000:]}"
-            screenshot(display, shot)
-            found = regions(shot)
-            if looks_right(found):
-                break
-            time.sleep(1)
-        print(f"screenshot: {shot}; colour regions (pixels, bounding box): {found}")
-        assert looks_right(found), f"the window does not show the call as expected: {found}"
-        # the status line and the call agree: still connected, still running
-        assert a.call_prop(call_a, "State") == "connected"
-        assert app.poll() is None
-    finally:
-        if app:
-            app.terminate()
-            try:
-                out, _ = app.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                app.kill()
-                out, _ = app.communicate()
-            if os.environ.get("VCHAT_TEST_LOGS"):
-                print(f"--- vchat-gtk ---\n{out}")
-        xvfb.terminate()
-        xvfb.wait(10)
+    def start(daemon, *args):
+        env = dict(daemon.env, DISPLAY=display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
+                   GTK_A11Y="none", NO_AT_BRIDGE="1", G_MESSAGES_DEBUG="vchat-gtk")
+        app = subprocess.Popen([VCHAT_GTK] + list(args), env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+        apps.append(app)
+        return app, display
+
+    yield start
+    for app in apps:
+        app.terminate()
+        try:
+            out, _ = app.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            app.kill()
+            out, _ = app.communicate()
+        if os.environ.get("VCHAT_TEST_LOGS"):
+            print(f"--- vchat-gtk ---\n{out}")
+    xvfb.terminate()
+    xvfb.wait(10)
+
+
+def artifact(name):
+    return os.path.join(os.environ.get("VCHAT_ARTIFACTS", os.getcwd()), name)
+
+
+def test_gtk_example_shows_the_call(daemons, gui):
+    """--random: the app's own random call meets daemon B's."""
+    a, b = daemons("red", "blue")
+    app, display = gui(a, "--random")
+    # the app's own call appears on A's bus; B then meets it
+    a.wait(lambda: len(a.calls()) == 1, 20, "vchat-gtk to start a random call")
+    call_a = a.calls()[0]
+    b.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(call_a, "connected", 30)
+
+    found = wait_for_picture(app, display, artifact("vchat-gtk.png"))
+    assert looks_right(found), f"the window does not show the call as expected: {found}"
+    assert a.call_prop(call_a, "State") == "connected"
+    assert app.poll() is None
+
+
+def test_gtk_example_joins_an_invite(daemons, gui):
+    """--join LINK: the app joins B's invite, B accepts, the picture shows."""
+    a, b = daemons("red", "blue")
+    call_b, code, link = b.manager("CreateInvite", "(a{sv})", {})
+    app, display = gui(a, "--join", link)
+    b.wait_call_state(call_b, "incoming", 20)
+    b.call_method(call_b, "Accept")
+    b.wait_call_state(call_b, "connected", 30)
+
+    found = wait_for_picture(app, display, artifact("vchat-gtk-invite.png"))
+    assert looks_right(found), f"the window does not show the call as expected: {found}"
+    call_a = a.calls()[0]
+    assert a.call_prop(call_a, "Kind") == "invite"
+    # hanging up from B ends it in the window too: the picture goes
+    b.call_method(call_b, "Hangup")
+    a.wait_call_state(call_a, "ended", 15)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        screenshot(display, artifact("vchat-gtk-ended.png"))
+        if regions(artifact("vchat-gtk-ended.png"))["blue"][0] < 10_000:
+            break
+        time.sleep(0.5)
+    assert regions(artifact("vchat-gtk-ended.png"))["blue"][0] < 10_000
+    assert app.poll() is None
