@@ -84,3 +84,28 @@ def test_activation_that_fails_is_no_daemon(tmp_path):
     finally:
         conn.close_sync(None)
         bus.stop()
+
+
+def test_activation_that_fails_is_no_daemon_async(tmp_path):
+    bus, conn = private_bus(tmp_path)
+    try:
+        write_service(bus, "/bin/false")
+        loop = GLib.MainLoop()
+        out = {}
+
+        def done(source, result):
+            try:
+                out["client"] = VChat.Client.new_finish(result)
+            except GLib.Error as e:
+                out["error"] = e
+            loop.quit()
+
+        VChat.Client.new_async(conn, None, done)
+        loop.run()
+        e = out["error"]
+        assert e.matches(VChat.Error.quark(), VChat.Error.NO_DAEMON), e
+        assert e.message.startswith("vchatd is not running and D-Bus could not start it"), e.message
+        assert "systemctl --user start vchatd" in e.message
+    finally:
+        conn.close_sync(None)
+        bus.stop()
