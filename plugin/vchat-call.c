@@ -194,6 +194,10 @@ on_properties_changed (GDBusProxy *proxy, GVariant *changed, GStrv invalidated, 
 static void
 on_message_received (VchatDBusCall *proxy, const char *text, guint64 time, VChatCall *self)
 {
+  /* A proxy on the well-known name would hear a new daemon's call of the
+   * same path. */
+  if (self->gone)
+    return;
   g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, text, (gint64) time);
 }
 

@@ -45,6 +45,7 @@ struct _VChatClient {
   VchatDBusManager *manager;
   GDBusObjectManager *object_manager;
 
+  guint start_attempts;
   gboolean connected;
   VChatSignalingState signaling_state;
   char *server;
@@ -301,7 +302,9 @@ on_incoming_call (VchatDBusManager *manager, const char *path, GVariant *peer, V
 static void
 setup (VChatClient *self)
 {
-  self->connected = TRUE;
+  g_autofree char *owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (self->manager));
+
+  self->connected = owner != NULL;
   g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (self->manager), 60 * 1000);
   g_signal_connect_object (self->manager, "g-properties-changed",
                            G_CALLBACK (on_manager_properties_changed), self, 0);
@@ -335,7 +338,6 @@ vchat_client_initable_init (GInitable *initable, GCancellable *cancellable, GErr
 {
   VChatClient *self = VCHAT_CLIENT (initable);
   g_autoptr (GError) local = NULL;
-  g_autofree char *owner = NULL;
 
   _vchat_error_ensure_registered ();
   if (!self->connection) {
@@ -346,16 +348,30 @@ vchat_client_initable_init (GInitable *initable, GCancellable *cancellable, GErr
       return FALSE;
     }
   }
-  self->manager = vchat_dbus_manager_proxy_new_sync (self->connection, G_DBUS_PROXY_FLAGS_NONE,
-                                                     VCHAT_BUS_NAME, VCHAT_MANAGER_PATH,
-                                                     cancellable, &local);
-  if (!self->manager) {
-    g_propagate_error (error, _vchat_error_from_dbus (g_steal_pointer (&local)));
-    return FALSE;
-  }
-  owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (self->manager));
-  if (!owner) {
-    g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+  /* The proxy tries D-Bus activation itself; when the name has no owner
+   * after that, ask the bus once more, for the reason or for a daemon that
+   * took its time, and make the proxy again so that it has the owner. */
+  for (int attempt = 0; attempt < 2; attempt++) {
+    g_autofree char *owner = NULL;
+    g_autoptr (GVariant) reply = NULL;
+
+    g_clear_object (&self->manager);
+    self->manager = vchat_dbus_manager_proxy_new_sync (self->connection, G_DBUS_PROXY_FLAGS_NONE,
+                                                       VCHAT_BUS_NAME, VCHAT_MANAGER_PATH,
+                                                       cancellable, &local);
+    if (!self->manager) {
+      g_propagate_error (error, _vchat_error_from_dbus (g_steal_pointer (&local)));
+      return FALSE;
+    }
+    owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (self->manager));
+    if (owner)
+      break;
+    if (attempt == 1) {
+      g_set_error (error, VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
+                   "vchatd started but left the bus at once; see: journalctl --user -u vchatd");
+      return FALSE;
+    }
+    reply = g_dbus_connection_call_sync (
       self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
       "StartServiceByName", g_variant_new ("(su)", VCHAT_BUS_NAME, 0), G_VARIANT_TYPE ("(u)"),
       G_DBUS_CALL_FLAGS_NONE, -1, cancellable, &local);
@@ -372,8 +388,6 @@ vchat_client_initable_init (GInitable *initable, GCancellable *cancellable, GErr
     return FALSE;
   }
   setup (self);
-  /* Started just now: the name owner (and the properties) may come later. */
-  on_name_owner (NULL, NULL, self);
   return TRUE;
 }
 
@@ -412,6 +426,8 @@ create_object_manager (GTask *task)
                                         g_task_get_cancellable (task), om_ready, task);
 }
 
+static void create_manager (GTask *task);
+
 static void
 started (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -427,7 +443,8 @@ started (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, no_daemon_error (g_steal_pointer (&error)));
     return;
   }
-  create_object_manager (g_steal_pointer (&task));
+  /* Make the proxy again, now that the daemon owns its name. */
+  create_manager (g_steal_pointer (&task));
 }
 
 static void
@@ -445,8 +462,15 @@ manager_ready (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
   self = g_task_get_source_object (task);
+  g_clear_object (&self->manager);
   self->manager = manager;
   owner = g_dbus_proxy_get_name_owner (G_DBUS_PROXY (manager));
+  if (!owner && self->start_attempts++ > 0) {
+    g_task_return_new_error (
+      task, VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
+      "vchatd started but left the bus at once; see: journalctl --user -u vchatd");
+    return;
+  }
   if (!owner) {
     /* The proxy tried D-Bus activation already; ask again for the reason. */
     g_dbus_connection_call (

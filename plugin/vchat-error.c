@@ -63,7 +63,6 @@ is_daemon_missing (const GError *error)
 {
   return g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN) ||
          g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER) ||
-         g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY) ||
          g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_DISCONNECTED) ||
          g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED) ||
          (error->domain == G_DBUS_ERROR && error->code >= G_DBUS_ERROR_SPAWN_EXEC_FAILED &&
@@ -83,7 +82,13 @@ _vchat_error_from_dbus (GError *error)
   }
   g_dbus_error_strip_remote_error (error);
   if (is_daemon_missing (error))
-    out = g_error_new (VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON, "vchatd is not running (%s)",
+    out = g_error_new (VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
+                       "vchatd is not running and D-Bus could not start it (%s). Start it with: "
+                       "systemctl --user start vchatd",
+                       error->message);
+  else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY))
+    out = g_error_new (VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
+                       "vchatd did not answer (%s); see: journalctl --user -u vchatd",
                        error->message);
   else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
            g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
