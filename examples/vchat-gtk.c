@@ -10,6 +10,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include <glib-unix.h>
 #include <gst/gst.h>
 #include <gtk/gtk.h>
 #include <vchat/vchat.h>
@@ -1111,6 +1112,16 @@ on_shutdown (GtkApplication *gtk_app, App *app)
   g_clear_object (&app->client);
 }
 
+/* Ctrl+C and SIGTERM close the window as its close button would */
+static gboolean
+on_quit_signal (gpointer data)
+{
+  App *app = data;
+
+  g_application_quit (G_APPLICATION (app->app));
+  return G_SOURCE_CONTINUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1132,6 +1143,8 @@ main (int argc, char **argv)
   g_application_set_option_context_parameter_string (G_APPLICATION (app.app), "- video chat");
   g_signal_connect (app.app, "activate", G_CALLBACK (on_activate), &app);
   g_signal_connect (app.app, "shutdown", G_CALLBACK (on_shutdown), &app);
+  g_unix_signal_add (SIGINT, on_quit_signal, &app);
+  g_unix_signal_add (SIGTERM, on_quit_signal, &app);
   status = g_application_run (G_APPLICATION (app.app), argc, argv);
   g_object_unref (app.app);
   g_object_unref (app.cancellable);

@@ -119,6 +119,11 @@ def gui(daemons):
         pytest.skip("vchat-gtk was not built (GTK 4 missing)")
     if not shutil.which("Xvfb"):
         pytest.skip("Xvfb is not installed")
+    try:
+        import gi
+        gi.require_version("Gdk", "3.0")
+    except ValueError:
+        pytest.skip("GDK 3 (gir1.2-gtk-3.0), which takes the screenshots, is not installed")
     xvfb, display = start_xvfb()
     apps = []
 
@@ -131,17 +136,22 @@ def gui(daemons):
         return app, display
 
     yield start
+    codes = []
     for app in apps:
+        # SIGTERM closes the window: the app shuts down cleanly
         app.terminate()
         try:
             out, _ = app.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             app.kill()
             out, _ = app.communicate()
+        codes.append((app.returncode, out))
         if os.environ.get("VCHAT_TEST_LOGS"):
             print(f"--- vchat-gtk ---\n{out}")
     xvfb.terminate()
     xvfb.wait(10)
+    for code, out in codes:
+        assert code == 0, f"vchat-gtk did not end cleanly ({code}):\n{out[-3000:]}"
 
 
 def artifact(name):
