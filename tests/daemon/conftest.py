@@ -1,37 +1,16 @@
 """Fixtures for the daemon integration tests: a private PipeWire with two
 virtual cameras of different colours, the real vchat-signald on loopback,
 and real vchatd daemons each on its own private session bus."""
-import os
-import shutil
-import tempfile
-
 import pytest
 
+# The PipeWire with a red and a blue camera, and one daemon per colour, are
+# the shared ones of tests/lib/callenv.py; `daemons` uses this file's server.
+from callenv import COLORS, close_to, daemons, pipewire  # noqa: F401 (fixtures)
 from signald import Signald
 from vchatd import Vchatd
 
-RED = (255, 0, 0)
-BLUE = (0, 0, 255)
-
-
-def close_to(color, expected, tolerance=60):
-    return all(abs(c - e) <= tolerance for c, e in zip(color, expected))
-
-
-@pytest.fixture(scope="module")
-def pipewire():
-    from pwenv import PipeWireEnv
-
-    tmp = tempfile.mkdtemp(prefix="vchat-pw-")
-    env = PipeWireEnv(tmp)
-    env.start()
-    cams = [env.add_camera("vchat-test-cam-red", RED, description="Red test camera"),
-            env.add_camera("vchat-test-cam-blue", BLUE, description="Blue test camera")]
-    yield env
-    for c in cams:
-        c.stop()
-    env.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
+RED = COLORS["red"]
+BLUE = COLORS["blue"]
 
 
 @pytest.fixture
@@ -41,30 +20,6 @@ def server():
     s = Signald("--rematch-delay", "30")
     yield s
     s.stop()
-
-
-@pytest.fixture
-def daemons(pipewire, server, tmp_path):
-    """daemons("red", "blue", ...) starts one daemon per camera colour."""
-    started = []
-
-    def start(*colors, args=()):
-        out = []
-        for i, color in enumerate(colors):
-            d = Vchatd(str(tmp_path / f"d{len(started)}"), server.ws_url,
-                       name=f"{color.title()} {len(started)}", env=pipewire.env,
-                       args=["--camera", f"vchat-test-cam-{color}", "--audio-source",
-                             "audiotestsrc is-live=true wave=sine freq=440",
-                             "--audio-sink", "fakesink"] + list(args))
-            started.append(d)
-            out.append(d)
-        return out if len(out) > 1 else out[0]
-
-    yield start
-    for d in started:
-        d.stop()
-        if os.environ.get("VCHAT_TEST_LOGS"):
-            print(f"--- vchatd log ---\n{d.log}")
 
 
 TEST_SOURCES = ["--no-pipewire-nodes", "--audio-source", "audiotestsrc is-live=true wave=sine",

@@ -3,8 +3,6 @@ source that libvchat makes for a call (vchat_call_create_video_source), with
 a private PipeWire and two virtual cameras of different colours. Also the
 cameras list and select_camera. Through GObject Introspection."""
 import os
-import shutil
-import tempfile
 
 import gi
 import pytest
@@ -13,38 +11,11 @@ gi.require_version("VChat", "1.0")
 gi.require_version("Gst", "1.0")
 from gi.repository import GLib, Gst, VChat  # noqa: E402
 
-from signald import Signald  # noqa: E402
+from callenv import COLORS, close_to, pipewire, server  # noqa: E402,F401 (fixtures)
 from vchatd import Vchatd  # noqa: E402
 
-RED = (255, 0, 0)
-BLUE = (0, 0, 255)
-
-
-def close_to(color, expected, tolerance=60):
-    return all(abs(c - e) <= tolerance for c, e in zip(color, expected))
-
-
-@pytest.fixture(scope="module")
-def pipewire():
-    from pwenv import PipeWireEnv
-
-    tmp = tempfile.mkdtemp(prefix="vchat-pw-")
-    env = PipeWireEnv(tmp)
-    env.start()
-    cams = [env.add_camera("vchat-test-cam-red", RED, description="Red test camera"),
-            env.add_camera("vchat-test-cam-blue", BLUE, description="Blue test camera")]
-    yield env
-    for c in cams:
-        c.stop()
-    env.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-@pytest.fixture
-def server():
-    s = Signald()
-    yield s
-    s.stop()
+RED = COLORS["red"]
+BLUE = COLORS["blue"]
 
 
 def wait(cond, timeout, what):
