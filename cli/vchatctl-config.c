@@ -122,11 +122,12 @@ parse_value (GSettingsSchemaKey *key, const char *name, const char *text, GError
     }
     value = g_variant_ref_sink (g_variant_new_uint32 ((guint32) n));
   } else {
-    value = g_variant_parse (type, text, NULL, NULL, error);
+    g_autoptr (GError) parse_error = NULL;
+
+    value = g_variant_parse (type, text, NULL, NULL, &parse_error);
     if (!value) {
-      g_prefix_error (error, "%s: ", name);
-      (*error)->domain = VCHATCTL_ERROR;
-      (*error)->code = VCHATCTL_EXIT_USAGE;
+      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s: %s", name,
+                   parse_error->message);
       return NULL;
     }
   }
