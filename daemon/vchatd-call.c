@@ -150,17 +150,32 @@ on_local_candidate (VchatdMedia *media, guint mline, const char *candidate, Vcha
   vchatd_signaling_send (self->signaling, msg, NULL);
 }
 
+/* The remote picture's node is named once pictures arrive, not before: a
+ * reader that links to the node before its first picture (pipewiresink
+ * 0.3.65, provide mode) can negotiate nothing and stay without frames. */
+static void
+publish_remote_node (VchatdCall *self, VchatdMedia *media)
+{
+  g_autoptr (GVariant) stats = NULL;
+  const char *node = vchatd_media_get_remote_video_node (media);
+  guint64 frames = 0;
+
+  if (!node || *vchat_dbus_call_get_remote_video_node (self->skeleton) ||
+      vchatd_media_get_state (media) != VCHATD_MEDIA_STATE_CONNECTED)
+    return;
+  stats = g_variant_ref_sink (vchatd_media_get_stats (media));
+  if (g_variant_lookup (stats, "frames-decoded", "t", &frames) && frames > 0)
+    vchat_dbus_call_set_remote_video_node (self->skeleton, node);
+}
+
 static void
 on_media_state (VchatdMedia *media, GParamSpec *pspec, VchatdCall *self)
 {
-  const char *node;
-
   switch (vchatd_media_get_state (media)) {
   case VCHATD_MEDIA_STATE_CONNECTED:
     if (self->state == VCHATD_CALL_CONNECTING || self->state == VCHATD_CALL_RECONNECTING)
       set_state (self, VCHATD_CALL_CONNECTED);
-    node = vchatd_media_get_remote_video_node (media);
-    vchat_dbus_call_set_remote_video_node (self->skeleton, node ? node : "");
+    publish_remote_node (self, media);
     break;
   case VCHATD_MEDIA_STATE_FAILED:
     /* No media for a while: the peer vanished (a crash, a lost network).
@@ -200,6 +215,7 @@ static void
 on_stats_updated (VchatdMedia *media, VchatdCall *self)
 {
   vchat_dbus_call_set_stats (self->skeleton, vchatd_media_get_stats (media));
+  publish_remote_node (self, media);
 }
 
 static gboolean

@@ -1013,7 +1013,9 @@ vchat_call_report_finish (VChatCall *self, GAsyncResult *result, GError **error)
  * must be initialized.
  *
  * Fails with %VCHAT_ERROR_NOT_FOUND when the call has no such picture (yet):
- * see #VChatCall:remote-video-node and #VChatCall:preview-node.
+ * see #VChatCall:remote-video-node and #VChatCall:preview-node. The remote
+ * node is named once the peer's first picture has arrived: wait for
+ * `notify::remote-video-node`.
  *
  * Returns: (transfer floating): the source bin, or %NULL on error
  */

@@ -647,6 +647,11 @@ def test_daemon_view_shows_the_remote_video_and_the_preview(vchatctl, tmp_path):
         wait_state(vchatctl, a, invite["id"], "incoming")
         run_ok(vchatctl, a, "accept", "--wait", "--timeout", "30")
         shown = wait_state(vchatctl, a, invite["id"], "connected")
+        # The remote node is named once the first picture has arrived.
+        deadline = time.monotonic() + 15
+        while not shown["remote_video_node"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+            shown = json.loads(run_ok(vchatctl, a, "--json", "show", str(invite["id"])))
         assert shown["remote_video_node"] and shown["preview_node"], shown
         # No display: a clear failure, not a window that never opens.
         r = vchatctl("view", env=dict(a, DISPLAY="", WAYLAND_DISPLAY=""), timeout=60)

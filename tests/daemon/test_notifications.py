@@ -122,7 +122,7 @@ def test_incoming_call_notification_accept_carries_picture(pipewire, daemons):
         srv.invoke(n["id"], "accept")
         a.wait_call_state(pa, "connected", 30)
         b.wait_call_state(pb, "connected", 30)
-        node = a.call_prop(pa, "RemoteVideoNode")
+        node = a.remote_video_node(pa)
         got = pipewire.read_color(node, timeout=15)
         assert close_to(got, BLUE), f"the inviter sees {got}, expected about {BLUE}"
 

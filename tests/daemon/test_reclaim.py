@@ -117,8 +117,7 @@ def join_when_back(b, link, timeout=15):
 
 
 def assert_sees(pipewire, d, path, color, what):
-    node = d.call_prop(path, "RemoteVideoNode")
-    assert node, f"{what}: no RemoteVideoNode"
+    node = d.remote_video_node(path)
     got = pipewire.read_color(node, timeout=15)
     assert close_to(got, color), f"{what}: the remote picture is {got}, expected about {color}"
 

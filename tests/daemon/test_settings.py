@@ -185,7 +185,7 @@ def test_config_camera_switches_mid_call_and_stays(daemons, pipewire):
     pa = a.manager("StartRandom", "(a{sv})", {})
     pb = b.manager("StartRandom", "(a{sv})", {})
     b.wait_call_state(pb, "connected", 30)
-    node = b.call_prop(pb, "RemoteVideoNode")
+    node = b.remote_video_node(pb)
     got = pipewire.read_color(node, timeout=15)
     assert close_to(got, RED), f"b sees {got} before the switch"
 
@@ -256,7 +256,7 @@ def test_unplugged_camera_mid_call_switches_to_another(daemons, pipewire):
         pa = a.manager("StartRandom", "(a{sv})", {})
         pb = b.manager("StartRandom", "(a{sv})", {})
         b.wait_call_state(pb, "connected", 30)
-        node = b.call_prop(pb, "RemoteVideoNode")
+        node = b.remote_video_node(pb)
         got = pipewire.read_color(node, timeout=15)
         assert close_to(got, (0, 255, 0)), f"b sees {got} from a's green camera"
 

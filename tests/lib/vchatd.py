@@ -236,6 +236,12 @@ class Vchatd:
     def wait_call_state(self, path, state, timeout=20):
         self.wait(lambda: self.call_prop(path, "State") == state, timeout, f"{path} to be {state}")
 
+    def remote_video_node(self, path, timeout=15):
+        """The call's RemoteVideoNode, once the first picture has arrived."""
+        self.wait(lambda: self.call_prop(path, "RemoteVideoNode"), timeout,
+                  f"{path} to name its RemoteVideoNode (the first picture from the peer)")
+        return self.call_prop(path, "RemoteVideoNode")
+
     def calls(self):
         return self.manager_prop("Calls") or []
 
