@@ -8,7 +8,8 @@ import time
 import gi
 import pytest
 
-from callenv import COLORS, centre_color, close_to
+from callenv import COLORS, close_to
+from pwenv import centre_color
 
 try:
     gi.require_version("VChat", "1.0")

@@ -27,20 +27,6 @@ def close_to(color, expected, tolerance=60):
     return all(abs(c - e) <= tolerance for c, e in zip(color, expected))
 
 
-def centre_color(data, w, h):
-    """The average (r, g, b) of the centre half of a packed RGB frame."""
-    sums = [0, 0, 0]
-    count = 0
-    for y in range(h // 4, h - h // 4):
-        for x in range(w // 4, w - w // 4):
-            i = (y * w + x) * 3
-            sums[0] += data[i]
-            sums[1] += data[i + 1]
-            sums[2] += data[i + 2]
-            count += 1
-    return tuple(round(s / count) for s in sums)
-
-
 @pytest.fixture(scope="module")
 def pipewire():
     from pwenv import PipeWireEnv

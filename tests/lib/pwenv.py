@@ -169,6 +169,20 @@ class PipeWireError(RuntimeError):
     pass
 
 
+def centre_color(data, w, h):
+    """The average (r, g, b) of the centre half of a packed RGB frame."""
+    sums = [0, 0, 0]
+    count = 0
+    for y in range(h // 4, h - h // 4):
+        for x in range(w // 4, w - w // 4):
+            i = (y * w + x) * 3
+            sums[0] += data[i]
+            sums[1] += data[i + 1]
+            sums[2] += data[i + 2]
+            count += 1
+    return tuple(round(s / count) for s in sums)
+
+
 def _exit_on_sigterm():
     """Makes SIGTERM (what meson sends a test that timed out) raise
     SystemExit, so that with-blocks, finally and atexit stop the sessions:
@@ -602,17 +616,7 @@ class PipeWireEnv:
                            f"video/x-raw,format=RGB,width={w},height={h}"],
                           timeout, frame)
         n = len(data) // frame
-        last = data[(n - 1) * frame:n * frame]
-        sums = [0, 0, 0]
-        count = 0
-        for y in range(h // 4, h - h // 4):
-            for x in range(w // 4, w - w // 4):
-                i = (y * w + x) * 3
-                sums[0] += last[i]
-                sums[1] += last[i + 1]
-                sums[2] += last[i + 2]
-                count += 1
-        return tuple(round(s / count) for s in sums)
+        return centre_color(data[(n - 1) * frame:n * frame], w, h)
 
     def read_tone(self, node_name=None, timeout=10, seconds=0.5):
         """(frequency in Hz, RMS level 0..1) of what an audio node carries.
