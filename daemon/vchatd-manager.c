@@ -1129,7 +1129,7 @@ vchatd_manager_new (GDBusConnection *connection, VchatdManagerConfig *config)
     NULL, config->settings ? g_settings_get_uint (config->settings, "history-size")
                            : VCHATD_HISTORY_DEFAULT_MAX);
 
-  self->notifier = vchatd_notifier_new (connection);
+  self->notifier = vchatd_notifier_new (connection, config->settings);
   self->object_manager = g_dbus_object_manager_server_new (MANAGER_PATH);
   g_dbus_object_manager_server_set_connection (self->object_manager, connection);
 

@@ -25,7 +25,7 @@ struct _VchatdNotifier {
 
   GDBusConnection *connection;
   GCancellable *cancellable;
-  GSettings *settings; /* NULL: schema without the key; always on */
+  GSettings *settings; /* the daemon's, or NULL without the schema: always on */
   gboolean enabled;
   gboolean initted; /* notify_init was ours to undo */
 
@@ -448,18 +448,14 @@ on_setting_changed (GSettings *settings, const char *key, VchatdNotifier *self)
 }
 
 static void
-load_settings (VchatdNotifier *self)
+load_settings (VchatdNotifier *self, GSettings *settings)
 {
-  GSettingsSchemaSource *source = g_settings_schema_source_get_default ();
-  g_autoptr (GSettingsSchema)
-    schema = source ? g_settings_schema_source_lookup (source, SCHEMA_ID, TRUE) : NULL;
-
   self->enabled = TRUE;
-  if (!schema || !g_settings_schema_has_key (schema, "notifications")) {
-    g_debug ("no GSettings key %s notifications; notifications stay on", SCHEMA_ID);
+  if (!settings) {
+    g_debug ("no GSettings schema %s; notifications stay on", SCHEMA_ID);
     return;
   }
-  self->settings = g_settings_new_full (schema, NULL, NULL);
+  self->settings = g_object_ref (settings);
   g_signal_connect (self->settings, "changed::notifications", G_CALLBACK (on_setting_changed),
                     self);
   self->enabled = g_settings_get_boolean (self->settings, "notifications");
@@ -513,12 +509,12 @@ vchatd_notifier_init (VchatdNotifier *self)
 }
 
 VchatdNotifier *
-vchatd_notifier_new (GDBusConnection *connection)
+vchatd_notifier_new (GDBusConnection *connection, GSettings *settings)
 {
   VchatdNotifier *self = g_object_new (VCHATD_TYPE_NOTIFIER, NULL);
 
   self->connection = g_object_ref (connection);
-  load_settings (self);
+  load_settings (self, settings);
   if (!notify_is_initted ())
     self->initted = notify_init ("vchat");
 

@@ -21,7 +21,8 @@ G_DECLARE_FINAL_TYPE (VchatdNotifier, vchatd_notifier, VCHATD, NOTIFIER, GObject
 
 /* @connection: the session bus libnotify talks on, watched for the
  * notification server coming and going. */
-VchatdNotifier *vchatd_notifier_new (GDBusConnection *connection);
+/* @settings: the daemon's GSettings (key "notifications"), or NULL. */
+VchatdNotifier *vchatd_notifier_new (GDBusConnection *connection, GSettings *settings);
 
 /* Follows @call for its whole life (the notifier's part of it is freed with
  * the call). */
