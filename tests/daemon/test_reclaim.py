@@ -4,13 +4,13 @@ still reaches the user, with the picture arriving both ways."""
 import json
 import os
 import signal
-import subprocess
 import time
 
 import pytest
 from gi.repository import GLib
 
 from conftest import BLUE, RED, close_to
+from keyring import Keyring, files_containing
 from signald import Signald
 from vchatd import Vchatd, dbus_error_message, dbus_error_name
 
@@ -22,41 +22,10 @@ def daemon_args(color):
             "audiotestsrc is-live=true wave=sine freq=440", "--audio-sink", "fakesink"]
 
 
-class Keyring:
-    """A real gnome-keyring on a daemon's private bus, unlocked, in its home."""
-
-    def __init__(self, d, tmpdir):
-        runtime = os.path.join(tmpdir, "keyring-runtime")
-        os.makedirs(runtime, mode=0o700, exist_ok=True)
-        # Its control socket in a runtime dir of its own: the shared one
-        # belongs to PipeWire.
-        self.env = dict(d.env, XDG_RUNTIME_DIR=runtime)
-        subprocess.run(["gnome-keyring-daemon", "--unlock", "--daemonize", "--components=secrets"],
-                       input=b"pw", env=self.env, check=True, capture_output=True, timeout=20)
-        self.pid = None
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.pid is None:
-            try:
-                self.pid = d.conn.call_sync(
-                    "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                    "GetConnectionUnixProcessID", GLib.Variant("(s)", ("org.freedesktop.secrets",)),
-                    None, 0, 2000, None).unpack()[0]
-            except GLib.Error:
-                time.sleep(0.1)
-        assert self.pid, "gnome-keyring-daemon did not take org.freedesktop.secrets"
-
-    def lookup(self, code):
-        """The claim stored for code, or None."""
-        r = subprocess.run(["secret-tool", "lookup", "xdg:schema", SCHEMA, "code", code],
-                           env=self.env, capture_output=True, text=True, timeout=20)
-        return r.stdout if r.returncode == 0 and r.stdout else None
-
-    def stop(self):
-        if self.pid:
-            try:
-                os.kill(self.pid, 15)
-            except ProcessLookupError:
-                pass
+def stored_claim(keyring, code):
+    """The claim the keyring holds for the invite `code`, or None."""
+    r = keyring.secret_tool("lookup", "xdg:schema", SCHEMA, "code", code)
+    return r.stdout if r.returncode == 0 and r.stdout else None
 
 
 @pytest.fixture
@@ -67,7 +36,7 @@ def inviter(pipewire, server, tmp_path):
     def make(url=None):
         d = Vchatd(str(tmp_path / "a"), url or server.ws_url, name="Red A", env=pipewire.env,
                    args=daemon_args("red"), start=False)
-        keyring = Keyring(d, str(tmp_path / "a"))
+        keyring = Keyring(d)
         made.append((d, keyring))
         d.start()
         return d, keyring
@@ -123,24 +92,9 @@ def assert_sees(pipewire, d, path, color, what):
 
 
 def vchatctl(d, *args):
-    r = subprocess.run([os.environ["VCHATCTL"]] + list(args), env=d.env, capture_output=True,
-                       text=True, timeout=20)
+    r = d.vchatctl(*args)
     assert r.returncode == 0, r.stderr
     return r.stdout
-
-
-def files_containing(root, secret):
-    hits = []
-    for dirpath, _, files in os.walk(root):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            try:
-                with open(path, "rb") as f:
-                    if secret.encode() in f.read():
-                        hits.append(path)
-            except OSError:
-                pass
-    return hits
 
 
 @pytest.mark.parametrize("sig", [9, 15], ids=["sigkill", "sigterm"])
@@ -149,7 +103,7 @@ def test_invite_survives_restart(pipewire, daemons, inviter, server, sig):
     b = daemons("blue")
     pa, code, link = a.manager("CreateInvite", "(a{sv})", {"ttl": GLib.Variant("u", 300)})
     assert stored_codes(a) == [code]
-    claim = keyring.lookup(code)
+    claim = stored_claim(keyring, code)
     assert claim and len(claim) >= 32, "the claim is not in the keyring"
 
     a.kill(sig)
@@ -172,7 +126,7 @@ def test_invite_survives_restart(pipewire, daemons, inviter, server, sig):
 
     # Used: it leaves the store and the keyring.
     a.wait(lambda: code not in stored_codes(a), 5, "the used invite to leave the store")
-    a.wait(lambda: keyring.lookup(code) is None, 10, "the claim to leave the keyring")
+    a.wait(lambda: stored_claim(keyring, code) is None, 10, "the claim to leave the keyring")
     b.call_method(pb, "Hangup")
 
     # The claim is a secret: in no file of the home (the keyring's own file
@@ -193,7 +147,7 @@ def test_invite_expired_while_down_is_not_recreated(inviter, server):
     time.sleep(2)
     assert invite_calls(a, code) == []
     assert code not in stored_codes(a)
-    a.wait(lambda: keyring.lookup(code) is None, 10, "the claim to leave the keyring")
+    a.wait(lambda: stored_claim(keyring, code) is None, 10, "the claim to leave the keyring")
 
 
 def test_hangup_cancels_and_forgets_the_invite(inviter, daemons):
@@ -205,7 +159,7 @@ def test_hangup_cancels_and_forgets_the_invite(inviter, daemons):
     with pytest.raises(GLib.Error) as e:
         b.manager("JoinInvite", "(sa{sv})", link, {})
     assert dbus_error_name(e.value) == "io.github.vchat.VChat1.Error.InviteExpired"
-    a.wait(lambda: keyring.lookup(code) is None, 10, "the claim to leave the keyring")
+    a.wait(lambda: stored_claim(keyring, code) is None, 10, "the claim to leave the keyring")
     # A restart brings nothing back.
     a.kill(15)
     a.start()

@@ -12,7 +12,7 @@ import pytest
 from gi.repository import GLib
 
 import conftest
-from keyring import Keyring
+from keyring import Keyring, files_containing
 from signald import Signald, stop_process
 from vchatd import Vchatd, dbus_error_message, dbus_error_name
 
@@ -25,9 +25,7 @@ pytestmark = pytest.mark.skipif(not shutil.which("gnome-keyring-daemon"),
 
 
 def vchatctl(d, *args, input=None, keyring=None):
-    env = keyring.env if keyring else d.env
-    return subprocess.run([os.environ["VCHATCTL"]] + list(args), input=input, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return d.vchatctl(*args, input=input, env=keyring.env if keyring else None)
 
 
 @pytest.fixture
@@ -51,21 +49,11 @@ def stack(tmp_path):
             pass  # the test stopped it already
 
 
-def files_under(top):
-    for root, _, names in os.walk(top):
-        for n in names:
-            path = os.path.join(root, n)
-            if os.path.isfile(path) and not os.path.islink(path):
-                yield path
-
-
 def assert_nowhere(values, daemons_keyrings, logs):
     for d, k in daemons_keyrings:
-        for path in files_under(d.xdg["HOME"]):
-            with open(path, "rb") as f:
-                data = f.read()
-            for v in values:
-                assert v.encode() not in data, f"{v!r} in plain text in {path}"
+        for v in values:
+            hits = files_containing(d.xdg["HOME"], v)
+            assert not hits, f"{v!r} in plain text in {hits}"
         # the keyring's own files exist, and are encrypted
         assert k.files, "the keyring wrote no file"
     for name, log in logs:

@@ -23,6 +23,23 @@ SECRETS_NAME = "org.freedesktop.secrets"
 PASSWORD = "vchat-test-keyring-password"
 
 
+def files_containing(root, secret):
+    """The regular files under root that hold `secret` in plain text."""
+    hits = []
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            if not os.path.isfile(path) or os.path.islink(path):
+                continue
+            try:
+                with open(path, "rb") as f:
+                    if secret.encode() in f.read():
+                        hits.append(path)
+            except OSError:
+                pass
+    return hits
+
+
 class Keyring:
     def __init__(self, vchatd):
         self.vchatd = vchatd

@@ -236,6 +236,13 @@ class Vchatd:
     def wait_call_state(self, path, state, timeout=20):
         self.wait(lambda: self.call_prop(path, "State") == state, timeout, f"{path} to be {state}")
 
+    def vchatctl(self, *args, input=None, env=None, timeout=60):
+        """Runs vchatctl (VCHATCTL) against this daemon's bus, as its user
+        would: the CompletedProcess, with text output."""
+        return subprocess.run([os.environ["VCHATCTL"]] + list(args), input=input,
+                              env=env or self.env, capture_output=True, text=True,
+                              timeout=timeout)
+
     def remote_video_node(self, path, timeout=15):
         """The call's RemoteVideoNode, once the first picture has arrived."""
         self.wait(lambda: self.call_prop(path, "RemoteVideoNode"), timeout,
