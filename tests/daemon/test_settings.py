@@ -7,7 +7,6 @@ import os
 import random
 import re
 import shlex
-import subprocess
 import time
 
 from gi.repository import GLib
@@ -17,13 +16,8 @@ from conftest import test_source as source_of
 from signald import Signald
 from vchatd import Vchatd
 
-VCHATCTL = os.environ["VCHATCTL"]
-
-
 def vchatctl(d, *args, check=True, input=None):
-    env = dict(d.env)
-    p = subprocess.run([VCHATCTL] + list(args), env=env, capture_output=True, text=True,
-                       timeout=30, input=input)
+    p = d.vchatctl(*args, input=input)
     if check:
         assert p.returncode == 0, f"vchatctl {' '.join(args)}: {p.returncode}\n{p.stderr}"
     return p
@@ -140,15 +134,18 @@ def test_config_applies_live(server, tmp_path):
     other = Signald()
     b = None
     try:
-        # A new server: the daemon leaves the old one and goes online there.
+        # A new display name goes out with the next hello; a new server: the
+        # daemon leaves the old one and goes online there, under that name.
+        vchatctl(a, "config", "set", "display-name", "Ada Lovelace")
         vchatctl(a, "config", "set", "server-url", other.ws_url)
         a.wait(lambda: a.manager_prop("Server") == other.ws_url
                and a.manager_prop("SignalingState") == "online", 15, "the move to the new server")
         assert vchatctl(a, "config", "get", "server-url").stdout.strip() == other.ws_url
         b = Vchatd(str(tmp_path / "b"), other.ws_url, name="Bob",
                    args=TEST_SOURCES + source_of("blue"))
-        pa, pb = quick_call(b, a)
-        assert a.call_prop(pb, "Peer")["name"] == "Bob"
+        pb, pa = quick_call(b, a)
+        assert a.call_prop(pa, "Peer")["name"] == "Bob"
+        assert b.call_prop(pb, "Peer")["name"] == "Ada Lovelace"
 
         # Bad values are refused with the reason, and change nothing.
         p = vchatctl(a, "config", "set", "server-url", "ftp://example.org", check=False)
@@ -175,6 +172,19 @@ def test_config_applies_live(server, tmp_path):
             b.stop()
         a.stop()
         other.stop()
+
+
+def test_config_max_bitrate_applies_to_the_call_in_progress(plain_daemons):
+    a, b = plain_daemons("red", "blue")
+    pa = a.manager("StartRandom", "(a{sv})", {})
+    b.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(pa, "connected", 30)
+    a.wait(lambda: a.call_prop(pa, "Stats").get("target-kbps") == 1500, 10,
+           "the encoder to aim at the default 1500 kbit/s")
+    vchatctl(a, "config", "set", "max-bitrate", "300")
+    a.wait(lambda: a.call_prop(pa, "Stats").get("target-kbps") == 300, 10,
+           "the call in progress to aim at 300 kbit/s")
+    assert "300" in vchatctl(a, "show").stdout
 
 
 def test_config_camera_switches_mid_call_and_stays(daemons, pipewire):
