@@ -311,29 +311,40 @@ vchatd_invites_remove (VchatdInvites *self, const char *code)
   save (self);
 }
 
-GPtrArray *
-vchatd_invites_list (VchatdInvites *self, const char *server)
+void
+vchatd_invites_forget_expired (VchatdInvites *self)
 {
-  GPtrArray *out = g_ptr_array_new ();
   gint64 now = now_s ();
   gboolean changed = FALSE;
 
   for (guint i = 0; i < self->invites->len;) {
     VchatdInvite *invite = self->invites->pdata[i];
 
-    if (invite->expires <= now) {
-      g_debug ("invite %s: expired while vchatd was away", invite->code);
-      clear_claim (self, invite->code, invite->server);
-      g_ptr_array_remove_index (self->invites, i);
-      changed = TRUE;
+    if (invite->expires > now) {
+      i++;
       continue;
     }
-    if (g_strcmp0 (invite->server, server) == 0)
-      g_ptr_array_add (out, invite);
-    i++;
+    g_debug ("invite %s: expired while vchatd was away", invite->code);
+    clear_claim (self, invite->code, invite->server);
+    g_ptr_array_remove_index (self->invites, i);
+    changed = TRUE;
   }
   if (changed)
     save (self);
+}
+
+GPtrArray *
+vchatd_invites_list (VchatdInvites *self, const char *server)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  vchatd_invites_forget_expired (self);
+  for (guint i = 0; i < self->invites->len; i++) {
+    VchatdInvite *invite = self->invites->pdata[i];
+
+    if (g_strcmp0 (invite->server, server) == 0)
+      g_ptr_array_add (out, invite);
+  }
   return out;
 }
 

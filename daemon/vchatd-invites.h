@@ -56,6 +56,8 @@ void vchatd_invites_remove (VchatdInvites *self, const char *code);
 /* (transfer none) The stored invite with @code, or NULL. */
 VchatdInvite *vchatd_invites_lookup (VchatdInvites *self, const char *code);
 
+/* Forgets (file and keyring) the invites that have expired. */
+void vchatd_invites_forget_expired (VchatdInvites *self);
 /* (transfer container) The unexpired invites made on @server; expired ones
  * are forgotten on the way. */
 GPtrArray *vchatd_invites_list (VchatdInvites *self, const char *server);
