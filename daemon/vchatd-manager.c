@@ -291,11 +291,18 @@ match_searching_random (VchatdCall *call, const char *unused)
 }
 
 /* A call that keeps the user busy: anything but an open invite. */
+/* An invite of this user's that nobody has joined yet. */
+static gboolean
+is_open_invite (VchatdCall *call)
+{
+  return vchatd_call_get_kind (call) == VCHATD_CALL_KIND_INVITE &&
+         vchatd_call_get_state (call) == VCHATD_CALL_SEARCHING;
+}
+
 static gboolean
 match_busy (VchatdCall *call, const char *unused)
 {
-  return !(vchatd_call_get_kind (call) == VCHATD_CALL_KIND_INVITE &&
-           vchatd_call_get_state (call) == VCHATD_CALL_SEARCHING);
+  return !is_open_invite (call);
 }
 
 /* Server messages */
@@ -599,7 +606,7 @@ on_session_lost (VchatdSignaling *signaling, VchatdManager *self)
 
   /* Forget invites that ran out while we were away, so that their calls end
    * below instead of waiting for a reclaim that is never sent. */
-  g_ptr_array_unref (vchatd_invites_list (self->invites, vchatd_signaling_get_url (signaling)));
+  vchatd_invites_forget_expired (self->invites);
   while ((p = g_queue_pop_head (&self->pending_create))) {
     if (p->invocation)
       g_dbus_method_invocation_return_error (g_steal_pointer (&p->invocation), VCHATD_ERROR,
@@ -614,9 +621,7 @@ on_session_lost (VchatdSignaling *signaling, VchatdManager *self)
     VchatdCall *call = self->calls->pdata[i];
     const char *code = vchatd_call_get_invite_code (call);
 
-    if (vchatd_call_get_kind (call) == VCHATD_CALL_KIND_INVITE &&
-        vchatd_call_get_state (call) == VCHATD_CALL_SEARCHING && code &&
-        vchatd_invites_lookup (self->invites, code))
+    if (is_open_invite (call) && code && vchatd_invites_lookup (self->invites, code))
       continue;
     vchatd_call_end (call, VCHATD_END_NETWORK, FALSE);
   }
@@ -1060,9 +1065,7 @@ vchatd_manager_shutdown (VchatdManager *self)
   self->shutting_down = TRUE;
   for (guint i = 0; i < self->calls->len; i++) {
     VchatdCall *call = self->calls->pdata[i];
-    gboolean keep = vchatd_call_get_kind (call) == VCHATD_CALL_KIND_INVITE &&
-                    vchatd_call_get_state (call) == VCHATD_CALL_SEARCHING &&
-                    vchatd_call_get_invite_code (call);
+    gboolean keep = is_open_invite (call) && vchatd_call_get_invite_code (call);
 
     vchatd_call_end (call, VCHATD_END_HANGUP, !keep);
   }
