@@ -94,6 +94,18 @@ media_clear (VchatdCall *self)
   vchat_dbus_call_set_preview_node (self->skeleton, "");
 }
 
+/* The media goes, the reason and the time are set, the state is ENDED. */
+static void
+mark_ended (VchatdCall *self, VchatdEndReason reason)
+{
+  media_clear (self);
+  self->end_reason = reason;
+  vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (reason));
+  vchat_dbus_call_set_ended_at (self->skeleton, now_us ());
+  set_state (self, VCHATD_CALL_ENDED);
+  g_debug ("call %s: ended (%s)", self->path, vchatd_end_reason_to_string (reason));
+}
+
 void
 vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_server)
 {
@@ -113,12 +125,7 @@ vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_server)
     }
   }
 
-  media_clear (self);
-  self->end_reason = reason;
-  vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (reason));
-  vchat_dbus_call_set_ended_at (self->skeleton, now_us ());
-  set_state (self, VCHATD_CALL_ENDED);
-  g_debug ("call %s: ended (%s)", self->path, vchatd_end_reason_to_string (reason));
+  mark_ended (self, reason);
   g_signal_emit (self, signals[SIGNAL_ENDED], 0);
 }
 
@@ -488,11 +495,7 @@ handle_next (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdC
   /* The server ends the call and queues us again; the manager makes the
    * new call object that the next `queued` and `matched` belong to. */
   send_call_message (self, VCHAT_MSG_NEXT);
-  media_clear (self);
-  self->end_reason = VCHATD_END_NEXT;
-  vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (VCHATD_END_NEXT));
-  vchat_dbus_call_set_ended_at (self->skeleton, now_us ());
-  set_state (self, VCHATD_CALL_ENDED);
+  mark_ended (self, VCHATD_END_NEXT);
   g_signal_emit (self, signals[SIGNAL_NEXT_REQUESTED], 0, invocation);
   g_signal_emit (self, signals[SIGNAL_ENDED], 0);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -630,12 +633,6 @@ GVariant *
 vchatd_call_get_peer (VchatdCall *self)
 {
   return vchat_dbus_call_get_peer (self->skeleton);
-}
-
-gboolean
-vchatd_call_is_incoming (VchatdCall *self)
-{
-  return g_str_equal (vchat_dbus_call_get_direction (self->skeleton), "incoming");
 }
 
 void

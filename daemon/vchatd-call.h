@@ -57,8 +57,6 @@ const VchatdCallOptions *vchatd_call_get_options (VchatdCall *self);
 VchatdEndReason vchatd_call_get_end_reason (VchatdCall *self);
 /* The Peer property: a{sv} with "name", "client", "common-interests". */
 GVariant *vchatd_call_get_peer (VchatdCall *self);
-/* Whether someone else started this call (they joined my invite). */
-gboolean vchatd_call_is_incoming (VchatdCall *self);
 
 /* Answering an incoming call, from D-Bus or a notification: the first answer
  * wins, later ones fail with VCHATD_ERROR_INVALID_STATE. */
