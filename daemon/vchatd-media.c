@@ -1134,9 +1134,6 @@ static GstPadProbeReturn on_frame_decoded (GstPad *pad, GstPadProbeInfo *info, g
 static GstPadProbeReturn on_thumbnail_candidate (GstPad *pad, GstPadProbeInfo *info, gpointer data);
 static GstFlowReturn on_thumbnail_sample (GstAppSink *sink, gpointer data);
 
-/* queue → rtpvp8depay → vp8dec → videoconvert → tee ┬ thumbnails
- *                                                  └ PipeWire node */
-
 /* The peer's picture changes size (a browser adapting to the network, the
  * other side switching to another camera or to black frames). pipewiresink
  * 0.3.65 keeps writing into the node's buffers of the old size while
@@ -1166,6 +1163,8 @@ keep_node_size (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_REMOVE;
 }
 
+/* queue → rtpvp8depay → vp8dec → videoconvert → tee ┬ thumbnails
+ *                                                  └ PipeWire node */
 static GstElement *
 build_video_receiver (VchatdMedia *self, GError **error)
 {
@@ -1216,7 +1215,6 @@ build_video_receiver (VchatdMedia *self, GError **error)
     GstElement *node[G_N_ELEMENTS (node_factories) + 1];
     Output *output;
     g_autoptr (GstCaps) i420 = gst_caps_from_string ("video/x-raw,format=I420");
-
     g_autoptr (GstPad) scale_pad = NULL;
 
     if (!(node[4] = make_pipewire_sink (self->remote_video_node, "Video/Source",
