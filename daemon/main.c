@@ -69,6 +69,7 @@ load_settings (VchatdManagerConfig *config)
   g_autofree char *camera = NULL;
   g_autofree char *microphone = NULL;
   g_autofree char *name = NULL;
+  g_autofree char *speaker = NULL;
 
   if (!schema) {
     g_debug ("GSettings schema %s not installed; using defaults", SCHEMA_ID);
@@ -83,6 +84,9 @@ load_settings (VchatdManagerConfig *config)
   microphone = g_settings_get_string (settings, "microphone");
   if (!config->media.microphone_target && *microphone)
     config->media.microphone_target = g_steal_pointer (&microphone);
+  speaker = g_settings_get_string (settings, "speaker");
+  if (!config->media.speaker_target && *speaker)
+    config->media.speaker_target = g_steal_pointer (&speaker);
   name = g_settings_get_string (settings, "display-name");
   if (!config->display_name && *name)
     config->display_name = g_steal_pointer (&name);
@@ -113,6 +117,9 @@ main (int argc, char **argv)
       "ID" },
     { "microphone", 0, 0, G_OPTION_ARG_STRING, &d.config.media.microphone_target,
       "Microphone to use: a PipeWire node name (default: the default source)", "ID" },
+    { "speaker", 0, 0, G_OPTION_ARG_STRING, &d.config.media.speaker_target,
+      "Where the other person's voice plays: a PipeWire node name (default: the default output)",
+      "ID" },
     { "name", 0, 0, G_OPTION_ARG_STRING, &d.config.display_name,
       "Display name shown to the people you call", "NAME" },
     { "relay-only", 0, 0, G_OPTION_ARG_NONE, &d.config.media.relay_only,
@@ -200,6 +207,7 @@ main (int argc, char **argv)
   g_free (d.config.display_name);
   g_free (d.config.media.camera_target);
   g_free (d.config.media.microphone_target);
+  g_free (d.config.media.speaker_target);
   g_free (d.config.media.video_source);
   g_free (d.config.media.audio_source);
   g_free (d.config.media.audio_sink);

@@ -262,6 +262,7 @@ media_start (VchatdCall *self, GError **error)
   config.microphone_target = ms->audio_source ? NULL : ms->microphone_target;
   config.audio_source_description = ms->audio_source;
   config.audio_sink_description = ms->audio_sink;
+  config.speaker_target = ms->speaker_target;
   config.stun_server = stun;
   config.turn_servers = (const char *const *) turns;
   config.ice_addresses = (const char *const *) ms->ice_addresses;

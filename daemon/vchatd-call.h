@@ -25,7 +25,8 @@ typedef struct {
   char *microphone_target; /* PipeWire node, or NULL: none */
   char *video_source;      /* a bin description instead of the camera (tests) */
   char *audio_source;
-  char *audio_sink;    /* NULL: default PipeWire output */
+  char *speaker_target; /* PipeWire node the peer's voice plays on, or NULL: the default */
+  char *audio_sink;    /* a bin description instead of the speaker (tests) */
   gboolean relay_only; /* the GSettings default for random calls */
   guint max_bitrate_kbps;
   gboolean publish_nodes; /* remote video and preview as PipeWire nodes */

@@ -737,6 +737,10 @@ on_settings_changed (GSettings *settings, const char *key, VchatdManager *self)
     self->wanted_microphone = settings_string_or_null (settings, key);
     if (self->devices)
       update_devices (self);
+  } else if (g_str_equal (key, "speaker")) {
+    /* Read by each call as it connects. */
+    g_free (config->media.speaker_target);
+    config->media.speaker_target = settings_string_or_null (settings, key);
   } else if (g_str_equal (key, "turn-server")) {
     /* Read by each call as it connects. */
     g_free (config->media.turn_server);

@@ -96,6 +96,7 @@ struct _VchatdMedia {
   char *microphone_target;
   char *audio_source_description;
   char *audio_sink_description;
+  char *speaker_target;
   char *stun_server;
   GStrv turn_servers;
   gboolean relay_only;
@@ -1272,6 +1273,8 @@ build_audio_receiver (VchatdMedia *self, GError **error)
     sink = make_pipewire_sink (NULL, "Stream/Output/Audio", NULL, error);
     if (!sink)
       return NULL;
+    if (self->speaker_target)
+      g_object_set (sink, "target-object", self->speaker_target, NULL);
   }
   if (!make_elements (factories, chain, G_N_ELEMENTS (factories), error)) {
     gst_object_unref (gst_object_ref_sink (sink));
@@ -2512,6 +2515,7 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
   self->microphone_target = g_strdup (config->microphone_target);
   self->audio_source_description = g_strdup (config->audio_source_description);
   self->audio_sink_description = g_strdup (config->audio_sink_description);
+  self->speaker_target = g_strdup (config->speaker_target);
   self->stun_server = g_strdup (config->stun_server);
   self->turn_servers = g_strdupv ((GStrv) config->turn_servers);
   self->relay_only = config->relay_only;
@@ -2929,6 +2933,7 @@ vchatd_media_finalize (GObject *object)
   g_free (self->microphone_target);
   g_free (self->audio_source_description);
   g_free (self->audio_sink_description);
+  g_free (self->speaker_target);
   g_free (self->stun_server);
   g_strfreev (self->turn_servers);
   g_strfreev (self->ice_addresses);

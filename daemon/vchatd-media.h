@@ -48,8 +48,10 @@ typedef struct {
   /* Audio likewise (a failed microphone is replaced by silence). */
   const char *microphone_target;
   const char *audio_source_description;
-  /* Where the peer's audio goes: NULL for the default PipeWire output,
-   * or a bin description (tests use "fakesink"). */
+  /* Where the peer's audio goes: a PipeWire node (pipewiresink
+   * target-object), or NULL for the default output; or a bin description
+   * instead of PipeWire (tests use "fakesink"). */
+  const char *speaker_target;
   const char *audio_sink_description;
 
   /* ICE: "stun://host:port" or NULL; TURN URLs as webrtcbin's
