@@ -1,6 +1,6 @@
 """A private, isolated PipeWire session for tests: virtual cameras,
-microphones and a null audio output, with helpers that look at what a node
-actually carries.
+microphones, a null audio output and more outputs (speakers) made at run
+time, with helpers that look at what a node actually carries.
 
     with PipeWireEnv(tmpdir) as pw:
         red = pw.add_camera("cam-red", (255, 0, 0), description="Red camera")
@@ -90,6 +90,20 @@ Audio output without hardware: with no ALSA device there is no sink at
                 stream-properties="props,stream.capture.sink=true"
   (read_tone(None) does this). Note WirePlumber then also reports that
   monitor as default.audio.source while there is no microphone.
+
+More outputs at run time (add_speaker): the same null sink, made by
+    pw-cli create-node adapter '{ factory.name=support.null-audio-sink
+        node.name=NAME node.description="Words" media.class=Audio/Sink
+        object.linger=true audio.position=[FL FR]
+        monitor.channel-volumes=true }'
+  object.linger=true keeps the node after pw-cli has left (so no process
+  stays); `pw-cli destroy ID` removes it, and it goes with the session's
+  pipewire in stop(). It is its own driver (node.driver=true) and does not
+  become the default sink while vchat-null-sink is there (WirePlumber
+  keeps the first of equal priority). A stream plays into it with
+  `pipewiresink target-object=NAME` (as vchatd --speaker NAME does), and
+  read_tone(NAME) captures its monitor like the null sink's above; a
+  monitor that nothing plays into gives silence, not a timeout.
 
 WirePlumber is kept off the machine's hardware (ALSA, V4L2, libcamera and
 BlueZ monitors disabled by a config fragment), so a developer's real
@@ -201,6 +215,11 @@ def _gst_structure_string(value):
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _spa_string(value):
+    """Quotes a string for PipeWire's SPA JSON (pw-cli's properties)."""
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _stream_properties(props):
     """The value of pipewiresink's stream-properties for gst-launch-1.0.
 
@@ -235,6 +254,26 @@ class Producer:
             self.env.wait_node_gone(self.name, timeout)
 
 
+class Speaker:
+    """A null Audio/Sink node made at run time by add_speaker()."""
+
+    def __init__(self, env, name, node_id):
+        self.env = env
+        self.name = name
+        self.id = node_id
+
+    def stop(self, timeout=5):
+        """Removes the node and waits until it is gone (nothing to do once
+        the session has stopped: the node went with its pipewire)."""
+        if self in self.env._speakers:
+            self.env._speakers.remove(self)
+        if not self.env.running:
+            return
+        self.env.run(["pw-cli", "destroy", str(self.id)], timeout=timeout,
+                     capture_output=True)
+        self.env.wait_node_gone(self.name, timeout)
+
+
 class PipeWireEnv:
     """A private session: dbus-daemon, pipewire and wireplumber.
 
@@ -253,6 +292,7 @@ class PipeWireEnv:
         self._procs = []      # every Popen we started, in start order
         self._runtime_tmp = None
         self._counter = 0
+        self._speakers = []   # add_speaker's nodes, gone with pipewire in stop()
 
     # -- life cycle ---------------------------------------------------------
 
@@ -337,6 +377,8 @@ class PipeWireEnv:
         for proc in reversed(self._procs):
             self._end(proc)
         self._procs = []
+        # The speakers lived in pipewire, which has just ended.
+        self._speakers = []
         self._kill_stragglers()
         self.running = False
         if self._runtime_tmp:
@@ -561,15 +603,44 @@ class PipeWireEnv:
         return self.publish(name, pipeline, {"media.class": "Audio/Source",
                                              "node.description": description or name}, timeout)
 
-    def play_tone(self, freq=660, name=None, timeout=10):
+    def play_tone(self, freq=660, name=None, timeout=10, target=None):
         """A stream that plays a tone to the default output, as an application
-        (or the daemon playing the remote audio) would."""
+        (or the daemon playing the remote audio) would; to the output node
+        called `target` if given (as vchatd --speaker does)."""
         self._counter += 1
         name = name or f"vchat-test-player-{self._counter}"
         argv = ["audiotestsrc", "is-live=true", "wave=sine", f"freq={freq}", "volume=0.5",
                 "!", "audio/x-raw,format=F32LE,rate=48000,channels=1", "!",
                 "pipewiresink", f"stream-properties=props,node.name={name}"]
+        if target:
+            argv.append(f"target-object={target}")
         return self._producer(name, argv, timeout)
+
+    def add_speaker(self, name, description=None, timeout=10):
+        """An audio output of its own: a null Audio/Sink node called `name`
+        (not the default sink; see the module doc). What plays into it is
+        read with read_tone(name).
+
+        Returns a Speaker once the node is in the graph; .stop() removes it,
+        and stop() of the session removes it too."""
+        if name in self.nodes():
+            raise PipeWireError(f"there is already a PipeWire node {name!r}")
+        props = " ".join([
+            "factory.name=support.null-audio-sink",
+            f"node.name={_spa_string(name)}",
+            f"node.description={_spa_string(description or name)}",
+            "media.class=Audio/Sink", "object.linger=true", "audio.position=[FL FR]",
+            "monitor.channel-volumes=true"])
+        out = self.run(["pw-cli", "create-node", "adapter", "{ " + props + " }"],
+                       timeout=timeout, capture_output=True, text=True)
+        try:
+            node = self.wait_node(name, timeout=timeout if out.returncode == 0 else 1)
+        except PipeWireError:
+            raise PipeWireError(f"pw-cli create-node made no node {name!r} ({out.returncode}): "
+                                f"{(out.stdout + out.stderr).strip()[-800:]}") from None
+        speaker = Speaker(self, name, node["object.id"])
+        self._speakers.append(speaker)
+        return speaker
 
     # -- reading nodes ------------------------------------------------------
 
@@ -621,14 +692,22 @@ class PipeWireEnv:
     def read_tone(self, node_name=None, timeout=10, seconds=0.5):
         """(frequency in Hz, RMS level 0..1) of what an audio node carries.
 
-        node_name: an Audio/Source node, or None for what is being played to
-        the null output (its monitor)."""
+        node_name: an Audio/Source node (a microphone); an Audio/Sink node (an
+        output such as add_speaker's) for what is being played into it (its
+        monitor); or None for what is being played to the null output."""
         rate = 48000
         src_opts = []
         if node_name is None:
             if not self.null_sink:
                 raise PipeWireError("read_tone(None) needs null_sink=True")
             node_name = NULL_SINK
+        deadline = time.monotonic() + timeout
+        try:
+            props = self.wait_node(node_name, timeout=timeout)
+        except PipeWireError as e:
+            raise PipeWireError(f"reading {node_name!r}: {e}") from None
+        timeout = max(0.5, deadline - time.monotonic())
+        if props.get("media.class") == "Audio/Sink":
             src_opts.append("stream-properties=props,stream.capture.sink=true")
         # Buffers are one graph cycle (1024 frames by default); 2 more than
         # needed, as the first may be silence from before the link.

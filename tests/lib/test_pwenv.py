@@ -194,6 +194,58 @@ def test_audio_to_the_default_output_without_hardware(pw):
     assert level < 0.01, (freq, level)
 
 
+def test_speakers_each_hear_only_what_plays_into_them(pw):
+    """add_speaker makes outputs of their own (as vchatd --speaker uses): a
+    tone played into one is read back from it at its frequency, the other
+    stays silent, and neither takes the default output's place."""
+    a = pw.add_speaker("spk-a", description='Speaker "A", (virtual)')
+    b = pw.add_speaker("spk-b")
+    sinks = pw.nodes("Audio/Sink")
+    assert set(sinks) == {NULL_SINK, "spk-a", "spk-b"}
+    assert sinks["spk-a"]["node.description"] == 'Speaker "A", (virtual)'
+    assert pw.defaults()["default.audio.sink"] == NULL_SINK
+    player = pw.play_tone(660, target="spk-a")
+    freq, level = pw.read_tone("spk-a")
+    assert abs(freq - 660) < 15 and level > 0.1, (freq, level)
+    freq, level = pw.read_tone("spk-b")
+    assert level < 0.01, ("spk-b", freq, level)
+    freq, level = pw.read_tone(None)
+    assert level < 0.01, (NULL_SINK, freq, level)
+    player.stop()
+    # A second player, into the other speaker.
+    player = pw.play_tone(440, target="spk-b")
+    freq, level = pw.read_tone("spk-b")
+    assert abs(freq - 440) < 10 and level > 0.1, (freq, level)
+    freq, level = pw.read_tone("spk-a")
+    assert level < 0.01, ("spk-a", freq, level)
+    player.stop()
+    a.stop()
+    assert "spk-a" not in pw.nodes()
+    with pytest.raises(PipeWireError):
+        pw.read_tone("spk-a", timeout=1)
+    # The name can be used again; a name in use cannot.
+    pw.add_speaker("spk-a")
+    with pytest.raises(PipeWireError):
+        pw.add_speaker("spk-b")
+    b.stop()
+    assert set(pw.nodes("Audio/Sink")) == {NULL_SINK, "spk-a"}
+
+
+def test_speakers_go_with_the_session(tmp_path):
+    env = PipeWireEnv(tmp_path / "pw").start()
+    try:
+        spk = env.add_speaker("spk")
+        pids = our_pids(env)
+        assert len(pids) == 3, pids  # dbus-daemon, pipewire, wireplumber: no process per speaker
+    finally:
+        env.stop()
+    assert not any(alive(p) for p in pids)
+    spk.stop()  # after the session: nothing to do, no error
+    # A new session in the same directory starts without it.
+    with PipeWireEnv(tmp_path / "pw") as env:
+        assert "spk" not in env.nodes()
+
+
 def test_clients_use_the_private_session(pw):
     """A subprocess given pw.env talks to this PipeWire and this bus."""
     pw.add_camera("only-here", RED)
