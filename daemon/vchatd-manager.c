@@ -862,7 +862,8 @@ handle_create_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocat
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   p = g_new0 (Pending, 1);
-  p->invocation = g_object_ref (invocation);
+  /* The handler owns the invocation: completing it later releases it. */
+  p->invocation = invocation;
   p->call = g_object_ref (add_call (self, VCHATD_CALL_KIND_INVITE, VCHATD_CALL_SEARCHING, &opts));
   g_queue_push_tail (&self->pending_create, p);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
@@ -899,7 +900,8 @@ handle_join_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocatio
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   p = g_new0 (Pending, 1);
-  p->invocation = g_object_ref (invocation);
+  /* The handler owns the invocation: completing it later releases it. */
+  p->invocation = invocation;
   p->options = opts;
   memset (&opts, 0, sizeof opts);
   p->code = g_steal_pointer (&code);
