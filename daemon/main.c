@@ -10,6 +10,7 @@
 
 #include "vchatd-error.h"
 #include "vchatd-manager.h"
+#include "vchatd-media.h"
 
 #define BUS_NAME "io.github.vchat.VChat1"
 #define SCHEMA_ID "io.github.vchat.VChat1"
@@ -200,6 +201,10 @@ main (int argc, char **argv)
   for (int i = 0; i < 20 && g_main_context_iteration (NULL, FALSE); i++)
     ;
   g_clear_object (&d.manager);
+  /* Calls stop their pipelines on other threads; give them a moment, but
+   * never hang on one stuck in PipeWire. */
+  if (!vchatd_media_wait_stopped (2000))
+    g_warning ("a call's media did not stop in time; exiting anyway");
   g_dbus_connection_flush_sync (bus, NULL, NULL);
   g_main_loop_unref (d.loop);
   g_clear_object (&d.config.settings);

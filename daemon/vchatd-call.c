@@ -218,6 +218,17 @@ on_device_failed (VchatdMedia *media, const char *device, const char *message, V
   g_signal_emit (self, signals[SIGNAL_DEVICE_FAILED], 0, device, message);
 }
 
+/* A camera or microphone that had stopped delivering is back. */
+static void
+on_device_restored (VchatdMedia *media, const char *device, VchatdCall *self)
+{
+  g_message ("call %s: the %s delivers again", self->path, device);
+  if (g_str_equal (device, "camera"))
+    vchat_dbus_call_set_has_camera (self->skeleton, TRUE);
+  else if (g_str_equal (device, "microphone"))
+    vchat_dbus_call_set_has_microphone (self->skeleton, TRUE);
+}
+
 static void
 on_stats_updated (VchatdMedia *media, VchatdCall *self)
 {
@@ -281,6 +292,7 @@ media_start (VchatdCall *self, GError **error)
   g_signal_connect (self->media, "message-received", G_CALLBACK (on_message_received), self);
   g_signal_connect (self->media, "stats-updated", G_CALLBACK (on_stats_updated), self);
   g_signal_connect (self->media, "device-failed", G_CALLBACK (on_device_failed), self);
+  g_signal_connect (self->media, "device-restored", G_CALLBACK (on_device_restored), self);
   vchatd_media_set_muted (self->media, vchat_dbus_call_get_muted (self->skeleton));
   vchatd_media_set_camera_enabled (self->media,
                                    vchat_dbus_call_get_camera_enabled (self->skeleton));

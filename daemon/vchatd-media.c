@@ -38,8 +38,15 @@
 
 #define DEFAULT_MAX_BITRATE_KBPS 1500
 #define DEFAULT_WATCHDOG_SECONDS 5
-/* pipewiresrc with a missing target waits for ever without an error. */
-#define SOURCE_TIMEOUT_SECONDS 5
+/* A camera or microphone that delivers nothing for this long (a missing
+ * PipeWire target just waits, a paused producer sends nothing) is replaced
+ * by black frames or silence until it delivers again; checked every
+ * WATCH_MS. */
+#define STALL_MS 2000
+#define WATCH_MS 250
+/* A pipeline that has not stopped by then is stuck in GStreamer or
+ * PipeWire, and is abandoned. */
+#define TEARDOWN_WARN_SECONDS 10
 /* webrtcbin answers its promises within milliseconds; this only guards the
  * main loop against a webrtcbin bug. */
 #define PROMISE_TIMEOUT_US (5 * G_USEC_PER_SEC)
@@ -56,18 +63,20 @@
 
 typedef enum { SOURCE_VIDEO, SOURCE_AUDIO, N_SOURCES } SourceKind;
 
-/* A capture source and the element it feeds. The source is added to the
- * running pipeline on its own (not through the pipeline's state change) so
- * that a camera that cannot be opened is replaced rather than failing the
- * whole pipeline. */
+typedef struct _Device Device;
+
+/* A capture slot: see "Sending: sources". */
 typedef struct {
-  GstElement *element; /* the source (element or bin), owned by the pipeline */
-  GstElement *link_to; /* first element after it */
-  GSource *timeout;    /* no buffer yet: replaced when it fires */
-  gint got_buffer;     /* atomic: set by the first buffer */
-  gboolean replaced;   /* running on the fallback (black / silence) */
-  guint retries;       /* failures forgiven before the fallback (a switch) */
-  GSource *retry;      /* starts the source again */
+  GstElement *selector;  /* input-selector: the device or the fallback */
+  GstElement *fallback;  /* black frames or silence; locked state */
+  GstPad *fallback_pad;  /* the selector's input it feeds */
+  gboolean fallback_started;
+  gboolean selected;     /* active-pad was set */
+  Device *device;        /* the camera or microphone, or NULL */
+  gboolean on_device;    /* the selector shows the device */
+  gboolean reported;     /* the user was told it gives nothing */
+  guint retries;         /* failures forgiven before the fallback (a switch) */
+  GSource *retry;        /* attaches the device again */
 } SourceSlot;
 
 /* An answerer's transceiver added before set-remote-description; its sender
@@ -119,13 +128,14 @@ struct _VchatdMedia {
   GstElement *pipeline;
   GstElement *webrtc;
   GstElement *video_tee;
+  GstElement *video_capsfilter;
   GstElement *video_encoder;
-  GstElement *preview_sink;
-  Output *preview_output; /* owned by its probe */
+  Output *preview_output;
   GstElement *volume;
   SourceSlot sources[N_SOURCES];
   GSource *bus_source;
   GSource *tick_source;
+  GSource *watch_source;
   GPtrArray *pending_senders;          /* PendingSender, answerer only */
   GArray *pending_candidates;          /* PendingCandidate: before the remote description */
   GPtrArray *pending_local_candidates; /* "mline candidate", before our description went out */
@@ -147,7 +157,8 @@ struct _VchatdMedia {
 
   /* Shared with GStreamer threads */
   GMutex lock;
-  gboolean stopping;             /* lock */
+  gint stopping;                 /* written under lock, read atomically */
+  GPtrArray *outputs;            /* lock: Output */
   GstWebRTCDataChannel *channel; /* lock */
   gint camera_disabled;          /* atomic */
   gint media_seen;               /* atomic: inbound RTP has started */
@@ -158,6 +169,7 @@ struct _VchatdMedia {
   gint64 start_us;
   gint64 last_thumbnail_us; /* thumbnail probe's thread only */
   GstVideoInfo black_info;  /* black-frame probe's thread only */
+  gboolean capture_caps_locked; /* black-frame probe's thread only */
 };
 
 G_DEFINE_FINAL_TYPE (VchatdMedia, vchatd_media, G_TYPE_OBJECT)
@@ -171,6 +183,7 @@ enum {
   SIGNAL_STATS_UPDATED,
   SIGNAL_REMOTE_VIDEO_FRAME,
   SIGNAL_DEVICE_FAILED,
+  SIGNAL_DEVICE_RESTORED,
   N_SIGNALS
 };
 
@@ -180,7 +193,6 @@ static guint signals[N_SIGNALS];
 static void set_state (VchatdMedia *self, VchatdMediaState state);
 static void report_device_failed (VchatdMedia *self, const char *device, const char *message,
                                   const char *instead);
-static void replace_source (VchatdMedia *self, SourceKind kind, const char *message);
 static void teardown (VchatdMedia *self);
 
 const char *
@@ -208,10 +220,17 @@ source_kind_name (SourceKind kind)
   return kind == SOURCE_VIDEO ? "video" : "audio";
 }
 
+/* Main context. */
 static gboolean
 is_stopped (VchatdMedia *self)
 {
-  return self->state == VCHATD_MEDIA_STATE_STOPPED || self->pipeline == NULL;
+  return self->state == VCHATD_MEDIA_STATE_STOPPED || self->pipeline == NULL || self->stopping;
+}
+
+static gint
+session_ms (VchatdMedia *self)
+{
+  return (gint) ((g_get_monotonic_time () - self->start_us) / 1000);
 }
 
 /* Hopping to the main context */
@@ -430,19 +449,132 @@ sync_with_pipeline (GstElement *const *elements, guint n)
     gst_element_sync_state_with_parent (elements[n]);
 }
 
+/* Work that can block in GStreamer or PipeWire
+ *
+ * Capture sources and PipeWire outputs are in the pipeline with a locked
+ * state: the pipeline's own state changes leave them alone, and their state
+ * is changed here, on a thread of GStreamer's pool, never on the main
+ * thread and never with a lock of ours held. pipewiresrc 0.3.65 waits up
+ * to 30 s in READY→PAUSED for a node that does not answer (a paused
+ * producer); pipewiresink can deadlock between two threads of the PipeWire
+ * plugin; stopping a source waits for its streaming thread, which may be
+ * waiting on a branch that is blocked. Whatever happens there, the main
+ * loop goes on, and a stuck element is abandoned, not waited for. */
+
+typedef void (*LockedFunc) (VchatdMedia *self, GstElement *pipeline, GstElement *element,
+                            gpointer data);
+
+typedef struct {
+  VchatdMedia *self; /* probes and callbacks of the element point at it */
+  GstElement *pipeline;
+  LockedFunc func;
+  gpointer data;
+  GDestroyNotify destroy;
+} LockedJob;
+
+static void
+locked_job_free (gpointer data)
+{
+  LockedJob *job = data;
+
+  if (job->destroy && job->data)
+    job->destroy (job->data);
+  gst_object_unref (job->pipeline);
+  g_object_unref (job->self);
+  g_free (job);
+}
+
+static void
+locked_job_run (GstElement *element, gpointer data)
+{
+  LockedJob *job = data;
+
+  job->func (job->self, job->pipeline, element, job->data);
+}
+
+/* Runs @func on GStreamer's thread pool; @element, the pipeline and the
+ * session stay alive until it returns. Main context. */
+static void
+run_locked_job (VchatdMedia *self, GstElement *element, LockedFunc func, gpointer data,
+                GDestroyNotify destroy)
+{
+  LockedJob *job = g_new0 (LockedJob, 1);
+
+  job->self = g_object_ref (self);
+  job->pipeline = gst_object_ref (self->pipeline);
+  job->func = func;
+  job->data = data;
+  job->destroy = destroy;
+  gst_element_call_async (element, locked_job_run, job, locked_job_free);
+}
+
+static gboolean
+is_stopping (VchatdMedia *self)
+{
+  return g_atomic_int_get (&self->stopping);
+}
+
+/* Pool thread: plays @element with the pipeline's clock and base time. Once
+ * the session is stopping, leaves it in (or puts it back to) NULL. */
+static gboolean
+play_locked (VchatdMedia *self, GstElement *pipeline, GstElement *element)
+{
+  g_autoptr (GstClock) clock = NULL;
+  GstStateChangeReturn ret;
+
+  if (is_stopping (self))
+    return FALSE;
+  clock = gst_element_get_clock (pipeline);
+  if (clock)
+    gst_element_set_clock (element, clock);
+  gst_element_set_base_time (element, gst_element_get_base_time (pipeline));
+  ret = gst_element_set_state (element, GST_STATE_PLAYING);
+  /* The teardown may have stopped it while it was starting. */
+  if (is_stopping (self) || ret == GST_STATE_CHANGE_FAILURE) {
+    gst_element_set_state (element, GST_STATE_NULL);
+    return FALSE;
+  }
+  return TRUE;
+}
+
+/* Pool thread: a source is told to stop waiting first (pipewiresrc waits for
+ * its node while it starts, and for buffers), or NULL would wait for it. */
+static void
+stop_locked (GstElement *element)
+{
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (element, "src");
+
+  if (pad && !GST_IS_BIN (element) && GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SOURCE))
+    gst_pad_send_event (pad, gst_event_new_flush_start ());
+  gst_element_set_state (element, GST_STATE_NULL);
+}
+
 /* Outputs that may fail without ending the call: the speaker and the
- * PipeWire nodes. */
+ * PipeWire nodes. Owned by the session (self->outputs). */
 struct _Output {
   const char *device; /* "speaker", "preview-node", "remote-video-node" */
-  gint failed;        /* atomic: drop its buffers */
+  GstElement *sink;   /* locked state: started by start_output() */
+  gint failed;        /* atomic: drop its buffers (also until it has started) */
   gint reported;      /* atomic */
+  gint has_data;      /* atomic: a buffer has reached it */
 };
+
+static void
+output_free (gpointer data)
+{
+  Output *output = data;
+
+  gst_object_unref (output->sink);
+  g_free (output);
+}
 
 /* The output's buffers go through this probe on the pad in front of it,
  * which pushes them itself and keeps the output's flow errors from going
  * upstream: through rtpbin they would stop every stream of the call (and
  * through a tee, the encoder). Once the output has failed, or before it has
- * started, its buffers are dropped. */
+ * started, its buffers and events are dropped (a sink that is not playing
+ * would answer FLUSHING, which stops the branch); the sticky ones are given
+ * to it when it starts. */
 static GstPadProbeReturn
 on_output_data (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -452,6 +584,8 @@ on_output_data (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 
   if (g_atomic_int_get (&output->failed))
     return GST_PAD_PROBE_DROP;
+  if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM)
+    return GST_PAD_PROBE_OK;
   peer = gst_pad_get_peer (pad);
   if (!peer)
     return GST_PAD_PROBE_OK;
@@ -460,47 +594,15 @@ on_output_data (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   else
     ret = gst_pad_chain (peer, GST_PAD_PROBE_INFO_BUFFER (info));
   GST_PAD_PROBE_INFO_DATA (info) = NULL;
-  if (ret != GST_FLOW_OK && ret != GST_FLOW_FLUSHING) {
+  if (ret == GST_FLOW_OK) {
+    g_atomic_int_set (&output->has_data, 1);
+  } else if (ret != GST_FLOW_FLUSHING) {
     if (ret != GST_FLOW_EOS)
       g_atomic_int_set (&output->failed, 1);
     ret = GST_FLOW_OK;
   }
   GST_PAD_PROBE_INFO_FLOW_RETURN (info) = ret;
   return GST_PAD_PROBE_HANDLED;
-}
-
-/* @sink is fed by @before; the Output lives as long as the probe. */
-static Output *
-isolate_output (GstElement *before, GstElement *sink, const char *device, gboolean running)
-{
-  g_autoptr (GstPad) pad = gst_element_get_static_pad (before, "src");
-  Output *output = g_new0 (Output, 1);
-
-  output->device = device;
-  output->failed = !running;
-  g_object_set_data (G_OBJECT (sink), "vchatd-output", output);
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                     on_output_data, output, g_free);
-  return output;
-}
-
-/* The Output @object belongs to, if any (main context, pipeline alive). */
-static Output *
-find_output (VchatdMedia *self, GstObject *object)
-{
-  g_autoptr (GstObject) current = gst_object_ref (object);
-
-  while (current && current != GST_OBJECT (self->pipeline)) {
-    Output *output = g_object_get_data (G_OBJECT (current), "vchatd-output");
-    GstObject *parent;
-
-    if (output)
-      return output;
-    parent = gst_object_get_parent (current);
-    gst_object_unref (current);
-    current = parent;
-  }
-  return NULL;
 }
 
 /* Any thread. */
@@ -510,6 +612,98 @@ output_failed (VchatdMedia *self, Output *output, const char *message)
   g_atomic_int_set (&output->failed, 1);
   if (g_atomic_int_compare_and_exchange (&output->reported, 0, 1))
     report_device_failed (self, output->device, message, "the call goes on without it");
+}
+
+static gboolean
+send_sticky (GstPad *pad, GstEvent **event, gpointer data)
+{
+  gst_pad_send_event (GST_PAD (data), gst_event_ref (*event));
+  return TRUE;
+}
+
+static void
+start_output_job (VchatdMedia *self, GstElement *pipeline, GstElement *sink, gpointer data)
+{
+  Output *output = data;
+
+  if (play_locked (self, pipeline, sink)) {
+    g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
+    g_autoptr (GstPad) peer = pad ? gst_pad_get_peer (pad) : NULL;
+
+    /* What the branch said while the sink was not playing (stream start,
+     * caps, segment) was dropped: say it again, before any buffer. */
+    if (peer)
+      gst_pad_sticky_events_foreach (peer, send_sticky, pad);
+    g_atomic_int_set (&output->failed, 0);
+  } else if (!is_stopping (self)) {
+    output_failed (self, output, "cannot publish it on PipeWire (is PipeWire running?)");
+  }
+}
+
+/* @sink, fed by @before, joins the pipeline as an output: its buffers are
+ * dropped until it has started (off the calling thread), and it never ends
+ * the call. Any thread; NULL once the session is stopping. */
+static Output *
+add_output (VchatdMedia *self, GstElement *before, GstElement *sink, const char *device)
+{
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (before, "src");
+  Output *output = g_new0 (Output, 1);
+  gboolean added = FALSE;
+
+  output->device = device;
+  output->sink = gst_object_ref (sink);
+  output->failed = 1;
+  set_sinks_not_async (sink);
+  gst_element_set_locked_state (sink, TRUE);
+  g_object_set_data (G_OBJECT (sink), "vchatd-output", output);
+  g_mutex_lock (&self->lock);
+  if (!self->stopping) {
+    g_ptr_array_add (self->outputs, output);
+    added = TRUE;
+  }
+  g_mutex_unlock (&self->lock);
+  if (!added) {
+    output_free (output);
+    return NULL;
+  }
+  gst_pad_add_probe (pad,
+                     GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
+                       GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                     on_output_data, output, NULL);
+  return output;
+}
+
+/* Main context, once the pipeline plays. */
+static void
+start_output (VchatdMedia *self, Output *output)
+{
+  run_locked_job (self, output->sink, start_output_job, output, NULL);
+}
+
+/* The data @key of @object or of its nearest ancestor that has it (main
+ * context, pipeline alive). */
+static gpointer
+find_tagged (VchatdMedia *self, GstObject *object, const char *key)
+{
+  g_autoptr (GstObject) current = gst_object_ref (object);
+
+  while (current && current != GST_OBJECT (self->pipeline)) {
+    gpointer data = g_object_get_data (G_OBJECT (current), key);
+    GstObject *parent;
+
+    if (data)
+      return data;
+    parent = gst_object_get_parent (current);
+    gst_object_unref (current);
+    current = parent;
+  }
+  return NULL;
+}
+
+static Output *
+find_output (VchatdMedia *self, GstObject *object)
+{
+  return find_tagged (self, object, "vchatd-output");
 }
 
 static GstElement *
@@ -540,15 +734,56 @@ make_pipewire_sink (const char *node_name, const char *media_class, const char *
   return sink;
 }
 
-/* Sending: sources */
+/* Sending: sources
+ *
+ * Each slot (camera, microphone) is an input-selector in front of the
+ * capture chain, with two inputs: the device, and a fallback that always
+ * runs (black frames, silence). The selector shows the device only while it
+ * delivers: a device that gives nothing for STALL_MS (a paused or hung
+ * producer whose node is still there, a node that never answers) is
+ * replaced by the fallback, without waiting for it, and shown again as soon
+ * as it delivers. The call never waits for a device. */
+
+/* A camera or microphone in a slot (refcounted: the slot, its probe and the
+ * jobs that start and stop it). */
+struct _Device {
+  gint ref_count;
+  SourceKind kind;
+  GstElement *element;  /* in the pipeline, locked state */
+  GstPad *selector_pad; /* the selector's input it feeds */
+  gint last_buffer_ms;  /* atomic: session time of its latest buffer, -1: none yet */
+  gint64 start_us;      /* the session's, for last_buffer_ms */
+  gint64 attached_us;   /* main */
+  gint start_failed;    /* atomic */
+};
+
+static Device *
+device_ref (Device *device)
+{
+  g_atomic_int_inc (&device->ref_count);
+  return device;
+}
+
+static void
+device_unref (gpointer data)
+{
+  Device *device = data;
+
+  if (!g_atomic_int_dec_and_test (&device->ref_count))
+    return;
+  gst_object_unref (device->element);
+  gst_clear_object (&device->selector_pad);
+  g_free (device);
+}
 
 static GstPadProbeReturn
-on_source_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+on_device_buffer (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
-  SourceSlot *slot = data;
+  Device *device = data;
 
-  g_atomic_int_set (&slot->got_buffer, 1);
-  return GST_PAD_PROBE_REMOVE;
+  g_atomic_int_set (&device->last_buffer_ms,
+                    (gint) ((g_get_monotonic_time () - device->start_us) / 1000));
+  return GST_PAD_PROBE_OK;
 }
 
 static GstElement *
@@ -562,7 +797,7 @@ make_source (VchatdMedia *self, SourceKind kind, gboolean fallback, GError **err
   if (fallback) {
     description = kind == SOURCE_VIDEO
                     ? "videotestsrc is-live=true pattern=black ! "
-                      "capsfilter caps=\"video/x-raw,width=640,height=480,framerate=15/1\""
+                      "capsfilter caps=\"video/x-raw,width=640,height=480,framerate=30/1\""
                     : "audiotestsrc is-live=true wave=silence";
     target = NULL;
   }
@@ -576,13 +811,11 @@ make_source (VchatdMedia *self, SourceKind kind, gboolean fallback, GError **err
      * node's side). Any frame still held downstream (queues, videorate, the
      * encoder, a sink's last buffer) then points at unmapped memory and the
      * next read of it crashes the daemon. Copy each frame out instead: a
-     * few hundred KiB per frame, nothing next to the encoding. */
+     * few hundred KiB per frame, nothing next to the encoding. No
+     * keepalive-time: a camera that stops must look stopped (the slot shows
+     * black frames), not repeat its last picture for ever. */
     g_object_set (source, "target-object", target, "do-timestamp", TRUE, "client-name", "vchatd",
                   "always-copy", TRUE, NULL);
-    if (kind == SOURCE_VIDEO)
-      /* A camera that stops (a paused portal stream) would stall the encoder
-       * and trip the peer's watchdog; repeat the last frame instead. */
-      g_object_set (source, "keepalive-time", 1000, NULL);
     return source;
   }
   source = gst_parse_bin_from_description_full (description, TRUE, NULL, GST_PARSE_FLAG_NONE,
@@ -601,20 +834,48 @@ drop_reconfigure (GstPad *pad, GstPadProbeInfo *info, gpointer data)
            : GST_PAD_PROBE_OK;
 }
 
-/* Makes @first (the converter that follows a slot's source) the first element
- * of the slot's chain. Downstream changes (a branch linked to the video tee
- * when an answerer's encoder starts, an output starting) send RECONFIGURE
- * upstream; pipewiresrc 0.3.65 answers it by disconnecting its stream and
- * connecting it again, which removes (and unmaps) the buffers in flight and
- * may leave a virtual camera sending nothing to the new connection. The
- * converters absorb any format the chain needs, so the event stops at them. */
-static void
-set_slot_chain (VchatdMedia *self, SourceKind kind, GstElement *first)
+/* Puts the slot's selector and fallback in front of @first (the converter
+ * that starts the slot's chain). Downstream changes (a branch linked to the
+ * video tee when an answerer's encoder starts, an output starting) send
+ * RECONFIGURE upstream; pipewiresrc 0.3.65 answers it by disconnecting its
+ * stream and connecting it again, which removes (and unmaps) the buffers in
+ * flight and may leave a virtual camera sending nothing to the new
+ * connection. The converters absorb any format the chain needs, so the
+ * event stops at them. */
+static gboolean
+build_slot (VchatdMedia *self, SourceKind kind, GstElement *first, GError **error)
 {
+  SourceSlot *slot = &self->sources[kind];
   g_autoptr (GstPad) pad = gst_element_get_static_pad (first, "sink");
+  g_autoptr (GstPad) fallback_src = NULL;
+  GstElement *selector, *fallback;
 
-  self->sources[kind].link_to = first;
+  if (!(selector = make_element ("input-selector", NULL, error)))
+    return FALSE;
+  /* Inputs that are not shown drop their buffers at once. */
+  g_object_set (selector, "sync-streams", FALSE, NULL);
+  if (!(fallback = make_source (self, kind, TRUE, error))) {
+    gst_object_unref (gst_object_ref_sink (selector));
+    return FALSE;
+  }
+  /* Started when first shown (select_input()), so that the first picture
+   * through the chain is the device's when the device works. */
+  gst_element_set_locked_state (fallback, TRUE);
+  gst_bin_add_many (GST_BIN (self->pipeline), selector, fallback, NULL);
+  slot->fallback = fallback;
+  slot->fallback_pad = gst_element_request_pad_simple (selector, "sink_%u");
+  fallback_src = gst_element_get_static_pad (fallback, "src");
+  if (gst_pad_link (fallback_src, slot->fallback_pad) != GST_PAD_LINK_OK ||
+      !gst_element_link (selector, first)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the %s capture chain",
+                 source_kind_name (kind));
+    return FALSE;
+  }
+  g_object_set (selector, "active-pad", slot->fallback_pad, NULL);
+  slot->selector = selector;
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, drop_reconfigure, NULL, NULL);
+  gst_element_sync_state_with_parent (selector);
+  return TRUE;
 }
 
 static const char *
@@ -644,30 +905,63 @@ report_device_failed (VchatdMedia *self, const char *device, const char *message
   run_on_main (self, on_device_failed_main, pair, (GDestroyNotify) g_strfreev);
 }
 
-static gboolean
-on_source_timeout (gpointer data)
+/* Main context: the slot shows its device, or its fallback. The fallback
+ * (videotestsrc or audiotestsrc: starting it never blocks) starts the first
+ * time it is needed, and then runs until the end. */
+static void
+select_input (VchatdMedia *self, SourceKind kind, gboolean device)
 {
-  g_autoptr (VchatdMedia) self = g_object_ref (data);
-  SourceKind kind;
+  SourceSlot *slot = &self->sources[kind];
 
-  for (kind = 0; kind < N_SOURCES; kind++) {
-    SourceSlot *slot = &self->sources[kind];
+  device = device && slot->device;
+  if (!device && !slot->fallback_started) {
+    g_autoptr (GstClock) clock = gst_element_get_clock (self->pipeline);
 
-    if (slot->timeout == g_main_current_source ()) {
-      g_clear_pointer (&slot->timeout, g_source_unref);
-      if (!g_atomic_int_get (&slot->got_buffer))
-        replace_source (self, kind, "it gave no data (is the PipeWire node there?)");
-      break;
-    }
+    slot->fallback_started = TRUE;
+    if (clock)
+      gst_element_set_clock (slot->fallback, clock);
+    gst_element_set_base_time (slot->fallback, gst_element_get_base_time (self->pipeline));
+    if (gst_element_set_state (slot->fallback, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+      g_warning ("media: cannot start the %s fallback source", source_kind_name (kind));
   }
-  return G_SOURCE_REMOVE;
+  if (slot->on_device == device && slot->selected)
+    return;
+  slot->on_device = device;
+  slot->selected = TRUE;
+  g_object_set (slot->selector, "active-pad",
+                device ? slot->device->selector_pad : slot->fallback_pad, NULL);
 }
 
-static void start_source (VchatdMedia *self, SourceKind kind);
-static void detach_source (VchatdMedia *self, SourceKind kind);
+static void
+stop_device_job (VchatdMedia *self, GstElement *pipeline, GstElement *element, gpointer data)
+{
+  Device *device = data;
+  g_autoptr (GstObject) selector = gst_pad_get_parent (device->selector_pad);
+
+  stop_locked (element);
+  gst_bin_remove (GST_BIN (pipeline), element);
+  if (selector)
+    gst_element_release_request_pad (GST_ELEMENT (selector), device->selector_pad);
+}
+
+/* The slot goes back to its fallback; the device is stopped and removed off
+ * the main thread. */
+static void
+detach_device (VchatdMedia *self, SourceKind kind)
+{
+  SourceSlot *slot = &self->sources[kind];
+  Device *device = g_steal_pointer (&slot->device);
+
+  if (!device)
+    return;
+  select_input (self, kind, FALSE);
+  run_locked_job (self, device->element, stop_device_job, device, device_unref);
+}
+
+static void attach_device (VchatdMedia *self, SourceKind kind);
 
 static gboolean
-on_source_retry (gpointer data)
+on_device_retry (gpointer data)
 {
   g_autoptr (VchatdMedia) self = g_object_ref (data);
   SourceKind kind;
@@ -678,148 +972,174 @@ on_source_retry (gpointer data)
     if (slot->retry == g_main_current_source ()) {
       g_clear_pointer (&slot->retry, g_source_unref);
       if (!is_stopped (self))
-        start_source (self, kind);
+        attach_device (self, kind);
       break;
     }
   }
   return G_SOURCE_REMOVE;
 }
 
-/* A camera switched to during a call can be refused for a moment ("no node
- * available") while the session manager is still busy with the one that
- * went away: forgive that a few times, trying again shortly, before falling
- * back to black frames. TRUE when a retry is scheduled. */
-static gboolean
-retry_source (VchatdMedia *self, SourceKind kind, const char *message)
+/* The device failed (an error, or it could not start): the slot shows its
+ * fallback. A camera switched to during a call can be refused for a moment
+ * ("no node available") while the session manager is still busy with the
+ * one that went away: that is forgiven a few times, trying again shortly. */
+static void
+device_failed (VchatdMedia *self, SourceKind kind, const char *message)
 {
   SourceSlot *slot = &self->sources[kind];
 
-  if (slot->retries == 0 || slot->replaced || slot->retry || is_stopped (self))
-    return FALSE;
-  slot->retries--;
-  g_debug ("media: the %s failed (%s); trying it again", source_device (kind), message);
-  detach_source (self, kind);
-  slot->retry = g_timeout_source_new (500);
-  g_source_set_callback (slot->retry, on_source_retry, self, NULL);
-  g_source_set_static_name (slot->retry, "[vchatd-media] source retry");
-  g_source_attach (slot->retry, self->context);
-  return TRUE;
+  detach_device (self, kind);
+  select_input (self, kind, FALSE);
+  if (slot->retries > 0 && !slot->retry && !is_stopped (self)) {
+    slot->retries--;
+    g_debug ("media: the %s failed (%s); trying it again", source_device (kind), message);
+    slot->retry = g_timeout_source_new (500);
+    g_source_set_callback (slot->retry, on_device_retry, self, NULL);
+    g_source_set_static_name (slot->retry, "[vchatd-media] device retry");
+    g_source_attach (slot->retry, self->context);
+    return;
+  }
+  if (!slot->reported) {
+    slot->reported = TRUE;
+    report_device_failed (self, source_device (kind), message,
+                          kind == SOURCE_VIDEO ? "sending black frames instead"
+                                               : "sending silence instead");
+  }
 }
 
-/* Adds @source to the playing pipeline in front of the slot's chain. */
-static gboolean
-attach_source (VchatdMedia *self, SourceKind kind, GstElement *source, GError **error)
+typedef struct {
+  Device *device;
+  char *message;
+} DeviceError;
+
+static void
+device_error_free (gpointer data)
 {
-  SourceSlot *slot = &self->sources[kind];
-  g_autoptr (GstPad) pad = NULL;
+  DeviceError *e = data;
 
-  gst_bin_add (GST_BIN (self->pipeline), source);
-  if (!gst_element_link (source, slot->link_to)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                 "The %s source cannot be linked: wrong kind of media?", source_kind_name (kind));
-    gst_bin_remove (GST_BIN (self->pipeline), source);
-    return FALSE;
-  }
-  slot->element = source;
-  g_atomic_int_set (&slot->got_buffer, 0);
-  pad = gst_element_get_static_pad (source, "src");
-  if (pad)
-    gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                       on_source_buffer, slot, NULL);
-
-  if (gst_element_set_state (source, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                 "The %s source cannot be started (is PipeWire running, with that device?)",
-                 source_kind_name (kind));
-    return FALSE;
-  }
-
-  if (!slot->replaced) {
-    slot->timeout = g_timeout_source_new_seconds (SOURCE_TIMEOUT_SECONDS);
-    g_source_set_callback (slot->timeout, on_source_timeout, self, NULL);
-    g_source_set_static_name (slot->timeout, "[vchatd-media] source timeout");
-    g_source_attach (slot->timeout, self->context);
-  }
-  return TRUE;
+  device_unref (e->device);
+  g_free (e->message);
+  g_free (e);
 }
 
 static void
-detach_source (VchatdMedia *self, SourceKind kind)
+on_device_start_failed_main (VchatdMedia *self, gpointer data)
 {
-  SourceSlot *slot = &self->sources[kind];
+  DeviceError *e = data;
 
-  if (slot->timeout) {
-    g_source_destroy (slot->timeout);
-    g_clear_pointer (&slot->timeout, g_source_unref);
-  }
-  if (slot->element) {
-    gst_element_set_locked_state (slot->element, TRUE);
-    gst_element_set_state (slot->element, GST_STATE_NULL);
-    gst_bin_remove (GST_BIN (self->pipeline), slot->element);
-    slot->element = NULL;
-  }
+  /* Only the slot's current device counts: an old one is already gone. */
+  if (self->sources[e->device->kind].device == e->device)
+    device_failed (self, e->device->kind, e->message);
 }
 
-/* A camera or microphone that fails is replaced by black frames or silence:
- * the call goes on, and the track stays (a browser shows a frozen or black
- * picture rather than renegotiating). */
 static void
-replace_source (VchatdMedia *self, SourceKind kind, const char *message)
+start_device_job (VchatdMedia *self, GstElement *pipeline, GstElement *element, gpointer data)
 {
+  Device *device = data;
+  DeviceError *e;
+
+  if (play_locked (self, pipeline, element) || is_stopping (self))
+    return;
+  g_atomic_int_set (&device->start_failed, 1);
+  e = g_new0 (DeviceError, 1);
+  e->device = device_ref (device);
+  e->message = g_strdup_printf ("it cannot be started (is PipeWire running, with that %s?)",
+                                source_device (device->kind));
+  run_on_main (self, on_device_start_failed_main, e, device_error_free);
+}
+
+/* Puts the slot's device (camera or microphone, or the test source standing
+ * in for it) in front of the selector and starts it off the main thread;
+ * the slot shows its fallback until the device delivers. */
+static void
+attach_device (VchatdMedia *self, SourceKind kind)
+{
+  SourceSlot *slot = &self->sources[kind];
   g_autoptr (GError) error = NULL;
+  g_autoptr (GstPad) src = NULL;
+  GstElement *element;
+  Device *device;
+
+  if (!slot->selector || slot->device || is_stopped (self))
+    return;
+  if ((kind == SOURCE_VIDEO ? !self->camera_target && !self->video_source_description
+                            : !self->microphone_target && !self->audio_source_description))
+    return;
+  element = make_source (self, kind, FALSE, &error);
+  if (!element) {
+    device_failed (self, kind, error->message);
+    return;
+  }
+  device = g_new0 (Device, 1);
+  device->ref_count = 1;
+  device->kind = kind;
+  device->element = gst_object_ref_sink (element);
+  device->last_buffer_ms = -1;
+  device->start_us = self->start_us;
+  device->attached_us = g_get_monotonic_time ();
+  g_object_set_data (G_OBJECT (element), "vchatd-device", device);
+  gst_element_set_locked_state (element, TRUE);
+  gst_bin_add (GST_BIN (self->pipeline), element);
+  device->selector_pad = gst_element_request_pad_simple (slot->selector, "sink_%u");
+  src = gst_element_get_static_pad (element, "src");
+  slot->device = device;
+  if (!src || gst_pad_link (src, device->selector_pad) != GST_PAD_LINK_OK) {
+    device_failed (self, kind, "it cannot be linked: wrong kind of media?");
+    return;
+  }
+  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                     on_device_buffer, device_ref (device), device_unref);
+  /* Shown at once: the fallback only if it gives nothing (watch_slot()). */
+  select_input (self, kind, TRUE);
+  run_locked_job (self, element, start_device_job, device_ref (device), device_unref);
+}
+
+/* Main context, every WATCH_MS: the slot shows the device while it
+ * delivers, the fallback otherwise. */
+static void
+watch_slot (VchatdMedia *self, SourceKind kind)
+{
   SourceSlot *slot = &self->sources[kind];
-  GstElement *fallback;
+  Device *device = slot->device;
+  gint now, last, since;
 
-  if (slot->replaced || is_stopped (self))
+  if (!device)
     return;
-  slot->replaced = TRUE;
-  detach_source (self, kind);
-  report_device_failed (self, source_device (kind), message,
-                        kind == SOURCE_VIDEO ? "sending black frames instead"
-                                             : "sending silence instead");
-  fallback = make_source (self, kind, TRUE, &error);
-  if (!fallback || !attach_source (self, kind, fallback, &error))
-    g_warning ("media: cannot start the %s fallback source either: %s", source_kind_name (kind),
-               error->message);
+  now = session_ms (self);
+  last = g_atomic_int_get (&device->last_buffer_ms);
+  since = last >= 0 ? last : (gint) ((device->attached_us - self->start_us) / 1000);
+  if (slot->on_device) {
+    if (now - since <= STALL_MS)
+      return;
+    select_input (self, kind, FALSE);
+    if (!slot->reported) {
+      slot->reported = TRUE;
+      report_device_failed (
+        self, source_device (kind),
+        last >= 0 ? "it stopped delivering"
+                  : "it gave no data (is the PipeWire node there, and its program running?)",
+        kind == SOURCE_VIDEO ? "sending black frames until it is back"
+                             : "sending silence until it is back");
+    }
+  } else if (last >= 0 && now - last <= WATCH_MS && !g_atomic_int_get (&device->start_failed)) {
+    select_input (self, kind, TRUE);
+    if (slot->reported) {
+      slot->reported = FALSE;
+      g_message ("media: the %s delivers again", source_device (kind));
+      g_signal_emit (self, signals[SIGNAL_DEVICE_RESTORED], 0, source_device (kind));
+    }
+  }
 }
 
-static void
-start_preview (VchatdMedia *self)
+static gboolean
+on_watch (gpointer data)
 {
-  GstElement *sink = self->preview_sink;
+  g_autoptr (VchatdMedia) self = g_object_ref (data);
+  SourceKind kind;
 
-  if (!sink)
-    return;
-  gst_element_set_base_time (sink, gst_element_get_base_time (self->pipeline));
-  if (gst_element_set_state (sink, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
-    gst_element_set_state (sink, GST_STATE_NULL);
-    output_failed (self, self->preview_output,
-                   "cannot publish the PipeWire node (is PipeWire running?)");
-    return;
-  }
-  gst_element_set_locked_state (sink, FALSE);
-  g_atomic_int_set (&self->preview_output->failed, 0);
-}
-
-static void
-start_source (VchatdMedia *self, SourceKind kind)
-{
-  g_autoptr (GError) error = NULL;
-  GstElement *source;
-
-  /* Already running (an answerer's camera runs from the start, for the
-   * preview). */
-  if (!self->sources[kind].link_to || self->sources[kind].element || self->sources[kind].replaced)
-    return;
-  source = make_source (self, kind, FALSE, &error);
-  if (!source || !attach_source (self, kind, source, &error)) {
-    /* Keep a bin description's parse error: it is the useful message. */
-    g_autofree char *message = g_strdup (error->message);
-
-    if (source)
-      detach_source (self, kind);
-    replace_source (self, kind, message);
-  }
+  for (kind = 0; kind < N_SOURCES && !is_stopped (self); kind++)
+    watch_slot (self, kind);
+  return G_SOURCE_CONTINUE;
 }
 
 /* Sending: video */
@@ -859,8 +1179,29 @@ on_video_frame_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
       gst_event_parse_caps (event, &caps);
       if (!gst_video_info_from_caps (&self->black_info, caps))
         gst_video_info_init (&self->black_info);
+      /* PipeWire 0.3.65: pipewiresink renegotiates its buffers when its
+       * format changes mid-stream and, meanwhile, maps buffers PipeWire has
+       * already taken back: a critical (gst_buffer_extract: 'dest != NULL')
+       * and a crash in libgstpipewire, a second after a stalled camera was
+       * replaced by black frames of another size. So what leaves the
+       * capture chain keeps the format of its first picture: any later
+       * source (the fallback, another camera) is converted and scaled into
+       * it, and neither the preview node nor the encoder sees a change. */
+      if (!self->capture_caps_locked && gst_caps_is_fixed (caps)) {
+        self->capture_caps_locked = TRUE;
+        g_object_set (self->video_capsfilter, "caps", caps, NULL);
+      }
     }
     return GST_PAD_PROBE_OK;
+  }
+  if (info->type & GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM) {
+    /* An allocation query would wait in the encoder's queue, which is
+     * blocked until webrtcbin is connected, and with it the source's
+     * streaming thread (and so anyone stopping the source). The sources
+     * use their own buffers. */
+    return GST_QUERY_TYPE (GST_PAD_PROBE_INFO_QUERY (info)) == GST_QUERY_ALLOCATION
+             ? GST_PAD_PROBE_DROP
+             : GST_PAD_PROBE_OK;
   }
 
   if ((info->type & GST_PAD_PROBE_TYPE_BUFFER) && g_atomic_int_get (&self->camera_disabled) &&
@@ -885,9 +1226,14 @@ build_video_source_chain (VchatdMedia *self, GError **error)
 
   if (!make_elements (factories, chain, G_N_ELEMENTS (chain), error))
     return FALSE;
-  g_object_set (chain[1], "drop-only", TRUE, "max-rate", 30, NULL);
-  /* Frames larger than 720p cost more to encode than a 1:1 call gains. */
-  caps = gst_caps_from_string ("video/x-raw,format=I420,width=[16,1280],height=[16,720]");
+  /* Any input rate gives the chain's rate (see on_video_frame_out): frames
+   * are dropped, or repeated for a slower source, but not across a gap. */
+  g_object_set (chain[1], "skip-to-first", TRUE, "max-duplication-time",
+                (guint64) 250 * GST_MSECOND, NULL);
+  /* Frames larger than 720p, or faster than 30 fps, cost more to encode
+   * than a 1:1 call gains. */
+  caps = gst_caps_from_string (
+    "video/x-raw,format=I420,width=[16,1280],height=[16,720],framerate=[1/1,30/1]");
   g_object_set (chain[3], "caps", caps, NULL);
   /* The encoder branch is linked later by an answerer. */
   g_object_set (chain[4], "allow-not-linked", TRUE, NULL);
@@ -897,10 +1243,14 @@ build_video_source_chain (VchatdMedia *self, GError **error)
     return FALSE;
   }
   pad = gst_element_get_static_pad (chain[3], "src");
-  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+  gst_pad_add_probe (pad,
+                     GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
+                       GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
                      on_video_frame_out, self, NULL);
-  set_slot_chain (self, SOURCE_VIDEO, chain[0]);
+  self->video_capsfilter = chain[3];
   self->video_tee = chain[4];
+  if (!build_slot (self, SOURCE_VIDEO, chain[0], error))
+    return FALSE;
 
   if (self->node_name_prefix) {
     GstElement *preview[2];
@@ -916,11 +1266,9 @@ build_video_source_chain (VchatdMedia *self, GError **error)
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the preview");
       return FALSE;
     }
-    /* Started on its own after the pipeline (start_preview()): without
-     * PipeWire it fails, and that must not stop the call. */
-    gst_element_set_locked_state (preview[1], TRUE);
-    self->preview_sink = preview[1];
-    self->preview_output = isolate_output (preview[0], preview[1], "preview-node", FALSE);
+    /* Started on its own once the pipeline plays: without PipeWire it
+     * fails, and that must not stop the call. */
+    self->preview_output = add_output (self, preview[0], preview[1], "preview-node");
   }
   return TRUE;
 }
@@ -1010,6 +1358,28 @@ attach_sender (VchatdMedia *self, GstElement **chain, guint n, GstWebRTCRTPTrans
   return link_to_webrtc (self, chain[n - 1], expected, error);
 }
 
+/* libvpx's threads busy-wait for each other: on two cores a second encoder
+ * thread burns the time slices the first one needs whenever the machine is
+ * busy (a loaded 720p call spent 64 % of its samples in libvpx's spin loops
+ * and delivered 3.7 fps; with one thread, 21.6 fps for the same CPU).
+ * Browsers use one VP8 thread below three cores. Chosen once. */
+static gint
+encoder_threads (void)
+{
+  static gsize threads;
+
+  if (g_once_init_enter (&threads)) {
+    guint cores = g_get_num_processors ();
+    gsize n = cores < 3 ? 1 : MIN (cores - 1, 8);
+
+    g_debug ("media: %" G_GSIZE_FORMAT " VP8 encoder thread(s) on %u cores (libvpx threads "
+             "busy-wait for each other: one below three cores, never more than cores - 1)",
+             n, cores);
+    g_once_init_leave (&threads, n);
+  }
+  return (gint) threads;
+}
+
 /* tee → queue → vp8enc → rtpvp8pay → webrtcbin */
 static gboolean
 build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt, guint twcc_id,
@@ -1028,7 +1398,7 @@ build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
                 (guint64) 0, NULL);
   g_object_set (chain[1], "deadline", (gint64) 1, "cpu-used", 8, "lag-in-frames", 0,
                 "keyframe-max-dist", 60, "target-bitrate", (gint) (self->max_bitrate_kbps * 1000),
-                "threads", 2, NULL);
+                "threads", encoder_threads (), NULL);
   gst_util_set_object_arg (G_OBJECT (chain[1]), "end-usage", "cbr");
   gst_util_set_object_arg (G_OBJECT (chain[1]), "error-resilient", "default");
   g_object_set (chain[2], "pt", pt, "mtu", 1200, NULL);
@@ -1052,32 +1422,38 @@ build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
   return TRUE;
 }
 
-/* [source] → audioconvert → audioresample → volume → queue → opusenc → rtpopuspay → webrtcbin */
+/* [source] → audioconvert → audioresample → mono 48 kHz → volume → queue → opusenc → rtpopuspay
+ * → webrtcbin */
 static gboolean
 build_audio_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt, guint twcc_id,
                     GError **error)
 {
-  static const char *const factories[] = { "audioconvert", "audioresample", "volume",
+  static const char *const factories[] = { "audioconvert", "audioresample", "capsfilter", "volume",
                                            "queue",        "opusenc",       "rtpopuspay" };
   GstElement *chain[G_N_ELEMENTS (factories)];
   g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
+  g_autoptr (GstCaps) mono = gst_caps_from_string ("audio/x-raw,rate=48000,channels=1");
 
   if (!make_elements (factories, chain, G_N_ELEMENTS (chain), error))
     return FALSE;
-  g_object_set (chain[2], "mute", self->muted, NULL);
-  g_object_set (chain[3], "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
+  /* One format whatever the input (the microphone, or silence when it
+   * fails): the encoder never sees a change. */
+  g_object_set (chain[2], "caps", mono, NULL);
+  g_object_set (chain[3], "mute", self->muted, NULL);
+  g_object_set (chain[4], "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
                 (guint64) 200 * GST_MSECOND, "leaky", 2, NULL);
   /* dtx stays off: a muted peer keeps sending, which keeps the watchdog fed. */
-  g_object_set (chain[4], "bitrate", 32000, "inband-fec", TRUE, NULL);
-  gst_util_set_object_arg (G_OBJECT (chain[4]), "audio-type", "voice");
-  g_object_set (chain[5], "pt", pt, "mtu", 1200, NULL);
+  g_object_set (chain[5], "bitrate", 32000, "inband-fec", TRUE, NULL);
+  gst_util_set_object_arg (G_OBJECT (chain[5]), "audio-type", "voice");
+  g_object_set (chain[6], "pt", pt, "mtu", 1200, NULL);
   transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), expected, twcc_id, "audio",
                                error);
   if (!transceiver)
     return FALSE;
   sync_with_pipeline (chain, G_N_ELEMENTS (chain));
-  self->volume = chain[2];
-  set_slot_chain (self, SOURCE_AUDIO, chain[0]);
+  self->volume = chain[3];
+  if (!build_slot (self, SOURCE_AUDIO, chain[0], error))
+    return FALSE;
   self->have_audio_track = TRUE;
   return TRUE;
 }
@@ -1233,12 +1609,12 @@ build_video_receiver (VchatdMedia *self, GError **error)
     scale_pad = gst_element_get_static_pad (node[2], "sink");
     gst_pad_add_probe (scale_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, keep_node_size,
                        gst_object_ref (node[3]), gst_object_unref);
+    output = add_output (self, node[3], node[4], "remote-video-node");
     if (!add_and_link (self, node, G_N_ELEMENTS (node)) || !gst_element_link (tee, node[0]))
       goto link_failed;
-    output = isolate_output (node[3], node[4], "remote-video-node", TRUE);
-    if (!gst_element_sync_state_with_parent (node[4]))
-      output_failed (self, output, "cannot publish the PipeWire node (is PipeWire running?)");
     sync_with_pipeline (node, G_N_ELEMENTS (node) - 1);
+    if (output)
+      start_output (self, output);
   }
 
   decoded = gst_element_get_static_pad (chain[2], "src");
@@ -1281,17 +1657,16 @@ build_audio_receiver (VchatdMedia *self, GError **error)
     return NULL;
   }
   chain[G_N_ELEMENTS (factories)] = sink;
-  set_sinks_not_async (sink);
   g_object_set (chain[2], "use-inband-fec", TRUE, NULL);
+  /* No speaker (or no PipeWire) is no reason to end a call. */
+  output = add_output (self, chain[G_N_ELEMENTS (factories) - 1], sink, "speaker");
   if (!add_and_link (self, chain, G_N_ELEMENTS (chain))) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the audio decoder");
     return NULL;
   }
-  /* No speaker (or no PipeWire) is no reason to end a call. */
-  output = isolate_output (chain[G_N_ELEMENTS (factories) - 1], sink, "speaker", TRUE);
-  if (!gst_element_sync_state_with_parent (sink))
-    output_failed (self, output, "cannot play the peer's audio");
   sync_with_pipeline (chain, G_N_ELEMENTS (chain) - 1);
+  if (output)
+    start_output (self, output);
   return chain[0];
 }
 
@@ -1307,7 +1682,8 @@ build_discard_receiver (VchatdMedia *self)
 }
 
 /* Streaming thread (webrtcbin exposes a pad when the first RTP packet of a
- * stream arrives): the chain must be linked before this returns. */
+ * stream arrives): the chain must be linked before this returns. Its
+ * PipeWire outputs are started off this thread (start_output()). */
 static void
 on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
 {
@@ -1322,11 +1698,11 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
   if (GST_PAD_DIRECTION (pad) != GST_PAD_SRC)
     return;
 
-  g_mutex_lock (&self->lock);
-  if (self->stopping) {
-    g_mutex_unlock (&self->lock);
+  /* No lock of ours is held while the branch is built: the teardown does
+   * not wait for it, and what is added once the session is stopping is
+   * stopped by the teardown's job or by the job that would start it. */
+  if (is_stopping (self))
     return;
-  }
   caps = gst_pad_get_current_caps (pad);
   if (!caps)
     caps = gst_pad_query_caps (pad, NULL);
@@ -1350,16 +1726,9 @@ on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
     g_warning ("media: cannot link the peer's %s", media);
   gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
                      on_inbound_rtp, self, NULL);
-  g_mutex_unlock (&self->lock);
 }
 
 /* Media state and the watchdog */
-
-static gint
-session_ms (VchatdMedia *self)
-{
-  return (gint) ((g_get_monotonic_time () - self->start_us) / 1000);
-}
 
 static void
 update_connected (VchatdMedia *self)
@@ -1992,7 +2361,7 @@ link_answer_senders (VchatdMedia *self, GError **error)
       ok = build_audio_sender (self, sender->transceiver, sender->pt, sender->twcc_id, error);
     if (!ok)
       return FALSE;
-    start_source (self, sender->kind);
+    attach_device (self, sender->kind);
   }
   g_ptr_array_set_size (self->pending_senders, 0);
   return TRUE;
@@ -2463,15 +2832,17 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
       return G_SOURCE_CONTINUE;
     }
     for (kind = 0; kind < N_SOURCES; kind++) {
-      GstElement *element = self->sources[kind].element;
+      Device *device = self->sources[kind].device;
 
-      if (element &&
-          (src == GST_OBJECT (element) || gst_object_has_as_ancestor (src, GST_OBJECT (element)))) {
-        if (!retry_source (self, kind, error->message))
-          replace_source (self, kind, error->message);
+      if (device && (src == GST_OBJECT (device->element) ||
+                     gst_object_has_as_ancestor (src, GST_OBJECT (device->element)))) {
+        device_failed (self, kind, error->message);
         return G_SOURCE_CONTINUE;
       }
     }
+    /* From a device on its way out: it is gone already for the call. */
+    if (find_tagged (self, src, "vchatd-device"))
+      return G_SOURCE_CONTINUE;
     g_warning ("media: %s: %s (%s)", GST_OBJECT_NAME (src), error->message, debug ? debug : "");
     set_state (self, VCHATD_MEDIA_STATE_FAILED);
     break;
@@ -2667,19 +3038,23 @@ vchatd_media_start (VchatdMedia *self, GError **error)
     } else {
       g_warning ("media: webrtcbin made no data channel: the call has no chat");
     }
-    start_preview (self);
-    start_source (self, SOURCE_VIDEO);
-    start_source (self, SOURCE_AUDIO);
+    attach_device (self, SOURCE_VIDEO);
+    attach_device (self, SOURCE_AUDIO);
   } else {
     /* The answerer's encoders wait for the offer; the preview can start. */
-    start_preview (self);
-    start_source (self, SOURCE_VIDEO);
+    attach_device (self, SOURCE_VIDEO);
   }
+  if (self->preview_output)
+    start_output (self, self->preview_output);
 
   self->tick_source = g_timeout_source_new_seconds (1);
   g_source_set_callback (self->tick_source, on_tick, self, NULL);
   g_source_set_static_name (self->tick_source, "[vchatd-media] tick");
   g_source_attach (self->tick_source, self->context);
+  self->watch_source = g_timeout_source_new (WATCH_MS);
+  g_source_set_callback (self->watch_source, on_watch, self, NULL);
+  g_source_set_static_name (self->watch_source, "[vchatd-media] device watch");
+  g_source_attach (self->watch_source, self->context);
   /* Signals are not emitted from inside calls into this API. */
   self->state = VCHATD_MEDIA_STATE_CONNECTING;
   run_on_main (self, notify_state_main, NULL, NULL);
@@ -2695,24 +3070,111 @@ clear_source (GSource **source)
   }
 }
 
-/* Main context: disconnect, set NULL, unref (see WEBRTCBIN-1.22.md). */
+/* Pipelines being stopped, for vchatd_media_wait_stopped(). */
+static GMutex reaping_lock;
+static GCond reaping_cond;
+static guint reaping;
+
+typedef struct {
+  gint ref_count;
+  gint done; /* atomic */
+} ReapState;
+
+static ReapState *
+reap_state_ref (ReapState *state)
+{
+  g_atomic_int_inc (&state->ref_count);
+  return state;
+}
+
+static void
+reap_state_unref (gpointer data)
+{
+  ReapState *state = data;
+
+  if (g_atomic_int_dec_and_test (&state->ref_count))
+    g_free (state);
+}
+
+typedef struct {
+  VchatdMedia *self; /* probes in the pipeline point at it */
+  GPtrArray *sources; /* locked sources: devices and fallbacks */
+  GPtrArray *sinks;   /* locked sinks: the outputs */
+  ReapState *state;
+} Reap;
+
+static void
+reap_free (gpointer data)
+{
+  Reap *reap = data;
+
+  g_ptr_array_unref (reap->sources);
+  g_ptr_array_unref (reap->sinks);
+  reap_state_unref (reap->state);
+  g_object_unref (reap->self);
+  g_free (reap);
+  g_mutex_lock (&reaping_lock);
+  reaping--;
+  g_cond_broadcast (&reaping_cond);
+  g_mutex_unlock (&reaping_lock);
+}
+
+/* GStreamer's thread pool. The sources first (so nothing waits for them),
+ * then the outputs (so no branch stays blocked in one), then the rest. */
+static void
+reap_job (GstElement *pipeline, gpointer data)
+{
+  Reap *reap = data;
+  guint i;
+
+  for (i = 0; i < reap->sources->len; i++)
+    stop_locked (g_ptr_array_index (reap->sources, i));
+  for (i = 0; i < reap->sinks->len; i++)
+    gst_element_set_state (g_ptr_array_index (reap->sinks, i), GST_STATE_NULL);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
+  g_atomic_int_set (&reap->state->done, 1);
+}
+
+static gboolean
+on_reap_late (gpointer data)
+{
+  ReapState *state = data;
+
+  if (!g_atomic_int_get (&state->done))
+    g_warning ("media: a call's pipeline has not stopped after %d s (stuck in GStreamer or "
+               "PipeWire); it is abandoned",
+               TEARDOWN_WARN_SECONDS);
+  return G_SOURCE_REMOVE;
+}
+
+/* Main context: disconnect, and stop the pipeline off the main thread: it
+ * may have to wait for streaming threads, and a stuck PipeWire element would
+ * hold it for ever. The pipeline itself is released with the session. */
 static void
 teardown (VchatdMedia *self)
 {
   GstWebRTCDataChannel *channel;
+  g_autoptr (GPtrArray) outputs = NULL;
+  g_autoptr (GSource) late = NULL;
   SourceKind kind;
+  Reap *reap;
+  guint i;
 
   g_mutex_lock (&self->lock);
-  self->stopping = TRUE;
+  if (self->stopping) {
+    g_mutex_unlock (&self->lock);
+    return;
+  }
+  g_atomic_int_set (&self->stopping, TRUE);
   channel = g_steal_pointer (&self->channel);
+  outputs = g_ptr_array_ref (self->outputs);
   g_mutex_unlock (&self->lock);
 
   clear_source (&self->tick_source);
+  clear_source (&self->watch_source);
   clear_source (&self->bus_source);
-  for (kind = 0; kind < N_SOURCES; kind++) {
-    clear_source (&self->sources[kind].timeout);
+  for (kind = 0; kind < N_SOURCES; kind++)
     clear_source (&self->sources[kind].retry);
-  }
 
   if (channel) {
     /* 1.22: closing a data channel races with the bin's disposal (use after
@@ -2720,21 +3182,53 @@ teardown (VchatdMedia *self)
     g_signal_handlers_disconnect_by_data (channel, self);
     g_object_unref (channel);
   }
-  if (self->pipeline) {
-    g_signal_handlers_disconnect_by_data (self->pipeline, self);
-    if (self->webrtc)
-      g_signal_handlers_disconnect_by_data (self->webrtc, self);
-    gst_element_set_state (self->pipeline, GST_STATE_NULL);
-    g_ptr_array_set_size (self->pending_senders, 0);
-    self->webrtc = NULL;
-    self->video_tee = NULL;
-    self->video_encoder = NULL;
-    self->preview_sink = NULL;
-    self->preview_output = NULL;
-    self->volume = NULL;
-    memset (self->sources, 0, sizeof self->sources);
-    gst_clear_object (&self->pipeline);
+  if (!self->pipeline)
+    return;
+  g_signal_handlers_disconnect_by_data (self->pipeline, self);
+  if (self->webrtc)
+    g_signal_handlers_disconnect_by_data (self->webrtc, self);
+  g_ptr_array_set_size (self->pending_senders, 0);
+
+  reap = g_new0 (Reap, 1);
+  reap->self = g_object_ref (self);
+  reap->sources = g_ptr_array_new_with_free_func (gst_object_unref);
+  reap->sinks = g_ptr_array_new_with_free_func (gst_object_unref);
+  reap->state = g_new0 (ReapState, 1);
+  reap->state->ref_count = 1;
+  for (kind = 0; kind < N_SOURCES; kind++) {
+    SourceSlot *slot = &self->sources[kind];
+
+    if (slot->device)
+      g_ptr_array_add (reap->sources, gst_object_ref (slot->device->element));
+    if (slot->fallback)
+      g_ptr_array_add (reap->sources, gst_object_ref (slot->fallback));
   }
+  /* No output is added once stopping is set. */
+  for (i = 0; i < outputs->len; i++)
+    g_ptr_array_add (reap->sinks, gst_object_ref (((Output *) outputs->pdata[i])->sink));
+
+  late = g_timeout_source_new_seconds (TEARDOWN_WARN_SECONDS);
+  g_source_set_callback (late, on_reap_late, reap_state_ref (reap->state), reap_state_unref);
+  g_source_set_static_name (late, "[vchatd-media] teardown watch");
+  g_source_attach (late, self->context);
+  g_mutex_lock (&reaping_lock);
+  reaping++;
+  g_mutex_unlock (&reaping_lock);
+  gst_element_call_async (self->pipeline, reap_job, reap, reap_free);
+}
+
+gboolean
+vchatd_media_wait_stopped (guint timeout_ms)
+{
+  gint64 end = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gboolean all = TRUE;
+
+  g_mutex_lock (&reaping_lock);
+  while (reaping > 0 && all)
+    all = g_cond_wait_until (&reaping_cond, &reaping_lock, end);
+  all = reaping == 0;
+  g_mutex_unlock (&reaping_lock);
+  return all;
 }
 
 void
@@ -2798,13 +3292,13 @@ vchatd_media_set_camera_enabled (VchatdMedia *self, gboolean enabled)
 
 /* Main thread. The old source goes, the new one comes in front of the same
  * chain: the track, its caps and the encoder stay, so the peer sees the
- * picture change without any renegotiation. */
+ * picture change without any renegotiation. Neither waits on the main
+ * thread: the old camera is stopped and the new one started by jobs, and
+ * black frames fill the gap until the new one delivers. */
 void
 vchatd_media_set_camera (VchatdMedia *self, const char *target)
 {
   SourceSlot *slot = &self->sources[SOURCE_VIDEO];
-  g_autoptr (GError) error = NULL;
-  GstElement *source;
 
   g_return_if_fail (VCHATD_IS_MEDIA (self));
 
@@ -2813,30 +3307,23 @@ vchatd_media_set_camera (VchatdMedia *self, const char *target)
   g_free (self->camera_target);
   self->camera_target = g_strdup (target);
   /* A test source stands in for any camera; a session without video has
-   * no chain to feed; one whose source has not started picks it up then. */
-  if (self->video_source_description || !slot->link_to || !slot->element || is_stopped (self))
+   * no chain to feed; one not started yet picks the camera up then. */
+  if (self->video_source_description || !slot->selector || is_stopped (self) ||
+      self->state == VCHATD_MEDIA_STATE_NEW)
     return;
 
   g_debug ("media: switching the camera to %s", target ? target : "none");
-  detach_source (self, SOURCE_VIDEO);
-  if (slot->retry) {
-    g_source_destroy (slot->retry);
-    g_clear_pointer (&slot->retry, g_source_unref);
-  }
-  slot->replaced = FALSE;
+  detach_device (self, SOURCE_VIDEO);
+  clear_source (&slot->retry);
   slot->retries = 2;
   if (!target) {
-    replace_source (self, SOURCE_VIDEO, "it went away, and there is no other camera");
+    slot->retries = 0;
+    device_failed (self, SOURCE_VIDEO, "it went away, and there is no other camera");
     return;
   }
-  source = make_source (self, SOURCE_VIDEO, FALSE, &error);
-  if (!source || !attach_source (self, SOURCE_VIDEO, source, &error)) {
-    g_autofree char *message = g_strdup (error->message);
-
-    if (source)
-      detach_source (self, SOURCE_VIDEO);
-    replace_source (self, SOURCE_VIDEO, message);
-  }
+  /* A new camera is a new start: its failure is news again. */
+  slot->reported = FALSE;
+  attach_device (self, SOURCE_VIDEO);
 }
 
 void
@@ -2891,9 +3378,19 @@ vchatd_media_get_has_audio (VchatdMedia *self)
 const char *
 vchatd_media_get_remote_video_node (VchatdMedia *self)
 {
+  gboolean has_data = FALSE;
+
   g_return_val_if_fail (VCHATD_IS_MEDIA (self), NULL);
 
-  return self->remote_video_node;
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->outputs->len; i++) {
+    Output *output = self->outputs->pdata[i];
+
+    if (g_str_equal (output->device, "remote-video-node"))
+      has_data = g_atomic_int_get (&output->has_data);
+  }
+  g_mutex_unlock (&self->lock);
+  return has_data ? self->remote_video_node : NULL;
 }
 
 const char *
@@ -2941,6 +3438,12 @@ vchatd_media_finalize (GObject *object)
   g_free (self->remote_video_node);
   g_free (self->preview_node);
   g_clear_pointer (&self->stats, g_variant_unref);
+  for (guint kind = 0; kind < N_SOURCES; kind++) {
+    g_clear_pointer (&self->sources[kind].device, device_unref);
+    gst_clear_object (&self->sources[kind].fallback_pad);
+  }
+  g_ptr_array_unref (self->outputs);
+  gst_clear_object (&self->pipeline);
   g_ptr_array_unref (self->pending_senders);
   g_array_unref (self->pending_candidates);
   g_ptr_array_unref (self->pending_local_candidates);
@@ -2995,6 +3498,9 @@ vchatd_media_class_init (VchatdMediaClass *klass)
   signals[SIGNAL_DEVICE_FAILED] = g_signal_new ("device-failed", G_TYPE_FROM_CLASS (klass),
                                                 G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
                                                 2, G_TYPE_STRING, G_TYPE_STRING);
+  signals[SIGNAL_DEVICE_RESTORED] = g_signal_new ("device-restored", G_TYPE_FROM_CLASS (klass),
+                                                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                  G_TYPE_NONE, 1, G_TYPE_STRING);
 }
 
 static void
@@ -3007,5 +3513,6 @@ vchatd_media_init (VchatdMedia *self)
   self->pending_candidates = g_array_new (FALSE, TRUE, sizeof (PendingCandidate));
   g_array_set_clear_func (self->pending_candidates, pending_candidate_clear);
   self->pending_local_candidates = g_ptr_array_new_with_free_func (g_free);
+  self->outputs = g_ptr_array_new_with_free_func (output_free);
   gst_video_info_init (&self->black_info);
 }

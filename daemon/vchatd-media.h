@@ -110,11 +110,19 @@ VchatdMediaState vchatd_media_get_state (VchatdMedia *self);
 GVariant *vchatd_media_get_stats (VchatdMedia *self);
 gboolean vchatd_media_get_has_video (VchatdMedia *self);
 gboolean vchatd_media_get_has_audio (VchatdMedia *self);
-const char *vchatd_media_get_remote_video_node (VchatdMedia *self); /* or NULL */
+/* NULL until the node has been given its first picture: a reader that
+ * links to it before can negotiate nothing (pipewiresink 0.3.65). */
+const char *vchatd_media_get_remote_video_node (VchatdMedia *self);
 const char *vchatd_media_get_preview_node (VchatdMedia *self);      /* or NULL */
 
-/* Tears the pipeline down (from the main loop); idempotent. */
+/* Tears the pipeline down (from the main loop); idempotent. Returns at
+ * once: the pipeline is stopped on another thread, and one stuck in
+ * GStreamer or PipeWire is abandoned (with a warning) rather than waited
+ * for. */
 void vchatd_media_stop (VchatdMedia *self);
+/* Waits up to @timeout_ms for every stopped session's pipeline to be down
+ * (at exit); FALSE if some are still stopping. */
+gboolean vchatd_media_wait_stopped (guint timeout_ms);
 
 /* Signals:
  *   "local-description" (const char *type, const char *sdp)
@@ -132,6 +140,11 @@ void vchatd_media_stop (VchatdMedia *self);
  *       (failed, or gave nothing: replaced by black frames or silence),
  *       "speaker" (the peer's audio cannot be played), "preview-node" or
  *       "remote-video-node" (the PipeWire node cannot be published).
+ *       A camera or microphone that delivers nothing for 2 s (a paused or
+ *       hung producer) is replaced the same way, and the call never waits
+ *       for one.
+ *   "device-restored"   (const char *device): "camera" or "microphone"
+ *       delivers again after "device-failed", and is sent again.
  */
 
 G_END_DECLS
