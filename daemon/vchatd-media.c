@@ -2915,6 +2915,13 @@ build_pipeline (VchatdMedia *self, GError **error)
 
   self->pipeline = gst_pipeline_new ("vchat-media");
   gst_object_ref_sink (self->pipeline);
+  /* pipewiresrc offers its node's clock: devices come and go during a
+   * call, the pipeline's clock must not go with them. */
+  {
+    g_autoptr (GstClock) clock = gst_system_clock_obtain ();
+
+    gst_pipeline_use_clock (GST_PIPELINE (self->pipeline), clock);
+  }
   /* 1.22: see on_deep_element_added(); 1..65534, unique among live sessions. */
   self->sctp_association_id = (guint) (g_atomic_int_add (&next_association_id, 1) % 65534) + 1;
   g_signal_connect (self->pipeline, "deep-element-added", G_CALLBACK (on_deep_element_added), self);
@@ -3103,11 +3110,30 @@ typedef struct {
   ReapState *state;
 } Reap;
 
+/* Main context: with the pipeline stopped no streaming thread can use it,
+ * and its sockets and threads go now rather than with the session. */
+static gboolean
+release_pipeline (gpointer data)
+{
+  VchatdMedia *self = data;
+
+  self->webrtc = NULL;
+  self->video_tee = NULL;
+  self->video_capsfilter = NULL;
+  self->video_encoder = NULL;
+  self->volume = NULL;
+  gst_clear_object (&self->pipeline);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 reap_free (gpointer data)
 {
   Reap *reap = data;
 
+  if (g_atomic_int_get (&reap->state->done))
+    g_main_context_invoke_full (reap->self->context, G_PRIORITY_DEFAULT, release_pipeline,
+                                g_object_ref (reap->self), g_object_unref);
   g_ptr_array_unref (reap->sources);
   g_ptr_array_unref (reap->sinks);
   reap_state_unref (reap->state);
