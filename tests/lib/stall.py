@@ -158,6 +158,40 @@ def stacks_summary(stacks, limit=40000):
 
 # -- D-Bus latency -------------------------------------------------------------
 
+def main_thread_state(pid):
+    """The main thread's scheduler state and kernel wait channel, e.g.
+    "S futex_wait_queue" (waiting for a lock or a condition), "S
+    do_sys_poll" (idle in its main loop), "R" (running or waiting for a CPU)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            state = f.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/wchan") as f:
+            wchan = f.read().strip()
+    except (OSError, IndexError):
+        return "gone"
+    return state if state == "R" or wchan in ("", "0") else f"{state} {wchan}"
+
+
+class Slow:
+    """One answer slower than 0.5 s (or none)."""
+
+    def __init__(self, phase, seconds, error, bus_seconds, main_thread):
+        self.phase = phase
+        self.seconds = seconds
+        self.error = error
+        self.bus_seconds = bus_seconds   # the bus daemon's own answer just before
+        self.main_thread = main_thread   # {state: samples} while it was awaited
+
+    def describe(self):
+        text = (f"{self.phase}: {'no answer' if self.error else 'answer'} after "
+                f"{self.seconds:.2f} s" + (f" ({self.error})" if self.error else ""))
+        text += f"; the bus daemon itself answered in {self.bus_seconds * 1000:.0f} ms"
+        if self.main_thread:
+            text += "; vchatd's main thread meanwhile: " + ", ".join(
+                f"{state} ×{n}" for state, n in sorted(self.main_thread.items(), key=lambda kv: -kv[1]))
+        return text
+
+
 class Pinger:
     """Asks a daemon for its Manager's SignalingState every `interval`
     seconds, on a D-Bus connection of its own (so the test's own calls do
@@ -165,7 +199,13 @@ class Pinger:
     a person feels as a desktop that does or does not answer.
 
     phase: set by the test ("call 16: connecting"); each slow answer keeps
-    the phase it happened in."""
+    the phase it happened in. For each slow answer it also keeps how fast
+    the bus daemon itself answered just before (a machine too busy to
+    answer anything, rather than vchatd), and what vchatd's main thread was
+    doing while the answer was awaited, sampled every 0.1 s from /proc
+    (state and kernel wait channel: "S futex_wait_queue" is a main loop
+    blocked on a lock or a condition, "S do_sys_poll" an idle one, "R" a
+    busy or starved one)."""
 
     def __init__(self, daemon, label, interval=0.2, timeout=5.0):
         self.daemon = daemon
@@ -176,12 +216,16 @@ class Pinger:
         self.worst = 0.0
         self.worst_phase = None
         self.answers = 0
-        self.slow = []        # (phase, seconds, error or None), slower than 0.5 s
+        self.slow = []        # Slow, for answers slower than 0.5 s or none
         self.died = None      # the daemon's exit status, if it exited
         self.stacks = None    # gdb's output, once the daemon stopped answering
+        self._pending = None  # when the awaited answer was asked
+        self._samples = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=f"pinger-{label}")
+        self._sampler = threading.Thread(target=self._sample, daemon=True,
+                                         name=f"pinger-{label}-sampler")
         self._conn = Gio.DBusConnection.new_for_address_sync(
             daemon.bus.address,
             Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT
@@ -189,12 +233,30 @@ class Pinger:
 
     def start(self):
         self._thread.start()
+        self._sampler.start()
         return self
 
     def _ping(self):
         self._conn.call_sync(BUS_NAME, MANAGER_PATH, "org.freedesktop.DBus.Properties", "Get",
                              GLib.Variant("(ss)", (MANAGER_IFACE, "SignalingState")), None,
                              Gio.DBusCallFlags.NO_AUTO_START, int(self.timeout * 1000), None)
+
+    def _ping_bus(self):
+        t0 = time.monotonic()
+        with contextlib.suppress(GLib.Error):
+            self._conn.call_sync("org.freedesktop.DBus", "/org/freedesktop/DBus",
+                                 "org.freedesktop.DBus", "GetId", None, None,
+                                 Gio.DBusCallFlags.NONE, int(self.timeout * 1000), None)
+        return time.monotonic() - t0
+
+    def _sample(self):
+        while not self._stop.wait(0.1):
+            since = self._pending
+            proc = self.daemon.proc
+            if since is None or proc is None or time.monotonic() - since < 0.4:
+                continue
+            state = main_thread_state(proc.pid)
+            self._samples[state] = self._samples.get(state, 0) + 1
 
     def _run(self):
         while not self._stop.wait(self.interval):
@@ -203,20 +265,24 @@ class Pinger:
                 self.died = proc.returncode
                 return
             phase = self.phase
-            t0 = time.monotonic()
+            bus = self._ping_bus()
+            self._samples = {}
             error = None
+            t0 = time.monotonic()
+            self._pending = t0
             try:
                 self._ping()
             except GLib.Error as e:
                 error = e.message
             dt = time.monotonic() - t0
+            self._pending = None
             if self._stop.is_set() and error:
                 return  # the test is stopping the daemon
             self.answers += 1
             if dt > self.worst:
                 self.worst, self.worst_phase = dt, phase
             if dt > 0.5 or error:
-                self.slow.append((phase, dt, error))
+                self.slow.append(Slow(phase, dt, error, bus, dict(self._samples)))
             if (dt >= self.timeout * 0.9 or error) and self.stacks is None and proc is not None \
                     and proc.poll() is None:
                 self.stacks = gdb_stacks(proc.pid)
@@ -224,9 +290,14 @@ class Pinger:
     def stop(self):
         self._stop.set()
         self._thread.join(self.timeout + 2)
+        self._sampler.join(2)
         with contextlib.suppress(GLib.Error):
             self._conn.close_sync(None)
         return self
+
+    @property
+    def unanswered(self):
+        return [s for s in self.slow if s.error]
 
     def summary(self):
         s = (f"{self.label}: {self.answers} D-Bus answers, worst {self.worst * 1000:.0f} ms"
@@ -238,13 +309,12 @@ class Pinger:
     def check(self, limit=1.0):
         """Fails if any answer took longer than `limit` seconds (or never
         came), or the daemon died."""
-        problems = [(p, dt, e) for p, dt, e in self.slow if dt > limit or e]
+        problems = [s for s in self.slow if s.seconds > limit or s.error]
         if not problems and self.died is None:
             return
         lines = [self.summary()]
-        for phase, dt, error in problems[:15]:
-            lines.append(f"  {phase}: {'no answer' if error else 'answer'} after {dt:.2f} s"
-                         + (f" ({error})" if error else ""))
+        for slow in problems[:15]:
+            lines.append("  " + slow.describe())
         if len(problems) > 15:
             lines.append(f"  ... {len(problems) - 15} more")
         if self.stacks:

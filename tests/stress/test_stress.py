@@ -392,7 +392,7 @@ def make_calls(pair, n, first=1):
         if not r["ok"]:
             failed += 1
             dead = [d for d in pair.daemons if d.proc.poll() is not None]
-            frozen = [p for p in pair.pingers if any(e for _, _, e in p.slow)]
+            frozen = [p for p in pair.pingers if p.unanswered]
             if dead or frozen or failed >= MAX_FAILED_CALLS:
                 say(f"stopping after call {i}: " + (
                     "a daemon exited" if dead else
