@@ -160,7 +160,7 @@ def stacks_summary(stacks, limit=40000):
 
 def main_thread_state(pid):
     """The main thread's scheduler state and kernel wait channel, e.g.
-    "S futex_wait_queue" (waiting for a lock or a condition), "S
+    "S futex_do_wait" (waiting for a lock or a condition), "S
     do_sys_poll" (idle in its main loop), "R" (running or waiting for a CPU)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -203,7 +203,7 @@ class Pinger:
     the bus daemon itself answered just before (a machine too busy to
     answer anything, rather than vchatd), and what vchatd's main thread was
     doing while the answer was awaited, sampled every 0.1 s from /proc
-    (state and kernel wait channel: "S futex_wait_queue" is a main loop
+    (state and kernel wait channel: "S futex_do_wait" is a main loop
     blocked on a lock or a condition, "S do_sys_poll" an idle one, "R" a
     busy or starved one)."""
 
