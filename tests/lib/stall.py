@@ -20,8 +20,10 @@ VCHAT_TEST_NO_GDB=1 to skip that.
 """
 import contextlib
 import ctypes
+import glob
 import os
 import re
+import resource
 import select
 import shutil
 import signal
@@ -154,6 +156,71 @@ def stacks_summary(stacks, limit=40000):
         out.extend("    " + f for f in frames)
     text = "\n".join(out)
     return text if len(text) <= limit else text[:limit] + f"\n... ({len(text) - limit} more characters)"
+
+
+# -- crashes -------------------------------------------------------------------------
+
+def absolute_paths():
+    """Makes the paths meson or a developer gave (VCHATD, ...) absolute, so
+    that a daemon can be started from another working directory."""
+    for key in ("VCHATD", "VCHATCTL", "VCHAT_SIGNALD", "VCHAT_SCHEMAS", "VCHAT_WEB_ROOT"):
+        value = os.environ.get(key)
+        if value and not os.path.isabs(value) and os.path.exists(value):
+            os.environ[key] = os.path.abspath(value)
+
+
+@contextlib.contextmanager
+def dumps_core_in(directory):
+    """Processes started inside the block write a core file into
+    `directory` if they crash (the kernel's core_pattern here is a plain
+    "core" in the working directory): the block runs with that working
+    directory and RLIMIT_CORE raised to its hard limit."""
+    absolute_paths()
+    os.makedirs(directory, exist_ok=True)
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    old = os.getcwd()
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    except (ValueError, OSError):
+        pass
+    os.chdir(directory)
+    try:
+        yield directory
+    finally:
+        os.chdir(old)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+
+
+def crash_backtrace(binary, directory, remove=True):
+    """The backtrace of the crashed thread, then of every thread, from a core
+    file in `directory` (with gdb, if installed); None if there is no core.
+    The core file is removed afterwards (it is large)."""
+    cores = sorted(glob.glob(os.path.join(directory, "core*")), key=os.path.getmtime)
+    if not cores:
+        return None
+    core = cores[-1]
+    try:
+        gdb = shutil.which("gdb")
+        if not gdb or os.environ.get("VCHAT_TEST_NO_GDB"):
+            return f"(a core file was written, {core}; install gdb to see where it crashed)"
+        try:
+            r = subprocess.run([gdb, "-batch", "-nx", "-ex", "set pagination off",
+                                "-ex", "echo --- the thread that crashed ---\\n", "-ex", "bt",
+                                "-ex", "echo --- all threads ---\\n", "-ex", "thread apply all bt",
+                                binary, core], capture_output=True, text=True, timeout=180)
+        except subprocess.TimeoutExpired:
+            return "(gdb did not read the core file within 180 s)"
+        out = r.stdout
+        crashed, _, rest = out.partition("--- all threads ---")
+        head = [line for line in crashed.splitlines()
+                if line.startswith(("#", "Program terminated", "---"))]
+        return "\n".join(head) + "\n--- all threads ---\n" + stacks_summary(rest)
+    finally:
+        if remove:
+            for c in cores:
+                with contextlib.suppress(OSError):
+                    os.remove(c)
 
 
 # -- D-Bus latency -------------------------------------------------------------
@@ -558,10 +625,12 @@ class Desktop:
         try:
             if camera_on:
                 self.add_camera()
-            self.daemon = Vchatd(os.path.join(tmpdir, "d"), server_url, name=name, env=self.pw.env,
-                                 args=["--camera", camera, "--audio-source",
-                                       "audiotestsrc is-live=true wave=sine freq=440",
-                                       "--audio-sink", "fakesink"] + list(args))
+            with dumps_core_in(os.path.join(tmpdir, "d")):
+                self.daemon = Vchatd(os.path.join(tmpdir, "d"), server_url, name=name,
+                                     env=self.pw.env,
+                                     args=["--camera", camera, "--audio-source",
+                                           "audiotestsrc is-live=true wave=sine freq=440",
+                                           "--audio-sink", "fakesink"] + list(args))
         except BaseException:
             self.stop()
             raise
@@ -597,6 +666,11 @@ class Desktop:
         self._problem = None
         if self.daemon is not None:
             self._problem = stop_daemon(self.daemon, self.name)
+            rc = self.daemon.proc.returncode if self.daemon.proc else None
+            if self._problem and rc is not None and rc < 0:
+                trace = crash_backtrace(self.daemon.binary, self.daemon.tmpdir)
+                if trace:
+                    self._problem += f"\n--- where {self.name}'s vchatd crashed ---\n{trace}"
         if self.camera is not None:
             with contextlib.suppress(ProcessLookupError):
                 resume(self.camera)

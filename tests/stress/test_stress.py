@@ -83,8 +83,8 @@ from gi.repository import GLib
 
 from pwenv import PipeWireEnv
 from signald import Signald
-from stall import (NodeReader, Pinger, close_to, counts, describe_exit, fd_targets, gdb_stacks,
-                   stacks_summary, thread_names)
+from stall import (NodeReader, Pinger, close_to, counts, crash_backtrace, describe_exit,
+                   dumps_core_in, fd_targets, gdb_stacks, stacks_summary, thread_names)
 from vchatd import Vchatd
 
 RED = (255, 0, 0)
@@ -172,12 +172,15 @@ class Pair:
                 # on when libstdc++ comes after libasan: vchatd aborts with
                 # "CHECK failed: asan_interceptors.cpp:320". No proxy here.
                 env["GIO_USE_PROXY_RESOLVER"] = "dummy"
-            self.red = Vchatd(os.path.join(tmpdir, "red"), self.server.ws_url, name="Red",
-                              env=env, args=["--camera", "vchat-stress-cam-red",
-                                             "--microphone", "vchat-stress-mic-440"])
-            self.blue = Vchatd(os.path.join(tmpdir, "blue"), self.server.ws_url, name="Blue",
-                               env=env, args=["--camera", "vchat-stress-cam-blue",
-                                              "--microphone", "vchat-stress-mic-660"])
+            # Each in a directory of its own, where a crash leaves its core.
+            with dumps_core_in(os.path.join(tmpdir, "red")):
+                self.red = Vchatd(os.path.join(tmpdir, "red"), self.server.ws_url, name="Red",
+                                  env=env, args=["--camera", "vchat-stress-cam-red",
+                                                 "--microphone", "vchat-stress-mic-440"])
+            with dumps_core_in(os.path.join(tmpdir, "blue")):
+                self.blue = Vchatd(os.path.join(tmpdir, "blue"), self.server.ws_url, name="Blue",
+                                   env=env, args=["--camera", "vchat-stress-cam-blue",
+                                                  "--microphone", "vchat-stress-mic-660"])
             self.pingers = [Pinger(self.red, "red").start(), Pinger(self.blue, "blue").start()]
         except BaseException:
             self.stop()
@@ -593,6 +596,10 @@ def test_many_calls_in_a_row(workdir):
         keep_logs(pair)
     for label, (rc, was_running, took) in exits.items():
         d = pair.red if label == "red" else pair.blue
+        if rc is not None and rc < 0 and rc != -9:
+            trace = crash_backtrace(d.binary, d.tmpdir)
+            if trace:
+                problems.append(f"--- where {label}'s vchatd crashed ---\n{trace}")
         if not was_running:
             problems.append(f"{label}'s vchatd had died during the test ({describe_exit(rc)})")
         elif rc == -9:
