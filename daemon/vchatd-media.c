@@ -753,6 +753,7 @@ struct _Device {
   GstPad *selector_pad; /* the selector's input it feeds */
   gint last_buffer_ms;  /* atomic: session time of its latest buffer, -1: none yet */
   gint64 start_us;      /* the session's, for last_buffer_ms */
+  gulong probe;         /* on_device_buffer, which holds a reference */
   gint64 attached_us;   /* main */
   gint start_failed;    /* atomic */
 };
@@ -932,13 +933,25 @@ select_input (VchatdMedia *self, SourceKind kind, gboolean device)
                 device ? slot->device->selector_pad : slot->fallback_pad, NULL);
 }
 
+/* Pool thread: NULL, and the probe goes (its reference on the device would
+ * keep the element, and its PipeWire buffer pool, alive). */
+static void
+stop_device (Device *device)
+{
+  g_autoptr (GstPad) src = gst_element_get_static_pad (device->element, "src");
+
+  stop_locked (device->element);
+  if (src && device->probe)
+    gst_pad_remove_probe (src, device->probe);
+}
+
 static void
 stop_device_job (VchatdMedia *self, GstElement *pipeline, GstElement *element, gpointer data)
 {
   Device *device = data;
   g_autoptr (GstObject) selector = gst_pad_get_parent (device->selector_pad);
 
-  stop_locked (element);
+  stop_device (device);
   gst_bin_remove (GST_BIN (pipeline), element);
   if (selector)
     gst_element_release_request_pad (GST_ELEMENT (selector), device->selector_pad);
@@ -1087,8 +1100,9 @@ attach_device (VchatdMedia *self, SourceKind kind)
     device_failed (self, kind, "it cannot be linked: wrong kind of media?");
     return;
   }
-  gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
-                     on_device_buffer, device_ref (device), device_unref);
+  device->probe =
+    gst_pad_add_probe (src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                       on_device_buffer, device_ref (device), device_unref);
   /* Shown at once: the fallback only if it gives nothing (watch_slot()). */
   select_input (self, kind, TRUE);
   run_locked_job (self, element, start_device_job, device_ref (device), device_unref);
@@ -3105,13 +3119,15 @@ reap_state_unref (gpointer data)
 
 typedef struct {
   VchatdMedia *self; /* probes in the pipeline point at it */
-  GPtrArray *sources; /* locked sources: devices and fallbacks */
+  GPtrArray *devices; /* Device */
+  GPtrArray *sources; /* other locked sources: the fallbacks */
   GPtrArray *sinks;   /* locked sinks: the outputs */
   ReapState *state;
 } Reap;
 
-/* Main context: with the pipeline stopped no streaming thread can use it,
- * and its sockets and threads go now rather than with the session. */
+/* Main context: with the pipeline stopped no streaming thread can use it
+ * (nor its probes, whose data the outputs are), and its sockets and threads
+ * go now rather than with the session. */
 static gboolean
 release_pipeline (gpointer data)
 {
@@ -3122,6 +3138,21 @@ release_pipeline (gpointer data)
   self->video_capsfilter = NULL;
   self->video_encoder = NULL;
   self->volume = NULL;
+  self->preview_output = NULL;
+  g_debug ("media: the pipeline has stopped");
+  /* The devices and outputs too: each PipeWire element holds a buffer pool
+   * (with a socket pair) until it is finalized. */
+  for (guint kind = 0; kind < N_SOURCES; kind++) {
+    SourceSlot *slot = &self->sources[kind];
+
+    g_clear_pointer (&slot->device, device_unref);
+    gst_clear_object (&slot->fallback_pad);
+    slot->fallback = NULL;
+    slot->selector = NULL;
+  }
+  g_mutex_lock (&self->lock);
+  g_ptr_array_set_size (self->outputs, 0);
+  g_mutex_unlock (&self->lock);
   gst_clear_object (&self->pipeline);
   return G_SOURCE_REMOVE;
 }
@@ -3134,6 +3165,7 @@ reap_free (gpointer data)
   if (g_atomic_int_get (&reap->state->done))
     g_main_context_invoke_full (reap->self->context, G_PRIORITY_DEFAULT, release_pipeline,
                                 g_object_ref (reap->self), g_object_unref);
+  g_ptr_array_unref (reap->devices);
   g_ptr_array_unref (reap->sources);
   g_ptr_array_unref (reap->sinks);
   reap_state_unref (reap->state);
@@ -3153,6 +3185,8 @@ reap_job (GstElement *pipeline, gpointer data)
   Reap *reap = data;
   guint i;
 
+  for (i = 0; i < reap->devices->len; i++)
+    stop_device (g_ptr_array_index (reap->devices, i));
   for (i = 0; i < reap->sources->len; i++)
     stop_locked (g_ptr_array_index (reap->sources, i));
   for (i = 0; i < reap->sinks->len; i++)
@@ -3217,6 +3251,7 @@ teardown (VchatdMedia *self)
 
   reap = g_new0 (Reap, 1);
   reap->self = g_object_ref (self);
+  reap->devices = g_ptr_array_new_with_free_func (device_unref);
   reap->sources = g_ptr_array_new_with_free_func (gst_object_unref);
   reap->sinks = g_ptr_array_new_with_free_func (gst_object_unref);
   reap->state = g_new0 (ReapState, 1);
@@ -3225,7 +3260,7 @@ teardown (VchatdMedia *self)
     SourceSlot *slot = &self->sources[kind];
 
     if (slot->device)
-      g_ptr_array_add (reap->sources, gst_object_ref (slot->device->element));
+      g_ptr_array_add (reap->devices, device_ref (slot->device));
     if (slot->fallback)
       g_ptr_array_add (reap->sources, gst_object_ref (slot->fallback));
   }
