@@ -8,6 +8,12 @@ producer can:
 
   - paused: its gst-launch-1.0 gets SIGSTOP. Its node stays in the graph
     with its formats, and gives no frame until SIGCONT;
+  - hung while its node still answers: the producer's process runs and
+    its node answers PipeWire (links, formats, goes to PLAYING), but no
+    frame comes (stall.HungCamera: a valve in front of its pipewiresink,
+    closed and opened by signals): a camera program stuck in its capture
+    loop; the case the issue saw vchatd crash in, in libgstpipewire, a
+    second after it gave up on the camera;
   - killed while its node lingers: the producer is SIGKILLed while
     something still holds its PipeWire socket (the test process holds
     copies of it, taken with pidfd_getfd; see stall.kill_lingering), so
@@ -36,8 +42,9 @@ Run alone:
 """
 import time
 
-from stall import (close_to, desktops, hang_up, is_dark, kill_lingering, pause,  # noqa: F401
-                   resume, start_call, watching)
+import vchatd
+from stall import (HungCamera, close_to, desktops, hang_up, is_dark, kill_lingering,  # noqa: F401
+                   pause, resume, start_call, watching)
 
 RED = (255, 0, 0)
 BLUE = (0, 0, 255)
@@ -74,15 +81,24 @@ def connect_bound(reference):
     return min(reference + CONNECT_SLACK, CONNECT_LIMIT)
 
 
+def dead_daemons():
+    """The daemons of the test that have exited, in words."""
+    return [f"{d.args[d.args.index('--name') + 1]}'s vchatd exited ({d.proc.returncode})"
+            for d in vchatd._alive if d.proc.poll() is not None]
+
+
 def sees_black_then(b, pb, watch, what, since):
     """The blue side's viewer on the call, once it sees black; the seconds
     from `since` until the first black frame arrived."""
     watch.phase(f"{what}: waiting for black")
     # The remote video node is named with the first picture; black frames
     # are a picture.
-    b.daemon.wait(lambda: b.daemon.call_prop(pb, "RemoteVideoNode"),
-                  max(1.0, since + BLACK_WITHIN - time.monotonic()),
-                  f"{what}: the first picture (black) to reach the blue side")
+    while not b.daemon.call_prop(pb, "RemoteVideoNode"):
+        assert time.monotonic() < since + BLACK_WITHIN, (
+            f"{what}: no picture at all (not even black) reached the blue side within "
+            f"{BLACK_WITHIN:.0f} s of connecting (no RemoteVideoNode)")
+        assert not dead_daemons(), f"{what}: {dead_daemons()}"
+        time.sleep(0.05)
     view = b.reader(pb)
     try:
         t, colour = view.wait_for(is_dark, max(1.0, since + BLACK_WITHIN + 1.0 - time.monotonic()),
@@ -255,4 +271,86 @@ def test_camera_killed_mid_call_while_its_node_lingers(desktops, watching):
             view.stop()
         if lingering:
             lingering.release()
+    watch.finish()
+
+
+def test_hung_camera_before_the_call(desktops, watching):
+    """The camera's node answers PipeWire but gives no frame (its producer
+    hung) before the call: the call connects as fast as without a camera,
+    the peer sees black, and when the producer delivers again the peer
+    sees its colour."""
+    a = desktops("Red", CAMERA, RED, camera_on=False)
+    b = desktops("Blue", "vchat-stall-cam-blue", BLUE)
+    watch = watching(a, b)
+    view = None
+    camera = None
+    try:
+        reference = reference_call(a, b, watch)
+        camera = HungCamera(a.pw, CAMERA, RED, hung=True)
+        a.daemon.wait(lambda: a.daemon.manager_prop("Camera") == CAMERA, 15,
+                      "the red desktop's (hung) camera to be chosen")
+        watch.phase("the red camera hung")
+        pa, pb, seconds = start_call(a, b, watch, "call with a hung camera")
+        print(f"with the camera hung the call connected in {seconds:.2f} s")
+        assert seconds <= connect_bound(reference), (
+            f"with a hung camera the call took {seconds:.1f} s to connect; without a camera "
+            f"{reference:.1f} s (allowed: {connect_bound(reference):.1f} s)")
+        view, black_after = sees_black_then(b, pb, watch, "hung camera", time.monotonic())
+        print(f"the peer saw black {black_after:.2f} s after connecting")
+
+        camera.resume()
+        watch.phase("the red camera delivers again")
+        t_resume = time.monotonic()
+        t, colour = view.wait_for(lambda c: close_to(c, RED), BACK_WITHIN,
+                                  "the red picture once the camera delivered again")
+        print(f"the peer saw red {t - t_resume:.2f} s after the camera delivered again")
+        assert a.daemon.call_prop(pa, "State") == "connected"
+        assert b.daemon.call_prop(pb, "State") == "connected"
+        hang_up(a, pa, b, pb, watch, "call with a hung camera")
+    finally:
+        if view:
+            view.stop()
+        if camera:
+            camera.stop()
+    watch.finish()
+
+
+def test_camera_hangs_mid_call(desktops, watching):
+    """The camera's producer hangs during a call (its node still answers):
+    the peer sees black within a bounded time, and the colour again when it
+    delivers again."""
+    a = desktops("Red", CAMERA, RED, camera_on=False)
+    b = desktops("Blue", "vchat-stall-cam-blue", BLUE)
+    watch = watching(a, b)
+    view = None
+    camera = HungCamera(a.pw, CAMERA, RED, hung=False)
+    try:
+        a.daemon.wait(lambda: a.daemon.manager_prop("Camera") == CAMERA, 15,
+                      "the red desktop's camera to be chosen")
+        pa, pb, seconds = start_call(a, b, watch, "call")
+        view = b.reader(pb)
+        view.wait_for(lambda c: close_to(c, RED), 20, "the red picture before the camera hangs")
+
+        camera.hang()
+        watch.phase("the red camera hung mid-call")
+        t_hang = time.monotonic()
+        t, colour = view.wait_for(is_dark, BLACK_WITHIN, "black after the camera hung",
+                                  since=t_hang)
+        print(f"the peer saw black {t - t_hang:.2f} s after the camera hung")
+        time.sleep(2)
+        assert is_dark(view.last()[1]), "the picture did not stay black: " + view.describe(t)
+
+        camera.resume()
+        watch.phase("the red camera delivers again")
+        t_resume = time.monotonic()
+        t, colour = view.wait_for(lambda c: close_to(c, RED), BACK_WITHIN,
+                                  "the red picture once the camera delivered again")
+        print(f"the peer saw red {t - t_resume:.2f} s after the camera delivered again")
+        assert a.daemon.call_prop(pa, "State") == "connected"
+        assert b.daemon.call_prop(pb, "State") == "connected"
+        hang_up(a, pa, b, pb, watch, "call")
+    finally:
+        if view:
+            view.stop()
+        camera.stop()
     watch.finish()

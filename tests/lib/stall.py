@@ -541,6 +541,87 @@ def resume(producer):
     os.killpg(producer.proc.pid, signal.SIGCONT)
 
 
+_HUNG_CAMERA = r"""
+import signal, sys
+import gi
+gi.require_version("Gst", "1.0")
+from gi.repository import GLib, Gst
+Gst.init(None)
+name, argb = sys.argv[1], sys.argv[2]
+props = ("props,media.class=(string)Video/Source,media.role=(string)Camera,"
+         f"node.name=(string){name},node.description=(string){name},"
+         "node.autoconnect=(string)false,node.pause-on-idle=(string)false")
+pipeline = Gst.parse_launch(
+    f"videotestsrc is-live=true pattern=solid-color foreground-color={argb} "
+    "! video/x-raw,format=I420,width=320,height=240,framerate=30/1 "
+    "! valve name=valve drop-mode=forward-sticky-events "
+    f"! pipewiresink stream-properties=\"{props}\"")
+valve = pipeline.get_by_name("valve")
+loop = GLib.MainLoop()
+
+def set_drop(drop):
+    valve.set_property("drop", drop)
+    return GLib.SOURCE_CONTINUE
+
+GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR1, set_drop, True)
+GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGUSR2, set_drop, False)
+GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signal.SIGTERM, loop.quit)
+pipeline.set_state(Gst.State.PLAYING)
+loop.run()
+pipeline.set_state(Gst.State.NULL)
+"""
+
+
+class HungCamera:
+    """A camera whose producer hangs while its node stays and keeps
+    answering PipeWire: the node is there, with its format, links and goes
+    to PLAYING like any other, but no frame comes (a camera program stuck in
+    its capture loop, a device that stopped streaming). Unlike pause() (the
+    whole process frozen, so the node answers nothing), this is what a
+    consumer sees when only the frames stop.
+
+    A small GStreamer program (python3-gi, Gst): videotestsrc of one colour
+    ! valve ! pipewiresink; SIGUSR1 closes the valve (hang), SIGUSR2 opens
+    it (resume). The valve forwards the caps while closed, so the node's
+    format is settled. hung=True: the valve closes 1 s after the node
+    appeared (closed from the start, pipewiresink 0.3.65 never streams,
+    even after it opens), before the constructor returns."""
+
+    def __init__(self, pw, name, color, hung=True, timeout=15):
+        import sys
+        r, g, b = color
+        self.pw = pw
+        self.name = name
+        self.log_path = os.path.join(pw.logdir, f"hung-camera-{name}.log")
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", _HUNG_CAMERA, name, f"0xff{r:02x}{g:02x}{b:02x}"],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=pw.env,
+                start_new_session=True)
+        try:
+            pw.wait_node(name, timeout)
+        except BaseException:
+            end_process(self.proc)
+            raise
+        if hung:
+            # Not sooner: a valve closed before pipewiresink (0.3.65) has
+            # settled its stream leaves it never streaming, even once the
+            # valve opens.
+            time.sleep(1.0)
+            self.hang()
+
+    def hang(self):
+        os.killpg(self.proc.pid, signal.SIGUSR1)
+
+    def resume(self):
+        os.killpg(self.proc.pid, signal.SIGUSR2)
+
+    def stop(self, timeout=5):
+        end_process(self.proc)
+        if self.pw.running:
+            self.pw.wait_node_gone(self.name, timeout)
+
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _SYS_PIDFD_GETFD = 438  # the same number on every architecture (since Linux 5.6)
 
