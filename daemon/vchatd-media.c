@@ -557,6 +557,7 @@ struct _Output {
   gint failed;        /* atomic: drop its buffers (also until it has started) */
   gint reported;      /* atomic */
   gint has_data;      /* atomic: a buffer has reached it */
+  gboolean primed;    /* its streaming thread only: see prime_output() */
 };
 
 static void
@@ -575,6 +576,68 @@ output_free (gpointer data)
  * started, its buffers and events are dropped (a sink that is not playing
  * would answer FLUSHING, which stops the branch); the sticky ones are given
  * to it when it starts. */
+static gboolean
+send_sticky (GstPad *pad, GstEvent **event, gpointer data)
+{
+  gst_pad_send_event (GST_PAD (data), gst_event_ref (*event));
+  return TRUE;
+}
+
+/* PipeWire 0.3.65: pipewiresink activates its buffer pool when it renders
+ * its first buffer, and does it holding the pool's lock while it takes
+ * PipeWire's thread-loop lock (the pool's "activated" handler); PipeWire's
+ * loop thread, holding that loop lock, checks whether the pool is active
+ * each time the stream's format is negotiated (a reader linking to the
+ * node). The two deadlock, and with the loop every PipeWire element of the
+ * process (seen at call 16, 26 and 29 of 100 in a row). So the pool is
+ * activated here, before the sink has its caps: its stream is not
+ * connected yet, and the loop has nothing to negotiate for it. */
+static void
+activate_sink_pool (GstPad *sinkpad, GstCaps *caps, GstBuffer *first)
+{
+  g_autoptr (GstQuery) query = gst_query_new_allocation (caps, TRUE);
+  g_autoptr (GstBufferPool) pool = NULL;
+  GstStructure *config;
+  GstVideoInfo vinfo;
+  guint size = 0, min = 0, max = 0;
+
+  if (!gst_pad_query (sinkpad, query) || gst_query_get_n_allocation_pools (query) == 0)
+    return;
+  gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
+  if (!pool || gst_buffer_pool_is_active (pool))
+    return;
+  /* What pipewiresink would choose, with room for longer audio buffers. */
+  if (gst_video_info_from_caps (&vinfo, caps))
+    size = MAX (size, (guint) GST_VIDEO_INFO_SIZE (&vinfo));
+  else if (first)
+    size = MAX (size, (guint) gst_buffer_get_size (first) * 2);
+  config = gst_buffer_pool_get_config (pool);
+  gst_buffer_pool_config_set_params (config, caps, size, min, max);
+  if (gst_buffer_pool_set_config (pool, config))
+    gst_buffer_pool_set_active (pool, TRUE);
+}
+
+/* Streaming thread, before the first buffer reaches a started output:
+ * what the branch said while the sink was not playing (stream start, caps,
+ * segment) was dropped, and is said again now. */
+static void
+prime_output (Output *output, GstPad *pad, GstPad *peer, GstBuffer *first)
+{
+  g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
+
+  if (caps && g_str_equal (G_OBJECT_TYPE_NAME (output->sink), "GstPipeWireSink"))
+    activate_sink_pool (peer, caps, first);
+  gst_pad_sticky_events_foreach (pad, send_sticky, peer);
+  output->primed = TRUE;
+}
+
+/* The output's buffers go through this probe on the pad in front of it,
+ * which pushes them itself and keeps the output's flow errors from going
+ * upstream: through rtpbin they would stop every stream of the call (and
+ * through a tee, the encoder). Until the output has started and been
+ * primed, and once it has failed, its buffers and events are dropped (a
+ * sink that is not playing would answer FLUSHING, which stops the
+ * branch). */
 static GstPadProbeReturn
 on_output_data (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -585,10 +648,14 @@ on_output_data (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   if (g_atomic_int_get (&output->failed))
     return GST_PAD_PROBE_DROP;
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM)
-    return GST_PAD_PROBE_OK;
+    return output->primed ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
   peer = gst_pad_get_peer (pad);
   if (!peer)
     return GST_PAD_PROBE_OK;
+  if (!output->primed)
+    prime_output (output, pad, peer,
+                  (info->type & GST_PAD_PROBE_TYPE_BUFFER) ? GST_PAD_PROBE_INFO_BUFFER (info)
+                                                           : NULL);
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST)
     ret = gst_pad_chain_list (peer, GST_PAD_PROBE_INFO_BUFFER_LIST (info));
   else
@@ -614,30 +681,15 @@ output_failed (VchatdMedia *self, Output *output, const char *message)
     report_device_failed (self, output->device, message, "the call goes on without it");
 }
 
-static gboolean
-send_sticky (GstPad *pad, GstEvent **event, gpointer data)
-{
-  gst_pad_send_event (GST_PAD (data), gst_event_ref (*event));
-  return TRUE;
-}
-
 static void
 start_output_job (VchatdMedia *self, GstElement *pipeline, GstElement *sink, gpointer data)
 {
   Output *output = data;
 
-  if (play_locked (self, pipeline, sink)) {
-    g_autoptr (GstPad) pad = gst_element_get_static_pad (sink, "sink");
-    g_autoptr (GstPad) peer = pad ? gst_pad_get_peer (pad) : NULL;
-
-    /* What the branch said while the sink was not playing (stream start,
-     * caps, segment) was dropped: say it again, before any buffer. */
-    if (peer)
-      gst_pad_sticky_events_foreach (peer, send_sticky, pad);
+  if (play_locked (self, pipeline, sink))
     g_atomic_int_set (&output->failed, 0);
-  } else if (!is_stopping (self)) {
+  else if (!is_stopping (self))
     output_failed (self, output, "cannot publish it on PipeWire (is PipeWire running?)");
-  }
 }
 
 /* @sink, fed by @before, joins the pipeline as an output: its buffers are
