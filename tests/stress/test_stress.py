@@ -35,8 +35,12 @@ Run it (from the source root, the build in build/):
       VCHAT_WEB_ROOT=signaling/web G_DEBUG=fatal-criticals
     VCHAT_STRESS_CALLS=10 python3 -m pytest -q -s -p no:cacheprovider -rs tests/stress
 
-VCHAT_STRESS_CALLS sets the number of calls (default 100); VCHAT_STRESS_LOGS=DIR
-keeps the whole logs of the daemons, the server and PipeWire there. -s shows the
+VCHAT_STRESS_CALLS sets the number of calls (default 100), VCHAT_STRESS_WATCH
+the seconds of video watched per call (default 1); VCHAT_STRESS_LOGS=DIR
+keeps the whole logs of the daemons, the server and PipeWire there. A call
+takes about 3.1 s here (0.3 s to connect, 1.1 s more to the first pictures,
+0.3 s for the viewers, 1 s of video, the hangup), so 100 calls take about
+five and a half minutes. -s shows the
 per-call timings and the final counts as they come (meson's log has them
 too, with --print-errorlogs or in meson-logs/testlog.txt).
 
@@ -95,7 +99,8 @@ ASAN_CALLS = int(os.environ.get("VCHAT_STRESS_ASAN_CALLS", "5"))
 # inside meson's timeout (900 s) rather than being killed by it.
 RUN_SECONDS = float(os.environ.get("VCHAT_STRESS_SECONDS", "600"))
 DBUS_LIMIT = 1.0
-WATCH_SECONDS = 1.0      # of video per call, once both see the right colour
+# Of video per call, once both see the right colour (VCHAT_STRESS_WATCH).
+WATCH_SECONDS = float(os.environ.get("VCHAT_STRESS_WATCH", "1.0"))
 SETTLE_SECONDS = 20.0    # for fds and threads to come back after the last call
 MAX_FAILED_CALLS = 3     # then stop: the report says enough
 # Frames each viewer must get in that second: the picture keeps coming. Low
