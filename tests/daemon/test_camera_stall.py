@@ -4,7 +4,7 @@ Each person here has a desktop of their own: a private PipeWire with one
 virtual camera (so a camera that fails leaves nothing to switch to: the
 other side must see black), and a vchatd on its own bus with the PipeWire
 outputs on. The red desktop's camera stalls in three ways a real camera's
-producer can:
+producer can, each before the call and in the middle of it:
 
   - paused: its gst-launch-1.0 gets SIGSTOP. Its node stays in the graph
     with its formats, and gives no frame until SIGCONT;
@@ -12,16 +12,16 @@ producer can:
     its node answers PipeWire (links, formats, goes to PLAYING), but no
     frame comes (stall.HungCamera: a valve in front of its pipewiresink,
     closed and opened by signals): a camera program stuck in its capture
-    loop; the case the issue saw vchatd crash in, in libgstpipewire, a
-    second after it gave up on the camera;
+    loop. The closest to the case in which the issue saw vchatd crash in
+    libgstpipewire a second after it gave up on the camera ("it gave no
+    data"); that crash did not happen here with the daemon of 558a097;
   - killed while its node lingers: the producer is SIGKILLed while
     something still holds its PipeWire socket (the test process holds
     copies of it, taken with pidfd_getfd; see stall.kill_lingering), so
     PipeWire keeps the client and its node, and nothing will ever answer
     for it. Then the copies are closed (the node goes, as when the dead
     process is finally reaped) and a new producer with the same node name
-    comes (the camera is back);
-  - before the call and in the middle of it.
+    comes (the camera is back).
 
 What a person would check, each case:
   - the call connects as fast as a call from the same desktop without any
