@@ -7,12 +7,10 @@
 #include <errno.h>
 #include <string.h>
 
-#include <gst/gst.h>
 #include <json-glib/json-glib.h>
 #include <pipewire/pipewire.h>
 #include <pipewire/extensions/metadata.h>
 
-#define PROVIDER_NAME "pipewiredeviceprovider"
 
 typedef enum {
   KIND_CAMERA,
@@ -24,14 +22,25 @@ static const char *const kind_class[N_KINDS] = { "Video/Source", "Audio/Source" 
 static const char *const kind_metadata_key[N_KINDS] = { "default.video.source",
                                                         "default.audio.source" };
 
-/* One listed device: the GstDevice (the provider's identity for it) and what
- * we tell about it. */
+/* One listed device: its PipeWire global, and what we tell about it. */
 typedef struct {
-  GstDevice *device;
+  guint32 global_id;
   char *id;
   char *name;
   guint64 serial;
 } Entry;
+
+/* A node that may be a camera or microphone (its media.class says so), bound
+ * until PipeWire has told its properties (vchat.hidden is not among those
+ * of the global), and until it goes. */
+typedef struct {
+  VchatdDevices *self;
+  guint32 global_id;
+  struct pw_node *proxy;
+  struct spa_hook node_listener;
+  struct spa_hook proxy_listener;
+  gboolean has_info;
+} NodeWatch;
 
 /* A GSource that runs a pw_loop on a GLib main context, so the metadata
  * listener runs on our main context and needs no locking. */
@@ -46,15 +55,8 @@ struct _VchatdDevices {
   GMainContext *context;
   gboolean started;
 
-  /* GStreamer's PipeWire device provider is a singleton shared by the
-   * process; its messages are forwarded from its thread to our own bus,
-   * which is watched on our main context. */
-  GstDeviceProvider *provider;
-  gulong sync_message_id;
-  GstBus *bus;
-  GSource *bus_source;
-
   GPtrArray *entries[N_KINDS]; /* of Entry, in order of appearance */
+  GHashTable *nodes;            /* global id → NodeWatch */
 
   /* WirePlumber's defaults, from the "default" metadata. */
   GSource *pw_source;
@@ -123,7 +125,6 @@ entry_free (gpointer data)
 {
   Entry *entry = data;
 
-  gst_object_unref (entry->device);
   g_free (entry->id);
   g_free (entry->name);
   g_free (entry);
@@ -156,42 +157,55 @@ queue_changed (VchatdDevices *self)
   g_source_attach (self->changed_source, self->context);
 }
 
-/* Devices from the provider */
+/* Devices from PipeWire's registry
+ *
+ * Our own registry on our main context, not GStreamer's PipeWire device
+ * provider: that one (PipeWire 0.3.65) binds every node and port of the
+ * graph on the thread loop it shares with every pipewiresrc and pipewiresink
+ * of the process, keeps ports pointing at their node's data after the node
+ * is gone, and corrupts the heap when stopped. With the nodes each call
+ * publishes coming and going, vchatd crashed in that loop after a few dozen
+ * calls. */
 
 static gboolean
-prop_is_true (const GstStructure *props, const char *field)
+prop_is_true (const struct spa_dict *props, const char *key)
 {
-  const char *value = gst_structure_get_string (props, field);
+  const char *value = spa_dict_lookup (props, key);
 
   return value && (g_ascii_strcasecmp (value, "true") == 0 || strcmp (value, "1") == 0);
 }
 
-static Entry *
-entry_new (GstDevice *device, Kind *kind_out)
+static int
+kind_of_class (const char *media_class)
 {
-  g_autoptr (GstStructure) props = gst_device_get_properties (device);
+  for (int kind = 0; kind < N_KINDS; kind++)
+    if (g_strcmp0 (media_class, kind_class[kind]) == 0)
+      return kind;
+  return N_KINDS;
+}
+
+static Entry *
+entry_new (guint32 global_id, const struct spa_dict *props, Kind *kind_out)
+{
   const char *node_name, *name, *serial;
   Entry *entry;
-  int kind;
+  int kind = kind_of_class (spa_dict_lookup (props, PW_KEY_MEDIA_CLASS));
 
-  for (kind = 0; kind < N_KINDS; kind++)
-    if (gst_device_has_classes (device, kind_class[kind]))
-      break;
-  if (kind == N_KINDS || !props)
+  if (kind == N_KINDS)
     return NULL;
-  node_name = gst_structure_get_string (props, PW_KEY_NODE_NAME);
+  node_name = spa_dict_lookup (props, PW_KEY_NODE_NAME);
   if (!node_name || prop_is_true (props, VCHATD_DEVICES_HIDDEN_PROPERTY))
     return NULL;
 
-  name = gst_structure_get_string (props, PW_KEY_NODE_DESCRIPTION);
+  name = spa_dict_lookup (props, PW_KEY_NODE_DESCRIPTION);
   if (!name || !*name)
-    name = gst_structure_get_string (props, PW_KEY_NODE_NICK);
+    name = spa_dict_lookup (props, PW_KEY_NODE_NICK);
   if (!name || !*name)
     name = node_name;
-  serial = gst_structure_get_string (props, PW_KEY_OBJECT_SERIAL);
+  serial = spa_dict_lookup (props, PW_KEY_OBJECT_SERIAL);
 
   entry = g_new0 (Entry, 1);
-  entry->device = gst_object_ref (device);
+  entry->global_id = global_id;
   entry->id = g_strdup (node_name);
   entry->name = g_strdup (name);
   entry->serial = serial ? g_ascii_strtoull (serial, NULL, 10) : 0;
@@ -200,7 +214,7 @@ entry_new (GstDevice *device, Kind *kind_out)
 }
 
 static gboolean
-find_device (VchatdDevices *self, GstDevice *device, Kind *kind_out, guint *index_out)
+find_entry (VchatdDevices *self, guint32 global_id, Kind *kind_out, guint *index_out)
 {
   for (int kind = 0; kind < N_KINDS; kind++) {
     GPtrArray *entries = self->entries[kind];
@@ -208,7 +222,7 @@ find_device (VchatdDevices *self, GstDevice *device, Kind *kind_out, guint *inde
     for (guint i = 0; i < entries->len; i++) {
       Entry *entry = g_ptr_array_index (entries, i);
 
-      if (entry->device == device) {
+      if (entry->global_id == global_id) {
         *kind_out = kind;
         *index_out = i;
         return TRUE;
@@ -219,28 +233,28 @@ find_device (VchatdDevices *self, GstDevice *device, Kind *kind_out, guint *inde
 }
 
 static gboolean
-remove_device (VchatdDevices *self, GstDevice *device)
+remove_entry (VchatdDevices *self, guint32 global_id)
 {
   Kind kind;
   guint index;
 
-  if (!find_device (self, device, &kind, &index))
+  if (!find_entry (self, global_id, &kind, &index))
     return FALSE;
   g_debug ("devices: %s gone", ((Entry *) g_ptr_array_index (self->entries[kind], index))->id);
   g_ptr_array_remove_index (self->entries[kind], index);
   return TRUE;
 }
 
-/* Adds the device, or updates it if it is there (a changed device keeps its
+/* Adds the node, or updates it if it is there (a changed device keeps its
  * place in the list). Whether the lists changed. */
 static gboolean
-add_device (VchatdDevices *self, GstDevice *device)
+add_entry (VchatdDevices *self, guint32 global_id, const struct spa_dict *props)
 {
   Kind kind, old_kind;
   guint index;
-  Entry *entry = entry_new (device, &kind);
+  Entry *entry = entry_new (global_id, props, &kind);
 
-  if (find_device (self, device, &old_kind, &index)) {
+  if (find_entry (self, global_id, &old_kind, &index)) {
     Entry *old = g_ptr_array_index (self->entries[old_kind], index);
 
     if (entry && kind == old_kind && g_strcmp0 (entry->id, old->id) == 0 &&
@@ -266,74 +280,91 @@ add_device (VchatdDevices *self, GstDevice *device)
   return TRUE;
 }
 
-/* GStreamer's thread: pass the provider's device messages to our bus. The
- * closure holds its own reference to our bus, so this is safe even while we
- * are being disposed on the main thread. */
 static void
-on_provider_sync_message (GstBus *provider_bus, GstMessage *message, gpointer data)
+devices_changed (VchatdDevices *self)
 {
-  GstBus *bus = data;
+  queue_changed (self);
+  schedule_metadata_refresh (self);
+}
 
-  switch (GST_MESSAGE_TYPE (message)) {
-  case GST_MESSAGE_DEVICE_ADDED:
-  case GST_MESSAGE_DEVICE_REMOVED:
-  case GST_MESSAGE_DEVICE_CHANGED:
-    gst_bus_post (bus, gst_message_ref (message));
-    break;
-  default:
-    break;
+static void
+on_node_info (void *data, const struct pw_node_info *info)
+{
+  NodeWatch *watch = data;
+
+  if (!info->props || !(info->change_mask & PW_NODE_CHANGE_MASK_PROPS))
+    return;
+  watch->has_info = TRUE;
+  if (add_entry (watch->self, watch->global_id, info->props))
+    devices_changed (watch->self);
+}
+
+static const struct pw_node_events node_events = {
+  PW_VERSION_NODE_EVENTS,
+  .info = on_node_info,
+};
+
+/* The proxy is gone (we destroyed it, or the connection went). */
+static void
+on_node_proxy_destroy (void *data)
+{
+  NodeWatch *watch = data;
+
+  spa_hook_remove (&watch->node_listener);
+  spa_hook_remove (&watch->proxy_listener);
+  watch->proxy = NULL;
+}
+
+static const struct pw_proxy_events node_proxy_events = {
+  PW_VERSION_PROXY_EVENTS,
+  .destroy = on_node_proxy_destroy,
+};
+
+static void
+node_watch_free (gpointer data)
+{
+  NodeWatch *watch = data;
+
+  if (watch->proxy)
+    pw_proxy_destroy ((struct pw_proxy *) watch->proxy);
+  g_free (watch);
+}
+
+static void
+watch_node (VchatdDevices *self, guint32 id, const struct spa_dict *props)
+{
+  NodeWatch *watch;
+
+  if (!props || kind_of_class (spa_dict_lookup (props, PW_KEY_MEDIA_CLASS)) == N_KINDS ||
+      g_hash_table_contains (self->nodes, GUINT_TO_POINTER (id)))
+    return;
+  watch = g_new0 (NodeWatch, 1);
+  watch->self = self;
+  watch->global_id = id;
+  watch->proxy = pw_registry_bind (self->registry, id, PW_TYPE_INTERFACE_Node, PW_VERSION_NODE, 0);
+  if (!watch->proxy) {
+    g_warning ("devices: cannot watch PipeWire node %u", id);
+    g_free (watch);
+    return;
   }
+  pw_node_add_listener (watch->proxy, &watch->node_listener, &node_events, watch);
+  pw_proxy_add_listener ((struct pw_proxy *) watch->proxy, &watch->proxy_listener,
+                         &node_proxy_events, watch);
+  g_hash_table_insert (self->nodes, GUINT_TO_POINTER (id), watch);
 }
 
-static void
-unref_bus (gpointer data, GClosure *closure)
-{
-  gst_object_unref (data);
-}
-
+/* Whether every watched node has told its properties. */
 static gboolean
-on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
+nodes_known (VchatdDevices *self)
 {
-  VchatdDevices *self = data;
-  g_autoptr (GstDevice) device = NULL;
-  g_autoptr (GstDevice) changed = NULL;
-  gboolean did_change = FALSE;
+  GHashTableIter it;
+  gpointer value;
 
-  if (self->pipewire_gone)
-    return G_SOURCE_CONTINUE;
-  switch (GST_MESSAGE_TYPE (message)) {
-  case GST_MESSAGE_DEVICE_ADDED:
-    gst_message_parse_device_added (message, &device);
-    did_change = add_device (self, device);
-    break;
-  case GST_MESSAGE_DEVICE_REMOVED:
-    gst_message_parse_device_removed (message, &device);
-    did_change = remove_device (self, device);
-    break;
-  case GST_MESSAGE_DEVICE_CHANGED:
-    /* @device is the new one, @changed the one it replaces. */
-    gst_message_parse_device_changed (message, &device, &changed);
-    if (changed && changed != device) {
-      Kind kind;
-      guint index;
-
-      if (find_device (self, changed, &kind, &index)) {
-        Entry *entry = g_ptr_array_index (self->entries[kind], index);
-
-        gst_object_unref (entry->device);
-        entry->device = gst_object_ref (device);
-      }
-    }
-    did_change = add_device (self, device);
-    break;
-  default:
-    break;
-  }
-  if (did_change) {
-    queue_changed (self);
-    schedule_metadata_refresh (self);
-  }
-  return G_SOURCE_CONTINUE;
+  g_hash_table_iter_init (&it, self->nodes);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    if (!((NodeWatch *) value)->has_info)
+      return FALSE;
+  return TRUE;
 }
 
 /* WirePlumber's defaults */
@@ -560,6 +591,10 @@ on_registry_global (void *data, uint32_t id, uint32_t permissions, const char *t
   VchatdDevices *self = data;
   const char *name;
 
+  if (strcmp (type, PW_TYPE_INTERFACE_Node) == 0) {
+    watch_node (self, id, props);
+    return;
+  }
   if (self->metadata || strcmp (type, PW_TYPE_INTERFACE_Metadata) != 0 || !props)
     return;
   name = spa_dict_lookup (props, PW_KEY_METADATA_NAME);
@@ -575,6 +610,8 @@ on_registry_global_remove (void *data, uint32_t id)
 
   if (self->metadata && id == self->metadata_id)
     drop_metadata (self);
+  if (g_hash_table_remove (self->nodes, GUINT_TO_POINTER (id)) && remove_entry (self, id))
+    devices_changed (self);
 }
 
 static const struct pw_registry_events registry_events = {
@@ -589,8 +626,8 @@ on_core_error (void *data, uint32_t id, int seq, int res, const char *message)
   VchatdDevices *self = data;
 
   if (id == PW_ID_CORE && res == -EPIPE) {
-    /* PipeWire went away. GStreamer's provider keeps its devices listed
-     * (and never reconnects), so the lists are emptied here. */
+    /* PipeWire went away (and we do not reconnect): the lists are
+     * emptied. */
     g_warning ("PipeWire: disconnected (%s); no cameras or microphones until vchatd restarts",
                message);
     self->pipewire_gone = TRUE;
@@ -641,6 +678,7 @@ static void
 disconnect_pipewire (VchatdDevices *self)
 {
   drop_metadata (self);
+  g_hash_table_remove_all (self->nodes);
   if (self->registry) {
     spa_hook_remove (&self->registry_listener);
     pw_proxy_destroy ((struct pw_proxy *) self->registry);
@@ -693,28 +731,6 @@ connect_pipewire (VchatdDevices *self, GError **error)
   return TRUE;
 }
 
-/* GStreamer's PipeWire device provider is one object per process, started
- * here once and never stopped. Stopping it (GStreamer 1.22, PipeWire 0.3.65)
- * corrupts the heap in a race with its own thread: "double free or
- * corruption" or "unaligned tcache chunk" aborts in about one stop in four
- * on a busy machine, with GstDeviceMonitor just the same. Left running, it
- * costs one PipeWire connection and a thread, and its list stays current
- * for the next VchatdDevices. */
-static gboolean
-ensure_provider_started (GstDeviceProvider *provider)
-{
-  static GMutex lock;
-  static gboolean started;
-  gboolean ok;
-
-  g_mutex_lock (&lock);
-  if (!started)
-    started = gst_device_provider_start (provider);
-  ok = started;
-  g_mutex_unlock (&lock);
-  return ok;
-}
-
 /* Public API */
 
 VchatdDevices *
@@ -726,9 +742,6 @@ vchatd_devices_new (void)
 gboolean
 vchatd_devices_start (VchatdDevices *self, GError **error)
 {
-  GstBus *provider_bus;
-  GList *devices;
-
   g_return_val_if_fail (VCHATD_IS_DEVICES (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -740,61 +753,22 @@ vchatd_devices_start (VchatdDevices *self, GError **error)
   g_clear_pointer (&self->context, g_main_context_unref);
   self->context = g_main_context_ref_thread_default ();
 
-  /* Our own connection first: it is what tells whether PipeWire is there
-   * at all (the provider starts "successfully" with no PipeWire). */
   if (!connect_pipewire (self, error)) {
     disconnect_pipewire (self);
     self->starting = FALSE;
     return FALSE;
   }
-
-  self->provider = gst_device_provider_factory_get_by_name (PROVIDER_NAME);
-  if (!self->provider) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                 "GStreamer has no PipeWire device provider (%s): is "
-                 "gstreamer1.0-pipewire installed?",
-                 PROVIDER_NAME);
-    disconnect_pipewire (self);
-    self->starting = FALSE;
-    return FALSE;
-  }
-
-  self->bus = gst_bus_new ();
-  self->bus_source = gst_bus_create_watch (self->bus);
-  g_source_set_callback (self->bus_source, G_SOURCE_FUNC (on_bus_message), self, NULL);
-  g_source_set_static_name (self->bus_source, "[vchatd] device messages");
-  g_source_attach (self->bus_source, self->context);
-
-  provider_bus = gst_device_provider_get_bus (self->provider);
-  gst_bus_enable_sync_message_emission (provider_bus);
-  self->sync_message_id = g_signal_connect_data (provider_bus, "sync-message",
-                                                 G_CALLBACK (on_provider_sync_message),
-                                                 gst_object_ref (self->bus), unref_bus, 0);
-  gst_object_unref (provider_bus);
-
-  if (!ensure_provider_started (self->provider)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                 "GStreamer's PipeWire device provider did not start");
-    self->started = TRUE; /* so that stop() undoes the rest */
-    vchatd_devices_stop (self);
-    self->starting = FALSE;
-    return FALSE;
-  }
   self->started = TRUE;
 
-  /* What is there now. Messages about the same devices may be queued on
-   * our bus too: add_device() takes a device it knows as an update. */
-  devices = gst_device_provider_get_devices (self->provider);
-  for (GList *l = devices; l; l = l->next)
-    add_device (self, l->data);
-  g_list_free_full (devices, gst_object_unref);
-
-  /* Two round trips with PipeWire: the first lists the globals (and binds
-   * the default metadata), the second brings the metadata's properties. So
-   * is_default is right from the start. */
+  /* Round trips with PipeWire: the first lists the globals (binding the
+   * possible devices and the default metadata), the next brings their
+   * properties. So the lists and is_default are right from the start. */
   roundtrip (self);
-  if (self->metadata)
+  for (int i = 0; i < 3 && self->pw_core && (self->metadata || !nodes_known (self)); i++) {
     roundtrip (self);
+    if (nodes_known (self))
+      break;
+  }
   self->starting = FALSE;
 
   g_debug ("devices: started with %u camera(s), %u microphone(s)", self->entries[KIND_CAMERA]->len,
@@ -807,26 +781,6 @@ vchatd_devices_stop (VchatdDevices *self)
 {
   g_return_if_fail (VCHATD_IS_DEVICES (self));
 
-  if (self->provider) {
-    GstBus *provider_bus = gst_device_provider_get_bus (self->provider);
-
-    if (self->sync_message_id) {
-      g_signal_handler_disconnect (provider_bus, self->sync_message_id);
-      gst_bus_disable_sync_message_emission (provider_bus);
-      self->sync_message_id = 0;
-    }
-    gst_object_unref (provider_bus);
-    /* Not gst_device_provider_stop(): see ensure_provider_started(). */
-    gst_clear_object (&self->provider);
-  }
-  if (self->bus_source) {
-    g_source_destroy (self->bus_source);
-    g_clear_pointer (&self->bus_source, g_source_unref);
-  }
-  if (self->bus) {
-    gst_bus_set_flushing (self->bus, TRUE);
-    gst_clear_object (&self->bus);
-  }
   disconnect_pipewire (self);
   for (int kind = 0; kind < N_KINDS; kind++) {
     g_ptr_array_set_size (self->entries[kind], 0);
@@ -961,6 +915,7 @@ vchatd_devices_finalize (GObject *object)
 
   for (int kind = 0; kind < N_KINDS; kind++)
     g_ptr_array_unref (self->entries[kind]);
+  g_hash_table_unref (self->nodes);
   g_clear_pointer (&self->context, g_main_context_unref);
   G_OBJECT_CLASS (vchatd_devices_parent_class)->finalize (object);
 }
@@ -982,5 +937,6 @@ vchatd_devices_init (VchatdDevices *self)
 {
   for (int kind = 0; kind < N_KINDS; kind++)
     self->entries[kind] = g_ptr_array_new_with_free_func (entry_free);
+  self->nodes = g_hash_table_new_full (NULL, NULL, NULL, node_watch_free);
   self->metadata_id = SPA_ID_INVALID;
 }

@@ -1,29 +1,26 @@
 /* vchatd-devices.h: the cameras and microphones PipeWire offers
  *
  * A live list of the PipeWire nodes a call can use: Video/Source nodes
- * (cameras) and Audio/Source nodes (microphones), as GStreamer's PipeWire
- * device provider ("pipewiredeviceprovider") sees them, with hotplug. Only
- * PipeWire's provider is asked, never the v4l2, pulse or alsa ones, so a
- * camera is listed once (as its PipeWire node) and listing never opens
- * hardware or starts a sound server behind PipeWire's back.
+ * (cameras) and Audio/Source nodes (microphones), from PipeWire's registry
+ * through libpipewire, with hotplug. Only PipeWire is asked, never v4l2,
+ * pulse or alsa, so a camera is listed once (as its PipeWire node) and
+ * listing never opens hardware or starts a sound server behind PipeWire's
+ * back. (Not GStreamer's PipeWire device provider: see the .c file.)
  *
  * Which device is the default comes from WirePlumber's "default" metadata
- * (default.video.source, default.audio.source), watched through libpipewire
- * on the same main context. It may lag WirePlumber by up to two seconds
- * after a device comes or goes (see refresh_metadata() in the .c file).
+ * (default.video.source, default.audio.source), watched on the same
+ * connection. It may lag WirePlumber by up to two seconds after a device
+ * comes or goes (see refresh_metadata() in the .c file).
  *
  * If PipeWire goes away, the lists go empty ("changed", and a warning) and
- * stay so until the daemon restarts: GStreamer's PipeWire device provider
- * neither reconnects nor can be safely stopped and started again (see
- * ensure_provider_started() in the .c file).
+ * stay so until the daemon restarts.
  *
  * Nodes whose properties have VCHATD_DEVICES_HIDDEN_PROPERTY = "true" are
  * left out: the nodes the daemon publishes itself (the remote video and the
  * preview) are Video/Source nodes too, and should carry it.
  *
  * Everything happens on the main context of the thread that called
- * vchatd_devices_start() (GStreamer's and PipeWire's threads only queue
- * messages for it), and "changed" is emitted from that context's main loop,
+ * vchatd_devices_start() (PipeWire's loop runs there), and "changed" is emitted from that context's main loop,
  * never from inside a call into this API.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
