@@ -51,6 +51,7 @@ main (int argc, char **argv)
     url[strlen (url) - 1] = '\0';
   printf ("vchat-signald: listening on %s\n", url);
   fflush (stdout);
+  sigd_server_log_limits (server);
 
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, quit_cb, loop);

@@ -64,7 +64,29 @@ option_entries (SigdConfig *c)
       "(default 20)",
       "N" },
     { "max-sessions-per-address", 0, 0, G_OPTION_ARG_INT, &c->max_sessions_per_address,
-      "Connections allowed at once from one client address (default 16)", "N" },
+      "WebSocket connections allowed at once from one client address; an IPv6 /64 counts as "
+      "one address (default 16)",
+      "N" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &c->max_connections,
+      "TCP connections held at once, of every kind (default: the open file limit, which is "
+      "raised to its hard limit at start, less 64; at most 16384)",
+      "N" },
+    { "max-pending", 0, 0, G_OPTION_ARG_INT, &c->max_pending,
+      "Connections held at once that are not WebSockets yet (TLS handshake, HTTP request); "
+      "when full, a new one closes the oldest (default: a quarter of --max-connections, at "
+      "most 1024)",
+      "N" },
+    { "max-pending-per-address", 0, 0, G_OPTION_ARG_INT, &c->max_pending_per_address,
+      "Connections that are not WebSockets yet allowed at once from one client address "
+      "(default 16)",
+      "N" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &c->handshake_timeout,
+      "Time a new connection has for its TLS handshake and HTTP request headers (default 10)",
+      "SECONDS" },
+    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &c->max_sessions,
+      "Sessions held at once, including those in their grace time (default: "
+      "--max-connections)",
+      "N" },
     { "grace", 0, 0, G_OPTION_ARG_DOUBLE, &c->grace,
       "How long a dropped client may come back and keep its call or queue place "
       "(default 30)",
@@ -114,6 +136,8 @@ config_defaults (SigdConfig *c)
   c->max_frame = 65536;
   c->max_rate = 20;
   c->max_sessions_per_address = 16;
+  c->max_pending_per_address = 16;
+  c->handshake_timeout = 10;
   c->grace = 30;
   c->invite_ttl = 600;
   c->invite_max_ttl = 86400;
@@ -265,6 +289,11 @@ validate (SigdConfig *c, GError **error)
   return check_range_d (c->max_frame, 1024, "max-frame", error) &&
          check_range_d (c->max_rate, 1, "max-rate", error) &&
          check_range_d (c->max_sessions_per_address, 1, "max-sessions-per-address", error) &&
+         check_range_d (c->max_connections, 0, "max-connections", error) &&
+         check_range_d (c->max_pending, 0, "max-pending", error) &&
+         check_range_d (c->max_pending_per_address, 1, "max-pending-per-address", error) &&
+         check_range_d (c->max_sessions, 0, "max-sessions", error) &&
+         check_range_d (c->handshake_timeout, 0.1, "handshake-timeout", error) &&
          check_range_d (c->join_attempts, 1, "join-attempts", error) &&
          check_range_d (c->report_threshold, 1, "report-threshold", error) &&
          check_range_d (c->turn_ttl, 60, "turn-ttl", error) &&

@@ -10,12 +10,24 @@
 #include <libsoup/soup.h>
 
 #include "sigd-config.h"
+#include "sigd-stream.h"
 #include "vchat-protocol.h"
 
 typedef struct _SigdServer SigdServer;
 typedef struct _SigdConn SigdConn;
 typedef struct _SigdSession SigdSession;
 typedef struct _SigdCall SigdCall;
+typedef struct _SigdLink SigdLink;
+
+/* What an accepted TCP connection is doing (sigd-listener.c). */
+typedef enum {
+  SIGD_LINK_HANDSHAKE, /* TLS handshake */
+  SIGD_LINK_REQUEST,   /* waiting for the request headers */
+  SIGD_LINK_SERVING,   /* a plain HTTP request being answered */
+  SIGD_LINK_WEBSOCKET,
+  SIGD_LINK_CLOSING,
+  SIGD_LINK_N_STATES
+} SigdLinkState;
 
 typedef enum {
   SIGD_CALL_RINGING,
@@ -32,7 +44,10 @@ typedef enum {
 struct _SigdConn {
   SigdServer *server;
   SoupWebsocketConnection *ws;
+  SigdStream *stream; /* under ws: what it has not sent yet */
+  SigdLink *link;     /* NULL once the socket is gone */
   char *address;
+  char *key; /* what per-address limits count it under */
   SigdSession *session;
   gint64 last_seen;
   double tokens;
@@ -85,15 +100,33 @@ typedef struct {
   guint64 calls_started;
   guint64 invites_created;
   guint64 errors[VCHAT_PROTO_N_ERRORS];
+  guint64 refused_full;    /* connections closed at accept: max_connections */
+  guint64 refused_address; /* connections closed at accept: max_pending_per_address */
+  guint64 evicted;         /* pending connections closed for a newer one */
+  guint64 timeouts;        /* connections too slow with TLS or their request */
+  guint64 accept_errors;   /* accept() failures, e.g. out of descriptors */
+  guint64 http_refused;    /* requests refused on their headers (405, 413) */
 } SigdMetrics;
 
 struct _SigdServer {
   SigdConfig *config;
   SoupServer *soup;
+  char *url;
   char *public_url;
 
+  /* sigd-listener.c */
+  GTlsCertificate *cert;
+  GSocket *listener;
+  guint16 port;
+  GSource *accept_source;
+  guint accept_retry_source;
+  guint deadline_source;
+  GHashTable *links;           /* SigdLink* set */
+  GQueue pending;              /* SigdLink*, oldest first */
+  GHashTable *pending_per_key; /* address key → pending links */
+
   GHashTable *conns;         /* SigdConn* set, owned */
-  GHashTable *per_address;   /* address → number of connections */
+  GHashTable *per_address;   /* address key → number of WebSockets */
   GHashTable *sessions;      /* id → SigdSession*, owned */
   GHashTable *by_resume;     /* resume token → SigdSession* */
   GHashTable *calls;         /* id → SigdCall*, owned */
@@ -143,6 +176,22 @@ guint sigd_invites_count (SigdServer *server);
 
 /* sigd-turn.c */
 JsonArray *sigd_turn_ice_servers (const SigdConfig *config, const char *session_id, gint64 now_s);
+
+/* sigd-listener.c */
+gboolean sigd_listener_size_limits (SigdConfig *config, GError **error);
+gboolean sigd_listener_start (SigdServer *server, GInetAddress *address, GError **error);
+void sigd_listener_check_limits (SigdServer *server);
+void sigd_listener_stop (SigdServer *server);
+void sigd_listener_free (SigdServer *server);
+void sigd_listener_count (SigdServer *server, guint counts[SIGD_LINK_N_STATES]);
+const char *sigd_link_state_to_string (SigdLinkState state);
+SigdLink *sigd_link_from_message (SoupServerMessage *msg);
+void sigd_link_got_headers (SigdLink *link);
+void sigd_link_upgraded (SigdLink *link);
+void sigd_link_close_within (SigdLink *link, double seconds);
+SigdStream *sigd_link_get_stream (SigdLink *link);
+const char *sigd_link_get_key (SigdLink *link);
+const char *sigd_link_get_address (SigdLink *link);
 
 /* sigd-http.c */
 void sigd_http_register (SigdServer *server);

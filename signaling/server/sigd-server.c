@@ -63,11 +63,20 @@ shown_address (SigdServer *server, const char *address)
 
 /* Sending */
 
+/* The size of a frame the server sends: header and payload. */
+static gsize
+frame_size (gsize payload)
+{
+  return payload + (payload < 126 ? 2 : payload <= G_MAXUINT16 ? 4 : 10);
+}
+
 static void
 conn_send_text (SigdConn *conn, const char *text)
 {
-  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_send_text (conn->ws, text);
+  if (soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+    return;
+  sigd_stream_expect_output (conn->stream, frame_size (strlen (text)));
+  soup_websocket_connection_send_text (conn->ws, text);
 }
 
 void
@@ -128,11 +137,11 @@ conn_uncount (SigdConn *conn)
   if (!conn->counted)
     return;
   conn->counted = FALSE;
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (per_address, conn->address));
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (per_address, conn->key));
   if (n <= 1)
-    g_hash_table_remove (per_address, conn->address);
+    g_hash_table_remove (per_address, conn->key);
   else
-    g_hash_table_insert (per_address, g_strdup (conn->address), GUINT_TO_POINTER (n - 1));
+    g_hash_table_insert (per_address, g_strdup (conn->key), GUINT_TO_POINTER (n - 1));
 }
 
 /* Once the server closes a connection, its session does not wait for the
@@ -806,7 +815,9 @@ conn_free (SigdConn *conn)
 {
   g_signal_handlers_disconnect_by_data (conn->ws, conn);
   g_object_unref (conn->ws);
+  g_object_unref (conn->stream);
   g_free (conn->address);
+  g_free (conn->key);
   g_free (conn);
 }
 
@@ -839,13 +850,21 @@ on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
               SoupWebsocketConnection *ws, gpointer data)
 {
   SigdServer *server = data;
-  SigdConn *conn = g_new0 (SigdConn, 1);
-  const char *address = soup_server_message_get_remote_host (message);
+  SigdLink *link = sigd_link_from_message (message);
+  SigdConn *conn;
   guint n;
 
+  /* Every connection comes through the listener, which names it. */
+  g_assert (link != NULL);
+  sigd_link_upgraded (link);
+
+  conn = g_new0 (SigdConn, 1);
   conn->server = server;
   conn->ws = g_object_ref (ws);
-  conn->address = g_strdup (address ? address : "unknown");
+  conn->link = link;
+  conn->stream = g_object_ref (sigd_link_get_stream (link));
+  conn->address = g_strdup (sigd_link_get_address (link));
+  conn->key = g_strdup (sigd_link_get_key (link));
   conn->last_seen = conn->last_refill = g_get_monotonic_time ();
   conn->tokens = server->config->max_rate * 3;
   g_hash_table_add (server->conns, conn);
@@ -857,8 +876,8 @@ on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
   g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
 
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, conn->address)) + 1;
-  g_hash_table_insert (server->per_address, g_strdup (conn->address), GUINT_TO_POINTER (n));
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, conn->key)) + 1;
+  g_hash_table_insert (server->per_address, g_strdup (conn->key), GUINT_TO_POINTER (n));
   conn->counted = TRUE;
   g_debug ("connection from %s", shown_address (server, conn->address));
   if (n > (guint) server->config->max_sessions_per_address) {
@@ -928,10 +947,7 @@ SigdServer *
 sigd_server_new (SigdConfig *config, GError **error)
 {
   SigdServer *server = g_new0 (SigdServer, 1);
-  g_autoptr (GTlsCertificate) cert = NULL;
   g_autoptr (GInetAddress) inet = NULL;
-  g_autoptr (GSocketAddress) address = NULL;
-  g_autoslist (GUri) uris = NULL;
 
   server->config = config;
   server->conns = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) conn_free, NULL);
@@ -947,16 +963,22 @@ sigd_server_new (SigdConfig *config, GError **error)
   server->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   sigd_invites_init (server);
 
+  if (!sigd_listener_size_limits (config, error)) {
+    sigd_server_free (server);
+    return NULL;
+  }
   if (config->tls_cert) {
-    cert = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, error);
-    if (!cert) {
+    server->cert = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, error);
+    if (!server->cert) {
       g_prefix_error (error, "Cannot load the TLS certificate: ");
       sigd_server_free (server);
       return NULL;
     }
   }
-  server->soup = soup_server_new ("server-header", "vchat-signald/" VCHAT_VERSION " ",
-                                  "tls-certificate", cert, NULL);
+  server->soup = soup_server_new ("server-header", "vchat-signald/" VCHAT_VERSION " ", NULL);
+  /* Messages are small JSON; compression would only let a small frame
+   * inflate into a huge one. */
+  soup_server_remove_websocket_extension (server->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   soup_server_add_websocket_handler (server->soup, "/ws", NULL, NULL, on_websocket, server, NULL);
   sigd_http_register (server);
 
@@ -967,25 +989,26 @@ sigd_server_new (SigdConfig *config, GError **error)
     sigd_server_free (server);
     return NULL;
   }
-  address = g_inet_socket_address_new (inet, config->port);
-  if (!soup_server_listen (server->soup, address, cert ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
+  if (!sigd_listener_start (server, inet, error)) {
     g_prefix_error (error, "Cannot listen on %s port %d: ", config->listen, config->port);
     sigd_server_free (server);
     return NULL;
   }
 
-  uris = soup_server_get_uris (server->soup);
-  if (config->public_url) {
-    server->public_url = g_strdup (config->public_url);
-    if (g_str_has_suffix (server->public_url, "/"))
-      server->public_url[strlen (server->public_url) - 1] = '\0';
-  } else {
-    GUri *uri = uris->data;
+  {
     g_autofree char *host = g_inet_address_to_string (inet);
     gboolean v6 = g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6;
-    server->public_url = g_strdup_printf ("%s://%s%s%s:%d", g_uri_get_scheme (uri), v6 ? "[" : "",
-                                          host, v6 ? "]" : "", g_uri_get_port (uri));
+
+    server->url = g_strdup_printf ("%s://%s%s%s:%u/", server->cert ? "https" : "http",
+                                   v6 ? "[" : "", host, v6 ? "]" : "", server->port);
   }
+  if (config->public_url) {
+    server->public_url = g_strdup (config->public_url);
+  } else {
+    server->public_url = g_strdup (server->url);
+  }
+  if (g_str_has_suffix (server->public_url, "/"))
+    server->public_url[strlen (server->public_url) - 1] = '\0';
 
   server->ping_source = g_timeout_add (SECONDS_TO_MS (config->ping_interval), ping_cb, server);
   server->match_source = g_timeout_add (250, match_cb, server);
@@ -993,12 +1016,22 @@ sigd_server_new (SigdConfig *config, GError **error)
   return server;
 }
 
+void
+sigd_server_log_limits (SigdServer *server)
+{
+  SigdConfig *config = server->config;
+
+  sigd_listener_check_limits (server);
+  g_debug ("admitting at most %d connections (%d pending, %d pending per address) and %d "
+           "sessions; open file limit %d",
+           config->max_connections, config->max_pending, config->max_pending_per_address,
+           config->max_sessions, config->fd_limit);
+}
+
 char *
 sigd_server_get_url (SigdServer *server)
 {
-  g_autoslist (GUri) uris = soup_server_get_uris (server->soup);
-
-  return uris ? g_uri_to_string (uris->data) : NULL;
+  return g_strdup (server->url);
 }
 
 void
@@ -1018,10 +1051,14 @@ sigd_server_free (SigdServer *server)
   g_clear_handle_id (&server->ping_source, g_source_remove);
   g_clear_handle_id (&server->match_source, g_source_remove);
   g_clear_handle_id (&server->sweep_source, g_source_remove);
+  sigd_listener_stop (server);
   if (server->soup)
     soup_server_disconnect (server->soup);
-  g_clear_object (&server->soup);
   g_hash_table_destroy (server->conns);
+  g_clear_object (&server->soup);
+  sigd_listener_free (server);
+  g_clear_object (&server->cert);
+  g_free (server->url);
   g_queue_clear (&server->queue);
   g_hash_table_destroy (server->calls);
   g_hash_table_destroy (server->by_resume);
