@@ -48,9 +48,9 @@ def test_idle_flood_with_512_descriptors(signald, connect):
     socks = idle_flood(s, 600, sources(150))
     during = [probe_healthz(s) for _ in range(5)]
     session = probe_session(s)
-    rss1 = s.rss_kib()
+    rss1 = s.peak_kib()
     fds = s.fds()
-    print(f"\nFIGURES idle-flood-512: rss {rss0}->{rss1} KiB, fds {fds}, "
+    print(f"\nFIGURES idle-flood-512: rss {rss0} KiB, peak {rss1} KiB, fds {fds}, "
           f"healthz during {during}, session during {session}")
     assert all(t is not None for t in during), f"/healthz unanswered during the flood: {during}"
     assert session is not None, "a session could not start during the flood"
@@ -163,8 +163,8 @@ def test_endless_headers_are_cut(signald):
     except OSError:
         pass
     assert closed_by_server(c, 3)
-    rss1 = s.rss_kib()
-    print(f"\nFIGURES endless-headers: cut after {sent} bytes sent; rss {rss0}->{rss1} KiB")
+    rss1 = s.peak_kib()
+    print(f"\nFIGURES endless-headers: cut after {sent} bytes sent; rss {rss0} KiB, peak {rss1} KiB")
     assert sent < 8 * 1024 * 1024, f"{sent} bytes of headers were taken"
     assert rss1 - rss0 < 8 * 1024
     assert probe_healthz(s) is not None

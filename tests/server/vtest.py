@@ -40,13 +40,17 @@ class TSignald(Signald):
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
         super().__init__(*args, env=env, preexec_fn=preexec)
 
-    def rss_kib(self):
+    def rss_kib(self, field="VmRSS"):
         """The server's resident memory (VmRSS), in KiB."""
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
-        raise AssertionError("no VmRSS")
+        raise AssertionError(f"no {field}")
+
+    def peak_kib(self):
+        """The most resident memory the server ever had (VmHWM), in KiB."""
+        return self.rss_kib("VmHWM")
 
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
