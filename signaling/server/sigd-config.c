@@ -83,6 +83,18 @@ option_entries (SigdConfig *c)
     { "handshake-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &c->handshake_timeout,
       "Time a new connection has for its TLS handshake and HTTP request headers (default 10)",
       "SECONDS" },
+    { "max-send-queue", 0, 0, G_OPTION_ARG_INT, &c->max_send_queue,
+      "Bytes that may wait to be sent to one client that does not read; past them it is "
+      "closed with 4004 and its session ends (default 1048576)",
+      "BYTES" },
+    { "max-outbox", 0, 0, G_OPTION_ARG_INT, &c->max_outbox,
+      "Bytes kept for a session in its grace time; past them its grace time ends "
+      "(default 262144)",
+      "BYTES" },
+    { "max-invite-tombstones", 0, 0, G_OPTION_ARG_INT, &c->max_tombstones,
+      "Codes of ended invites remembered for an hour, so late joiners hear that they expired; "
+      "about 100 bytes each (default 65536)",
+      "N" },
     { "max-sessions", 0, 0, G_OPTION_ARG_INT, &c->max_sessions,
       "Sessions held at once, including those in their grace time (default: "
       "--max-connections)",
@@ -138,6 +150,9 @@ config_defaults (SigdConfig *c)
   c->max_sessions_per_address = 16;
   c->max_pending_per_address = 16;
   c->handshake_timeout = 10;
+  c->max_send_queue = 1024 * 1024;
+  c->max_outbox = 256 * 1024;
+  c->max_tombstones = 65536;
   c->grace = 30;
   c->invite_ttl = 600;
   c->invite_max_ttl = 86400;
@@ -294,6 +309,9 @@ validate (SigdConfig *c, GError **error)
          check_range_d (c->max_pending_per_address, 1, "max-pending-per-address", error) &&
          check_range_d (c->max_sessions, 0, "max-sessions", error) &&
          check_range_d (c->handshake_timeout, 0.1, "handshake-timeout", error) &&
+         check_range_d (c->max_send_queue, c->max_frame, "max-send-queue", error) &&
+         check_range_d (c->max_outbox, c->max_frame, "max-outbox", error) &&
+         check_range_d (c->max_tombstones, 0, "max-invite-tombstones", error) &&
          check_range_d (c->join_attempts, 1, "join-attempts", error) &&
          check_range_d (c->report_threshold, 1, "report-threshold", error) &&
          check_range_d (c->turn_ttl, 60, "turn-ttl", error) &&

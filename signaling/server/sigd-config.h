@@ -29,8 +29,11 @@ typedef struct {
   int max_pending;     /* 0: from max_connections */
   int max_pending_per_address;
   double handshake_timeout;
-  int max_sessions; /* 0: max_connections */
-  int fd_limit;     /* the open file limit, once raised */
+  int max_sessions;   /* 0: max_connections */
+  int fd_limit;       /* the open file limit, once raised */
+  int max_send_queue; /* bytes */
+  int max_outbox;     /* bytes */
+  int max_tombstones;
   double grace;
   double invite_ttl;
   double invite_max_ttl;

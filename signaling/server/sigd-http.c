@@ -6,7 +6,9 @@
 
 #include "sigd-private.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct {
   const char *suffix;
@@ -62,6 +64,17 @@ metric (GString *out, const char *name, const char *type, const char *help, guin
                           name, type, name, value);
 }
 
+static guint64
+resident_bytes (void)
+{
+  g_autofree char *statm = NULL;
+  guint64 pages = 0;
+
+  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL))
+    sscanf (statm, "%*u %" G_GUINT64_FORMAT, &pages);
+  return pages * (guint64) sysconf (_SC_PAGESIZE);
+}
+
 static void
 metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
             gpointer data)
@@ -72,6 +85,7 @@ metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
   gpointer value;
   guint connected = 0, active = 0, ringing = 0;
   guint links[SIGD_LINK_N_STATES];
+  guint64 outbox_bytes = 0, send_queue_bytes = 0;
 
   if (!only_get (msg))
     return;
@@ -98,6 +112,30 @@ metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
   metric (out, "vchat_calls_ringing", "gauge", "Invited calls waiting for an answer.", ringing);
   metric (out, "vchat_invites_open", "gauge", "Invites that can still be joined.",
           sigd_invites_count (server));
+  g_hash_table_iter_init (&iter, server->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    outbox_bytes += ((SigdSession *) value)->outbox_bytes;
+  g_hash_table_iter_init (&iter, server->conns);
+  while (g_hash_table_iter_next (&iter, &value, NULL))
+    send_queue_bytes += sigd_stream_get_queued (((SigdConn *) value)->stream);
+  metric (out, "vchat_send_queue_bytes", "gauge",
+          "Bytes waiting to be sent to clients that have not read them yet (at most "
+          "--max-send-queue each).",
+          send_queue_bytes);
+  metric (out, "vchat_outbox_bytes", "gauge",
+          "Bytes kept for sessions in their grace time (at most --max-outbox each).", outbox_bytes);
+  metric (out, "vchat_invite_tombstones", "gauge",
+          "Codes of ended invites remembered to answer invite-expired (at most "
+          "--max-invite-tombstones, about 100 bytes each).",
+          g_hash_table_size (server->tombstones));
+  metric (out, "vchat_process_resident_bytes", "gauge", "Resident memory of the server.",
+          resident_bytes ());
+  metric (out, "vchat_too_slow_total", "counter",
+          "Connections closed (4004) because the client did not read what was sent to it.",
+          server->metrics.too_slow);
+  metric (out, "vchat_sessions_evicted_total", "counter",
+          "Sessions in their grace time ended to make room for a new one from their address.",
+          server->metrics.sessions_evicted);
   sigd_listener_count (server, links);
   metric (out, "vchat_tcp_connections", "gauge", "TCP connections held, of every kind.",
           g_hash_table_size (server->links));

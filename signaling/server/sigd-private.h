@@ -53,6 +53,7 @@ struct _SigdConn {
   double tokens;
   gint64 last_refill;
   gint64 limited_since; /* start of the current flood, 0 if none yet */
+  gboolean too_slow;    /* its send queue went over max_send_queue */
   gint64 last_limited;
   gboolean counted; /* in server->per_address */
 };
@@ -67,6 +68,9 @@ struct _SigdSession {
   SigdConn *conn; /* NULL during the grace time */
   guint grace_source;
   GQueue outbox; /* frames for a session in its grace time */
+  gsize outbox_bytes;
+  char *key; /* of the address it said hello from */
+  gint64 created;
 
   gboolean queued;
   gint64 queued_since;
@@ -100,12 +104,14 @@ typedef struct {
   guint64 calls_started;
   guint64 invites_created;
   guint64 errors[VCHAT_PROTO_N_ERRORS];
-  guint64 refused_full;    /* connections closed at accept: max_connections */
-  guint64 refused_address; /* connections closed at accept: max_pending_per_address */
-  guint64 evicted;         /* pending connections closed for a newer one */
-  guint64 timeouts;        /* connections too slow with TLS or their request */
-  guint64 accept_errors;   /* accept() failures, e.g. out of descriptors */
-  guint64 http_refused;    /* requests refused on their headers (405, 413) */
+  guint64 refused_full;     /* connections closed at accept: max_connections */
+  guint64 refused_address;  /* connections closed at accept: max_pending_per_address */
+  guint64 evicted;          /* pending connections closed for a newer one */
+  guint64 timeouts;         /* connections too slow with TLS or their request */
+  guint64 accept_errors;    /* accept() failures, e.g. out of descriptors */
+  guint64 http_refused;     /* requests refused on their headers (405, 413) */
+  guint64 too_slow;         /* connections closed for not reading (4004) */
+  guint64 sessions_evicted; /* sessions in their grace time ended for a new one */
 } SigdMetrics;
 
 struct _SigdServer {
@@ -125,8 +131,10 @@ struct _SigdServer {
   GQueue pending;              /* SigdLink*, oldest first */
   GHashTable *pending_per_key; /* address key → pending links */
 
-  GHashTable *conns;         /* SigdConn* set, owned */
-  GHashTable *per_address;   /* address key → number of WebSockets */
+  GHashTable *conns;            /* SigdConn* set, owned */
+  GHashTable *per_address;      /* address key → number of WebSockets */
+  GHashTable *sessions_per_key; /* address key → number of sessions */
+  guint slow_source;
   GHashTable *sessions;      /* id → SigdSession*, owned */
   GHashTable *by_resume;     /* resume token → SigdSession* */
   GHashTable *calls;         /* id → SigdCall*, owned */
@@ -135,6 +143,7 @@ struct _SigdServer {
 
   GHashTable *invites;       /* code → SigdInvite*, owned */
   GHashTable *tombstones;    /* code → gint64 monotonic deadline */
+  GQueue tombstone_order;    /* codes (owned), oldest first */
   GHashTable *join_failures; /* address → SigdAttempts* */
 
   GHashTable *reports; /* reported session id → GHashTable set of reporter ids */

@@ -15,9 +15,15 @@
 #include <stdarg.h>
 #include <sys/random.h>
 
-/* Frames held for a session in its grace time; a peer that sends more than
- * this to a vanished session ends the wait early. */
+/* Frames held for a session in its grace time (and at most max_outbox
+ * bytes of them); a peer that sends more than this to a vanished session
+ * ends the wait early. */
 #define OUTBOX_MAX 512
+/* A client that does not read is closed with this; its session ends. */
+#define CLOSE_TOO_SLOW 4004
+/* ... and if it does not read the close frame either, its socket goes
+ * after this long. */
+#define TOO_SLOW_LINGER_S 5
 #define RECENT_CALLS_MAX 4
 /* Continuously over the rate for this long closes the socket. */
 #define RATE_LIMIT_CLOSE_US (10 * G_USEC_PER_SEC)
@@ -70,13 +76,26 @@ frame_size (gsize payload)
   return payload + (payload < 126 ? 2 : payload <= G_MAXUINT16 ? 4 : 10);
 }
 
+static gboolean slow_cb (gpointer data);
+
+/* libsoup queues what the socket does not take, without a bound: past
+ * max_send_queue the client is taken for gone. It is closed from an idle
+ * callback, as this runs in the middle of handlers that go on using the
+ * session. */
 static void
 conn_send_text (SigdConn *conn, const char *text)
 {
-  if (soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+  SigdServer *server = conn->server;
+
+  if (conn->too_slow || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
     return;
   sigd_stream_expect_output (conn->stream, frame_size (strlen (text)));
   soup_websocket_connection_send_text (conn->ws, text);
+  if (sigd_stream_get_queued (conn->stream) > (guint64) server->config->max_send_queue) {
+    conn->too_slow = TRUE;
+    if (!server->slow_source)
+      server->slow_source = g_idle_add (slow_cb, server);
+  }
 }
 
 void
@@ -88,7 +107,8 @@ sigd_session_send (SigdSession *session, JsonObject *msg)
     conn_send_text (session->conn, text);
     return;
   }
-  if (session->outbox.length >= OUTBOX_MAX) {
+  if (session->outbox.length >= OUTBOX_MAX ||
+      session->outbox_bytes + strlen (text) > (gsize) session->server->config->max_outbox) {
     /* The peer keeps talking to someone who is gone: stop waiting for them. */
     if (session->grace_source) {
       g_source_remove (session->grace_source);
@@ -96,6 +116,7 @@ sigd_session_send (SigdSession *session, JsonObject *msg)
     }
     return;
   }
+  session->outbox_bytes += strlen (text);
   g_queue_push_tail (&session->outbox, g_steal_pointer (&text));
 }
 
@@ -187,6 +208,13 @@ past_call_free (SigdPastCall *past)
 static void
 session_free (SigdSession *session)
 {
+  GHashTable *per_key = session->server->sessions_per_key;
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (per_key, session->key));
+
+  if (n <= 1)
+    g_hash_table_remove (per_key, session->key);
+  else
+    g_hash_table_insert (per_key, g_strdup (session->key), GUINT_TO_POINTER (n - 1));
   g_clear_handle_id (&session->grace_source, g_source_remove);
   g_queue_clear_full (&session->outbox, g_free);
   g_queue_clear_full (&session->recent_calls, (GDestroyNotify) past_call_free);
@@ -195,6 +223,7 @@ session_free (SigdSession *session)
   g_free (session->client);
   g_free (session->name);
   g_free (session->address);
+  g_free (session->key);
   g_strfreev (session->interests);
   g_free (session->language);
   g_free (session);
@@ -451,6 +480,46 @@ token_matches (const char *expected, const char *given)
   return diff == 0;
 }
 
+/* A new session needs room: at most max_sessions in all, and at most
+ * max_sessions_per_address from one address, counting those in their grace
+ * time (or saying hello, dropping and saying hello again would pile them
+ * up). The oldest one away from that address makes room; if none is away,
+ * the hello is refused. */
+static gboolean
+make_room_for_session (SigdServer *server, SigdConn *conn)
+{
+  SigdConfig *config = server->config;
+  SigdSession *oldest = NULL;
+  GHashTableIter iter;
+  SigdSession *s;
+
+  if (GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, conn->key)) >=
+      (guint) config->max_sessions_per_address) {
+    g_hash_table_iter_init (&iter, server->sessions);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &s))
+      if (!s->conn && g_str_equal (s->key, conn->key) && (!oldest || s->created < oldest->created))
+        oldest = s;
+    if (!oldest) {
+      sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, "hello",
+                            "Too many sessions from your address (at most %d); "
+                            "close some and try again.",
+                            config->max_sessions_per_address);
+      conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many sessions");
+      return FALSE;
+    }
+    g_debug ("session %s: ended early to make room for a new one from its address", oldest->id);
+    server->metrics.sessions_evicted++;
+    session_end (server, oldest, "lost");
+  }
+  if (g_hash_table_size (server->sessions) >= (guint) config->max_sessions) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, "hello",
+                          "This server is full; try again in a few minutes.");
+    conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "server full");
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static void
 handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 {
@@ -503,12 +572,15 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
       g_autofree char *text = g_queue_pop_head (&session->outbox);
       conn_send_text (conn, text);
     }
+    session->outbox_bytes = 0;
     /* It may have been waiting in the queue unmatched while away. */
     if (session->queued)
       sigd_matcher_run (server);
     return;
   }
 
+  if (!make_room_for_session (server, conn))
+    return;
   session = g_new0 (SigdSession, 1);
   session->server = server;
   session->id = sigd_random_hex (16);
@@ -516,6 +588,12 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   session->client = g_strdup (vchat_msg_get_string (msg, "client"));
   session->name = g_strdup (vchat_msg_get_string (msg, "name"));
   session->address = g_strdup (conn->address);
+  session->key = g_strdup (conn->key);
+  session->created = g_get_monotonic_time ();
+  g_hash_table_insert (
+    server->sessions_per_key, g_strdup (session->key),
+    GUINT_TO_POINTER (
+      GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, session->key)) + 1));
   session->interests = g_new0 (char *, 1);
   g_queue_init (&session->outbox);
   g_queue_init (&session->recent_calls);
@@ -890,6 +968,41 @@ on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
 }
 
 static gboolean
+slow_cb (gpointer data)
+{
+  SigdServer *server = data;
+  g_autoptr (GPtrArray) slow = g_ptr_array_new ();
+  GHashTableIter iter;
+  SigdConn *conn;
+
+  server->slow_source = 0;
+  g_hash_table_iter_init (&iter, server->conns);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
+    if (conn->too_slow &&
+        soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+      g_ptr_array_add (slow, conn);
+  for (guint i = 0; i < slow->len; i++) {
+    SigdSession *session;
+
+    conn = slow->pdata[i];
+    session = conn->session;
+    server->metrics.too_slow++;
+    g_debug ("session %s: does not read (%" G_GUINT64_FORMAT " bytes waiting), closed",
+             session ? session->id : "-", sigd_stream_get_queued (conn->stream));
+    /* What it missed cannot be replayed, so its session ends rather than
+     * waiting for it: its peer hears "lost" now. */
+    if (session) {
+      conn->session = NULL;
+      session->conn = NULL;
+      session_end (server, session, "lost");
+    }
+    conn_close (conn, CLOSE_TOO_SLOW, "too slow");
+    sigd_link_close_within (conn->link, TOO_SLOW_LINGER_S);
+  }
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
 ping_cb (gpointer data)
 {
   SigdServer *server = data;
@@ -952,6 +1065,7 @@ sigd_server_new (SigdConfig *config, GError **error)
   server->config = config;
   server->conns = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) conn_free, NULL);
   server->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  server->sessions_per_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) session_free);
   server->by_resume = g_hash_table_new (g_str_hash, g_str_equal);
@@ -1051,6 +1165,7 @@ sigd_server_free (SigdServer *server)
   g_clear_handle_id (&server->ping_source, g_source_remove);
   g_clear_handle_id (&server->match_source, g_source_remove);
   g_clear_handle_id (&server->sweep_source, g_source_remove);
+  g_clear_handle_id (&server->slow_source, g_source_remove);
   sigd_listener_stop (server);
   if (server->soup)
     soup_server_disconnect (server->soup);
@@ -1064,11 +1179,13 @@ sigd_server_free (SigdServer *server)
   g_hash_table_destroy (server->by_resume);
   g_hash_table_destroy (server->sessions);
   g_hash_table_destroy (server->per_address);
+  g_hash_table_destroy (server->sessions_per_key);
   g_hash_table_destroy (server->rematch_block);
   g_hash_table_destroy (server->reports);
   g_hash_table_destroy (server->refused);
   g_hash_table_destroy (server->invites);
   g_hash_table_destroy (server->tombstones);
+  g_queue_clear_full (&server->tombstone_order, g_free);
   g_hash_table_destroy (server->join_failures);
   g_free (server->public_url);
   g_free (server);

@@ -64,21 +64,29 @@ class TClient(Client):
     """signald.Client plus: a source address, error and close helpers."""
 
     def __init__(self, server, hello=True, name=None, client="test/1",
-                 source=None, **hello_fields):
+                 source=None, rcvbuf=None, **hello_fields):
         self.server = server
         self.session = None
         self.resume = None
         self.welcome = None
         sock = None
         opts = {}
-        if source:
+        if rcvbuf:
+            # a client on a slow link: little room to receive into
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(10)
+            if source:
+                sock.bind((source, 0))
+            sock.connect((server.host, server.port))
+        elif source:
             sock = socket.create_connection((server.host, server.port), timeout=10,
                                             source_address=(source, 0))
-            if server.scheme == "https":
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-                sock = ctx.wrap_socket(sock, server_hostname=server.host)
+        if sock and server.scheme == "https":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname=server.host)
         if server.scheme == "https":
             opts["sslopt"] = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
         self.ws = websocket.create_connection(server.ws_url, timeout=10, socket=sock, **opts)
