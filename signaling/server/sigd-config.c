@@ -372,6 +372,12 @@ sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
     "\n"
     "Endpoints: /ws (WebSocket, protocol v1, see docs/protocol.md), / (browser\n"
     "client), /join/CODE (invite links), /healthz, /metrics (Prometheus).\n"
+    "Only GET and HEAD without a body are served; anything else is answered 405\n"
+    "or 413 on its headers and closed.\n"
+    "\n"
+    "The open file limit is raised to its hard limit at start; the connection\n"
+    "caps are sized from it unless given. Per-address limits count an IPv6 /64\n"
+    "as one address.\n"
     "\n"
     "Exit status: 0 after SIGINT or SIGTERM, 1 on a startup error, 2 on bad options.");
   g_option_context_add_main_entries (ctx, entries, NULL);

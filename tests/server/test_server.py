@@ -15,7 +15,9 @@ OPTIONS = [
     "--invite-ttl", "--invite-max-ttl", "--ring-timeout", "--join-attempts",
     "--interest-wait", "--language-wait", "--rematch-delay", "--ping-interval",
     "--report-threshold", "--report-refuse-time", "--tls-cert", "--tls-key",
-    "--config", "--log-addresses", "--verbose",
+    "--config", "--log-addresses", "--verbose", "--max-connections", "--max-pending",
+    "--max-pending-per-address", "--handshake-timeout", "--max-sessions", "--max-send-queue",
+    "--max-outbox", "--max-invite-tombstones",
 ]
 
 
