@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "sigd-config.h"
+#include "sigd-address.h"
 
 #include <string.h>
 
@@ -67,6 +68,11 @@ option_entries (SigdConfig *c)
       "WebSocket connections allowed at once from one client address; an IPv6 /64 counts as "
       "one address (default 16)",
       "N" },
+    { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->trusted_proxies,
+      "A reverse proxy in front of this server, as ADDRESS or ADDRESS/PREFIX (repeatable): "
+      "from it, the client address limits count is read from its Forwarded or "
+      "X-Forwarded-For header, and its own address is not limited per address",
+      "ADDR[/PREFIX]" },
     { "max-connections", 0, 0, G_OPTION_ARG_INT, &c->max_connections,
       "TCP connections held at once, of every kind (default: the open file limit, which is "
       "raised to its hard limit at start, less 64; at most 16384)",
@@ -291,11 +297,16 @@ load_token (SigdConfig *c, GError **error)
 static gboolean
 validate (SigdConfig *c, GError **error)
 {
+  g_autoptr (GPtrArray) masks = NULL;
+
   if (c->port < 0 || c->port > 65535) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--port must be between 0 and 65535 (it is %d)", c->port);
     return FALSE;
   }
+  masks = sigd_address_parse_masks ((const char *const *) c->trusted_proxies, error);
+  if (!masks)
+    return FALSE;
   if (!c->tls_cert != !c->tls_key) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--tls-cert and --tls-key go together: give both or neither");
@@ -404,6 +415,7 @@ sigd_config_clear (SigdConfig *c)
   g_free (c->web_root);
   g_strfreev (c->stun);
   g_strfreev (c->turn);
+  g_strfreev (c->trusted_proxies);
   g_free (c->turn_secret);
   g_free (c->turn_username);
   g_free (c->turn_password);

@@ -34,6 +34,7 @@ typedef struct {
   int max_send_queue; /* bytes */
   int max_outbox;     /* bytes */
   int max_tombstones;
+  char **trusted_proxies;
   double grace;
   double invite_ttl;
   double invite_max_ttl;

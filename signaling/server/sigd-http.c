@@ -284,7 +284,7 @@ got_headers_cb (SoupServerMessage *msg, gpointer data)
   SoupEncoding encoding = soup_message_headers_get_encoding (headers);
 
   if (link)
-    sigd_link_got_headers (link);
+    sigd_link_got_headers (link, msg);
   /* libsoup already answers some (a bad request, say) itself. */
   if (soup_server_message_get_status (msg) != 0)
     return;

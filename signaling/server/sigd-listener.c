@@ -49,8 +49,9 @@ struct _SigdLink {
   char *key;     /* what limits count it under */
   GSocketAddress *remote;
   GSocketAddress *local;
-  gint64 deadline; /* monotonic; 0 for none */
-  GList *pending;  /* its node in server->pending while pending */
+  gint64 deadline;    /* monotonic; 0 for none */
+  gboolean via_proxy; /* from a trusted proxy: not counted per address */
+  GList *pending;     /* its node in server->pending while pending */
 
   /* Until libsoup has it: */
   GSocket *socket;
@@ -123,6 +124,8 @@ pending_add (SigdServer *server, SigdLink *link)
 
   g_queue_push_tail (&server->pending, link);
   link->pending = server->pending.tail;
+  if (link->via_proxy)
+    return;
   g_hash_table_insert (server->pending_per_key, g_strdup (link->key), GUINT_TO_POINTER (n + 1));
 }
 
@@ -135,6 +138,8 @@ pending_remove (SigdServer *server, SigdLink *link)
     return;
   g_queue_delete_link (&server->pending, link->pending);
   link->pending = NULL;
+  if (link->via_proxy)
+    return;
   n = GPOINTER_TO_UINT (g_hash_table_lookup (server->pending_per_key, link->key));
   if (n <= 1)
     g_hash_table_remove (server->pending_per_key, link->key);
@@ -197,10 +202,24 @@ sigd_link_from_message (SoupServerMessage *msg)
 }
 
 void
-sigd_link_got_headers (SigdLink *link)
+sigd_link_got_headers (SigdLink *link, SoupServerMessage *msg)
 {
   if (link->state != SIGD_LINK_REQUEST)
     return;
+  if (link->via_proxy) {
+    g_autofree char *client = sigd_address_forwarded_client (
+      soup_server_message_get_request_headers (msg), link->server->trusted_proxies);
+
+    /* Not counted per address, so the key may change. */
+    if (client) {
+      g_free (link->address);
+      g_free (link->key);
+      link->address = g_steal_pointer (&client);
+      link->key = sigd_address_key_from_string (link->address);
+    } else {
+      g_debug ("a request through a trusted proxy without a client address");
+    }
+  }
   link->state = SIGD_LINK_SERVING;
   link->deadline = g_get_monotonic_time () + REQUEST_TIMEOUT_US;
 }
@@ -292,6 +311,7 @@ admit (SigdServer *server, GSocket *socket)
   SigdLink *link;
   GInetAddress *inet;
   g_autofree char *key = NULL;
+  gboolean via_proxy;
 
   remote = g_socket_get_remote_address (socket, NULL);
   if (!remote || !G_IS_INET_SOCKET_ADDRESS (remote)) {
@@ -306,8 +326,9 @@ admit (SigdServer *server, GSocket *socket)
     g_socket_close (socket, NULL);
     return;
   }
-  if (GPOINTER_TO_UINT (g_hash_table_lookup (server->pending_per_key, key)) >=
-      (guint) config->max_pending_per_address) {
+  via_proxy = sigd_address_in_masks (server->trusted_proxies, inet);
+  if (!via_proxy && GPOINTER_TO_UINT (g_hash_table_lookup (server->pending_per_key, key)) >=
+                      (guint) config->max_pending_per_address) {
     server->metrics.refused_address++;
     g_socket_close (socket, NULL);
     return;
@@ -320,6 +341,7 @@ admit (SigdServer *server, GSocket *socket)
   link = g_new0 (SigdLink, 1);
   link->server = server;
   link->state = SIGD_LINK_HANDSHAKE;
+  link->via_proxy = via_proxy;
   link->address = g_inet_address_to_string (inet);
   link->key = g_steal_pointer (&key);
   link->remote = g_steal_pointer (&remote);
@@ -444,6 +466,10 @@ sigd_listener_start (SigdServer *server, GInetAddress *address, GError **error)
   g_autoptr (GSocketAddress) bind_address = NULL;
   g_autoptr (GSocketAddress) bound = NULL;
 
+  server->trusted_proxies = sigd_address_parse_masks ((const char *const *) config->trusted_proxies,
+                                                      error);
+  if (!server->trusted_proxies)
+    return FALSE;
   server->links = g_hash_table_new (NULL, NULL);
   server->pending_per_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&server->pending);
@@ -490,6 +516,7 @@ sigd_listener_free (SigdServer *server)
   GHashTableIter iter;
   SigdLink *link;
 
+  g_clear_pointer (&server->trusted_proxies, g_ptr_array_unref);
   if (!server->links)
     return;
   g_hash_table_iter_init (&iter, server->links);

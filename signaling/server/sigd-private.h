@@ -130,6 +130,7 @@ struct _SigdServer {
   GHashTable *links;           /* SigdLink* set */
   GQueue pending;              /* SigdLink*, oldest first */
   GHashTable *pending_per_key; /* address key → pending links */
+  GPtrArray *trusted_proxies;  /* GInetAddressMask* */
 
   GHashTable *conns;            /* SigdConn* set, owned */
   GHashTable *per_address;      /* address key → number of WebSockets */
@@ -195,7 +196,7 @@ void sigd_listener_free (SigdServer *server);
 void sigd_listener_count (SigdServer *server, guint counts[SIGD_LINK_N_STATES]);
 const char *sigd_link_state_to_string (SigdLinkState state);
 SigdLink *sigd_link_from_message (SoupServerMessage *msg);
-void sigd_link_got_headers (SigdLink *link);
+void sigd_link_got_headers (SigdLink *link, SoupServerMessage *msg);
 void sigd_link_upgraded (SigdLink *link);
 void sigd_link_close_within (SigdLink *link, double seconds);
 SigdStream *sigd_link_get_stream (SigdLink *link);

@@ -64,7 +64,7 @@ class TClient(Client):
     """signald.Client plus: a source address, error and close helpers."""
 
     def __init__(self, server, hello=True, name=None, client="test/1",
-                 source=None, rcvbuf=None, **hello_fields):
+                 source=None, rcvbuf=None, headers=None, **hello_fields):
         self.server = server
         self.session = None
         self.resume = None
@@ -89,6 +89,8 @@ class TClient(Client):
             sock = ctx.wrap_socket(sock, server_hostname=server.host)
         if server.scheme == "https":
             opts["sslopt"] = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        if headers:
+            opts["header"] = headers
         self.ws = websocket.create_connection(server.ws_url, timeout=10, socket=sock, **opts)
         if hello:
             msg = {"type": "hello", "version": 1, "client": client}
