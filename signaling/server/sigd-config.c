@@ -48,7 +48,10 @@ option_entries (SigdConfig *c)
       "credentials. Prefer the key file, as the command line is visible to other users",
       "SECRET" },
     { "turn-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &c->turn_ttl,
-      "Lifetime of TURN credentials made from the secret (default 86400)", "SECONDS" },
+      "Lifetime of TURN credentials made from the secret; they are given with each call "
+      "(matched, incoming) and coturn checks them when it allocates a relay, which then "
+      "outlives them (default 600)",
+      "SECONDS" },
     { "turn-username", 0, 0, G_OPTION_ARG_STRING, &c->turn_username,
       "Static TURN user name, used when there is no secret", "NAME" },
     { "turn-password", 0, 0, G_OPTION_ARG_STRING, &c->turn_password,
@@ -150,7 +153,7 @@ config_defaults (SigdConfig *c)
   memset (c, 0, sizeof *c);
   c->listen = g_strdup ("127.0.0.1");
   c->port = 8080;
-  c->turn_ttl = 86400;
+  c->turn_ttl = 600;
   c->max_frame = 65536;
   c->max_rate = 20;
   c->max_sessions_per_address = 16;

@@ -428,6 +428,7 @@ sigd_invites_handle_join (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   json_object_set_string_member (out, "call", call->id);
   json_object_set_object_member (out, "peer", sigd_peer_object (session));
   json_object_set_string_member (out, "code", call->code);
+  json_object_set_array_member (out, "ice_servers", sigd_call_ice_servers (server, owner));
   sigd_session_send (owner, out);
   json_object_unref (out);
   g_debug ("call %s: ringing", call->id);

@@ -185,7 +185,11 @@ void sigd_invites_sweep (SigdServer *server);
 guint sigd_invites_count (SigdServer *server);
 
 /* sigd-turn.c */
-JsonArray *sigd_turn_ice_servers (const SigdConfig *config, const char *session_id, gint64 now_s);
+/* STUN servers, and with @with_turn the TURN servers with credentials for
+ * @session_id. */
+JsonArray *sigd_turn_ice_servers (const SigdConfig *config, const char *session_id, gint64 now_s,
+                                  gboolean with_turn);
+JsonArray *sigd_call_ice_servers (SigdServer *server, SigdSession *session);
 
 /* sigd-listener.c */
 gboolean sigd_listener_size_limits (SigdConfig *config, GError **error);

@@ -350,6 +350,14 @@ a_offers (SigdCall *call)
   return a_daemon || !b_daemon;
 }
 
+/* What a session needs to set up its call: TURN included. */
+JsonArray *
+sigd_call_ice_servers (SigdServer *server, SigdSession *session)
+{
+  return sigd_turn_ice_servers (server->config, session->id, g_get_real_time () / G_USEC_PER_SEC,
+                                TRUE);
+}
+
 static void
 send_matched (SigdCall *call, SigdSession *to, gboolean offerer)
 {
@@ -361,6 +369,7 @@ send_matched (SigdCall *call, SigdSession *to, gboolean offerer)
   json_object_set_array_member (msg, "common_interests",
                                 sigd_strv_to_json ((const char *const *) call->common));
   json_object_set_string_member (msg, "kind", call->kind == SIGD_CALL_RANDOM ? "random" : "invite");
+  json_object_set_array_member (msg, "ice_servers", sigd_call_ice_servers (to->server, to));
   session_send_take (to, msg);
 }
 
@@ -450,9 +459,11 @@ send_welcome (SigdServer *server, SigdConn *conn, gboolean resumed)
   json_object_set_string_member (msg, "session", session->id);
   json_object_set_string_member (msg, "resume", session->resume);
   json_object_set_boolean_member (msg, "resumed", resumed);
-  json_object_set_array_member (
-    msg, "ice_servers",
-    sigd_turn_ice_servers (server->config, session->id, g_get_real_time () / G_USEC_PER_SEC));
+  /* A session that comes back in a call may need to set it up again. */
+  json_object_set_array_member (msg, "ice_servers",
+                                sigd_turn_ice_servers (server->config, session->id,
+                                                       g_get_real_time () / G_USEC_PER_SEC,
+                                                       session->call != NULL));
   json_object_set_int_member (limits, "max_frame", server->config->max_frame);
   json_object_set_int_member (limits, "max_rate", server->config->max_rate);
   json_object_set_int_member (limits, "grace", (gint64) server->config->grace);
