@@ -12,6 +12,13 @@
 #include "sigd-server.h"
 
 static gboolean
+reload_cb (gpointer data)
+{
+  sigd_server_reload (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
 quit_cb (gpointer data)
 {
   g_main_loop_quit (data);
@@ -56,6 +63,7 @@ main (int argc, char **argv)
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, quit_cb, loop);
   g_unix_signal_add (SIGTERM, quit_cb, loop);
+  g_unix_signal_add (SIGHUP, reload_cb, server);
   g_main_loop_run (loop);
 
   g_message ("shutting down");

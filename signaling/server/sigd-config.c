@@ -393,6 +393,9 @@ sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
     "caps are sized from it unless given. Per-address limits count an IPv6 /64\n"
     "as one address.\n"
     "\n"
+    "SIGHUP reads the TLS certificate and key again, for new connections; sessions\n"
+    "and calls go on.\n"
+    "\n"
     "Exit status: 0 after SIGINT or SIGTERM, 1 on a startup error, 2 on bad options.");
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, argc, argv, error))

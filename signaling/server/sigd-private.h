@@ -85,7 +85,13 @@ struct _SigdSession {
 typedef struct {
   char *call;
   char *peer;
+  char *peer_key; /* the peer's address key, for reports */
 } SigdPastCall;
+
+typedef struct {
+  GHashTable *reporters; /* set of reporting address keys */
+  gint64 last;           /* monotonic time of the last report */
+} SigdReports;
 
 struct _SigdCall {
   char *id;
@@ -147,8 +153,8 @@ struct _SigdServer {
   GQueue tombstone_order;    /* codes (owned), oldest first */
   GHashTable *join_failures; /* address → SigdAttempts* */
 
-  GHashTable *reports; /* reported session id → GHashTable set of reporter ids */
-  GHashTable *refused; /* session id → gint64 monotonic deadline */
+  GHashTable *reports; /* reported address key → SigdReports* */
+  GHashTable *refused; /* address key → gint64 monotonic deadline */
 
   SigdMetrics metrics;
   guint ping_source;

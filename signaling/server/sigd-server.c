@@ -202,6 +202,7 @@ past_call_free (SigdPastCall *past)
 {
   g_free (past->call);
   g_free (past->peer);
+  g_free (past->peer_key);
   g_free (past);
 }
 
@@ -236,21 +237,24 @@ session_remember_call (SigdSession *session, SigdCall *call, SigdSession *peer)
 
   past->call = g_strdup (call->id);
   past->peer = g_strdup (peer->id);
+  past->peer_key = g_strdup (peer->key);
   g_queue_push_head (&session->recent_calls, past);
   while (session->recent_calls.length > RECENT_CALLS_MAX)
     past_call_free (g_queue_pop_tail (&session->recent_calls));
 }
 
+/* Refusals hold for the address (its /64), not the session: saying hello
+ * again does not start afresh. */
 gboolean
 sigd_session_is_refused (SigdServer *server, SigdSession *session)
 {
   gpointer deadline;
 
-  if (!g_hash_table_lookup_extended (server->refused, session->id, NULL, &deadline))
+  if (!g_hash_table_lookup_extended (server->refused, session->key, NULL, &deadline))
     return FALSE;
   if (g_get_monotonic_time () < *(gint64 *) deadline)
     return TRUE;
-  g_hash_table_remove (server->refused, session->id);
+  g_hash_table_remove (server->refused, session->key);
   return FALSE;
 }
 
@@ -266,7 +270,6 @@ session_end (SigdServer *server, SigdSession *session, const char *peer_reason)
   if (session->conn)
     session->conn->session = NULL;
   g_hash_table_remove (server->by_resume, session->resume);
-  g_hash_table_remove (server->reports, session->id);
   g_hash_table_remove (server->sessions, session->id);
 }
 
@@ -577,6 +580,11 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     g_clear_handle_id (&session->grace_source, g_source_remove);
     session->conn = conn;
     conn->session = session;
+    /* A token works once: whoever saw it cannot take the session later. */
+    g_hash_table_remove (server->by_resume, session->resume);
+    g_free (session->resume);
+    session->resume = sigd_random_hex (16);
+    g_hash_table_insert (server->by_resume, session->resume, session);
     g_debug ("session %s: resumed", session->id);
     send_welcome (server, conn, TRUE);
     while (!g_queue_is_empty (&session->outbox)) {
@@ -728,50 +736,79 @@ handle_signal (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 }
 
 static void
+reports_free (SigdReports *reports)
+{
+  g_hash_table_unref (reports->reporters);
+  g_free (reports);
+}
+
+/* Takes every session of @key out of the random queue. */
+static void
+refuse_key (SigdServer *server, const char *key)
+{
+  gint64 *deadline = g_new (gint64, 1);
+  g_autoptr (GPtrArray) queued = g_ptr_array_new ();
+
+  *deadline = g_get_monotonic_time () +
+              (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC);
+  g_hash_table_insert (server->refused, g_strdup (key), deadline);
+  for (GList *l = server->queue.head; l; l = l->next)
+    if (g_str_equal (((SigdSession *) l->data)->key, key))
+      g_ptr_array_add (queued, l->data);
+  for (guint i = 0; i < queued->len; i++) {
+    SigdSession *reported = queued->pdata[i];
+
+    sigd_matcher_dequeue (server, reported);
+    if (reported->conn)
+      sigd_conn_send_error (reported->conn, VCHAT_PROTO_ERROR_REFUSED, NULL,
+                            "Several people reported this session, so it was taken out of "
+                            "the queue for a while. Invites still work.");
+  }
+}
+
+/* Reports count the reported address (its /64) and distinct reporting
+ * addresses: a new session does not wipe the slate, and one person with
+ * many sessions is still one reporter. */
+static void
 handle_report (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 {
   SigdSession *session = conn->session;
   const char *call_id = vchat_msg_get_string (msg, "call");
-  const char *peer_id = NULL;
-  GHashTable *reporters;
+  const char *peer_key = NULL;
+  SigdReports *reports;
   JsonObject *reply;
 
   if (session->call && g_strcmp0 (session->call->id, call_id) == 0)
-    peer_id = call_peer (session->call, session)->id;
-  for (GList *l = session->recent_calls.head; l && !peer_id; l = l->next) {
+    peer_key = call_peer (session->call, session)->key;
+  for (GList *l = session->recent_calls.head; l && !peer_key; l = l->next) {
     SigdPastCall *past = l->data;
     if (g_strcmp0 (past->call, call_id) == 0)
-      peer_id = past->peer;
+      peer_key = past->peer_key;
   }
-  if (!peer_id) {
+  if (!peer_key) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_UNKNOWN_CALL, "report",
                           "You can report only your current call or one of your last %d.",
                           RECENT_CALLS_MAX);
     return;
   }
 
-  reporters = g_hash_table_lookup (server->reports, peer_id);
-  if (!reporters) {
-    reporters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-    g_hash_table_insert (server->reports, g_strdup (peer_id), reporters);
+  reports = g_hash_table_lookup (server->reports, peer_key);
+  if (!reports) {
+    reports = g_new0 (SigdReports, 1);
+    reports->reporters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    g_hash_table_insert (server->reports, g_strdup (peer_key), reports);
   }
-  g_hash_table_add (reporters, g_strdup (session->id));
-  g_debug ("session %s: reported (%u distinct reporters)", peer_id, g_hash_table_size (reporters));
+  reports->last = g_get_monotonic_time ();
+  if (!g_str_equal (session->key, peer_key))
+    g_hash_table_add (reports->reporters, g_strdup (session->key));
+  g_debug ("call %s: a peer reported (%u distinct reporters)", call_id,
+           g_hash_table_size (reports->reporters));
 
-  if (g_hash_table_size (reporters) >= (guint) server->config->report_threshold) {
-    SigdSession *reported = g_hash_table_lookup (server->sessions, peer_id);
-    gint64 *deadline = g_new (gint64, 1);
+  if (g_hash_table_size (reports->reporters) >= (guint) server->config->report_threshold) {
+    g_autofree char *key = g_strdup (peer_key);
 
-    *deadline = g_get_monotonic_time () +
-                (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC);
-    g_hash_table_insert (server->refused, g_strdup (peer_id), deadline);
-    if (reported && reported->queued) {
-      sigd_matcher_dequeue (server, reported);
-      if (reported->conn)
-        sigd_conn_send_error (reported->conn, VCHAT_PROTO_ERROR_REFUSED, NULL,
-                              "Several people reported this session, so it was taken out of "
-                              "the queue for a while. Invites still work.");
-    }
+    g_hash_table_remove (server->reports, key);
+    refuse_key (server, key);
   }
 
   reply = vchat_msg_object_new (VCHAT_MSG_REPORTED);
@@ -1056,6 +1093,12 @@ sweep_cb (gpointer data)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (*(gint64 *) value <= now)
       g_hash_table_iter_remove (&iter);
+  /* Reports are forgotten as long after the last one as a refusal lasts. */
+  g_hash_table_iter_init (&iter, server->reports);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (now - ((SigdReports *) value)->last >
+        (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC))
+      g_hash_table_iter_remove (&iter);
   sigd_invites_sweep (server);
   return G_SOURCE_CONTINUE;
 }
@@ -1084,7 +1127,7 @@ sigd_server_new (SigdConfig *config, GError **error)
   g_queue_init (&server->queue);
   server->rematch_block = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   server->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                           (GDestroyNotify) g_hash_table_unref);
+                                           (GDestroyNotify) reports_free);
   server->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   sigd_invites_init (server);
 
@@ -1139,6 +1182,26 @@ sigd_server_new (SigdConfig *config, GError **error)
   server->match_source = g_timeout_add (250, match_cb, server);
   server->sweep_source = g_timeout_add (500, sweep_cb, server);
   return server;
+}
+
+void
+sigd_server_reload (SigdServer *server)
+{
+  SigdConfig *config = server->config;
+  g_autoptr (GError) error = NULL;
+  GTlsCertificate *cert;
+
+  if (!config->tls_cert)
+    return;
+  /* Only new connections use it: sessions and calls go on undisturbed. */
+  cert = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, &error);
+  if (!cert) {
+    g_warning ("Cannot reload the TLS certificate, keeping the old one: %s", error->message);
+    return;
+  }
+  g_clear_object (&server->cert);
+  server->cert = cert;
+  g_message ("TLS certificate reloaded from %s", config->tls_cert);
 }
 
 void
