@@ -134,9 +134,11 @@ option_entries (SigdConfig *c)
       "Keepalive ping interval; a client silent for two intervals is dropped (default 20)",
       "SECONDS" },
     { "report-threshold", 0, 0, G_OPTION_ARG_INT, &c->report_threshold,
-      "Distinct people whose reports keep a session out of the random queue (default 3)", "N" },
+      "Distinct addresses whose reports keep the reported address out of the random queue "
+      "(default 3)",
+      "N" },
     { "report-refuse-time", 0, 0, G_OPTION_ARG_DOUBLE, &c->report_refuse_time,
-      "How long a reported session is kept out of the random queue (default 600)", "SECONDS" },
+      "How long a reported address is kept out of the random queue (default 600)", "SECONDS" },
     { "log-addresses", 0, 0, G_OPTION_ARG_NONE, &c->log_addresses,
       "Write client IP addresses to the log (off by default, for privacy)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &c->verbose,
