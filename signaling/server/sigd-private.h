@@ -54,6 +54,9 @@ struct _SigdConn {
   gint64 last_refill;
   gint64 limited_since; /* start of the current flood, 0 if none yet */
   gboolean too_slow;    /* its send queue went over max_send_queue */
+  /* Without a socket (sigd_conn_new_detached): frames land here. */
+  GPtrArray *sent;
+  gboolean closed;
   gint64 last_limited;
   gboolean counted; /* in server->per_address */
 };
@@ -173,6 +176,18 @@ gboolean sigd_session_is_refused (SigdServer *server, SigdSession *session);
 char *sigd_random_hex (gsize bytes);
 JsonObject *sigd_peer_object (SigdSession *session);
 JsonArray *sigd_strv_to_json (const char *const *strv);
+
+/* A server without sockets, and connections whose frames are collected
+ * instead of sent: for the fuzz target (tests/fuzz/fuzz-server.c). */
+SigdServer *sigd_server_new_detached (SigdConfig *config);
+SigdConn *sigd_conn_new_detached (SigdServer *server, const char *address);
+/* As if the client had sent @text in a text frame. */
+void sigd_conn_receive (SigdConn *conn, const char *text, gsize len);
+/* The frames sent to @conn since the last call (transfer full, char*). */
+GPtrArray *sigd_conn_take_sent (SigdConn *conn);
+gboolean sigd_conn_is_closed (SigdConn *conn);
+/* As if the client's side went, with close @code; frees @conn. */
+void sigd_conn_drop (SigdConn *conn, gushort code);
 
 /* sigd-matcher.c */
 void sigd_matcher_enqueue (SigdServer *server, SigdSession *session);

@@ -11,6 +11,7 @@
 
 #include "sigd-server.h"
 #include "sigd-private.h"
+#include "sigd-address.h"
 
 #include <stdarg.h>
 #include <sys/random.h>
@@ -82,13 +83,25 @@ static gboolean slow_cb (gpointer data);
  * max_send_queue the client is taken for gone. It is closed from an idle
  * callback, as this runs in the middle of handlers that go on using the
  * session. */
+static gboolean
+conn_is_open (SigdConn *conn)
+{
+  if (!conn->ws)
+    return !conn->closed;
+  return soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
 static void
 conn_send_text (SigdConn *conn, const char *text)
 {
   SigdServer *server = conn->server;
 
-  if (conn->too_slow || soup_websocket_connection_get_state (conn->ws) != SOUP_WEBSOCKET_STATE_OPEN)
+  if (conn->too_slow || !conn_is_open (conn))
     return;
+  if (!conn->ws) {
+    g_ptr_array_add (conn->sent, g_strdup (text));
+    return;
+  }
   sigd_stream_expect_output (conn->stream, frame_size (strlen (text)));
   soup_websocket_connection_send_text (conn->ws, text);
   if (sigd_stream_get_queued (conn->stream) > (guint64) server->config->max_send_queue) {
@@ -178,7 +191,9 @@ conn_close (SigdConn *conn, gushort code, const char *reason)
     conn->session = NULL;
     session_detach (conn->server, session);
   }
-  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+  if (!conn->ws)
+    conn->closed = TRUE;
+  else if (conn_is_open (conn))
     soup_websocket_connection_close (conn->ws, code, reason);
 }
 
@@ -939,18 +954,22 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
 static void
 conn_free (SigdConn *conn)
 {
-  g_signal_handlers_disconnect_by_data (conn->ws, conn);
-  g_object_unref (conn->ws);
-  g_object_unref (conn->stream);
+  if (conn->ws) {
+    g_signal_handlers_disconnect_by_data (conn->ws, conn);
+    g_object_unref (conn->ws);
+  }
+  g_clear_object (&conn->stream);
+  if (conn->sent)
+    g_ptr_array_unref (conn->sent);
   g_free (conn->address);
   g_free (conn->key);
   g_free (conn);
 }
 
+/* The client's side is gone, after a close with @code (or without one). */
 static void
-on_closed (SoupWebsocketConnection *ws, gpointer data)
+conn_closed (SigdConn *conn, gushort code)
 {
-  SigdConn *conn = data;
   SigdServer *server = conn->server;
   SigdSession *session = conn->session;
 
@@ -959,7 +978,7 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
     /* A close with 1000 from the client means "I am done"; anything else
      * (a crash, a lost network, going away) may come back within the grace
      * time. */
-    if (soup_websocket_connection_get_close_code (ws) == SOUP_WEBSOCKET_CLOSE_NORMAL) {
+    if (code == SOUP_WEBSOCKET_CLOSE_NORMAL) {
       g_debug ("session %s: closed by the client", session->id);
       session_end (server, session, "hangup");
     } else {
@@ -972,35 +991,21 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
 }
 
 static void
-on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
-              SoupWebsocketConnection *ws, gpointer data)
+on_closed (SoupWebsocketConnection *ws, gpointer data)
 {
-  SigdServer *server = data;
-  SigdLink *link = sigd_link_from_message (message);
-  SigdConn *conn;
+  conn_closed (data, soup_websocket_connection_get_close_code (ws));
+}
+
+/* Counts a new connection against its address, and refuses it past the
+ * limit. */
+static void
+conn_register (SigdServer *server, SigdConn *conn)
+{
   guint n;
 
-  /* Every connection comes through the listener, which names it. */
-  g_assert (link != NULL);
-  sigd_link_upgraded (link);
-
-  conn = g_new0 (SigdConn, 1);
-  conn->server = server;
-  conn->ws = g_object_ref (ws);
-  conn->link = link;
-  conn->stream = g_object_ref (sigd_link_get_stream (link));
-  conn->address = g_strdup (sigd_link_get_address (link));
-  conn->key = g_strdup (sigd_link_get_key (link));
   conn->last_seen = conn->last_refill = g_get_monotonic_time ();
   conn->tokens = server->config->max_rate * 3;
   g_hash_table_add (server->conns, conn);
-
-  /* The protocol's own limit answers with an error first; the WebSocket
-   * layer's is the backstop against absurd sizes. */
-  soup_websocket_connection_set_max_incoming_payload_size (ws,
-                                                           (guint64) server->config->max_frame * 4);
-  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
-  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
 
   n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, conn->key)) + 1;
   g_hash_table_insert (server->per_address, g_strdup (conn->key), GUINT_TO_POINTER (n));
@@ -1015,6 +1020,35 @@ on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
   }
 }
 
+static void
+on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
+              SoupWebsocketConnection *ws, gpointer data)
+{
+  SigdServer *server = data;
+  SigdLink *link = sigd_link_from_message (message);
+  SigdConn *conn;
+
+  /* Every connection comes through the listener, which names it. */
+  g_assert (link != NULL);
+  sigd_link_upgraded (link);
+
+  conn = g_new0 (SigdConn, 1);
+  conn->server = server;
+  conn->ws = g_object_ref (ws);
+  conn->link = link;
+  conn->stream = g_object_ref (sigd_link_get_stream (link));
+  conn->address = g_strdup (sigd_link_get_address (link));
+  conn->key = g_strdup (sigd_link_get_key (link));
+
+  /* The protocol's own limit answers with an error first; the WebSocket
+   * layer's is the backstop against absurd sizes. */
+  soup_websocket_connection_set_max_incoming_payload_size (ws,
+                                                           (guint64) server->config->max_frame * 4);
+  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
+  conn_register (server, conn);
+}
+
 static gboolean
 slow_cb (gpointer data)
 {
@@ -1026,8 +1060,7 @@ slow_cb (gpointer data)
   server->slow_source = 0;
   g_hash_table_iter_init (&iter, server->conns);
   while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
-    if (conn->too_slow &&
-        soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+    if (conn->too_slow && conn_is_open (conn))
       g_ptr_array_add (slow, conn);
   for (guint i = 0; i < slow->len; i++) {
     SigdSession *session;
@@ -1045,7 +1078,8 @@ slow_cb (gpointer data)
       session_end (server, session, "lost");
     }
     conn_close (conn, CLOSE_TOO_SLOW, "too slow");
-    sigd_link_close_within (conn->link, TOO_SLOW_LINGER_S);
+    if (conn->link)
+      sigd_link_close_within (conn->link, TOO_SLOW_LINGER_S);
   }
   return G_SOURCE_REMOVE;
 }
@@ -1110,11 +1144,11 @@ match_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-SigdServer *
-sigd_server_new (SigdConfig *config, GError **error)
+/* The state, without sockets or timers. */
+static SigdServer *
+server_alloc (SigdConfig *config)
 {
   SigdServer *server = g_new0 (SigdServer, 1);
-  g_autoptr (GInetAddress) inet = NULL;
 
   server->config = config;
   server->conns = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) conn_free, NULL);
@@ -1130,6 +1164,14 @@ sigd_server_new (SigdConfig *config, GError **error)
                                            (GDestroyNotify) reports_free);
   server->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   sigd_invites_init (server);
+  return server;
+}
+
+SigdServer *
+sigd_server_new (SigdConfig *config, GError **error)
+{
+  SigdServer *server = server_alloc (config);
+  g_autoptr (GInetAddress) inet = NULL;
 
   if (!sigd_listener_size_limits (config, error)) {
     sigd_server_free (server);
@@ -1263,4 +1305,60 @@ sigd_server_free (SigdServer *server)
   g_hash_table_destroy (server->join_failures);
   g_free (server->public_url);
   g_free (server);
+}
+
+/* Without sockets, for the fuzz target */
+
+SigdServer *
+sigd_server_new_detached (SigdConfig *config)
+{
+  SigdServer *server = server_alloc (config);
+
+  if (config->max_sessions == 0)
+    config->max_sessions = 64;
+  server->public_url = g_strdup (config->public_url ? config->public_url : "http://localhost");
+  return server;
+}
+
+SigdConn *
+sigd_conn_new_detached (SigdServer *server, const char *address)
+{
+  SigdConn *conn = g_new0 (SigdConn, 1);
+
+  conn->server = server;
+  conn->sent = g_ptr_array_new_with_free_func (g_free);
+  conn->address = g_strdup (address);
+  conn->key = sigd_address_key_from_string (address);
+  conn_register (server, conn);
+  return conn;
+}
+
+void
+sigd_conn_receive (SigdConn *conn, const char *text, gsize len)
+{
+  g_autoptr (GBytes) bytes = g_bytes_new (text, len);
+
+  if (conn_is_open (conn))
+    on_message (NULL, SOUP_WEBSOCKET_DATA_TEXT, bytes, conn);
+}
+
+GPtrArray *
+sigd_conn_take_sent (SigdConn *conn)
+{
+  GPtrArray *sent = conn->sent;
+
+  conn->sent = g_ptr_array_new_with_free_func (g_free);
+  return sent;
+}
+
+gboolean
+sigd_conn_is_closed (SigdConn *conn)
+{
+  return !conn_is_open (conn);
+}
+
+void
+sigd_conn_drop (SigdConn *conn, gushort code)
+{
+  conn_closed (conn, code);
 }
