@@ -61,7 +61,7 @@ sigd_address_key_from_string (const char *address)
 }
 
 GPtrArray *
-sigd_address_parse_masks (const char *const *specs, GError **error)
+sigd_address_parse_masks (const char *const *specs, const char *option, GError **error)
 {
   g_autoptr (GPtrArray) masks = g_ptr_array_new_with_free_func (g_object_unref);
 
@@ -70,7 +70,7 @@ sigd_address_parse_masks (const char *const *specs, GError **error)
 
     if (!mask) {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                   "--trusted-proxy needs an address or ADDRESS/PREFIX, not “%s”", specs[i]);
+                   "--%s needs an address or ADDRESS/PREFIX, not “%s”", option, specs[i]);
       return NULL;
     }
     g_ptr_array_add (masks, mask);

@@ -17,7 +17,7 @@ char *sigd_address_key_from_string (const char *address);
 GInetAddress *sigd_address_normalize (GInetAddress *address);
 
 /* GInetAddressMask* for each of @specs ("ADDRESS" or "ADDRESS/PREFIX"). */
-GPtrArray *sigd_address_parse_masks (const char *const *specs, GError **error);
+GPtrArray *sigd_address_parse_masks (const char *const *specs, const char *option, GError **error);
 gboolean sigd_address_in_masks (GPtrArray *masks, GInetAddress *address);
 
 /* The client address a trusted proxy gives in @headers (Forwarded, else

@@ -76,6 +76,10 @@ option_entries (SigdConfig *c)
       "from it, the client address limits count is read from its Forwarded or "
       "X-Forwarded-For header, and its own address is not limited per address",
       "ADDR[/PREFIX]" },
+    { "metrics-from", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->metrics_from,
+      "Client addresses allowed to read /metrics, as ADDRESS or ADDRESS/PREFIX (repeatable; "
+      "default 127.0.0.0/8 and ::1; behind a trusted proxy, the forwarded address counts)",
+      "ADDR[/PREFIX]" },
     { "max-connections", 0, 0, G_OPTION_ARG_INT, &c->max_connections,
       "TCP connections held at once, of every kind (default: the open file limit, which is "
       "raised to its hard limit at start, less 64; at most 16384)",
@@ -309,7 +313,16 @@ validate (SigdConfig *c, GError **error)
                  "--port must be between 0 and 65535 (it is %d)", c->port);
     return FALSE;
   }
-  masks = sigd_address_parse_masks ((const char *const *) c->trusted_proxies, error);
+  masks = sigd_address_parse_masks ((const char *const *) c->trusted_proxies, "trusted-proxy",
+                                    error);
+  if (!masks)
+    return FALSE;
+  g_clear_pointer (&masks, g_ptr_array_unref);
+  if (!c->metrics_from) {
+    const char *loopback[] = { "127.0.0.0/8", "::1", NULL };
+    c->metrics_from = g_strdupv ((char **) loopback);
+  }
+  masks = sigd_address_parse_masks ((const char *const *) c->metrics_from, "metrics-from", error);
   if (!masks)
     return FALSE;
   if (!c->tls_cert != !c->tls_key) {
@@ -424,6 +437,7 @@ sigd_config_clear (SigdConfig *c)
   g_strfreev (c->stun);
   g_strfreev (c->turn);
   g_strfreev (c->trusted_proxies);
+  g_strfreev (c->metrics_from);
   g_free (c->turn_secret);
   g_free (c->turn_username);
   g_free (c->turn_password);

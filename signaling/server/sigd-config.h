@@ -35,6 +35,7 @@ typedef struct {
   int max_outbox;     /* bytes */
   int max_tombstones;
   char **trusted_proxies;
+  char **metrics_from;
   double grace;
   double invite_ttl;
   double invite_max_ttl;

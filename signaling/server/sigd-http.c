@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "sigd-private.h"
+#include "sigd-address.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -75,6 +76,21 @@ resident_bytes (void)
   return pages * (guint64) sysconf (_SC_PAGESIZE);
 }
 
+/* /metrics tells how busy the server is and how its limits are set: only
+ * for the monitoring hosts (the client's address as a trusted proxy gives
+ * it). */
+static gboolean
+metrics_allowed (SigdServer *server, SoupServerMessage *msg)
+{
+  SigdLink *link = sigd_link_from_message (msg);
+  g_autoptr (GInetAddress) inet = NULL;
+
+  if (!link)
+    return FALSE;
+  inet = g_inet_address_new_from_string (sigd_link_get_address (link));
+  return inet && sigd_address_in_masks (server->metrics_from, inet);
+}
+
 static void
 metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
             gpointer data)
@@ -89,6 +105,11 @@ metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
 
   if (!only_get (msg))
     return;
+  if (!metrics_allowed (server, msg)) {
+    respond_text (msg, SOUP_STATUS_FORBIDDEN,
+                  "/metrics is only for the addresses of --metrics-from.\n");
+    return;
+  }
 
   g_hash_table_iter_init (&iter, server->sessions);
   while (g_hash_table_iter_next (&iter, NULL, &value))

@@ -467,8 +467,12 @@ sigd_listener_start (SigdServer *server, GInetAddress *address, GError **error)
   g_autoptr (GSocketAddress) bound = NULL;
 
   server->trusted_proxies = sigd_address_parse_masks ((const char *const *) config->trusted_proxies,
-                                                      error);
+                                                      "trusted-proxy", error);
   if (!server->trusted_proxies)
+    return FALSE;
+  server->metrics_from = sigd_address_parse_masks ((const char *const *) config->metrics_from,
+                                                   "metrics-from", error);
+  if (!server->metrics_from)
     return FALSE;
   server->links = g_hash_table_new (NULL, NULL);
   server->pending_per_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
@@ -517,6 +521,7 @@ sigd_listener_free (SigdServer *server)
   SigdLink *link;
 
   g_clear_pointer (&server->trusted_proxies, g_ptr_array_unref);
+  g_clear_pointer (&server->metrics_from, g_ptr_array_unref);
   if (!server->links)
     return;
   g_hash_table_iter_init (&iter, server->links);

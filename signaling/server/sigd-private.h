@@ -140,6 +140,7 @@ struct _SigdServer {
   GQueue pending;              /* SigdLink*, oldest first */
   GHashTable *pending_per_key; /* address key → pending links */
   GPtrArray *trusted_proxies;  /* GInetAddressMask* */
+  GPtrArray *metrics_from;     /* GInetAddressMask* */
 
   GHashTable *conns;            /* SigdConn* set, owned */
   GHashTable *per_address;      /* address key → number of WebSockets */

@@ -17,7 +17,7 @@ OPTIONS = [
     "--report-threshold", "--report-refuse-time", "--tls-cert", "--tls-key",
     "--config", "--log-addresses", "--verbose", "--max-connections", "--max-pending",
     "--max-pending-per-address", "--handshake-timeout", "--max-sessions", "--max-send-queue",
-    "--max-outbox", "--max-invite-tombstones", "--trusted-proxy",
+    "--max-outbox", "--max-invite-tombstones", "--trusted-proxy", "--metrics-from",
 ]
 
 
