@@ -68,8 +68,8 @@ option_entries (SigdConfig *c)
       "(default 20)",
       "N" },
     { "max-sessions-per-address", 0, 0, G_OPTION_ARG_INT, &c->max_sessions_per_address,
-      "WebSocket connections allowed at once from one client address; an IPv6 /64 counts as "
-      "one address (default 16)",
+      "WebSocket connections, and sessions (those in their grace time too), allowed at once "
+      "from one client address; an IPv6 /64 counts as one address (default 16)",
       "N" },
     { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->trusted_proxies,
       "A reverse proxy in front of this server, as ADDRESS or ADDRESS/PREFIX (repeatable): "
