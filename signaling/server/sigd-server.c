@@ -79,10 +79,6 @@ frame_size (gsize payload)
 
 static gboolean slow_cb (gpointer data);
 
-/* libsoup queues what the socket does not take, without a bound: past
- * max_send_queue the client is taken for gone. It is closed from an idle
- * callback, as this runs in the middle of handlers that go on using the
- * session. */
 static gboolean
 conn_is_open (SigdConn *conn)
 {
@@ -91,6 +87,10 @@ conn_is_open (SigdConn *conn)
   return soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN;
 }
 
+/* libsoup queues what the socket does not take, without a bound: past
+ * max_send_queue the client is taken for gone. It is closed from an idle
+ * callback, as this runs in the middle of handlers that go on using the
+ * session. */
 static void
 conn_send_text (SigdConn *conn, const char *text)
 {
