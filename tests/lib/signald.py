@@ -42,6 +42,7 @@ class Signald:
         m = re.search(r"listening on (https?)://([\d.]+):(\d+)", line)
         if not m:
             rest = self.proc.stdout.read() if self.proc.poll() is not None else ""
+            stop_process(self.proc)  # do not leave it running behind the test
             raise RuntimeError(f"vchat-signald did not start: {line}{rest}")
         self.log_lines.append(line)
         self.scheme, self.host, self.port = m.group(1), m.group(2), int(m.group(3))
