@@ -281,6 +281,15 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
       break;
     }
     G_GNUC_FALLTHROUGH;
+  case VCHAT_MSG_MATCHED:
+  case VCHAT_MSG_INCOMING:
+    /* TURN servers come with the call they are for, not with welcome. */
+    if (json_object_has_member (msg->object, "ice_servers")) {
+      g_clear_pointer (&self->ice_servers, json_array_unref);
+      self->ice_servers = json_array_ref (
+        json_object_get_array_member (msg->object, "ice_servers"));
+    }
+    G_GNUC_FALLTHROUGH;
   default:
     g_object_ref (self);
     g_signal_emit (self, signals[SIGNAL_MESSAGE], 0, msg);

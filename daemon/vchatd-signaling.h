@@ -48,7 +48,8 @@ gboolean vchatd_signaling_has_token (VchatdSignaling *self);
 
 VchatdSignalingState vchatd_signaling_get_state (VchatdSignaling *self);
 const char *vchatd_signaling_get_url (VchatdSignaling *self);
-/* From the last welcome: the ice_servers array, or NULL before any. */
+/* The ice_servers of the last welcome, matched or incoming (the TURN
+ * servers come with the last two), or NULL before any. */
 JsonArray *vchatd_signaling_get_ice_servers (VchatdSignaling *self);
 
 /* Sends @msg (a protocol object) when online; FALSE with

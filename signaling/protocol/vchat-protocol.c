@@ -158,6 +158,7 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     { "peer", F_PEER, TRUE, 0, 0, 0, NULL },
     { "common_interests", F_STRV, FALSE, 0, 32, 16, NULL },
     { "kind", F_ENUM, FALSE, 0, 0, 0, kinds },
+    { "ice_servers", F_SERVERS, FALSE, 0, 0, 16, NULL },
   } },
   [VCHAT_MSG_INVITE] = { "invite", VCHAT_MSG_FROM_SERVER, {
     STR ("code", TRUE, 1, 64),
@@ -172,6 +173,7 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     CALL,
     { "peer", F_PEER, TRUE, 0, 0, 0, NULL },
     STR ("code", FALSE, 1, 64),
+    { "ice_servers", F_SERVERS, FALSE, 0, 0, 16, NULL },
   } },
   [VCHAT_MSG_RINGING] = { "ringing", VCHAT_MSG_FROM_SERVER, {
     CALL,

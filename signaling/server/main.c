@@ -12,6 +12,13 @@
 #include "sigd-server.h"
 
 static gboolean
+reload_cb (gpointer data)
+{
+  sigd_server_reload (data);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
 quit_cb (gpointer data)
 {
   g_main_loop_quit (data);
@@ -51,10 +58,12 @@ main (int argc, char **argv)
     url[strlen (url) - 1] = '\0';
   printf ("vchat-signald: listening on %s\n", url);
   fflush (stdout);
+  sigd_server_log_limits (server);
 
   loop = g_main_loop_new (NULL, FALSE);
   g_unix_signal_add (SIGINT, quit_cb, loop);
   g_unix_signal_add (SIGTERM, quit_cb, loop);
+  g_unix_signal_add (SIGHUP, reload_cb, server);
   g_main_loop_run (loop);
 
   g_message ("shutting down");

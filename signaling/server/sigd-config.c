@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "sigd-config.h"
+#include "sigd-address.h"
 
 #include <string.h>
 
@@ -47,7 +48,10 @@ option_entries (SigdConfig *c)
       "credentials. Prefer the key file, as the command line is visible to other users",
       "SECRET" },
     { "turn-ttl", 0, 0, G_OPTION_ARG_DOUBLE, &c->turn_ttl,
-      "Lifetime of TURN credentials made from the secret (default 86400)", "SECONDS" },
+      "Lifetime of TURN credentials made from the secret; they are given with each call "
+      "(matched, incoming) and coturn checks them when it allocates a relay, which then "
+      "outlives them (default 600)",
+      "SECONDS" },
     { "turn-username", 0, 0, G_OPTION_ARG_STRING, &c->turn_username,
       "Static TURN user name, used when there is no secret", "NAME" },
     { "turn-password", 0, 0, G_OPTION_ARG_STRING, &c->turn_password,
@@ -64,7 +68,50 @@ option_entries (SigdConfig *c)
       "(default 20)",
       "N" },
     { "max-sessions-per-address", 0, 0, G_OPTION_ARG_INT, &c->max_sessions_per_address,
-      "Connections allowed at once from one client address (default 16)", "N" },
+      "WebSocket connections, and sessions (those in their grace time too), allowed at once "
+      "from one client address; an IPv6 /64 counts as one address (default 16)",
+      "N" },
+    { "trusted-proxy", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->trusted_proxies,
+      "A reverse proxy in front of this server, as ADDRESS or ADDRESS/PREFIX (repeatable): "
+      "from it, the client address limits count is read from its Forwarded or "
+      "X-Forwarded-For header, and its own address is not limited per address",
+      "ADDR[/PREFIX]" },
+    { "metrics-from", 0, 0, G_OPTION_ARG_STRING_ARRAY, &c->metrics_from,
+      "Client addresses allowed to read /metrics, as ADDRESS or ADDRESS/PREFIX (repeatable; "
+      "default 127.0.0.0/8 and ::1; behind a trusted proxy, the forwarded address counts)",
+      "ADDR[/PREFIX]" },
+    { "max-connections", 0, 0, G_OPTION_ARG_INT, &c->max_connections,
+      "TCP connections held at once, of every kind (default: the open file limit, which is "
+      "raised to its hard limit at start, less 64; at most 16384)",
+      "N" },
+    { "max-pending", 0, 0, G_OPTION_ARG_INT, &c->max_pending,
+      "Connections held at once that are not WebSockets yet (TLS handshake, HTTP request); "
+      "when full, a new one closes the oldest (default: a quarter of --max-connections, at "
+      "most 1024)",
+      "N" },
+    { "max-pending-per-address", 0, 0, G_OPTION_ARG_INT, &c->max_pending_per_address,
+      "Connections that are not WebSockets yet allowed at once from one client address "
+      "(default 16)",
+      "N" },
+    { "handshake-timeout", 0, 0, G_OPTION_ARG_DOUBLE, &c->handshake_timeout,
+      "Time a new connection has for its TLS handshake and HTTP request headers (default 10)",
+      "SECONDS" },
+    { "max-send-queue", 0, 0, G_OPTION_ARG_INT, &c->max_send_queue,
+      "Bytes that may wait to be sent to one client that does not read; past them it is "
+      "closed with 4004 and its session ends (default 1048576)",
+      "BYTES" },
+    { "max-outbox", 0, 0, G_OPTION_ARG_INT, &c->max_outbox,
+      "Bytes kept for a session in its grace time; past them its grace time ends "
+      "(default 262144)",
+      "BYTES" },
+    { "max-invite-tombstones", 0, 0, G_OPTION_ARG_INT, &c->max_tombstones,
+      "Codes of ended invites remembered for an hour, so late joiners hear that they expired; "
+      "about 100 bytes each (default 65536)",
+      "N" },
+    { "max-sessions", 0, 0, G_OPTION_ARG_INT, &c->max_sessions,
+      "Sessions held at once, including those in their grace time (default: "
+      "--max-connections)",
+      "N" },
     { "grace", 0, 0, G_OPTION_ARG_DOUBLE, &c->grace,
       "How long a dropped client may come back and keep its call or queue place "
       "(default 30)",
@@ -91,9 +138,11 @@ option_entries (SigdConfig *c)
       "Keepalive ping interval; a client silent for two intervals is dropped (default 20)",
       "SECONDS" },
     { "report-threshold", 0, 0, G_OPTION_ARG_INT, &c->report_threshold,
-      "Distinct people whose reports keep a session out of the random queue (default 3)", "N" },
+      "Distinct addresses whose reports keep the reported address out of the random queue "
+      "(default 3)",
+      "N" },
     { "report-refuse-time", 0, 0, G_OPTION_ARG_DOUBLE, &c->report_refuse_time,
-      "How long a reported session is kept out of the random queue (default 600)", "SECONDS" },
+      "How long a reported address is kept out of the random queue (default 600)", "SECONDS" },
     { "log-addresses", 0, 0, G_OPTION_ARG_NONE, &c->log_addresses,
       "Write client IP addresses to the log (off by default, for privacy)", NULL },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &c->verbose,
@@ -110,10 +159,15 @@ config_defaults (SigdConfig *c)
   memset (c, 0, sizeof *c);
   c->listen = g_strdup ("127.0.0.1");
   c->port = 8080;
-  c->turn_ttl = 86400;
+  c->turn_ttl = 600;
   c->max_frame = 65536;
   c->max_rate = 20;
   c->max_sessions_per_address = 16;
+  c->max_pending_per_address = 16;
+  c->handshake_timeout = 10;
+  c->max_send_queue = 1024 * 1024;
+  c->max_outbox = 256 * 1024;
+  c->max_tombstones = 65536;
   c->grace = 30;
   c->invite_ttl = 600;
   c->invite_max_ttl = 86400;
@@ -252,11 +306,25 @@ load_token (SigdConfig *c, GError **error)
 static gboolean
 validate (SigdConfig *c, GError **error)
 {
+  g_autoptr (GPtrArray) masks = NULL;
+
   if (c->port < 0 || c->port > 65535) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--port must be between 0 and 65535 (it is %d)", c->port);
     return FALSE;
   }
+  masks = sigd_address_parse_masks ((const char *const *) c->trusted_proxies, "trusted-proxy",
+                                    error);
+  if (!masks)
+    return FALSE;
+  g_clear_pointer (&masks, g_ptr_array_unref);
+  if (!c->metrics_from) {
+    const char *loopback[] = { "127.0.0.0/8", "::1", NULL };
+    c->metrics_from = g_strdupv ((char **) loopback);
+  }
+  masks = sigd_address_parse_masks ((const char *const *) c->metrics_from, "metrics-from", error);
+  if (!masks)
+    return FALSE;
   if (!c->tls_cert != !c->tls_key) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--tls-cert and --tls-key go together: give both or neither");
@@ -265,6 +333,14 @@ validate (SigdConfig *c, GError **error)
   return check_range_d (c->max_frame, 1024, "max-frame", error) &&
          check_range_d (c->max_rate, 1, "max-rate", error) &&
          check_range_d (c->max_sessions_per_address, 1, "max-sessions-per-address", error) &&
+         check_range_d (c->max_connections, 0, "max-connections", error) &&
+         check_range_d (c->max_pending, 0, "max-pending", error) &&
+         check_range_d (c->max_pending_per_address, 1, "max-pending-per-address", error) &&
+         check_range_d (c->max_sessions, 0, "max-sessions", error) &&
+         check_range_d (c->handshake_timeout, 0.1, "handshake-timeout", error) &&
+         check_range_d (c->max_send_queue, c->max_frame, "max-send-queue", error) &&
+         check_range_d (c->max_outbox, c->max_frame, "max-outbox", error) &&
+         check_range_d (c->max_tombstones, 0, "max-invite-tombstones", error) &&
          check_range_d (c->join_attempts, 1, "join-attempts", error) &&
          check_range_d (c->report_threshold, 1, "report-threshold", error) &&
          check_range_d (c->turn_ttl, 60, "turn-ttl", error) &&
@@ -325,6 +401,15 @@ sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
     "\n"
     "Endpoints: /ws (WebSocket, protocol v1, see docs/protocol.md), / (browser\n"
     "client), /join/CODE (invite links), /healthz, /metrics (Prometheus).\n"
+    "Only GET and HEAD without a body are served; anything else is answered 405\n"
+    "or 413 on its headers and closed.\n"
+    "\n"
+    "The open file limit is raised to its hard limit at start; the connection\n"
+    "caps are sized from it unless given. Per-address limits count an IPv6 /64\n"
+    "as one address.\n"
+    "\n"
+    "SIGHUP reads the TLS certificate and key again, for new connections; sessions\n"
+    "and calls go on.\n"
     "\n"
     "Exit status: 0 after SIGINT or SIGTERM, 1 on a startup error, 2 on bad options.");
   g_option_context_add_main_entries (ctx, entries, NULL);
@@ -351,6 +436,8 @@ sigd_config_clear (SigdConfig *c)
   g_free (c->web_root);
   g_strfreev (c->stun);
   g_strfreev (c->turn);
+  g_strfreev (c->trusted_proxies);
+  g_strfreev (c->metrics_from);
   g_free (c->turn_secret);
   g_free (c->turn_username);
   g_free (c->turn_password);

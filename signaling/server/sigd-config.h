@@ -25,6 +25,17 @@ typedef struct {
   int max_frame;
   int max_rate;
   int max_sessions_per_address;
+  int max_connections; /* 0: from the open file limit */
+  int max_pending;     /* 0: from max_connections */
+  int max_pending_per_address;
+  double handshake_timeout;
+  int max_sessions;   /* 0: max_connections */
+  int fd_limit;       /* the open file limit, once raised */
+  int max_send_queue; /* bytes */
+  int max_outbox;     /* bytes */
+  int max_tombstones;
+  char **trusted_proxies;
+  char **metrics_from;
   double grace;
   double invite_ttl;
   double invite_max_ttl;

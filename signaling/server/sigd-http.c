@@ -5,8 +5,11 @@
 #include "config.h"
 
 #include "sigd-private.h"
+#include "sigd-address.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct {
   const char *suffix;
@@ -62,6 +65,32 @@ metric (GString *out, const char *name, const char *type, const char *help, guin
                           name, type, name, value);
 }
 
+static guint64
+resident_bytes (void)
+{
+  g_autofree char *statm = NULL;
+  guint64 pages = 0;
+
+  if (g_file_get_contents ("/proc/self/statm", &statm, NULL, NULL))
+    sscanf (statm, "%*u %" G_GUINT64_FORMAT, &pages);
+  return pages * (guint64) sysconf (_SC_PAGESIZE);
+}
+
+/* /metrics tells how busy the server is and how its limits are set: only
+ * for the monitoring hosts (the client's address as a trusted proxy gives
+ * it). */
+static gboolean
+metrics_allowed (SigdServer *server, SoupServerMessage *msg)
+{
+  SigdLink *link = sigd_link_from_message (msg);
+  g_autoptr (GInetAddress) inet = NULL;
+
+  if (!link)
+    return FALSE;
+  inet = g_inet_address_new_from_string (sigd_link_get_address (link));
+  return inet && sigd_address_in_masks (server->metrics_from, inet);
+}
+
 static void
 metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTable *query,
             gpointer data)
@@ -71,9 +100,16 @@ metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
   GHashTableIter iter;
   gpointer value;
   guint connected = 0, active = 0, ringing = 0;
+  guint links[SIGD_LINK_N_STATES];
+  guint64 outbox_bytes = 0, send_queue_bytes = 0;
 
   if (!only_get (msg))
     return;
+  if (!metrics_allowed (server, msg)) {
+    respond_text (msg, SOUP_STATUS_FORBIDDEN,
+                  "/metrics is only for the addresses of --metrics-from.\n");
+    return;
+  }
 
   g_hash_table_iter_init (&iter, server->sessions);
   while (g_hash_table_iter_next (&iter, NULL, &value))
@@ -97,6 +133,58 @@ metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
   metric (out, "vchat_calls_ringing", "gauge", "Invited calls waiting for an answer.", ringing);
   metric (out, "vchat_invites_open", "gauge", "Invites that can still be joined.",
           sigd_invites_count (server));
+  g_hash_table_iter_init (&iter, server->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    outbox_bytes += ((SigdSession *) value)->outbox_bytes;
+  g_hash_table_iter_init (&iter, server->conns);
+  while (g_hash_table_iter_next (&iter, &value, NULL))
+    send_queue_bytes += sigd_stream_get_queued (((SigdConn *) value)->stream);
+  metric (out, "vchat_send_queue_bytes", "gauge",
+          "Bytes waiting to be sent to clients that have not read them yet (at most "
+          "--max-send-queue each).",
+          send_queue_bytes);
+  metric (out, "vchat_outbox_bytes", "gauge",
+          "Bytes kept for sessions in their grace time (at most --max-outbox each).", outbox_bytes);
+  metric (out, "vchat_invite_tombstones", "gauge",
+          "Codes of ended invites remembered to answer invite-expired (at most "
+          "--max-invite-tombstones, about 100 bytes each).",
+          g_hash_table_size (server->tombstones));
+  metric (out, "vchat_process_resident_bytes", "gauge", "Resident memory of the server.",
+          resident_bytes ());
+  metric (out, "vchat_too_slow_total", "counter",
+          "Connections closed (4004) because the client did not read what was sent to it.",
+          server->metrics.too_slow);
+  metric (out, "vchat_sessions_evicted_total", "counter",
+          "Sessions in their grace time ended to make room for a new one from their address.",
+          server->metrics.sessions_evicted);
+  sigd_listener_count (server, links);
+  metric (out, "vchat_tcp_connections", "gauge", "TCP connections held, of every kind.",
+          g_hash_table_size (server->links));
+  metric (out, "vchat_tcp_pending", "gauge",
+          "TCP connections not yet WebSockets (TLS handshake, HTTP request).",
+          server->pending.length);
+  g_string_append (out, "# HELP vchat_tcp_connections_by_state TCP connections by what they "
+                        "are doing.\n# TYPE vchat_tcp_connections_by_state gauge\n");
+  for (guint i = 0; i < SIGD_LINK_N_STATES; i++)
+    g_string_append_printf (out, "vchat_tcp_connections_by_state{state=\"%s\"} %u\n",
+                            sigd_link_state_to_string (i), links[i]);
+  g_string_append_printf (out,
+                          "# HELP vchat_tcp_refused_total TCP connections closed as soon as "
+                          "accepted, by the limit they met.\n"
+                          "# TYPE vchat_tcp_refused_total counter\n"
+                          "vchat_tcp_refused_total{reason=\"full\"} %" G_GUINT64_FORMAT "\n"
+                          "vchat_tcp_refused_total{reason=\"address\"} %" G_GUINT64_FORMAT "\n",
+                          server->metrics.refused_full, server->metrics.refused_address);
+  metric (out, "vchat_tcp_evicted_total", "counter",
+          "Pending TCP connections closed to make room for a newer one.", server->metrics.evicted);
+  metric (out, "vchat_tcp_timeouts_total", "counter",
+          "TCP connections closed for a TLS handshake or HTTP request not done in time.",
+          server->metrics.timeouts);
+  metric (out, "vchat_accept_errors_total", "counter",
+          "Failed accept() calls (e.g. out of file descriptors).", server->metrics.accept_errors);
+  metric (out, "vchat_http_refused_total", "counter",
+          "HTTP requests refused on their headers (a body, or a method other than GET/HEAD).",
+          server->metrics.http_refused);
   metric (out, "vchat_matches_total", "counter", "Random pairs made.", server->metrics.matches);
   metric (out, "vchat_calls_total", "counter", "Calls that became active.",
           server->metrics.calls_started);
@@ -155,9 +243,93 @@ static_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTabl
   respond (msg, SOUP_STATUS_OK, type, contents, len);
 }
 
+/* Refusing a request */
+
+typedef struct {
+  GIOStream *stream;
+  char *response;
+} Refusal;
+
+static void
+refusal_closed_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Refusal *r = data;
+
+  g_io_stream_close_finish (G_IO_STREAM (source), result, NULL);
+  g_object_unref (r->stream);
+  g_free (r->response);
+  g_free (r);
+}
+
+static void
+refusal_written_cb (GObject *source, GAsyncResult *result, gpointer data)
+{
+  Refusal *r = data;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, NULL);
+  g_io_stream_close_async (r->stream, G_PRIORITY_DEFAULT, NULL, refusal_closed_cb, r);
+}
+
+/* Answers @msg with @status and closes the connection, without reading
+ * what follows the headers: libsoup would read a request body whole, of any
+ * size, before any handler could refuse it. */
+static void
+refuse (SigdServer *server, SoupServerMessage *msg, guint status, const char *text)
+{
+  Refusal *r = g_new0 (Refusal, 1);
+  gboolean head = soup_server_message_get_method (msg) == SOUP_METHOD_HEAD;
+
+  server->metrics.http_refused++;
+  r->stream = soup_server_message_steal_connection (msg);
+  r->response = g_strdup_printf (
+    "HTTP/1.1 %u %s\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Length: %zu\r\n"
+    "%s"
+    "Connection: close\r\n"
+    "\r\n%s",
+    status, soup_status_get_phrase (status), strlen (text),
+    status == SOUP_STATUS_METHOD_NOT_ALLOWED ? "Allow: GET, HEAD\r\n" : "", head ? "" : text);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (r->stream), r->response,
+                                   strlen (r->response), G_PRIORITY_DEFAULT, NULL,
+                                   refusal_written_cb, r);
+}
+
+static void
+got_headers_cb (SoupServerMessage *msg, gpointer data)
+{
+  SigdServer *server = data;
+  SigdLink *link = sigd_link_from_message (msg);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  const char *method = soup_server_message_get_method (msg);
+  SoupEncoding encoding = soup_message_headers_get_encoding (headers);
+
+  if (link)
+    sigd_link_got_headers (link, msg);
+  /* libsoup already answers some (a bad request, say) itself. */
+  if (soup_server_message_get_status (msg) != 0)
+    return;
+  if ((encoding == SOUP_ENCODING_CONTENT_LENGTH &&
+       soup_message_headers_get_content_length (headers) > 0) ||
+      encoding == SOUP_ENCODING_CHUNKED || encoding == SOUP_ENCODING_EOF) {
+    refuse (server, msg, SOUP_STATUS_REQUEST_ENTITY_TOO_LARGE,
+            "This server takes no request bodies.\n");
+    return;
+  }
+  if (method != SOUP_METHOD_GET && method != SOUP_METHOD_HEAD)
+    refuse (server, msg, SOUP_STATUS_METHOD_NOT_ALLOWED, "Only GET and HEAD are served here.\n");
+}
+
+static void
+request_started_cb (SoupServer *soup, SoupServerMessage *msg, gpointer data)
+{
+  g_signal_connect (msg, "got-headers", G_CALLBACK (got_headers_cb), data);
+}
+
 void
 sigd_http_register (SigdServer *server)
 {
+  g_signal_connect (server->soup, "request-started", G_CALLBACK (request_started_cb), server);
   soup_server_add_handler (server->soup, "/healthz", healthz_cb, server, NULL);
   soup_server_add_handler (server->soup, "/metrics", metrics_cb, server, NULL);
   soup_server_add_handler (server->soup, "/", static_cb, server, NULL);

@@ -23,7 +23,7 @@ typedef struct {
   char *code;
   char *owner;         /* session id, or NULL while the owner is away */
   char *claim;         /* secret: invite_reclaim makes its sender the owner */
-  char *address;       /* of the creating client, for MAX_INVITES_PER_ADDRESS */
+  char *address;       /* key of the creating client, for MAX_INVITES_PER_ADDRESS */
   gint64 expires_real; /* Unix seconds, for the client */
   gint64 expires;      /* monotonic µs */
 } SigdInvite;
@@ -54,6 +54,7 @@ sigd_invites_init (SigdServer *server)
   server->invites = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                            (GDestroyNotify) invite_free);
   server->tombstones = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_queue_init (&server->tombstone_order);
   server->join_failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 }
 
@@ -91,6 +92,15 @@ invite_remove (SigdServer *server, SigdInvite *invite)
 
   *deadline = g_get_monotonic_time () + TOMBSTONE_US;
   g_hash_table_insert (server->tombstones, g_strdup (invite->code), deadline);
+  /* Every tombstone lives as long, so arrival order is expiry order.
+   * Clients can end invites faster than they are forgotten, so past
+   * max_tombstones the oldest go first (a late joiner then hears
+   * invite-not-found instead of invite-expired; nothing else changes). */
+  g_queue_push_tail (&server->tombstone_order, g_strdup (invite->code));
+  while (server->tombstone_order.length > (guint) server->config->max_tombstones) {
+    g_autofree char *oldest = g_queue_pop_head (&server->tombstone_order);
+    g_hash_table_remove (server->tombstones, oldest);
+  }
   if (owner && owner->open_invites > 0)
     owner->open_invites--;
   g_hash_table_remove (server->invites, invite->code);
@@ -128,10 +138,15 @@ sigd_invites_sweep (SigdServer *server)
       send_code_message (owner, VCHAT_MSG_INVITE_EXPIRED, code);
   }
 
-  g_hash_table_iter_init (&iter, server->tombstones);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (*(gint64 *) value <= now)
-      g_hash_table_iter_remove (&iter);
+  while (!g_queue_is_empty (&server->tombstone_order)) {
+    const char *code = g_queue_peek_head (&server->tombstone_order);
+    gint64 *deadline = g_hash_table_lookup (server->tombstones, code);
+
+    if (deadline && *deadline > now)
+      break;
+    g_hash_table_remove (server->tombstones, code);
+    g_free (g_queue_pop_head (&server->tombstone_order));
+  }
   g_hash_table_iter_init (&iter, server->join_failures);
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (now - ((SigdAttempts *) value)->window_start > ATTEMPT_WINDOW_US)
@@ -209,7 +224,7 @@ sigd_invites_handle_create (SigdServer *server, SigdConn *conn, VchatMsg *msg)
                           MAX_OPEN_INVITES);
     return;
   }
-  if (invites_of_address (server, conn->address) >= MAX_INVITES_PER_ADDRESS) {
+  if (invites_of_address (server, conn->key) >= MAX_INVITES_PER_ADDRESS) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "invite_create",
                           "Your address has %d open invites; cancel some or let them expire "
                           "before making another.",
@@ -226,7 +241,7 @@ sigd_invites_handle_create (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   invite->code = vchat_invite_code_format (bytes);
   invite->owner = g_strdup (session->id);
   invite->claim = sigd_random_hex (CLAIM_BYTES);
-  invite->address = g_strdup (conn->address);
+  invite->address = g_strdup (conn->key);
   invite->expires = g_get_monotonic_time () + (gint64) (ttl * G_USEC_PER_SEC);
   invite->expires_real = g_get_real_time () / G_USEC_PER_SEC + (gint64) ttl;
   g_hash_table_insert (server->invites, invite->code, invite);
@@ -353,7 +368,7 @@ sigd_invites_handle_join (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   gint64 now = g_get_monotonic_time ();
   gboolean failed;
 
-  if (too_many_attempts (server, conn->address, now)) {
+  if (too_many_attempts (server, conn->key, now)) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_ATTEMPTS, "invite_join",
                           "Too many wrong invite codes from your address; wait a minute "
                           "and check the link you were sent.");
@@ -366,7 +381,7 @@ sigd_invites_handle_join (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   }
   invite = lookup_invite (server, conn, msg, &failed);
   if (failed)
-    count_failure (server, conn->address, now);
+    count_failure (server, conn->key, now);
   if (!invite)
     return;
   if (g_strcmp0 (invite->owner, session->id) == 0) {
@@ -413,6 +428,7 @@ sigd_invites_handle_join (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   json_object_set_string_member (out, "call", call->id);
   json_object_set_object_member (out, "peer", sigd_peer_object (session));
   json_object_set_string_member (out, "code", call->code);
+  json_object_set_array_member (out, "ice_servers", sigd_call_ice_servers (server, owner));
   sigd_session_send (owner, out);
   json_object_unref (out);
   g_debug ("call %s: ringing", call->id);
@@ -442,7 +458,7 @@ sigd_invites_handle_reclaim (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   gboolean failed;
 
   /* Wrong claims count with wrong codes: the claim is as much a secret. */
-  if (too_many_attempts (server, conn->address, now)) {
+  if (too_many_attempts (server, conn->key, now)) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_ATTEMPTS, "invite_reclaim",
                           "Too many wrong invite codes or claims from your address; wait a "
                           "minute.");
@@ -450,11 +466,11 @@ sigd_invites_handle_reclaim (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   }
   invite = lookup_invite (server, conn, msg, &failed);
   if (failed)
-    count_failure (server, conn->address, now);
+    count_failure (server, conn->key, now);
   if (!invite)
     return;
   if (!claim_equal (invite->claim, vchat_msg_get_string (msg, "claim"))) {
-    count_failure (server, conn->address, now);
+    count_failure (server, conn->key, now);
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_INVITE_NOT_FOUND, "invite_reclaim",
                           "You have no invite with this code.");
     return;

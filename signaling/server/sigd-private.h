@@ -10,12 +10,24 @@
 #include <libsoup/soup.h>
 
 #include "sigd-config.h"
+#include "sigd-stream.h"
 #include "vchat-protocol.h"
 
 typedef struct _SigdServer SigdServer;
 typedef struct _SigdConn SigdConn;
 typedef struct _SigdSession SigdSession;
 typedef struct _SigdCall SigdCall;
+typedef struct _SigdLink SigdLink;
+
+/* What an accepted TCP connection is doing (sigd-listener.c). */
+typedef enum {
+  SIGD_LINK_HANDSHAKE, /* TLS handshake */
+  SIGD_LINK_REQUEST,   /* waiting for the request headers */
+  SIGD_LINK_SERVING,   /* a plain HTTP request being answered */
+  SIGD_LINK_WEBSOCKET,
+  SIGD_LINK_CLOSING,
+  SIGD_LINK_N_STATES
+} SigdLinkState;
 
 typedef enum {
   SIGD_CALL_RINGING,
@@ -32,12 +44,19 @@ typedef enum {
 struct _SigdConn {
   SigdServer *server;
   SoupWebsocketConnection *ws;
+  SigdStream *stream; /* under ws: what it has not sent yet */
+  SigdLink *link;     /* NULL once the socket is gone */
   char *address;
+  char *key; /* what per-address limits count it under */
   SigdSession *session;
   gint64 last_seen;
   double tokens;
   gint64 last_refill;
   gint64 limited_since; /* start of the current flood, 0 if none yet */
+  gboolean too_slow;    /* its send queue went over max_send_queue */
+  /* Without a socket (sigd_conn_new_detached): frames land here. */
+  GPtrArray *sent;
+  gboolean closed;
   gint64 last_limited;
   gboolean counted; /* in server->per_address */
 };
@@ -52,6 +71,9 @@ struct _SigdSession {
   SigdConn *conn; /* NULL during the grace time */
   guint grace_source;
   GQueue outbox; /* frames for a session in its grace time */
+  gsize outbox_bytes;
+  char *key; /* of the address it said hello from */
+  gint64 created;
 
   gboolean queued;
   gint64 queued_since;
@@ -66,7 +88,13 @@ struct _SigdSession {
 typedef struct {
   char *call;
   char *peer;
+  char *peer_key; /* the peer's address key, for reports */
 } SigdPastCall;
+
+typedef struct {
+  GHashTable *reporters; /* set of reporting address keys */
+  gint64 last;           /* monotonic time of the last report */
+} SigdReports;
 
 struct _SigdCall {
   char *id;
@@ -85,15 +113,39 @@ typedef struct {
   guint64 calls_started;
   guint64 invites_created;
   guint64 errors[VCHAT_PROTO_N_ERRORS];
+  guint64 refused_full;     /* connections closed at accept: max_connections */
+  guint64 refused_address;  /* connections closed at accept: max_pending_per_address */
+  guint64 evicted;          /* pending connections closed for a newer one */
+  guint64 timeouts;         /* connections too slow with TLS or their request */
+  guint64 accept_errors;    /* accept() failures, e.g. out of descriptors */
+  guint64 http_refused;     /* requests refused on their headers (405, 413) */
+  guint64 too_slow;         /* connections closed for not reading (4004) */
+  guint64 sessions_evicted; /* sessions in their grace time ended for a new one */
 } SigdMetrics;
 
 struct _SigdServer {
   SigdConfig *config;
   SoupServer *soup;
+  char *url;
   char *public_url;
 
-  GHashTable *conns;         /* SigdConn* set, owned */
-  GHashTable *per_address;   /* address → number of connections */
+  /* sigd-listener.c */
+  GTlsCertificate *cert;
+  GSocket *listener;
+  guint16 port;
+  GSource *accept_source;
+  guint accept_retry_source;
+  guint deadline_source;
+  GHashTable *links;           /* SigdLink* set */
+  GQueue pending;              /* SigdLink*, oldest first */
+  GHashTable *pending_per_key; /* address key → pending links */
+  GPtrArray *trusted_proxies;  /* GInetAddressMask* */
+  GPtrArray *metrics_from;     /* GInetAddressMask* */
+
+  GHashTable *conns;            /* SigdConn* set, owned */
+  GHashTable *per_address;      /* address key → number of WebSockets */
+  GHashTable *sessions_per_key; /* address key → number of sessions */
+  guint slow_source;
   GHashTable *sessions;      /* id → SigdSession*, owned */
   GHashTable *by_resume;     /* resume token → SigdSession* */
   GHashTable *calls;         /* id → SigdCall*, owned */
@@ -102,10 +154,11 @@ struct _SigdServer {
 
   GHashTable *invites;       /* code → SigdInvite*, owned */
   GHashTable *tombstones;    /* code → gint64 monotonic deadline */
+  GQueue tombstone_order;    /* codes (owned), oldest first */
   GHashTable *join_failures; /* address → SigdAttempts* */
 
-  GHashTable *reports; /* reported session id → GHashTable set of reporter ids */
-  GHashTable *refused; /* session id → gint64 monotonic deadline */
+  GHashTable *reports; /* reported address key → SigdReports* */
+  GHashTable *refused; /* address key → gint64 monotonic deadline */
 
   SigdMetrics metrics;
   guint ping_source;
@@ -125,6 +178,18 @@ char *sigd_random_hex (gsize bytes);
 JsonObject *sigd_peer_object (SigdSession *session);
 JsonArray *sigd_strv_to_json (const char *const *strv);
 
+/* A server without sockets, and connections whose frames are collected
+ * instead of sent: for the fuzz target (tests/fuzz/fuzz-server.c). */
+SigdServer *sigd_server_new_detached (SigdConfig *config);
+SigdConn *sigd_conn_new_detached (SigdServer *server, const char *address);
+/* As if the client had sent @text in a text frame. */
+void sigd_conn_receive (SigdConn *conn, const char *text, gsize len);
+/* The frames sent to @conn since the last call (transfer full, char*). */
+GPtrArray *sigd_conn_take_sent (SigdConn *conn);
+gboolean sigd_conn_is_closed (SigdConn *conn);
+/* As if the client's side went, with close @code; frees @conn. */
+void sigd_conn_drop (SigdConn *conn, gushort code);
+
 /* sigd-matcher.c */
 void sigd_matcher_enqueue (SigdServer *server, SigdSession *session);
 void sigd_matcher_dequeue (SigdServer *server, SigdSession *session);
@@ -142,7 +207,27 @@ void sigd_invites_sweep (SigdServer *server);
 guint sigd_invites_count (SigdServer *server);
 
 /* sigd-turn.c */
-JsonArray *sigd_turn_ice_servers (const SigdConfig *config, const char *session_id, gint64 now_s);
+/* STUN servers, and with @with_turn the TURN servers with credentials for
+ * @session_id. */
+JsonArray *sigd_turn_ice_servers (const SigdConfig *config, const char *session_id, gint64 now_s,
+                                  gboolean with_turn);
+JsonArray *sigd_call_ice_servers (SigdServer *server, SigdSession *session);
+
+/* sigd-listener.c */
+gboolean sigd_listener_size_limits (SigdConfig *config, GError **error);
+gboolean sigd_listener_start (SigdServer *server, GInetAddress *address, GError **error);
+void sigd_listener_check_limits (SigdServer *server);
+void sigd_listener_stop (SigdServer *server);
+void sigd_listener_free (SigdServer *server);
+void sigd_listener_count (SigdServer *server, guint counts[SIGD_LINK_N_STATES]);
+const char *sigd_link_state_to_string (SigdLinkState state);
+SigdLink *sigd_link_from_message (SoupServerMessage *msg);
+void sigd_link_got_headers (SigdLink *link, SoupServerMessage *msg);
+void sigd_link_upgraded (SigdLink *link);
+void sigd_link_close_within (SigdLink *link, double seconds);
+SigdStream *sigd_link_get_stream (SigdLink *link);
+const char *sigd_link_get_key (SigdLink *link);
+const char *sigd_link_get_address (SigdLink *link);
 
 /* sigd-http.c */
 void sigd_http_register (SigdServer *server);

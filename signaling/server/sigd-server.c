@@ -11,13 +11,20 @@
 
 #include "sigd-server.h"
 #include "sigd-private.h"
+#include "sigd-address.h"
 
 #include <stdarg.h>
 #include <sys/random.h>
 
-/* Frames held for a session in its grace time; a peer that sends more than
- * this to a vanished session ends the wait early. */
+/* Frames held for a session in its grace time (and at most max_outbox
+ * bytes of them); a peer that sends more than this to a vanished session
+ * ends the wait early. */
 #define OUTBOX_MAX 512
+/* A client that does not read is closed with this; its session ends. */
+#define CLOSE_TOO_SLOW 4004
+/* ... and if it does not read the close frame either, its socket goes
+ * after this long. */
+#define TOO_SLOW_LINGER_S 5
 #define RECENT_CALLS_MAX 4
 /* Continuously over the rate for this long closes the socket. */
 #define RATE_LIMIT_CLOSE_US (10 * G_USEC_PER_SEC)
@@ -63,11 +70,45 @@ shown_address (SigdServer *server, const char *address)
 
 /* Sending */
 
+/* The size of a frame the server sends: header and payload. */
+static gsize
+frame_size (gsize payload)
+{
+  return payload + (payload < 126 ? 2 : payload <= G_MAXUINT16 ? 4 : 10);
+}
+
+static gboolean slow_cb (gpointer data);
+
+static gboolean
+conn_is_open (SigdConn *conn)
+{
+  if (!conn->ws)
+    return !conn->closed;
+  return soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN;
+}
+
+/* libsoup queues what the socket does not take, without a bound: past
+ * max_send_queue the client is taken for gone. It is closed from an idle
+ * callback, as this runs in the middle of handlers that go on using the
+ * session. */
 static void
 conn_send_text (SigdConn *conn, const char *text)
 {
-  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
-    soup_websocket_connection_send_text (conn->ws, text);
+  SigdServer *server = conn->server;
+
+  if (conn->too_slow || !conn_is_open (conn))
+    return;
+  if (!conn->ws) {
+    g_ptr_array_add (conn->sent, g_strdup (text));
+    return;
+  }
+  sigd_stream_expect_output (conn->stream, frame_size (strlen (text)));
+  soup_websocket_connection_send_text (conn->ws, text);
+  if (sigd_stream_get_queued (conn->stream) > (guint64) server->config->max_send_queue) {
+    conn->too_slow = TRUE;
+    if (!server->slow_source)
+      server->slow_source = g_idle_add (slow_cb, server);
+  }
 }
 
 void
@@ -79,7 +120,8 @@ sigd_session_send (SigdSession *session, JsonObject *msg)
     conn_send_text (session->conn, text);
     return;
   }
-  if (session->outbox.length >= OUTBOX_MAX) {
+  if (session->outbox.length >= OUTBOX_MAX ||
+      session->outbox_bytes + strlen (text) > (gsize) session->server->config->max_outbox) {
     /* The peer keeps talking to someone who is gone: stop waiting for them. */
     if (session->grace_source) {
       g_source_remove (session->grace_source);
@@ -87,6 +129,7 @@ sigd_session_send (SigdSession *session, JsonObject *msg)
     }
     return;
   }
+  session->outbox_bytes += strlen (text);
   g_queue_push_tail (&session->outbox, g_steal_pointer (&text));
 }
 
@@ -128,11 +171,11 @@ conn_uncount (SigdConn *conn)
   if (!conn->counted)
     return;
   conn->counted = FALSE;
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (per_address, conn->address));
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (per_address, conn->key));
   if (n <= 1)
-    g_hash_table_remove (per_address, conn->address);
+    g_hash_table_remove (per_address, conn->key);
   else
-    g_hash_table_insert (per_address, g_strdup (conn->address), GUINT_TO_POINTER (n - 1));
+    g_hash_table_insert (per_address, g_strdup (conn->key), GUINT_TO_POINTER (n - 1));
 }
 
 /* Once the server closes a connection, its session does not wait for the
@@ -148,7 +191,9 @@ conn_close (SigdConn *conn, gushort code, const char *reason)
     conn->session = NULL;
     session_detach (conn->server, session);
   }
-  if (soup_websocket_connection_get_state (conn->ws) == SOUP_WEBSOCKET_STATE_OPEN)
+  if (!conn->ws)
+    conn->closed = TRUE;
+  else if (conn_is_open (conn))
     soup_websocket_connection_close (conn->ws, code, reason);
 }
 
@@ -172,12 +217,20 @@ past_call_free (SigdPastCall *past)
 {
   g_free (past->call);
   g_free (past->peer);
+  g_free (past->peer_key);
   g_free (past);
 }
 
 static void
 session_free (SigdSession *session)
 {
+  GHashTable *per_key = session->server->sessions_per_key;
+  guint n = GPOINTER_TO_UINT (g_hash_table_lookup (per_key, session->key));
+
+  if (n <= 1)
+    g_hash_table_remove (per_key, session->key);
+  else
+    g_hash_table_insert (per_key, g_strdup (session->key), GUINT_TO_POINTER (n - 1));
   g_clear_handle_id (&session->grace_source, g_source_remove);
   g_queue_clear_full (&session->outbox, g_free);
   g_queue_clear_full (&session->recent_calls, (GDestroyNotify) past_call_free);
@@ -186,6 +239,7 @@ session_free (SigdSession *session)
   g_free (session->client);
   g_free (session->name);
   g_free (session->address);
+  g_free (session->key);
   g_strfreev (session->interests);
   g_free (session->language);
   g_free (session);
@@ -198,21 +252,24 @@ session_remember_call (SigdSession *session, SigdCall *call, SigdSession *peer)
 
   past->call = g_strdup (call->id);
   past->peer = g_strdup (peer->id);
+  past->peer_key = g_strdup (peer->key);
   g_queue_push_head (&session->recent_calls, past);
   while (session->recent_calls.length > RECENT_CALLS_MAX)
     past_call_free (g_queue_pop_tail (&session->recent_calls));
 }
 
+/* Refusals hold for the address (its /64), not the session: saying hello
+ * again does not start afresh. */
 gboolean
 sigd_session_is_refused (SigdServer *server, SigdSession *session)
 {
   gpointer deadline;
 
-  if (!g_hash_table_lookup_extended (server->refused, session->id, NULL, &deadline))
+  if (!g_hash_table_lookup_extended (server->refused, session->key, NULL, &deadline))
     return FALSE;
   if (g_get_monotonic_time () < *(gint64 *) deadline)
     return TRUE;
-  g_hash_table_remove (server->refused, session->id);
+  g_hash_table_remove (server->refused, session->key);
   return FALSE;
 }
 
@@ -228,7 +285,6 @@ session_end (SigdServer *server, SigdSession *session, const char *peer_reason)
   if (session->conn)
     session->conn->session = NULL;
   g_hash_table_remove (server->by_resume, session->resume);
-  g_hash_table_remove (server->reports, session->id);
   g_hash_table_remove (server->sessions, session->id);
 }
 
@@ -312,6 +368,14 @@ a_offers (SigdCall *call)
   return a_daemon || !b_daemon;
 }
 
+/* What a session needs to set up its call: TURN included. */
+JsonArray *
+sigd_call_ice_servers (SigdServer *server, SigdSession *session)
+{
+  return sigd_turn_ice_servers (server->config, session->id, g_get_real_time () / G_USEC_PER_SEC,
+                                TRUE);
+}
+
 static void
 send_matched (SigdCall *call, SigdSession *to, gboolean offerer)
 {
@@ -323,6 +387,7 @@ send_matched (SigdCall *call, SigdSession *to, gboolean offerer)
   json_object_set_array_member (msg, "common_interests",
                                 sigd_strv_to_json ((const char *const *) call->common));
   json_object_set_string_member (msg, "kind", call->kind == SIGD_CALL_RANDOM ? "random" : "invite");
+  json_object_set_array_member (msg, "ice_servers", sigd_call_ice_servers (to->server, to));
   session_send_take (to, msg);
 }
 
@@ -412,9 +477,11 @@ send_welcome (SigdServer *server, SigdConn *conn, gboolean resumed)
   json_object_set_string_member (msg, "session", session->id);
   json_object_set_string_member (msg, "resume", session->resume);
   json_object_set_boolean_member (msg, "resumed", resumed);
-  json_object_set_array_member (
-    msg, "ice_servers",
-    sigd_turn_ice_servers (server->config, session->id, g_get_real_time () / G_USEC_PER_SEC));
+  /* A session that comes back in a call may need to set it up again. */
+  json_object_set_array_member (msg, "ice_servers",
+                                sigd_turn_ice_servers (server->config, session->id,
+                                                       g_get_real_time () / G_USEC_PER_SEC,
+                                                       session->call != NULL));
   json_object_set_int_member (limits, "max_frame", server->config->max_frame);
   json_object_set_int_member (limits, "max_rate", server->config->max_rate);
   json_object_set_int_member (limits, "grace", (gint64) server->config->grace);
@@ -440,6 +507,46 @@ token_matches (const char *expected, const char *given)
   for (gsize i = 0; i < sizeof a; i++)
     diff |= a[i] ^ b[i];
   return diff == 0;
+}
+
+/* A new session needs room: at most max_sessions in all, and at most
+ * max_sessions_per_address from one address, counting those in their grace
+ * time (or saying hello, dropping and saying hello again would pile them
+ * up). The oldest one away from that address makes room; if none is away,
+ * the hello is refused. */
+static gboolean
+make_room_for_session (SigdServer *server, SigdConn *conn)
+{
+  SigdConfig *config = server->config;
+  SigdSession *oldest = NULL;
+  GHashTableIter iter;
+  SigdSession *s;
+
+  if (GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, conn->key)) >=
+      (guint) config->max_sessions_per_address) {
+    g_hash_table_iter_init (&iter, server->sessions);
+    while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &s))
+      if (!s->conn && g_str_equal (s->key, conn->key) && (!oldest || s->created < oldest->created))
+        oldest = s;
+    if (!oldest) {
+      sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, "hello",
+                            "Too many sessions from your address (at most %d); "
+                            "close some and try again.",
+                            config->max_sessions_per_address);
+      conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many sessions");
+      return FALSE;
+    }
+    g_debug ("session %s: ended early to make room for a new one from its address", oldest->id);
+    server->metrics.sessions_evicted++;
+    session_end (server, oldest, "lost");
+  }
+  if (g_hash_table_size (server->sessions) >= (guint) config->max_sessions) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, "hello",
+                          "This server is full; try again in a few minutes.");
+    conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "server full");
+    return FALSE;
+  }
+  return TRUE;
 }
 
 static void
@@ -488,18 +595,26 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     g_clear_handle_id (&session->grace_source, g_source_remove);
     session->conn = conn;
     conn->session = session;
+    /* A token works once: whoever saw it cannot take the session later. */
+    g_hash_table_remove (server->by_resume, session->resume);
+    g_free (session->resume);
+    session->resume = sigd_random_hex (16);
+    g_hash_table_insert (server->by_resume, session->resume, session);
     g_debug ("session %s: resumed", session->id);
     send_welcome (server, conn, TRUE);
     while (!g_queue_is_empty (&session->outbox)) {
       g_autofree char *text = g_queue_pop_head (&session->outbox);
       conn_send_text (conn, text);
     }
+    session->outbox_bytes = 0;
     /* It may have been waiting in the queue unmatched while away. */
     if (session->queued)
       sigd_matcher_run (server);
     return;
   }
 
+  if (!make_room_for_session (server, conn))
+    return;
   session = g_new0 (SigdSession, 1);
   session->server = server;
   session->id = sigd_random_hex (16);
@@ -507,6 +622,12 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   session->client = g_strdup (vchat_msg_get_string (msg, "client"));
   session->name = g_strdup (vchat_msg_get_string (msg, "name"));
   session->address = g_strdup (conn->address);
+  session->key = g_strdup (conn->key);
+  session->created = g_get_monotonic_time ();
+  g_hash_table_insert (
+    server->sessions_per_key, g_strdup (session->key),
+    GUINT_TO_POINTER (
+      GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, session->key)) + 1));
   session->interests = g_new0 (char *, 1);
   g_queue_init (&session->outbox);
   g_queue_init (&session->recent_calls);
@@ -630,50 +751,79 @@ handle_signal (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 }
 
 static void
+reports_free (SigdReports *reports)
+{
+  g_hash_table_unref (reports->reporters);
+  g_free (reports);
+}
+
+/* Takes every session of @key out of the random queue. */
+static void
+refuse_key (SigdServer *server, const char *key)
+{
+  gint64 *deadline = g_new (gint64, 1);
+  g_autoptr (GPtrArray) queued = g_ptr_array_new ();
+
+  *deadline = g_get_monotonic_time () +
+              (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC);
+  g_hash_table_insert (server->refused, g_strdup (key), deadline);
+  for (GList *l = server->queue.head; l; l = l->next)
+    if (g_str_equal (((SigdSession *) l->data)->key, key))
+      g_ptr_array_add (queued, l->data);
+  for (guint i = 0; i < queued->len; i++) {
+    SigdSession *reported = queued->pdata[i];
+
+    sigd_matcher_dequeue (server, reported);
+    if (reported->conn)
+      sigd_conn_send_error (reported->conn, VCHAT_PROTO_ERROR_REFUSED, NULL,
+                            "Several people reported this session, so it was taken out of "
+                            "the queue for a while. Invites still work.");
+  }
+}
+
+/* Reports count the reported address (its /64) and distinct reporting
+ * addresses: a new session does not wipe the slate, and one person with
+ * many sessions is still one reporter. */
+static void
 handle_report (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 {
   SigdSession *session = conn->session;
   const char *call_id = vchat_msg_get_string (msg, "call");
-  const char *peer_id = NULL;
-  GHashTable *reporters;
+  const char *peer_key = NULL;
+  SigdReports *reports;
   JsonObject *reply;
 
   if (session->call && g_strcmp0 (session->call->id, call_id) == 0)
-    peer_id = call_peer (session->call, session)->id;
-  for (GList *l = session->recent_calls.head; l && !peer_id; l = l->next) {
+    peer_key = call_peer (session->call, session)->key;
+  for (GList *l = session->recent_calls.head; l && !peer_key; l = l->next) {
     SigdPastCall *past = l->data;
     if (g_strcmp0 (past->call, call_id) == 0)
-      peer_id = past->peer;
+      peer_key = past->peer_key;
   }
-  if (!peer_id) {
+  if (!peer_key) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_UNKNOWN_CALL, "report",
                           "You can report only your current call or one of your last %d.",
                           RECENT_CALLS_MAX);
     return;
   }
 
-  reporters = g_hash_table_lookup (server->reports, peer_id);
-  if (!reporters) {
-    reporters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-    g_hash_table_insert (server->reports, g_strdup (peer_id), reporters);
+  reports = g_hash_table_lookup (server->reports, peer_key);
+  if (!reports) {
+    reports = g_new0 (SigdReports, 1);
+    reports->reporters = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+    g_hash_table_insert (server->reports, g_strdup (peer_key), reports);
   }
-  g_hash_table_add (reporters, g_strdup (session->id));
-  g_debug ("session %s: reported (%u distinct reporters)", peer_id, g_hash_table_size (reporters));
+  reports->last = g_get_monotonic_time ();
+  if (!g_str_equal (session->key, peer_key))
+    g_hash_table_add (reports->reporters, g_strdup (session->key));
+  g_debug ("call %s: a peer reported (%u distinct reporters)", call_id,
+           g_hash_table_size (reports->reporters));
 
-  if (g_hash_table_size (reporters) >= (guint) server->config->report_threshold) {
-    SigdSession *reported = g_hash_table_lookup (server->sessions, peer_id);
-    gint64 *deadline = g_new (gint64, 1);
+  if (g_hash_table_size (reports->reporters) >= (guint) server->config->report_threshold) {
+    g_autofree char *key = g_strdup (peer_key);
 
-    *deadline = g_get_monotonic_time () +
-                (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC);
-    g_hash_table_insert (server->refused, g_strdup (peer_id), deadline);
-    if (reported && reported->queued) {
-      sigd_matcher_dequeue (server, reported);
-      if (reported->conn)
-        sigd_conn_send_error (reported->conn, VCHAT_PROTO_ERROR_REFUSED, NULL,
-                              "Several people reported this session, so it was taken out of "
-                              "the queue for a while. Invites still work.");
-    }
+    g_hash_table_remove (server->reports, key);
+    refuse_key (server, key);
   }
 
   reply = vchat_msg_object_new (VCHAT_MSG_REPORTED);
@@ -804,16 +954,22 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
 static void
 conn_free (SigdConn *conn)
 {
-  g_signal_handlers_disconnect_by_data (conn->ws, conn);
-  g_object_unref (conn->ws);
+  if (conn->ws) {
+    g_signal_handlers_disconnect_by_data (conn->ws, conn);
+    g_object_unref (conn->ws);
+  }
+  g_clear_object (&conn->stream);
+  if (conn->sent)
+    g_ptr_array_unref (conn->sent);
   g_free (conn->address);
+  g_free (conn->key);
   g_free (conn);
 }
 
+/* The client's side is gone, after a close with @code (or without one). */
 static void
-on_closed (SoupWebsocketConnection *ws, gpointer data)
+conn_closed (SigdConn *conn, gushort code)
 {
-  SigdConn *conn = data;
   SigdServer *server = conn->server;
   SigdSession *session = conn->session;
 
@@ -822,7 +978,7 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
     /* A close with 1000 from the client means "I am done"; anything else
      * (a crash, a lost network, going away) may come back within the grace
      * time. */
-    if (soup_websocket_connection_get_close_code (ws) == SOUP_WEBSOCKET_CLOSE_NORMAL) {
+    if (code == SOUP_WEBSOCKET_CLOSE_NORMAL) {
       g_debug ("session %s: closed by the client", session->id);
       session_end (server, session, "hangup");
     } else {
@@ -835,30 +991,24 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
 }
 
 static void
-on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
-              SoupWebsocketConnection *ws, gpointer data)
+on_closed (SoupWebsocketConnection *ws, gpointer data)
 {
-  SigdServer *server = data;
-  SigdConn *conn = g_new0 (SigdConn, 1);
-  const char *address = soup_server_message_get_remote_host (message);
+  conn_closed (data, soup_websocket_connection_get_close_code (ws));
+}
+
+/* Counts a new connection against its address, and refuses it past the
+ * limit. */
+static void
+conn_register (SigdServer *server, SigdConn *conn)
+{
   guint n;
 
-  conn->server = server;
-  conn->ws = g_object_ref (ws);
-  conn->address = g_strdup (address ? address : "unknown");
   conn->last_seen = conn->last_refill = g_get_monotonic_time ();
   conn->tokens = server->config->max_rate * 3;
   g_hash_table_add (server->conns, conn);
 
-  /* The protocol's own limit answers with an error first; the WebSocket
-   * layer's is the backstop against absurd sizes. */
-  soup_websocket_connection_set_max_incoming_payload_size (ws,
-                                                           (guint64) server->config->max_frame * 4);
-  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
-  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
-
-  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, conn->address)) + 1;
-  g_hash_table_insert (server->per_address, g_strdup (conn->address), GUINT_TO_POINTER (n));
+  n = GPOINTER_TO_UINT (g_hash_table_lookup (server->per_address, conn->key)) + 1;
+  g_hash_table_insert (server->per_address, g_strdup (conn->key), GUINT_TO_POINTER (n));
   conn->counted = TRUE;
   g_debug ("connection from %s", shown_address (server, conn->address));
   if (n > (guint) server->config->max_sessions_per_address) {
@@ -868,6 +1018,70 @@ on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
                           server->config->max_sessions_per_address);
     conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many sessions");
   }
+}
+
+static void
+on_websocket (SoupServer *soup, SoupServerMessage *message, const char *path,
+              SoupWebsocketConnection *ws, gpointer data)
+{
+  SigdServer *server = data;
+  SigdLink *link = sigd_link_from_message (message);
+  SigdConn *conn;
+
+  /* Every connection comes through the listener, which names it. */
+  g_assert (link != NULL);
+  sigd_link_upgraded (link);
+
+  conn = g_new0 (SigdConn, 1);
+  conn->server = server;
+  conn->ws = g_object_ref (ws);
+  conn->link = link;
+  conn->stream = g_object_ref (sigd_link_get_stream (link));
+  conn->address = g_strdup (sigd_link_get_address (link));
+  conn->key = g_strdup (sigd_link_get_key (link));
+
+  /* The protocol's own limit answers with an error first; the WebSocket
+   * layer's is the backstop against absurd sizes. */
+  soup_websocket_connection_set_max_incoming_payload_size (ws,
+                                                           (guint64) server->config->max_frame * 4);
+  g_signal_connect (ws, "message", G_CALLBACK (on_message), conn);
+  g_signal_connect (ws, "closed", G_CALLBACK (on_closed), conn);
+  conn_register (server, conn);
+}
+
+static gboolean
+slow_cb (gpointer data)
+{
+  SigdServer *server = data;
+  g_autoptr (GPtrArray) slow = g_ptr_array_new ();
+  GHashTableIter iter;
+  SigdConn *conn;
+
+  server->slow_source = 0;
+  g_hash_table_iter_init (&iter, server->conns);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
+    if (conn->too_slow && conn_is_open (conn))
+      g_ptr_array_add (slow, conn);
+  for (guint i = 0; i < slow->len; i++) {
+    SigdSession *session;
+
+    conn = slow->pdata[i];
+    session = conn->session;
+    server->metrics.too_slow++;
+    g_debug ("session %s: does not read (%" G_GUINT64_FORMAT " bytes waiting), closed",
+             session ? session->id : "-", sigd_stream_get_queued (conn->stream));
+    /* What it missed cannot be replayed, so its session ends rather than
+     * waiting for it: its peer hears "lost" now. */
+    if (session) {
+      conn->session = NULL;
+      session->conn = NULL;
+      session_end (server, session, "lost");
+    }
+    conn_close (conn, CLOSE_TOO_SLOW, "too slow");
+    if (conn->link)
+      sigd_link_close_within (conn->link, TOO_SLOW_LINGER_S);
+  }
+  return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -913,6 +1127,12 @@ sweep_cb (gpointer data)
   while (g_hash_table_iter_next (&iter, NULL, &value))
     if (*(gint64 *) value <= now)
       g_hash_table_iter_remove (&iter);
+  /* Reports are forgotten as long after the last one as a refusal lasts. */
+  g_hash_table_iter_init (&iter, server->reports);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (now - ((SigdReports *) value)->last >
+        (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC))
+      g_hash_table_iter_remove (&iter);
   sigd_invites_sweep (server);
   return G_SOURCE_CONTINUE;
 }
@@ -924,18 +1144,16 @@ match_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
-SigdServer *
-sigd_server_new (SigdConfig *config, GError **error)
+/* The state, without sockets or timers. */
+static SigdServer *
+server_alloc (SigdConfig *config)
 {
   SigdServer *server = g_new0 (SigdServer, 1);
-  g_autoptr (GTlsCertificate) cert = NULL;
-  g_autoptr (GInetAddress) inet = NULL;
-  g_autoptr (GSocketAddress) address = NULL;
-  g_autoslist (GUri) uris = NULL;
 
   server->config = config;
   server->conns = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) conn_free, NULL);
   server->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  server->sessions_per_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                             (GDestroyNotify) session_free);
   server->by_resume = g_hash_table_new (g_str_hash, g_str_equal);
@@ -943,20 +1161,34 @@ sigd_server_new (SigdConfig *config, GError **error)
   g_queue_init (&server->queue);
   server->rematch_block = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   server->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                           (GDestroyNotify) g_hash_table_unref);
+                                           (GDestroyNotify) reports_free);
   server->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   sigd_invites_init (server);
+  return server;
+}
 
+SigdServer *
+sigd_server_new (SigdConfig *config, GError **error)
+{
+  SigdServer *server = server_alloc (config);
+  g_autoptr (GInetAddress) inet = NULL;
+
+  if (!sigd_listener_size_limits (config, error)) {
+    sigd_server_free (server);
+    return NULL;
+  }
   if (config->tls_cert) {
-    cert = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, error);
-    if (!cert) {
+    server->cert = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, error);
+    if (!server->cert) {
       g_prefix_error (error, "Cannot load the TLS certificate: ");
       sigd_server_free (server);
       return NULL;
     }
   }
-  server->soup = soup_server_new ("server-header", "vchat-signald/" VCHAT_VERSION " ",
-                                  "tls-certificate", cert, NULL);
+  server->soup = soup_server_new ("server-header", "vchat-signald/" VCHAT_VERSION " ", NULL);
+  /* Messages are small JSON; compression would only let a small frame
+   * inflate into a huge one. */
+  soup_server_remove_websocket_extension (server->soup, SOUP_TYPE_WEBSOCKET_EXTENSION_DEFLATE);
   soup_server_add_websocket_handler (server->soup, "/ws", NULL, NULL, on_websocket, server, NULL);
   sigd_http_register (server);
 
@@ -967,25 +1199,26 @@ sigd_server_new (SigdConfig *config, GError **error)
     sigd_server_free (server);
     return NULL;
   }
-  address = g_inet_socket_address_new (inet, config->port);
-  if (!soup_server_listen (server->soup, address, cert ? SOUP_SERVER_LISTEN_HTTPS : 0, error)) {
+  if (!sigd_listener_start (server, inet, error)) {
     g_prefix_error (error, "Cannot listen on %s port %d: ", config->listen, config->port);
     sigd_server_free (server);
     return NULL;
   }
 
-  uris = soup_server_get_uris (server->soup);
-  if (config->public_url) {
-    server->public_url = g_strdup (config->public_url);
-    if (g_str_has_suffix (server->public_url, "/"))
-      server->public_url[strlen (server->public_url) - 1] = '\0';
-  } else {
-    GUri *uri = uris->data;
+  {
     g_autofree char *host = g_inet_address_to_string (inet);
     gboolean v6 = g_inet_address_get_family (inet) == G_SOCKET_FAMILY_IPV6;
-    server->public_url = g_strdup_printf ("%s://%s%s%s:%d", g_uri_get_scheme (uri), v6 ? "[" : "",
-                                          host, v6 ? "]" : "", g_uri_get_port (uri));
+
+    server->url = g_strdup_printf ("%s://%s%s%s:%u/", server->cert ? "https" : "http",
+                                   v6 ? "[" : "", host, v6 ? "]" : "", server->port);
   }
+  if (config->public_url) {
+    server->public_url = g_strdup (config->public_url);
+  } else {
+    server->public_url = g_strdup (server->url);
+  }
+  if (g_str_has_suffix (server->public_url, "/"))
+    server->public_url[strlen (server->public_url) - 1] = '\0';
 
   server->ping_source = g_timeout_add (SECONDS_TO_MS (config->ping_interval), ping_cb, server);
   server->match_source = g_timeout_add (250, match_cb, server);
@@ -993,12 +1226,42 @@ sigd_server_new (SigdConfig *config, GError **error)
   return server;
 }
 
+void
+sigd_server_reload (SigdServer *server)
+{
+  SigdConfig *config = server->config;
+  g_autoptr (GError) error = NULL;
+  GTlsCertificate *cert;
+
+  if (!config->tls_cert)
+    return;
+  /* Only new connections use it: sessions and calls go on undisturbed. */
+  cert = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, &error);
+  if (!cert) {
+    g_warning ("Cannot reload the TLS certificate, keeping the old one: %s", error->message);
+    return;
+  }
+  g_clear_object (&server->cert);
+  server->cert = cert;
+  g_message ("TLS certificate reloaded from %s", config->tls_cert);
+}
+
+void
+sigd_server_log_limits (SigdServer *server)
+{
+  SigdConfig *config = server->config;
+
+  sigd_listener_check_limits (server);
+  g_debug ("admitting at most %d connections (%d pending, %d pending per address) and %d "
+           "sessions; open file limit %d",
+           config->max_connections, config->max_pending, config->max_pending_per_address,
+           config->max_sessions, config->fd_limit);
+}
+
 char *
 sigd_server_get_url (SigdServer *server)
 {
-  g_autoslist (GUri) uris = soup_server_get_uris (server->soup);
-
-  return uris ? g_uri_to_string (uris->data) : NULL;
+  return g_strdup (server->url);
 }
 
 void
@@ -1018,21 +1281,84 @@ sigd_server_free (SigdServer *server)
   g_clear_handle_id (&server->ping_source, g_source_remove);
   g_clear_handle_id (&server->match_source, g_source_remove);
   g_clear_handle_id (&server->sweep_source, g_source_remove);
+  g_clear_handle_id (&server->slow_source, g_source_remove);
+  sigd_listener_stop (server);
   if (server->soup)
     soup_server_disconnect (server->soup);
-  g_clear_object (&server->soup);
   g_hash_table_destroy (server->conns);
+  g_clear_object (&server->soup);
+  sigd_listener_free (server);
+  g_clear_object (&server->cert);
+  g_free (server->url);
   g_queue_clear (&server->queue);
   g_hash_table_destroy (server->calls);
   g_hash_table_destroy (server->by_resume);
   g_hash_table_destroy (server->sessions);
   g_hash_table_destroy (server->per_address);
+  g_hash_table_destroy (server->sessions_per_key);
   g_hash_table_destroy (server->rematch_block);
   g_hash_table_destroy (server->reports);
   g_hash_table_destroy (server->refused);
   g_hash_table_destroy (server->invites);
   g_hash_table_destroy (server->tombstones);
+  g_queue_clear_full (&server->tombstone_order, g_free);
   g_hash_table_destroy (server->join_failures);
   g_free (server->public_url);
   g_free (server);
+}
+
+/* Without sockets, for the fuzz target */
+
+SigdServer *
+sigd_server_new_detached (SigdConfig *config)
+{
+  SigdServer *server = server_alloc (config);
+
+  if (config->max_sessions == 0)
+    config->max_sessions = 64;
+  server->public_url = g_strdup (config->public_url ? config->public_url : "http://localhost");
+  return server;
+}
+
+SigdConn *
+sigd_conn_new_detached (SigdServer *server, const char *address)
+{
+  SigdConn *conn = g_new0 (SigdConn, 1);
+
+  conn->server = server;
+  conn->sent = g_ptr_array_new_with_free_func (g_free);
+  conn->address = g_strdup (address);
+  conn->key = sigd_address_key_from_string (address);
+  conn_register (server, conn);
+  return conn;
+}
+
+void
+sigd_conn_receive (SigdConn *conn, const char *text, gsize len)
+{
+  g_autoptr (GBytes) bytes = g_bytes_new (text, len);
+
+  if (conn_is_open (conn))
+    on_message (NULL, SOUP_WEBSOCKET_DATA_TEXT, bytes, conn);
+}
+
+GPtrArray *
+sigd_conn_take_sent (SigdConn *conn)
+{
+  GPtrArray *sent = conn->sent;
+
+  conn->sent = g_ptr_array_new_with_free_func (g_free);
+  return sent;
+}
+
+gboolean
+sigd_conn_is_closed (SigdConn *conn)
+{
+  return !conn_is_open (conn);
+}
+
+void
+sigd_conn_drop (SigdConn *conn, gushort code)
+{
+  conn_closed (conn, code);
 }

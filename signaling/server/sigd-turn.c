@@ -1,8 +1,13 @@
-/* sigd-turn.c: the ice_servers of `welcome`
+/* sigd-turn.c: the ice_servers of `welcome`, `matched` and `incoming`
  *
  * With a shared secret, TURN credentials follow the TURN REST scheme that
  * coturn checks with use-auth-secret: the user name is "EXPIRY:SESSION" and
  * the password base64(HMAC-SHA1(secret, user name)).
+ *
+ * TURN servers (and their credentials) go only to sessions about to start
+ * a call, not to anyone who says hello: a relay handed to every visitor is
+ * an open relay. coturn checks credentials when a relay is allocated, and
+ * an allocation outlives them, so a lifetime of minutes covers a call.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -25,7 +30,8 @@ turn_rest_password (const char *secret, const char *username)
 }
 
 JsonArray *
-sigd_turn_ice_servers (const SigdConfig *config, const char *session_id, gint64 now_s)
+sigd_turn_ice_servers (const SigdConfig *config, const char *session_id, gint64 now_s,
+                       gboolean with_turn)
 {
   JsonArray *servers = json_array_new ();
 
@@ -38,7 +44,7 @@ sigd_turn_ice_servers (const SigdConfig *config, const char *session_id, gint64 
     json_array_add_object_element (servers, entry);
   }
 
-  if (config->turn && config->turn[0]) {
+  if (with_turn && config->turn && config->turn[0]) {
     JsonObject *entry = json_object_new ();
 
     json_object_set_array_member (entry, "urls",

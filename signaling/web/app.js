@@ -301,7 +301,7 @@
       case 'left_queue':
         if (st.state === 'searching') setState('idle');
         break;
-      case 'matched': onMatched(msg); break;
+      case 'matched': takeIceServers(msg); onMatched(msg); break;
       case 'invite': onInvite(msg); break;
       case 'invite_cancelled':
       case 'invite_expired':
@@ -310,7 +310,7 @@
           if (msg.type === 'invite_expired') showStatus('Your invite link expired. Create a new one to invite someone.');
         }
         break;
-      case 'incoming': onIncoming(msg); break;
+      case 'incoming': takeIceServers(msg); onIncoming(msg); break;
       case 'ringing':
         if (st.state !== 'joining') {
           // We stopped while invite_join was on its way.
@@ -471,6 +471,12 @@
         if (pc === st.pc) localError('webrtc', 'Could not create the call offer: ' + e.message);
       });
     }
+  }
+
+  // TURN servers (with credentials) come with the call they are for, in
+  // `matched` and `incoming`; `welcome` carries the STUN servers.
+  function takeIceServers(msg) {
+    if (Array.isArray(msg.ice_servers)) st.iceServers = msg.ice_servers;
   }
 
   function rtcIceServers() {

@@ -27,7 +27,7 @@ def stop_process(proc, timeout=5):
 
 
 class Signald:
-    def __init__(self, *args, env=None):
+    def __init__(self, *args, env=None, preexec_fn=None):
         self.binary = os.environ["VCHAT_SIGNALD"]
         self.web_root = os.environ.get("VCHAT_WEB_ROOT")
         cmd = [self.binary, "--listen", "127.0.0.1", "--port", "0"]
@@ -37,11 +37,12 @@ class Signald:
         self.log_lines = []
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            env=dict(os.environ, **(env or {})))
+            env=dict(os.environ, **(env or {})), preexec_fn=preexec_fn)
         line = self.proc.stdout.readline()
         m = re.search(r"listening on (https?)://([\d.]+):(\d+)", line)
         if not m:
             rest = self.proc.stdout.read() if self.proc.poll() is not None else ""
+            stop_process(self.proc)  # do not leave it running behind the test
             raise RuntimeError(f"vchat-signald did not start: {line}{rest}")
         self.log_lines.append(line)
         self.scheme, self.host, self.port = m.group(1), m.group(2), int(m.group(3))

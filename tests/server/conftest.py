@@ -51,8 +51,8 @@ def _stack():
 def signald(_stack):
     servers, _ = _stack
 
-    def start(*args, env=None):
-        s = TSignald(*args, env=env)
+    def start(*args, env=None, nofile=None):
+        s = TSignald(*args, env=env, nofile=nofile)
         servers.append(s)
         return s
     return start

@@ -102,3 +102,25 @@ def test_join_link_opens_browser_client(signald):
     assert status == 200
     assert headers.get("Content-Type", "").startswith("text/html")
     assert b"<html" in join_page.lower() or b"<!doctype html" in join_page.lower()
+
+
+def test_metrics_only_for_monitoring_hosts(signald):
+    """The reported problem: /metrics was public. By default only loopback
+    reads it; behind a trusted proxy the forwarded address counts."""
+    import socket
+
+    def get(s, source, headers=""):
+        c = socket.create_connection((s.host, s.port), source_address=(source, 0), timeout=5)
+        c.sendall(f"GET /metrics HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode())
+        status = int(c.recv(100).split(b" ")[1])
+        c.close()
+        return status
+
+    s = signald("--metrics-from", "127.0.0.1", "--trusted-proxy", "127.0.0.5")
+    assert get(s, "127.0.0.1") == 200
+    assert get(s, "127.0.0.2") == 403
+    assert get(s, "127.0.0.5", "X-Forwarded-For: 198.51.100.1\r\n") == 403
+    assert get(s, "127.0.0.5", "X-Forwarded-For: 127.0.0.1\r\n") == 200
+    assert get(s, "127.0.0.3", "X-Forwarded-For: 127.0.0.1\r\n") == 403
+    d = signald()
+    assert get(d, "127.0.0.9") == 200  # the default: all of loopback

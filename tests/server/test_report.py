@@ -68,3 +68,50 @@ def test_report_reason_required(signald, connect):
     a.send({"type": "report", "call": call, "reason": "spam"})
     a.expect("reported", call=call)
     b.expect_nothing(0.2)
+
+
+def test_refusal_outlives_the_session(signald, connect):
+    """The reported problem: a refused session said hello again and started
+    fresh. Refusals hold for the address."""
+    s = signald("--report-threshold", "2")
+    t = connect(s, name="Troll", source="127.0.0.9")
+    for i, src in enumerate(("127.0.0.2", "127.0.0.3")):
+        p = connect(s, name=f"P{i}", source=src)
+        call, _, _ = pair(t, p)
+        report_and_leave(p, t, call)
+    t.close(1000)
+    t2 = connect(s, name="Troll again", source="127.0.0.9")
+    assert t2.session != t.session
+    t2.send({"type": "queue"})
+    t2.expect_error("refused", ref="queue")
+    # others are not affected
+    a, b = connect(s, source="127.0.0.4"), connect(s, source="127.0.0.5")
+    pair(a, b)
+
+
+def test_reports_of_a_session_add_up_across_its_hellos(signald, connect):
+    s = signald("--report-threshold", "2")
+    t = connect(s, name="Troll", source="127.0.0.9")
+    p1 = connect(s, name="P1", source="127.0.0.2")
+    call, _, _ = pair(t, p1)
+    report_and_leave(p1, t, call)
+    t.close(1000)
+    t2 = connect(s, name="Troll again", source="127.0.0.9")
+    p2 = connect(s, name="P2", source="127.0.0.3")
+    call, _, _ = pair(t2, p2)
+    report_and_leave(p2, t2, call)
+    t2.send({"type": "queue"})
+    t2.expect_error("refused", ref="queue")
+
+
+def test_many_sessions_of_one_reporter_count_once(signald, connect):
+    """Reporters count by address: one person with many sessions cannot
+    get someone refused alone."""
+    s = signald("--report-threshold", "2")
+    t = connect(s, name="Target", source="127.0.0.9")
+    for _ in range(3):
+        p = connect(s, name="Sybil", source="127.0.0.2")
+        call, _, _ = pair(t, p)
+        report_and_leave(p, t, call)
+        p.close(1000)
+    queue(t)

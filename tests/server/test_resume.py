@@ -133,3 +133,19 @@ def test_grace_expiry_leaves_invites_away(signald, connect):
     time.sleep(1.0)
     b.send({"type": "invite_join", "code": code})
     b.expect_error("inviter-away", ref="invite_join")
+
+
+def test_resume_token_rotates(signald, connect):
+    """Each welcome has a new token; a token that was used resumes nothing."""
+    s = signald("--grace", "5")
+    a = connect(s)
+    old = a.resume
+    a.drop()
+    a2 = connect(s, resume=old)
+    assert a2.welcome["resumed"] is True and a2.session == a.session
+    assert a2.resume != old
+    a2.drop()
+    stale = connect(s, resume=old)
+    assert stale.welcome["resumed"] is False and stale.session != a.session
+    a3 = connect(s, resume=a2.resume)
+    assert a3.welcome["resumed"] is True and a3.session == a.session

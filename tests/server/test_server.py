@@ -15,7 +15,9 @@ OPTIONS = [
     "--invite-ttl", "--invite-max-ttl", "--ring-timeout", "--join-attempts",
     "--interest-wait", "--language-wait", "--rematch-delay", "--ping-interval",
     "--report-threshold", "--report-refuse-time", "--tls-cert", "--tls-key",
-    "--config", "--log-addresses", "--verbose",
+    "--config", "--log-addresses", "--verbose", "--max-connections", "--max-pending",
+    "--max-pending-per-address", "--handshake-timeout", "--max-sessions", "--max-send-queue",
+    "--max-outbox", "--max-invite-tombstones", "--trusted-proxy", "--metrics-from",
 ]
 
 
@@ -136,3 +138,46 @@ def test_log_has_no_addresses(signald, connect, extra):
     assert not leaks, "the log names client addresses:\n" + "\n".join(leaks)
     if extra:
         assert len(lines) > 1, "--verbose logged nothing about the sessions"
+
+
+def test_sighup_reloads_the_certificate(signald, connect, tmp_path):
+    """A renewed certificate is taken on SIGHUP; sessions go on."""
+    import signal
+    import socket
+    import ssl
+
+    def make(cn):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", f"/CN={cn}", "-keyout", str(key), "-out", str(cert)],
+                       check=True, capture_output=True)
+
+    def served_cert():
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with socket.create_connection((s.host, s.port), timeout=5) as raw:
+            with ctx.wrap_socket(raw, server_hostname=s.host) as t:
+                return t.getpeercert(binary_form=True)
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    make("first")
+    s = signald("--tls-cert", str(cert), "--tls-key", str(key))
+    first = served_cert()
+    a, b = connect(s), connect(s)
+    call, _, _ = pair(a, b)
+    make("renewed")
+    s.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while served_cert() == first and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert served_cert() != first
+    # the call goes on
+    a.send({"type": "signal", "call": call, "ice": {"candidate": "c", "sdpMLineIndex": 0}})
+    b.expect("signal")
+    # a broken file keeps the old certificate
+    cert.write_text("not a certificate")
+    s.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    assert served_cert() != first
+    assert "Cannot reload the TLS certificate" in s.log
+    a.ping_ok()

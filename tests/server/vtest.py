@@ -4,7 +4,9 @@ Everything here talks to a real vchat-signald over real sockets; the
 assertions follow docs/protocol.md.
 """
 import json
+import os
 import re
+import resource
 import socket
 import ssl
 import struct
@@ -27,7 +29,31 @@ def assert_sentence(text, what="error message"):
 
 
 class TSignald(Signald):
+    """A server for one test; `nofile` gives it that open file limit (soft
+    and hard), as a small machine or a tight systemd unit would."""
     stopped = False
+
+    def __init__(self, *args, env=None, nofile=None):
+        preexec = None
+        if nofile:
+            def preexec():
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+        super().__init__(*args, env=env, preexec_fn=preexec)
+
+    def rss_kib(self, field="VmRSS"):
+        """The server's resident memory (VmRSS), in KiB."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        raise AssertionError(f"no {field}")
+
+    def peak_kib(self):
+        """The most resident memory the server ever had (VmHWM), in KiB."""
+        return self.rss_kib("VmHWM")
+
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
 
     def stop(self):
         self.stopped = True
@@ -38,23 +64,33 @@ class TClient(Client):
     """signald.Client plus: a source address, error and close helpers."""
 
     def __init__(self, server, hello=True, name=None, client="test/1",
-                 source=None, **hello_fields):
+                 source=None, rcvbuf=None, headers=None, **hello_fields):
         self.server = server
         self.session = None
         self.resume = None
         self.welcome = None
         sock = None
         opts = {}
-        if source:
+        if rcvbuf:
+            # a client on a slow link: little room to receive into
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(10)
+            if source:
+                sock.bind((source, 0))
+            sock.connect((server.host, server.port))
+        elif source:
             sock = socket.create_connection((server.host, server.port), timeout=10,
                                             source_address=(source, 0))
-            if server.scheme == "https":
-                ctx = ssl.create_default_context()
-                ctx.check_hostname = False
-                ctx.verify_mode = ssl.CERT_NONE
-                sock = ctx.wrap_socket(sock, server_hostname=server.host)
+        if sock and server.scheme == "https":
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            sock = ctx.wrap_socket(sock, server_hostname=server.host)
         if server.scheme == "https":
             opts["sslopt"] = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
+        if headers:
+            opts["header"] = headers
         self.ws = websocket.create_connection(server.ws_url, timeout=10, socket=sock, **opts)
         if hello:
             msg = {"type": "hello", "version": 1, "client": client}
@@ -235,3 +271,55 @@ def wait_metric(server, name, expected, labels="", timeout=2.0):
             assert v == expected, f"{name}{labels} = {v}, expected {expected}"
             return
         time.sleep(0.05)
+
+
+def probe_healthz(server, timeout=3):
+    """A well-behaved visitor: GET /healthz. Returns the seconds it took,
+    or None if it got no answer within `timeout`."""
+    t0 = time.monotonic()
+    try:
+        status, _, body = http_get(server, "/healthz", timeout=timeout)
+    except (OSError, urllib.error.URLError):
+        return None
+    if status != 200 or body.strip() != b"ok":
+        return None
+    return time.monotonic() - t0
+
+
+def probe_session(server, timeout=5):
+    """A well-behaved client: connect, hello, ping. Returns the seconds it
+    took, or None if it failed."""
+    t0 = time.monotonic()
+    c = None
+    try:
+        c = TClient(server)
+        c.ping_ok(timeout)
+    except (OSError, ConnectionError, TimeoutError, AssertionError,
+            websocket.WebSocketException):
+        return None
+    finally:
+        if c:
+            c.close(1000)
+            c.kill()
+    return time.monotonic() - t0
+
+
+def raw_connect(server, source=None, timeout=5):
+    """A bare TCP connection to the server, nothing sent."""
+    return socket.create_connection((server.host, server.port), timeout=timeout,
+                                    source_address=(source, 0) if source else None)
+
+
+def closed_by_server(sock, timeout):
+    """True if the server ends the connection within `timeout` (EOF or
+    reset), False if it is still open then."""
+    sock.settimeout(timeout)
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return True
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
