@@ -2,24 +2,29 @@
  *
  * The pipeline, for a session with a camera and a microphone:
  *
- *   camera ─ videoconvert ─ videorate ─ videoscale ─ I420 ─ tee ┬ queue ─ vp8enc ─ rtpvp8pay ─┐
- *             (probe: black frames when the camera is off)     └ queue ─ pipewiresink         │
- *   microphone ─ audioconvert ─ audioresample ─ volume ─ queue ─ opusenc ─ rtpopuspay ─ webrtcbin
+ *   camera ─┐                                                         ┌ queue ─ vp8enc ─ rtpvp8pay ─┐
+ *   black ──┴ selector ─ videoconvert ─ videorate ─ videoscale ─ I420 ─ tee                            │
+ *             (probe: black frames when the camera is off)          └ queue ─ pipewiresink (preview)  │
+ *   microphone ─┐                                                                                     │
+ *   silence ────┴ selector ─ audioconvert ─ audioresample ─ mono 48 kHz ─ volume ─ queue ─ opusenc ─ rtpopuspay ─ webrtcbin
  *
  *   webrtcbin ┬ queue ─ rtpvp8depay ─ vp8dec ─ videoconvert ─ tee ┬ queue ─ ... ─ pipewiresink
  *             │                      (probe: frame counter)      └ queue ─ ... ─ RGB ─ appsink
  *             └ queue ─ rtpopusdepay ─ opusdec ─ audioconvert ─ audioresample ─ audio sink
  *
  * webrtcbin 1.22.0 needs a number of workarounds (see shared/WEBRTCBIN-1.22.md);
- * each is marked "1.22:" where it is applied.
+ * each is marked "1.22:" where it is applied; PipeWire 0.3.65's are marked
+ * "PipeWire 0.3.65:".
  *
  * Threads: webrtcbin's action signals are emitted from the main context only,
  * and the promises they take are waited for there (they complete in
  * milliseconds on webrtcbin's own thread, which never waits for ours). Signals
  * that webrtcbin, libnice and the streaming threads emit are handed to the
- * main context with run_on_main(); the only work done on those threads is
- * linking the receive chain in pad-added (it must be linked before the first
- * buffer is pushed) and counting buffers.
+ * main context with run_on_main(); the streaming threads only link the
+ * receive chain in pad-added (it must be linked before the first buffer is
+ * pushed) and count buffers. The devices, the PipeWire outputs and the
+ * pipeline's teardown change state on GStreamer's thread pool (see "Work
+ * that can block in GStreamer or PipeWire").
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -569,13 +574,6 @@ output_free (gpointer data)
   g_free (output);
 }
 
-/* The output's buffers go through this probe on the pad in front of it,
- * which pushes them itself and keeps the output's flow errors from going
- * upstream: through rtpbin they would stop every stream of the call (and
- * through a tee, the encoder). Once the output has failed, or before it has
- * started, its buffers and events are dropped (a sink that is not playing
- * would answer FLUSHING, which stops the branch); the sticky ones are given
- * to it when it starts. */
 static gboolean
 send_sticky (GstPad *pad, GstEvent **event, gpointer data)
 {

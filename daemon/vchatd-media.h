@@ -41,8 +41,10 @@ typedef struct {
   /* Video: a PipeWire node (pipewiresrc target-object: node.name or
    * object.serial), or a GStreamer bin description (tests), or neither
    * (no camera: the call has no outgoing video). A source that fails, or
-   * gives no frame within a few seconds (a missing PipeWire target just
-   * waits), is replaced by black frames and "device-failed" is emitted. */
+   * gives no frame for 2 s (a missing PipeWire target just waits, a paused
+   * producer sends nothing), is replaced by black frames and
+   * "device-failed" is emitted; it is shown again ("device-restored") as
+   * soon as it delivers. */
   const char *camera_target;
   const char *video_source_description;
   /* Audio likewise (a failed microphone is replaced by silence). */
