@@ -3239,9 +3239,14 @@ reap_job (GstElement *pipeline, gpointer data)
     stop_device (g_ptr_array_index (reap->devices, i));
   for (i = 0; i < reap->sources->len; i++)
     stop_locked (g_ptr_array_index (reap->sources, i));
+  /* PAUSED first: their pools flush (a render waiting for a PipeWire
+   * buffer returns) and their streams stop, so nothing renders into them
+   * while the rest stops; then down. */
+  for (i = 0; i < reap->sinks->len; i++)
+    gst_element_set_state (g_ptr_array_index (reap->sinks, i), GST_STATE_PAUSED);
+  gst_element_set_state (pipeline, GST_STATE_NULL);
   for (i = 0; i < reap->sinks->len; i++)
     gst_element_set_state (g_ptr_array_index (reap->sinks, i), GST_STATE_NULL);
-  gst_element_set_state (pipeline, GST_STATE_NULL);
   g_atomic_int_set (&reap->state->done, 1);
 }
 
