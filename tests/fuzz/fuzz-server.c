@@ -108,8 +108,11 @@ check_frames (Script *s, Client *clients)
         g_clear_pointer (&c->call, g_free);
         for (guint k = 0; k < N_CLIENTS; k++)
           if (k != i && vchat_msg_get_bool (msg, "resumed") &&
-              g_strcmp0 (clients[k].session, c->session) == 0)
+              g_strcmp0 (clients[k].session, c->session) == 0) {
+            /* Several clients may have held the session in turn. */
+            g_free (c->call);
             c->call = g_strdup (clients[k].call);
+          }
         break;
       case VCHAT_MSG_MATCHED:
         if (c->call && g_strcmp0 (c->call, call) != 0)
