@@ -3146,26 +3146,10 @@ static GMutex reaping_lock;
 static GCond reaping_cond;
 static guint reaping;
 
+/* Shared by the teardown job and its watch (g_atomic_rc_box). */
 typedef struct {
-  gint ref_count;
   gint done; /* atomic */
 } ReapState;
-
-static ReapState *
-reap_state_ref (ReapState *state)
-{
-  g_atomic_int_inc (&state->ref_count);
-  return state;
-}
-
-static void
-reap_state_unref (gpointer data)
-{
-  ReapState *state = data;
-
-  if (g_atomic_int_dec_and_test (&state->ref_count))
-    g_free (state);
-}
 
 typedef struct {
   VchatdMedia *self; /* probes in the pipeline point at it */
@@ -3218,7 +3202,7 @@ reap_free (gpointer data)
   g_ptr_array_unref (reap->devices);
   g_ptr_array_unref (reap->sources);
   g_ptr_array_unref (reap->sinks);
-  reap_state_unref (reap->state);
+  g_atomic_rc_box_release (reap->state);
   g_object_unref (reap->self);
   g_free (reap);
   g_mutex_lock (&reaping_lock);
@@ -3304,8 +3288,7 @@ teardown (VchatdMedia *self)
   reap->devices = g_ptr_array_new_with_free_func (device_unref);
   reap->sources = g_ptr_array_new_with_free_func (gst_object_unref);
   reap->sinks = g_ptr_array_new_with_free_func (gst_object_unref);
-  reap->state = g_new0 (ReapState, 1);
-  reap->state->ref_count = 1;
+  reap->state = g_atomic_rc_box_new0 (ReapState);
   for (kind = 0; kind < N_SOURCES; kind++) {
     SourceSlot *slot = &self->sources[kind];
 
@@ -3329,7 +3312,8 @@ teardown (VchatdMedia *self)
   }
 
   late = g_timeout_source_new_seconds (TEARDOWN_WARN_SECONDS);
-  g_source_set_callback (late, on_reap_late, reap_state_ref (reap->state), reap_state_unref);
+  g_source_set_callback (late, on_reap_late, g_atomic_rc_box_acquire (reap->state),
+                         (GDestroyNotify) g_atomic_rc_box_release);
   g_source_set_static_name (late, "[vchatd-media] teardown watch");
   g_source_attach (late, self->context);
   g_mutex_lock (&reaping_lock);
