@@ -184,13 +184,31 @@ on_media_state (VchatdMedia *media, GParamSpec *pspec, VchatdCall *self)
       set_state (self, VCHATD_CALL_CONNECTED);
     publish_remote_node (self, media);
     break;
-  case VCHATD_MEDIA_STATE_FAILED:
+  case VCHATD_MEDIA_STATE_FAILED: {
+    const char *why = NULL;
+
     /* No media for a while: the peer vanished (a crash, a lost network).
      * Reconnection will build a new media session here; for now the call
-     * ends, and the server is told so it does not wait for its grace time. */
-    g_debug ("call %s: media failed", self->path);
-    vchatd_call_end (self, VCHATD_END_PEER_LOST, TRUE);
+     * ends, and the server is told so it does not wait for its grace time.
+     * A description webrtcbin refused, or our own media failing, is an
+     * error, not a lost peer. */
+    switch (vchatd_media_get_failure (media, &why)) {
+    case VCHATD_MEDIA_FAILURE_PEER:
+      g_warning ("call %s: the peer sent a session description webrtcbin cannot use: %s",
+                 self->path, why);
+      vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
+      break;
+    case VCHATD_MEDIA_FAILURE_LOCAL:
+      g_warning ("call %s: media failed: %s", self->path, why);
+      vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
+      break;
+    default:
+      g_message ("call %s: media lost: %s", self->path, why ? why : "no reason given");
+      vchatd_call_end (self, VCHATD_END_PEER_LOST, TRUE);
+      break;
+    }
     break;
+  }
   default:
     break;
   }

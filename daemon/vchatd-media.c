@@ -31,6 +31,7 @@
 
 #include "vchatd-media.h"
 #include "vchatd-media-stats.h"
+#include "vchatd-sdp.h"
 
 #include <string.h>
 
@@ -52,19 +53,15 @@
 /* A pipeline that has not stopped by then is stuck in GStreamer or
  * PipeWire, and is abandoned. */
 #define TEARDOWN_WARN_SECONDS 10
-/* webrtcbin answers its promises within milliseconds; this only guards the
- * main loop against a webrtcbin bug. */
-#define PROMISE_TIMEOUT_US (5 * G_USEC_PER_SEC)
+/* webrtcbin answers its promises within milliseconds; a negotiation step
+ * still unanswered after this is a webrtcbin bug, or a machine too loaded to
+ * hold a call. Nothing waits for it: the tick checks. */
+#define STEP_TIMEOUT_US (20 * G_USEC_PER_SEC)
 
 #define VIDEO_PT 96
 #define AUDIO_PT 111
-#define TWCC_URI "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
 #define TWCC_ID 1
 #define THUMBNAIL_WIDTH 160
-/* The signaling protocol carries at most 60000 characters of SDP. */
-#define MAX_SDP_LENGTH 65536
-#define MAX_MEDIA 16
-#define MAX_CANDIDATE_LENGTH 1024
 
 typedef enum { SOURCE_VIDEO, SOURCE_AUDIO, N_SOURCES } SourceKind;
 
@@ -145,7 +142,14 @@ struct _VchatdMedia {
   GArray *pending_candidates;          /* PendingCandidate: before the remote description */
   GPtrArray *pending_local_candidates; /* "mline candidate", before our description went out */
   gboolean offer_made;
-  gboolean remote_description_set;
+  gboolean remote_description_given; /* checked and handed to webrtcbin */
+  gboolean remote_description_set;   /* webrtcbin took it */
+  gboolean candidates_ready;         /* remote candidates go to webrtcbin now */
+  const char *step_what;             /* the negotiation step webrtcbin is doing */
+  gint64 step_deadline_us;
+  guint step_serial;
+  VchatdMediaFailure failure;
+  char *failure_message;
   gboolean local_description_sent;
   gboolean end_of_candidates_sent;
   guint remote_media_count;
@@ -291,94 +295,147 @@ run_on_main (VchatdMedia *self, MainFunc func, gpointer data, GDestroyNotify des
   g_source_attach (source, self->context);
 }
 
-/* Waiting for webrtcbin's promises on the main context */
+/* webrtcbin's promises: each negotiation step goes on from the main context
+ *
+ * webrtcbin answers a promise on its own thread. The change function copies
+ * the answer and hands it to the main context with run_on_main(), where the
+ * next step runs; nothing waits for a promise. A step that webrtcbin never
+ * answers is caught by check_negotiation() on the one-second tick. */
+
+typedef void (*PromiseFunc) (VchatdMedia *self, const GstStructure *reply, gpointer data);
 
 typedef struct {
-  GMutex lock;
-  GCond cond;
-  gboolean changed;
-} PromiseWaiter;
+  VchatdMedia *self; /* a reference, dropped on the main context */
+  PromiseFunc func;
+  const char *what;
+  VchatdMediaFailure failure; /* whose fault a refusal is */
+  guint serial;
+  gpointer data;
+  GDestroyNotify destroy;
+} PromiseStep;
+
+typedef struct {
+  PromiseFunc func;
+  const char *what;
+  VchatdMediaFailure failure;
+  guint serial;
+  GstStructure *reply; /* may be NULL: set-*-description replies nothing */
+  GError *error;
+  gpointer data;
+  GDestroyNotify destroy;
+} PromiseResult;
+
+static void unref_on_main (gpointer data);
+static void media_fail (VchatdMedia *self, VchatdMediaFailure failure, const char *format, ...)
+  G_GNUC_PRINTF (3, 4);
 
 static void
-promise_waiter_clear (gpointer data)
+promise_step_free (gpointer data)
 {
-  PromiseWaiter *waiter = data;
+  PromiseStep *step = data;
 
-  g_mutex_clear (&waiter->lock);
-  g_cond_clear (&waiter->cond);
+  if (step->destroy && step->data)
+    step->destroy (step->data);
+  unref_on_main (step->self);
+  g_free (step);
 }
 
 static void
-promise_waiter_unref (gpointer data)
+promise_result_free (gpointer data)
 {
-  g_atomic_rc_box_release_full (data, promise_waiter_clear);
+  PromiseResult *result = data;
+
+  if (result->destroy && result->data)
+    result->destroy (result->data);
+  g_clear_pointer (&result->reply, gst_structure_free);
+  g_clear_error (&result->error);
+  g_free (result);
 }
 
+static void
+on_promise_result_main (VchatdMedia *self, gpointer data)
+{
+  PromiseResult *result = data;
+
+  if (result->serial != self->step_serial)
+    return; /* a step given up on (check_negotiation) */
+  self->step_what = NULL;
+  if (result->error) {
+    media_fail (self, result->failure, "%s", result->error->message);
+    return;
+  }
+  result->func (self, result->reply, result->data);
+}
+
+/* webrtcbin's thread (or the emitting one, for a promise answered at once). */
 static void
 on_promise_changed (GstPromise *promise, gpointer data)
 {
-  PromiseWaiter *waiter = data;
-
-  g_mutex_lock (&waiter->lock);
-  waiter->changed = TRUE;
-  g_cond_broadcast (&waiter->cond);
-  g_mutex_unlock (&waiter->lock);
-}
-
-static GstPromise *
-waitable_promise_new (PromiseWaiter **waiter_out)
-{
-  PromiseWaiter *waiter = g_atomic_rc_box_new0 (PromiseWaiter);
-
-  g_mutex_init (&waiter->lock);
-  g_cond_init (&waiter->cond);
-  *waiter_out = waiter;
-  return gst_promise_new_with_change_func (on_promise_changed, g_atomic_rc_box_acquire (waiter),
-                                           promise_waiter_unref);
-}
-
-/* Waits for @promise (made by waitable_promise_new(), whose waiter this
- * releases) and gives its reply (may be NULL: set-*-description replies
- * nothing on success); FALSE with @error set when it failed, was interrupted
- * or timed out. */
-static gboolean
-promise_wait_reply (GstPromise *promise, PromiseWaiter *waiter, const char *what,
-                    const GstStructure **reply_out, GError **error)
-{
-  gint64 deadline = g_get_monotonic_time () + PROMISE_TIMEOUT_US;
-  const GstStructure *reply;
+  PromiseStep *step = data;
+  PromiseResult *result = g_new0 (PromiseResult, 1);
+  const GstStructure *reply = NULL;
   const GValue *value;
-  gboolean changed;
 
-  g_mutex_lock (&waiter->lock);
-  while (!waiter->changed)
-    if (!g_cond_wait_until (&waiter->cond, &waiter->lock, deadline))
-      break;
-  changed = waiter->changed;
-  g_mutex_unlock (&waiter->lock);
-  promise_waiter_unref (waiter);
-
-  if (!changed) {
-    gst_promise_interrupt (promise);
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "webrtcbin did not %s in time", what);
-    return FALSE;
-  }
-  if (gst_promise_wait (promise) != GST_PROMISE_RESULT_REPLIED) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "webrtcbin could not %s", what);
-    return FALSE;
-  }
-  reply = gst_promise_get_reply (promise);
+  result->func = step->func;
+  result->what = step->what;
+  result->failure = step->failure;
+  result->serial = step->serial;
+  result->data = g_steal_pointer (&step->data);
+  result->destroy = step->destroy;
+  if (gst_promise_wait (promise) == GST_PROMISE_RESULT_REPLIED)
+    reply = gst_promise_get_reply (promise);
+  else
+    result->error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "webrtcbin could not %s",
+                                 step->what);
   if (reply && (value = gst_structure_get_value (reply, "error")) &&
       G_VALUE_HOLDS (value, G_TYPE_ERROR)) {
     const GError *inner = g_value_get_boxed (value);
 
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT, "webrtcbin could not %s: %s", what,
-                 inner ? inner->message : "unknown error");
-    return FALSE;
+    result->error = g_error_new (G_IO_ERROR, G_IO_ERROR_FAILED, "webrtcbin could not %s: %s",
+                                 step->what, inner ? inner->message : "unknown error");
+  } else if (reply) {
+    result->reply = gst_structure_copy (reply);
   }
-  if (reply_out)
-    *reply_out = reply;
-  return TRUE;
+  run_on_main (step->self, on_promise_result_main, result, promise_result_free);
+}
+
+/* Emits webrtcbin's action @signal (with @arg, which may be NULL) and runs
+ * @func on the main context with its reply; @data is given to @func and
+ * then freed with @destroy. One step at a time. */
+static void
+run_step (VchatdMedia *self, const char *signal, gpointer arg, const char *what,
+          VchatdMediaFailure failure, PromiseFunc func, gpointer data, GDestroyNotify destroy)
+{
+  PromiseStep *step = g_new0 (PromiseStep, 1);
+  GstPromise *promise;
+
+  g_warn_if_fail (self->step_what == NULL);
+  step->self = g_object_ref (self);
+  step->func = func;
+  step->what = what;
+  step->failure = failure;
+  step->serial = ++self->step_serial;
+  step->data = data;
+  step->destroy = destroy;
+  self->step_what = what;
+  self->step_deadline_us = g_get_monotonic_time () + STEP_TIMEOUT_US;
+  g_debug ("media: asking webrtcbin to %s", what);
+  promise = gst_promise_new_with_change_func (on_promise_changed, step, promise_step_free);
+  g_signal_emit_by_name (self->webrtc, signal, arg, promise);
+  gst_promise_unref (promise);
+}
+
+/* On the tick: a step webrtcbin has not answered in STEP_TIMEOUT_US will not
+ * be (a webrtcbin bug, or a machine too loaded to make a call). */
+static void
+check_negotiation (VchatdMedia *self)
+{
+  if (!self->step_what || g_get_monotonic_time () < self->step_deadline_us)
+    return;
+  media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "webrtcbin did not %s within %d s",
+              self->step_what, (int) (STEP_TIMEOUT_US / G_USEC_PER_SEC));
+  self->step_serial++;
+  self->step_what = NULL;
 }
 
 /* Building blocks */
@@ -965,6 +1022,17 @@ select_input (VchatdMedia *self, SourceKind kind, gboolean device)
   SourceSlot *slot = &self->sources[kind];
 
   device = device && slot->device;
+  /* The fallback is shown before it starts: an input-selector forwards
+   * the events of its active pad at once but holds an inactive pad's until
+   * its next buffer, so a switch between the fallback's stream-start and
+   * its segment (a device that fails before its first buffer) sent the
+   * segment first. */
+  if (slot->on_device != device || !slot->selected) {
+    slot->on_device = device;
+    slot->selected = TRUE;
+    g_object_set (slot->selector, "active-pad",
+                  device ? slot->device->selector_pad : slot->fallback_pad, NULL);
+  }
   if (!device && !slot->fallback_started) {
     g_autoptr (GstClock) clock = gst_element_get_clock (self->pipeline);
 
@@ -975,12 +1043,6 @@ select_input (VchatdMedia *self, SourceKind kind, gboolean device)
     if (gst_element_set_state (slot->fallback, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
       g_warning ("media: cannot start the %s fallback source", source_kind_name (kind));
   }
-  if (slot->on_device == device && slot->selected)
-    return;
-  slot->on_device = device;
-  slot->selected = TRUE;
-  g_object_set (slot->selector, "active-pad",
-                device ? slot->device->selector_pad : slot->fallback_pad, NULL);
 }
 
 /* Pool thread: NULL, and the probe goes (its reference on the device would
@@ -1344,7 +1406,7 @@ add_twcc_extension (GstElement *payloader, guint id, GError **error)
 
   if (id == 0)
     return TRUE;
-  ext = gst_rtp_header_extension_create_from_uri (TWCC_URI);
+  ext = gst_rtp_header_extension_create_from_uri (VCHATD_SDP_TWCC_URI);
   if (!ext) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
                          "The GStreamer element “rtphdrexttwcc” is missing");
@@ -1539,7 +1601,7 @@ rtp_caps (SourceKind kind, guint pt, guint twcc_id)
   if (twcc_id) {
     g_autofree char *field = g_strdup_printf ("extmap-%u", twcc_id);
 
-    gst_caps_set_simple (caps, field, G_TYPE_STRING, TWCC_URI, NULL);
+    gst_caps_set_simple (caps, field, G_TYPE_STRING, VCHATD_SDP_TWCC_URI, NULL);
   }
   return caps;
 }
@@ -1832,8 +1894,8 @@ check_watchdog (VchatdMedia *self)
     return;
   silent_ms = session_ms (self) - g_atomic_int_get (&self->last_inbound_ms);
   if (silent_ms > (gint) self->watchdog_seconds * 1000) {
-    g_message ("media: no media from the peer for %d ms: the call is lost", silent_ms);
-    set_state (self, VCHATD_MEDIA_STATE_FAILED);
+    media_fail (self, VCHATD_MEDIA_FAILURE_PEER_LOST, "no media from the peer for %d ms",
+                silent_ms);
   }
 }
 
@@ -1849,8 +1911,7 @@ on_ice_state_main (VchatdMedia *self, gpointer data)
       pc == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
     if (self->state == VCHATD_MEDIA_STATE_CONNECTING ||
         self->state == VCHATD_MEDIA_STATE_CONNECTED) {
-      g_message ("media: ICE failed: no network path to the peer");
-      set_state (self, VCHATD_MEDIA_STATE_FAILED);
+      media_fail (self, VCHATD_MEDIA_FAILURE_PEER_LOST, "ICE failed: no network path to the peer");
     }
     return;
   }
@@ -2038,280 +2099,44 @@ on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpoint
 }
 
 static void
+on_offer_set (VchatdMedia *self, const GstStructure *reply, gpointer data)
+{
+  GstWebRTCSessionDescription *offer = data;
+  g_autofree char *text = gst_sdp_message_as_text (offer->sdp);
+
+  g_debug ("media: offer:\n%s", text);
+  local_description_sent (self, "offer", text);
+}
+
+static void
+on_offer_created (VchatdMedia *self, const GstStructure *reply, gpointer data)
+{
+  GstWebRTCSessionDescription *offer = NULL;
+
+  if (reply)
+    gst_structure_get (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, NULL);
+  if (!offer) {
+    media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "webrtcbin made no offer");
+    return;
+  }
+  run_step (self, "set-local-description", offer, "use its offer", VCHATD_MEDIA_FAILURE_LOCAL,
+            on_offer_set, offer, (GDestroyNotify) gst_webrtc_session_description_free);
+}
+
+static void
 make_offer (VchatdMedia *self, gpointer data)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GstPromise) promise = NULL;
-  g_autoptr (GstWebRTCSessionDescription) offer = NULL;
-  g_autofree char *text = NULL;
-  const GstStructure *reply = NULL;
-  PromiseWaiter *waiter;
-
   if (self->offer_made || self->role != VCHATD_MEDIA_ROLE_OFFERER)
     return;
   self->offer_made = TRUE;
-
-  promise = waitable_promise_new (&waiter);
-  g_signal_emit_by_name (self->webrtc, "create-offer", NULL, promise);
-  if (promise_wait_reply (promise, waiter, "create an offer", &reply, &error) && reply)
-    gst_structure_get (reply, "offer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &offer, NULL);
-  if (!offer) {
-    g_warning ("media: %s", error ? error->message : "webrtcbin made no offer");
-    set_state (self, VCHATD_MEDIA_STATE_FAILED);
-    return;
-  }
-  g_clear_pointer (&promise, gst_promise_unref);
-  promise = waitable_promise_new (&waiter);
-  g_signal_emit_by_name (self->webrtc, "set-local-description", offer, promise);
-  if (!promise_wait_reply (promise, waiter, "use its offer", NULL, &error)) {
-    g_warning ("media: %s", error->message);
-    set_state (self, VCHATD_MEDIA_STATE_FAILED);
-    return;
-  }
-  text = gst_sdp_message_as_text (offer->sdp);
-  g_debug ("media: offer:\n%s", text);
-  local_description_sent (self, "offer", text);
+  run_step (self, "create-offer", NULL, "create an offer", VCHATD_MEDIA_FAILURE_LOCAL,
+            on_offer_created, NULL, NULL);
 }
 
 static void
 on_negotiation_needed (GstElement *webrtc, gpointer data)
 {
   run_on_main (data, make_offer, NULL, NULL);
-}
-
-/* Remote SDP: checked here because webrtcbin 1.22 trusts it (a hostile peer
- * must not be able to crash the daemon). */
-
-static gboolean
-is_number (const char *s, guint64 max)
-{
-  guint64 value;
-
-  return s && g_ascii_string_to_unsigned (s, 10, 0, max, &value, NULL);
-}
-
-static const char *
-media_or_session_attribute (const GstSDPMessage *msg, const GstSDPMedia *media, const char *key)
-{
-  const char *value = gst_sdp_media_get_attribute_val (media, key);
-
-  return value ? value : gst_sdp_message_get_attribute_val (msg, key);
-}
-
-static gboolean
-check_fingerprint (const char *value)
-{
-  g_auto (GStrv) parts = NULL;
-  g_auto (GStrv) bytes = NULL;
-  guint i;
-
-  if (!value)
-    return FALSE;
-  parts = g_strsplit (value, " ", -1);
-  if (g_strv_length (parts) != 2 || strlen (parts[0]) > 16)
-    return FALSE;
-  bytes = g_strsplit (parts[1], ":", -1);
-  if (g_strv_length (bytes) < 16 || g_strv_length (bytes) > 64)
-    return FALSE;
-  for (i = 0; bytes[i]; i++)
-    if (strlen (bytes[i]) != 2 || !g_ascii_isxdigit (bytes[i][0]) ||
-        !g_ascii_isxdigit (bytes[i][1]))
-      return FALSE;
-  return TRUE;
-}
-
-static gboolean
-check_media (const GstSDPMessage *msg, const GstSDPMedia *media, guint index, GError **error)
-{
-  const char *kind = gst_sdp_media_get_media (media);
-  const char *proto = gst_sdp_media_get_proto (media);
-  const char *value;
-  guint i;
-
-#define FAIL(...)                                                                                  \
-  G_STMT_START                                                                                     \
-  {                                                                                                \
-    g_autofree char *detail_ = g_strdup_printf (__VA_ARGS__);                                      \
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,                                   \
-                 "The peer's session description is not usable: media %u: %s", index, detail_);    \
-    return FALSE;                                                                                  \
-  }                                                                                                \
-  G_STMT_END
-
-  if (!kind || !proto)
-    FAIL ("no m= line");
-  if (gst_sdp_media_formats_len (media) == 0)
-    FAIL ("no formats");
-  if (g_str_equal (kind, "audio") || g_str_equal (kind, "video")) {
-    if (!g_str_equal (proto, "UDP/TLS/RTP/SAVPF"))
-      FAIL ("transport “%s” is not UDP/TLS/RTP/SAVPF", proto);
-    for (i = 0; i < gst_sdp_media_formats_len (media); i++)
-      if (!is_number (gst_sdp_media_get_format (media, i), 127))
-        FAIL ("payload type “%s” is not a number up to 127", gst_sdp_media_get_format (media, i));
-    for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
-      g_auto (GStrv) parts = g_strsplit (value, " ", 2);
-      g_auto (GStrv) codec = NULL;
-
-      if (g_strv_length (parts) != 2 || !is_number (parts[0], 127))
-        FAIL ("bad rtpmap “%s”", value);
-      codec = g_strsplit (parts[1], "/", -1);
-      if (g_strv_length (codec) < 2 || g_strv_length (codec) > 3 || !*codec[0] ||
-          !is_number (codec[1], G_MAXINT) || (codec[2] && !is_number (codec[2], 255)))
-        FAIL ("bad rtpmap “%s”", value);
-    }
-    for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "extmap", i)); i++) {
-      g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
-
-      if (g_strv_length (parts) < 2 || !is_number (parts[0], 255))
-        FAIL ("bad extmap “%s”", value);
-    }
-  } else if (g_str_equal (kind, "application")) {
-    if (!strstr (proto, "SCTP"))
-      FAIL ("application transport “%s” is not SCTP", proto);
-  } else {
-    FAIL ("unsupported media “%s”", kind);
-  }
-  value = gst_sdp_media_get_attribute_val (media, "mid");
-  if (!value || !*value || strlen (value) > 32)
-    FAIL ("missing or bad a=mid");
-  value = media_or_session_attribute (msg, media, "ice-ufrag");
-  if (!value || strlen (value) < 4 || strlen (value) > 256)
-    FAIL ("missing or bad a=ice-ufrag");
-  value = media_or_session_attribute (msg, media, "ice-pwd");
-  if (!value || strlen (value) < 22 || strlen (value) > 256)
-    FAIL ("missing or bad a=ice-pwd");
-  if (!check_fingerprint (media_or_session_attribute (msg, media, "fingerprint")))
-    FAIL ("missing or bad a=fingerprint");
-  value = media_or_session_attribute (msg, media, "setup");
-  if (value && !g_str_equal (value, "actpass") && !g_str_equal (value, "active") &&
-      !g_str_equal (value, "passive"))
-    FAIL ("bad a=setup “%s”", value);
-  return TRUE;
-#undef FAIL
-}
-
-static GstSDPMessage *
-parse_remote_sdp (const char *text, GError **error)
-{
-  g_autoptr (GstSDPMessage) msg = NULL;
-  guint i, n;
-
-  if (!text || !*text) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                         "The peer's session description is empty");
-    return NULL;
-  }
-  if (strlen (text) > MAX_SDP_LENGTH || !g_utf8_validate (text, -1, NULL)) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                         "The peer's session description is too long or not text");
-    return NULL;
-  }
-  if (gst_sdp_message_new_from_text (text, &msg) != GST_SDP_OK ||
-      g_strcmp0 (gst_sdp_message_get_version (msg), "0") != 0) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                         "The peer's session description does not parse as SDP (no “v=0” line)");
-    return NULL;
-  }
-  n = gst_sdp_message_medias_len (msg);
-  if (n == 0 || n > MAX_MEDIA) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 "The peer's session description has %u media sections (1 to %d expected)", n,
-                 MAX_MEDIA);
-    return NULL;
-  }
-  for (i = 0; i < n; i++)
-    if (!check_media (msg, gst_sdp_message_get_media (msg, i), i, error))
-      return NULL;
-  /* A BUNDLE group must name media that exist. */
-  for (i = 0; i < gst_sdp_message_attributes_len (msg); i++) {
-    const GstSDPAttribute *attr = gst_sdp_message_get_attribute (msg, i);
-    g_auto (GStrv) mids = NULL;
-    guint j, k;
-
-    if (g_strcmp0 (attr->key, "group") != 0 || !attr->value ||
-        !g_str_has_prefix (attr->value, "BUNDLE"))
-      continue;
-    mids = g_strsplit (attr->value + strlen ("BUNDLE"), " ", -1);
-    for (j = 0; mids[j]; j++) {
-      gboolean found = FALSE;
-
-      if (!*mids[j])
-        continue;
-      for (k = 0; k < n && !found; k++)
-        found = g_strcmp0 (
-                  gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (msg, k), "mid"),
-                  mids[j]) == 0;
-      if (!found) {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     "The peer's session description bundles an unknown media “%s”", mids[j]);
-        return NULL;
-      }
-    }
-  }
-  return g_steal_pointer (&msg);
-}
-
-/* An answer must answer our offer: the same media, in the same order. */
-static gboolean
-check_answer_matches_offer (VchatdMedia *self, const GstSDPMessage *answer, GError **error)
-{
-  g_autoptr (GstWebRTCSessionDescription) offer = NULL;
-  guint i;
-
-  g_object_get (self->webrtc, "local-description", &offer, NULL);
-  if (!offer) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                         "Got an answer before making an offer");
-    return FALSE;
-  }
-  if (gst_sdp_message_medias_len (offer->sdp) != gst_sdp_message_medias_len (answer)) {
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                 "The peer's answer has %u media sections for our %u",
-                 gst_sdp_message_medias_len (answer), gst_sdp_message_medias_len (offer->sdp));
-    return FALSE;
-  }
-  for (i = 0; i < gst_sdp_message_medias_len (answer); i++) {
-    const char *ours = gst_sdp_media_get_media (gst_sdp_message_get_media (offer->sdp, i));
-    const char *theirs = gst_sdp_media_get_media (gst_sdp_message_get_media (answer, i));
-
-    if (g_strcmp0 (ours, theirs) != 0) {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The peer's answer has %s where our offer has %s", theirs, ours);
-      return FALSE;
-    }
-  }
-  return TRUE;
-}
-
-static guint
-find_payload_type (const GstSDPMedia *media, const char *encoding)
-{
-  const char *value;
-  guint i;
-
-  for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
-    g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
-
-    if (g_strv_length (parts) >= 2 && g_ascii_strcasecmp (parts[1], encoding) == 0)
-      return (guint) g_ascii_strtoull (parts[0], NULL, 10);
-  }
-  return G_MAXUINT;
-}
-
-static guint
-find_twcc_id (const GstSDPMedia *media)
-{
-  const char *value;
-  guint i;
-
-  /* "a=extmap:<id>[/<direction>] <uri> [<attributes>]" */
-  for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "extmap", i)); i++) {
-    g_auto (GStrv) parts = g_strsplit (value, " ", 3);
-
-    if (g_strv_length (parts) >= 2 && g_str_equal (parts[1], TWCC_URI))
-      return (guint) g_ascii_strtoull (parts[0], NULL, 10);
-  }
-  return 0;
 }
 
 static void
@@ -2365,12 +2190,12 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
     /* One track of each kind; webrtcbin rejects the rest. */
     if (used[kind])
       continue;
-    pt = find_payload_type (media, kind == SOURCE_VIDEO ? "VP8" : "OPUS");
+    pt = vchatd_sdp_find_payload_type (media, kind == SOURCE_VIDEO ? "VP8" : "OPUS");
     if (pt == G_MAXUINT)
       continue;
     used[kind] = TRUE;
     send = kind == SOURCE_VIDEO ? self->has_video : self->has_audio;
-    caps = rtp_caps (kind, pt, find_twcc_id (media));
+    caps = rtp_caps (kind, pt, vchatd_sdp_find_twcc_id (media));
     /* Transceivers cannot be removed: after an offer webrtcbin refused, the
      * next one reuses them. */
     sender = find_pending_sender (self, kind);
@@ -2396,7 +2221,7 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
     else
       self->have_audio_track = TRUE;
     sender->pt = pt;
-    sender->twcc_id = find_twcc_id (media);
+    sender->twcc_id = vchatd_sdp_find_twcc_id (media);
   }
 }
 
@@ -2432,48 +2257,11 @@ link_answer_senders (VchatdMedia *self, GError **error)
 }
 
 static void
-on_answer_ready_main (VchatdMedia *self, gpointer data)
-{
-  local_description_sent (self, "answer", data);
-}
-
-static gboolean
-make_answer (VchatdMedia *self, GError **error)
-{
-  g_autoptr (GstPromise) promise = NULL;
-  g_autoptr (GstWebRTCSessionDescription) answer = NULL;
-  g_autofree char *text = NULL;
-  const GstStructure *reply = NULL;
-  PromiseWaiter *waiter;
-
-  promise = waitable_promise_new (&waiter);
-  g_signal_emit_by_name (self->webrtc, "create-answer", NULL, promise);
-  if (!promise_wait_reply (promise, waiter, "create an answer", &reply, error))
-    return FALSE;
-  if (reply)
-    gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL);
-  if (!answer) {
-    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "webrtcbin made no answer");
-    return FALSE;
-  }
-  g_clear_pointer (&promise, gst_promise_unref);
-  promise = waitable_promise_new (&waiter);
-  g_signal_emit_by_name (self->webrtc, "set-local-description", answer, promise);
-  if (!promise_wait_reply (promise, waiter, "use its answer", NULL, error))
-    return FALSE;
-  if (!link_answer_senders (self, error))
-    return FALSE;
-  text = gst_sdp_message_as_text (answer->sdp);
-  g_debug ("media: answer:\n%s", text);
-  run_on_main (self, on_answer_ready_main, g_steal_pointer (&text), g_free);
-  return TRUE;
-}
-
-static void
 flush_pending_candidates (VchatdMedia *self)
 {
   guint i;
 
+  self->candidates_ready = TRUE;
   for (i = 0; i < self->pending_candidates->len; i++) {
     PendingCandidate *c = &g_array_index (self->pending_candidates, PendingCandidate, i);
 
@@ -2481,6 +2269,50 @@ flush_pending_candidates (VchatdMedia *self)
       g_signal_emit_by_name (self->webrtc, "add-ice-candidate", c->mline, c->candidate);
   }
   g_array_set_size (self->pending_candidates, 0);
+}
+
+static void
+on_answer_set (VchatdMedia *self, const GstStructure *reply, gpointer data)
+{
+  GstWebRTCSessionDescription *answer = data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  if (!link_answer_senders (self, &error)) {
+    media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "cannot send: %s", error->message);
+    return;
+  }
+  text = gst_sdp_message_as_text (answer->sdp);
+  g_debug ("media: answer:\n%s", text);
+  local_description_sent (self, "answer", text);
+  if (!is_stopped (self))
+    flush_pending_candidates (self);
+}
+
+static void
+on_answer_created (VchatdMedia *self, const GstStructure *reply, gpointer data)
+{
+  GstWebRTCSessionDescription *answer = NULL;
+
+  if (reply)
+    gst_structure_get (reply, "answer", GST_TYPE_WEBRTC_SESSION_DESCRIPTION, &answer, NULL);
+  if (!answer) {
+    media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "webrtcbin made no answer");
+    return;
+  }
+  run_step (self, "set-local-description", answer, "use its answer", VCHATD_MEDIA_FAILURE_LOCAL,
+            on_answer_set, answer, (GDestroyNotify) gst_webrtc_session_description_free);
+}
+
+static void
+on_remote_description_set (VchatdMedia *self, const GstStructure *reply, gpointer data)
+{
+  self->remote_description_set = TRUE;
+  if (self->role == VCHATD_MEDIA_ROLE_ANSWERER)
+    run_step (self, "create-answer", NULL, "create an answer", VCHATD_MEDIA_FAILURE_LOCAL,
+              on_answer_created, NULL, NULL);
+  else
+    flush_pending_candidates (self);
 }
 
 /* What the peer sends between start() and stop() is all a session takes. */
@@ -2499,9 +2331,7 @@ vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const 
                                      GError **error)
 {
   g_autoptr (GstSDPMessage) msg = NULL;
-  g_autoptr (GstWebRTCSessionDescription) desc = NULL;
-  g_autoptr (GstPromise) promise = NULL;
-  PromiseWaiter *waiter;
+  GstWebRTCSessionDescription *desc;
   GstWebRTCSDPType sdp_type;
 
   g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
@@ -2520,85 +2350,34 @@ vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const 
                  self->role == VCHATD_MEDIA_ROLE_ANSWERER ? "offer" : "answer");
     return FALSE;
   }
-  if (self->remote_description_set) {
+  if (self->remote_description_given) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                          "Renegotiation is not supported: start a new media session");
     return FALSE;
   }
-  msg = parse_remote_sdp (sdp, error);
+  msg = vchatd_sdp_parse_remote (sdp, error);
   if (!msg)
     return FALSE;
-  if (sdp_type == GST_WEBRTC_SDP_TYPE_ANSWER && !check_answer_matches_offer (self, msg, error))
-    return FALSE;
+  if (sdp_type == GST_WEBRTC_SDP_TYPE_ANSWER) {
+    g_autoptr (GstWebRTCSessionDescription) offer = NULL;
+
+    g_object_get (self->webrtc, "local-description", &offer, NULL);
+    if (!vchatd_sdp_check_answer (offer ? offer->sdp : NULL, msg, error))
+      return FALSE;
+  }
   self->remote_media_count = gst_sdp_message_medias_len (msg);
 
   if (sdp_type == GST_WEBRTC_SDP_TYPE_OFFER)
     prepare_answer_transceivers (self, msg);
 
+  /* What webrtcbin refuses here is the peer's fault; the steps after it
+   * (the answer) are ours. */
+  self->remote_description_given = TRUE;
   desc = gst_webrtc_session_description_new (sdp_type, g_steal_pointer (&msg));
-  promise = waitable_promise_new (&waiter);
-  g_signal_emit_by_name (self->webrtc, "set-remote-description", desc, promise);
-  if (!promise_wait_reply (promise, waiter, "use the peer's session description", NULL, error))
-    return FALSE;
-  self->remote_description_set = TRUE;
-
-  if (sdp_type == GST_WEBRTC_SDP_TYPE_OFFER) {
-    g_autoptr (GError) local_error = NULL;
-
-    if (!make_answer (self, &local_error)) {
-      /* Our own failure, not the peer's: the caller ends the call. */
-      g_warning ("media: cannot answer: %s", local_error->message);
-      g_propagate_error (error, g_steal_pointer (&local_error));
-      return FALSE;
-    }
-  }
-  flush_pending_candidates (self);
+  run_step (self, "set-remote-description", desc, "use the peer's session description",
+            VCHATD_MEDIA_FAILURE_PEER, on_remote_description_set, desc,
+            (GDestroyNotify) gst_webrtc_session_description_free);
   return TRUE;
-}
-
-/* Returns FALSE with @error for a malformed candidate; TRUE with *skip for
- * one to ignore. */
-static gboolean
-check_candidate (const char *candidate, gboolean *skip, GError **error)
-{
-  g_auto (GStrv) tokens = NULL;
-  const char *types[] = { "host", "srflx", "prflx", "relay" };
-  gboolean type_ok = FALSE;
-  const char *p;
-  guint i;
-
-  *skip = FALSE;
-  if (strlen (candidate) > MAX_CANDIDATE_LENGTH)
-    goto bad;
-  for (p = candidate; *p; p++)
-    if (!g_ascii_isprint (*p))
-      goto bad;
-  if (g_str_has_prefix (candidate, "a="))
-    candidate += 2;
-  if (!g_str_has_prefix (candidate, "candidate:"))
-    goto bad;
-  tokens = g_strsplit (candidate + strlen ("candidate:"), " ", -1);
-  /* foundation component transport priority address port typ type ... */
-  if (g_strv_length (tokens) < 8 || !*tokens[0] || strlen (tokens[0]) > 32 ||
-      !is_number (tokens[1], 256) || !is_number (tokens[3], G_MAXUINT32) ||
-      !is_number (tokens[5], 65535) || !g_str_equal (tokens[6], "typ"))
-    goto bad;
-  if (g_ascii_strcasecmp (tokens[2], "udp") != 0 && g_ascii_strcasecmp (tokens[2], "tcp") != 0)
-    goto bad;
-  for (i = 0; i < G_N_ELEMENTS (types); i++)
-    type_ok |= g_str_equal (tokens[7], types[i]);
-  if (!type_ok)
-    goto bad;
-  /* mDNS names and host names: libnice 0.1.21 cannot resolve the former,
-   * and a lookup pending at teardown leaks in 1.22. */
-  if (!g_hostname_is_ip_address (tokens[4]))
-    *skip = TRUE;
-  return TRUE;
-
-bad:
-  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                       "The peer's ICE candidate is malformed");
-  return FALSE;
 }
 
 gboolean
@@ -2612,8 +2391,8 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
 
   if (!check_running (self, error))
     return FALSE;
-  if (mline_index >= MAX_MEDIA ||
-      (self->remote_description_set && mline_index >= self->remote_media_count)) {
+  if (mline_index >= VCHATD_SDP_MAX_MEDIA ||
+      (self->remote_description_given && mline_index >= self->remote_media_count)) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  "The peer's ICE candidate is for media %u, which does not exist", mline_index);
     return FALSE;
@@ -2622,7 +2401,7 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
     /* End of candidates: libnice needs no word of it. */
     return TRUE;
   }
-  if (!check_candidate (candidate, &skip, error))
+  if (!vchatd_sdp_check_candidate (candidate, &skip, error))
     return FALSE;
   if (skip) {
     g_debug ("media: ignoring a candidate without an IP address");
@@ -2631,8 +2410,8 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
   if (g_str_has_prefix (candidate, "a="))
     candidate += 2;
   g_debug ("media: remote candidate %u %s%s", mline_index, candidate,
-           self->remote_description_set ? "" : " (held until the description)");
-  if (!self->remote_description_set) {
+           self->candidates_ready ? "" : " (held until the description is in use)");
+  if (!self->candidates_ready) {
     PendingCandidate c = { mline_index, g_strdup (candidate) };
 
     g_array_append_val (self->pending_candidates, c);
@@ -2767,6 +2546,7 @@ on_tick (gpointer data)
   g_autoptr (VchatdMedia) self = g_object_ref (data);
 
   check_watchdog (self);
+  check_negotiation (self);
   if (!is_stopped (self) &&
       (self->state == VCHATD_MEDIA_STATE_CONNECTING || self->state == VCHATD_MEDIA_STATE_CONNECTED))
     request_stats (self);
@@ -2907,8 +2687,8 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
     /* From a device on its way out: it is gone already for the call. */
     if (find_tagged (self, src, "vchatd-device"))
       return G_SOURCE_CONTINUE;
-    g_warning ("media: %s: %s (%s)", GST_OBJECT_NAME (src), error->message, debug ? debug : "");
-    set_state (self, VCHATD_MEDIA_STATE_FAILED);
+    g_debug ("media: %s: %s (%s)", GST_OBJECT_NAME (src), error->message, debug ? debug : "");
+    media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "%s: %s", GST_OBJECT_NAME (src), error->message);
     break;
   case GST_MESSAGE_WARNING:
     gst_message_parse_warning (message, &error, &debug);
@@ -2931,6 +2711,35 @@ set_state (VchatdMedia *self, VchatdMediaState state)
            vchatd_media_state_to_string (state));
   self->state = state;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+/* The session cannot go on: says why, once, and fails. */
+static void
+media_fail (VchatdMedia *self, VchatdMediaFailure failure, const char *format, ...)
+{
+  va_list args;
+
+  if (is_stopped (self) || self->state == VCHATD_MEDIA_STATE_FAILED)
+    return;
+  va_start (args, format);
+  self->failure_message = g_strdup_vprintf (format, args);
+  va_end (args);
+  self->failure = failure;
+  if (failure == VCHATD_MEDIA_FAILURE_PEER_LOST)
+    g_message ("media: %s: the call is lost", self->failure_message);
+  else
+    g_warning ("media: %s", self->failure_message);
+  set_state (self, VCHATD_MEDIA_STATE_FAILED);
+}
+
+VchatdMediaFailure
+vchatd_media_get_failure (VchatdMedia *self, const char **message)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), VCHATD_MEDIA_FAILURE_NONE);
+
+  if (message)
+    *message = self->failure_message;
+  return self->failure;
 }
 
 VchatdMedia *
@@ -3537,6 +3346,7 @@ vchatd_media_finalize (GObject *object)
   g_free (self->audio_sink_description);
   g_free (self->speaker_target);
   g_free (self->stun_server);
+  g_free (self->failure_message);
   g_strfreev (self->turn_servers);
   g_strfreev (self->ice_addresses);
   g_free (self->node_name_prefix);

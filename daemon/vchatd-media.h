@@ -37,6 +37,14 @@ typedef enum {
 
 const char *vchatd_media_state_to_string (VchatdMediaState state);
 
+/* Why a session is FAILED. */
+typedef enum {
+  VCHATD_MEDIA_FAILURE_NONE,
+  VCHATD_MEDIA_FAILURE_PEER_LOST, /* ICE failed, or no media from the peer for a while */
+  VCHATD_MEDIA_FAILURE_PEER,      /* webrtcbin refused the peer's session description */
+  VCHATD_MEDIA_FAILURE_LOCAL,     /* our own media could not go on (webrtcbin, GStreamer) */
+} VchatdMediaFailure;
+
 typedef struct {
   /* Video: a PipeWire node (pipewiresrc target-object: node.name or
    * object.serial), or a GStreamer bin description (tests), or neither
@@ -85,9 +93,12 @@ VchatdMedia *vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole 
 gboolean vchatd_media_start (VchatdMedia *self, GError **error);
 /* The peer's offer or answer ("offer"/"answer"); an answerer then emits its
  * answer. Fails with G_IO_ERROR_INVALID_ARGUMENT on SDP that does not parse,
- * that webrtcbin rejects, or that does not fit the role (an offer to the
- * offerer); the session is left as it was. A second offer (renegotiation)
- * fails with G_IO_ERROR_NOT_SUPPORTED: start a new session instead. */
+ * or that does not fit the role (an offer to the offerer); the session is
+ * left as it was. A second description (renegotiation) fails with
+ * G_IO_ERROR_NOT_SUPPORTED: start a new session instead. Nothing waits:
+ * webrtcbin takes the description (and makes the answer) later, on its own
+ * thread; if it refuses, the session goes FAILED with
+ * VCHATD_MEDIA_FAILURE_PEER. */
 gboolean vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const char *sdp,
                                               GError **error);
 /* A trickled ICE candidate of the peer ("" = end of candidates). Candidates
@@ -107,6 +118,8 @@ void vchatd_media_set_max_bitrate (VchatdMedia *self, guint kbps);
 void vchatd_media_set_camera (VchatdMedia *self, const char *target);
 
 VchatdMediaState vchatd_media_get_state (VchatdMedia *self);
+/* NONE unless FAILED; @message (may be NULL) says what went wrong. */
+VchatdMediaFailure vchatd_media_get_failure (VchatdMedia *self, const char **message);
 /* The latest stats (refreshed every second while connecting/connected), as
  * the a{sv} of the Call's Stats property (floating reference). */
 GVariant *vchatd_media_get_stats (VchatdMedia *self);

@@ -1,0 +1,300 @@
+/* vchatd-sdp.c: what the peer sends, checked before webrtcbin sees it
+ *
+ * webrtcbin 1.22 trusts the SDP and candidates it is given; a hostile peer
+ * must not be able to crash the daemon or steer it. These are pure
+ * functions over GstSDPMessage and strings: unit-tested (tests/daemon/
+ * test-sdp.c) and fuzzed (tests/fuzz/fuzz-sdp.c).
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vchatd-sdp.h"
+
+#include <string.h>
+
+static gboolean
+is_number (const char *s, guint64 max)
+{
+  guint64 value;
+
+  return s && g_ascii_string_to_unsigned (s, 10, 0, max, &value, NULL);
+}
+
+static const char *
+media_or_session_attribute (const GstSDPMessage *msg, const GstSDPMedia *media, const char *key)
+{
+  const char *value = gst_sdp_media_get_attribute_val (media, key);
+
+  return value ? value : gst_sdp_message_get_attribute_val (msg, key);
+}
+
+static gboolean
+check_fingerprint (const char *value)
+{
+  g_auto (GStrv) parts = NULL;
+  g_auto (GStrv) bytes = NULL;
+  guint i;
+
+  if (!value)
+    return FALSE;
+  parts = g_strsplit (value, " ", -1);
+  if (g_strv_length (parts) != 2 || strlen (parts[0]) > 16)
+    return FALSE;
+  bytes = g_strsplit (parts[1], ":", -1);
+  if (g_strv_length (bytes) < 16 || g_strv_length (bytes) > 64)
+    return FALSE;
+  for (i = 0; bytes[i]; i++)
+    if (strlen (bytes[i]) != 2 || !g_ascii_isxdigit (bytes[i][0]) ||
+        !g_ascii_isxdigit (bytes[i][1]))
+      return FALSE;
+  return TRUE;
+}
+
+static gboolean
+check_media (const GstSDPMessage *msg, const GstSDPMedia *media, guint index, GError **error)
+{
+  const char *kind = gst_sdp_media_get_media (media);
+  const char *proto = gst_sdp_media_get_proto (media);
+  const char *value;
+  guint i;
+
+#define FAIL(...)                                                                                  \
+  G_STMT_START                                                                                     \
+  {                                                                                                \
+    g_autofree char *detail_ = g_strdup_printf (__VA_ARGS__);                                      \
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,                                   \
+                 "The peer's session description is not usable: media %u: %s", index, detail_);    \
+    return FALSE;                                                                                  \
+  }                                                                                                \
+  G_STMT_END
+
+  if (!kind || !proto)
+    FAIL ("no m= line");
+  if (gst_sdp_media_formats_len (media) == 0)
+    FAIL ("no formats");
+  if (g_str_equal (kind, "audio") || g_str_equal (kind, "video")) {
+    if (!g_str_equal (proto, "UDP/TLS/RTP/SAVPF"))
+      FAIL ("transport “%s” is not UDP/TLS/RTP/SAVPF", proto);
+    for (i = 0; i < gst_sdp_media_formats_len (media); i++)
+      if (!is_number (gst_sdp_media_get_format (media, i), 127))
+        FAIL ("payload type “%s” is not a number up to 127", gst_sdp_media_get_format (media, i));
+    for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
+      g_auto (GStrv) parts = g_strsplit (value, " ", 2);
+      g_auto (GStrv) codec = NULL;
+
+      if (g_strv_length (parts) != 2 || !is_number (parts[0], 127))
+        FAIL ("bad rtpmap “%s”", value);
+      codec = g_strsplit (parts[1], "/", -1);
+      if (g_strv_length (codec) < 2 || g_strv_length (codec) > 3 || !*codec[0] ||
+          !is_number (codec[1], G_MAXINT) || (codec[2] && !is_number (codec[2], 255)))
+        FAIL ("bad rtpmap “%s”", value);
+    }
+    for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "extmap", i)); i++) {
+      g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
+
+      if (g_strv_length (parts) < 2 || !is_number (parts[0], 255))
+        FAIL ("bad extmap “%s”", value);
+    }
+  } else if (g_str_equal (kind, "application")) {
+    if (!strstr (proto, "SCTP"))
+      FAIL ("application transport “%s” is not SCTP", proto);
+  } else {
+    FAIL ("unsupported media “%s”", kind);
+  }
+  value = gst_sdp_media_get_attribute_val (media, "mid");
+  if (!value || !*value || strlen (value) > 32)
+    FAIL ("missing or bad a=mid");
+  value = media_or_session_attribute (msg, media, "ice-ufrag");
+  if (!value || strlen (value) < 4 || strlen (value) > 256)
+    FAIL ("missing or bad a=ice-ufrag");
+  value = media_or_session_attribute (msg, media, "ice-pwd");
+  if (!value || strlen (value) < 22 || strlen (value) > 256)
+    FAIL ("missing or bad a=ice-pwd");
+  if (!check_fingerprint (media_or_session_attribute (msg, media, "fingerprint")))
+    FAIL ("missing or bad a=fingerprint");
+  value = media_or_session_attribute (msg, media, "setup");
+  if (value && !g_str_equal (value, "actpass") && !g_str_equal (value, "active") &&
+      !g_str_equal (value, "passive"))
+    FAIL ("bad a=setup “%s”", value);
+  return TRUE;
+#undef FAIL
+}
+
+GstSDPMessage *
+vchatd_sdp_parse_remote (const char *text, GError **error)
+{
+  g_autoptr (GstSDPMessage) msg = NULL;
+  guint i, n;
+
+  if (!text || !*text) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "The peer's session description is empty");
+    return NULL;
+  }
+  if (strlen (text) > VCHATD_SDP_MAX_LENGTH || !g_utf8_validate (text, -1, NULL)) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "The peer's session description is too long or not text");
+    return NULL;
+  }
+  if (gst_sdp_message_new_from_text (text, &msg) != GST_SDP_OK ||
+      g_strcmp0 (gst_sdp_message_get_version (msg), "0") != 0) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "The peer's session description does not parse as SDP (no “v=0” line)");
+    return NULL;
+  }
+  n = gst_sdp_message_medias_len (msg);
+  if (n == 0 || n > VCHATD_SDP_MAX_MEDIA) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "The peer's session description has %u media sections (1 to %d expected)", n,
+                 VCHATD_SDP_MAX_MEDIA);
+    return NULL;
+  }
+  for (i = 0; i < n; i++)
+    if (!check_media (msg, gst_sdp_message_get_media (msg, i), i, error))
+      return NULL;
+  /* A BUNDLE group must name media that exist, and media bundled on one
+   * transport share its ICE credentials (webrtcbin refuses them otherwise,
+   * later and on its own thread). */
+  for (i = 0; i < gst_sdp_message_attributes_len (msg); i++) {
+    const GstSDPAttribute *attr = gst_sdp_message_get_attribute (msg, i);
+    const GstSDPMedia *first = NULL;
+    g_auto (GStrv) mids = NULL;
+    guint j, k;
+
+    if (g_strcmp0 (attr->key, "group") != 0 || !attr->value ||
+        !g_str_has_prefix (attr->value, "BUNDLE"))
+      continue;
+    mids = g_strsplit (attr->value + strlen ("BUNDLE"), " ", -1);
+    for (j = 0; mids[j]; j++) {
+      const GstSDPMedia *media = NULL;
+
+      if (!*mids[j])
+        continue;
+      for (k = 0; k < n && !media; k++)
+        if (g_strcmp0 (gst_sdp_media_get_attribute_val (gst_sdp_message_get_media (msg, k), "mid"),
+                       mids[j]) == 0)
+          media = gst_sdp_message_get_media (msg, k);
+      if (!media) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "The peer's session description bundles an unknown media “%s”", mids[j]);
+        return NULL;
+      }
+      if (!first) {
+        first = media;
+      } else if (g_strcmp0 (media_or_session_attribute (msg, media, "ice-ufrag"),
+                            media_or_session_attribute (msg, first, "ice-ufrag")) != 0 ||
+                 g_strcmp0 (media_or_session_attribute (msg, media, "ice-pwd"),
+                            media_or_session_attribute (msg, first, "ice-pwd")) != 0) {
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "The peer's session description bundles media “%s” with other ICE "
+                     "credentials",
+                     mids[j]);
+        return NULL;
+      }
+    }
+  }
+  return g_steal_pointer (&msg);
+}
+
+/* An answer must answer our offer: the same media, in the same order. */
+gboolean
+vchatd_sdp_check_answer (const GstSDPMessage *offer, const GstSDPMessage *answer, GError **error)
+{
+  guint i;
+
+  if (!offer) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "Got an answer before making an offer");
+    return FALSE;
+  }
+  if (gst_sdp_message_medias_len (offer) != gst_sdp_message_medias_len (answer)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "The peer's answer has %u media sections for our %u",
+                 gst_sdp_message_medias_len (answer), gst_sdp_message_medias_len (offer));
+    return FALSE;
+  }
+  for (i = 0; i < gst_sdp_message_medias_len (answer); i++) {
+    const char *ours = gst_sdp_media_get_media (gst_sdp_message_get_media (offer, i));
+    const char *theirs = gst_sdp_media_get_media (gst_sdp_message_get_media (answer, i));
+
+    if (g_strcmp0 (ours, theirs) != 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The peer's answer has %s where our offer has %s", theirs, ours);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+guint
+vchatd_sdp_find_payload_type (const GstSDPMedia *media, const char *encoding)
+{
+  const char *value;
+  guint i;
+
+  for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
+    g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
+
+    if (g_strv_length (parts) >= 2 && g_ascii_strcasecmp (parts[1], encoding) == 0)
+      return (guint) g_ascii_strtoull (parts[0], NULL, 10);
+  }
+  return G_MAXUINT;
+}
+
+guint
+vchatd_sdp_find_twcc_id (const GstSDPMedia *media)
+{
+  const char *value;
+  guint i;
+
+  /* "a=extmap:<id>[/<direction>] <uri> [<attributes>]" */
+  for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "extmap", i)); i++) {
+    g_auto (GStrv) parts = g_strsplit (value, " ", 3);
+
+    if (g_strv_length (parts) >= 2 && g_str_equal (parts[1], VCHATD_SDP_TWCC_URI))
+      return (guint) g_ascii_strtoull (parts[0], NULL, 10);
+  }
+  return 0;
+}
+
+gboolean
+vchatd_sdp_check_candidate (const char *candidate, gboolean *skip, GError **error)
+{
+  g_auto (GStrv) tokens = NULL;
+  const char *types[] = { "host", "srflx", "prflx", "relay" };
+  gboolean type_ok = FALSE;
+  const char *p;
+  guint i;
+
+  *skip = FALSE;
+  if (strlen (candidate) > VCHATD_SDP_MAX_CANDIDATE_LENGTH)
+    goto bad;
+  for (p = candidate; *p; p++)
+    if (!g_ascii_isprint (*p))
+      goto bad;
+  if (g_str_has_prefix (candidate, "a="))
+    candidate += 2;
+  if (!g_str_has_prefix (candidate, "candidate:"))
+    goto bad;
+  tokens = g_strsplit (candidate + strlen ("candidate:"), " ", -1);
+  /* foundation component transport priority address port typ type ... */
+  if (g_strv_length (tokens) < 8 || !*tokens[0] || strlen (tokens[0]) > 32 ||
+      !is_number (tokens[1], 256) || !is_number (tokens[3], G_MAXUINT32) ||
+      !is_number (tokens[5], 65535) || !g_str_equal (tokens[6], "typ"))
+    goto bad;
+  if (g_ascii_strcasecmp (tokens[2], "udp") != 0 && g_ascii_strcasecmp (tokens[2], "tcp") != 0)
+    goto bad;
+  for (i = 0; i < G_N_ELEMENTS (types); i++)
+    type_ok |= g_str_equal (tokens[7], types[i]);
+  if (!type_ok)
+    goto bad;
+  /* mDNS names and host names: libnice 0.1.21 cannot resolve the former,
+   * and a lookup pending at teardown leaks in 1.22. */
+  if (!g_hostname_is_ip_address (tokens[4]))
+    *skip = TRUE;
+  return TRUE;
+
+bad:
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                       "The peer's ICE candidate is malformed");
+  return FALSE;
+}

@@ -1,0 +1,41 @@
+/* vchatd-sdp.h: what the peer sends, checked before webrtcbin sees it
+ *
+ * Pure functions: no pipeline, no state. Every error is
+ * G_IO_ERROR_INVALID_ARGUMENT with a message that says what is wrong.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <gst/sdp/sdp.h>
+
+G_BEGIN_DECLS
+
+#define VCHATD_SDP_TWCC_URI "http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01"
+/* The signaling protocol carries at most 60000 characters of SDP. */
+#define VCHATD_SDP_MAX_LENGTH 65536
+#define VCHATD_SDP_MAX_MEDIA 16
+#define VCHATD_SDP_MAX_CANDIDATE_LENGTH 1024
+
+/* Parses the peer's description and checks what webrtcbin 1.22 would trust:
+ * 1 to VCHATD_SDP_MAX_MEDIA media, each audio/video over UDP/TLS/RTP/SAVPF
+ * with numeric payload types, well-formed rtpmap and extmap lines, or an
+ * SCTP application; a mid, ICE credentials and a DTLS fingerprint for each;
+ * BUNDLE groups that name existing media sharing one set of credentials. */
+GstSDPMessage *vchatd_sdp_parse_remote (const char *text, GError **error);
+/* The peer's answer answers @offer (ours, or NULL if none was made): the
+ * same media, in the same order. */
+gboolean vchatd_sdp_check_answer (const GstSDPMessage *offer, const GstSDPMessage *answer,
+                                  GError **error);
+/* The payload type of @encoding ("VP8", "OPUS"; case-insensitive) in
+ * @media's rtpmap lines, or G_MAXUINT. */
+guint vchatd_sdp_find_payload_type (const GstSDPMedia *media, const char *encoding);
+/* The extmap id of transport-wide congestion control in @media, or 0. */
+guint vchatd_sdp_find_twcc_id (const GstSDPMedia *media);
+/* A trickled candidate line ("candidate:…" or "a=candidate:…"). FALSE with
+ * @error when malformed; TRUE with *@skip when well-formed but not for us
+ * (a host name or mDNS name: libnice 0.1.21 cannot resolve those). */
+gboolean vchatd_sdp_check_candidate (const char *candidate, gboolean *skip, GError **error);
+
+G_END_DECLS
