@@ -1,4 +1,5 @@
-/* Unit tests of the rate controller, driven through a simulated link.
+/* Unit tests of the rate controller, driven through a simulated link, and
+ * of the quality ladder it drives.
  *
  * The link is a FIFO bottleneck of a given capacity with a tail-drop queue
  * of a given length in time, a propagation delay each way and optional
@@ -11,6 +12,7 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "vchatd-ladder.h"
 #include "vchatd-rate-control.h"
 
 #include <math.h>
@@ -647,6 +649,241 @@ test_feedback_timeout (void)
   g_assert_cmpuint (vchatd_rate_control_get_sent_kbps (rc), ==, 96);
 }
 
+/* The ladder. */
+
+static void
+assert_rung (const VchatdLadderRung *rung, const char *expected)
+{
+  g_autofree char *text = vchatd_ladder_rung_to_string (rung);
+
+  g_assert_cmpstr (text, ==, expected);
+}
+
+static void
+test_ladder_rates (void)
+{
+  static const struct {
+    guint kbps;
+    const char *rung;
+  } cases[] = {
+    { 5000, "1280x720@30" }, { 1200, "1280x720@30" }, { 1199, "960x540@30" },
+    { 700, "960x540@30" },   { 400, "640x360@30" },   { 399, "480x270@20" },
+    { 200, "480x270@20" },   { 199, "320x180@15" },   { 0, "320x180@15" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (VchatdLadder) ladder = vchatd_ladder_new (1280, 720, 30);
+    VchatdLadderRung rung;
+
+    /* The first update always reports a change. */
+    g_assert_true (vchatd_ladder_update (ladder, 0, cases[i].kbps, &rung));
+    assert_rung (&rung, cases[i].rung);
+    g_assert_false (vchatd_ladder_update (ladder, 100 * MS, cases[i].kbps, NULL));
+  }
+}
+
+/* Runs @ladder from @start_us for @duration_us with a tick every 100 ms,
+ * the rate alternating between @low and @high every @period_us; returns
+ * the number of changes and asserts none came within 3 s of the last. */
+static guint
+ladder_oscillate (VchatdLadder *ladder, gint64 start_us, gint64 duration_us, guint low, guint high,
+                  gint64 period_us)
+{
+  gint64 last_change_us = G_MININT64;
+  guint changes = 0;
+
+  for (gint64 t = start_us; t < start_us + duration_us; t += TICK_INTERVAL_US) {
+    guint kbps = ((t - start_us) / period_us) % 2 ? low : high;
+
+    if (vchatd_ladder_update (ladder, t, kbps, NULL)) {
+      if (last_change_us != G_MININT64)
+        g_assert_cmpint (t - last_change_us, >=, 3 * S);
+      last_change_us = t;
+      changes++;
+    }
+  }
+  return changes;
+}
+
+/* A rate wandering around a threshold does not flap the picture. */
+static void
+test_ladder_hysteresis (void)
+{
+  g_autoptr (VchatdLadder) ladder = vchatd_ladder_new (1280, 720, 30);
+  VchatdLadderRung rung;
+  guint changes;
+
+  g_assert_true (vchatd_ladder_update (ladder, 0, 600, &rung));
+  assert_rung (&rung, "640x360@30");
+
+  /* Around 540p's 700: not above it long enough to go up. */
+  changes = ladder_oscillate (ladder, 100 * MS, 60 * S, 650, 750, 500 * MS);
+  g_assert_cmpuint (changes, ==, 0);
+
+  /* Above it for 3 s: up; then anything over its 525 keeps it there. */
+  changes = ladder_oscillate (ladder, 61 * S, 3500 * MS, 750, 750, S);
+  g_assert_cmpuint (changes, ==, 1);
+  changes = ladder_oscillate (ladder, 64500 * MS, 56500 * MS, 550, 750, 500 * MS);
+  g_assert_cmpuint (changes, ==, 0);
+  assert_rung ((rung = vchatd_ladder_get_rung (ladder), &rung), "960x540@30");
+
+  /* Across both of 720p's thresholds (up 1200, down 900) every second:
+   * never long enough above to go up. */
+  changes = ladder_oscillate (ladder, 121 * S, 60 * S, 850, 1300, 1 * S);
+  g_assert_cmpuint (changes, ==, 0);
+
+  /* Every 5 s: up after 3 s above, down when below (at least 3 s after). */
+  changes = ladder_oscillate (ladder, 181 * S, 60 * S, 850, 1300, 5 * S);
+  g_test_message ("850 ↔ 1300 kbit/s every 5 s for 60 s: %u changes", changes);
+  g_assert_cmpuint (changes, >=, 2);
+  g_assert_cmpuint (changes, <=, 12);
+}
+
+/* A rate that falls past a whole rung does not wait for the 3 s. */
+static void
+test_ladder_big_drop (void)
+{
+  g_autoptr (VchatdLadder) ladder = vchatd_ladder_new (1280, 720, 30);
+  VchatdLadderRung rung;
+
+  vchatd_ladder_update (ladder, 0, 1500, &rung);
+  assert_rung (&rung, "1280x720@30");
+
+  /* One rung down waits... */
+  g_assert_false (vchatd_ladder_update (ladder, 1 * S, 800, &rung));
+  g_assert_true (vchatd_ladder_update (ladder, 3 * S, 800, &rung));
+  assert_rung (&rung, "960x540@30");
+
+  /* ...a fall past several does not. */
+  g_assert_true (vchatd_ladder_update (ladder, 3 * S + 100 * MS, 100, &rung));
+  assert_rung (&rung, "320x180@15");
+}
+
+/* Never larger than the camera, nor faster; the camera's shape kept. */
+static void
+test_ladder_camera (void)
+{
+  static const struct {
+    guint width, height, fps;
+    guint kbps;
+    const char *rung;
+  } cases[] = {
+    { 1920, 1080, 30, 5000, "1280x720@30" }, { 1280, 720, 15, 5000, "1280x720@15" },
+    { 640, 480, 30, 5000, "480x360@30" },    { 640, 480, 30, 300, "360x270@20" },
+    { 640, 360, 30, 5000, "640x360@30" },    { 320, 240, 30, 5000, "240x180@15" },
+    { 160, 120, 30, 5000, "160x120@15" },    { 0, 0, 0, 5000, "1280x720@30" },
+    { 1280, 720, 0, 300, "480x270@20" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (VchatdLadder)
+      ladder = vchatd_ladder_new (cases[i].width, cases[i].height, cases[i].fps);
+    VchatdLadderRung rung;
+
+    vchatd_ladder_update (ladder, 0, cases[i].kbps, &rung);
+    assert_rung (&rung, cases[i].rung);
+    g_assert_false (vchatd_ladder_is_cpu_limited (ladder));
+  }
+}
+
+/* Another camera, mid-call. */
+static void
+test_ladder_camera_change (void)
+{
+  g_autoptr (VchatdLadder) ladder = vchatd_ladder_new (1280, 720, 30);
+  VchatdLadderRung rung;
+
+  vchatd_ladder_update (ladder, 0, 2000, &rung);
+  assert_rung (&rung, "1280x720@30");
+
+  vchatd_ladder_set_input (ladder, 640, 480, 30);
+  g_assert_true (vchatd_ladder_update (ladder, 100 * MS, 2000, &rung));
+  assert_rung (&rung, "480x360@30");
+
+  /* Back to the big one: at once. */
+  vchatd_ladder_set_input (ladder, 1280, 720, 30);
+  g_assert_true (vchatd_ladder_update (ladder, 200 * MS, 2000, &rung));
+  assert_rung (&rung, "1280x720@30");
+
+  /* The same camera again changes nothing. */
+  vchatd_ladder_set_input (ladder, 1280, 720, 30);
+  g_assert_false (vchatd_ladder_update (ladder, 300 * MS, 2000, &rung));
+}
+
+/* Ticks the ladder at 2000 kbit/s, reporting the encoder's load each
+ * second, for @seconds; returns the rung at the end. */
+static VchatdLadderRung
+ladder_load (VchatdLadder *ladder, gint64 *now_us, guint seconds, guint dropped, gint64 encode_us)
+{
+  for (guint i = 0; i < seconds * 10; i++) {
+    *now_us += TICK_INTERVAL_US;
+    if (i % 10 == 9) {
+      VchatdLadderRung rung = vchatd_ladder_get_rung (ladder);
+
+      vchatd_ladder_on_encoder_load (ladder, *now_us, rung.fps, dropped, encode_us, S / rung.fps);
+    }
+    vchatd_ladder_update (ladder, *now_us, 2000, NULL);
+  }
+  return vchatd_ladder_get_rung (ladder);
+}
+
+/* An encoder that cannot keep up steps the picture down; headroom brings
+ * it back, slowly. */
+static void
+test_ladder_cpu (void)
+{
+  g_autoptr (VchatdLadder) ladder = vchatd_ladder_new (1280, 720, 30);
+  gint64 now = 0;
+  VchatdLadderRung rung;
+
+  vchatd_ladder_update (ladder, now, 2000, &rung);
+  assert_rung (&rung, "1280x720@30");
+
+  /* 85 % of the frame interval is the limit, not an overload yet. */
+  rung = ladder_load (ladder, &now, 10, 0, S / 30 * 80 / 100);
+  assert_rung (&rung, "1280x720@30");
+
+  /* 30 ms of 33: a rung down after 3 s of it, another after 3 more. */
+  rung = ladder_load (ladder, &now, 2, 0, 30 * MS);
+  assert_rung (&rung, "1280x720@30");
+  rung = ladder_load (ladder, &now, 3, 0, 30 * MS);
+  assert_rung (&rung, "960x540@30");
+  g_assert_true (vchatd_ladder_is_cpu_limited (ladder));
+  rung = ladder_load (ladder, &now, 3, 0, 30 * MS);
+  assert_rung (&rung, "640x360@30");
+
+  /* Between 50 and 85 %: stays. */
+  rung = ladder_load (ladder, &now, 30, 0, 20 * MS);
+  assert_rung (&rung, "640x360@30");
+
+  /* Under half: one rung back per 10 s. */
+  rung = ladder_load (ladder, &now, 9, 0, 10 * MS);
+  assert_rung (&rung, "640x360@30");
+  rung = ladder_load (ladder, &now, 2, 0, 10 * MS);
+  assert_rung (&rung, "960x540@30");
+  rung = ladder_load (ladder, &now, 11, 0, 10 * MS);
+  assert_rung (&rung, "1280x720@30");
+  g_assert_false (vchatd_ladder_is_cpu_limited (ladder));
+
+  /* Frames dropped before the encoder count as overload too. */
+  rung = ladder_load (ladder, &now, 5, 6, 10 * MS);
+  assert_rung (&rung, "960x540@30");
+
+  /* No frames (camera off) says nothing. */
+  vchatd_ladder_on_encoder_load (ladder, now, 0, 0, 0, 0);
+  g_assert_true (vchatd_ladder_is_cpu_limited (ladder));
+
+  /* The CPU cap never lifts the picture above what the network allows. */
+  for (guint i = 0; i < 300; i++) {
+    now += TICK_INTERVAL_US;
+    if (i % 10 == 9)
+      vchatd_ladder_on_encoder_load (ladder, now, 30, 0, 1 * MS, S / 30);
+    vchatd_ladder_update (ladder, now, 450, &rung);
+  }
+  assert_rung (&rung, "640x360@30");
+  g_assert_false (vchatd_ladder_is_cpu_limited (ladder));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -661,5 +898,11 @@ main (int argc, char **argv)
   g_test_add_func ("/rate-control/max-change", test_max_change);
   g_test_add_func ("/rate-control/robustness", test_robustness);
   g_test_add_func ("/rate-control/feedback-timeout", test_feedback_timeout);
+  g_test_add_func ("/ladder/rates", test_ladder_rates);
+  g_test_add_func ("/ladder/hysteresis", test_ladder_hysteresis);
+  g_test_add_func ("/ladder/big-drop", test_ladder_big_drop);
+  g_test_add_func ("/ladder/camera", test_ladder_camera);
+  g_test_add_func ("/ladder/camera-change", test_ladder_camera_change);
+  g_test_add_func ("/ladder/cpu", test_ladder_cpu);
   return g_test_run ();
 }
