@@ -1,5 +1,6 @@
-/* Unit tests of the rate controller, driven through a simulated link, and
- * of the quality ladder it drives.
+/* Unit tests of the rate controller, driven through a simulated link, of
+ * the quality ladder and the audio policy it drives, and of the quality
+ * rule.
  *
  * The link is a FIFO bottleneck of a given capacity with a tail-drop queue
  * of a given length in time, a propagation delay each way and optional
@@ -12,7 +13,9 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
+#include "vchatd-audio-policy.h"
 #include "vchatd-ladder.h"
+#include "vchatd-quality.h"
 #include "vchatd-rate-control.h"
 
 #include <math.h>
@@ -884,6 +887,95 @@ test_ladder_cpu (void)
   g_assert_false (vchatd_ladder_is_cpu_limited (ladder));
 }
 
+/* The audio policy. */
+
+static void
+test_audio_policy (void)
+{
+  static const struct {
+    guint target_kbps;
+    gdouble loss_pct;
+    guint bitrate_kbps;
+    gboolean fec;
+    guint loss_setting;
+    guint video_kbps;
+  } cases[] = {
+    { 2500, 0, 32, FALSE, 0, 2460 },
+    { 300, 0, 32, FALSE, 0, 260 },
+    { 299, 0, 24, FALSE, 0, 267 },
+    { 120, 0, 24, FALSE, 0, 88 },
+    { 119, 0, 16, FALSE, 0, 95 },
+    { 50, 0, 16, FALSE, 0, 26 },
+    { 20, 0, 16, FALSE, 0, 0 },
+    { 1000, 0.5, 32, FALSE, 1, 960 },
+    { 1000, 1.0, 32, TRUE, 1, 960 },
+    { 1000, 2.0, 32, TRUE, 2, 960 },
+    { 1000, 2.0000001, 32, TRUE, 2, 960 },
+    { 1000, 7.2, 32, TRUE, 8, 960 },
+    { 1000, 30, 32, TRUE, 30, 960 },
+    { 1000, 80, 32, TRUE, 30, 960 },
+    { 1000, -1, 32, FALSE, 0, 960 },
+    { 1000, NAN, 32, FALSE, 0, 960 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    VchatdAudioPolicy policy = vchatd_audio_policy_for (cases[i].target_kbps, cases[i].loss_pct);
+
+    g_test_message ("%u kbit/s, %.7f %% loss", cases[i].target_kbps, cases[i].loss_pct);
+    g_assert_cmpuint (policy.bitrate_kbps, ==, cases[i].bitrate_kbps);
+    g_assert_cmpint (policy.inband_fec, ==, cases[i].fec);
+    g_assert_cmpuint (policy.packet_loss_pct, ==, cases[i].loss_setting);
+    g_assert_cmpuint (vchatd_audio_policy_video_kbps (&policy, cases[i].target_kbps), ==,
+                      cases[i].video_kbps);
+  }
+  g_assert_cmpuint (VCHATD_AUDIO_MAX_KBPS, ==, 40);
+}
+
+/* The quality rule. */
+
+static void
+test_quality_rule (void)
+{
+  static const struct {
+    gdouble loss_pct;
+    guint rtt_ms;
+    gdouble fps;
+    guint freeze_ms;
+    guint target_kbps;
+    VchatdQuality quality;
+  } cases[] = {
+    /* good, and each of its limits */
+    { 0, 50, 30, 0, 1500, VCHATD_QUALITY_GOOD },
+    { 1.9, 299, 20, 0, 250, VCHATD_QUALITY_GOOD },
+    { 2, 50, 30, 0, 1500, VCHATD_QUALITY_FAIR },
+    { 0, 300, 30, 0, 1500, VCHATD_QUALITY_FAIR },
+    { 0, 50, 19.9, 0, 1500, VCHATD_QUALITY_FAIR },
+    { 0, 50, 30, 200, 1500, VCHATD_QUALITY_FAIR },
+    { 0, 50, 30, 0, 249, VCHATD_QUALITY_FAIR },
+    /* poor, and each of its limits */
+    { 10, 1000, 8, 999, 100, VCHATD_QUALITY_FAIR },
+    { 10.1, 50, 30, 0, 1500, VCHATD_QUALITY_POOR },
+    { 0, 1001, 30, 0, 1500, VCHATD_QUALITY_POOR },
+    { 0, 50, 7.9, 0, 1500, VCHATD_QUALITY_POOR },
+    { 0, 50, 30, 1000, 1500, VCHATD_QUALITY_POOR },
+    { 0, 50, 30, 0, 99, VCHATD_QUALITY_POOR },
+    /* poor wins */
+    { 50, 2000, 0, 5000, 50, VCHATD_QUALITY_POOR },
+    /* no video expected, no controller: left out */
+    { 0, 50, -1, 0, 0, VCHATD_QUALITY_GOOD },
+    { 5, 50, -1, 0, 0, VCHATD_QUALITY_FAIR },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    VchatdQuality quality = vchatd_quality_from_stats (
+      cases[i].loss_pct, cases[i].rtt_ms, cases[i].fps, cases[i].freeze_ms, cases[i].target_kbps);
+
+    g_test_message ("case %u", i);
+    g_assert_cmpstr (vchatd_quality_to_string (quality), ==,
+                     vchatd_quality_to_string (cases[i].quality));
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -904,5 +996,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ladder/camera", test_ladder_camera);
   g_test_add_func ("/ladder/camera-change", test_ladder_camera_change);
   g_test_add_func ("/ladder/cpu", test_ladder_cpu);
+  g_test_add_func ("/audio-policy", test_audio_policy);
+  g_test_add_func ("/quality-rule", test_quality_rule);
   return g_test_run ();
 }
