@@ -648,46 +648,56 @@ compare_arrival (gconstpointer a, gconstpointer b)
   return ra->seq < rb->seq ? -1 : ra->seq > rb->seq;
 }
 
-void
-vchatd_rate_control_on_feedback (VchatdRateControl *rc, gint64 now_us,
-                                 const VchatdPacketFeedback *packets, guint n_packets)
+static void
+seq_reset (VchatdRateControl *rc)
 {
-  LossReport counts = { 0 };
+  rc->have_seq = FALSE;
+  for (guint i = 0; i < SEQ_HISTORY; i++)
+    rc->seq_owner[i] = -1;
+}
 
-  g_return_if_fail (rc != NULL);
-  g_return_if_fail (packets != NULL || n_packets == 0);
+/* Takes the packets of one report into @counts and rc->scratch; returns
+ * FALSE if all of them lay behind what the seqnum history can tell. */
+static gboolean
+take_report (VchatdRateControl *rc, gint64 now_us, const VchatdPacketFeedback *packets,
+             guint n_packets, LossReport *counts)
+{
+  guint behind = 0, sane = 0;
 
-  now_us = advance_clock (rc, now_us);
-  if (n_packets == 0)
-    return;
-
+  *counts = (LossReport){ 0 };
   g_array_set_size (rc->scratch, 0);
   for (guint i = 0; i < n_packets; i++) {
     const VchatdPacketFeedback *p = &packets[i];
-    gint64 seq = unwrap_seq (rc, p->seqnum);
-    guint slot = seq & (SEQ_HISTORY - 1);
-    SeqState known = rc->seq_owner[slot] == seq ? rc->seq_state[slot] : SEQ_UNKNOWN;
+    gint64 seq;
+    guint slot;
+    SeqState known;
     gboolean arrived = p->arrival_time_us >= 0;
     gboolean since_cut = p->send_time_us >= rc->loss_epoch_us;
 
-    /* Too old to know whether it was reported already. */
-    if (seq <= rc->highest_seq - SEQ_HISTORY)
-      continue;
     if (p->send_time_us < now_us - MAX_FEEDBACK_AGE_US || p->send_time_us > now_us + S ||
         p->size > MAX_PACKET_SIZE || p->arrival_time_us > MAX_ARRIVAL_US)
       continue;
+    sane++;
+
+    seq = unwrap_seq (rc, p->seqnum);
+    if (seq <= rc->highest_seq - SEQ_HISTORY) {
+      behind++; /* too old to know whether it was reported already */
+      continue;
+    }
+    slot = seq & (SEQ_HISTORY - 1);
+    known = rc->seq_owner[slot] == seq ? rc->seq_state[slot] : SEQ_UNKNOWN;
 
     if (known == SEQ_RECEIVED || (known == SEQ_LOST && !arrived))
       continue; /* a duplicate */
     if (known == SEQ_UNKNOWN) {
-      counts.total++;
-      counts.lost += !arrived;
-      counts.total_since_cut += since_cut;
-      counts.lost_since_cut += since_cut && !arrived;
+      counts->total++;
+      counts->lost += !arrived;
+      counts->total_since_cut += since_cut;
+      counts->lost_since_cut += since_cut && !arrived;
     } else {
       /* Reported lost before, arrived after all. */
-      counts.lost--;
-      counts.lost_since_cut -= since_cut;
+      counts->lost--;
+      counts->lost_since_cut -= since_cut;
     }
     rc->seq_owner[slot] = seq;
     rc->seq_state[slot] = arrived ? SEQ_RECEIVED : SEQ_LOST;
@@ -698,6 +708,34 @@ vchatd_rate_control_on_feedback (VchatdRateControl *rc, gint64 now_us,
       g_array_append_val (rc->scratch, r);
     }
   }
+  return behind == 0 || behind < sane;
+}
+
+void
+vchatd_rate_control_on_feedback (VchatdRateControl *rc, gint64 now_us,
+                                 const VchatdPacketFeedback *packets, guint n_packets)
+{
+  LossReport counts;
+
+  g_return_if_fail (rc != NULL);
+  g_return_if_fail (packets != NULL || n_packets == 0);
+
+  now_us = advance_clock (rc, now_us);
+  if (n_packets == 0)
+    return;
+
+  if (!take_report (rc, now_us, packets, n_packets, &counts)) {
+    /* A whole report behind the history: the numbering moved under us (the
+     * peer restarted, or we took nonsense for the newest seqnum before).
+     * Start the numbering over from this report. */
+    g_debug ("rate control: a report far behind the seqnums seen; starting them over");
+    seq_reset (rc);
+    take_report (rc, now_us, packets, n_packets, &counts);
+  }
+  /* Only news counts as feedback: a repeated report says nothing about
+   * whether the path still carries anything. */
+  if (counts.total == 0 && rc->scratch->len == 0)
+    return;
 
   loss_add (rc, now_us, &counts);
   rc->had_feedback = TRUE;
@@ -1043,8 +1081,7 @@ vchatd_rate_control_new (const VchatdRateControlConfig *config)
   rc->target_kbps = rc->delay_kbps;
   rc->now_us = G_MININT64;
   rc->scratch = g_array_new (FALSE, FALSE, sizeof (Received));
-  for (guint i = 0; i < SEQ_HISTORY; i++)
-    rc->seq_owner[i] = -1;
+  seq_reset (rc);
   rc->last_packet_at_us = G_MININT64;
   detector_reset (rc);
   acked_reset (rc);
