@@ -36,6 +36,15 @@ scan_stats_field (GQuark field, const GValue *value, gpointer data)
   case GST_WEBRTC_STATS_INBOUND_RTP:
     if (gst_structure_get_uint64 (s, "bytes-received", &bytes))
       scan->out->bytes_received += bytes;
+    if (gst_structure_get_uint64 (s, "packets-received", &bytes))
+      scan->out->packets_received += bytes;
+    {
+      gint64 lost = 0;
+
+      /* Signed: duplicates can make it negative. */
+      if (gst_structure_get_int64 (s, "packets-lost", &lost) && lost > 0)
+        scan->out->packets_lost += (guint64) lost;
+    }
     break;
   case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
     if (gst_structure_get_double (s, "round-trip-time", &d) && d > scan->out->rtt)
@@ -91,6 +100,8 @@ vchatd_stats_scan (const GstStructure *reply, VchatdStatsScan *out)
 
   out->bytes_sent = 0;
   out->bytes_received = 0;
+  out->packets_received = 0;
+  out->packets_lost = 0;
   out->rtt = -1.0;
   out->fraction_lost = -1.0;
   out->local_candidate = NULL;

@@ -15,6 +15,8 @@ G_BEGIN_DECLS
 typedef struct {
   guint64 bytes_sent;     /* all outbound RTP streams */
   guint64 bytes_received; /* all inbound RTP streams */
+  guint64 packets_received; /* all inbound RTP streams */
+  guint64 packets_lost;     /* all inbound RTP streams (never negative) */
   gdouble rtt;            /* seconds, the worst stream; < 0: unknown */
   gdouble fraction_lost;  /* 0..1, the worst stream; < 0: unknown */
   /* host, srflx, prflx or relay for the selected pair; NULL: unknown.

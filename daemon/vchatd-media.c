@@ -30,8 +30,13 @@
  */
 
 #include "vchatd-media.h"
+#include "vchatd-audio-policy.h"
+#include "vchatd-ladder.h"
 #include "vchatd-media-stats.h"
+#include "vchatd-quality.h"
+#include "vchatd-rate-control.h"
 #include "vchatd-sdp.h"
+#include "vchatd-twcc.h"
 
 #include <string.h>
 
@@ -43,6 +48,19 @@
 #include <gst/webrtc/webrtc.h>
 
 #define DEFAULT_MAX_BITRATE_KBPS 1500
+/* The rate controller: where a call starts (then it ramps up, as browsers
+ * do), the least it sends, and how often it runs. */
+#define START_KBPS 300
+#define MIN_KBPS 50
+#define CONTROL_MS 100
+/* The encoder's load is judged over this long. */
+#define LOAD_WINDOW_US G_USEC_PER_SEC
+/* A picture that stops for longer than this is a freeze (as WebRTC's
+ * freeze counters count them, roughly). */
+#define FREEZE_MS 500
+/* Keyframe requests (PLI, FIR) closer together than this are answered by
+ * the keyframe already on its way. */
+#define KEYFRAME_MIN_INTERVAL_US (300 * 1000)
 #define DEFAULT_WATCHDOG_SECONDS 5
 /* A camera or microphone that delivers nothing for this long (a missing
  * PipeWire target just waits, a paused producer sends nothing) is replaced
@@ -137,6 +155,7 @@ struct _VchatdMedia {
   SourceSlot sources[N_SOURCES];
   GSource *bus_source;
   GSource *tick_source;
+  GSource *control_source;
   GSource *watch_source;
   GPtrArray *pending_senders;          /* PendingSender, answerer only */
   GArray *pending_candidates;          /* PendingCandidate: before the remote description */
@@ -161,8 +180,29 @@ struct _VchatdMedia {
   guint64 last_bytes_received;
   guint last_frames;
   gint64 last_stats_us;
+  guint64 last_packets_received;
+  guint64 last_packets_lost;
+  gdouble recv_loss_pct;
+  guint freeze_window[10]; /* the longest freeze of each of the last 10 s, ms */
+  guint freeze_slot;
+  const char *quality; /* "good", "fair", "poor"; NULL until known */
   gboolean have_video_track; /* sending or receiving video: codec known */
   gboolean have_audio_track;
+
+  /* Rate control (main context): see "Rate control" */
+  VchatdRateControl *rate_control;
+  VchatdLadder *ladder;
+  VchatdTwccTap *twcc; /* also held by the tap element */
+  GstElement *ladder_caps;   /* the video sender's capsfilter */
+  GstElement *audio_encoder; /* opusenc */
+  VchatdLadderRung rung;
+  char *rung_text;
+  VchatdAudioPolicy audio_policy;
+  guint target_kbps;
+  guint video_kbps;
+  guint input_width, input_height, input_fps;
+  gint64 last_load_us;
+  gdouble last_rtt_ms;
 
   /* Shared with GStreamer threads */
   GMutex lock;
@@ -175,6 +215,16 @@ struct _VchatdMedia {
   gint frames_decoded;           /* atomic */
   gint recv_width;               /* atomic */
   gint recv_height;              /* atomic */
+  gint last_frame_ms;            /* atomic: since start_us, the last decoded frame */
+  gint freezes;                  /* atomic: gaps over FREEZE_MS between decoded frames */
+  gint longest_freeze_ms;        /* atomic: since the last stats tick */
+  gint sender_frames_in;         /* atomic: into the video sender's queue */
+  gint sender_frames_out;        /* atomic: out of it (the rest it dropped) */
+  gint encoded_frames;           /* atomic */
+  gint encode_us;                /* atomic: time spent encoding them */
+  gint64 encode_started_us;      /* the encoder's streaming thread only */
+  gint64 last_keyframe_request_us; /* the encoder's upstream events only */
+  gint sent_bytes;               /* atomic: RTP bytes through the aux sender */
   gint64 start_us;
   gint64 last_thumbnail_us; /* thumbnail probe's thread only */
   GstVideoInfo black_info;  /* black-frame probe's thread only */
@@ -1506,12 +1556,263 @@ encoder_threads (void)
   return (gint) threads;
 }
 
-/* tee → queue → vp8enc → rtpvp8pay → webrtcbin */
+/* Rate control
+ *
+ * The controller (vchatd-rate-control.c, no GStreamer) learns from
+ * webrtcbin's TWCC feedback, caught by a tap webrtcbin puts on the send
+ * path ("request-aux-sender", vchatd-twcc.c), and from the RTT in the
+ * stats. Every CONTROL_MS on the main context its target is split between
+ * audio (vchatd-audio-policy.c: Opus bitrate, in-band FEC, expected loss)
+ * and video; the video share drives vp8enc's target-bitrate (it takes a new
+ * one while playing) and the ladder (vchatd-ladder.c), whose rung is the
+ * caps of the video sender's capsfilter: videoscale and videorate follow
+ * without renegotiating with the peer, and vp8enc starts the new size with
+ * a keyframe. The ladder also hears how the encoder keeps up (frames its
+ * queue dropped, time per frame), once a second. */
+
+static void
+apply_rung (VchatdMedia *self)
+{
+  g_autoptr (GstCaps) caps = NULL;
+
+  if (!self->ladder_caps)
+    return;
+  if (self->rung.width == 0) {
+    /* The camera's size is not known yet: no scaling until it is. */
+    caps = gst_caps_new_empty_simple ("video/x-raw");
+  } else {
+    caps = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, (gint) self->rung.width,
+                                "height", G_TYPE_INT, (gint) self->rung.height, "framerate",
+                                GST_TYPE_FRACTION, (gint) self->rung.fps, 1, "pixel-aspect-ratio",
+                                GST_TYPE_FRACTION, 1, 1, NULL);
+  }
+  g_object_set (self->ladder_caps, "caps", caps, NULL);
+}
+
+/* The camera's picture as the capture chain gives it (it changes with the
+ * camera). */
+static void
+update_ladder_input (VchatdMedia *self)
+{
+  g_autoptr (GstPad) pad = NULL;
+  g_autoptr (GstCaps) caps = NULL;
+  GstVideoInfo info;
+  guint fps;
+
+  if (!self->video_tee)
+    return;
+  pad = gst_element_get_static_pad (self->video_tee, "sink");
+  caps = gst_pad_get_current_caps (pad);
+  if (!caps || !gst_video_info_from_caps (&info, caps))
+    return;
+  fps = GST_VIDEO_INFO_FPS_D (&info) > 0
+          ? (guint) ((GST_VIDEO_INFO_FPS_N (&info) + GST_VIDEO_INFO_FPS_D (&info) / 2) /
+                     GST_VIDEO_INFO_FPS_D (&info))
+          : 0;
+  if ((guint) GST_VIDEO_INFO_WIDTH (&info) == self->input_width &&
+      (guint) GST_VIDEO_INFO_HEIGHT (&info) == self->input_height && fps == self->input_fps)
+    return;
+  self->input_width = GST_VIDEO_INFO_WIDTH (&info);
+  self->input_height = GST_VIDEO_INFO_HEIGHT (&info);
+  self->input_fps = fps;
+  g_debug ("media: the camera gives %ux%u@%u", self->input_width, self->input_height, fps);
+  vchatd_ladder_set_input (self->ladder, self->input_width, self->input_height, fps);
+}
+
+static void
+feed_encoder_load (VchatdMedia *self, gint64 now)
+{
+  guint in, out, encoded;
+  gint64 encode_us;
+
+  if (now - self->last_load_us < LOAD_WINDOW_US)
+    return;
+  self->last_load_us = now;
+  in = (guint) g_atomic_int_exchange (&self->sender_frames_in, 0);
+  out = (guint) g_atomic_int_exchange (&self->sender_frames_out, 0);
+  encoded = (guint) g_atomic_int_exchange (&self->encoded_frames, 0);
+  encode_us = g_atomic_int_exchange (&self->encode_us, 0);
+  if (!self->video_encoder || self->rung.fps == 0)
+    return;
+  vchatd_ladder_on_encoder_load (self->ladder, now, in, in > out ? in - out : 0,
+                                 encoded ? encode_us / encoded : 0,
+                                 G_USEC_PER_SEC / self->rung.fps);
+}
+
+static void
+apply_target (VchatdMedia *self, gint64 now, guint target_kbps)
+{
+  VchatdAudioPolicy audio =
+    vchatd_audio_policy_for (target_kbps, vchatd_rate_control_get_loss_pct (self->rate_control));
+  guint video_kbps = vchatd_audio_policy_video_kbps (&audio, target_kbps);
+  VchatdLadderRung rung;
+
+  self->target_kbps = target_kbps;
+  if (self->audio_encoder && memcmp (&audio, &self->audio_policy, sizeof audio) != 0) {
+    g_debug ("media: audio %u kbit/s, FEC %s, %u %% loss expected", audio.bitrate_kbps,
+             audio.inband_fec ? "on" : "off", audio.packet_loss_pct);
+    g_object_set (self->audio_encoder, "bitrate", (gint) (audio.bitrate_kbps * 1000), "inband-fec",
+                  audio.inband_fec, "packet-loss-percentage", (gint) audio.packet_loss_pct, NULL);
+  }
+  self->audio_policy = audio;
+  /* Small steps are not worth a reconfiguration of the encoder. */
+  if (self->video_encoder &&
+      (video_kbps * 50 > self->video_kbps * 51 || video_kbps * 50 < self->video_kbps * 49)) {
+    g_object_set (self->video_encoder, "target-bitrate", (gint) (video_kbps * 1000), NULL);
+    self->video_kbps = video_kbps;
+  }
+  if (self->video_encoder) {
+    update_ladder_input (self);
+    feed_encoder_load (self, now);
+    if (vchatd_ladder_update (self->ladder, now, video_kbps, &rung) &&
+        self->input_width > 0) {
+      g_free (self->rung_text);
+      self->rung_text = vchatd_ladder_rung_to_string (&rung);
+      g_message ("media: sending %s at %u kbit/s%s", self->rung_text, video_kbps,
+                 vchatd_ladder_is_cpu_limited (self->ladder) ? " (the encoder cannot keep up)"
+                                                             : "");
+      self->rung = rung;
+      apply_rung (self);
+    }
+  }
+}
+
+static gboolean
+on_control_tick (gpointer data)
+{
+  VchatdMedia *self = data;
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) reports = vchatd_twcc_tap_take (self->twcc);
+  guint sent = (guint) g_atomic_int_exchange (&self->sent_bytes, 0);
+  guint i;
+
+  if (sent)
+    vchatd_rate_control_on_sent (self->rate_control, now, sent);
+  for (i = 0; reports && i < reports->len; i++) {
+    GArray *packets = reports->pdata[i];
+
+    vchatd_rate_control_on_feedback (self->rate_control, now,
+                                     (const VchatdPacketFeedback *) packets->data, packets->len);
+  }
+  apply_target (self, now, vchatd_rate_control_tick (self->rate_control, now));
+  return G_SOURCE_CONTINUE;
+}
+
+static GstPadProbeReturn
+on_rtp_sent (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+  gsize bytes = 0;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    bytes = gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  } else {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    guint i;
+
+    for (i = 0; i < gst_buffer_list_length (list); i++)
+      bytes += gst_buffer_get_size (gst_buffer_list_get (list, i));
+  }
+  g_atomic_int_add (&self->sent_bytes, (gint) MIN (bytes, G_MAXINT / 4));
+  return GST_PAD_PROBE_OK;
+}
+
+/* webrtcbin's thread, once per transport (one, bundled): the tap that
+ * catches the TWCC reports, which also counts what is sent. */
+static GstElement *
+on_request_aux_sender (GstElement *webrtc, GObject *transport, gpointer data)
+{
+  VchatdMedia *self = data;
+  GstElement *tap = vchatd_twcc_tap_make_element (self->twcc);
+
+  if (tap) {
+    g_autoptr (GstPad) sink = gst_element_get_static_pad (tap, "sink");
+
+    /* Like every probe of the session's, it goes with the pipeline, which
+     * never outlives the session (see teardown()). */
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                       on_rtp_sent, self, NULL);
+  }
+  return tap;
+}
+
+/* The video sender's probes: frames in and out of its queue (a busy
+ * encoder makes it drop), time spent in the encoder, and keyframe requests. */
+
+static GstPadProbeReturn
+on_sender_frame_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  g_atomic_int_inc (&((VchatdMedia *) data)->sender_frames_in);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+on_sender_frame_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  g_atomic_int_inc (&((VchatdMedia *) data)->sender_frames_out);
+  return GST_PAD_PROBE_OK;
+}
+
+/* vp8enc encodes in its sink pad's chain function and pushes the frame
+ * from there (lag-in-frames 0): the time between its sink and its source
+ * is the encode time, on one thread. */
+static GstPadProbeReturn
+on_encoder_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  ((VchatdMedia *) data)->encode_started_us = g_get_monotonic_time ();
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+on_encoder_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    if (self->encode_started_us) {
+      g_atomic_int_add (&self->encode_us,
+                        (gint) MIN (g_get_monotonic_time () - self->encode_started_us, G_MAXINT / 4));
+      self->encode_started_us = 0;
+    }
+    g_atomic_int_inc (&self->encoded_frames);
+    return GST_PAD_PROBE_OK;
+  }
+  /* A keyframe request from the peer (PLI/FIR through rtpsession): one is
+   * answered at once; more within KEYFRAME_MIN_INTERVAL_US are covered by
+   * that keyframe (a lossy path asks again and again, and each keyframe is
+   * many times a frame's size). */
+  if (gst_video_event_is_force_key_unit (GST_PAD_PROBE_INFO_EVENT (info))) {
+    gint64 now = g_get_monotonic_time ();
+
+    if (now - self->last_keyframe_request_us < KEYFRAME_MIN_INTERVAL_US) {
+      g_debug ("media: a keyframe request within %d ms of the last: the keyframe is on its way",
+               KEYFRAME_MIN_INTERVAL_US / 1000);
+      return GST_PAD_PROBE_DROP;
+    }
+    self->last_keyframe_request_us = now;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+add_probe (GstElement *element, const char *pad_name, GstPadProbeType mask,
+           GstPadProbeCallback callback, VchatdMedia *self)
+{
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (element, pad_name);
+
+  gst_pad_add_probe (pad, mask, callback, self, NULL);
+}
+
+/* tee → queue → videoscale → videorate → capsfilter → vp8enc → rtpvp8pay → webrtcbin
+ *
+ * The capsfilter holds the ladder's rung (see "Rate control"); the preview
+ * keeps the camera's picture. */
 static gboolean
 build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt, guint twcc_id,
                     GError **error)
 {
-  static const char *const factories[] = { "queue", "vp8enc", "rtpvp8pay" };
+  static const char *const factories[] = { "queue",  "videoscale", "videorate",
+                                           "capsfilter", "vp8enc", "rtpvp8pay" };
   GstElement *chain[G_N_ELEMENTS (factories)];
   g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
   g_autoptr (GstPad) teepad = NULL;
@@ -1522,13 +1823,20 @@ build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
   /* A slow encoder drops frames rather than delaying the preview. */
   g_object_set (chain[0], "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
                 (guint64) 0, NULL);
-  g_object_set (chain[1], "deadline", (gint64) 1, "cpu-used", 8, "lag-in-frames", 0,
-                "keyframe-max-dist", 60, "target-bitrate", (gint) (self->max_bitrate_kbps * 1000),
+  /* Only ever drops, to the rung's frame rate. */
+  g_object_set (chain[2], "drop-only", TRUE, "skip-to-first", TRUE, NULL);
+  g_object_set (chain[4], "deadline", (gint64) 1, "cpu-used", 8, "lag-in-frames", 0,
+                "keyframe-max-dist", 60, "target-bitrate", (gint) (self->video_kbps * 1000),
                 "threads", encoder_threads (), NULL);
-  gst_util_set_object_arg (G_OBJECT (chain[1]), "end-usage", "cbr");
-  gst_util_set_object_arg (G_OBJECT (chain[1]), "error-resilient", "default");
-  g_object_set (chain[2], "pt", pt, "mtu", 1200, NULL);
-  gst_util_set_object_arg (G_OBJECT (chain[2]), "picture-id-mode", "15-bit");
+  gst_util_set_object_arg (G_OBJECT (chain[4]), "end-usage", "cbr");
+  gst_util_set_object_arg (G_OBJECT (chain[4]), "error-resilient", "default");
+  g_object_set (chain[5], "pt", pt, "mtu", 1200, NULL);
+  gst_util_set_object_arg (G_OBJECT (chain[5]), "picture-id-mode", "15-bit");
+  add_probe (chain[0], "sink", GST_PAD_PROBE_TYPE_BUFFER, on_sender_frame_in, self);
+  add_probe (chain[0], "src", GST_PAD_PROBE_TYPE_BUFFER, on_sender_frame_out, self);
+  add_probe (chain[4], "sink", GST_PAD_PROBE_TYPE_BUFFER, on_encoder_in, self);
+  add_probe (chain[4], "src", GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+             on_encoder_out, self);
   transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), expected, twcc_id, "video",
                                error);
   if (!transceiver)
@@ -1536,6 +1844,9 @@ build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
   /* 1.22: set before create-offer; an answerer's was set on add-transceiver. */
   g_object_set (transceiver, "do-nack", TRUE, NULL);
 
+  self->ladder_caps = chain[3];
+  self->video_encoder = chain[4];
+  apply_rung (self);
   sync_with_pipeline (chain, G_N_ELEMENTS (chain));
   teepad = gst_element_request_pad_simple (self->video_tee, "src_%u");
   queuepad = gst_element_get_static_pad (chain[0], "sink");
@@ -1543,7 +1854,6 @@ build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the video encoder");
     return FALSE;
   }
-  self->video_encoder = chain[1];
   self->have_video_track = TRUE;
   return TRUE;
 }
@@ -1568,8 +1878,11 @@ build_audio_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
   g_object_set (chain[3], "mute", self->muted, NULL);
   g_object_set (chain[4], "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
                 (guint64) 200 * GST_MSECOND, "leaky", 2, NULL);
-  /* dtx stays off: a muted peer keeps sending, which keeps the watchdog fed. */
-  g_object_set (chain[5], "bitrate", 32000, "inband-fec", TRUE, NULL);
+  /* dtx stays off: a muted peer keeps sending, which keeps the watchdog fed.
+   * Bitrate, FEC and the expected loss follow the rate controller. */
+  g_object_set (chain[5], "bitrate", (gint) (self->audio_policy.bitrate_kbps * 1000), "inband-fec",
+                self->audio_policy.inband_fec, "packet-loss-percentage",
+                (gint) self->audio_policy.packet_loss_pct, NULL);
   gst_util_set_object_arg (G_OBJECT (chain[5]), "audio-type", "voice");
   g_object_set (chain[6], "pt", pt, "mtu", 1200, NULL);
   transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), expected, twcc_id, "audio",
@@ -1578,6 +1891,7 @@ build_audio_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint 
     return FALSE;
   sync_with_pipeline (chain, G_N_ELEMENTS (chain));
   self->volume = chain[3];
+  self->audio_encoder = chain[5];
   if (!build_slot (self, SOURCE_AUDIO, chain[0], error))
     return FALSE;
   self->have_audio_track = TRUE;
@@ -2423,6 +2737,37 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
 
 /* Stats */
 
+/* Once a second, from the stats: the call's Quality (vchatd-quality.h). */
+static void
+update_quality (VchatdMedia *self, const VchatdStatsScan *scan, gdouble fps)
+{
+  gint now = session_ms (self);
+  gint last = g_atomic_int_get (&self->last_frame_ms);
+  guint longest = (guint) g_atomic_int_exchange (&self->longest_freeze_ms, 0);
+  guint worst = 0;
+  gdouble loss;
+  guint i;
+
+  /* A freeze still going on counts too. */
+  if (g_atomic_int_get (&self->frames_decoded) > 0 && now - last > FREEZE_MS)
+    longest = MAX (longest, (guint) (now - last));
+  self->freeze_slot = (self->freeze_slot + 1) % G_N_ELEMENTS (self->freeze_window);
+  self->freeze_window[self->freeze_slot] = longest;
+  for (i = 0; i < G_N_ELEMENTS (self->freeze_window); i++)
+    worst = MAX (worst, self->freeze_window[i]);
+  if (self->state != VCHATD_MEDIA_STATE_CONNECTED) {
+    self->quality = NULL;
+    return;
+  }
+  loss = MAX (self->recv_loss_pct, scan->fraction_lost * 100.0);
+  /* No video is expected from a peer that sends none (a camera off sends
+   * black frames, which count). */
+  self->quality = vchatd_quality_to_string (vchatd_quality_from_stats (
+    MAX (loss, 0.0), scan->rtt > 0 ? (guint) (scan->rtt * 1000) : 0,
+    g_atomic_int_get (&self->frames_decoded) > 0 && fps >= 0 ? fps : -1.0, worst,
+    self->target_kbps));
+}
+
 static void
 on_stats_main (VchatdMedia *self, gpointer data)
 {
@@ -2440,6 +2785,8 @@ on_stats_main (VchatdMedia *self, gpointer data)
   if (!reply)
     return;
   vchatd_stats_scan (reply, &scan);
+  if (scan.rtt > 0)
+    vchatd_rate_control_on_rtt (self->rate_control, now, (gint64) (scan.rtt * G_USEC_PER_SEC));
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   if (scan.rtt >= 0)
@@ -2459,15 +2806,39 @@ on_stats_main (VchatdMedia *self, gpointer data)
         &b, "{sv}", "recv-fps",
         g_variant_new_double ((frames - MIN (frames, self->last_frames)) / elapsed));
   }
-  if (self->video_encoder) {
-    gint bitrate = 0;
+  /* The rate controller's output (audio and video), its estimate of the
+   * path, and the ceiling (max-bitrate, video) it works under. */
+  g_variant_builder_add (&b, "{sv}", "target-kbps", g_variant_new_double (self->target_kbps));
+  g_variant_builder_add (&b, "{sv}", "max-kbps", g_variant_new_double (self->max_bitrate_kbps));
+  if (vchatd_rate_control_get_acked_kbps (self->rate_control) > 0)
+    g_variant_builder_add (
+      &b, "{sv}", "available-kbps",
+      g_variant_new_double (vchatd_rate_control_get_estimate_kbps (self->rate_control)));
+  if (self->video_encoder && self->rung_text)
+    g_variant_builder_add (&b, "{sv}", "rung", g_variant_new_string (self->rung_text));
+  if (self->video_encoder)
+    g_variant_builder_add (&b, "{sv}", "cpu-limited",
+                           g_variant_new_boolean (vchatd_ladder_is_cpu_limited (self->ladder)));
+  /* Lost on the way to the peer: what the peer's RTCP says (the feedback's
+   * own count when there is TWCC); and on the way here. */
+  {
+    gdouble send_loss = vchatd_rate_control_get_acked_kbps (self->rate_control) > 0
+                          ? vchatd_rate_control_get_loss_pct (self->rate_control)
+                          : scan.fraction_lost * 100.0;
+    guint64 received = scan.packets_received - MIN (scan.packets_received,
+                                                     self->last_packets_received);
+    guint64 lost = scan.packets_lost - MIN (scan.packets_lost, self->last_packets_lost);
 
-    g_object_get (self->video_encoder, "target-bitrate", &bitrate, NULL);
-    g_variant_builder_add (&b, "{sv}", "target-kbps", g_variant_new_double (bitrate / 1000.0));
+    if (send_loss >= 0)
+      g_variant_builder_add (&b, "{sv}", "loss-pct", g_variant_new_double (send_loss));
+    if (received + lost > 0)
+      self->recv_loss_pct = 100.0 * lost / (received + lost);
+    if (scan.packets_received > 0)
+      g_variant_builder_add (&b, "{sv}", "recv-loss-pct",
+                             g_variant_new_double (self->recv_loss_pct));
+    self->last_packets_received = scan.packets_received;
+    self->last_packets_lost = scan.packets_lost;
   }
-  if (scan.fraction_lost >= 0)
-    g_variant_builder_add (&b, "{sv}", "loss-pct",
-                           g_variant_new_double (scan.fraction_lost * 100.0));
   if (width > 0 && height > 0) {
     g_variant_builder_add (&b, "{sv}", "recv-width", g_variant_new_uint32 (width));
     g_variant_builder_add (&b, "{sv}", "recv-height", g_variant_new_uint32 (height));
@@ -2475,6 +2846,8 @@ on_stats_main (VchatdMedia *self, gpointer data)
   if (self->have_video_track) {
     /* 1.22 has no framesDecoded: counted by a probe after the decoder. */
     g_variant_builder_add (&b, "{sv}", "frames-decoded", g_variant_new_uint64 (frames));
+    g_variant_builder_add (&b, "{sv}", "freezes",
+                           g_variant_new_uint32 ((guint32) g_atomic_int_get (&self->freezes)));
     g_variant_builder_add (&b, "{sv}", "video-codec", g_variant_new_string ("VP8"));
   }
   if (self->have_audio_track)
@@ -2485,6 +2858,11 @@ on_stats_main (VchatdMedia *self, gpointer data)
   if (scan.remote_candidate)
     g_variant_builder_add (&b, "{sv}", "remote-candidate",
                            g_variant_new_string (scan.remote_candidate));
+
+  update_quality (self, &scan, elapsed > 0.1 ? (frames - MIN (frames, self->last_frames)) / elapsed
+                                             : -1.0);
+  if (self->quality)
+    g_variant_builder_add (&b, "{sv}", "quality", g_variant_new_string (self->quality));
 
   self->last_bytes_sent = scan.bytes_sent;
   self->last_bytes_received = scan.bytes_received;
@@ -2559,6 +2937,18 @@ on_frame_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   VchatdMedia *self = data;
 
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    gint now = session_ms (self);
+    gint last = g_atomic_int_get (&self->last_frame_ms);
+
+    if (g_atomic_int_get (&self->frames_decoded) > 0 && now - last > FREEZE_MS) {
+      gint longest = g_atomic_int_get (&self->longest_freeze_ms);
+
+      g_atomic_int_inc (&self->freezes);
+      /* Only this thread raises it; the stats tick resets it. */
+      if (now - last > longest)
+        g_atomic_int_compare_and_exchange (&self->longest_freeze_ms, longest, now - last);
+    }
+    g_atomic_int_set (&self->last_frame_ms, now);
     g_atomic_int_inc (&self->frames_decoded);
   } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_CAPS) {
     GstCaps *caps;
@@ -2774,6 +3164,18 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
   self->has_audio = self->microphone_target || self->audio_source_description;
   if (self->node_name_prefix)
     self->remote_video_node = g_strdup_printf ("%s-remote", self->node_name_prefix);
+  {
+    /* max-bitrate is the video's ceiling; the audio comes on top. */
+    VchatdRateControlConfig rc = { MIN_KBPS, START_KBPS,
+                                   self->max_bitrate_kbps + VCHATD_AUDIO_MAX_KBPS };
+
+    self->rate_control = vchatd_rate_control_new (&rc);
+    self->target_kbps = vchatd_rate_control_get_target_kbps (self->rate_control);
+    self->audio_policy = vchatd_audio_policy_for (self->target_kbps, 0);
+    self->video_kbps = vchatd_audio_policy_video_kbps (&self->audio_policy, self->target_kbps);
+  }
+  self->ladder = vchatd_ladder_new (0, 0, 0);
+  self->twcc = vchatd_twcc_tap_new ();
   return self;
 }
 
@@ -2848,6 +3250,7 @@ build_pipeline (VchatdMedia *self, GError **error)
   g_signal_connect (self->webrtc, "on-ice-candidate", G_CALLBACK (on_ice_candidate), self);
   g_signal_connect (self->webrtc, "on-data-channel", G_CALLBACK (on_data_channel), self);
   g_signal_connect (self->webrtc, "pad-added", G_CALLBACK (on_pad_added), self);
+  g_signal_connect (self->webrtc, "request-aux-sender", G_CALLBACK (on_request_aux_sender), self);
   g_signal_connect (self->webrtc, "notify::ice-connection-state", G_CALLBACK (on_ice_state_notify),
                     self);
   g_signal_connect (self->webrtc, "notify::connection-state", G_CALLBACK (on_ice_state_notify),
@@ -2931,6 +3334,10 @@ vchatd_media_start (VchatdMedia *self, GError **error)
   g_source_set_callback (self->tick_source, on_tick, self, NULL);
   g_source_set_static_name (self->tick_source, "[vchatd-media] tick");
   g_source_attach (self->tick_source, self->context);
+  self->control_source = g_timeout_source_new (CONTROL_MS);
+  g_source_set_callback (self->control_source, on_control_tick, self, NULL);
+  g_source_set_static_name (self->control_source, "[vchatd-media] rate control");
+  g_source_attach (self->control_source, self->context);
   self->watch_source = g_timeout_source_new (WATCH_MS);
   g_source_set_callback (self->watch_source, on_watch, self, NULL);
   g_source_set_static_name (self->watch_source, "[vchatd-media] device watch");
@@ -3074,6 +3481,7 @@ teardown (VchatdMedia *self)
   g_mutex_unlock (&self->lock);
 
   clear_source (&self->tick_source);
+  clear_source (&self->control_source);
   clear_source (&self->watch_source);
   clear_source (&self->bus_source);
   for (kind = 0; kind < N_SOURCES; kind++)
@@ -3246,10 +3654,20 @@ vchatd_media_set_max_bitrate (VchatdMedia *self, guint kbps)
   g_return_if_fail (VCHATD_IS_MEDIA (self));
 
   self->max_bitrate_kbps = kbps ? kbps : DEFAULT_MAX_BITRATE_KBPS;
-  /* vp8enc takes a new target while playing. */
-  if (self->video_encoder)
-    g_object_set (self->video_encoder, "target-bitrate", (gint) (self->max_bitrate_kbps * 1000),
-                  NULL);
+  /* The ceiling holds at once; vp8enc takes a new target while playing. */
+  vchatd_rate_control_set_max_kbps (self->rate_control,
+                                    self->max_bitrate_kbps + VCHATD_AUDIO_MAX_KBPS);
+  if (self->pipeline && !is_stopped (self))
+    apply_target (self, g_get_monotonic_time (),
+                  MIN (self->target_kbps, vchatd_rate_control_get_target_kbps (self->rate_control)));
+}
+
+const char *
+vchatd_media_get_quality (VchatdMedia *self)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), NULL);
+
+  return self->quality;
 }
 
 VchatdMediaState
@@ -3347,6 +3765,10 @@ vchatd_media_finalize (GObject *object)
   g_free (self->speaker_target);
   g_free (self->stun_server);
   g_free (self->failure_message);
+  g_free (self->rung_text);
+  g_clear_pointer (&self->rate_control, vchatd_rate_control_free);
+  g_clear_pointer (&self->ladder, vchatd_ladder_free);
+  g_clear_pointer (&self->twcc, vchatd_twcc_tap_unref);
   g_strfreev (self->turn_servers);
   g_strfreev (self->ice_addresses);
   g_free (self->node_name_prefix);

@@ -123,6 +123,9 @@ VchatdMediaFailure vchatd_media_get_failure (VchatdMedia *self, const char **mes
 /* The latest stats (refreshed every second while connecting/connected), as
  * the a{sv} of the Call's Stats property (floating reference). */
 GVariant *vchatd_media_get_stats (VchatdMedia *self);
+/* "good", "fair" or "poor" while connected (see vchatd-quality.h), updated
+ * with the stats; NULL otherwise. */
+const char *vchatd_media_get_quality (VchatdMedia *self);
 gboolean vchatd_media_get_has_video (VchatdMedia *self);
 gboolean vchatd_media_get_has_audio (VchatdMedia *self);
 /* NULL until the node has been given its first picture: a reader that
