@@ -111,8 +111,10 @@
 #define LOSS_RANDOM_AFTER_US (4 * S)
 #define LOSS_RANDOM_SLACK 0.02
 
-/* No feedback for 2 s although packets went out in the last second: cut
- * by 20 % each second, like libwebrtc's feedback timeout. */
+/* No feedback for 2 s of sending without a break of a second: cut by
+ * 20 % each second, like libwebrtc's feedback timeout. (Not at once after
+ * a silence: a machine waking from sleep has heard nothing because it sent
+ * nothing.) */
 #define FEEDBACK_TIMEOUT_US (2 * S)
 #define FEEDBACK_TIMEOUT_CUT 0.8
 #define SENT_WINDOW_US (1 * S)
@@ -232,6 +234,7 @@ struct _VchatdRateControl {
   gint64 sent_window_start_us;
   guint64 sent_window_bytes;
   gint64 last_sent_us;
+  gint64 sending_since_us;
   double sent_kbps;
 
   /* Link capacity (kbit/s); < 0: unknown. */
@@ -780,6 +783,7 @@ vchatd_rate_control_on_sent (VchatdRateControl *rc, gint64 now_us, guint bytes)
   now_us = advance_clock (rc, now_us);
   if (rc->sent_window_start_us == G_MININT64 || now_us - rc->last_sent_us > SENT_WINDOW_US) {
     /* First packet, or after a silence: a new window. */
+    rc->sending_since_us = now_us;
     rc->sent_window_start_us = now_us;
     rc->sent_window_bytes = 0;
     rc->sent_kbps = 0;
@@ -982,7 +986,7 @@ update_loss_based (VchatdRateControl *rc, gint64 now_us)
    * back. */
   if (rc->had_feedback && rc->last_sent_us != G_MININT64 &&
       now_us - rc->last_sent_us < SENT_WINDOW_US &&
-      now_us - rc->last_feedback_us > FEEDBACK_TIMEOUT_US) {
+      now_us - MAX (rc->last_feedback_us, rc->sending_since_us) > FEEDBACK_TIMEOUT_US) {
     if (elapsed (rc->last_timeout_cut_us, now_us) >= 1 * S) {
       g_debug ("rate control: no feedback for %" G_GINT64_FORMAT " ms; cutting",
                (now_us - rc->last_feedback_us) / 1000);

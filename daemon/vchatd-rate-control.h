@@ -120,10 +120,10 @@ void vchatd_rate_control_on_rtt (VchatdRateControl *rc, gint64 now_us, gint64 rt
  * @bytes: its size, as later reported in the feedback
  *
  * Optional. With it the controller knows the sent rate
- * (vchatd_rate_control_get_sent_kbps()) and notices when feedback stops
- * although packets go out (the feedback timed out: the whole path is
- * probably gone); then it cuts the target by 20 % a second until feedback
- * comes back. Without it, missing feedback only holds the target.
+ * (vchatd_rate_control_get_sent_kbps()) and notices when 2 s of sending
+ * bring no feedback (the whole path is probably gone); then it cuts the
+ * target by 20 % a second until feedback comes back. Without it, missing
+ * feedback only holds the target.
  */
 void vchatd_rate_control_on_sent (VchatdRateControl *rc, gint64 now_us, guint bytes);
 

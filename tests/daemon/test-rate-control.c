@@ -693,6 +693,19 @@ test_feedback_timeout (void)
   g_test_message ("5 s without feedback: %u kbit/s", target);
   g_assert_cmpuint (target, <, 300);
   g_assert_cmpuint (vchatd_rate_control_get_sent_kbps (rc), ==, 96);
+
+  /* After a silence (a machine asleep), sending again is not yet a
+   * timeout: there was nothing to hear about. */
+  now += 60 * S;
+  for (guint i = 0; i < 20; i++, now += 100 * MS) {
+    vchatd_rate_control_on_sent (rc, now, PACKET_SIZE);
+    g_assert_cmpuint (vchatd_rate_control_tick (rc, now), ==, target);
+  }
+  for (guint i = 0; i < 10; i++, now += 100 * MS) {
+    vchatd_rate_control_on_sent (rc, now, PACKET_SIZE);
+    vchatd_rate_control_tick (rc, now);
+  }
+  g_assert_cmpuint (vchatd_rate_control_get_target_kbps (rc), <, target);
 }
 
 /* The ladder. */
