@@ -26,8 +26,10 @@
  * Probing is modelled as faster growth instead: 50 %/s until the first
  * congestion of the call (slow start), 25 %/s once the estimate has gone
  * 5 s without a decrease, 8 %/s otherwise. Loss that stays in the 2–10 %
- * band for 4 s without rising with the rate is taken as random (a bad Wi-Fi
- * link, not a queue) and no longer holds the estimate.
+ * band for 2 s is tested with a cut by the loss fraction: if it goes, it
+ * was ours (a shallow buffer, a policer) and the rate stays under that
+ * knee for 10 s; if it stays, it is random (a bad Wi-Fi link, not a queue)
+ * and no longer holds the estimate.
  *
  * All times are microseconds on the caller's monotonic clock, except the
  * arrival times of packets, which are in the remote clock: only their

@@ -73,6 +73,8 @@ typedef struct {
   /* Figures since sim_measure(). */
   double queue_sum_ms;
   guint64 queue_n;
+  guint64 packets_sent;
+  guint64 packets_dropped; /* by the queue, not the random loss */
   double target_sum;
   guint64 target_n;
   guint target_min;
@@ -89,6 +91,8 @@ sim_measure (Sim *sim)
 {
   sim->queue_sum_ms = 0;
   sim->queue_n = 0;
+  sim->packets_sent = 0;
+  sim->packets_dropped = 0;
   sim->target_sum = 0;
   sim->target_n = 0;
   sim->target_min = G_MAXUINT;
@@ -157,6 +161,8 @@ sim_send_packet (Sim *sim, gint64 send_us, guint size)
   gint64 queue_us = sim_queue_us (sim, send_us);
 
   vchatd_rate_control_on_sent (sim->rc, send_us, size);
+  sim->packets_sent++;
+  sim->packets_dropped += queue_us > sim->queue_limit_us;
   if (queue_us <= sim->queue_limit_us) {
     sim->busy_until_us = MAX (send_us, sim->busy_until_us) +
                          (gint64) (size * 8 * 1000.0 / sim->capacity_kbps);
@@ -378,12 +384,19 @@ mean_queue_ms (Sim *sim)
   return sim->queue_n ? sim->queue_sum_ms / sim->queue_n : 0;
 }
 
+static double
+queue_drops (Sim *sim)
+{
+  return sim->packets_sent ? (double) sim->packets_dropped / sim->packets_sent : 0;
+}
+
 static void
 report_figures (Sim *sim, const char *what)
 {
-  g_test_message ("%s: target mean %.0f min %u max %u kbit/s, queue mean %.0f ms, loss %.1f %%",
+  g_test_message ("%s: target mean %.0f min %u max %u kbit/s, queue mean %.0f ms, "
+                  "%.1f %% dropped by the queue, loss now %.1f %%",
                   what, mean_target (sim), sim->target_min, sim->target_max, mean_queue_ms (sim),
-                  vchatd_rate_control_get_loss_pct (sim->rc));
+                  queue_drops (sim) * 100, vchatd_rate_control_get_loss_pct (sim->rc));
 }
 
 /* Settles near the capacity of a steady link, without filling its queue.
@@ -410,6 +423,31 @@ test_steady_link (void)
   g_assert_cmpuint (sim->target_min, >=, 500);
   g_assert_cmpuint (sim->target_max, <=, 1100);
   g_assert_cmpfloat (mean_queue_ms (sim), <, 200);
+}
+
+/* A shallow buffer (or a policer) drops before any delay builds up: only
+ * the loss says the rate is too high, and the rate must come under it
+ * rather than hold at a few percent loss, as plain GCC would. */
+static void
+test_shallow_buffer (void)
+{
+  static const gint64 limits_us[] = { 50 * MS, 20 * MS };
+
+  for (guint i = 0; i < G_N_ELEMENTS (limits_us); i++) {
+    g_autoptr (Sim) sim = sim_new (&default_config, 1000);
+    g_autofree char *what = NULL;
+
+    sim->queue_limit_us = limits_us[i];
+    sim_run (sim, 20 * S);
+    sim_measure (sim);
+    sim_run (sim, 100 * S);
+    what = g_strdup_printf ("1 Mbit/s, %" G_GINT64_FORMAT " ms of buffer, 20–120 s",
+                            limits_us[i] / MS);
+    report_figures (sim, what);
+    g_assert_cmpfloat (mean_target (sim), >=, 800);
+    g_assert_cmpfloat (mean_target (sim), <=, 1100);
+    g_assert_cmpfloat (queue_drops (sim), <, 0.02);
+  }
 }
 
 /* A sender that makes less than it may (a still picture) does not let the
@@ -1037,6 +1075,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/rate-control/steady-link", test_steady_link);
+  g_test_add_func ("/rate-control/shallow-buffer", test_shallow_buffer);
   g_test_add_func ("/rate-control/app-limited", test_app_limited);
   g_test_add_func ("/rate-control/startup", test_startup);
   g_test_add_func ("/rate-control/capacity-drop", test_capacity_drop);
