@@ -114,7 +114,9 @@
  * beyond its rate). Gone at the lower rate (judged 1 s + RTT later): the
  * loss was ours, and the bound stays under that knee for 10 s before it
  * grows again. Still there: random loss (a radio link), and the bound
- * grows through it while the loss stays within 2 points of that level.
+ * grows through it while the loss stays within 2 points (plus twice the
+ * sampling noise: 5 % over 100 packets is ± 2.2) of that level, which
+ * follows the readings slowly.
  * Near a knee found so, the bound grows additively, like the delay-based
  * estimate near the link's capacity; 10 % past it, the knee is forgotten.
  * GCC would hold in the band for good: at 6 % loss on a shallow buffer, or
@@ -123,6 +125,7 @@
 #define LOSS_TEST_JUDGE_US (1 * S)
 #define LOSS_KNEE_HOLD_US (10 * S)
 #define LOSS_RANDOM_SLACK 0.02
+#define LOSS_RANDOM_FOLLOW 0.1
 #define LOSS_KNEE_MARGIN 1.1
 
 /* No feedback for 2 s of sending without a break of a second: cut by
@@ -240,6 +243,7 @@ struct _VchatdRateControl {
   guint loss_len;
   double loss_fraction; /* < 0: unknown */
   double loss_decision; /* the same, since the last decrease */
+  guint64 loss_decision_packets;
   gint64 loss_epoch_us; /* the last decrease */
   gint64 last_feedback_us;
   gboolean had_feedback;
@@ -269,6 +273,7 @@ struct _VchatdRateControl {
   gint64 loss_band_since_us; /* G_MININT64: not in the 2–10 % band */
   gint64 loss_test_at_us;    /* the test cut being judged; G_MININT64: none */
   double loss_random;        /* the level of loss found random; < 0: none */
+  double loss_before_test;
   gint64 loss_knee_until_us; /* no growth until then */
   double loss_knee_kbps;     /* where our own loss began; < 0: none */
   double loss_test_from_kbps;
@@ -613,6 +618,7 @@ loss_update (VchatdRateControl *rc, gint64 now_us)
     rc->loss_head = (rc->loss_head + 1) % LOSS_RING;
     rc->loss_len--;
   }
+  rc->loss_decision_packets = total_since_cut;
   if (total_since_cut >= LOSS_MIN_DECISION_PACKETS ||
       (total_since_cut >= LOSS_MIN_PACKETS &&
        elapsed (rc->loss_epoch_us, now_us) >= LOSS_MAX_WINDOW_US))
@@ -1006,6 +1012,22 @@ loss_base (VchatdRateControl *rc, double current)
   return rc->loss_kbps >= 0 ? MIN (rc->loss_kbps, current) : current;
 }
 
+/* Whether the loss now is the random loss found before, give or take the
+ * noise of a sample that size; following it if so. */
+static gboolean
+loss_is_random (VchatdRateControl *rc)
+{
+  double p = rc->loss_random, noise;
+
+  if (p < 0)
+    return FALSE;
+  noise = sqrt (MAX (p * (1 - p), 0.0) / MAX (rc->loss_decision_packets, 1));
+  if (rc->loss_decision > p + LOSS_RANDOM_SLACK + 2 * noise)
+    return FALSE;
+  rc->loss_random += LOSS_RANDOM_FOLLOW * (rc->loss_decision - p);
+  return TRUE;
+}
+
 static void
 update_loss_based (VchatdRateControl *rc, gint64 now_us)
 {
@@ -1047,8 +1069,7 @@ update_loss_based (VchatdRateControl *rc, gint64 now_us)
     return;
   }
 
-  if (rc->loss_decision >= LOSS_LOW &&
-      !(rc->loss_random >= 0 && rc->loss_decision <= rc->loss_random + LOSS_RANDOM_SLACK)) {
+  if (rc->loss_decision >= LOSS_LOW && !loss_is_random (rc)) {
     if (rc->loss_band_since_us == G_MININT64)
       rc->loss_band_since_us = now_us;
 
@@ -1058,10 +1079,13 @@ update_loss_based (VchatdRateControl *rc, gint64 now_us)
       g_debug ("rate control: %.1f %% loss survives a cut; taking it as random",
                rc->loss_decision * 100);
       rc->loss_test_at_us = G_MININT64;
-      rc->loss_random = rc->loss_decision;
+      /* The higher of the readings before and after the cut: the level
+       * is a ceiling for noise, better generous than tight. */
+      rc->loss_random = MAX (rc->loss_decision, rc->loss_before_test);
       /* And grow, below. */
     } else if (now_us - rc->loss_band_since_us >= LOSS_BAND_HOLD_US) {
       rc->loss_test_from_kbps = loss_base (rc, current);
+      rc->loss_before_test = rc->loss_decision;
       rc->loss_kbps = rc->loss_test_from_kbps * (1 - rc->loss_decision);
       rc->loss_test_at_us = now_us;
       rc->last_loss_cut_us = now_us;

@@ -542,7 +542,7 @@ test_random_loss (void)
   sim_run (sim, 100 * S);
   report_figures (sim, "10 Mbit/s, 5 % loss, 20–120 s");
   g_assert_cmpfloat (mean_target (sim), >=, 1250);
-  g_assert_cmpuint (sim->target_min, >=, 300);
+  g_assert_cmpuint (sim->target_min, >=, 200);
 }
 
 /* Heavy loss brings the rate down. */
@@ -560,7 +560,8 @@ test_heavy_loss (void)
   sim_run (sim, 20 * S);
   report_figures (sim, "10 Mbit/s, 20 % loss, 10–30 s after");
   g_assert_cmpfloat (mean_target (sim), <, 500);
-  g_assert_cmpfloat (vchatd_rate_control_get_loss_pct (sim->rc), >, 10);
+  /* Read over 100 packets at these rates: ± 4 points. */
+  g_assert_cmpfloat (vchatd_rate_control_get_loss_pct (sim->rc), >, 8);
 }
 
 /* A new ceiling applies at once, and lifting it lets the rate grow. */
