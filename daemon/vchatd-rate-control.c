@@ -136,12 +136,12 @@
 #define FEEDBACK_TIMEOUT_CUT 0.8
 #define SENT_WINDOW_US (1 * S)
 
-/* Reports of packets sent longer ago than this, or in the future, or
- * larger than a datagram, or arriving at absurd times, are nonsense (and
- * would overflow the arithmetic): ignored. */
-#define MAX_FEEDBACK_AGE_US (600 * S)
+/* Packets larger than a datagram, or sent or arriving at absurd times,
+ * are nonsense (and would overflow the arithmetic): ignored. Send times
+ * are not compared with now: only their differences are used, so their
+ * clock (GStreamer's system clock) need not be the caller's. */
 #define MAX_PACKET_SIZE 65535
-#define MAX_ARRIVAL_US (G_GINT64_CONSTANT (1) << 60)
+#define MAX_TIME_US (G_GINT64_CONSTANT (1) << 60)
 
 /* Increases never account for more than a second at once (a suspended
  * machine, a late tick). */
@@ -244,7 +244,12 @@ struct _VchatdRateControl {
   double loss_fraction; /* < 0: unknown */
   double loss_decision; /* the same, since the last decrease */
   guint64 loss_decision_packets;
-  gint64 loss_epoch_us; /* the last decrease */
+  gint64 loss_epoch_us;      /* the last decrease */
+  gint64 loss_epoch_send_us; /* the same on the send times' clock */
+  /* The latest report's newest send time, and when it came: where the
+   * send times' clock stands now, give or take a round trip. */
+  gint64 report_newest_send_us;
+  gint64 report_at_us;
   gint64 last_feedback_us;
   gboolean had_feedback;
 
@@ -693,6 +698,7 @@ take_report (VchatdRateControl *rc, gint64 now_us, const VchatdPacketFeedback *p
              guint n_packets, LossReport *counts)
 {
   guint behind = 0, sane = 0;
+  gint64 newest_send_us = G_MININT64;
 
   *counts = (LossReport){ 0 };
   g_array_set_size (rc->scratch, 0);
@@ -702,12 +708,13 @@ take_report (VchatdRateControl *rc, gint64 now_us, const VchatdPacketFeedback *p
     guint slot;
     SeqState known;
     gboolean arrived = p->arrival_time_us >= 0;
-    gboolean since_cut = p->send_time_us >= rc->loss_epoch_us;
+    gboolean since_cut = p->send_time_us >= rc->loss_epoch_send_us;
 
-    if (p->send_time_us < now_us - MAX_FEEDBACK_AGE_US || p->send_time_us > now_us + S ||
-        p->size > MAX_PACKET_SIZE || p->arrival_time_us > MAX_ARRIVAL_US)
+    if (p->send_time_us > MAX_TIME_US || p->send_time_us < -MAX_TIME_US ||
+        p->size > MAX_PACKET_SIZE || p->arrival_time_us > MAX_TIME_US)
       continue;
     sane++;
+    newest_send_us = MAX (newest_send_us, p->send_time_us);
 
     seq = unwrap_seq (rc, p->seqnum);
     if (seq <= rc->highest_seq - SEQ_HISTORY) {
@@ -737,6 +744,10 @@ take_report (VchatdRateControl *rc, gint64 now_us, const VchatdPacketFeedback *p
 
       g_array_append_val (rc->scratch, r);
     }
+  }
+  if (newest_send_us != G_MININT64) {
+    rc->report_newest_send_us = newest_send_us;
+    rc->report_at_us = now_us;
   }
   return behind == 0 || behind < sane;
 }
@@ -907,8 +918,12 @@ note_decrease (VchatdRateControl *rc, gint64 now_us)
   rc->had_decrease = TRUE;
   rc->last_decrease_us = now_us;
 
-  /* Losses from before are answered. */
+  /* Losses from before are answered. On the send times' clock, now is
+   * about a round trip after the newest packet reported (a little later
+   * only costs a few packets to judge by). */
   rc->loss_epoch_us = now_us;
+  if (rc->report_newest_send_us != G_MININT64)
+    rc->loss_epoch_send_us = rc->report_newest_send_us + (now_us - rc->report_at_us) + rtt_us (rc);
   rc->loss_decision = -1;
   for (guint i = 0; i < rc->loss_len; i++) {
     LossReport *report = &rc->losses[(rc->loss_head + i) % LOSS_RING];
@@ -1178,6 +1193,8 @@ vchatd_rate_control_new (const VchatdRateControlConfig *config)
   rc->loss_fraction = -1;
   rc->loss_decision = -1;
   rc->loss_epoch_us = G_MININT64;
+  rc->loss_epoch_send_us = G_MININT64;
+  rc->report_newest_send_us = G_MININT64;
   rc->sent_window_start_us = G_MININT64;
   rc->last_sent_us = G_MININT64;
   link_reset (rc);

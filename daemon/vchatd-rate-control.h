@@ -32,9 +32,9 @@
  * and no longer holds the estimate.
  *
  * All times are microseconds on the caller's monotonic clock, except the
- * arrival times of packets, which are in the remote clock: only their
- * differences are used. A @now_us going backwards is treated as no time
- * passing.
+ * send and arrival times of packets, of which only differences are used:
+ * arrivals are in the remote clock, sends in any clock of the same pace. A @now_us going backwards
+ * is treated as no time passing.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -65,7 +65,9 @@ typedef struct {
 /**
  * VchatdPacketFeedback:
  * @seqnum: the transport-wide sequence number
- * @send_time_us: when the packet was sent, local monotonic clock
+ * @send_time_us: when the packet was sent, in µs on a clock that runs at
+ *   the pace of the caller's (GStreamer's system clock is fine; only
+ *   differences of send times are used)
  * @arrival_time_us: when it arrived, in the remote clock (any offset but
  *   not negative), or -1 (any negative value) if it was reported lost
  * @size: bytes on the wire (RTP header and payload is enough)

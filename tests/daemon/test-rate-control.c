@@ -53,9 +53,10 @@ typedef struct {
 
   /* Mischief, for the robustness test. */
   gint64 remote_offset_us;
-  gboolean jitter;      /* arrivals out of order, send times out of order */
-  gboolean duplicate;   /* every report delivered twice */
-  gboolean clock_slips; /* now going back a little now and then */
+  gint64 send_offset_us; /* the send times' clock is not the caller's */
+  gboolean jitter;       /* arrivals out of order, send times out of order */
+  gboolean duplicate;    /* every report delivered twice */
+  gboolean clock_slips;  /* now going back a little now and then */
 
   VchatdRateControl *rc;
   gint64 now_us;
@@ -195,7 +196,7 @@ feedback_append (Sim *sim, GArray *packets, const SimPacket *packet, gboolean ar
 {
   VchatdPacketFeedback fb = {
     packet->seq,
-    packet->send_us,
+    packet->send_us + sim->send_offset_us,
     arrived ? packet->arrival_us + sim->remote_offset_us : -1,
     packet->size,
   };
@@ -444,6 +445,29 @@ test_shallow_buffer (void)
     what = g_strdup_printf ("1 Mbit/s, %" G_GINT64_FORMAT " ms of buffer, 20–120 s",
                             limits_us[i] / MS);
     report_figures (sim, what);
+    g_assert_cmpfloat (mean_target (sim), >=, 800);
+    g_assert_cmpfloat (mean_target (sim), <=, 1100);
+    g_assert_cmpfloat (queue_drops (sim), <, 0.02);
+  }
+}
+
+/* Send times on another clock than the caller's (GStreamer's system
+ * clock set to real time, say) change nothing: the loss decisions, which
+ * tell packets sent before a cut from those after, still work. */
+static void
+test_send_clock (void)
+{
+  static const gint64 offsets_us[] = { G_GINT64_CONSTANT (1700000000000000), -200 * S };
+
+  for (guint i = 0; i < G_N_ELEMENTS (offsets_us); i++) {
+    g_autoptr (Sim) sim = sim_new (&default_config, 1000);
+
+    sim->send_offset_us = offsets_us[i];
+    sim->queue_limit_us = 50 * MS;
+    sim_run (sim, 20 * S);
+    sim_measure (sim);
+    sim_run (sim, 100 * S);
+    report_figures (sim, "1 Mbit/s, 50 ms of buffer, send times on another clock, 20–120 s");
     g_assert_cmpfloat (mean_target (sim), >=, 800);
     g_assert_cmpfloat (mean_target (sim), <=, 1100);
     g_assert_cmpfloat (queue_drops (sim), <, 0.02);
@@ -1077,6 +1101,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/rate-control/steady-link", test_steady_link);
   g_test_add_func ("/rate-control/shallow-buffer", test_shallow_buffer);
+  g_test_add_func ("/rate-control/send-clock", test_send_clock);
   g_test_add_func ("/rate-control/app-limited", test_app_limited);
   g_test_add_func ("/rate-control/startup", test_startup);
   g_test_add_func ("/rate-control/capacity-drop", test_capacity_drop);
