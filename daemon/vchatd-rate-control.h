@@ -120,8 +120,9 @@ void vchatd_rate_control_on_rtt (VchatdRateControl *rc, gint64 now_us, gint64 rt
 /**
  * vchatd_rate_control_on_sent:
  * @rc: the controller
- * @now_us: when the packet left
- * @bytes: its size, as later reported in the feedback
+ * @now_us: the time
+ * @bytes: what left since the last call (one packet or a tick's worth),
+ *   counted as the feedback counts sizes
  *
  * Optional. With it the controller knows the sent rate
  * (vchatd_rate_control_get_sent_kbps()) and notices when 2 s of sending
@@ -149,7 +150,9 @@ guint vchatd_rate_control_tick (VchatdRateControl *rc, gint64 now_us);
 guint vchatd_rate_control_get_target_kbps (VchatdRateControl *rc);
 
 /* The delay-based estimate ("available-kbps"): what the path seems to
- * carry without queueing, before the loss bound and [min, max]. */
+ * carry without queueing, before the loss bound (within [min, max]). It
+ * only falls on overuse, so after heavy random loss it can stay well above
+ * the target, which the loss bound holds down. */
 guint vchatd_rate_control_get_estimate_kbps (VchatdRateControl *rc);
 
 /* The rate at which packets arrived at the peer over the last 500 ms,
