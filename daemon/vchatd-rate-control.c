@@ -60,8 +60,9 @@
 /* Probing stand-ins, see the header: slow start before the first
  * congestion, and a faster climb after a long clean stretch so that a
  * link that got better (a cap lifted) is found within seconds, not a
- * minute. 5 s is longer than the sawtooth of a steady link (a decrease
- * every 2–4 s), so a link at its capacity does not probe needlessly. */
+ * minute. Only multiplicative growth uses them: near the capacity found
+ * at the last overuse the increase is additive, so a steady link's
+ * sawtooth (a decrease every 5–6 s at 1 Mbit/s) does not probe. */
 #define GROWTH_STARTUP 1.5
 #define GROWTH_PROBE 1.25
 #define PROBE_AFTER_US (5 * S)
