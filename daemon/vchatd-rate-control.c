@@ -60,8 +60,9 @@
 /* Probing stand-ins, see the header: slow start before the first
  * congestion, and a faster climb after a long clean stretch so that a
  * link that got better (a cap lifted) is found within seconds, not a
- * minute. 5 s is longer than the sawtooth of a steady link (a decrease
- * every 2–4 s), so a link at its capacity does not probe needlessly. */
+ * minute. Only multiplicative growth uses them: near the capacity found
+ * at the last overuse the increase is additive, so a steady link's
+ * sawtooth (a decrease every 5–6 s at 1 Mbit/s) does not probe. */
 #define GROWTH_STARTUP 1.5
 #define GROWTH_PROBE 1.25
 #define PROBE_AFTER_US (5 * S)
@@ -100,29 +101,48 @@
 #define LOSS_MIN_PACKETS 5
 /* Decisions count only packets sent since the last decrease: the ones
  * before it were lost to the rate it already answered (a queue overflowing
- * in the second it took to notice). 20 of them before deciding. */
-#define LOSS_MIN_DECISION_PACKETS 20
+ * in the second it took to notice). 50 of them before deciding: 5 % random
+ * loss over 20 packets reads above 10 % one time in six, over 50 one time
+ * in twenty. At the lowest rates 5 s may not hold 50: then whatever 5 s
+ * hold (at least 5) will do, or the bound could never move again. */
+#define LOSS_MIN_DECISION_PACKETS 50
 #define LOSS_HIGH 0.10
 #define LOSS_LOW 0.02
 /* Cut at most once per 300 ms + RTT: a cut needs time to show. */
 #define LOSS_CUT_INTERVAL_US (300 * MS)
-/* Loss in the hold band this long without rising by more than 2 points
- * (in absolute percent) is taken as random. */
-#define LOSS_RANDOM_AFTER_US (4 * S)
+/* Loss in the 2–10 % band is held for 2 s, then tested: a cut by the loss
+ * fraction (what a full shallow buffer or a policer drops is what we send
+ * beyond its rate). Gone at the lower rate (judged 1 s + RTT later): the
+ * loss was ours, and the bound stays under that knee for 10 s before it
+ * grows again. Still there: random loss (a radio link), and the bound
+ * grows through it while the loss stays within 2 points (plus twice the
+ * sampling noise: 5 % over 100 packets is ± 2.2) of that level, which
+ * follows the readings slowly.
+ * Near a knee found so, the bound grows additively, like the delay-based
+ * estimate near the link's capacity; 10 % past it, the knee is forgotten.
+ * GCC would hold in the band for good: at 6 % loss on a shallow buffer, or
+ * at 300 kbit/s on a Wi-Fi link losing 5 %. */
+#define LOSS_BAND_HOLD_US (2 * S)
+#define LOSS_TEST_JUDGE_US (1 * S)
+#define LOSS_KNEE_HOLD_US (10 * S)
 #define LOSS_RANDOM_SLACK 0.02
+#define LOSS_RANDOM_FOLLOW 0.1
+#define LOSS_KNEE_MARGIN 1.1
 
-/* No feedback for 2 s although packets went out in the last second: cut
- * by 20 % each second, like libwebrtc's feedback timeout. */
+/* No feedback for 2 s of sending without a break of a second: cut by
+ * 20 % each second, like libwebrtc's feedback timeout. (Not at once after
+ * a silence: a machine waking from sleep has heard nothing because it sent
+ * nothing.) */
 #define FEEDBACK_TIMEOUT_US (2 * S)
 #define FEEDBACK_TIMEOUT_CUT 0.8
 #define SENT_WINDOW_US (1 * S)
 
-/* Reports of packets sent longer ago than this, or in the future, or
- * larger than a datagram, or arriving at absurd times, are nonsense (and
- * would overflow the arithmetic): ignored. */
-#define MAX_FEEDBACK_AGE_US (600 * S)
+/* Packets larger than a datagram, or sent or arriving at absurd times,
+ * are nonsense (and would overflow the arithmetic): ignored. Send times
+ * are not compared with now: only their differences are used, so their
+ * clock (GStreamer's system clock) need not be the caller's. */
 #define MAX_PACKET_SIZE 65535
-#define MAX_ARRIVAL_US (G_GINT64_CONSTANT (1) << 60)
+#define MAX_TIME_US (G_GINT64_CONSTANT (1) << 60)
 
 /* Increases never account for more than a second at once (a suspended
  * machine, a late tick). */
@@ -224,7 +244,13 @@ struct _VchatdRateControl {
   guint loss_len;
   double loss_fraction; /* < 0: unknown */
   double loss_decision; /* the same, since the last decrease */
-  gint64 loss_epoch_us; /* the last decrease */
+  guint64 loss_decision_packets;
+  gint64 loss_epoch_us;      /* the last decrease */
+  gint64 loss_epoch_send_us; /* the same on the send times' clock */
+  /* The latest report's newest send time, and when it came: where the
+   * send times' clock stands now, give or take a round trip. */
+  gint64 report_newest_send_us;
+  gint64 report_at_us;
   gint64 last_feedback_us;
   gboolean had_feedback;
 
@@ -232,6 +258,7 @@ struct _VchatdRateControl {
   gint64 sent_window_start_us;
   guint64 sent_window_bytes;
   gint64 last_sent_us;
+  gint64 sending_since_us;
   double sent_kbps;
 
   /* Link capacity (kbit/s); < 0: unknown. */
@@ -250,7 +277,12 @@ struct _VchatdRateControl {
   gint64 last_loss_update_us;
   gint64 last_loss_cut_us;
   gint64 loss_band_since_us; /* G_MININT64: not in the 2–10 % band */
-  double loss_band_start;
+  gint64 loss_test_at_us;    /* the test cut being judged; G_MININT64: none */
+  double loss_random;        /* the level of loss found random; < 0: none */
+  double loss_before_test;
+  gint64 loss_knee_until_us; /* no growth until then */
+  double loss_knee_kbps;     /* where our own loss began; < 0: none */
+  double loss_test_from_kbps;
   gint64 last_timeout_cut_us;
 
   double target_kbps;
@@ -592,9 +624,13 @@ loss_update (VchatdRateControl *rc, gint64 now_us)
     rc->loss_head = (rc->loss_head + 1) % LOSS_RING;
     rc->loss_len--;
   }
-  rc->loss_decision = total_since_cut >= LOSS_MIN_DECISION_PACKETS
-                        ? CLAMP ((double) lost_since_cut / total_since_cut, 0.0, 1.0)
-                        : -1;
+  rc->loss_decision_packets = total_since_cut;
+  if (total_since_cut >= LOSS_MIN_DECISION_PACKETS ||
+      (total_since_cut >= LOSS_MIN_PACKETS &&
+       elapsed (rc->loss_epoch_us, now_us) >= LOSS_MAX_WINDOW_US))
+    rc->loss_decision = CLAMP ((double) lost_since_cut / total_since_cut, 0.0, 1.0);
+  else
+    rc->loss_decision = -1;
   if (total < LOSS_MIN_PACKETS) {
     /* Nothing recent enough to judge by. */
     if (rc->loss_len == 0)
@@ -663,6 +699,7 @@ take_report (VchatdRateControl *rc, gint64 now_us, const VchatdPacketFeedback *p
              guint n_packets, LossReport *counts)
 {
   guint behind = 0, sane = 0;
+  gint64 newest_send_us = G_MININT64;
 
   *counts = (LossReport){ 0 };
   g_array_set_size (rc->scratch, 0);
@@ -672,12 +709,13 @@ take_report (VchatdRateControl *rc, gint64 now_us, const VchatdPacketFeedback *p
     guint slot;
     SeqState known;
     gboolean arrived = p->arrival_time_us >= 0;
-    gboolean since_cut = p->send_time_us >= rc->loss_epoch_us;
+    gboolean since_cut = p->send_time_us >= rc->loss_epoch_send_us;
 
-    if (p->send_time_us < now_us - MAX_FEEDBACK_AGE_US || p->send_time_us > now_us + S ||
-        p->size > MAX_PACKET_SIZE || p->arrival_time_us > MAX_ARRIVAL_US)
+    if (p->send_time_us > MAX_TIME_US || p->send_time_us < -MAX_TIME_US ||
+        p->size > MAX_PACKET_SIZE || p->arrival_time_us > MAX_TIME_US)
       continue;
     sane++;
+    newest_send_us = MAX (newest_send_us, p->send_time_us);
 
     seq = unwrap_seq (rc, p->seqnum);
     if (seq <= rc->highest_seq - SEQ_HISTORY) {
@@ -707,6 +745,10 @@ take_report (VchatdRateControl *rc, gint64 now_us, const VchatdPacketFeedback *p
 
       g_array_append_val (rc->scratch, r);
     }
+  }
+  if (newest_send_us != G_MININT64) {
+    rc->report_newest_send_us = newest_send_us;
+    rc->report_at_us = now_us;
   }
   return behind == 0 || behind < sane;
 }
@@ -780,6 +822,7 @@ vchatd_rate_control_on_sent (VchatdRateControl *rc, gint64 now_us, guint bytes)
   now_us = advance_clock (rc, now_us);
   if (rc->sent_window_start_us == G_MININT64 || now_us - rc->last_sent_us > SENT_WINDOW_US) {
     /* First packet, or after a silence: a new window. */
+    rc->sending_since_us = now_us;
     rc->sent_window_start_us = now_us;
     rc->sent_window_bytes = 0;
     rc->sent_kbps = 0;
@@ -843,16 +886,22 @@ step_seconds (gint64 from_us, gint64 to_us)
   return CLAMP (to_us - from_us, 0, MAX_STEP_US) / 1e6;
 }
 
+/* About one packet per response time, in kbit/s per second, at @kbps. */
 static double
-additive_increase (VchatdRateControl *rc, gint64 now_us)
+additive_rate (VchatdRateControl *rc, double kbps)
 {
-  double bits_per_frame = rc->delay_kbps * 1000.0 / ASSUMED_FPS;
+  double bits_per_frame = kbps * 1000.0 / ASSUMED_FPS;
   double packets_per_frame = ceil (bits_per_frame / PACKET_BITS);
   double packet_bits = bits_per_frame / MAX (packets_per_frame, 1.0);
   double response_s = (rtt_us (rc) / 1000.0 + RESPONSE_EXTRA_MS) / 1000.0;
-  double per_second = MAX (MIN_ADD_INCREASE_KBPS_PER_S, packet_bits / 1000.0 / response_s);
 
-  return per_second * step_seconds (rc->last_change_us, now_us);
+  return MAX (MIN_ADD_INCREASE_KBPS_PER_S, packet_bits / 1000.0 / response_s);
+}
+
+static double
+additive_increase (VchatdRateControl *rc, gint64 now_us)
+{
+  return additive_rate (rc, rc->delay_kbps) * step_seconds (rc->last_change_us, now_us);
 }
 
 static double
@@ -870,8 +919,12 @@ note_decrease (VchatdRateControl *rc, gint64 now_us)
   rc->had_decrease = TRUE;
   rc->last_decrease_us = now_us;
 
-  /* Losses from before are answered. */
+  /* Losses from before are answered. On the send times' clock, now is
+   * about a round trip after the newest packet reported (a little later
+   * only costs a few packets to judge by). */
   rc->loss_epoch_us = now_us;
+  if (rc->report_newest_send_us != G_MININT64)
+    rc->loss_epoch_send_us = rc->report_newest_send_us + (now_us - rc->report_at_us) + rtt_us (rc);
   rc->loss_decision = -1;
   for (guint i = 0; i < rc->loss_len; i++) {
     LossReport *report = &rc->losses[(rc->loss_head + i) % LOSS_RING];
@@ -968,6 +1021,29 @@ update_delay_based (VchatdRateControl *rc, gint64 now_us)
   rc->delay_kbps = CLAMP (rc->delay_kbps, rc->min_kbps, rc->max_kbps);
 }
 
+/* What a loss-based decision starts from: the bound, if it binds. */
+static double
+loss_base (VchatdRateControl *rc, double current)
+{
+  return rc->loss_kbps >= 0 ? MIN (rc->loss_kbps, current) : current;
+}
+
+/* Whether the loss now is the random loss found before, give or take the
+ * noise of a sample that size; following it if so. */
+static gboolean
+loss_is_random (VchatdRateControl *rc)
+{
+  double p = rc->loss_random, noise;
+
+  if (p < 0)
+    return FALSE;
+  noise = sqrt (MAX (p * (1 - p), 0.0) / MAX (rc->loss_decision_packets, 1));
+  if (rc->loss_decision > p + LOSS_RANDOM_SLACK + 2 * noise)
+    return FALSE;
+  rc->loss_random += LOSS_RANDOM_FOLLOW * (rc->loss_decision - p);
+  return TRUE;
+}
+
 static void
 update_loss_based (VchatdRateControl *rc, gint64 now_us)
 {
@@ -982,12 +1058,11 @@ update_loss_based (VchatdRateControl *rc, gint64 now_us)
    * back. */
   if (rc->had_feedback && rc->last_sent_us != G_MININT64 &&
       now_us - rc->last_sent_us < SENT_WINDOW_US &&
-      now_us - rc->last_feedback_us > FEEDBACK_TIMEOUT_US) {
+      now_us - MAX (rc->last_feedback_us, rc->sending_since_us) > FEEDBACK_TIMEOUT_US) {
     if (elapsed (rc->last_timeout_cut_us, now_us) >= 1 * S) {
       g_debug ("rate control: no feedback for %" G_GINT64_FORMAT " ms; cutting",
                (now_us - rc->last_feedback_us) / 1000);
-      rc->loss_kbps = FEEDBACK_TIMEOUT_CUT *
-                      (rc->loss_kbps >= 0 ? MIN (rc->loss_kbps, current) : current);
+      rc->loss_kbps = FEEDBACK_TIMEOUT_CUT * loss_base (rc, current);
       rc->last_timeout_cut_us = now_us;
       note_decrease (rc, now_us);
     }
@@ -998,37 +1073,67 @@ update_loss_based (VchatdRateControl *rc, gint64 now_us)
     return; /* nothing recent: hold */
 
   if (rc->loss_decision > LOSS_HIGH) {
+    /* A random level found before stays: one bad second does not make a
+     * radio link a queue. */
     rc->loss_band_since_us = G_MININT64;
+    rc->loss_test_at_us = G_MININT64;
     if (elapsed (rc->last_loss_cut_us, now_us) >= LOSS_CUT_INTERVAL_US + rtt_us (rc)) {
-      double base = rc->loss_kbps >= 0 ? MIN (rc->loss_kbps, current) : current;
-
-      rc->loss_kbps = base * (1 - 0.5 * rc->loss_decision);
+      rc->loss_kbps = loss_base (rc, current) * (1 - 0.5 * rc->loss_decision);
       rc->last_loss_cut_us = now_us;
       note_decrease (rc, now_us);
     }
     return;
   }
 
-  if (rc->loss_decision >= LOSS_LOW) {
-    if (rc->loss_band_since_us == G_MININT64) {
+  if (rc->loss_decision >= LOSS_LOW && !loss_is_random (rc)) {
+    if (rc->loss_band_since_us == G_MININT64)
       rc->loss_band_since_us = now_us;
-      rc->loss_band_start = rc->loss_decision;
-    }
-    if (now_us - rc->loss_band_since_us < LOSS_RANDOM_AFTER_US ||
-        rc->loss_decision > rc->loss_band_start + LOSS_RANDOM_SLACK) {
+
+    if (rc->loss_test_at_us != G_MININT64) {
+      if (now_us - rc->loss_test_at_us < LOSS_TEST_JUDGE_US + rtt_us (rc))
+        return; /* judging */
+      g_debug ("rate control: %.1f %% loss survives a cut; taking it as random",
+               rc->loss_decision * 100);
+      rc->loss_test_at_us = G_MININT64;
+      /* The higher of the readings before and after the cut: the level
+       * is a ceiling for noise, better generous than tight. */
+      rc->loss_random = MAX (rc->loss_decision, rc->loss_before_test);
+      /* And grow, below. */
+    } else if (now_us - rc->loss_band_since_us >= LOSS_BAND_HOLD_US) {
+      rc->loss_test_from_kbps = loss_base (rc, current);
+      rc->loss_before_test = rc->loss_decision;
+      rc->loss_kbps = rc->loss_test_from_kbps * (1 - rc->loss_decision);
+      rc->loss_test_at_us = now_us;
+      rc->last_loss_cut_us = now_us;
+      note_decrease (rc, now_us);
+      return;
+    } else {
       /* Hold where we are. */
-      if (rc->loss_kbps < 0 || rc->loss_kbps > current)
-        rc->loss_kbps = current;
+      rc->loss_kbps = loss_base (rc, current);
       return;
     }
-    /* The loss did not grow with the rate: not ours. Grow as if clean. */
-  } else {
+  } else if (rc->loss_decision < LOSS_LOW) {
     rc->loss_band_since_us = G_MININT64;
+    if (rc->loss_test_at_us != G_MININT64) {
+      g_debug ("rate control: the loss went with a cut; staying under %.0f kbit/s", rc->loss_kbps);
+      rc->loss_test_at_us = G_MININT64;
+      rc->loss_random = -1;
+      rc->loss_knee_until_us = now_us + LOSS_KNEE_HOLD_US;
+      rc->loss_knee_kbps = rc->loss_test_from_kbps;
+    }
   }
 
+  if (rc->loss_knee_until_us != G_MININT64 && now_us < rc->loss_knee_until_us)
+    return;
+
   if (rc->loss_kbps >= 0) {
-    rc->loss_kbps *= pow (growth_per_second (rc, now_us), step);
-    rc->loss_kbps += step;
+    if (rc->loss_knee_kbps >= 0 && rc->loss_kbps < LOSS_KNEE_MARGIN * rc->loss_knee_kbps) {
+      rc->loss_kbps += additive_rate (rc, rc->loss_kbps) * step;
+    } else {
+      rc->loss_knee_kbps = -1;
+      rc->loss_kbps *= pow (growth_per_second (rc, now_us), step);
+      rc->loss_kbps += step;
+    }
     /* Once it no longer binds, the delay-based estimate leads alone. */
     if (rc->loss_kbps >= rc->delay_kbps)
       rc->loss_kbps = -1;
@@ -1089,6 +1194,8 @@ vchatd_rate_control_new (const VchatdRateControlConfig *config)
   rc->loss_fraction = -1;
   rc->loss_decision = -1;
   rc->loss_epoch_us = G_MININT64;
+  rc->loss_epoch_send_us = G_MININT64;
+  rc->report_newest_send_us = G_MININT64;
   rc->sent_window_start_us = G_MININT64;
   rc->last_sent_us = G_MININT64;
   link_reset (rc);
@@ -1098,6 +1205,10 @@ vchatd_rate_control_new (const VchatdRateControlConfig *config)
   rc->last_loss_update_us = G_MININT64;
   rc->last_loss_cut_us = G_MININT64;
   rc->loss_band_since_us = G_MININT64;
+  rc->loss_test_at_us = G_MININT64;
+  rc->loss_random = -1;
+  rc->loss_knee_until_us = G_MININT64;
+  rc->loss_knee_kbps = -1;
   rc->last_timeout_cut_us = G_MININT64;
   return rc;
 }

@@ -26,13 +26,15 @@
  * Probing is modelled as faster growth instead: 50 %/s until the first
  * congestion of the call (slow start), 25 %/s once the estimate has gone
  * 5 s without a decrease, 8 %/s otherwise. Loss that stays in the 2–10 %
- * band for 4 s without rising with the rate is taken as random (a bad Wi-Fi
- * link, not a queue) and no longer holds the estimate.
+ * band for 2 s is tested with a cut by the loss fraction: if it goes, it
+ * was ours (a shallow buffer, a policer) and the rate stays under that
+ * knee for 10 s; if it stays, it is random (a bad Wi-Fi link, not a queue)
+ * and no longer holds the estimate.
  *
  * All times are microseconds on the caller's monotonic clock, except the
- * arrival times of packets, which are in the remote clock: only their
- * differences are used. A @now_us going backwards is treated as no time
- * passing.
+ * send and arrival times of packets, of which only differences are used:
+ * arrivals are in the remote clock, sends in any clock of the same pace. A @now_us going backwards
+ * is treated as no time passing.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -63,7 +65,9 @@ typedef struct {
 /**
  * VchatdPacketFeedback:
  * @seqnum: the transport-wide sequence number
- * @send_time_us: when the packet was sent, local monotonic clock
+ * @send_time_us: when the packet was sent, in µs on a clock that runs at
+ *   the pace of the caller's (GStreamer's system clock is fine; only
+ *   differences of send times are used)
  * @arrival_time_us: when it arrived, in the remote clock (any offset but
  *   not negative), or -1 (any negative value) if it was reported lost
  * @size: bytes on the wire (RTP header and payload is enough)
@@ -116,14 +120,15 @@ void vchatd_rate_control_on_rtt (VchatdRateControl *rc, gint64 now_us, gint64 rt
 /**
  * vchatd_rate_control_on_sent:
  * @rc: the controller
- * @now_us: when the packet left
- * @bytes: its size, as later reported in the feedback
+ * @now_us: the time
+ * @bytes: what left since the last call (one packet or a tick's worth),
+ *   counted as the feedback counts sizes
  *
  * Optional. With it the controller knows the sent rate
- * (vchatd_rate_control_get_sent_kbps()) and notices when feedback stops
- * although packets go out (the feedback timed out: the whole path is
- * probably gone); then it cuts the target by 20 % a second until feedback
- * comes back. Without it, missing feedback only holds the target.
+ * (vchatd_rate_control_get_sent_kbps()) and notices when 2 s of sending
+ * bring no feedback (the whole path is probably gone); then it cuts the
+ * target by 20 % a second until feedback comes back. Without it, missing
+ * feedback only holds the target.
  */
 void vchatd_rate_control_on_sent (VchatdRateControl *rc, gint64 now_us, guint bytes);
 
@@ -145,7 +150,9 @@ guint vchatd_rate_control_tick (VchatdRateControl *rc, gint64 now_us);
 guint vchatd_rate_control_get_target_kbps (VchatdRateControl *rc);
 
 /* The delay-based estimate ("available-kbps"): what the path seems to
- * carry without queueing, before the loss bound and [min, max]. */
+ * carry without queueing, before the loss bound (within [min, max]). It
+ * only falls on overuse, so after heavy random loss it can stay well above
+ * the target, which the loss bound holds down. */
 guint vchatd_rate_control_get_estimate_kbps (VchatdRateControl *rc);
 
 /* The rate at which packets arrived at the peer over the last 500 ms,
