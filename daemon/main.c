@@ -183,6 +183,7 @@ main (int argc, char **argv)
   }
   if (verbose && !g_getenv ("G_MESSAGES_DEBUG"))
     g_setenv ("G_MESSAGES_DEBUG", "vchatd", TRUE);
+  vchatd_media_install_log_filters ();
 
   load_settings (&d.config);
   if (!d.config.server_url || !*d.config.server_url) {

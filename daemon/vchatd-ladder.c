@@ -49,16 +49,27 @@ struct _VchatdLadder {
   gint64 headroom_since_us;
 };
 
-/* The best rung the camera can fill. */
+/* The best rung the camera can fill. Rungs at least as tall as the camera
+ * all send the camera's own picture, at their frame rate: the best is the
+ * cheapest of those with the highest rate (a 240-line camera sends 320x240
+ * at the 360p rung's 30 fps, not 240x180 at the 180p rung's 15). */
 static guint
 top_rung (VchatdLadder *ladder)
 {
-  if (!ladder->input_height)
+  guint top = 0, best_fps = 0;
+
+  /* Unknown, or taller than the best rung: the best rung. */
+  if (!ladder->input_height || ladder->input_height >= rungs[0].height)
     return 0;
-  for (guint i = 0; i < N_RUNGS; i++)
-    if (rungs[i].height <= ladder->input_height)
-      return i;
-  return BOTTOM;
+  for (guint i = 0; i < N_RUNGS; i++) {
+    if (rungs[i].height < ladder->input_height)
+      break;
+    if (rungs[i].fps >= best_fps) {
+      best_fps = rungs[i].fps;
+      top = i;
+    }
+  }
+  return top;
 }
 
 static VchatdLadderRung

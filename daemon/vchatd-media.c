@@ -750,6 +750,16 @@ on_output_data (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   g_autoptr (GstPad) peer = NULL;
   GstFlowReturn ret;
 
+  /* PipeWire 0.3.65: pipewiresink's pool has buffers only once a reader
+   * has linked to the node, and acquiring one waits until then: an element
+   * in front that allocates from it (videoscale, when the picture is
+   * scaled into the node) would wait for good, and the node would never
+   * get its first picture. The branch uses its own buffers; the sink
+   * copies them into PipeWire's. */
+  if (info->type & GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM)
+    return GST_QUERY_TYPE (GST_PAD_PROBE_INFO_QUERY (info)) == GST_QUERY_ALLOCATION
+             ? GST_PAD_PROBE_DROP
+             : GST_PAD_PROBE_OK;
   if (g_atomic_int_get (&output->failed))
     return GST_PAD_PROBE_DROP;
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM)
@@ -825,7 +835,7 @@ add_output (VchatdMedia *self, GstElement *before, GstElement *sink, const char 
   }
   gst_pad_add_probe (pad,
                      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
-                       GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                       GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
                      on_output_data, output, NULL);
   return output;
 }
@@ -1570,22 +1580,22 @@ encoder_threads (void)
  * a keyframe. The ladder also hears how the encoder keeps up (frames its
  * queue dropped, time per frame), once a second. */
 
+/* The rung is a bound, not a size: videoscale and videorate fixate within
+ * it keeping the camera's shape, so a rung that fits the camera already
+ * (the ladder's first pick, made before the camera's size is known) changes
+ * nothing when the ladder confirms it, and nothing is scaled up. */
 static void
 apply_rung (VchatdMedia *self)
 {
   g_autoptr (GstCaps) caps = NULL;
 
-  if (!self->ladder_caps)
+  if (!self->ladder_caps || self->rung.width == 0)
     return;
-  if (self->rung.width == 0) {
-    /* The camera's size is not known yet: no scaling until it is. */
-    caps = gst_caps_new_empty_simple ("video/x-raw");
-  } else {
-    caps = gst_caps_new_simple ("video/x-raw", "width", G_TYPE_INT, (gint) self->rung.width,
-                                "height", G_TYPE_INT, (gint) self->rung.height, "framerate",
-                                GST_TYPE_FRACTION, (gint) self->rung.fps, 1, "pixel-aspect-ratio",
-                                GST_TYPE_FRACTION, 1, 1, NULL);
-  }
+  caps = gst_caps_new_simple (
+    "video/x-raw", "width", GST_TYPE_INT_RANGE, 16, MAX ((gint) self->rung.width, 16), "height",
+    GST_TYPE_INT_RANGE, 16, MAX ((gint) self->rung.height, 16), "framerate",
+    GST_TYPE_FRACTION_RANGE, 1, 1, MAX ((gint) self->rung.fps, 1), 1, "pixel-aspect-ratio",
+    GST_TYPE_FRACTION, 1, 1, NULL);
   g_object_set (self->ladder_caps, "caps", caps, NULL);
 }
 
@@ -1664,8 +1674,7 @@ apply_target (VchatdMedia *self, gint64 now, guint target_kbps)
   if (self->video_encoder) {
     update_ladder_input (self);
     feed_encoder_load (self, now);
-    if (vchatd_ladder_update (self->ladder, now, video_kbps, &rung) &&
-        self->input_width > 0) {
+    if (vchatd_ladder_update (self->ladder, now, video_kbps, &rung)) {
       g_free (self->rung_text);
       self->rung_text = vchatd_ladder_rung_to_string (&rung);
       g_message ("media: sending %s at %u kbit/s%s", self->rung_text, video_kbps,
@@ -1951,12 +1960,17 @@ static GstPadProbeReturn on_frame_decoded (GstPad *pad, GstPadProbeInfo *info, g
 static GstPadProbeReturn on_thumbnail_candidate (GstPad *pad, GstPadProbeInfo *info, gpointer data);
 static GstFlowReturn on_thumbnail_sample (GstAppSink *sink, gpointer data);
 
-/* The peer's picture changes size (a browser adapting to the network, the
- * other side switching to another camera or to black frames). pipewiresink
- * 0.3.65 keeps writing into the node's buffers of the old size while
- * PipeWire renegotiates them, which corrupts frames and fails GStreamer's
- * buffer checks. So the node keeps the size of the first picture it got, and
- * later pictures are scaled into it (with borders where the shape differs). */
+/* The peer's picture changes size (its rate controller stepping through
+ * its ladder, a browser adapting to the network, the other side switching
+ * to another camera or to black frames). pipewiresink 0.3.65 keeps writing
+ * into the node's buffers of the old size while PipeWire renegotiates them,
+ * which corrupts frames and fails GStreamer's buffer checks. So the node
+ * keeps one size for the call, and pictures are scaled into it (with
+ * borders where the shape differs): the first picture's shape, at least
+ * NODE_MIN_HEIGHT lines tall, because calls start small and grow (a node
+ * the size of the first picture would show a 480x270 call for good). */
+#define NODE_MIN_HEIGHT 720
+
 static GstPadProbeReturn
 keep_node_size (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -1965,17 +1979,23 @@ keep_node_size (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   GstCaps *caps;
   GstVideoInfo vinfo;
   g_autoptr (GstCaps) fixed = NULL;
+  gint width, height;
+  gdouble shape;
 
   if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
     return GST_PAD_PROBE_OK;
   gst_event_parse_caps (event, &caps);
-  if (!gst_video_info_from_caps (&vinfo, caps))
+  if (!gst_video_info_from_caps (&vinfo, caps) || GST_VIDEO_INFO_HEIGHT (&vinfo) <= 0 ||
+      GST_VIDEO_INFO_PAR_D (&vinfo) <= 0)
     return GST_PAD_PROBE_OK;
+  /* Square pixels, the picture's display shape. */
+  shape = (gdouble) GST_VIDEO_INFO_WIDTH (&vinfo) * GST_VIDEO_INFO_PAR_N (&vinfo) /
+          GST_VIDEO_INFO_PAR_D (&vinfo) / GST_VIDEO_INFO_HEIGHT (&vinfo);
+  height = MAX (GST_VIDEO_INFO_HEIGHT (&vinfo), NODE_MIN_HEIGHT);
+  width = 2 * (gint) (height * shape / 2 + 0.5);
   fixed = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
-                               GST_VIDEO_INFO_WIDTH (&vinfo), "height", G_TYPE_INT,
-                               GST_VIDEO_INFO_HEIGHT (&vinfo), "pixel-aspect-ratio",
-                               GST_TYPE_FRACTION, GST_VIDEO_INFO_PAR_N (&vinfo),
-                               GST_VIDEO_INFO_PAR_D (&vinfo), NULL);
+                               MAX (width, 2), "height", G_TYPE_INT, height, "pixel-aspect-ratio",
+                               GST_TYPE_FRACTION, 1, 1, NULL);
   g_object_set (capsfilter, "caps", fixed, NULL);
   return GST_PAD_PROBE_REMOVE;
 }
@@ -3103,6 +3123,48 @@ set_state (VchatdMedia *self, VchatdMediaState state)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
+/* 1.22: rtpsession's RTCP thread schedules the NACKs it still owes
+ * (schedule_remaining_nacks) inside a g_hash_table_foreach over its sources,
+ * with the session lock released for each one; a source added meanwhile
+ * (typically the peer's first retransmission, on a new RTX SSRC) ends the
+ * iteration with a GLib critical. The NACKs are scheduled again at the
+ * next RTCP interval, so the call loses nothing. The message is logged at
+ * debug level instead, and is not fatal under G_DEBUG=fatal-criticals
+ * (which the tests use to catch our own mistakes). */
+#define RTPSESSION_NACK_RACE "g_hash_table_foreach: assertion 'version == hash_table->version'"
+
+static gboolean
+is_known_library_critical (const char *domain, GLogLevelFlags level, const char *message)
+{
+  return g_strcmp0 (domain, "GLib") == 0 && (level & G_LOG_LEVEL_CRITICAL) && message &&
+         g_str_has_prefix (message, RTPSESSION_NACK_RACE);
+}
+
+static gboolean
+on_fatal_log (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  return !is_known_library_critical (domain, level, message);
+}
+
+static void
+on_glib_critical (const char *domain, GLogLevelFlags level, const char *message, gpointer data)
+{
+  if (is_known_library_critical (domain, level, message))
+    g_debug ("media: GStreamer 1.22's rtpsession: %s (a known race when scheduling NACKs; "
+             "they are sent at the next RTCP interval)",
+             message);
+  else
+    g_log_default_handler (domain, level, message, data);
+}
+
+void
+vchatd_media_install_log_filters (void)
+{
+  g_log_set_handler ("GLib", G_LOG_LEVEL_CRITICAL | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
+                     on_glib_critical, NULL);
+  g_test_log_set_fatal_handler (on_fatal_log, NULL);
+}
+
 /* The session cannot go on: says why, once, and fails. */
 static void
 media_fail (VchatdMedia *self, VchatdMediaFailure failure, const char *format, ...)
@@ -3174,7 +3236,11 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
     self->audio_policy = vchatd_audio_policy_for (self->target_kbps, 0);
     self->video_kbps = vchatd_audio_policy_video_kbps (&self->audio_policy, self->target_kbps);
   }
+  /* The first rung, for a camera of unknown size; the ladder picks again
+   * once the camera's picture is known. */
   self->ladder = vchatd_ladder_new (0, 0, 0);
+  vchatd_ladder_update (self->ladder, g_get_monotonic_time (), self->video_kbps, &self->rung);
+  self->rung_text = vchatd_ladder_rung_to_string (&self->rung);
   self->twcc = vchatd_twcc_tap_new ();
   return self;
 }

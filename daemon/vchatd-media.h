@@ -37,6 +37,10 @@ typedef enum {
 
 const char *vchatd_media_state_to_string (VchatdMediaState state);
 
+/* Once per process, after gst_init(): quiets a known GStreamer 1.22 critical
+ * (see vchatd-media.c) that says nothing about our code. */
+void vchatd_media_install_log_filters (void);
+
 /* Why a session is FAILED. */
 typedef enum {
   VCHATD_MEDIA_FAILURE_NONE,
