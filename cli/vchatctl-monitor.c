@@ -4,7 +4,8 @@
  *
  * Listens to the raw signals rather than to proxies, so that each line is
  * exactly one signal: a PropertiesChanged of the manager or of a call (Stats
- * only with --stats: they change every second), IncomingCall,
+ * only with --stats: they change every second; Quality, which changes with
+ * them, is shown without), IncomingCall,
  * MessageReceived, a call added or removed (the ObjectManager's
  * InterfacesAdded/InterfacesRemoved), and vchatd itself leaving or coming
  * back on the bus.
@@ -90,8 +91,18 @@ source_label (const char *path)
   return g_strdup (path);
 }
 
+/* Changes of Stats without --stats: the daemon sends them in the same
+ * signal as properties that change with them (Quality), which are shown
+ * alone. */
+static gboolean
+skipped (const char *name)
+{
+  return !opt_stats && g_str_equal (name, "Stats");
+}
+
+/* @changes: of a PropertiesChanged (rather than all of a new call's). */
 static JsonObject *
-properties_to_json (GVariant *props)
+properties_to_json (GVariant *props, gboolean changes)
 {
   JsonObject *object = json_object_new ();
   GVariantIter iter;
@@ -100,7 +111,10 @@ properties_to_json (GVariant *props)
 
   g_variant_iter_init (&iter, props);
   while (g_variant_iter_loop (&iter, "{&sv}", &name, &value)) {
-    g_autofree char *key = vchatctl_snake_case (name);
+    g_autofree char *key = NULL;
+    if (changes && skipped (name))
+      continue;
+    key = vchatctl_snake_case (name);
     json_object_set_member (object, key, vchatctl_property_to_json (name, value));
   }
   return object;
@@ -137,7 +151,7 @@ on_properties_changed (GDBusConnection *bus, const char *sender, const char *pat
 
   if (m->ctl->json) {
     JsonObject *object = json_event ("changed", path);
-    json_object_set_object_member (object, "properties", properties_to_json (changed));
+    json_object_set_object_member (object, "properties", properties_to_json (changed, TRUE));
     if (invalidated[0]) {
       JsonArray *names = json_array_new ();
       for (const char **n = invalidated; *n; n++)
@@ -156,7 +170,7 @@ on_properties_changed (GDBusConnection *bus, const char *sender, const char *pat
     g_variant_iter_init (&iter, changed);
     while (g_variant_iter_loop (&iter, "{&sv}", &name, &value)) {
       g_autofree char *text = NULL;
-      if (!opt_stats && g_str_equal (name, "Stats"))
+      if (skipped (name))
         continue;
       text = vchatctl_format_value (name, value);
       g_string_append_printf (line, " %s=%s", name, text);
@@ -187,7 +201,7 @@ on_interfaces_added (GDBusConnection *bus, const char *sender, const char *path,
 
   if (m->ctl->json) {
     JsonObject *object = json_event ("added", object_path);
-    json_object_set_object_member (object, "properties", properties_to_json (props));
+    json_object_set_object_member (object, "properties", properties_to_json (props, FALSE));
     print_json_event (object);
   } else {
     g_autofree char *who = source_label (object_path);

@@ -155,10 +155,13 @@ append_part (GString *line, const char *format, ...)
   va_end (ap);
 }
 
+/* "quality" is shown from the Quality property, with the call's state. */
 static const char *const known_stats[] = {
-  "rtt-ms",      "send-kbps",       "target-kbps",      "recv-kbps", "recv-fps",
-  "recv-width",  "recv-height",     "frames-decoded",   "loss-pct",  "video-codec",
-  "audio-codec", "local-candidate", "remote-candidate", NULL,
+  "rtt-ms",      "send-kbps",      "target-kbps",     "max-kbps",         "available-kbps",
+  "rung",        "cpu-limited",    "recv-kbps",       "recv-fps",         "recv-width",
+  "recv-height", "frames-decoded", "freezes",         "loss-pct",         "recv-loss-pct",
+  "video-codec", "audio-codec",    "local-candidate", "remote-candidate", "quality",
+  NULL,
 };
 
 static void
@@ -166,6 +169,7 @@ print_stats (GVariant *stats)
 {
   g_autoptr (GString) line = g_string_new (NULL);
   const char *s = NULL, *t = NULL;
+  gboolean cpu_limited = FALSE;
   double v, w, h;
   GVariantIter iter;
   const char *key;
@@ -182,10 +186,24 @@ print_stats (GVariant *stats)
 
   if (lookup_number (stats, "send-kbps", &v))
     append_part (line, "%.0f kbit/s", v);
-  if (lookup_number (stats, "target-kbps", &v))
-    append_part (line, "target %.0f kbit/s", v);
+  if (lookup_number (stats, "target-kbps", &v)) {
+    /* The target counts the sound too; the ceiling is the picture's alone. */
+    if (lookup_number (stats, "max-kbps", &w))
+      append_part (line, "target %.0f kbit/s (video max %.0f kbit/s)", v, w);
+    else
+      append_part (line, "target %.0f kbit/s", v);
+  }
   if (line->len)
     vchatctl_print_field (STAT_WIDTH, "  Sending", "%s", line->str);
+
+  if (lookup_number (stats, "available-kbps", &v))
+    vchatctl_print_field (STAT_WIDTH, "  Available", "%.0f kbit/s (estimated)", v);
+
+  if (vchatctl_lookup_string (stats, "rung", &s)) {
+    g_variant_lookup (stats, "cpu-limited", "b", &cpu_limited);
+    vchatctl_print_field (STAT_WIDTH, "  Video sent", "%s%s", s,
+                          cpu_limited ? " (CPU-limited)" : "");
+  }
 
   g_string_truncate (line, 0);
   if (lookup_number (stats, "recv-kbps", &v))
@@ -196,12 +214,20 @@ print_stats (GVariant *stats)
     append_part (line, "%.0fx%.0f", w, h);
   if (lookup_number (stats, "frames-decoded", &v))
     append_part (line, "%.0f frames decoded", v);
+  if (lookup_number (stats, "freezes", &v))
+    append_part (line, "%.0f %s", v, v == 1 ? "freeze" : "freezes");
   if (line->len)
     vchatctl_print_field (STAT_WIDTH, "  Receiving", "%s", line->str);
 
+  g_string_truncate (line, 0);
   if (lookup_number (stats, "loss-pct", &v))
-    vchatctl_print_field (STAT_WIDTH, "  Loss", "%.1f %%", v);
+    append_part (line, "%.1f %% to the peer", v);
+  if (lookup_number (stats, "recv-loss-pct", &v))
+    append_part (line, "%.1f %% from the peer", v);
+  if (line->len)
+    vchatctl_print_field (STAT_WIDTH, "  Loss", "%s", line->str);
 
+  s = NULL;
   if (vchatctl_lookup_string (stats, "video-codec", &s) |
       vchatctl_lookup_string (stats, "audio-codec", &t))
     vchatctl_print_field (STAT_WIDTH, "  Codecs", "video %s, audio %s", s ? s : "-", t ? t : "-");
@@ -220,6 +246,18 @@ print_stats (GVariant *stats)
     text = vchatctl_format_value (key, value);
     vchatctl_print_field (STAT_WIDTH, label, "%s", text);
   }
+}
+
+/* Only while media flows: before and after, there is nothing to judge. */
+static void
+print_quality (VchatDBusCall *call)
+{
+  const char *quality = vchat_dbus_call_get_quality (call);
+
+  if (quality && *quality)
+    vchatctl_print_field (FIELD_WIDTH, "Quality", "%s", quality);
+  else if (g_strcmp0 (vchat_dbus_call_get_state (call), "connected") == 0)
+    vchatctl_print_field (FIELD_WIDTH, "Quality", "not known yet");
 }
 
 static void
@@ -242,6 +280,7 @@ print_call (VchatDBusCall *call)
   else
     printf ("Call %s (%s)\n", label, path);
   vchatctl_print_field (FIELD_WIDTH, "State", "%s", vchat_dbus_call_get_state (call));
+  print_quality (call);
   vchatctl_print_field (FIELD_WIDTH, "Kind", "%s, %s", vchat_dbus_call_get_kind (call),
                         vchat_dbus_call_get_direction (call));
 
@@ -322,9 +361,10 @@ const VchatctlCommand vchatctl_show_commands[] = {
     "the current call is marked with *.\n",
     NULL, 0, 0, list_run },
   { "show", "[CALL]", "Show a call's properties and statistics",
-    "Shows everything about a call: its state, the other person, its times, what\n"
-    "is being sent, the PipeWire nodes of its video, and the statistics of its\n"
-    "connection (refreshed every second while connected).\n",
+    "Shows everything about a call: its state and, while connected, its quality\n"
+    "(good, fair or poor), the other person, its times, what is being sent, the\n"
+    "PipeWire nodes of its video, and the statistics of its connection (refreshed\n"
+    "every second while connected).\n",
     NULL, 0, 1, show_run },
   { NULL }
 };

@@ -64,6 +64,9 @@ set_state (VchatdCall *self, VchatdCallState state)
   g_debug ("call %s: %s → %s", self->path, vchatd_call_state_to_string (old),
            vchatd_call_state_to_string (state));
   self->state = state;
+  /* The word describes media that flows; before and after, there is none. */
+  if (state != VCHATD_CALL_CONNECTED)
+    vchat_dbus_call_set_quality (self->skeleton, "");
   vchat_dbus_call_set_state (self->skeleton, vchatd_call_state_to_string (state));
   if (state == VCHATD_CALL_CONNECTED && vchat_dbus_call_get_connected_at (self->skeleton) == 0)
     vchat_dbus_call_set_connected_at (self->skeleton, now_us ());
@@ -250,7 +253,12 @@ on_device_restored (VchatdMedia *media, const char *device, VchatdCall *self)
 static void
 on_stats_updated (VchatdMedia *media, VchatdCall *self)
 {
+  const char *quality = vchatd_media_get_quality (media);
+
   vchat_dbus_call_set_stats (self->skeleton, vchatd_media_get_stats (media));
+  /* The skeleton emits PropertiesChanged only when the word changes. */
+  vchat_dbus_call_set_quality (self->skeleton,
+                               self->state == VCHATD_CALL_CONNECTED && quality ? quality : "");
   publish_remote_node (self, media);
 }
 
@@ -785,6 +793,7 @@ vchatd_call_new (GDBusObjectManagerServer *object_manager, guint number, VchatdS
   vchat_dbus_call_set_invite_web_link (sk, "");
   vchat_dbus_call_set_created_at (sk, now_us ());
   vchat_dbus_call_set_stats (sk, g_variant_new ("a{sv}", NULL));
+  vchat_dbus_call_set_quality (sk, "");
   vchat_dbus_call_set_camera_enabled (sk, TRUE);
   vchat_dbus_call_set_has_camera (sk, media->camera_target || media->video_source);
   vchat_dbus_call_set_has_microphone (sk, media->microphone_target || media->audio_source);

@@ -34,6 +34,7 @@ struct _VChatCall {
   GStrv common_interests;
   char *invite_code;
   VChatStats *stats;
+  char *quality;
   gboolean muted;
   gboolean camera_enabled;
   char *remote_video_node;
@@ -53,6 +54,7 @@ enum {
   PROP_COMMON_INTERESTS,
   PROP_INVITE_CODE,
   PROP_STATS,
+  PROP_QUALITY,
   PROP_MUTED,
   PROP_CAMERA_ENABLED,
   PROP_REMOTE_VIDEO_NODE,
@@ -107,7 +109,11 @@ stats_equal (const VChatStats *a, const VChatStats *b)
          a->recv_height == b->recv_height && g_strcmp0 (a->video_codec, b->video_codec) == 0 &&
          g_strcmp0 (a->audio_codec, b->audio_codec) == 0 &&
          g_strcmp0 (a->local_candidate, b->local_candidate) == 0 &&
-         g_strcmp0 (a->remote_candidate, b->remote_candidate) == 0;
+         g_strcmp0 (a->remote_candidate, b->remote_candidate) == 0 &&
+         a->available_kbps == b->available_kbps && a->max_kbps == b->max_kbps &&
+         g_strcmp0 (a->rung, b->rung) == 0 && a->cpu_limited == b->cpu_limited &&
+         a->recv_loss_pct == b->recv_loss_pct && a->freezes == b->freezes &&
+         g_strcmp0 (a->quality, b->quality) == 0;
 }
 
 /* Reads the proxy's cached properties and notifies what changed. */
@@ -174,6 +180,7 @@ sync_from_proxy (VChatCall *self)
   } else {
     vchat_stats_free (stats);
   }
+  set_string (self, &self->quality, nonempty (vchat_dbus_call_get_quality (p)), PROP_QUALITY);
 
   SET_FIELD (muted, vchat_dbus_call_get_muted (p), PROP_MUTED);
   SET_FIELD (camera_enabled, vchat_dbus_call_get_camera_enabled (p), PROP_CAMERA_ENABLED);
@@ -225,6 +232,7 @@ _vchat_call_mark_gone (VChatCall *self)
     SET_FIELD (end_reason, VCHAT_END_REASON_ERROR, PROP_END_REASON);
     SET_FIELD (state, VCHAT_CALL_STATE_ENDED, PROP_STATE);
   }
+  set_string (self, &self->quality, NULL, PROP_QUALITY);
   set_string (self, &self->remote_video_node, NULL, PROP_REMOTE_VIDEO_NODE);
   set_string (self, &self->preview_node, NULL, PROP_PREVIEW_NODE);
   self->gone = TRUE;
@@ -257,6 +265,7 @@ vchat_call_finalize (GObject *object)
   g_strfreev (self->common_interests);
   g_free (self->invite_code);
   vchat_stats_free (self->stats);
+  g_free (self->quality);
   g_free (self->remote_video_node);
   g_free (self->preview_node);
   G_OBJECT_CLASS (vchat_call_parent_class)->finalize (object);
@@ -294,6 +303,9 @@ vchat_call_get_property (GObject *object, guint prop_id, GValue *value, GParamSp
     break;
   case PROP_STATS:
     g_value_set_boxed (value, self->stats);
+    break;
+  case PROP_QUALITY:
+    g_value_set_string (value, self->quality);
     break;
   case PROP_MUTED:
     g_value_set_boolean (value, self->muted);
@@ -383,6 +395,16 @@ vchat_call_class_init (VChatCallClass *klass)
    * %NULL before there are any.
    */
   props[PROP_STATS] = g_param_spec_boxed ("stats", NULL, NULL, VCHAT_TYPE_STATS, RO);
+  /**
+   * VChatCall:quality:
+   *
+   * How the call is going, in one word: "good", "fair" or "poor"; %NULL
+   * while it is not connected and before the first statistics. It follows
+   * the daemon's `Quality` property, which documents the rule (loss, round
+   * trip, frame rate received, freezes, the bitrate target), and changes at
+   * most once a second.
+   */
+  props[PROP_QUALITY] = g_param_spec_string ("quality", NULL, NULL, NULL, RO);
   /**
    * VChatCall:muted:
    *
@@ -566,6 +588,22 @@ vchat_call_dup_stats (VChatCall *self)
 {
   g_return_val_if_fail (VCHAT_IS_CALL (self), NULL);
   return self->stats ? vchat_stats_copy (self->stats) : NULL;
+}
+
+/**
+ * vchat_call_get_quality:
+ * @self: a #VChatCall
+ *
+ * Gets #VChatCall:quality.
+ *
+ * Returns: (transfer none) (nullable): "good", "fair" or "poor", or %NULL
+ *   while the call is not connected or its quality is not known yet
+ */
+const char *
+vchat_call_get_quality (VChatCall *self)
+{
+  g_return_val_if_fail (VCHAT_IS_CALL (self), NULL);
+  return self->quality;
 }
 
 /**

@@ -28,6 +28,8 @@ vchat_stats_copy (const VChatStats *stats)
   copy->audio_codec = g_strdup (stats->audio_codec);
   copy->local_candidate = g_strdup (stats->local_candidate);
   copy->remote_candidate = g_strdup (stats->remote_candidate);
+  copy->rung = g_strdup (stats->rung);
+  copy->quality = g_strdup (stats->quality);
   return copy;
 }
 
@@ -46,6 +48,8 @@ vchat_stats_free (VChatStats *stats)
   g_free (stats->audio_codec);
   g_free (stats->local_candidate);
   g_free (stats->remote_candidate);
+  g_free (stats->rung);
+  g_free (stats->quality);
   g_free (stats);
 }
 
@@ -101,6 +105,13 @@ _vchat_stats_new_from_variant (GVariant *dict)
   stats->audio_codec = lookup_string (dict, "audio-codec");
   stats->local_candidate = lookup_string (dict, "local-candidate");
   stats->remote_candidate = lookup_string (dict, "remote-candidate");
+  stats->available_kbps = lookup_double (dict, "available-kbps");
+  stats->max_kbps = lookup_double (dict, "max-kbps");
+  stats->rung = lookup_string (dict, "rung");
+  g_variant_lookup (dict, "cpu-limited", "b", &stats->cpu_limited);
+  stats->recv_loss_pct = lookup_double (dict, "recv-loss-pct");
+  stats->freezes = (guint) lookup_double (dict, "freezes");
+  stats->quality = lookup_string (dict, "quality");
   return stats;
 }
 

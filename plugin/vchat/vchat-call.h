@@ -23,7 +23,8 @@ G_DECLARE_FINAL_TYPE (VChatCall, vchat_call, VCHAT, CALL, GObject)
  *   "state" (VChatCallState), "end-reason" (VChatEndReason), "kind"
  *   (VChatCallKind), "direction" (VChatCallDirection), "peer-name" (s,
  *   "" when anonymous), "common-interests" (GStrv), "invite-code" (s or
- *   NULL), "stats" (VChatStats, NULL before any), "muted" (b),
+ *   NULL), "stats" (VChatStats, NULL before any), "quality" (s: "good",
+ *   "fair" or "poor"; NULL while not connected or not known), "muted" (b),
  *   "camera-enabled" (b), "remote-video-node" (s or NULL),
  *   "preview-node" (s or NULL), "object-path" (s).
  * Signals:
@@ -39,6 +40,7 @@ const char *vchat_call_get_peer_name (VChatCall *self);
 const char *const *vchat_call_get_common_interests (VChatCall *self);
 const char *vchat_call_get_invite_code (VChatCall *self);
 VChatStats *vchat_call_dup_stats (VChatCall *self);
+const char *vchat_call_get_quality (VChatCall *self);
 gboolean vchat_call_get_muted (VChatCall *self);
 gboolean vchat_call_get_camera_enabled (VChatCall *self);
 const char *vchat_call_get_remote_video_node (VChatCall *self);

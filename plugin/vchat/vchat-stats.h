@@ -30,9 +30,20 @@ G_BEGIN_DECLS
  * @audio_codec: (nullable): e.g. "OPUS"
  * @local_candidate: (nullable): the kind of this side's address in use: host, srflx, prflx or relay
  * @remote_candidate: (nullable): the same for the peer's address
+ * @available_kbps: what the path carries, as the bitrate controller estimates
+ *   it from delays, kbit/s (0: no estimate yet)
+ * @max_kbps: the largest video bitrate of the settings, kbit/s
+ * @rung: (nullable): the picture sent, as WIDTHxHEIGHT@FPS, e.g. "640x360@30"
+ * @cpu_limited: whether the encoder's load, not the network, holds the
+ *   picture sent below what the network allows
+ * @recv_loss_pct: packets lost on the way from the peer, percent
+ * @freezes: gaps of more than 500 ms between decoded pictures of the peer
+ *   since the call began
+ * @quality: (nullable): "good", "fair" or "poor" (as #VChatCall:quality),
+ *   %NULL until known
  *
  * A call's statistics, refreshed every second while it is connected
- * (#VChatCall:stats).
+ * (#VChatCall:stats). Numbers the daemon has not measured yet are 0.
  */
 typedef struct {
   double rtt_ms;
@@ -47,6 +58,13 @@ typedef struct {
   char *audio_codec;
   char *local_candidate;
   char *remote_candidate;
+  double available_kbps;
+  double max_kbps;
+  char *rung;
+  gboolean cpu_limited;
+  double recv_loss_pct;
+  guint freezes;
+  char *quality;
 } VChatStats;
 
 GType vchat_stats_get_type (void) G_GNUC_CONST;

@@ -119,11 +119,25 @@ def test_random_call(daemons, pipewire, monkeypatch):
     states = {call_a: [], call_b: []}
     for call in states:
         call.connect("notify::state", lambda c, _p: states[c].append(c.get_state()))
+    qualities = []
+    call_a.connect("notify::quality", lambda c, _p: qualities.append(c.props.quality))
+    assert call_a.get_quality() is None
     iterate_until(lambda: all(c.get_state() == VChat.CallState.CONNECTED for c in states), 30,
                   "both calls to be connected")
     assert VChat.CallState.CONNECTED in states[call_a]
     assert call_a.get_peer_name() in ("", "Blue 1")  # "" when the peer is anonymous
     assert "jazz" in list(call_a.get_common_interests() or [])
+
+    # Quality: a word within seconds, notified, the daemon's own; the stats
+    # carry the rate controller's numbers.
+    iterate_until(lambda: qualities and qualities[-1] in ("good", "fair", "poor"), 10,
+                  "a quality")
+    path_a = call_a.get_object_path()
+    iterate_until(lambda: call_a.get_quality() == a.call_prop(path_a, "Quality"), 5,
+                  "the quality to be the daemon's")
+    stats = call_a.dup_stats()
+    assert stats.quality in ("good", "fair", "poor") and stats.max_kbps > 0
+    assert isinstance(stats.cpu_limited, bool) and stats.freezes >= 0
     iterate_until(lambda: call_a.get_remote_video_node() and call_b.get_remote_video_node(), 15,
                   "the remote video nodes")
     # A reader that comes before the first decoded picture gets nothing (a
@@ -157,6 +171,8 @@ def test_random_call(daemons, pipewire, monkeypatch):
     assert call_a.get_end_reason() == VChat.EndReason.HANGUP
     assert call_b.get_end_reason() == VChat.EndReason.PEER_HANGUP
     assert call_a.props.end_reason == VChat.EndReason.HANGUP
+    iterate_until(lambda: call_a.get_quality() is None, 5, "the quality to be cleared")
+    assert qualities[-1] is None and a.call_prop(path_a, "Quality") == ""
 
     # a finished call refuses more work with a VChat error
     obj, res = finish(call_a.send_message_async, "too late")

@@ -388,11 +388,14 @@ def test_daemon_golden_invite(vchatctl, daemon_env):
 
 
 class Monitor:
-    """`vchatctl monitor --json` in the background, read line by line."""
+    """`vchatctl monitor --json` in the background, read line by line (plain
+    lines, without their newline, with json=False)."""
 
-    def __init__(self, env, *args):
-        self.proc = subprocess.Popen([binary(), "monitor", "--json", *args], env=env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def __init__(self, env, *args, json=True):
+        self.json = json
+        self.proc = subprocess.Popen([binary(), "monitor", *(["--json"] if json else []), *args],
+                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True)
         ready = self.proc.stderr.readline()
         assert ready.startswith("Monitoring vchatd"), ready + self.proc.stderr.read()
         self.lines = queue.Queue()
@@ -409,7 +412,7 @@ class Monitor:
         except queue.Empty:
             raise AssertionError("no event from vchatctl monitor")
         assert line is not None, "vchatctl monitor ended: " + self.proc.stderr.read()
-        return json.loads(line)
+        return json.loads(line) if self.json else line.rstrip("\n")
 
     def until(self, predicate, timeout=30):
         deadline = time.monotonic() + timeout
@@ -445,11 +448,15 @@ def wait_state(vchatctl, env, call, state, timeout=30):
     raise AssertionError(f"call {call} is {shown['state']}, not {state}")
 
 
+QUALITIES = ("good", "fair", "poor")
+
+
 @pytest.mark.daemon
 def test_daemon_invite_accept_talk_hangup(vchatctl, cli_daemons):
     ada, bob = cli_daemons("Ada", "Bob")
     a, b = ada.cli_env, bob.cli_env
     mon_a = Monitor(a)
+    plain_a = Monitor(a, json=False)
     try:
         invite = start_invite(vchatctl, a)
         added = mon_a.until(lambda e: e["event"] == "added")
@@ -472,6 +479,16 @@ def test_daemon_invite_accept_talk_hangup(vchatctl, cli_daemons):
                     and e["properties"].get("state") == "connected")
         wait_state(vchatctl, b, joined["id"], "connected")
 
+        # Quality comes within seconds of connecting, and monitor shows it
+        # without --stats, although it changes in the same signal as Stats.
+        quality = mon_a.until(lambda e: e["event"] == "changed"
+                              and e["properties"].get("quality"), timeout=10)
+        assert quality["id"] == invite["id"]
+        assert quality["properties"]["quality"] in QUALITIES, quality
+        assert "stats" not in quality["properties"], quality
+        plain_a.until(lambda line: re.match(
+            rf"call {invite['id']} changed: (.* )?Quality=(good|fair|poor)( |$)", line), timeout=10)
+
         mon_b = Monitor(b)
         try:
             run_ok(vchatctl, a, "say", "hello", "from", "vchatctl")
@@ -489,6 +506,16 @@ def test_daemon_invite_accept_talk_hangup(vchatctl, cli_daemons):
         assert re.search(r"^Sound:\s+muted$", text, re.M), text
         assert re.search(r"^Picture:\s+off$", text, re.M), text
         assert re.search(r"^Peer:\s+Bob \(vchatd/", text, re.M), text
+        assert re.search(r"^Quality:\s+(good|fair|poor)$", text, re.M), text
+        assert re.search(r"^  Video sent:\s+\d+x\d+@\d+( \(CPU-limited\))?$", text, re.M), text
+        assert re.search(r"^  Sending:\s+.*target \d+ kbit/s \(video max \d+ kbit/s\)$", text,
+                         re.M), text
+        assert re.search(r"^  Loss:\s+[\d.]+ % to the peer, [\d.]+ % from the peer$", text,
+                         re.M), text
+        assert re.search(r"^  Receiving:\s+.*, \d+ freezes?$", text, re.M), text
+        assert shown["quality"] in QUALITIES and shown["stats"]["quality"] in QUALITIES
+        assert re.fullmatch(r"\d+x\d+@\d+", shown["stats"]["rung"]), shown["stats"]
+        assert shown["stats"]["max_kbps"] > 0 and "cpu_limited" in shown["stats"]
         status = run_ok(vchatctl, a, "status")
         assert re.search(rf"^Calls:\s+1 \(current: {invite['id']}, connected\)$", status, re.M)
 
@@ -496,6 +523,10 @@ def test_daemon_invite_accept_talk_hangup(vchatctl, cli_daemons):
         ended = mon_a.until(lambda e: e["event"] == "changed"
                             and e["properties"].get("state") == "ended")
         assert ended["properties"]["end_reason"] == "peer-hangup"
+        assert json.loads(run_ok(vchatctl, a, "show", "--json", str(invite["id"])))["quality"] == ""
+        assert "Quality:" not in run_ok(vchatctl, a, "show", str(invite["id"]))
+        plain_a.until(lambda line: line.startswith(f"call {invite['id']} changed: ")
+                      and 'Quality=""' in line)
         listed = run_ok(vchatctl, a, "list")
         assert re.search(rf"^\s+{invite['id']}\s+ended\s.*\speer-hangup$", listed, re.M), listed
         history = json.loads(run_ok(vchatctl, a, "history", "--json"))
@@ -506,6 +537,7 @@ def test_daemon_invite_accept_talk_hangup(vchatctl, cli_daemons):
         assert r.returncode == 5 and "no call in progress" in r.stderr
     finally:
         mon_a.stop()
+        plain_a.stop()
 
 
 @pytest.mark.daemon

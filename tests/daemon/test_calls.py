@@ -11,11 +11,13 @@ from conftest import BLUE, RED, close_to
 from vchatd import CALL_IFACE, dbus_error_name
 
 BLACK = (0, 0, 0)
+QUALITIES = ("good", "fair", "poor")
 
 
 def random_call(a, b):
     pa = a.manager("StartRandom", "(a{sv})", {})
     assert a.call_prop(pa, "State") == "searching"
+    assert a.call_prop(pa, "Quality") == ""
     pb = b.manager("StartRandom", "(a{sv})", {})
     a.wait_call_state(pa, "connected", 30)
     b.wait_call_state(pb, "connected", 30)
@@ -58,20 +60,39 @@ def assert_good_stats(d, path):
     return stats
 
 
+def assert_quality(d, path):
+    """Quality is one word, the same as the Stats of the same moment, which
+    carry the rate controller's numbers."""
+    props = d.call_props(path)
+    stats = props["Stats"]
+    assert props["Quality"] in QUALITIES, props["Quality"]
+    assert stats.get("quality") == props["Quality"], stats
+    for key in ("target-kbps", "max-kbps", "rung", "cpu-limited", "loss-pct", "recv-loss-pct",
+                "freezes"):
+        assert key in stats, f"{key} is not in {stats}"
+    assert stats["target-kbps"] > 0 and stats["max-kbps"] > 0, stats
+
+
 def test_random_call_carries_both_pictures(pipewire, daemons):
     a, b = daemons("red", "blue")
     pa, pb = random_call(a, b)
+    # One word for how the call goes, within seconds of connecting.
+    for d, p in ((a, pa), (b, pb)):
+        d.wait(lambda: d.call_prop(p, "Quality") in QUALITIES, 10, f"{p} to have a Quality")
     assert a.call_prop(pa, "Kind") == "random"
     assert a.call_prop(pa, "Peer")["client"].startswith("vchatd/")
     assert_sees(pipewire, a, pa, BLUE, "red side")
     assert_sees(pipewire, b, pb, RED, "blue side")
     assert_good_stats(a, pa)
     assert_good_stats(b, pb)
+    assert_quality(a, pa)
+    assert_quality(b, pb)
     a.call_method(pa, "Hangup")
     a.wait_call_state(pa, "ended")
     b.wait_call_state(pb, "ended")
     assert a.call_prop(pa, "EndReason") == "hangup"
     assert b.call_prop(pb, "EndReason") == "peer-hangup"
+    assert a.call_prop(pa, "Quality") == "" and b.call_prop(pb, "Quality") == ""
 
 
 def test_invited_call_accept(pipewire, daemons):

@@ -238,16 +238,29 @@ test_random (void)
                   stats->rtt_ms, stats->send_kbps, stats->recv_kbps, stats->recv_fps,
                   stats->recv_width, stats->recv_height, stats->video_codec, stats->audio_codec,
                   stats->local_candidate, stats->remote_candidate);
+  g_test_message ("rate: target %.0f kbps (video max %.0f), available %.0f, %s%s, loss %.1f %% "
+                  "out, %.1f %% in, %u freezes, %s",
+                  stats->target_kbps, stats->max_kbps, stats->available_kbps,
+                  stats->rung ? stats->rung : "-", stats->cpu_limited ? " (CPU-limited)" : "",
+                  stats->loss_pct, stats->recv_loss_pct, stats->freezes,
+                  stats->quality ? stats->quality : "-");
   g_assert_cmpuint (stats->recv_height, >, 0);
   g_assert_cmpstr (stats->video_codec, ==, "VP8");
   g_assert_nonnull (stats->audio_codec);
+  g_assert_cmpfloat (stats->max_kbps, >, 0);
+  g_assert_nonnull (stats->rung);
   {
     VChatStats *copy = NULL;
     g_object_get (a, "stats", &copy, NULL);
     g_assert_nonnull (copy);
     g_assert_cmpstr (copy->video_codec, ==, "VP8");
+    g_assert_nonnull (copy->rung);
     vchat_stats_free (copy);
   }
+  /* Quality: one word, soon after connecting. */
+  WAIT_FOR (vchat_call_get_quality (a) != NULL, 10);
+  g_assert_true (g_strv_contains ((const char *const[]){ "good", "fair", "poor", NULL },
+                                  vchat_call_get_quality (a)));
 
   /* Muted and camera-enabled follow the daemon, with notify. */
   g_assert_false (vchat_call_get_muted (a));
