@@ -381,7 +381,8 @@ COLLECTOR_JS = r"""(() => {
           s.framesDecoded = x.framesDecoded; s.width = x.frameWidth; s.height = x.frameHeight;
           s.packetsLost = x.packetsLost; s.packetsReceived = x.packetsReceived;
           s.bytesReceived = x.bytesReceived; s.freezeCount = x.freezeCount;
-          s.fps = x.framesPerSecond;
+          s.fps = x.framesPerSecond; s.nackCount = x.nackCount; s.pliCount = x.pliCount;
+          s.firCount = x.firCount;
         } else if (x.type === 'outbound-rtp' && x.kind === 'video') {
           s.bytesSent += x.bytesSent || 0; s.targetBitrate = x.targetBitrate;
           s.sendWidth = x.frameWidth; s.sendHeight = x.frameHeight; s.sendFps = x.framesPerSecond;
@@ -494,7 +495,8 @@ class BrowserPeer:
         return self.eval(CENTRE_RGB_JS)
 
     def receive_figures(self, t0, t1):
-        """What this page saw of the peer's picture over [t0, t1)."""
+        """What this page saw of the peer's picture over [t0, t1), and the
+        NACKs, PLIs and FIRs it sent the peer meanwhile."""
         d = self.data(t0, t1)
         times = [t0] + [self.offset + f / 1000 for f in d["frames"]] + [t1]
         gaps = [b - a for a, b in zip(times, times[1:])]
@@ -507,7 +509,13 @@ class BrowserPeer:
         if len(inside) >= 2:
             decoded_fps = ((inside[-1]["framesDecoded"] - inside[0]["framesDecoded"])
                            / ((inside[-1]["t"] - inside[0]["t"]) / 1000))
+        def delta(key):
+            have = [s for s in inside if s.get(key) is not None]
+            return have[-1][key] - have[0][key] if len(have) >= 2 else None
+
         return {"fps": len(d["frames"]) / (t1 - t0), "max_gap": max(gaps),
+                "nacks_sent": delta("nackCount"), "plis_sent": delta("pliCount"),
+                "firs_sent": delta("firCount"),
                 "freezes": sum(1 for g in gaps if g > FREEZE),
                 "freeze_seconds": sum(g for g in gaps if g > FREEZE),
                 "frames": len(d["frames"]), "decoded_fps": decoded_fps,
