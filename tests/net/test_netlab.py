@@ -14,9 +14,10 @@ The figures of every case are printed (pytest -s, or in a failure's
 output) and, when VCHAT_NET_FIGURES names a file, appended to it as JSON
 lines.
 
-The shaped cases need the rate controller of issue 10 (today's vchatd sends
-a fixed 1.5 Mbit/s whatever the link), so they are marked xfail until it is
-merged; their thresholds are the issue's.
+The shaped cases and the loss case need the rate controller of issue 10
+(today's vchatd sends a fixed 1.5 Mbit/s whatever the link), so they are
+marked xfail (not strict) until it is merged; their thresholds are the
+issue's.
 """
 import json
 import os
@@ -156,7 +157,8 @@ def test_300kbit_cap_keeps_audio_and_steps_video_down(lab, world, vchatd_call):
             f"{direction}: still {f['resolution']} behind 300 kbit/s (no step down): {f}"
 
 
-# Today (fixed 1.5 Mbit/s, NACK only): gaps of 1.2 s at 5 % loss.
+# Borderline today (a fixed 1.5 Mbit/s, NACK only): longest gaps of
+# 0.35-0.66 s in two runs, 1.18 s in a third on a loaded machine.
 @NEEDS_CONTROLLER
 def test_5pct_loss_keeps_video_smooth(lab, world, vchatd_call):
     """5 % random loss each way: no gap over 1 s between decoded frames."""
