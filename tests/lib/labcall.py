@@ -17,7 +17,9 @@ What is measured, per direction (figures()):
   - from the Call's Stats property, sampled every 0.5 s on both sides:
     rtt-ms (p50, p95, max, from either side), the sender's send-kbps and
     target-kbps, its loss-pct (RTCP fraction lost, as the receiver reports
-    it), the receiver's recv-width x recv-height;
+    it), the receiver's recv-width x recv-height; and, once the rate
+    controller gives them, the sender's available-kbps and rung and the
+    receiver's freezes;
   - from the lab: what the receiving end's link carried (goodput).
 For a Chromium peer (BrowserPeer) the same figures come from the page:
 requestVideoFrameCallback on the remote <video> (each frame presented) and
@@ -283,6 +285,10 @@ class RemoteVideo:
             self.watch.stop()
 
 
+def _increase(values):
+    return values[-1] - values[0] if len(values) >= 2 else None
+
+
 def _rtt_figures(values):
     return {"rtt_p50": percentile(values, 50), "rtt_p95": percentile(values, 95),
             "rtt_max": max(values) if values else None}
@@ -339,6 +345,11 @@ class VchatdCall:
             "resolution": res[-1] if res else None,
             "min_height": min(heights) if heights else None,
             "recv_fps_stats": median(recv.values("recv-fps", t0, t1)),
+            # From the rate controller, when the daemon has one: its
+            # estimate, its last rung, the receiver's count of freezes.
+            "available_kbps": median(send.values("available-kbps", t0, t1)),
+            "rung": (send.values("rung", t0, t1) or [None])[-1],
+            "stats_freezes": _increase(recv.values("freezes", t0, t1)),
         }
         fig.update(_rtt_figures(rtts))
         if c0 and c1:
