@@ -6,6 +6,7 @@ read back from DevToolsActivePort, so there is no race for a free port).
 Pages are read with Runtime.evaluate.
 """
 import base64
+import http.client
 import json
 import os
 import shutil
@@ -26,8 +27,11 @@ class JSError(Exception):
 class DevTools:
     """A minimal DevTools protocol client for one page target."""
 
-    def __init__(self, ws_url):
-        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True)
+    def __init__(self, ws_url, sock=None):
+        # sock: an already connected socket to use (one made inside a
+        # network namespace, see Browser's connect).
+        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True,
+                                              socket=sock)
         self.next_id = 0
 
     def call(self, method, timeout=15, **params):
@@ -60,8 +64,15 @@ class DevTools:
 class Browser:
     """One headless Chromium with a fresh profile, driven over DevTools."""
 
-    def __init__(self, name, url):
+    def __init__(self, name, url, wrapper=(), extra_args=(), connect=None):
+        """wrapper: a command prefix (`ip netns exec NS`, tests/lib/netlab.py);
+        extra_args: more Chromium switches; connect(port): a connected
+        socket to 127.0.0.1:port where Chromium runs (for DevTools, when it
+        runs in another network namespace; default: a plain connection)."""
         self.name = name
+        self.wrapper = list(wrapper)
+        self.extra_args = list(extra_args)
+        self.connect = connect
         self.dir = tempfile.mkdtemp(prefix=f"vchat-chromium-{name}-")
         self.profile = os.path.join(self.dir, "profile")
         self.log_path = os.path.join(self.dir, "chromium.log")
@@ -75,14 +86,14 @@ class Browser:
 
     def _start(self, url):
         os.mkdir(self.profile)
-        cmd = [
+        cmd = self.wrapper + [
             CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={self.profile}",
             "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
             "--remote-debugging-port=0", "--remote-allow-origins=*",
-            "--window-size=1280,860", url,
-        ]
+            "--window-size=1280,860",
+        ] + self.extra_args + [url]
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
@@ -108,15 +119,27 @@ class Browser:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"chromium {self.name} has no page target")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=5) as r:
-                    targets = json.load(r)
+                targets = self._get_json(port, "/json")
                 page = next((t for t in targets if t.get("type") == "page"
                              and t.get("webSocketDebuggerUrl")), None)
-            except OSError:
+            except (OSError, http.client.HTTPException, ValueError):
                 pass
             if page is None:
                 time.sleep(0.1)
-        self.devtools = DevTools(page["webSocketDebuggerUrl"])
+        self.devtools = DevTools(page["webSocketDebuggerUrl"],
+                                 sock=self.connect(port) if self.connect else None)
+
+    def _get_json(self, port, path):
+        if not self.connect:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+                return json.load(r)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.sock = self.connect(port)
+        try:
+            conn.request("GET", path)
+            return json.loads(conn.getresponse().read())
+        finally:
+            conn.close()
 
     def eval(self, expression, timeout=15):
         result = self.devtools.call("Runtime.evaluate", timeout=timeout, expression=expression,

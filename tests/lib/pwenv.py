@@ -105,6 +105,40 @@ More outputs at run time (add_speaker): the same null sink, made by
   read_tone(NAME) captures its monitor like the null sink's above; a
   monitor that nothing plays into gives silence, not a timeout.
 
+Moving camera content (make_clip, add_clip_camera): a solid colour costs
+  the encoder nothing, so a network test on it proves little. make_clip()
+  writes a 1280x720 30 fps YUV4MPEG2 clip (cached: made once per path) of
+    videotestsrc pattern=circular horizontal-speed=8      (the whole frame)
+    + a solid box of one colour over the centre half      (compositor)
+  It loops without a seam (the rings scroll by 8 px a frame: 160 frames at
+  1280 wide, 221 MB). On it vp8enc with vchatd's settings (deadline 1,
+  cpu-used 8, CBR, keyframes every 60 frames) follows its target from about
+  500 kbit/s up (at 720p it cannot go lower: 300 gives ~470, 500 ~520,
+  1000 ~900, 1500 ~1300, 3000 ~2600 kbit/s), so a 1.5 Mbit/s sender sends
+  what a person on a camera would, and a cap below that really bites. The
+  centre colour is still what read_color / VideoWatch.colour read (the box
+  is exactly the centre half they average). Rejected: smpte scrolling
+  (vp8enc cannot go below ~1.8 Mbit/s on it, whatever its target), ball
+  (~150 kbit/s at any target), snow (24 Mbit/s), zone-plate (no seamless
+  loop); and generating the picture live (circular costs a third of a core
+  at 720p30, per camera). Those figures are vp8enc alone on the file; in
+  a real call between two vchatd on an open link, Stats send-kbps was
+  1.25-1.9 Mbit/s on a quiet machine and 2.0-2.5 Mbit/s on a loaded one,
+  against a target of 1.5. add_clip_camera() plays such a clip, or any
+  4:2:0 .y4m, in a loop as a live camera node (clipcam.py: appsrc from the
+  mapped file, do-timestamp, leaky, into a compositor, ! pipewiresink; a
+  plain appsrc ! pipewiresink crashes PipeWire 0.3.65's sink, see there),
+  at ~9 % of a core; Chromium's --use-file-for-fake-video-capture plays the
+  same file.
+
+Watching what a person sees (watch_video): a VideoWatch reads a video node
+  for as long as it runs,
+    pipewiresrc target-object=NAME ! videoscale method=nearest-neighbour
+      ! video/x-raw,width=64,height=36 ! videoconvert ! RGB ! fdsink fd=1
+  and stamps each frame with time.monotonic() as it arrives: frames per
+  second, the longest gap between two frames (a freeze), the colour of the
+  centre. A reader that gets nothing for 5 s (never linked) is restarted.
+
 WirePlumber is kept off the machine's hardware (ALSA, V4L2, libcamera and
 BlueZ monitors disabled by a config fragment), so a developer's real
 cameras and sound cards never show up in a test, and the private session
@@ -122,6 +156,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 NULL_SINK = "vchat-null-sink"
@@ -557,11 +592,11 @@ class PipeWireEnv:
 
     # -- virtual devices ----------------------------------------------------
 
-    def _producer(self, name, argv, timeout):
-        """Starts a gst-launch-1.0 that makes node `name`; returns once the
-        node is in the graph."""
+    def _producer(self, name, argv, timeout, program=("gst-launch-1.0",)):
+        """Starts a gst-launch-1.0 (or `program`) that makes node `name`;
+        returns once the node is in the graph."""
         self._counter += 1
-        proc = self._spawn(f"node-{self._counter}-{name}", ["gst-launch-1.0"] + argv)
+        proc = self._spawn(f"node-{self._counter}-{name}", list(program) + argv)
         producer = Producer(self, name, proc, proc.log_path)
         try:
             self._wait(lambda: name in self.nodes(), f"node {name!r}", procs=[proc],
@@ -595,6 +630,20 @@ class PipeWireEnv:
         return self.publish(name, pipeline, {"media.class": "Video/Source",
                                              "media.role": "Camera",
                                              "node.description": description or name}, timeout)
+
+    def add_clip_camera(self, name, path, description=None, timeout=10):
+        """A Video/Source node (media.role=Camera) playing a 4:2:0 .y4m clip
+        (make_clip's, say) in a loop, live, at the clip's size and rate."""
+        props = {"media.class": "Video/Source", "media.role": "Camera",
+                 "node.description": description or name, "node.name": name,
+                 "node.autoconnect": "false", "node.pause-on-idle": "false"}
+        clipcam = os.path.join(os.path.dirname(os.path.abspath(__file__)), "clipcam.py")
+        return self._producer(name, [os.path.abspath(path), _stream_properties(props)], timeout,
+                              program=(sys.executable, clipcam))
+
+    def watch_video(self, node_name, timeout=15):
+        """A VideoWatch of a video node (waits for the node first)."""
+        return VideoWatch(self, node_name, timeout)
 
     def add_microphone(self, name, freq=440, description=None, timeout=10):
         """An Audio/Source node playing a sine tone of `freq` Hz."""
@@ -718,6 +767,167 @@ class PipeWireEnv:
                           timeout, int(seconds * rate) * 2)
         samples = memoryview(data[:len(data) // 2 * 2]).cast("h")[-int(seconds * rate):]
         return _tone(samples, rate)
+
+
+def make_clip(path, color_rgb, width=1280, height=720, framerate=30, frames=None, timeout=120):
+    """Writes the moving test clip (see the module doc) to `path` as
+    YUV4MPEG2, unless a complete one is there already; returns path.
+
+    color_rgb is the colour of the box over the centre half. frames
+    defaults to one seamless loop (width / 8). The file appears complete or
+    not at all (written next to it, then renamed)."""
+    r, g, b = (max(0, min(255, int(c))) for c in color_rgb)
+    frames = frames or width // 8
+    frame = width * height + 2 * ((width + 1) // 2) * ((height + 1) // 2)
+    header = f"YUV4MPEG2 C420 W{width} H{height} Ip F{framerate}:1 A1:1\n"
+    expected = len(header) + frames * (len("FRAME\n") + frame)
+    if os.path.exists(path) and os.path.getsize(path) == expected:
+        return path
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.tmp"
+    caps = f"video/x-raw,format=I420,width={width},height={height},framerate={framerate}/1"
+    box = (f"video/x-raw,format=I420,width={width // 2},height={height // 2},"
+           f"framerate={framerate}/1")
+    argv = ["gst-launch-1.0", "-q",
+            "videotestsrc", f"num-buffers={frames}", "pattern=circular", "horizontal-speed=8",
+            "!", caps, "!", "m.",
+            "videotestsrc", f"num-buffers={frames}", "pattern=solid-color",
+            f"foreground-color=0xff{r:02x}{g:02x}{b:02x}", "!", box, "!", "m.",
+            "compositor", "name=m", f"sink_1::xpos={width // 4}", f"sink_1::ypos={height // 4}",
+            "!", caps, "!", "y4menc", "!", "filesink", f"location={tmp}"]
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if out.returncode != 0 or os.path.getsize(tmp) != expected:
+            raise PipeWireError(f"making the clip {path} failed ({out.returncode}): "
+                                f"{(out.stdout + out.stderr)[-800:]}")
+        os.rename(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return path
+
+
+class VideoWatch:
+    """The frames of a video node as they arrive, as a person would see
+    them: each frame's arrival time (time.monotonic()) and the colour of
+    its centre, for as long as it runs (see the module doc).
+
+        w = pw.watch_video(node)
+        w.wait_frames(1)
+        t0 = time.monotonic(); time.sleep(20)
+        s = w.summary(t0, time.monotonic())   # fps, max_gap, freezes, colour
+        w.stop()
+    """
+
+    W, H = 64, 36
+    # A reader that gets no frame for this long was not linked: restart it.
+    RELINK_SECONDS = 5.0
+
+    def __init__(self, env, node_name, timeout=15):
+        self.env = env
+        self.node = node_name
+        self.frames = []        # [(time, (r, g, b))]
+        self.restarts = 0
+        self.error = None
+        self._stop = threading.Event()
+        self._proc = None
+        env.wait_node(node_name, timeout)
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"watch {node_name}")
+        self._thread.start()
+
+    def _argv(self):
+        return ["gst-launch-1.0", "-q", "pipewiresrc", f"target-object={self.node}", "!",
+                "videoscale", "method=nearest-neighbour", "!",
+                f"video/x-raw,width={self.W},height={self.H}", "!", "videoconvert", "!",
+                "video/x-raw,format=RGB", "!", "fdsink", "fd=1"]
+
+    def _colour(self, data):
+        # The middle of the centre half (where make_clip's box is), away
+        # from its edges: columns W*3/8..W*5/8, rows H*3/8..H*5/8.
+        sums = [0, 0, 0]
+        n = 0
+        w = self.W
+        for y in range(self.H * 3 // 8, self.H * 5 // 8):
+            row = y * w * 3
+            for x in range(w * 3 // 8, w * 5 // 8):
+                i = row + x * 3
+                sums[0] += data[i]
+                sums[1] += data[i + 1]
+                sums[2] += data[i + 2]
+                n += 1
+        return tuple(round(v / n) for v in sums)
+
+    def _run(self):
+        size = self.W * self.H * 3
+        env = self.env
+        while not self._stop.is_set() and env.running:
+            env._counter += 1
+            log_path = os.path.join(env.logdir, f"watch-{env._counter}.log")
+            with open(log_path, "w") as log:
+                proc = subprocess.Popen(self._argv(), stdout=subprocess.PIPE, stderr=log,
+                                        stdin=subprocess.DEVNULL, env=env.env,
+                                        start_new_session=True)
+            proc.log_path = log_path
+            env._procs.append(proc)
+            self._proc = proc
+            fd = proc.stdout.fileno()
+            buf = b""
+            last = time.monotonic()
+            try:
+                while not self._stop.is_set():
+                    ready, _, _ = select.select([fd], [], [], 0.2)
+                    if not ready:
+                        if time.monotonic() - last > self.RELINK_SECONDS:
+                            break
+                        continue
+                    chunk = os.read(fd, 65536)
+                    if not chunk:
+                        break
+                    buf += chunk
+                    while len(buf) >= size:
+                        now = time.monotonic()
+                        self.frames.append((now, self._colour(buf[:size])))
+                        buf = buf[size:]
+                        last = now
+            finally:
+                proc.stdout.close()
+                env._end(proc)
+            if self._stop.is_set():
+                return
+            self.restarts += 1
+            time.sleep(0.2)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(10)
+
+    def wait_frames(self, n=1, timeout=15):
+        deadline = time.monotonic() + timeout
+        while len(self.frames) < n:
+            if time.monotonic() > deadline:
+                raise PipeWireError(f"{len(self.frames)} frames from {self.node!r} in "
+                                    f"{timeout} s, expected {n} ({self.restarts} restarts)")
+            time.sleep(0.05)
+
+    def times(self, t0, t1):
+        return [t for t, _ in list(self.frames) if t0 <= t < t1]
+
+    def summary(self, t0, t1, freeze=0.5):
+        """Figures of [t0, t1): frames, fps, max_gap (seconds, the window's
+        edges count: a picture frozen at the end is a gap), freezes (gaps
+        longer than `freeze` s) and freeze_seconds, colour (the median of
+        each channel over the window's frames; None without frames)."""
+        frames = [(t, c) for t, c in list(self.frames) if t0 <= t < t1]
+        times = [t0] + [t for t, _ in frames] + [t1]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        long_gaps = [g for g in gaps if g > freeze]
+        colour = None
+        if frames:
+            colour = tuple(sorted(c[i] for _, c in frames)[len(frames) // 2] for i in range(3))
+        return {"frames": len(frames), "fps": len(frames) / (t1 - t0) if t1 > t0 else 0.0,
+                "max_gap": max(gaps), "freezes": len(long_gaps),
+                "freeze_seconds": sum(long_gaps), "colour": colour}
 
 
 def _tone(samples, rate):

@@ -27,10 +27,12 @@ def stop_process(proc, timeout=5):
 
 
 class Signald:
-    def __init__(self, *args, env=None, preexec_fn=None):
+    def __init__(self, *args, env=None, preexec_fn=None, listen="127.0.0.1", wrapper=()):
+        """listen: the address to listen on; wrapper: a command prefix, e.g.
+        `ip netns exec NS` to run it in a namespace of tests/lib/netlab.py."""
         self.binary = os.environ["VCHAT_SIGNALD"]
         self.web_root = os.environ.get("VCHAT_WEB_ROOT")
-        cmd = [self.binary, "--listen", "127.0.0.1", "--port", "0"]
+        cmd = list(wrapper) + [self.binary, "--listen", listen, "--port", "0"]
         if self.web_root:
             cmd += ["--web-root", self.web_root]
         cmd += list(args)

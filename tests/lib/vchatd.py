@@ -83,7 +83,7 @@ class PrivateBus:
 
 class Vchatd:
     def __init__(self, tmpdir, server_url, name=None, env=None, args=(), start=True,
-                 wait_online=True, other_users=False, settings=None):
+                 wait_online=True, other_users=False, settings=None, wrapper=()):
         os.makedirs(tmpdir, exist_ok=True)
         self.tmpdir = tmpdir
         self.binary = os.environ["VCHATD"]
@@ -110,6 +110,10 @@ class Vchatd:
         if os.environ.get("VCHAT_SCHEMAS"):
             self.env["GSETTINGS_SCHEMA_DIR"] = os.environ["VCHAT_SCHEMAS"]
         self.args = ["--server", server_url, "--verbose"] + (["--name", name] if name else []) + list(args)
+        # wrapper: a command prefix for the daemon alone, e.g. `ip netns exec
+        # NS` (tests/lib/netlab.py): its bus and PipeWire stay here, on
+        # file-system sockets, which cross network namespaces.
+        self.wrapper = list(wrapper)
         self.log_lines = []
         self.proc = None
         self.conn = Gio.DBusConnection.new_for_address_sync(
@@ -134,7 +138,8 @@ class Vchatd:
     # process
 
     def start(self, extra=(), wait_online=True):
-        self.proc = subprocess.Popen([self.binary] + self.args + list(extra), env=self.env,
+        self.proc = subprocess.Popen(self.wrapper + [self.binary] + self.args + list(extra),
+                                     env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
         _alive.append(self)
