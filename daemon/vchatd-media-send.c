@@ -1,0 +1,391 @@
+/* vchatd-media-send.c: the encoders a call sends with, and the rate controller that drives
+ * them (see "Rate control")
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "vchatd-media-private.h"
+
+#include <string.h>
+
+/* Puts an encoder chain, ending in its payloader, into the pipeline and
+ * links it to webrtcbin. 1.22: the offerer's TWCC comes from the payloader's
+ * header extension. Returns the transceiver it was linked to. */
+static GstWebRTCRTPTransceiver *
+attach_sender (VchatdMedia *self, GstElement **chain, guint n, GstWebRTCRTPTransceiver *expected,
+               guint twcc_id, const char *what, GError **error)
+{
+  if (!media_add_twcc_extension (chain[n - 1], twcc_id, error)) {
+    for (guint i = 0; i < n; i++)
+      gst_object_unref (gst_object_ref_sink (chain[i]));
+    return NULL;
+  }
+  if (!media_add_and_link (self, chain, n)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the %s encoder", what);
+    return NULL;
+  }
+  return media_link_to_webrtc (self, chain[n - 1], expected, error);
+}
+
+/* libvpx's threads busy-wait for each other: on two cores a second encoder
+ * thread burns the time slices the first one needs whenever the machine is
+ * busy (a loaded 720p call spent 64 % of its samples in libvpx's spin loops
+ * and delivered 3.7 fps; with one thread, 21.6 fps for the same CPU).
+ * Browsers use one VP8 thread below three cores. Chosen once. */
+static gint
+encoder_threads (void)
+{
+  static gsize threads;
+
+  if (g_once_init_enter (&threads)) {
+    guint cores = g_get_num_processors ();
+    gsize n = cores < 3 ? 1 : MIN (cores - 1, 8);
+
+    g_debug ("media: %" G_GSIZE_FORMAT " VP8 encoder thread(s) on %u cores (libvpx threads "
+             "busy-wait for each other: one below three cores, never more than cores - 1)",
+             n, cores);
+    g_once_init_leave (&threads, n);
+  }
+  return (gint) threads;
+}
+
+/* Rate control
+ *
+ * The controller (vchatd-rate-control.c, no GStreamer) learns from
+ * webrtcbin's TWCC feedback, caught by a tap webrtcbin puts on the send
+ * path ("request-aux-sender", vchatd-twcc.c), and from the RTT in the
+ * stats. Every CONTROL_MS on the main context its target is split between
+ * audio (vchatd-audio-policy.c: Opus bitrate, in-band FEC, expected loss)
+ * and video; the video share drives vp8enc's target-bitrate (it takes a new
+ * one while playing) and the ladder (vchatd-ladder.c), whose rung is the
+ * caps of the video sender's capsfilter: videoscale and videorate follow
+ * without renegotiating with the peer, and vp8enc starts the new size with
+ * a keyframe. The ladder also hears how the encoder keeps up (frames its
+ * queue dropped, time per frame), once a second. */
+
+/* The rung is a bound, not a size: videoscale and videorate fixate within
+ * it keeping the camera's shape, so a rung that fits the camera already
+ * (the ladder's first pick, made before the camera's size is known) changes
+ * nothing when the ladder confirms it, and nothing is scaled up. */
+static void
+apply_rung (VchatdMedia *self)
+{
+  g_autoptr (GstCaps) caps = NULL;
+
+  if (!self->ladder_caps || self->rung.width == 0)
+    return;
+  caps = gst_caps_new_simple (
+    "video/x-raw", "width", GST_TYPE_INT_RANGE, 16, MAX ((gint) self->rung.width, 16), "height",
+    GST_TYPE_INT_RANGE, 16, MAX ((gint) self->rung.height, 16), "framerate",
+    GST_TYPE_FRACTION_RANGE, 1, 1, MAX ((gint) self->rung.fps, 1), 1, "pixel-aspect-ratio",
+    GST_TYPE_FRACTION, 1, 1, NULL);
+  g_object_set (self->ladder_caps, "caps", caps, NULL);
+}
+
+/* The camera's picture as the capture chain gives it (it changes with the
+ * camera). */
+static void
+update_ladder_input (VchatdMedia *self)
+{
+  g_autoptr (GstPad) pad = NULL;
+  g_autoptr (GstCaps) caps = NULL;
+  GstVideoInfo info;
+  guint fps;
+
+  if (!self->video_tee)
+    return;
+  pad = gst_element_get_static_pad (self->video_tee, "sink");
+  caps = gst_pad_get_current_caps (pad);
+  if (!caps || !gst_video_info_from_caps (&info, caps))
+    return;
+  fps = GST_VIDEO_INFO_FPS_D (&info) > 0
+          ? (guint) ((GST_VIDEO_INFO_FPS_N (&info) + GST_VIDEO_INFO_FPS_D (&info) / 2) /
+                     GST_VIDEO_INFO_FPS_D (&info))
+          : 0;
+  if ((guint) GST_VIDEO_INFO_WIDTH (&info) == self->input_width &&
+      (guint) GST_VIDEO_INFO_HEIGHT (&info) == self->input_height && fps == self->input_fps)
+    return;
+  self->input_width = GST_VIDEO_INFO_WIDTH (&info);
+  self->input_height = GST_VIDEO_INFO_HEIGHT (&info);
+  self->input_fps = fps;
+  g_debug ("media: the camera gives %ux%u@%u", self->input_width, self->input_height, fps);
+  vchatd_ladder_set_input (self->ladder, self->input_width, self->input_height, fps);
+}
+
+static void
+feed_encoder_load (VchatdMedia *self, gint64 now)
+{
+  guint in, out, encoded;
+  gint64 encode_us;
+
+  if (now - self->last_load_us < LOAD_WINDOW_US)
+    return;
+  self->last_load_us = now;
+  in = (guint) g_atomic_int_exchange (&self->sender_frames_in, 0);
+  out = (guint) g_atomic_int_exchange (&self->sender_frames_out, 0);
+  encoded = (guint) g_atomic_int_exchange (&self->encoded_frames, 0);
+  encode_us = g_atomic_int_exchange (&self->encode_us, 0);
+  if (!self->video_encoder || self->rung.fps == 0)
+    return;
+  vchatd_ladder_on_encoder_load (self->ladder, now, in, in > out ? in - out : 0,
+                                 encoded ? encode_us / encoded : 0,
+                                 G_USEC_PER_SEC / self->rung.fps);
+}
+
+void
+media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps)
+{
+  VchatdAudioPolicy audio =
+    vchatd_audio_policy_for (target_kbps, vchatd_rate_control_get_loss_pct (self->rate_control));
+  guint video_kbps = vchatd_audio_policy_video_kbps (&audio, target_kbps);
+  VchatdLadderRung rung;
+
+  self->target_kbps = target_kbps;
+  if (self->audio_encoder && memcmp (&audio, &self->audio_policy, sizeof audio) != 0) {
+    g_debug ("media: audio %u kbit/s, FEC %s, %u %% loss expected", audio.bitrate_kbps,
+             audio.inband_fec ? "on" : "off", audio.packet_loss_pct);
+    g_object_set (self->audio_encoder, "bitrate", (gint) (audio.bitrate_kbps * 1000), "inband-fec",
+                  audio.inband_fec, "packet-loss-percentage", (gint) audio.packet_loss_pct, NULL);
+  }
+  self->audio_policy = audio;
+  /* Small steps are not worth a reconfiguration of the encoder. */
+  if (self->video_encoder &&
+      (video_kbps * 50 > self->video_kbps * 51 || video_kbps * 50 < self->video_kbps * 49)) {
+    g_object_set (self->video_encoder, "target-bitrate", (gint) (video_kbps * 1000), NULL);
+    self->video_kbps = video_kbps;
+  }
+  if (self->video_encoder) {
+    update_ladder_input (self);
+    feed_encoder_load (self, now);
+    if (vchatd_ladder_update (self->ladder, now, video_kbps, &rung)) {
+      g_free (self->rung_text);
+      self->rung_text = vchatd_ladder_rung_to_string (&rung);
+      g_message ("media: sending %s at %u kbit/s%s", self->rung_text, video_kbps,
+                 vchatd_ladder_is_cpu_limited (self->ladder) ? " (the encoder cannot keep up)"
+                                                             : "");
+      self->rung = rung;
+      apply_rung (self);
+    }
+  }
+}
+
+gboolean
+media_on_control_tick (gpointer data)
+{
+  VchatdMedia *self = data;
+  gint64 now = g_get_monotonic_time ();
+  g_autoptr (GPtrArray) reports = vchatd_twcc_tap_take (self->twcc);
+  guint sent = (guint) g_atomic_int_exchange (&self->sent_bytes, 0);
+  guint i;
+
+  if (sent)
+    vchatd_rate_control_on_sent (self->rate_control, now, sent);
+  for (i = 0; reports && i < reports->len; i++) {
+    GArray *packets = reports->pdata[i];
+
+    vchatd_rate_control_on_feedback (self->rate_control, now,
+                                     (const VchatdPacketFeedback *) packets->data, packets->len);
+  }
+  media_apply_target (self, now, vchatd_rate_control_tick (self->rate_control, now));
+  return G_SOURCE_CONTINUE;
+}
+
+static GstPadProbeReturn
+on_rtp_sent (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+  gsize bytes = 0;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    bytes = gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info));
+  } else {
+    GstBufferList *list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+    guint i;
+
+    for (i = 0; i < gst_buffer_list_length (list); i++)
+      bytes += gst_buffer_get_size (gst_buffer_list_get (list, i));
+  }
+  g_atomic_int_add (&self->sent_bytes, (gint) MIN (bytes, G_MAXINT / 4));
+  return GST_PAD_PROBE_OK;
+}
+
+/* webrtcbin's thread, once per transport (one, bundled): the tap that
+ * catches the TWCC reports, which also counts what is sent. */
+GstElement *
+media_on_request_aux_sender (GstElement *webrtc, GObject *transport, gpointer data)
+{
+  VchatdMedia *self = data;
+  GstElement *tap = vchatd_twcc_tap_make_element (self->twcc);
+
+  if (tap) {
+    g_autoptr (GstPad) sink = gst_element_get_static_pad (tap, "sink");
+
+    /* Like every probe of the session's, it goes with the pipeline, which
+     * never outlives the session (see media_teardown()). */
+    gst_pad_add_probe (sink, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+                       on_rtp_sent, self, NULL);
+  }
+  return tap;
+}
+
+/* The video sender's probes: frames in and out of its queue (a busy
+ * encoder makes it drop), time spent in the encoder, and keyframe requests. */
+
+static GstPadProbeReturn
+on_sender_frame_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  g_atomic_int_inc (&((VchatdMedia *) data)->sender_frames_in);
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+on_sender_frame_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  g_atomic_int_inc (&((VchatdMedia *) data)->sender_frames_out);
+  return GST_PAD_PROBE_OK;
+}
+
+/* vp8enc encodes in its sink pad's chain function and pushes the frame
+ * from there (lag-in-frames 0): the time between its sink and its source
+ * is the encode time, on one thread. */
+static GstPadProbeReturn
+on_encoder_in (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  ((VchatdMedia *) data)->encode_started_us = g_get_monotonic_time ();
+  return GST_PAD_PROBE_OK;
+}
+
+static GstPadProbeReturn
+on_encoder_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    if (self->encode_started_us) {
+      g_atomic_int_add (
+        &self->encode_us,
+        (gint) MIN (g_get_monotonic_time () - self->encode_started_us, G_MAXINT / 4));
+      self->encode_started_us = 0;
+    }
+    g_atomic_int_inc (&self->encoded_frames);
+    return GST_PAD_PROBE_OK;
+  }
+  /* A keyframe request from the peer (PLI/FIR through rtpsession): one is
+   * answered at once; more within KEYFRAME_MIN_INTERVAL_US are covered by
+   * that keyframe (a lossy path asks again and again, and each keyframe is
+   * many times a frame's size). */
+  if (gst_video_event_is_force_key_unit (GST_PAD_PROBE_INFO_EVENT (info))) {
+    gint64 now = g_get_monotonic_time ();
+
+    if (now - self->last_keyframe_request_us < KEYFRAME_MIN_INTERVAL_US) {
+      g_debug ("media: a keyframe request within %d ms of the last: the keyframe is on its way",
+               KEYFRAME_MIN_INTERVAL_US / 1000);
+      return GST_PAD_PROBE_DROP;
+    }
+    self->last_keyframe_request_us = now;
+  }
+  return GST_PAD_PROBE_OK;
+}
+
+static void
+add_probe (GstElement *element, const char *pad_name, GstPadProbeType mask,
+           GstPadProbeCallback callback, VchatdMedia *self)
+{
+  g_autoptr (GstPad) pad = gst_element_get_static_pad (element, pad_name);
+
+  gst_pad_add_probe (pad, mask, callback, self, NULL);
+}
+
+/* tee → queue → videoscale → videorate → capsfilter → vp8enc → rtpvp8pay → webrtcbin
+ *
+ * The capsfilter holds the ladder's rung (see "Rate control"); the preview
+ * keeps the camera's picture. */
+gboolean
+media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt,
+                          guint twcc_id, GError **error)
+{
+  static const char *const factories[] = { "queue",  "videoscale", "videorate",
+                                           "capsfilter", "vp8enc", "rtpvp8pay" };
+  GstElement *chain[G_N_ELEMENTS (factories)];
+  g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
+  g_autoptr (GstPad) teepad = NULL;
+  g_autoptr (GstPad) queuepad = NULL;
+
+  if (!media_make_elements (factories, chain, G_N_ELEMENTS (chain), error))
+    return FALSE;
+  /* A slow encoder drops frames rather than delaying the preview. */
+  g_object_set (chain[0], "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
+                (guint64) 0, NULL);
+  /* Only ever drops, to the rung's frame rate. */
+  g_object_set (chain[2], "drop-only", TRUE, "skip-to-first", TRUE, NULL);
+  g_object_set (chain[4], "deadline", (gint64) 1, "cpu-used", 8, "lag-in-frames", 0,
+                "keyframe-max-dist", 60, "target-bitrate", (gint) (self->video_kbps * 1000),
+                "threads", encoder_threads (), NULL);
+  gst_util_set_object_arg (G_OBJECT (chain[4]), "end-usage", "cbr");
+  gst_util_set_object_arg (G_OBJECT (chain[4]), "error-resilient", "default");
+  g_object_set (chain[5], "pt", pt, "mtu", 1200, NULL);
+  gst_util_set_object_arg (G_OBJECT (chain[5]), "picture-id-mode", "15-bit");
+  add_probe (chain[0], "sink", GST_PAD_PROBE_TYPE_BUFFER, on_sender_frame_in, self);
+  add_probe (chain[0], "src", GST_PAD_PROBE_TYPE_BUFFER, on_sender_frame_out, self);
+  add_probe (chain[4], "sink", GST_PAD_PROBE_TYPE_BUFFER, on_encoder_in, self);
+  add_probe (chain[4], "src", GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
+             on_encoder_out, self);
+  transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), expected, twcc_id, "video",
+                               error);
+  if (!transceiver)
+    return FALSE;
+  /* 1.22: set before create-offer; an answerer's was set on add-transceiver. */
+  g_object_set (transceiver, "do-nack", TRUE, NULL);
+
+  self->ladder_caps = chain[3];
+  self->video_encoder = chain[4];
+  apply_rung (self);
+  media_sync_with_pipeline (chain, G_N_ELEMENTS (chain));
+  teepad = gst_element_request_pad_simple (self->video_tee, "src_%u");
+  queuepad = gst_element_get_static_pad (chain[0], "sink");
+  if (gst_pad_link (teepad, queuepad) != GST_PAD_LINK_OK) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the video encoder");
+    return FALSE;
+  }
+  self->have_video_track = TRUE;
+  return TRUE;
+}
+
+/* [source] → audioconvert → audioresample → mono 48 kHz → volume → queue → opusenc → rtpopuspay
+ * → webrtcbin */
+gboolean
+media_build_audio_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt,
+                          guint twcc_id, GError **error)
+{
+  static const char *const factories[] = { "audioconvert", "audioresample", "capsfilter", "volume",
+                                           "queue",        "opusenc",       "rtpopuspay" };
+  GstElement *chain[G_N_ELEMENTS (factories)];
+  g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
+  g_autoptr (GstCaps) mono = gst_caps_from_string ("audio/x-raw,rate=48000,channels=1");
+
+  if (!media_make_elements (factories, chain, G_N_ELEMENTS (chain), error))
+    return FALSE;
+  /* One format whatever the input (the microphone, or silence when it
+   * fails): the encoder never sees a change. */
+  g_object_set (chain[2], "caps", mono, NULL);
+  g_object_set (chain[3], "mute", self->muted, NULL);
+  g_object_set (chain[4], "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
+                (guint64) 200 * GST_MSECOND, "leaky", 2, NULL);
+  /* dtx stays off: a muted peer keeps sending, which keeps the watchdog fed.
+   * Bitrate, FEC and the expected loss follow the rate controller. */
+  g_object_set (chain[5], "bitrate", (gint) (self->audio_policy.bitrate_kbps * 1000), "inband-fec",
+                self->audio_policy.inband_fec, "packet-loss-percentage",
+                (gint) self->audio_policy.packet_loss_pct, NULL);
+  gst_util_set_object_arg (G_OBJECT (chain[5]), "audio-type", "voice");
+  g_object_set (chain[6], "pt", pt, "mtu", 1200, NULL);
+  transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), expected, twcc_id, "audio",
+                               error);
+  if (!transceiver)
+    return FALSE;
+  media_sync_with_pipeline (chain, G_N_ELEMENTS (chain));
+  self->volume = chain[3];
+  self->audio_encoder = chain[5];
+  if (!media_build_slot (self, SOURCE_AUDIO, chain[0], error))
+    return FALSE;
+  self->have_audio_track = TRUE;
+  return TRUE;
+}
