@@ -89,16 +89,6 @@ on_output_data (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   g_autoptr (GstPad) peer = NULL;
   GstFlowReturn ret;
 
-  /* PipeWire 0.3.65: pipewiresink's pool has buffers only once a reader
-   * has linked to the node, and acquiring one waits until then: an element
-   * in front that allocates from it (videoscale, when the picture is
-   * scaled into the node) would wait for good, and the node would never
-   * get its first picture. The branch uses its own buffers; the sink
-   * copies them into PipeWire's. */
-  if (info->type & GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM)
-    return GST_QUERY_TYPE (GST_PAD_PROBE_INFO_QUERY (info)) == GST_QUERY_ALLOCATION
-             ? GST_PAD_PROBE_DROP
-             : GST_PAD_PROBE_OK;
   if (g_atomic_int_get (&output->failed))
     return GST_PAD_PROBE_DROP;
   if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM)
@@ -174,7 +164,7 @@ media_add_output (VchatdMedia *self, GstElement *before, GstElement *sink, const
   }
   gst_pad_add_probe (pad,
                      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST |
-                       GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM | GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
+                       GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                      on_output_data, output, NULL);
   return output;
 }
@@ -248,12 +238,16 @@ media_make_pipewire_sink (const char *node_name, const char *media_class, const 
  * to another camera or to black frames). pipewiresink 0.3.65 keeps writing
  * into the node's buffers of the old size while PipeWire renegotiates them,
  * which corrupts frames and fails GStreamer's buffer checks. So the node
- * keeps one size for the call, and pictures are scaled into it (with
- * borders where the shape differs): the first picture's shape, at least
- * NODE_MIN_HEIGHT lines tall, because calls start small and grow (a node
- * the size of the first picture would show a 480x270 call for good). */
-#define NODE_MIN_HEIGHT 720
-
+ * keeps the size of the first picture it got, and later pictures are
+ * scaled into it (with borders where the shape differs).
+ *
+ * PipeWire 0.3.65: a node larger than the first picture would need
+ * videoscale to allocate from pipewiresink's pool, which has buffers only
+ * once a reader has linked (it waits for good); giving it buffers of its
+ * own makes pipewiresink copy each frame, and that path crashed vchatd in
+ * libpipewire's loop at the end of calls (call 2 of the stress test). So
+ * a call whose first picture is small (rate control starts low) keeps a
+ * small node. */
 static GstPadProbeReturn
 keep_node_size (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -262,23 +256,17 @@ keep_node_size (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   GstCaps *caps;
   GstVideoInfo vinfo;
   g_autoptr (GstCaps) fixed = NULL;
-  gint width, height;
-  gdouble shape;
 
   if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
     return GST_PAD_PROBE_OK;
   gst_event_parse_caps (event, &caps);
-  if (!gst_video_info_from_caps (&vinfo, caps) || GST_VIDEO_INFO_HEIGHT (&vinfo) <= 0 ||
-      GST_VIDEO_INFO_PAR_D (&vinfo) <= 0)
+  if (!gst_video_info_from_caps (&vinfo, caps))
     return GST_PAD_PROBE_OK;
-  /* Square pixels, the picture's display shape. */
-  shape = (gdouble) GST_VIDEO_INFO_WIDTH (&vinfo) * GST_VIDEO_INFO_PAR_N (&vinfo) /
-          GST_VIDEO_INFO_PAR_D (&vinfo) / GST_VIDEO_INFO_HEIGHT (&vinfo);
-  height = MAX (GST_VIDEO_INFO_HEIGHT (&vinfo), NODE_MIN_HEIGHT);
-  width = 2 * (gint) (height * shape / 2 + 0.5);
   fixed = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
-                               MAX (width, 2), "height", G_TYPE_INT, height, "pixel-aspect-ratio",
-                               GST_TYPE_FRACTION, 1, 1, NULL);
+                               GST_VIDEO_INFO_WIDTH (&vinfo), "height", G_TYPE_INT,
+                               GST_VIDEO_INFO_HEIGHT (&vinfo), "pixel-aspect-ratio",
+                               GST_TYPE_FRACTION, GST_VIDEO_INFO_PAR_N (&vinfo),
+                               GST_VIDEO_INFO_PAR_D (&vinfo), NULL);
   g_object_set (capsfilter, "caps", fixed, NULL);
   return GST_PAD_PROBE_REMOVE;
 }
