@@ -36,6 +36,8 @@
 #define START_KBPS 300
 #define MIN_KBPS 50
 #define CONTROL_MS 100
+/* The ladder starts this long after the call connected. */
+#define LADDER_HOLD_US (1500 * 1000)
 /* The encoder's load is judged over this long. */
 #define LOAD_WINDOW_US G_USEC_PER_SEC
 /* A picture that stops for longer than this is a freeze (as WebRTC's
@@ -185,6 +187,7 @@ struct _VchatdMedia {
   guint video_kbps;
   guint input_width, input_height, input_fps;
   gint64 last_load_us;
+  gint64 connected_us; /* when the session first was CONNECTED */
   gdouble last_rtt_ms;
 
   /* Shared with GStreamer threads */

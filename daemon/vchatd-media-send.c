@@ -156,6 +156,22 @@ media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps)
   if (self->video_encoder) {
     update_ladder_input (self);
     feed_encoder_load (self, now);
+    /* The peer's remote video node keeps the size of the first picture it
+     * decodes (PipeWire 0.3.65, see keep_node_size): the call starts with
+     * the camera's own picture, and the ladder takes over once the peer
+     * has had it. */
+    if (!self->connected_us || now - self->connected_us < LADDER_HOLD_US) {
+      VchatdLadderRung camera = { MIN (self->input_width, self->rung.width),
+                                  MIN (self->input_height, self->rung.height),
+                                  MIN (self->input_fps ? self->input_fps : self->rung.fps,
+                                       self->rung.fps) };
+
+      if (camera.width) {
+        g_free (self->rung_text);
+        self->rung_text = vchatd_ladder_rung_to_string (&camera);
+      }
+      return;
+    }
     if (vchatd_ladder_update (self->ladder, now, video_kbps, &rung)) {
       g_free (self->rung_text);
       self->rung_text = vchatd_ladder_rung_to_string (&rung);

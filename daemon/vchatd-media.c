@@ -403,6 +403,8 @@ media_set_state (VchatdMedia *self, VchatdMediaState state)
   g_debug ("media: %s → %s", vchatd_media_state_to_string (self->state),
            vchatd_media_state_to_string (state));
   self->state = state;
+  if (state == VCHATD_MEDIA_STATE_CONNECTED && !self->connected_us)
+    self->connected_us = g_get_monotonic_time ();
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
 }
 
@@ -519,10 +521,10 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
     self->audio_policy = vchatd_audio_policy_for (self->target_kbps, 0);
     self->video_kbps = vchatd_audio_policy_video_kbps (&self->audio_policy, self->target_kbps);
   }
-  /* The first rung, for a camera of unknown size; the ladder picks again
-   * once the camera's picture is known. */
+  /* Until the ladder takes over (see LADDER_HOLD_US), the camera's own
+   * picture, up to the best rung. */
   self->ladder = vchatd_ladder_new (0, 0, 0);
-  vchatd_ladder_update (self->ladder, g_get_monotonic_time (), self->video_kbps, &self->rung);
+  vchatd_ladder_update (self->ladder, g_get_monotonic_time (), G_MAXUINT, &self->rung);
   self->rung_text = vchatd_ladder_rung_to_string (&self->rung);
   self->twcc = vchatd_twcc_tap_new ();
   return self;
