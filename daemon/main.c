@@ -204,6 +204,7 @@ main (int argc, char **argv)
   g_dbus_connection_set_exit_on_close (bus, FALSE);
 
   d.loop = g_main_loop_new (NULL, FALSE);
+  vchatd_media_hold_pipewire ();
   d.manager = vchatd_manager_new (bus, &d.config);
   owner_id = g_bus_own_name_on_connection (bus, BUS_NAME,
                                            G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |
@@ -224,6 +225,8 @@ main (int argc, char **argv)
    * never hang on one stuck in PipeWire. */
   if (!vchatd_media_wait_stopped (2000))
     g_warning ("a call's media did not stop in time; exiting anyway");
+  else
+    vchatd_media_release_pipewire ();
   g_dbus_connection_flush_sync (bus, NULL, NULL);
   g_main_loop_unref (d.loop);
   g_clear_object (&d.config.settings);

@@ -442,6 +442,45 @@ on_glib_critical (const char *domain, GLogLevelFlags level, const char *message,
     g_log_default_handler (domain, level, message, data);
 }
 
+/* PipeWire 0.3.65: GStreamer's PipeWire elements share one connection
+ * (GstPipeWireCore: a context, its thread loop and data loop), made by the
+ * first element that opens and torn down when the last one closes: at the
+ * end of every call, and again when the next call starts. vchatd crashed
+ * inside libpipewire's loop thread around those moments (the stress test's
+ * second call, the camera tests). One unlinked pipewiresink held in READY
+ * for the life of the process keeps that connection up: calls come and go
+ * on it. */
+static GstElement *pipewire_anchor;
+
+void
+vchatd_media_hold_pipewire (void)
+{
+  GstElement *sink;
+
+  if (pipewire_anchor)
+    return;
+  sink = gst_element_factory_make ("pipewiresink", "vchatd-pipewire-anchor");
+  if (!sink)
+    return;
+  g_object_set (sink, "client-name", "vchatd", NULL);
+  if (gst_element_set_state (sink, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE) {
+    g_debug ("media: no PipeWire to hold a connection to");
+    gst_element_set_state (sink, GST_STATE_NULL);
+    gst_object_unref (sink);
+    return;
+  }
+  pipewire_anchor = gst_object_ref_sink (sink);
+}
+
+void
+vchatd_media_release_pipewire (void)
+{
+  if (!pipewire_anchor)
+    return;
+  gst_element_set_state (pipewire_anchor, GST_STATE_NULL);
+  gst_clear_object (&pipewire_anchor);
+}
+
 void
 vchatd_media_install_log_filters (void)
 {

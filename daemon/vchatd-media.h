@@ -40,6 +40,10 @@ const char *vchatd_media_state_to_string (VchatdMediaState state);
 /* Once per process, after gst_init(): quiets a known GStreamer 1.22 critical
  * (see vchatd-media.c) that says nothing about our code. */
 void vchatd_media_install_log_filters (void);
+/* Keeps GStreamer's PipeWire connection up between calls (see
+ * vchatd-media.c); released at exit. No-ops without PipeWire. */
+void vchatd_media_hold_pipewire (void);
+void vchatd_media_release_pipewire (void);
 
 /* Why a session is FAILED. */
 typedef enum {
