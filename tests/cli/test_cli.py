@@ -510,8 +510,9 @@ def test_daemon_invite_accept_talk_hangup(vchatctl, cli_daemons):
         assert re.search(r"^  Video sent:\s+\d+x\d+@\d+( \(CPU-limited\))?$", text, re.M), text
         assert re.search(r"^  Sending:\s+.*target \d+ kbit/s \(video max \d+ kbit/s\)$", text,
                          re.M), text
-        assert re.search(r"^  Loss:\s+[\d.]+ % to the peer, [\d.]+ % from the peer$", text,
-                         re.M), text
+        # Each way once it is known (the peer's first report takes a moment).
+        assert re.search(r"^  Loss:\s+([\d.]+ % to the peer(, )?)?([\d.]+ % from the peer)?$",
+                         text, re.M), text
         assert re.search(r"^  Receiving:\s+.*, \d+ freezes?$", text, re.M), text
         assert shown["quality"] in QUALITIES and shown["stats"]["quality"] in QUALITIES
         assert re.fullmatch(r"\d+x\d+@\d+", shown["stats"]["rung"]), shown["stats"]
