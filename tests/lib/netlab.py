@@ -94,6 +94,8 @@ import sys
 import threading
 import time
 
+from pwenv import end_group
+
 PREFIX = "vchatlab-"
 NETNS_DIR = "/run/netns"
 CLONE_NEWNET = 0x40000000
@@ -294,17 +296,7 @@ class NetLab:
         return proc
 
     def _end(self, proc, timeout=5):
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout)
+        end_group(proc, timeout)
 
     def socket(self, ns, family=socketlib.AF_INET, type=socketlib.SOCK_STREAM):
         """A socket made inside namespace ns (see the module doc)."""

@@ -214,6 +214,25 @@ _DROP = ("PIPEWIRE_REMOTE", "PIPEWIRE_RUNTIME_DIR", "PIPEWIRE_CONFIG_DIR",
          "WIREPLUMBER_DATA_DIR", "DBUS_SESSION_BUS_ADDRESS")
 
 
+def end_group(proc, timeout=5, stopped=False):
+    """Ends a process started with start_new_session=True, and whatever it
+    spawned into its group: SIGTERM (after SIGCONT when it may be stopped),
+    SIGKILL after timeout if it lingers. Returns its exit status."""
+    if proc.poll() is None:
+        for sig in (signal.SIGCONT, signal.SIGTERM) if stopped else (signal.SIGTERM,):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout)
+    return proc.returncode
+
+
 class PipeWireError(RuntimeError):
     pass
 
@@ -487,18 +506,7 @@ class PipeWireEnv:
 
     def _end(self, proc, timeout=5):
         """SIGTERM to the process group, SIGKILL if it lingers."""
-        if proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                pass
-        # Whatever it spawned into its group goes too.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout)
+        end_group(proc, timeout)
         if proc in self._procs:
             self._procs.remove(proc)
 

@@ -37,7 +37,7 @@ import pytest
 gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
-from pwenv import PipeWireEnv, centre_color  # noqa: E402
+from pwenv import PipeWireEnv, centre_color, end_group  # noqa: E402
 from vchatd import BUS_NAME, MANAGER_IFACE, MANAGER_PATH, Vchatd  # noqa: E402
 
 WIDTH, HEIGHT = 64, 48
@@ -61,19 +61,7 @@ def end_process(proc, timeout=3):
     A stopped (SIGSTOP) process is continued first, so that it can exit."""
     if proc is None:
         return None
-    if proc.poll() is None:
-        for sig in (signal.SIGCONT, signal.SIGTERM):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pass
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout)
-    return proc.returncode
+    return end_group(proc, timeout, stopped=True)
 
 
 def counts(pid):
