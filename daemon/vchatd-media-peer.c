@@ -712,7 +712,6 @@ on_answer_created (VchatdMedia *self, const GstStructure *reply, gpointer data)
 static void
 on_remote_description_set (VchatdMedia *self, const GstStructure *reply, gpointer data)
 {
-  self->remote_description_set = TRUE;
   if (self->role == VCHATD_MEDIA_ROLE_ANSWERER)
     run_step (self, "create-answer", NULL, "create an answer", VCHATD_MEDIA_FAILURE_LOCAL,
               on_answer_created, NULL, NULL);

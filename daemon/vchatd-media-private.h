@@ -147,7 +147,6 @@ struct _VchatdMedia {
   GPtrArray *pending_local_candidates; /* "mline candidate", before our description went out */
   gboolean offer_made;
   gboolean remote_description_given; /* checked and handed to webrtcbin */
-  gboolean remote_description_set;   /* webrtcbin took it */
   gboolean candidates_ready;         /* remote candidates go to webrtcbin now */
   const char *step_what;             /* the negotiation step webrtcbin is doing */
   gint64 step_deadline_us;
