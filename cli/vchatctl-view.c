@@ -47,11 +47,20 @@ static GMutex stopping_lock;
 static GCond stopping_cond;
 static int stopping;
 
+/* PipeWire 0.3.65: pipewiresrc destroys its stream at READY→NULL while
+ * the stream may still have a "process" call queued on PipeWire's thread
+ * loop, which then runs on freed memory (a crash in libpipewire's loop
+ * thread; see PIPEWIRE_QUIESCE_MS in daemon/vchatd-media.c). PAUSED first
+ * deactivates the stream; the queued calls run in the pause. */
+#define PIPEWIRE_QUIESCE_US (250 * 1000)
+
 static gpointer
 stop_pipeline_thread (gpointer data)
 {
   GstElement *pipeline = data;
 
+  if (gst_element_set_state (pipeline, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE)
+    g_usleep (PIPEWIRE_QUIESCE_US);
   gst_element_set_state (pipeline, GST_STATE_NULL);
   gst_object_unref (pipeline);
   g_mutex_lock (&stopping_lock);

@@ -274,6 +274,7 @@ G_GNUC_INTERNAL void media_sync_with_pipeline (GstElement *const *elements, guin
 G_GNUC_INTERNAL void media_run_locked_job (VchatdMedia *self, GstElement *element, LockedFunc func, gpointer data, GDestroyNotify destroy);
 G_GNUC_INTERNAL gboolean media_is_stopping (VchatdMedia *self);
 G_GNUC_INTERNAL gboolean media_play_locked (VchatdMedia *self, GstElement *pipeline, GstElement *element);
+G_GNUC_INTERNAL gboolean media_pause_locked (GstElement *element);
 G_GNUC_INTERNAL void media_stop_locked (GstElement *element);
 G_GNUC_INTERNAL void media_unref_on_main (gpointer data);
 G_GNUC_INTERNAL void media_set_state (VchatdMedia *self, VchatdMediaState state);
@@ -286,6 +287,7 @@ G_GNUC_INTERNAL Device * media_device_ref (Device *device);
 G_GNUC_INTERNAL void media_device_unref (gpointer data);
 G_GNUC_INTERNAL gboolean media_build_slot (VchatdMedia *self, SourceKind kind, GstElement *first, GError **error);
 G_GNUC_INTERNAL void media_report_device_failed (VchatdMedia *self, const char *device, const char *message, const char *instead);
+G_GNUC_INTERNAL gboolean media_pause_device (Device *device);
 G_GNUC_INTERNAL void media_stop_device (Device *device);
 G_GNUC_INTERNAL void media_detach_device (VchatdMedia *self, SourceKind kind);
 G_GNUC_INTERNAL void media_device_failed (VchatdMedia *self, SourceKind kind, const char *message);

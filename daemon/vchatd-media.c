@@ -291,21 +291,79 @@ media_play_locked (VchatdMedia *self, GstElement *pipeline, GstElement *element)
   ret = gst_element_set_state (element, GST_STATE_PLAYING);
   /* The media_teardown may have stopped it while it was starting. */
   if (media_is_stopping (self) || ret == GST_STATE_CHANGE_FAILURE) {
-    gst_element_set_state (element, GST_STATE_NULL);
+    media_stop_locked (element);
     return FALSE;
   }
   return TRUE;
 }
 
+/* PipeWire 0.3.65: a stream's data thread hands each "process" to the
+ * thread loop as a queued call holding a pointer to the stream
+ * (stream.c, call_process → pw_loop_invoke, not waited for), and
+ * pw_stream_destroy() frees the stream without removing the calls still
+ * queued. When pipewiresink (PAUSED→READY) or pipewiresrc (READY→NULL)
+ * destroys its stream while one is queued, the loop thread runs it on freed
+ * memory: the SIGSEGV in libpipewire's loop thread at the end of calls
+ * (spa_list_remove in do_call_process; symbolised with a debug build of
+ * 0.3.65). Changed upstream in 0.3.73 ("stream: don't emit process when
+ * disconnecting" and the flush of pending calls on disconnect).
+ *
+ * PLAYING→PAUSED deactivates the stream (pw_stream_set_active(false)
+ * removes its node from the data loop, waiting for the data thread), so no
+ * call is queued after it; the loop thread then runs those already queued
+ * as soon as it gets its lock back. The stream is destroyed only after
+ * that. */
+#define PIPEWIRE_QUIESCE_MS 250
+
+static gboolean
+contains_pipewire (GstElement *element)
+{
+  g_autoptr (GstIterator) it = NULL;
+  GValue item = G_VALUE_INIT;
+  gboolean found = FALSE;
+  GstElementFactory *factory;
+
+  if (!GST_IS_BIN (element)) {
+    factory = gst_element_get_factory (element);
+    return factory && g_str_has_prefix (GST_OBJECT_NAME (factory), "pipewire");
+  }
+  it = gst_bin_iterate_recurse (GST_BIN (element));
+  while (!found && gst_iterator_next (it, &item) == GST_ITERATOR_OK) {
+    factory = gst_element_get_factory (g_value_get_object (&item));
+    found = factory && g_str_has_prefix (GST_OBJECT_NAME (factory), "pipewire");
+    g_value_reset (&item);
+  }
+  g_value_unset (&item);
+  return found;
+}
+
 /* Pool thread: a source is told to stop waiting first (pipewiresrc waits for
- * its node while it starts, and for buffers), or NULL would wait for it. */
-void
-media_stop_locked (GstElement *element)
+ * its node while it starts, and for buffers), or PAUSED would wait for it.
+ * Returns TRUE if @element holds a PipeWire stream that was deactivated and
+ * must be given PIPEWIRE_QUIESCE_MS before it goes to NULL. */
+gboolean
+media_pause_locked (GstElement *element)
 {
   g_autoptr (GstPad) pad = gst_element_get_static_pad (element, "src");
+  GstState state = GST_STATE_VOID_PENDING;
 
   if (pad && !GST_IS_BIN (element) && GST_OBJECT_FLAG_IS_SET (element, GST_ELEMENT_FLAG_SOURCE))
     gst_pad_send_event (pad, gst_event_new_flush_start ());
+  if (!contains_pipewire (element))
+    return FALSE;
+  gst_element_get_state (element, &state, NULL, 0);
+  if (state != GST_STATE_PLAYING)
+    return FALSE;
+  gst_element_set_state (element, GST_STATE_PAUSED);
+  return TRUE;
+}
+
+/* Pool thread: stops @element for good (see media_pause_locked). */
+void
+media_stop_locked (GstElement *element)
+{
+  if (media_pause_locked (element))
+    g_usleep (PIPEWIRE_QUIESCE_MS * 1000);
   gst_element_set_state (element, GST_STATE_NULL);
 }
 
@@ -769,10 +827,22 @@ reap_job (GstElement *pipeline, gpointer data)
   Reap *reap = data;
   guint i;
 
+  gboolean quiesce = FALSE;
+
+  /* Every PipeWire stream is deactivated first, then all are given one
+   * PIPEWIRE_QUIESCE_MS together before any is destroyed. */
+  for (i = 0; i < reap->devices->len; i++)
+    quiesce |= media_pause_device (g_ptr_array_index (reap->devices, i));
+  for (i = 0; i < reap->sources->len; i++)
+    quiesce |= media_pause_locked (g_ptr_array_index (reap->sources, i));
+  for (i = 0; i < reap->sinks->len; i++)
+    quiesce |= media_pause_locked (g_ptr_array_index (reap->sinks, i));
+  if (quiesce)
+    g_usleep (PIPEWIRE_QUIESCE_MS * 1000);
   for (i = 0; i < reap->devices->len; i++)
     media_stop_device (g_ptr_array_index (reap->devices, i));
   for (i = 0; i < reap->sources->len; i++)
-    media_stop_locked (g_ptr_array_index (reap->sources, i));
+    gst_element_set_state (g_ptr_array_index (reap->sources, i), GST_STATE_NULL);
   for (i = 0; i < reap->sinks->len; i++)
     gst_element_set_state (g_ptr_array_index (reap->sinks, i), GST_STATE_NULL);
   gst_element_set_state (pipeline, GST_STATE_NULL);

@@ -116,11 +116,20 @@ typedef struct {
   GstState state;
 } StateChange;
 
+/* PipeWire 0.3.65: pipewiresrc destroys its stream at READY→NULL while a
+ * "process" call for it may still be queued on PipeWire's thread loop,
+ * which then runs on freed memory. Stopping goes through PAUSED, which
+ * deactivates the stream, and waits a moment for the queued calls. */
+#define PIPEWIRE_QUIESCE_US (250 * 1000)
+
 static gpointer
 state_change_thread (gpointer data)
 {
   StateChange *change = data;
 
+  if (change->state == GST_STATE_NULL &&
+      gst_element_set_state (change->pipeline, GST_STATE_PAUSED) != GST_STATE_CHANGE_FAILURE)
+    g_usleep (PIPEWIRE_QUIESCE_US);
   if (gst_element_set_state (change->pipeline, change->state) == GST_STATE_CHANGE_FAILURE)
     g_debug ("video: the pipeline does not change to %s",
              gst_element_state_get_name (change->state));

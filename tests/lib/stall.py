@@ -183,7 +183,8 @@ def dumps_core_in(directory):
 def crash_backtrace(binary, directory, remove=True):
     """The backtrace of the crashed thread, then of every thread, from a core
     file in `directory` (with gdb, if installed); None if there is no core.
-    The core file is removed afterwards (it is large)."""
+    The core file is removed afterwards (it is large), unless
+    VCHAT_TEST_KEEP_CORES is set (to read it again with other symbols)."""
     cores = sorted(glob.glob(os.path.join(directory, "core*")), key=os.path.getmtime)
     if not cores:
         return None
@@ -205,7 +206,7 @@ def crash_backtrace(binary, directory, remove=True):
                 if line.startswith(("#", "Program terminated", "---"))]
         return "\n".join(head) + "\n--- all threads ---\n" + stacks_summary(rest)
     finally:
-        if remove:
+        if remove and not os.environ.get("VCHAT_TEST_KEEP_CORES"):
             for c in cores:
                 with contextlib.suppress(OSError):
                     os.remove(c)
