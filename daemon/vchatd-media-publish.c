@@ -299,6 +299,12 @@ build_video_receiver (VchatdMedia *self, GError **error)
   }
   tee = chain[4];
   g_object_set (tee, "allow-not-linked", TRUE, NULL);
+  /* A frame that lost packets NACK and FEC could not bring back is not
+   * decoded into a smeared picture: the depayloader drops what follows
+   * until the next keyframe and asks the sender for one (PLI), as a
+   * browser does. Senders (ours, browsers) send keyframes on request, not
+   * every few seconds. */
+  g_object_set (chain[1], "request-keyframe", TRUE, NULL);
 
   /* Thumbnails: dropped before any conversion unless someone listens and a
    * second has passed, so they cost nothing the rest of the time. */
