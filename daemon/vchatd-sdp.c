@@ -225,6 +225,15 @@ vchatd_sdp_check_answer (const GstSDPMessage *offer, const GstSDPMessage *answer
   return TRUE;
 }
 
+static gboolean
+media_lists_format (const GstSDPMedia *media, const char *format)
+{
+  for (guint i = 0; i < gst_sdp_media_formats_len (media); i++)
+    if (g_strcmp0 (gst_sdp_media_get_format (media, i), format) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 guint
 vchatd_sdp_find_payload_type (const GstSDPMedia *media, const char *encoding)
 {
@@ -234,8 +243,15 @@ vchatd_sdp_find_payload_type (const GstSDPMedia *media, const char *encoding)
   for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
     g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
 
-    if (g_strv_length (parts) >= 2 && g_ascii_strcasecmp (parts[1], encoding) == 0)
-      return (guint) g_ascii_strtoull (parts[0], NULL, 10);
+    guint64 pt;
+
+    /* Only a valid payload type (0–127) that the m= line lists: a peer's
+     * rtpmap for anything else is ignored, not trusted. */
+    if (g_strv_length (parts) < 2 || g_ascii_strcasecmp (parts[1], encoding) != 0 ||
+        !g_ascii_string_to_unsigned (parts[0], 10, 0, 127, &pt, NULL) ||
+        !media_lists_format (media, parts[0]))
+      continue;
+    return (guint) pt;
   }
   return G_MAXUINT;
 }
@@ -250,8 +266,15 @@ vchatd_sdp_find_twcc_id (const GstSDPMedia *media)
   for (i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "extmap", i)); i++) {
     g_auto (GStrv) parts = g_strsplit (value, " ", 3);
 
-    if (g_strv_length (parts) >= 2 && g_str_equal (parts[1], VCHATD_SDP_TWCC_URI))
-      return (guint) g_ascii_strtoull (parts[0], NULL, 10);
+    g_auto (GStrv) id = NULL;
+    guint64 n;
+
+    if (g_strv_length (parts) < 2 || !g_str_equal (parts[1], VCHATD_SDP_TWCC_URI))
+      continue;
+    /* RFC 8285: ids 1–14 (one-byte headers) or 1–255 (two-byte). */
+    id = g_strsplit (parts[0], "/", 2);
+    if (g_ascii_string_to_unsigned (id[0], 10, 1, 255, &n, NULL))
+      return (guint) n;
   }
   return 0;
 }

@@ -28,10 +28,11 @@ GstSDPMessage *vchatd_sdp_parse_remote (const char *text, GError **error);
  * same media, in the same order. */
 gboolean vchatd_sdp_check_answer (const GstSDPMessage *offer, const GstSDPMessage *answer,
                                   GError **error);
-/* The payload type of @encoding ("VP8", "OPUS"; case-insensitive) in
- * @media's rtpmap lines, or G_MAXUINT. */
+/* The payload type (0–127, listed on the m= line) of @encoding ("VP8",
+ * "OPUS"; case-insensitive) in @media's rtpmap lines, or G_MAXUINT. */
 guint vchatd_sdp_find_payload_type (const GstSDPMedia *media, const char *encoding);
-/* The extmap id of transport-wide congestion control in @media, or 0. */
+/* The extmap id (1–255) of transport-wide congestion control in @media,
+ * or 0. */
 guint vchatd_sdp_find_twcc_id (const GstSDPMedia *media);
 /* A trickled candidate line ("candidate:…" or "a=candidate:…"). FALSE with
  * @error when malformed; TRUE with *@skip when well-formed but not for us

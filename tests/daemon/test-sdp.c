@@ -106,6 +106,29 @@ test_browser_offer (void)
   g_assert_cmpuint (vchatd_sdp_find_twcc_id (gst_sdp_message_get_media (msg, 2)), ==, 0);
 }
 
+/* Found by fuzz-sdp: an rtpmap line names a payload type the m= line does
+ * not list, or one out of range, and an extmap id out of range. */
+static void
+test_lookups_trust_nothing (void)
+{
+  GstSDPMedia *media = NULL;
+
+  gst_sdp_media_new (&media);
+  gst_sdp_media_set_media (media, "video");
+  gst_sdp_media_add_format (media, "96");
+  gst_sdp_media_add_attribute (media, "rtpmap", "300 VP8/90000");
+  gst_sdp_media_add_attribute (media, "rtpmap", "97 VP8/90000");
+  gst_sdp_media_add_attribute (media, "extmap", "0 " VCHATD_SDP_TWCC_URI);
+  gst_sdp_media_add_attribute (media, "extmap", "256 " VCHATD_SDP_TWCC_URI);
+  g_assert_cmpuint (vchatd_sdp_find_payload_type (media, "VP8"), ==, G_MAXUINT);
+  g_assert_cmpuint (vchatd_sdp_find_twcc_id (media), ==, 0);
+  gst_sdp_media_add_attribute (media, "rtpmap", "96 VP8/90000");
+  gst_sdp_media_add_attribute (media, "extmap", "7/sendrecv " VCHATD_SDP_TWCC_URI);
+  g_assert_cmpuint (vchatd_sdp_find_payload_type (media, "VP8"), ==, 96);
+  g_assert_cmpuint (vchatd_sdp_find_twcc_id (media), ==, 7);
+  gst_sdp_media_free (media);
+}
+
 static void
 test_refused (void)
 {
@@ -260,6 +283,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/sdp/browser-offer", test_browser_offer);
+  g_test_add_func ("/sdp/lookups-trust-nothing", test_lookups_trust_nothing);
   g_test_add_func ("/sdp/refused", test_refused);
   g_test_add_func ("/sdp/bundle-credentials", test_bundle_credentials);
   g_test_add_func ("/sdp/sizes", test_sizes);
