@@ -161,7 +161,7 @@ static const char *const known_stats[] = {
   "rung",        "cpu-limited",    "recv-kbps",       "recv-fps",         "recv-width",
   "recv-height", "frames-decoded", "freezes",         "loss-pct",         "recv-loss-pct",
   "video-codec", "audio-codec",    "local-candidate", "remote-candidate", "quality",
-  "fec-pct",     NULL,
+  NULL,
 };
 
 static void
@@ -220,12 +220,8 @@ print_stats (GVariant *stats)
     vchatctl_print_field (STAT_WIDTH, "  Receiving", "%s", line->str);
 
   g_string_truncate (line, 0);
-  if (lookup_number (stats, "loss-pct", &v)) {
-    if (lookup_number (stats, "fec-pct", &w) && w > 0)
-      append_part (line, "%.1f %% to the peer (video FEC %.0f %%)", v, w);
-    else
-      append_part (line, "%.1f %% to the peer", v);
-  }
+  if (lookup_number (stats, "loss-pct", &v))
+    append_part (line, "%.1f %% to the peer", v);
   if (lookup_number (stats, "recv-loss-pct", &v))
     append_part (line, "%.1f %% from the peer", v);
   if (line->len)

@@ -251,7 +251,7 @@ media_add_recvonly_transceiver (VchatdMedia *self, SourceKind kind, GError **err
     return FALSE;
   }
   if (kind == SOURCE_VIDEO) {
-    media_protect_video (transceiver);
+    g_object_set (transceiver, "do-nack", TRUE, NULL);
     self->have_video_track = TRUE;
   } else {
     self->have_audio_track = TRUE;
@@ -614,7 +614,7 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
       if (!transceiver)
         continue;
       if (kind == SOURCE_VIDEO)
-        media_protect_video (transceiver);
+        g_object_set (transceiver, "do-nack", TRUE, NULL);
       sender = g_new0 (PendingSender, 1);
       sender->transceiver = transceiver;
       sender->kind = kind;

@@ -20,7 +20,6 @@
 #include "vchatd-rate-control.h"
 #include "vchatd-sdp.h"
 #include "vchatd-twcc.h"
-#include "vchatd-video-fec.h"
 
 #include <string.h>
 
@@ -183,14 +182,6 @@ struct _VchatdMedia {
   VchatdLadderRung rung;
   char *rung_text;
   VchatdAudioPolicy audio_policy;
-  /* The video's ULPFEC (see vchatd-video-fec.h): the sending transceiver,
-   * whose fec-percentage webrtcbin binds to its rtpulpfecenc; whether the
-   * peer accepted red and ulpfec (known once connected). */
-  GstWebRTCRTPTransceiver *video_transceiver;
-  VchatdVideoFec video_fec;
-  gboolean video_fec_checked;
-  gboolean video_fec_negotiated;
-  guint video_fec_pct; /* what the transceiver was last given */
   guint target_kbps;
   guint video_kbps;
   guint input_width, input_height, input_fps;
@@ -305,7 +296,6 @@ G_GNUC_INTERNAL gboolean media_on_watch (gpointer data);
 G_GNUC_INTERNAL gboolean media_build_video_source_chain (VchatdMedia *self, GError **error);
 
 /* vchatd-media-send.c */
-G_GNUC_INTERNAL void media_protect_video (GstWebRTCRTPTransceiver *transceiver);
 G_GNUC_INTERNAL void media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps);
 G_GNUC_INTERNAL gboolean media_on_control_tick (gpointer data);
 G_GNUC_INTERNAL GstElement * media_on_request_aux_sender (GstElement *webrtc, GObject *transport, gpointer data);

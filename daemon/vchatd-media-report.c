@@ -88,8 +88,6 @@ on_stats_main (VchatdMedia *self, gpointer data)
       g_variant_new_double (vchatd_rate_control_get_estimate_kbps (self->rate_control)));
   if (self->video_encoder && self->rung_text)
     g_variant_builder_add (&b, "{sv}", "rung", g_variant_new_string (self->rung_text));
-  if (self->video_fec_negotiated)
-    g_variant_builder_add (&b, "{sv}", "fec-pct", g_variant_new_double (self->video_fec_pct));
   if (self->video_encoder)
     g_variant_builder_add (&b, "{sv}", "cpu-limited",
                            g_variant_new_boolean (vchatd_ladder_is_cpu_limited (self->ladder)));

@@ -131,79 +131,12 @@ feed_encoder_load (VchatdMedia *self, gint64 now)
                                  G_USEC_PER_SEC / self->rung.fps);
 }
 
-/* Loss repair on a video transceiver, before the description that offers
- * or answers it is made: NACK/RTX, and ULPFEC in RED, which webrtcbin
- * offers (and accepts from a peer that offers it) when fec-type is set.
- * The parity starts at none (1.22's default of 100 % would double the
- * bitrate) and follows the loss: media_apply_target(). */
-void
-media_protect_video (GstWebRTCRTPTransceiver *transceiver)
-{
-  g_object_set (transceiver, "do-nack", TRUE, "fec-type", GST_WEBRTC_FEC_TYPE_ULP_RED,
-                "fec-percentage", 0, NULL);
-}
-
-/* Main context, once connected: did the peer's description keep ulpfec in
- * the video? (A peer without it gets plain VP8: webrtcbin gives its FEC
- * encoder no payload type then.) */
-static gboolean
-peer_accepted_fec (VchatdMedia *self)
-{
-  g_autoptr (GstWebRTCSessionDescription) remote = NULL;
-
-  g_object_get (self->webrtc, "current-remote-description", &remote, NULL);
-  if (!remote)
-    return FALSE;
-  for (guint i = 0; i < gst_sdp_message_medias_len (remote->sdp); i++) {
-    const GstSDPMedia *media = gst_sdp_message_get_media (remote->sdp, i);
-
-    if (g_strcmp0 (gst_sdp_media_get_media (media), "video") != 0 || media->port == 0)
-      continue;
-    for (guint j = 0; j < gst_sdp_media_attributes_len (media); j++) {
-      const GstSDPAttribute *attr = gst_sdp_media_get_attribute (media, j);
-
-      if (g_strcmp0 (attr->key, "rtpmap") == 0 && attr->value &&
-          g_strrstr (attr->value, " ulpfec/90000"))
-        return TRUE;
-    }
-  }
-  return FALSE;
-}
-
-/* The parity the video carries, from the loss the peer reports. Returns
- * what is left of @video_kbps for the encoder. */
-static guint
-apply_video_fec (VchatdMedia *self, gint64 now, guint video_kbps)
-{
-  guint pct = 0;
-
-  if (!self->video_transceiver || !self->connected_us)
-    return video_kbps;
-  if (!self->video_fec_checked) {
-    self->video_fec_checked = TRUE;
-    self->video_fec_negotiated = peer_accepted_fec (self);
-    g_debug ("media: the peer %s video FEC (ulpfec in red)",
-             self->video_fec_negotiated ? "accepted" : "did not accept");
-  }
-  if (self->video_fec_negotiated)
-    pct = vchatd_video_fec_update (&self->video_fec, now,
-                                   vchatd_rate_control_get_loss_pct (self->rate_control),
-                                   vchatd_rate_control_loss_is_random (self->rate_control));
-  if (pct != self->video_fec_pct) {
-    g_debug ("media: video FEC %u %% (%.1f %% loss)", pct,
-             vchatd_rate_control_get_loss_pct (self->rate_control));
-    g_object_set (self->video_transceiver, "fec-percentage", pct, NULL);
-    self->video_fec_pct = pct;
-  }
-  return vchatd_video_fec_encoder_kbps (video_kbps, pct);
-}
-
 void
 media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps)
 {
   VchatdAudioPolicy audio =
     vchatd_audio_policy_for (target_kbps, vchatd_rate_control_get_loss_pct (self->rate_control));
-  guint video_kbps = apply_video_fec (self, now, vchatd_audio_policy_video_kbps (&audio, target_kbps));
+  guint video_kbps = vchatd_audio_policy_video_kbps (&audio, target_kbps);
   VchatdLadderRung rung;
 
   self->target_kbps = target_kbps;
@@ -428,8 +361,7 @@ media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, 
   if (!transceiver)
     return FALSE;
   /* 1.22: set before create-offer; an answerer's was set on add-transceiver. */
-  media_protect_video (transceiver);
-  gst_object_replace ((GstObject **) &self->video_transceiver, GST_OBJECT (transceiver));
+  g_object_set (transceiver, "do-nack", TRUE, NULL);
 
   self->ladder_caps = chain[3];
   self->video_encoder = chain[4];

@@ -1141,7 +1141,6 @@ vchatd_media_finalize (GObject *object)
   g_free (self->stun_server);
   g_free (self->failure_message);
   g_free (self->rung_text);
-  gst_clear_object (&self->video_transceiver);
   g_clear_pointer (&self->rate_control, vchatd_rate_control_free);
   g_clear_pointer (&self->ladder, vchatd_ladder_free);
   g_clear_pointer (&self->twcc, vchatd_twcc_tap_unref);

@@ -1257,13 +1257,6 @@ vchatd_rate_control_get_loss_pct (VchatdRateControl *rc)
   return rc->loss_fraction >= 0 ? rc->loss_fraction * 100 : 0;
 }
 
-gboolean
-vchatd_rate_control_loss_is_random (VchatdRateControl *rc)
-{
-  g_return_val_if_fail (rc != NULL, FALSE);
-  return rc->loss_random >= 0;
-}
-
 VchatdBandwidthUsage
 vchatd_rate_control_get_usage (VchatdRateControl *rc)
 {

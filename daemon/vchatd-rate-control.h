@@ -168,9 +168,6 @@ guint vchatd_rate_control_get_sent_kbps (VchatdRateControl *rc);
 gdouble vchatd_rate_control_get_loss_pct (VchatdRateControl *rc);
 
 VchatdBandwidthUsage vchatd_rate_control_get_usage (VchatdRateControl *rc);
-/* TRUE once the loss has survived a cut (a lossy radio link, not a full
- * queue): what repair by redundancy can help with. */
-gboolean vchatd_rate_control_loss_is_random (VchatdRateControl *rc);
 
 /* A new ceiling (the max-bitrate setting changed): the target is clamped
  * at once; a higher ceiling lets it grow again. Raised to min if lower. */

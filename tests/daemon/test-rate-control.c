@@ -17,7 +17,6 @@
 #include "vchatd-ladder.h"
 #include "vchatd-quality.h"
 #include "vchatd-rate-control.h"
-#include "vchatd-video-fec.h"
 
 #include <math.h>
 
@@ -1051,47 +1050,6 @@ test_audio_policy (void)
   g_assert_cmpuint (VCHATD_AUDIO_MAX_KBPS, ==, 40);
 }
 
-/* The video's FEC: a loss trace, second by second. */
-
-static void
-test_video_fec (void)
-{
-  static const struct {
-    gdouble loss_pct;
-    guint percentage; /* after this second's report */
-    gboolean congestion; /* the controller does not take the loss as random */
-  } trace[] = {
-    { 0, 0 },   { 5, 0 },    /* high for 0 s */
-    { 5, 0 },                /* 1 s */
-    { 5, 20 },               /* 2 s: on, 4 × 5 */
-    { 12.5, 50 },            /* capped */
-    { 0.5, 50 },             /* low for 0 s: stays */
-    { 2, 10 },               /* between: stays on, at 4 × 2 → the floor of 10 */
-    { 0.5, 10 },  { 0.5, 10 }, { 0.5, 10 }, { 0.5, 10 }, /* low for 0–3 s */
-    { 0.5, 10 },             /* 4 s */
-    { 0.5, 0 },              /* 5 s: off */
-    { 2.5, 0 },  { 2.5, 0 },  { 2.5, 0 }, /* between: stays off */
-    { 3, 0 },    { NAN, 0 }, /* high, then broken input: counts as none */
-    { 3, 0 },    { 3, 0 },   { 3, 12 },
-    { 6, 0, TRUE },          /* congestion: off at once */
-    { 6, 0 },    { 6, 0 },   { 6, 24 }, /* random again: 2 s, then on */
-    { 0.5, 24, TRUE },       /* low loss is low whatever its kind */
-  };
-  VchatdVideoFec fec = { 0 };
-
-  for (guint i = 0; i < G_N_ELEMENTS (trace); i++) {
-    guint got = vchatd_video_fec_update (&fec, 1000 + (gint64) i * G_USEC_PER_SEC,
-                                         trace[i].loss_pct, !trace[i].congestion);
-
-    g_test_message ("second %u: %.1f %% loss → %u", i, trace[i].loss_pct, got);
-    g_assert_cmpuint (got, ==, trace[i].percentage);
-    g_assert_cmpuint (fec.percentage, ==, got);
-  }
-  g_assert_cmpuint (vchatd_video_fec_encoder_kbps (1000, 0), ==, 1000);
-  g_assert_cmpuint (vchatd_video_fec_encoder_kbps (1000, 25), ==, 800);
-  g_assert_cmpuint (vchatd_video_fec_encoder_kbps (300, 50), ==, 200);
-}
-
 /* The quality rule. */
 
 static void
@@ -1161,7 +1119,6 @@ main (int argc, char **argv)
   g_test_add_func ("/ladder/camera-change", test_ladder_camera_change);
   g_test_add_func ("/ladder/cpu", test_ladder_cpu);
   g_test_add_func ("/audio-policy", test_audio_policy);
-  g_test_add_func ("/video-fec", test_video_fec);
   g_test_add_func ("/quality-rule", test_quality_rule);
   return g_test_run ();
 }

@@ -350,9 +350,6 @@ class VchatdCall:
             "available_kbps": median(send.values("available-kbps", t0, t1)),
             "rung": (send.values("rung", t0, t1) or [None])[-1],
             "stats_freezes": _increase(recv.values("freezes", t0, t1)),
-            # The video's FEC (parity packets per 100), None when the peer
-            # did not accept it.
-            "fec_pct": median(send.values("fec-pct", t0, t1)),
         }
         fig.update(_rtt_figures(rtts))
         if c0 and c1:
