@@ -11,9 +11,23 @@
 
 #define BACKOFF_MIN_S 1
 #define BACKOFF_MAX_S 30
-/* The server pings every 20 s by default; silence for longer than this means
- * the connection is dead even if TCP has not noticed. */
-#define SILENCE_LIMIT_US (G_GINT64_CONSTANT (65) * G_USEC_PER_SEC)
+/* Each wait before a retry is the backoff times a random factor from 0.5
+ * to 1, so that clients dropped together (a server restart) do not all
+ * come back at the same instants. */
+#define BACKOFF_JITTER_MIN 0.5
+
+/* A connection can die without TCP noticing for minutes: a laptop moves
+ * from Wi-Fi to Ethernet, and the old address is gone. So the daemon asks
+ * the server (a protocol ping; any frame from it counts as the answer):
+ *   - when the network changes (GNetworkMonitor): an answer within 3 s;
+ *   - after 25 s without a frame (the server pings every 20 s): within 5 s.
+ * No answer: the connection is given up and a new one made at once (the
+ * session is resumed on it). While a question is out, messages wait in the
+ * outbox rather than go into a socket that may be dead; they go out on the
+ * answer, or on the resumed session. */
+#define PROBE_AFTER_SILENCE_US (G_GINT64_CONSTANT (25) * G_USEC_PER_SEC)
+#define PROBE_SILENCE_TIMEOUT_US (G_GINT64_CONSTANT (5) * G_USEC_PER_SEC)
+#define PROBE_NETWORK_TIMEOUT_US (G_GINT64_CONSTANT (3) * G_USEC_PER_SEC)
 
 struct _VchatdSignaling {
   GObject parent_instance;
@@ -30,6 +44,9 @@ struct _VchatdSignaling {
   guint watchdog_source;
   guint backoff_s;
   gint64 last_rx;
+  gint64 probe_deadline; /* 0: no question out */
+  const char *probe_reason;
+  GNetworkMonitor *monitor;
 
   /* Paced sending: the server drops what goes over its rate (limits in
    * welcome), and a dropped ICE candidate breaks a call, so frames wait
@@ -127,6 +144,7 @@ drop_connection (VchatdSignaling *self)
   }
   g_clear_handle_id (&self->watchdog_source, g_source_remove);
   g_clear_handle_id (&self->flush_source, g_source_remove);
+  self->probe_deadline = 0;
 }
 
 static gboolean
@@ -142,6 +160,8 @@ retry_cb (gpointer data)
 static void
 schedule_retry (VchatdSignaling *self)
 {
+  guint delay_ms;
+
   drop_connection (self);
   if (!self->running)
     return;
@@ -154,8 +174,9 @@ schedule_retry (VchatdSignaling *self)
     return;
   }
   set_state (self, VCHATD_SIGNALING_RECONNECTING);
-  g_debug ("signaling: retrying in %u s", self->backoff_s);
-  self->retry_source = g_timeout_add_seconds (self->backoff_s, retry_cb, self);
+  delay_ms = (guint) (self->backoff_s * 1000 * g_random_double_range (BACKOFF_JITTER_MIN, 1.0));
+  g_debug ("signaling: retrying in %.1f s", delay_ms / 1000.0);
+  self->retry_source = g_timeout_add (delay_ms, retry_cb, self);
   self->backoff_s = MIN (self->backoff_s * 2, BACKOFF_MAX_S);
 }
 
@@ -171,6 +192,8 @@ flush (VchatdSignaling *self)
 
   self->tokens = MIN (burst, self->tokens + (now - self->last_refill) * rate / G_USEC_PER_SEC);
   self->last_refill = now;
+  if (self->probe_deadline)
+    return; /* held until the server answers */
   while (self->ws && self->tokens >= 1 && !g_queue_is_empty (&self->outbox)) {
     g_autofree char *text = g_queue_pop_head (&self->outbox);
     soup_websocket_connection_send_text (self->ws, text);
@@ -248,6 +271,11 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
   const char *text = g_bytes_get_data (bytes, &len);
 
   self->last_rx = g_get_monotonic_time ();
+  if (self->probe_deadline) {
+    g_debug ("signaling: the server answered (%s)", self->probe_reason);
+    self->probe_deadline = 0;
+    flush (self);
+  }
   if (type != SOUP_WEBSOCKET_DATA_TEXT) {
     g_warning ("signaling: the server sent a binary frame; ignored");
     return;
@@ -307,18 +335,59 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
   schedule_retry (self);
 }
 
+/* Asks the server for a sign of life; see PROBE_AFTER_SILENCE_US. */
+static void
+probe (VchatdSignaling *self, gint64 timeout_us, const char *reason)
+{
+  g_autoptr (JsonObject) ping = NULL;
+
+  if (!self->ws || soup_websocket_connection_get_state (self->ws) != SOUP_WEBSOCKET_STATE_OPEN ||
+      self->probe_deadline)
+    return;
+  g_debug ("signaling: %s; asking the server whether the connection still works", reason);
+  self->probe_reason = reason;
+  self->probe_deadline = g_get_monotonic_time () + timeout_us;
+  ping = vchat_msg_object_new (VCHAT_MSG_PING);
+  send_now (self, ping);
+}
+
 static gboolean
 watchdog_cb (gpointer data)
 {
   VchatdSignaling *self = data;
+  gint64 now = g_get_monotonic_time ();
 
-  if (g_get_monotonic_time () - self->last_rx > SILENCE_LIMIT_US) {
-    g_debug ("signaling: the server went silent");
+  if (self->probe_deadline && now > self->probe_deadline) {
+    g_message ("signaling: no answer from %s since %s; connecting again", self->url,
+               self->probe_reason);
     self->watchdog_source = 0;
+    self->backoff_s = BACKOFF_MIN_S;
     schedule_retry (self);
     return G_SOURCE_REMOVE;
   }
+  if (now - self->last_rx > PROBE_AFTER_SILENCE_US)
+    probe (self, PROBE_SILENCE_TIMEOUT_US, "the server went silent");
   return G_SOURCE_CONTINUE;
+}
+
+/* GNetworkMonitor: addresses or routes changed. A connection made over an
+ * address that is gone is dead, and TCP takes minutes to say so; a retry
+ * waiting out its backoff may work at once on the new network. */
+static void
+on_network_changed (GNetworkMonitor *monitor, gboolean available, gpointer data)
+{
+  VchatdSignaling *self = data;
+
+  if (!self->running)
+    return;
+  if (self->ws) {
+    probe (self, PROBE_NETWORK_TIMEOUT_US, "the network changed");
+  } else if (self->retry_source && available && !self->unauthorized) {
+    g_debug ("signaling: the network changed; retrying now");
+    g_clear_handle_id (&self->retry_source, g_source_remove);
+    self->backoff_s = BACKOFF_MIN_S;
+    connect_now (self);
+  }
 }
 
 static void
@@ -342,7 +411,8 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer data)
   soup_websocket_connection_set_max_incoming_payload_size (ws, 1024 * 1024);
   g_signal_connect (ws, "message", G_CALLBACK (on_message), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), self);
-  self->watchdog_source = g_timeout_add_seconds (5, watchdog_cb, self);
+  self->probe_deadline = 0;
+  self->watchdog_source = g_timeout_add_seconds (1, watchdog_cb, self);
 
   hello = vchat_msg_object_new (VCHAT_MSG_HELLO);
   json_object_set_int_member (hello, "version", VCHAT_PROTOCOL_VERSION);
@@ -522,6 +592,9 @@ vchatd_signaling_dispose (GObject *object)
 
   if (self->running)
     vchatd_signaling_stop (self);
+  if (self->monitor)
+    g_signal_handlers_disconnect_by_data (self->monitor, self);
+  g_clear_object (&self->monitor);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->session);
   G_OBJECT_CLASS (vchatd_signaling_parent_class)->dispose (object);
@@ -582,6 +655,8 @@ static void
 vchatd_signaling_init (VchatdSignaling *self)
 {
   self->session = soup_session_new ();
+  self->monitor = g_object_ref (g_network_monitor_get_default ());
+  g_signal_connect (self->monitor, "network-changed", G_CALLBACK (on_network_changed), self);
   self->backoff_s = BACKOFF_MIN_S;
   g_queue_init (&self->outbox);
   self->rate = 20;
