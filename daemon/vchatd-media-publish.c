@@ -299,15 +299,6 @@ build_video_receiver (VchatdMedia *self, GError **error)
   }
   tee = chain[4];
   g_object_set (tee, "allow-not-linked", TRUE, NULL);
-  /* A frame that lost packets NACK and FEC could not bring back: the
-   * decoder goes on (a smeared picture beats a frozen one) and asks the
-   * sender for a keyframe (PLI), at most once a second. Not the
-   * depayloader's request-keyframe: it asks at every lost packet, and on
-   * a congested link the keyframes that answer cause more loss. */
-  g_object_set (chain[2], "automatic-request-sync-points", TRUE,
-                "min-force-key-unit-interval", (guint64) GST_SECOND, NULL);
-  gst_util_set_object_arg (G_OBJECT (chain[2]), "automatic-request-sync-point-flags",
-                           "corrupt-output");
 
   /* Thumbnails: dropped before any conversion unless someone listens and a
    * second has passed, so they cost nothing the rest of the time. */

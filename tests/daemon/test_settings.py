@@ -101,11 +101,14 @@ def test_history_survives_kills_and_stays_bounded(server, tmp_path):
             pb = b.manager("StartRandom", "(a{sv})", {})
             a.wait(lambda: a.call_prop(pa, "State") in ("connecting", "connected"), 20,
                    "a match")
-            # Hang up and kill a moment later: before, during or after the save.
+            # Hang up and kill a moment later: before, during or after the
+            # save (0-20 ms: the save of a full history takes about that;
+            # on a busy disk longer, so every other round waits 0.5 s and
+            # lets one through).
             a.conn.call(
                 "io.github.vchat.VChat1", pa, "io.github.vchat.VChat1.Call", "Hangup", None,
                 None, 0, 5000, None, None, None)
-            time.sleep(random.uniform(0, 0.02))
+            time.sleep(random.uniform(0, 0.02) if round_ % 2 else 0.5)
             a.kill()
             with open(history_file(a)) as f:
                 calls = json.load(f)["calls"]
