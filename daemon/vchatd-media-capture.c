@@ -199,13 +199,6 @@ select_input (VchatdMedia *self, SourceKind kind, gboolean device)
   }
 }
 
-/* Pool thread: see media_pause_locked(). */
-gboolean
-media_pause_device (Device *device)
-{
-  return media_pause_locked (device->element);
-}
-
 /* Pool thread: NULL, and the probe goes (its reference on the device would
  * keep the element, and its PipeWire buffer pool, alive). */
 void

@@ -287,7 +287,6 @@ G_GNUC_INTERNAL Device * media_device_ref (Device *device);
 G_GNUC_INTERNAL void media_device_unref (gpointer data);
 G_GNUC_INTERNAL gboolean media_build_slot (VchatdMedia *self, SourceKind kind, GstElement *first, GError **error);
 G_GNUC_INTERNAL void media_report_device_failed (VchatdMedia *self, const char *device, const char *message, const char *instead);
-G_GNUC_INTERNAL gboolean media_pause_device (Device *device);
 G_GNUC_INTERNAL void media_stop_device (Device *device);
 G_GNUC_INTERNAL void media_detach_device (VchatdMedia *self, SourceKind kind);
 G_GNUC_INTERNAL void media_device_failed (VchatdMedia *self, SourceKind kind, const char *message);

@@ -825,14 +825,13 @@ static void
 reap_job (GstElement *pipeline, gpointer data)
 {
   Reap *reap = data;
-  guint i;
-
   gboolean quiesce = FALSE;
+  guint i;
 
   /* Every PipeWire stream is deactivated first, then all are given one
    * PIPEWIRE_QUIESCE_MS together before any is destroyed. */
   for (i = 0; i < reap->devices->len; i++)
-    quiesce |= media_pause_device (g_ptr_array_index (reap->devices, i));
+    quiesce |= media_pause_locked (((Device *) g_ptr_array_index (reap->devices, i))->element);
   for (i = 0; i < reap->sources->len; i++)
     quiesce |= media_pause_locked (g_ptr_array_index (reap->sources, i));
   for (i = 0; i < reap->sinks->len; i++)

@@ -411,7 +411,6 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer data)
   soup_websocket_connection_set_max_incoming_payload_size (ws, 1024 * 1024);
   g_signal_connect (ws, "message", G_CALLBACK (on_message), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), self);
-  self->probe_deadline = 0;
   self->watchdog_source = g_timeout_add_seconds (1, watchdog_cb, self);
 
   hello = vchat_msg_object_new (VCHAT_MSG_HELLO);
