@@ -9,18 +9,29 @@
  *   state            call state: "idle" | "searching" (in the random queue) |
  *                    "joining" (invite_join sent) | "ringing" (waiting for the
  *                    inviter) | "incoming" (someone joined our invite) |
- *                    "connecting" (matched, WebRTC negotiating) | "connected"
+ *                    "connecting" (matched, WebRTC negotiating) | "connected" |
+ *                    "reconnecting" (the call goes on, a new peer connection
+ *                    is being negotiated after the path broke)
  *   signaling        "offline" | "connecting" | "online" | "reconnecting"
  *   session          our session id (from welcome), or null
  *   call             the current call: { id, kind, inviter, role, peer,
  *                    commonInterests } or null
  *   pc, channel      the current RTCPeerConnection and "chat" RTCDataChannel
+ *   attempt          the call's current connection attempt (0 at `matched`;
+ *                    see "Reconnecting a call" in docs/protocol.md)
+ *   reconnecting     true while the call is being reconnected
+ *   reconnects       how often the current call was reconnected
+ *   reconnectTimeout ms without a connection before the page gives up
+ *                    (30000; a test may open the page with
+ *                    #reconnect-timeout=SECONDS)
  *   localStream      the camera/microphone MediaStream, or null
  *   messages         chat texts received from the peer during the current
  *                    call (cleared when a new call starts)
  *   lastError        last error shown to the user: { code, message, ref }
  *                    (server `error` messages, and local ones with codes
- *                    like "camera", "webrtc", "invite", "interests")
+ *                    like "camera", "webrtc", "invite", "interests";
+ *                    "reconnect" and "peer-lost" end a call whose
+ *                    connection could not be restored)
  *   errors           every error seen, oldest first; server errors that are a
  *                    harmless race (unknown-call for a call that just ended,
  *                    bad-state for a leave that crossed a match) have
@@ -45,6 +56,9 @@
  *   sendChat(text)           -> true if sent over the data channel
  *   dropConnection()         close the WebSocket as a network failure would;
  *                            the page reconnects and resumes (for tests)
+ *   restart()                throw the call's peer connection away and start a
+ *                            new attempt, as when the page sees the path
+ *                            broken (for tests); -> true if there was a call
  */
 (function () {
   'use strict';
@@ -53,13 +67,25 @@
   const MAX_INTERESTS = 16;
   const MAX_INTEREST_BYTES = 32;
   const MAX_CHAT = 2000;
+  // Reconnecting a call (docs/protocol.md): a connection that stays
+  // "disconnected" this long is broken; a new attempt that has not connected
+  // after ATTEMPT_WAIT_MS is followed by another; our own restarts are at
+  // least RESTART_GAPS_MS apart (growing); the page gives up after
+  // reconnectTimeout without a connection.
+  const DISCONNECT_GRACE_MS = 3000;
+  const ATTEMPT_WAIT_MS = 10000;
+  const RESTART_GAPS_MS = [2000, 4000, 8000];
+  // A peer whose socket closed (`peer_away`) this long while our media is
+  // stopped has vanished: the call ends instead of reconnecting to nobody.
+  const PEER_AWAY_MS = 4000;
+  const MAX_ATTEMPT = 10000;
   const $ = (id) => document.getElementById(id);
   const utf8len = (s) => new TextEncoder().encode(s).length;
 
   const ui = {
     signalBadge: $('signal-badge'), signalState: $('signal-state'),
     peerBadge: $('peer-badge'), peerState: $('peer-state'),
-    remoteVideo: $('remote-video'), localVideo: $('local-video'),
+    remoteVideo: $('remote-video'), remoteStill: $('remote-still'), localVideo: $('local-video'),
     overlay: $('remote-overlay'), overlayText: $('overlay-text'), spinner: $('spinner'),
     peerInfo: $('peer-info'), unmute: $('unmute-btn'),
     cameraBtn: $('camera-btn'), localWrap: $('local-wrap'),
@@ -93,6 +119,11 @@
     channel: null,
     localStream: null,
     pendingIce: [],
+    attempt: 0,             // the call's connection attempt (highest seen)
+    reconnects: 0,          // reconnections of the current call
+    reconnect: null,        // while reconnecting: { since, restarts, lastRestart, retryTimer, giveUpTimer }
+    peerAwaySince: 0,       // when the server said the peer's socket closed (0: it is there)
+    reconnectTimeout: 30000,
     sigChain: Promise.resolve(),
     messages: [],
     lastError: null,
@@ -184,16 +215,22 @@
     };
   }
 
-  /* A private server's access token, from the page address
-   * (https://host/#token=...): the fragment never reaches the server's logs. */
-  function accessToken() {
-    const m = /(?:^#|&)token=([^&]*)/.exec(location.hash);
+  /* A parameter in the page address's fragment (#token=...&name=value),
+   * which never reaches the server's logs. */
+  function hashParam(name) {
+    const m = new RegExp('(?:^#|&)' + name + '=([^&]*)').exec(location.hash);
     if (!m) return null;
     try {
       return decodeURIComponent(m[1]) || null;
     } catch (e) {
       return null;
     }
+  }
+
+  /* A private server's access token, from the page address
+   * (https://host/#token=...). */
+  function accessToken() {
+    return hashParam('token');
   }
 
   function scheduleReconnect() {
@@ -329,6 +366,12 @@
         });
         break;
       case 'peer_left': onPeerLeft(msg); break;
+      case 'peer_away':
+        if (st.call && st.call.id === msg.call) {
+          st.peerAwaySince = msg.away ? Date.now() : 0;
+          checkPeerAway();
+        }
+        break;
       case 'call_ended':
         if (st.call && st.call.id === msg.call) endCall();
         break;
@@ -356,7 +399,13 @@
     if (msg.resumed) {
       st.session = msg.session;
       setSignaling('online');
+      // A restart made while the socket was down goes out now; without one, a
+      // call whose path is not up gets one (the network may have changed).
+      const restartQueued = st.call && outbox.some((m) => m.restart && m.call === st.call.id && m.attempt === st.attempt);
       flushOutbox(true);
+      if (st.call && st.pc && st.pc.connectionState !== 'connected' && !restartQueued) {
+        restartCall('signaling resumed', true);
+      }
       return;
     }
     st.session = msg.session;
@@ -450,6 +499,9 @@
       peer: msg.peer || {},
       commonInterests: Array.isArray(msg.common_interests) ? msg.common_interests : [],
     };
+    st.attempt = 0;
+    st.reconnects = 0;
+    st.peerAwaySince = 0;
     st.messages.length = 0;
     ui.messages.textContent = '';
     addChatLine('sys', 'Connected to ' + peerName(st.call.peer) + '.' +
@@ -457,20 +509,31 @@
     setState('connecting');
     showStatus('Connecting to ' + peerName(st.call.peer) + '…');
     createPeer();
-    if (st.call.role === 'offerer') {
-      setupChannel(st.pc.createDataChannel('chat'));
-      const pc = st.pc;
-      const callId = st.call.id;
-      st.sigChain = st.sigChain.then(async () => {
+    if (st.call.role === 'offerer') startOffer(false);
+  }
+
+  /* The offerer (in every attempt) opens the chat channel and sends the
+   * offer of the current attempt. inChain: called from inside st.sigChain
+   * (then the returned promise is awaited there instead of queued). */
+  function startOffer(inChain) {
+    const pc = st.pc;
+    const callId = st.call.id;
+    const attempt = st.attempt;
+    setupChannel(pc.createDataChannel('chat'));
+    const work = async () => {
+      try {
         const offer = await pc.createOffer();
         if (pc !== st.pc) return;
         await pc.setLocalDescription(offer);
         if (pc !== st.pc) return;
-        send({ type: 'signal', call: callId, sdp: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
-      }).catch((e) => {
+        send({ type: 'signal', call: callId, attempt, sdp: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+      } catch (e) {
         if (pc === st.pc) localError('webrtc', 'Could not create the call offer: ' + e.message);
-      });
-    }
+      }
+    };
+    if (inChain) return work();
+    st.sigChain = st.sigChain.then(work);
+    return null;
   }
 
   // TURN servers (with credentials) come with the call they are for, in
@@ -509,6 +572,9 @@
     st.pc = pc;
     st.pendingIce = [];
     const callId = st.call.id;
+    const attempt = st.attempt;
+    let ownStream = null;   // the remote tracks, when the peer names no stream
+    let brokenSince = 0;    // when this connection went "disconnected"
 
     if (st.localStream) {
       for (const t of st.localStream.getTracks()) pc.addTrack(t, st.localStream);
@@ -526,17 +592,21 @@
       const c = ev.candidate;
       const ice = { candidate: c.candidate, sdpMLineIndex: c.sdpMLineIndex == null ? 0 : c.sdpMLineIndex };
       if (typeof c.sdpMid === 'string') ice.sdpMid = c.sdpMid;
-      send({ type: 'signal', call: callId, ice });
+      send({ type: 'signal', call: callId, attempt, ice });
     };
     pc.ontrack = (ev) => {
       if (pc !== st.pc) return;
       const v = ui.remoteVideo;
       let stream = ev.streams && ev.streams[0];
       if (!stream) {
-        stream = v.srcObject instanceof MediaStream ? v.srcObject : new MediaStream();
-        stream.addTrack(ev.track);
+        if (!ownStream) ownStream = new MediaStream();
+        ownStream.addTrack(ev.track);
+        stream = ownStream;
       }
-      if (v.srcObject !== stream) v.srcObject = stream;
+      if (v.srcObject !== stream) {
+        v.srcObject = stream;
+        hideStillOnFrame();
+      }
       playRemote();
     };
     pc.ondatachannel = (ev) => {
@@ -548,21 +618,255 @@
       const s = pc.connectionState;
       log('pc ' + s);
       setPeerState(s);
+      clearTimeout(disconnectTimer);
+      disconnectTimer = null;
       if (s === 'connected') {
+        brokenSince = 0;
+        const back = !!st.reconnect;
+        endReconnect();
         setState('connected');
-        showStatus('');
+        if (back) {
+          st.reconnects++;
+          log('reconnected (attempt ' + attempt + ')');
+          showStatus('Reconnected.');
+          // A peer that sends no video now: its old picture goes after all.
+          const gen = stillGen;
+          setTimeout(() => { if (gen === stillGen) hideStill(); }, 5000);
+        } else {
+          showStatus('');
+        }
       } else if (s === 'failed') {
-        localError('webrtc', 'The connection to your partner failed. Press Next or Stop.');
-      } else if (s === 'disconnected' && st.state === 'connected') {
-        showStatus('The connection to your partner is interrupted…');
+        pathBroken('failed', brokenSince || Date.now());
+      } else if (s === 'disconnected') {
+        if (!brokenSince) brokenSince = Date.now();
+        if (st.state === 'connected') showStatus('The connection to your partner is interrupted…');
+        disconnectTimer = setTimeout(() => {
+          disconnectTimer = null;
+          if (pc === st.pc && pc.connectionState === 'disconnected') pathBroken('disconnected', brokenSince);
+        }, DISCONNECT_GRACE_MS);
+        checkPeerAway();
       }
     };
     setPeerState(pc.connectionState);
   }
 
-  async function onSignal(msg) {
+  /* While a call reconnects, the last picture of the broken connection
+   * stays: the remote tracks end with their peer connection and the <video>
+   * would go black, so the picture is kept in a canvas over it until the new
+   * connection's first frame is shown. */
+  let stillGen = 0;
+
+  function captureStill() {
+    const v = ui.remoteVideo;
+    const c = ui.remoteStill;
+    if (!c.hidden) return;   // the picture from before an earlier attempt is up
+    if (v.readyState < 2 || !v.videoWidth || !v.videoHeight) return;
+    c.width = v.videoWidth;
+    c.height = v.videoHeight;
+    try {
+      c.getContext('2d').drawImage(v, 0, 0, c.width, c.height);
+    } catch (e) {
+      return;
+    }
+    stillGen++;
+    c.hidden = false;
+  }
+
+  function hideStill() {
+    stillGen++;
+    ui.remoteStill.hidden = true;
+  }
+
+  // The still goes when the <video> shows a frame of its new stream.
+  function hideStillOnFrame() {
+    if (ui.remoteStill.hidden) return;
+    const v = ui.remoteVideo;
+    const gen = stillGen;
+    const done = () => { if (gen === stillGen) hideStill(); };
+    if (v.requestVideoFrameCallback) {
+      v.requestVideoFrameCallback(done);
+    } else {
+      v.addEventListener('playing', done, { once: true });
+    }
+  }
+
+  /* ------------------------------------------------------- reconnecting */
+
+  let disconnectTimer = null;
+
+  /* Throws the call's peer connection (and its data channel) away and builds
+   * the one for `attempt`, with the same local stream and role; the call and
+   * the remote picture stay. Returns the offerer's offer when inChain. */
+  function rebuild(attempt, inChain) {
+    const id = st.call.id;
+    st.attempt = attempt;
+    // What we still had to send for older attempts is of no use to the peer.
+    dropPending((m) => m.type === 'signal' && m.call === id && (m.attempt || 0) < attempt);
+    clearTimeout(disconnectTimer);
+    disconnectTimer = null;
+    captureStill();
+    const oldChannel = st.channel;
+    const oldPc = st.pc;
+    st.channel = null;
+    st.pc = null;
+    if (oldChannel) {
+      try { oldChannel.close(); } catch (e) { /* ignore */ }
+    }
+    if (oldPc) {
+      try { oldPc.close(); } catch (e) { /* ignore */ }
+    }
+    ui.chatInput.disabled = true;
+    ui.send.disabled = true;
+    log('attempt ' + attempt + ' as ' + st.call.role);
+    createPeer();
+    if (st.call.role === 'offerer') return startOffer(inChain);
+    return null;
+  }
+
+  function beginReconnect(since) {
+    if (st.reconnect) return;
+    const r = { since, restarts: 0, lastRestart: 0, retryTimer: null, giveUpTimer: null };
+    st.reconnect = r;
+    r.giveUpTimer = setTimeout(giveUp, Math.max(0, since + st.reconnectTimeout - Date.now()));
+    setState('reconnecting');
+    showStatus('The connection to ' + peerName(st.call.peer) + ' was interrupted. Reconnecting…', 'progress');
+  }
+
+  function endReconnect() {
+    const r = st.reconnect;
+    if (!r) return;
+    clearTimeout(r.retryTimer);
+    clearTimeout(r.giveUpTimer);
+    st.reconnect = null;
+  }
+
+  // A new attempt that does not connect in time is followed by another.
+  function armRetry() {
+    const r = st.reconnect;
+    if (!r) return;
+    clearTimeout(r.retryTimer);
+    r.retryTimer = setTimeout(() => {
+      r.retryTimer = null;
+      if (st.reconnect === r) restartCall('no connection after ' + ATTEMPT_WAIT_MS / 1000 + ' s', false);
+    }, ATTEMPT_WAIT_MS);
+  }
+
+  function pathBroken(reason, since) {
+    log('path broken: ' + reason);
+    if (checkPeerAway()) return;
+    restartCall(reason, false, since);
+  }
+
+  /* Media stopped while the peer's socket is closed (`peer_away`): after
+   * PEER_AWAY_MS of that the peer is gone (crashed, killed), not behind a
+   * broken path, and the call ends. Returns true if it ended. */
+  let peerAwayTimer = null;
+  function checkPeerAway() {
+    clearTimeout(peerAwayTimer);
+    peerAwayTimer = null;
+    if (!st.call || !st.peerAwaySince) return false;
     const pc = st.pc;
-    if (!pc || !st.call || msg.call !== st.call.id) return;
+    const stopped = !!st.reconnect || (pc && (pc.connectionState === 'disconnected' || pc.connectionState === 'failed'));
+    if (!stopped) return false;
+    const left = st.peerAwaySince + PEER_AWAY_MS - Date.now();
+    if (left > 0) {
+      peerAwayTimer = setTimeout(checkPeerAway, left);
+      return false;
+    }
+    log('peer away and no media: ending the call');
+    send({ type: 'leave', call: st.call.id });
+    endNotRestored(true);
+    return true;
+  }
+
+  /* Our side sees the path broken: tell the peer (`restart` with the next
+   * attempt) and build the new connection. Restarts are spaced by
+   * RESTART_GAPS_MS unless forced. */
+  function restartCall(reason, force, since) {
+    if (!st.call || !st.pc) return false;
+    const fresh = !st.reconnect;
+    beginReconnect(since || Date.now());
+    const r = st.reconnect;
+    const now = Date.now();
+    if (!force && !fresh && r.restarts > 0) {
+      const gap = RESTART_GAPS_MS[Math.min(r.restarts - 1, RESTART_GAPS_MS.length - 1)];
+      if (now < r.lastRestart + gap) {
+        clearTimeout(r.retryTimer);
+        r.retryTimer = setTimeout(() => {
+          r.retryTimer = null;
+          if (st.reconnect === r) restartCall(reason, true);
+        }, r.lastRestart + gap - now);
+        return true;
+      }
+    }
+    if (st.attempt >= MAX_ATTEMPT) {
+      giveUp();
+      return false;
+    }
+    const attempt = st.attempt + 1;
+    log('restart (' + reason + '): attempt ' + attempt);
+    r.restarts++;
+    r.lastRestart = now;
+    rebuild(attempt, false);
+    // Queued after rebuild() dropped the older attempts' signals, and
+    // before the offer (which rebuild() queued on the signal chain).
+    send({ type: 'signal', call: st.call.id, restart: true, attempt });
+    armRetry();
+    return true;
+  }
+
+  function giveUp() {
+    if (!st.call) return;
+    log('reconnect: giving up after ' + st.reconnectTimeout / 1000 + ' s');
+    send({ type: 'leave', call: st.call.id });
+    endNotRestored();
+  }
+
+  // The end of a call whose connection could not be restored (we gave up,
+  // or the peer did and left; peerGone: the peer's app went away).
+  function endNotRestored(peerGone) {
+    const call = st.call;
+    const name = peerName(call.peer);
+    endCall();
+    setState('idle');
+    localError(peerGone ? 'peer-lost' : 'reconnect', 'The connection to ' + name + ' could not be restored' +
+      (peerGone ? ': they are no longer connected. ' : '. ') +
+      (call.kind === 'invite'
+        ? 'Send them a new invite, or press Start to meet someone new.'
+        : 'Press Start to meet someone new.'));
+  }
+
+  async function onSignal(msg) {
+    if (!st.pc || !st.call || msg.call !== st.call.id) return;
+    const what = msg.restart ? 'restart' : msg.sdp ? 'sdp ' + msg.sdp.type : 'ice';
+    const attempt = Number.isInteger(msg.attempt) ? msg.attempt : 0;
+    if (attempt < st.attempt) {
+      log('dropped ' + what + ' of attempt ' + attempt + ' (now ' + st.attempt + ')');
+      return;
+    }
+    if (attempt > st.attempt) {
+      // The peer restarts (or already negotiates a newer attempt): follow it
+      // without a restart of our own.
+      log('peer ' + what + ' for attempt ' + attempt);
+      beginReconnect(Date.now());
+      await rebuild(attempt, true);
+      armRetry();
+    }
+    if (msg.restart) return;
+    const pc = st.pc;
+    try {
+      await applySignal(pc, msg, attempt);
+    } catch (e) {
+      // A connection replaced meanwhile (closed under our feet) is no error.
+      if (pc !== st.pc) {
+        log('signal for a replaced connection: ' + e);
+        return;
+      }
+      throw e;
+    }
+  }
+
+  async function applySignal(pc, msg, attempt) {
     if (msg.sdp) {
       await pc.setRemoteDescription({ type: msg.sdp.type, sdp: msg.sdp.sdp });
       if (pc !== st.pc) return;
@@ -573,7 +877,7 @@
         if (pc !== st.pc) return;
         await pc.setLocalDescription(answer);
         if (pc !== st.pc) return;
-        send({ type: 'signal', call: msg.call, sdp: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
+        send({ type: 'signal', call: msg.call, attempt, sdp: { type: pc.localDescription.type, sdp: pc.localDescription.sdp } });
       }
     } else if (msg.ice) {
       const c = { candidate: msg.ice.candidate, sdpMLineIndex: msg.ice.sdpMLineIndex };
@@ -636,7 +940,14 @@
     st.pendingIce = [];
     st.sigChain = Promise.resolve();
     st.call = null;
+    endReconnect();
+    clearTimeout(disconnectTimer);
+    disconnectTimer = null;
+    clearTimeout(peerAwayTimer);
+    peerAwayTimer = null;
+    st.peerAwaySince = 0;
     ui.remoteVideo.srcObject = null;
+    hideStill();
     ui.unmute.hidden = true;
     ui.chatInput.disabled = true;
     ui.send.disabled = true;
@@ -656,6 +967,11 @@
       const kind = st.call.kind;
       const name = peerName(st.call.peer);
       const Name = name.charAt(0).toUpperCase() + name.slice(1);
+      if (st.reconnect && reason !== 'next') {
+        // The peer gave up reconnecting (or its session ended meanwhile).
+        endNotRestored();
+        return;
+      }
       endCall();
       if (reason === 'next' && kind === 'random' && st.queueOpts) {
         showStatus(Name + ' moved on. Looking for someone new…');
@@ -955,14 +1271,15 @@
     ui.status.textContent = text || '';
     ui.status.hidden = !text;
     ui.status.className = 'status' + (kind === 'error' ? ' error' : '');
-    if (text && kind !== 'error') {
+    // 'progress' stays until it is replaced, like an error.
+    if (text && kind !== 'error' && kind !== 'progress') {
       statusTimer = setTimeout(() => { ui.status.hidden = true; }, 12000);
     }
   }
 
   function render() {
     const s = st.state;
-    const inCall = s === 'connecting' || s === 'connected';
+    const inCall = s === 'connecting' || s === 'connected' || s === 'reconnecting';
     ui.start.disabled = s !== 'idle';
     ui.next.disabled = !(st.call && st.call.kind === 'random');
     ui.stop.disabled = s === 'idle';
@@ -979,9 +1296,12 @@
       incoming: '',
       connecting: 'Connecting…',
       connected: '',
+      reconnecting: 'Reconnecting…',
     };
     ui.overlayText.textContent = texts[s] || '';
-    ui.spinner.hidden = !(s === 'searching' || s === 'joining' || s === 'ringing' || s === 'connecting');
+    ui.spinner.hidden = !(s === 'searching' || s === 'joining' || s === 'ringing' || s === 'connecting' || s === 'reconnecting');
+    // Over the last picture of the broken connection, which stays.
+    ui.overlay.classList.toggle('dim', s === 'reconnecting');
     // A prompt (incoming call, invite link) takes the place of the text.
     ui.overlay.hidden = s === 'connected' || !ui.incomingCard.hidden || !ui.joinCard.hidden;
 
@@ -1140,14 +1460,25 @@
     return true;
   }
 
+  // Start a new attempt of the call's connection as if the path broke. For tests.
+  function restart() {
+    return restartCall('asked for', true);
+  }
+
   const api = {
-    allowCamera, start, next, stop, createInvite, join, accept, reject, sendChat, dropConnection,
+    allowCamera, start, next, stop, createInvite, join, accept, reject, sendChat, dropConnection, restart,
   };
   const fields = ['state', 'signaling', 'session', 'call', 'pc', 'channel', 'localStream', 'messages',
-    'lastError', 'errors', 'invite', 'incoming', 'lastPeerLeft', 'log'];
+    'lastError', 'errors', 'invite', 'incoming', 'lastPeerLeft', 'log', 'attempt', 'reconnects',
+    'reconnectTimeout'];
   for (const f of fields) Object.defineProperty(api, f, { get: () => st[f], enumerable: true });
+  Object.defineProperty(api, 'reconnecting', { get: () => !!st.reconnect, enumerable: true });
   Object.defineProperty(api, 'inviteLink', { get: () => (st.invite ? st.invite.web_link : null), enumerable: true });
   window.vchat = api;
+
+  // A shorter reconnection deadline for tests: #reconnect-timeout=SECONDS.
+  const reconnectSeconds = Number(hashParam('reconnect-timeout'));
+  if (reconnectSeconds > 0 && reconnectSeconds <= 600) st.reconnectTimeout = reconnectSeconds * 1000;
 
   loadPrefs();
   render();
