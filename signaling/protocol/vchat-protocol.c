@@ -137,6 +137,8 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     CALL,
     { "sdp", F_SDP, FALSE, 0, 0, 0, NULL },
     { "ice", F_ICE, FALSE, 0, 0, 0, NULL },
+    { "restart", F_BOOL, FALSE, 0, 0, 0, NULL },
+    { "attempt", F_INT, FALSE, 0, VCHAT_MAX_ATTEMPT, 0, NULL },
   } },
   [VCHAT_MSG_PING] = { "ping", VCHAT_MSG_FROM_CLIENT | VCHAT_MSG_FROM_SERVER, { { NULL } } },
   [VCHAT_MSG_PONG] = { "pong", VCHAT_MSG_FROM_CLIENT | VCHAT_MSG_FROM_SERVER, { { NULL } } },
@@ -188,6 +190,10 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     { "reason", F_ENUM, TRUE, 0, 0, 0, own_reasons },
   } },
   [VCHAT_MSG_REPORTED] = { "reported", VCHAT_MSG_FROM_SERVER, { CALL } },
+  [VCHAT_MSG_PEER_AWAY] = { "peer_away", VCHAT_MSG_FROM_SERVER, {
+    CALL,
+    { "away", F_BOOL, TRUE, 0, 0, 0, NULL },
+  } },
   [VCHAT_MSG_ERROR] = { "error", VCHAT_MSG_FROM_SERVER, {
     STR ("code", TRUE, 1, 64),
     STR ("message", TRUE, 1, 1024),
@@ -545,13 +551,21 @@ vchat_msg_parse (const char *data, gsize len, gsize max_frame, VchatMsgOrigin or
 
   /* Rules that span fields. */
   if (type == VCHAT_MSG_SIGNAL) {
-    gboolean has_sdp = json_object_has_member (obj, "sdp");
-    gboolean has_ice = json_object_has_member (obj, "ice");
+    guint n = (json_object_has_member (obj, "sdp") ? 1 : 0) +
+              (json_object_has_member (obj, "ice") ? 1 : 0) +
+              (json_object_has_member (obj, "restart") ? 1 : 0);
 
-    if (has_sdp == has_ice) {
+    if (n != 1) {
       g_set_error (error, VCHAT_PROTO_ERROR,
-                   has_sdp ? VCHAT_PROTO_ERROR_BAD_VALUE : VCHAT_PROTO_ERROR_MISSING_FIELD,
-                   "“signal” needs exactly one of “sdp” and “ice”.");
+                   n ? VCHAT_PROTO_ERROR_BAD_VALUE : VCHAT_PROTO_ERROR_MISSING_FIELD,
+                   "“signal” needs exactly one of “sdp”, “ice” and “restart”.");
+      return NULL;
+    }
+    if (json_object_has_member (obj, "restart") &&
+        (!json_object_get_boolean_member (obj, "restart") ||
+         json_object_get_int_member_with_default (obj, "attempt", 0) < 1)) {
+      g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE,
+                   "“restart” must be true and come with an “attempt” of 1 or more.");
       return NULL;
     }
   }
@@ -684,7 +698,11 @@ vchat_msg_signal_copy (const VchatMsg *msg)
     if (json_object_has_member (in, "sdpMid"))
       json_object_set_string_member (ice, "sdpMid", json_object_get_string_member (in, "sdpMid"));
     json_object_set_object_member (out, "ice", ice);
+  } else {
+    json_object_set_boolean_member (out, "restart", TRUE);
   }
+  if (json_object_has_member (msg->object, "attempt"))
+    json_object_set_int_member (out, "attempt", vchat_msg_get_int (msg, "attempt", 0));
   return out;
 }
 

@@ -84,6 +84,7 @@ typedef enum {
   VCHAT_MSG_PEER_LEFT,
   VCHAT_MSG_CALL_ENDED,
   VCHAT_MSG_REPORTED,
+  VCHAT_MSG_PEER_AWAY,
   VCHAT_MSG_ERROR,
   VCHAT_MSG_N_TYPES
 } VchatMsgType;
@@ -128,6 +129,9 @@ JsonObject *vchat_msg_object_new (VchatMsgType type);
 char *vchat_msg_object_to_string (JsonObject *object);
 /* An `error` message; @ref may be NULL. */
 char *vchat_msg_error_to_string (VchatProtoError code, const char *message, const char *ref);
+/* A call's connection attempts are numbered from 0; `attempt` on a
+ * `signal` says which one it belongs to (see docs/protocol.md). */
+#define VCHAT_MAX_ATTEMPT 10000
 /* Builds the `signal` to relay: only the validated fields, with @call. */
 JsonObject *vchat_msg_signal_copy (const VchatMsg *msg);
 

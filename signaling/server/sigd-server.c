@@ -33,6 +33,7 @@
 
 static void session_end (SigdServer *server, SigdSession *session, const char *peer_reason);
 static guint schedule_grace_end (SigdSession *session, guint ms);
+static SigdSession *call_peer (SigdCall *call, SigdSession *session);
 static void session_detach (SigdServer *server, SigdSession *session);
 static void end_call (SigdServer *server, SigdCall *call, SigdSession *ender,
                       const char *peer_reason, const char *own_reason);
@@ -326,6 +327,22 @@ schedule_grace_end (SigdSession *session, guint ms)
   return g_timeout_add_full (G_PRIORITY_DEFAULT, ms, grace_cb, gd, grace_data_free);
 }
 
+/* Tells the other side of @session's call whether @session's connection is
+ * there (a call whose media broke can then tell a peer that vanished from a
+ * path that broke). */
+static void
+send_peer_away (SigdSession *session, gboolean away)
+{
+  g_autoptr (JsonObject) msg = NULL;
+
+  if (!session->call)
+    return;
+  msg = vchat_msg_object_new (VCHAT_MSG_PEER_AWAY);
+  json_object_set_string_member (msg, "call", session->call->id);
+  json_object_set_boolean_member (msg, "away", away);
+  sigd_session_send (call_peer (session->call, session), msg);
+}
+
 static void
 session_detach (SigdServer *server, SigdSession *session)
 {
@@ -337,6 +354,7 @@ session_detach (SigdServer *server, SigdSession *session)
   }
   session->grace_source = schedule_grace_end (session, SECONDS_TO_MS (server->config->grace));
   g_debug ("session %s: connection lost, keeping it for %g s", session->id, server->config->grace);
+  send_peer_away (session, TRUE);
 }
 
 /* Calls */
@@ -607,6 +625,7 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
       conn_send_text (conn, text);
     }
     session->outbox_bytes = 0;
+    send_peer_away (session, FALSE);
     /* It may have been waiting in the queue unmatched while away. */
     if (session->queued)
       sigd_matcher_run (server);

@@ -101,7 +101,20 @@ class Client:
         else:
             self.ws.send(data)
 
-    def recv(self, timeout=10):
+    # `peer_away` (the peer's connection dropped or came back) is news about
+    # the peer, not an answer: recv() keeps it in .peer_away and goes on,
+    # unless asked for it (expect("peer_away")).
+    peer_away = None
+
+    def _aside(self, msg, want):
+        if isinstance(msg, dict) and msg.get("type") == "peer_away" and want != "peer_away":
+            if self.peer_away is None:
+                self.peer_away = []
+            self.peer_away.append(msg)
+            return True
+        return False
+
+    def recv(self, timeout=10, want=None):
         """Next message other than a server ping (which is answered)."""
         deadline = time.monotonic() + timeout
         while True:
@@ -119,11 +132,13 @@ class Client:
             if msg.get("type") == "ping":
                 self.send({"type": "pong"})
                 continue
+            if self._aside(msg, want):
+                continue
             return msg
 
     def expect(self, type_, timeout=10, **fields):
         """Receive the next message and check its type (and given fields)."""
-        msg = self.recv(timeout)
+        msg = self.recv(timeout, want=type_)
         assert msg.get("type") == type_, f"expected {type_}, got {msg}"
         for k, v in fields.items():
             assert msg.get(k) == v, f"expected {k}={v!r} in {msg}"

@@ -28,6 +28,11 @@ def test_signal_is_relayed_exactly(signald, connect):
     ice2 = {"candidate": "candidate:1 1 udp 2122260223 10.0.0.2 5000 typ host", "sdpMLineIndex": 0}
     a.send({"type": "signal", "call": call, "ice": ice2})
     assert b.expect("signal") == {"type": "signal", "call": call, "ice": ice2}
+    # attempts and restarts (docs/protocol.md, "Reconnecting a call")
+    a.send({"type": "signal", "call": call, "restart": True, "attempt": 3})
+    assert b.expect("signal") == {"type": "signal", "call": call, "restart": True, "attempt": 3}
+    a.send({"type": "signal", "call": call, "attempt": 3, "ice": ice2})
+    assert b.expect("signal") == {"type": "signal", "call": call, "attempt": 3, "ice": ice2}
     # nothing echoes back to the sender
     a.expect_nothing(0.3)
     b.expect_nothing(0.1)

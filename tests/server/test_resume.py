@@ -149,3 +149,29 @@ def test_resume_token_rotates(signald, connect):
     assert stale.welcome["resumed"] is False and stale.session != a.session
     a3 = connect(s, resume=a2.resume)
     assert a3.welcome["resumed"] is True and a3.session == a.session
+
+
+def test_peer_away_tells_the_other_side(signald, connect):
+    """A dropped socket in a call: the peer hears `peer_away` true at once,
+    and false when the session resumes; the call goes on."""
+    s = signald("--grace", "5")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    call, _, _ = pair(a, b)
+    b.drop()
+    assert a.expect("peer_away", 3) == {"type": "peer_away", "call": call, "away": True}
+    b2 = connect(s, name="Bob", resume=b.resume)
+    assert b2.welcome["resumed"] is True
+    assert a.expect("peer_away", 3) == {"type": "peer_away", "call": call, "away": False}
+    b2.send({"type": "signal", "call": call, "restart": True, "attempt": 1})
+    assert a.expect("signal") == {"type": "signal", "call": call, "restart": True, "attempt": 1}
+
+
+def test_peer_away_not_sent_for_a_clean_close(signald, connect):
+    """A client that closes with 1000 has left: the peer gets peer_left, no
+    peer_away."""
+    s = signald("--grace", "5")
+    a, b = connect(s, name="Alice"), connect(s, name="Bob")
+    call, _, _ = pair(a, b)
+    b.close(1000)
+    a.expect("peer_left", call=call, reason="hangup")
+    assert not a.peer_away, a.peer_away

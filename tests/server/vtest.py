@@ -104,7 +104,7 @@ class TClient(Client):
 
     close_code = None
 
-    def recv(self, timeout=10):
+    def recv(self, timeout=10, want=None):
         """Like Client.recv, but a close by the server says its code."""
         deadline = time.monotonic() + timeout
         while True:
@@ -124,6 +124,8 @@ class TClient(Client):
             msg = json.loads(data)
             if isinstance(msg, dict) and msg.get("type") == "ping":
                 self.send({"type": "pong"})
+                continue
+            if self._aside(msg, want):
                 continue
             return msg
 
