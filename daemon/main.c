@@ -98,6 +98,7 @@ load_settings (VchatdManagerConfig *config)
   if (!config->media.max_bitrate_kbps)
     config->media.max_bitrate_kbps = g_settings_get_uint (settings, "max-bitrate");
   config->media.turn_server = g_settings_get_string (settings, "turn-server");
+  config->media.reconnect_seconds = g_settings_get_uint (settings, "reconnect-timeout");
 }
 
 /* libpipewire 0.3.65 leaks an eventfd now and then when a call ends while

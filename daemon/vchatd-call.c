@@ -14,6 +14,19 @@
 
 #define MAX_MESSAGE_LEN 4096
 
+/* Reconnection (see "Reconnecting a call" in docs/protocol.md). An attempt
+ * that has not connected after ATTEMPT_TIMEOUT_S is followed by another,
+ * the waits growing from ATTEMPT_TIMEOUT_S by half each time; a network
+ * change is checked after NETWORK_CHECK_MS (media that still arrives then
+ * needs nothing). */
+#define ATTEMPT_TIMEOUT_S 6
+#define NETWORK_CHECK_MS 1500
+#define DEFAULT_RECONNECT_SECONDS 30
+/* A peer whose connection to the server dropped this long ago, and whose
+ * media stopped, has gone (a crash, a killed process): the call ends as
+ * peer-lost rather than try to reconnect to nobody. */
+#define PEER_AWAY_LOST_S 4
+
 struct _VchatdCall {
   GObject parent_instance;
 
@@ -33,6 +46,22 @@ struct _VchatdCall {
   char *invite_code;
   gboolean offerer;
   VchatdEndReason end_reason;
+
+  /* Reconnection: the attempt this side's media belongs to (0: the first
+   * negotiation), when media was last known to flow (monotonic, 0: not
+   * broken), the timer that tries again or gives up, and the check after a
+   * network change. */
+  guint attempt;
+  guint reconnects;
+  gint64 broken_since_us;
+  gint64 attempt_started_us;
+  guint attempt_timeout_s;
+  guint attempt_timer;
+  guint network_check;
+  gboolean waiting_for_server; /* broken, and the restart waits for signaling */
+  gint64 peer_away_since_us;   /* the server said the peer's connection dropped */
+  guint peer_away_timer;
+  GNetworkMonitor *monitor;
 };
 
 enum {
@@ -99,8 +128,23 @@ media_clear (VchatdCall *self)
 
 /* The media goes, the reason and the time are set, the state is ENDED. */
 static void
+reconnect_clear (VchatdCall *self)
+{
+  g_clear_handle_id (&self->attempt_timer, g_source_remove);
+  g_clear_handle_id (&self->network_check, g_source_remove);
+  g_clear_handle_id (&self->peer_away_timer, g_source_remove);
+  if (self->monitor) {
+    g_signal_handlers_disconnect_by_data (self->monitor, self);
+    g_clear_object (&self->monitor);
+  }
+  if (self->signaling)
+    g_signal_handlers_disconnect_by_data (self->signaling, self);
+}
+
+static void
 mark_ended (VchatdCall *self, VchatdEndReason reason)
 {
+  reconnect_clear (self);
   media_clear (self);
   self->end_reason = reason;
   vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (reason));
@@ -134,6 +178,9 @@ vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_server)
 
 /* Media */
 
+static void media_broken (VchatdCall *self, const char *why);
+static void media_flows (VchatdCall *self);
+
 static void
 on_local_description (VchatdMedia *media, const char *type, const char *sdp, VchatdCall *self)
 {
@@ -141,6 +188,7 @@ on_local_description (VchatdMedia *media, const char *type, const char *sdp, Vch
   JsonObject *desc = json_object_new ();
 
   json_object_set_string_member (msg, "call", self->server_id);
+  json_object_set_int_member (msg, "attempt", self->attempt);
   json_object_set_string_member (desc, "type", type);
   json_object_set_string_member (desc, "sdp", sdp);
   json_object_set_object_member (msg, "sdp", desc);
@@ -154,6 +202,7 @@ on_local_candidate (VchatdMedia *media, guint mline, const char *candidate, Vcha
   JsonObject *ice = json_object_new ();
 
   json_object_set_string_member (msg, "call", self->server_id);
+  json_object_set_int_member (msg, "attempt", self->attempt);
   json_object_set_string_member (ice, "candidate", candidate);
   json_object_set_int_member (ice, "sdpMLineIndex", mline);
   json_object_set_object_member (msg, "ice", ice);
@@ -183,6 +232,7 @@ on_media_state (VchatdMedia *media, GParamSpec *pspec, VchatdCall *self)
 {
   switch (vchatd_media_get_state (media)) {
   case VCHATD_MEDIA_STATE_CONNECTED:
+    media_flows (self);
     if (self->state == VCHATD_CALL_CONNECTING || self->state == VCHATD_CALL_RECONNECTING)
       set_state (self, VCHATD_CALL_CONNECTED);
     publish_remote_node (self, media);
@@ -190,11 +240,10 @@ on_media_state (VchatdMedia *media, GParamSpec *pspec, VchatdCall *self)
   case VCHATD_MEDIA_STATE_FAILED: {
     const char *why = NULL;
 
-    /* No media for a while: the peer vanished (a crash, a lost network).
-     * Reconnection will build a new media session here; for now the call
-     * ends, and the server is told so it does not wait for its grace time.
-     * A description webrtcbin refused, or our own media failing, is an
-     * error, not a lost peer. */
+    /* ICE failed, or no media for a while: the path broke (a cut, a new
+     * network, a peer that vanished). The call tries a new connection (see
+     * reconnect()). A description webrtcbin refused, or our own media
+     * failing, is an error, not a broken path. */
     switch (vchatd_media_get_failure (media, &why)) {
     case VCHATD_MEDIA_FAILURE_PEER:
       g_warning ("call %s: the peer sent a session description webrtcbin cannot use: %s",
@@ -206,8 +255,7 @@ on_media_state (VchatdMedia *media, GParamSpec *pspec, VchatdCall *self)
       vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
       break;
     default:
-      g_message ("call %s: media lost: %s", self->path, why ? why : "no reason given");
-      vchatd_call_end (self, VCHATD_END_PEER_LOST, TRUE);
+      media_broken (self, why ? why : "the media stopped");
       break;
     }
     break;
@@ -255,7 +303,15 @@ on_stats_updated (VchatdMedia *media, VchatdCall *self)
 {
   const char *quality = vchatd_media_get_quality (media);
 
-  vchat_dbus_call_set_stats (self->skeleton, vchatd_media_get_stats (media));
+  g_autoptr (GVariant) stats = g_variant_ref_sink (vchatd_media_get_stats (media));
+  GVariantDict dict;
+  gint silence = vchatd_media_get_silence_ms (media);
+
+  g_variant_dict_init (&dict, stats);
+  g_variant_dict_insert (&dict, "attempt", "u", self->attempt);
+  g_variant_dict_insert (&dict, "reconnects", "u", self->reconnects);
+  g_variant_dict_insert (&dict, "silence-ms", "u", (guint) MAX (silence, 0));
+  vchat_dbus_call_set_stats (self->skeleton, g_variant_dict_end (&dict));
   /* The skeleton emits PropertiesChanged only when the word changes. */
   vchat_dbus_call_set_quality (self->skeleton,
                                self->state == VCHATD_CALL_CONNECTED && quality ? quality : "");
@@ -332,6 +388,245 @@ media_start (VchatdCall *self, GError **error)
   return TRUE;
 }
 
+/* Reconnection
+ *
+ * webrtcbin 1.22 cannot restart ICE, so a call whose path broke gets a new
+ * media session, negotiated through the server as a new attempt of the
+ * same call (docs/protocol.md, "Reconnecting a call"). The call object,
+ * its D-Bus path and its node names stay; the offerer stays the offerer.
+ * Attempts follow each other until media flows again or the call has been
+ * without media for reconnect-timeout; then it ends with reason network. */
+
+static void arm_attempt_timer (VchatdCall *self);
+
+static guint
+reconnect_seconds (VchatdCall *self)
+{
+  return self->media_settings->reconnect_seconds ? self->media_settings->reconnect_seconds
+                                                 : DEFAULT_RECONNECT_SECONDS;
+}
+
+static gboolean
+give_up_if_late (VchatdCall *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (!self->broken_since_us ||
+      now - self->broken_since_us < (gint64) reconnect_seconds (self) * G_USEC_PER_SEC)
+    return FALSE;
+  g_message ("call %s: no media for %u s; the connection could not be restored", self->path,
+             reconnect_seconds (self));
+  vchatd_call_end (self, VCHATD_END_NETWORK, TRUE);
+  return TRUE;
+}
+
+static gboolean
+send_restart (VchatdCall *self)
+{
+  g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_SIGNAL);
+  g_autoptr (GError) error = NULL;
+
+  json_object_set_string_member (msg, "call", self->server_id);
+  json_object_set_int_member (msg, "attempt", self->attempt);
+  json_object_set_boolean_member (msg, "restart", TRUE);
+  if (vchatd_signaling_send (self->signaling, msg, &error))
+    return TRUE;
+  g_debug ("call %s: the restart waits for the server: %s", self->path, error->message);
+  return FALSE;
+}
+
+/* A new media session for @attempt; @ask_peer: this side starts it (and
+ * tells the peer), rather than following the peer's restart. */
+static void
+reconnect (VchatdCall *self, guint attempt, gboolean ask_peer, const char *why)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (give_up_if_late (self))
+    return;
+  if (attempt > VCHAT_MAX_ATTEMPT) {
+    g_message ("call %s: %u connection attempts; giving up", self->path, VCHAT_MAX_ATTEMPT);
+    vchatd_call_end (self, VCHATD_END_NETWORK, TRUE);
+    return;
+  }
+  if (self->state == VCHATD_CALL_CONNECTED)
+    set_state (self, VCHATD_CALL_RECONNECTING);
+  /* Without the server the peer cannot be asked, and an offer would be
+   * lost: the media as it is stays (it may come back by itself) until the
+   * signaling connection is back. */
+  if (ask_peer && vchatd_signaling_get_state (self->signaling) != VCHATD_SIGNALING_ONLINE) {
+    if (!self->waiting_for_server)
+      g_message ("call %s: %s; reconnecting once the signaling server is back", self->path, why);
+    self->waiting_for_server = TRUE;
+    arm_attempt_timer (self);
+    return;
+  }
+  self->waiting_for_server = FALSE;
+  self->attempt = attempt;
+  self->reconnects++;
+  self->attempt_started_us = g_get_monotonic_time ();
+  g_message ("call %s: reconnecting (attempt %u): %s", self->path, attempt, why);
+  /* The signaling connection may have broken with the media path: TCP
+   * would say so in minutes, or deliver the restart late after its own
+   * backoff. Asked now, it finds out in seconds and resumes, and what is
+   * sent meanwhile goes out on the new connection. */
+  vchatd_signaling_check (self->signaling, "a call is reconnecting");
+  if (ask_peer && !send_restart (self))
+    self->waiting_for_server = TRUE;
+  media_clear (self);
+  if (!media_start (self, &error)) {
+    g_warning ("call %s: cannot start media again: %s", self->path, error->message);
+    vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
+    return;
+  }
+  arm_attempt_timer (self);
+}
+
+static gboolean
+on_attempt_timeout (gpointer data)
+{
+  VchatdCall *self = data;
+  g_autofree char *why = NULL;
+
+  self->attempt_timer = 0;
+  if (give_up_if_late (self))
+    return G_SOURCE_REMOVE;
+  why = g_strdup_printf ("attempt %u did not connect within %u s", self->attempt,
+                         self->attempt_timeout_s);
+  /* Each attempt gets longer than the last (a slow path, a loaded machine). */
+  self->attempt_timeout_s += self->attempt_timeout_s / 2;
+  reconnect (self, self->attempt + 1, TRUE, why);
+  return G_SOURCE_REMOVE;
+}
+
+/* The next attempt when this one has not connected in time, or the end
+ * when the deadline comes first. */
+static void
+arm_attempt_timer (VchatdCall *self)
+{
+  gint64 left_us = self->broken_since_us +
+                   (gint64) reconnect_seconds (self) * G_USEC_PER_SEC - g_get_monotonic_time ();
+  guint ms = MIN (self->attempt_timeout_s * 1000, (guint) MAX (left_us / 1000, 0) + 1);
+
+  g_clear_handle_id (&self->attempt_timer, g_source_remove);
+  self->attempt_timer = g_timeout_add (ms, on_attempt_timeout, self);
+}
+
+/* The path broke (ICE failed, the media stopped). Attempts are at least
+ * two seconds apart, so a path that fails at once does not spin. */
+static void
+media_broken (VchatdCall *self, const char *why)
+{
+  gint64 now = g_get_monotonic_time ();
+  gint silence;
+
+  if (self->state != VCHATD_CALL_CONNECTED && self->state != VCHATD_CALL_RECONNECTING &&
+      self->state != VCHATD_CALL_CONNECTING)
+    return;
+  if (!self->broken_since_us) {
+    silence = self->media ? vchatd_media_get_silence_ms (self->media) : -1;
+    self->broken_since_us = now - (gint64) MAX (silence, 0) * 1000;
+    self->attempt_timeout_s = ATTEMPT_TIMEOUT_S;
+  }
+  if (now - self->attempt_started_us < 2 * G_USEC_PER_SEC) {
+    g_debug ("call %s: %s; the next attempt in 2 s", self->path, why);
+    g_clear_handle_id (&self->attempt_timer, g_source_remove);
+    self->attempt_timer = g_timeout_add (2000, on_attempt_timeout, self);
+    return;
+  }
+  reconnect (self, self->attempt + 1, TRUE, why);
+}
+
+/* Media flows (again). */
+static void
+media_flows (VchatdCall *self)
+{
+  if (self->broken_since_us && self->attempt > 0)
+    g_message ("call %s: reconnected (attempt %u) %.1f s after the media stopped", self->path,
+               self->attempt, (g_get_monotonic_time () - self->broken_since_us) / 1e6);
+  self->broken_since_us = 0;
+  self->waiting_for_server = FALSE;
+  g_clear_handle_id (&self->attempt_timer, g_source_remove);
+}
+
+static gboolean
+on_network_check (gpointer data)
+{
+  VchatdCall *self = data;
+  gint silence;
+
+  self->network_check = 0;
+  if (self->state != VCHATD_CALL_CONNECTED || !self->media)
+    return G_SOURCE_REMOVE;
+  silence = vchatd_media_get_silence_ms (self->media);
+  if (silence >= NETWORK_CHECK_MS - 250)
+    media_broken (self, "the network changed and the media stopped");
+  return G_SOURCE_REMOVE;
+}
+
+/* Addresses or routes changed: if the media stops with it, the path went
+ * with the old address; do not wait for the watchdog. */
+static void
+on_network_changed (GNetworkMonitor *monitor, gboolean available, VchatdCall *self)
+{
+  if (self->state == VCHATD_CALL_CONNECTED && !self->network_check)
+    self->network_check = g_timeout_add (NETWORK_CHECK_MS, on_network_check, self);
+}
+
+/* The signaling connection is back (resumed after a drop): a call whose
+ * media is broken tries again at once, rather than wait for its timer
+ * (what it sent before may have been lost with the old connection). */
+static void
+on_signaling_state (VchatdSignaling *signaling, GParamSpec *pspec, VchatdCall *self)
+{
+  if (vchatd_signaling_get_state (signaling) != VCHATD_SIGNALING_ONLINE ||
+      !self->broken_since_us || !self->server_id ||
+      (self->media && vchatd_media_get_state (self->media) == VCHATD_MEDIA_STATE_CONNECTED))
+    return;
+  reconnect (self, self->attempt + 1, TRUE, "the signaling connection is back");
+}
+
+/* The peer's connection to the server dropped (peer_away) and its media
+ * stopped: it is gone, not behind a broken path. */
+static gboolean
+peer_gone (VchatdCall *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (!self->peer_away_since_us || !self->broken_since_us ||
+      now - self->peer_away_since_us < PEER_AWAY_LOST_S * G_USEC_PER_SEC)
+    return FALSE;
+  g_message ("call %s: the peer's connection to the server dropped %.1f s ago and its media "
+             "stopped: the peer is gone",
+             self->path, (now - self->peer_away_since_us) / 1e6);
+  vchatd_call_end (self, VCHATD_END_PEER_LOST, TRUE);
+  return TRUE;
+}
+
+static gboolean
+on_peer_away_tick (gpointer data)
+{
+  VchatdCall *self = data;
+  guint id = self->peer_away_timer;
+
+  self->peer_away_timer = 0;
+  if (peer_gone (self))
+    return G_SOURCE_REMOVE; /* the call has ended (and may be gone) */
+  self->peer_away_timer = id;
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+handle_peer_away (VchatdCall *self, gboolean away)
+{
+  g_debug ("call %s: the peer's connection to the server %s", self->path,
+           away ? "dropped" : "is back");
+  g_clear_handle_id (&self->peer_away_timer, g_source_remove);
+  self->peer_away_since_us = away ? g_get_monotonic_time () : 0;
+  if (away)
+    self->peer_away_timer = g_timeout_add_seconds (1, on_peer_away_tick, self);
+}
+
 /* Server messages */
 
 static GVariant *
@@ -365,6 +660,16 @@ handle_matched (VchatdCall *self, VchatMsg *msg)
   vchat_dbus_call_set_peer (self->skeleton, peer_variant (vchat_msg_get_object (msg, "peer"),
                                                           (const char *const *) common));
   set_state (self, VCHATD_CALL_CONNECTING);
+  /* The first attempt gets longer (the peer may still be setting up). */
+  self->attempt = 0;
+  self->broken_since_us = self->attempt_started_us = g_get_monotonic_time ();
+  self->attempt_timeout_s = 2 * ATTEMPT_TIMEOUT_S;
+  arm_attempt_timer (self);
+  if (!self->monitor) {
+    self->monitor = g_object_ref (g_network_monitor_get_default ());
+    g_signal_connect (self->monitor, "network-changed", G_CALLBACK (on_network_changed), self);
+    g_signal_connect (self->signaling, "notify::state", G_CALLBACK (on_signaling_state), self);
+  }
   if (!media_start (self, &error)) {
     g_warning ("call %s: cannot start media: %s", self->path, error->message);
     vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
@@ -377,8 +682,25 @@ handle_signal (VchatdCall *self, VchatMsg *msg)
   g_autoptr (GError) error = NULL;
   JsonObject *sdp = vchat_msg_get_object (msg, "sdp");
   JsonObject *ice = vchat_msg_get_object (msg, "ice");
+  gint64 attempt = vchat_msg_get_int (msg, "attempt", 0);
   gboolean ok;
 
+  if (attempt < self->attempt) {
+    g_debug ("call %s: a signal of attempt %" G_GINT64_FORMAT " (now %u), dropped", self->path,
+             attempt, self->attempt);
+    return;
+  }
+  if (attempt > self->attempt) {
+    if (!self->broken_since_us) {
+      self->broken_since_us = g_get_monotonic_time ();
+      self->attempt_timeout_s = ATTEMPT_TIMEOUT_S;
+    }
+    reconnect (self, attempt, FALSE, "the peer asked");
+    if (self->state == VCHATD_CALL_ENDED)
+      return;
+  }
+  if (vchat_msg_has (msg, "restart"))
+    return; /* this attempt is already under way */
   if (!self->media) {
     g_debug ("call %s: signal before media, ignored", self->path);
     return;
@@ -430,12 +752,25 @@ vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg)
   case VCHAT_MSG_SIGNAL:
     handle_signal (self, msg);
     break;
-  case VCHAT_MSG_PEER_LEFT:
-    vchatd_call_end (self, vchatd_end_reason_from_peer_left (vchat_msg_get_string (msg, "reason")),
-                     FALSE);
+  case VCHAT_MSG_PEER_LEFT: {
+    VchatdEndReason reason =
+      vchatd_end_reason_from_peer_left (vchat_msg_get_string (msg, "reason"));
+
+    /* A peer that leaves while the call reconnects gave up on the path
+     * (its deadline came first): for both, the connection could not be
+     * restored. */
+    if (self->state == VCHATD_CALL_RECONNECTING && reason != VCHATD_END_PEER_LOST)
+      reason = VCHATD_END_NETWORK;
+    vchatd_call_end (self, reason, FALSE);
     break;
+  }
   case VCHAT_MSG_INVITE_EXPIRED:
     vchatd_call_end (self, VCHATD_END_EXPIRED, FALSE);
+    break;
+  case VCHAT_MSG_PEER_AWAY:
+    if (self->state == VCHATD_CALL_CONNECTING || self->state == VCHATD_CALL_CONNECTED ||
+        self->state == VCHATD_CALL_RECONNECTING)
+      handle_peer_away (self, vchat_msg_get_bool (msg, "away"));
     break;
   case VCHAT_MSG_CALL_ENDED:
   case VCHAT_MSG_INVITE_CANCELLED:
@@ -707,6 +1042,7 @@ vchatd_call_dispose (GObject *object)
 {
   VchatdCall *self = VCHATD_CALL (object);
 
+  reconnect_clear (self);
   media_clear (self);
   if (self->object_manager && self->path) {
     g_dbus_object_manager_server_unexport (self->object_manager, self->path);

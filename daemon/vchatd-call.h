@@ -31,6 +31,7 @@ typedef struct {
   guint max_bitrate_kbps;
   gboolean publish_nodes; /* remote video and preview as PipeWire nodes */
   guint watchdog_seconds;
+  guint reconnect_seconds; /* a broken call ends after this long without media */
   /* The user's own TURN server (GSettings turn-server, "" for none) and its
    * credentials from the keyring (NULL when not set), used in addition to
    * the servers of welcome. The credentials are never logged. */

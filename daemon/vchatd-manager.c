@@ -745,6 +745,9 @@ on_settings_changed (GSettings *settings, const char *key, VchatdManager *self)
     /* Read by each call as it connects. */
     g_free (config->media.turn_server);
     config->media.turn_server = g_settings_get_string (settings, key);
+  } else if (g_str_equal (key, "reconnect-timeout")) {
+    /* Read by each call when its connection breaks. */
+    config->media.reconnect_seconds = g_settings_get_uint (settings, key);
   } else if (g_str_equal (key, "relay-only")) {
     config->media.relay_only = g_settings_get_boolean (settings, key);
   } else if (g_str_equal (key, "max-bitrate")) {

@@ -288,6 +288,16 @@ media_on_inbound_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+gint
+vchatd_media_get_silence_ms (VchatdMedia *self)
+{
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), -1);
+
+  if (!g_atomic_int_get (&self->media_seen))
+    return -1;
+  return media_session_ms (self) - g_atomic_int_get (&self->last_inbound_ms);
+}
+
 void
 media_check_watchdog (VchatdMedia *self)
 {

@@ -126,6 +126,8 @@ void vchatd_media_set_max_bitrate (VchatdMedia *self, guint kbps);
 void vchatd_media_set_camera (VchatdMedia *self, const char *target);
 
 VchatdMediaState vchatd_media_get_state (VchatdMedia *self);
+/* Milliseconds since the peer's media last arrived, or -1 before any has. */
+gint vchatd_media_get_silence_ms (VchatdMedia *self);
 /* NONE unless FAILED; @message (may be NULL) says what went wrong. */
 VchatdMediaFailure vchatd_media_get_failure (VchatdMedia *self, const char **message);
 /* The latest stats (refreshed every second while connecting/connected), as

@@ -351,6 +351,15 @@ probe (VchatdSignaling *self, gint64 timeout_us, const char *reason)
   send_now (self, ping);
 }
 
+void
+vchatd_signaling_check (VchatdSignaling *self, const char *reason)
+{
+  g_return_if_fail (VCHATD_IS_SIGNALING (self));
+
+  if (self->running)
+    probe (self, PROBE_NETWORK_TIMEOUT_US, reason);
+}
+
 static gboolean
 watchdog_cb (gpointer data)
 {

@@ -55,6 +55,12 @@ JsonArray *vchatd_signaling_get_ice_servers (VchatdSignaling *self);
 /* Sends @msg (a protocol object) when online; FALSE with
  * G_IO_ERROR_NOT_CONNECTED otherwise. */
 gboolean vchatd_signaling_send (VchatdSignaling *self, JsonObject *msg, GError **error);
+/* Asks the server for a sign of life now (a call's media broke: the
+ * signaling connection may have gone with it); without an answer within a
+ * few seconds the connection is made again and the session resumed, and
+ * what was sent meanwhile goes out on it. @reason (a static string) is
+ * logged. */
+void vchatd_signaling_check (VchatdSignaling *self, const char *reason);
 
 /* Signals:
  *   "message" (VchatMsg *msg): a valid message from the server, other than

@@ -435,6 +435,24 @@ class NetLab:
         self._loss = {"a->b": 0.0, "b->a": 0.0}
         self._nft(self._nft_rules())
 
+    def cut(self, end):
+        """Cuts `end`'s link at R: every packet from or to it is dropped,
+        the signaling server's included (R runs it), as when a Wi-Fi drops.
+        The end's own address and routes stay (its kernel sees no change)."""
+        dev = ROUTER_DEV[end]
+        self._nft(f"table inet netlab_cut_{end} {{\n"
+                  "  chain cut_in {\n    type filter hook input priority -10; policy accept;\n"
+                  f'    iifname "{dev}" drop\n  }}\n'
+                  "  chain cut_fwd {\n    type filter hook forward priority -10; policy accept;\n"
+                  f'    iifname "{dev}" drop\n    oifname "{dev}" drop\n  }}\n'
+                  "  chain cut_out {\n    type filter hook output priority -10; policy accept;\n"
+                  f'    oifname "{dev}" drop\n  }}\n'
+                  "}\n")
+
+    def restore(self, end):
+        """Ends a cut()."""
+        self._nft(f"delete table inet netlab_cut_{end}\n")
+
     # -- counters ------------------------------------------------------------
 
     def _rx(self, end):

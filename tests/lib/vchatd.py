@@ -149,8 +149,19 @@ class Vchatd:
                       "vchatd to reach the signaling server")
 
     def _read(self, proc):
+        # VCHAT_TEST_LOG_DIR: each daemon's output also goes to a file there
+        # as it comes (to follow a run, or to look at one that hung).
+        log_dir = os.environ.get("VCHAT_TEST_LOG_DIR")
+        f = None
+        if log_dir:
+            os.makedirs(log_dir, exist_ok=True)
+            f = open(os.path.join(log_dir, f"vchatd-{proc.pid}.log"), "w", buffering=1)
         for line in proc.stdout:
             self.log_lines.append(line)
+            if f:
+                f.write(line)
+        if f:
+            f.close()
 
     @property
     def log(self):
