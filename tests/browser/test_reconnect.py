@@ -24,7 +24,6 @@
 
 Run like test_browser.py (meson sets the environment).
 """
-import json
 import os
 import signal
 import sys
