@@ -481,7 +481,7 @@ vchatctl_end_reason_text (const char *reason)
     { "next", "moved on to the next person" },
     { "peer-next", "the other person moved on to someone else" },
     { "peer-lost", "the other person vanished (no media, no signaling)" },
-    { "network", "the media connection failed" },
+    { "network", "the connection broke and could not be restored" },
     { "expired", "the invite or the ringing timed out" },
     { "error", "something broke (see: journalctl --user -u vchatd)" },
   };

@@ -316,7 +316,8 @@ ended_text (VchatdEndReason reason, VchatdCallState old, const char *name)
   case VCHATD_END_PEER_LOST:
     return g_strdup_printf ("The connection to %s was lost.", name);
   case VCHATD_END_NETWORK:
-    return g_strdup ("The connection to the vchat server was lost.");
+    return g_strdup ("The connection broke and could not be restored; check the network "
+                     "and call again.");
   case VCHATD_END_REJECTED:
     return g_strdup_printf ("%s declined the call.", name);
   case VCHATD_END_EXPIRED:
