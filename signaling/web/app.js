@@ -78,6 +78,11 @@
   // A peer whose socket closed (`peer_away`) this long while our media is
   // stopped has vanished: the call ends instead of reconnecting to nobody.
   const PEER_AWAY_MS = 4000;
+  // After our own restart the old connection is closed once the peer has
+  // signalled for the new attempt (so it had our restart first), or after
+  // this long: closed at once, its end can reach a peer whose path works
+  // before the restart does (vchatd then takes it for a media failure).
+  const RETIRE_MS = 2000;
   const MAX_ATTEMPT = 10000;
   const $ = (id) => document.getElementById(id);
   const utf8len = (s) => new TextEncoder().encode(s).length;
@@ -694,10 +699,31 @@
 
   let disconnectTimer = null;
 
+  /* An old connection (and its channel) to close soon, see RETIRE_MS. */
+  let retired = null;
+
+  function closeRetired() {
+    const r = retired;
+    if (!r) return;
+    retired = null;
+    clearTimeout(r.timer);
+    closePeer(r.pc, r.channel);
+  }
+
+  function closePeer(pc, channel) {
+    if (channel) {
+      try { channel.close(); } catch (e) { /* ignore */ }
+    }
+    if (pc) {
+      try { pc.close(); } catch (e) { /* ignore */ }
+    }
+  }
+
   /* Throws the call's peer connection (and its data channel) away and builds
    * the one for `attempt`, with the same local stream and role; the call and
-   * the remote picture stay. Returns the offerer's offer when inChain. */
-  function rebuild(attempt, inChain) {
+   * the remote picture stay. ownRestart: the old connection is closed a
+   * little later (RETIRE_MS). Returns the offerer's offer when inChain. */
+  function rebuild(attempt, inChain, ownRestart) {
     const id = st.call.id;
     st.attempt = attempt;
     // What we still had to send for older attempts is of no use to the peer.
@@ -709,11 +735,12 @@
     const oldPc = st.pc;
     st.channel = null;
     st.pc = null;
-    if (oldChannel) {
-      try { oldChannel.close(); } catch (e) { /* ignore */ }
-    }
-    if (oldPc) {
-      try { oldPc.close(); } catch (e) { /* ignore */ }
+    closeRetired();
+    if (ownRestart && oldPc) {
+      // Its events are ignored from now on (it is no longer st.pc).
+      retired = { pc: oldPc, channel: oldChannel, timer: setTimeout(closeRetired, RETIRE_MS) };
+    } else {
+      closePeer(oldPc, oldChannel);
     }
     ui.chatInput.disabled = true;
     ui.send.disabled = true;
@@ -807,7 +834,7 @@
     log('restart (' + reason + '): attempt ' + attempt);
     r.restarts++;
     r.lastRestart = now;
-    rebuild(attempt, false);
+    rebuild(attempt, false, true);
     // Queued after rebuild() dropped the older attempts' signals, and
     // before the offer (which rebuild() queued on the signal chain).
     send({ type: 'signal', call: st.call.id, restart: true, attempt });
@@ -853,6 +880,7 @@
       armRetry();
     }
     if (msg.restart) return;
+    closeRetired();   // the peer is at this attempt: it had our restart
     const pc = st.pc;
     try {
       await applySignal(pc, msg, attempt);
@@ -929,12 +957,8 @@
       const id = st.call.id;
       dropPending((m) => m.type === 'signal' && m.call === id);
     }
-    if (st.channel) {
-      try { st.channel.close(); } catch (e) { /* ignore */ }
-    }
-    if (st.pc) {
-      try { st.pc.close(); } catch (e) { /* ignore */ }
-    }
+    closeRetired();
+    closePeer(st.pc, st.channel);
     st.channel = null;
     st.pc = null;
     st.pendingIce = [];
