@@ -128,3 +128,27 @@ def test_browser_random_matched_with_daemon(server, plain_daemons, browser):
     d.wait_call_state(path, "connected", 30)
     assert d.call_prop(path, "Peer")["common-interests"] == ["linux"]
     check_call(d, path, page)
+
+
+def test_browser_restart_with_daemon(server, plain_daemons, browser):
+    """The page starts a new attempt of a working call (window.vchat.restart(),
+    as when it sees its path broken): the daemon, the offerer, follows with
+    an offer for attempt 1, and the same call carries video and text again
+    (docs/protocol.md, "Reconnecting a call")."""
+    d = plain_daemons("red")
+    page = browser(server.url + "/")
+    path = d.manager("StartRandom", "(a{sv})", {"interests": GLib.Variant("as", ["linux"])})
+    until(lambda: page.eval("window.vchat && window.vchat.signaling === 'online'"), "the page online")
+    page.eval("window.vchat.start({interests: ['linux']})")
+    d.wait_call_state(path, "connected", 30)
+    until(lambda: page.eval(INBOUND_VIDEO_JS) > 0, "frames decoded in the browser")
+    call_id = page.eval("window.vchat.call.id")
+    assert page.eval("window.vchat.call.role") == "answerer"   # toward a daemon, always
+
+    assert page.eval("window.vchat.restart()") is True
+    until(lambda: page.eval("window.vchat.state === 'connected' && window.vchat.attempt === 1"),
+          "the page to reconnect at attempt 1", timeout=30)
+    assert page.eval("window.vchat.call.id") == call_id
+    assert page.eval("window.vchat.reconnects") == 1
+    assert d.call_prop(path, "State") == "connected"
+    check_call(d, path, page)
