@@ -128,6 +128,11 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     STR ("code", TRUE, 1, 64),
     STR ("claim", TRUE, 1, 128),
   } },
+  [VCHAT_MSG_REJOIN] = { "rejoin", VCHAT_MSG_FROM_CLIENT, {
+    CALL,
+    STR ("secret", TRUE, 16, 128),
+    { "kind", F_ENUM, FALSE, 0, 0, 0, kinds },
+  } },
   [VCHAT_MSG_ACCEPT] = { "accept", VCHAT_MSG_FROM_CLIENT, { CALL } },
   [VCHAT_MSG_REJECT] = { "reject", VCHAT_MSG_FROM_CLIENT, { CALL } },
   [VCHAT_MSG_NEXT] = { "next", VCHAT_MSG_FROM_CLIENT, { CALL } },
@@ -161,6 +166,7 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     { "common_interests", F_STRV, FALSE, 0, 32, 16, NULL },
     { "kind", F_ENUM, FALSE, 0, 0, 0, kinds },
     { "ice_servers", F_SERVERS, FALSE, 0, 0, 16, NULL },
+    STR ("secret", FALSE, 16, 128),
   } },
   [VCHAT_MSG_INVITE] = { "invite", VCHAT_MSG_FROM_SERVER, {
     STR ("code", TRUE, 1, 64),
@@ -190,6 +196,7 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     { "reason", F_ENUM, TRUE, 0, 0, 0, own_reasons },
   } },
   [VCHAT_MSG_REPORTED] = { "reported", VCHAT_MSG_FROM_SERVER, { CALL } },
+  [VCHAT_MSG_REJOINED] = { "rejoined", VCHAT_MSG_FROM_SERVER, { CALL } },
   [VCHAT_MSG_PEER_AWAY] = { "peer_away", VCHAT_MSG_FROM_SERVER, {
     CALL,
     { "away", F_BOOL, TRUE, 0, 0, 0, NULL },

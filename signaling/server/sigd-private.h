@@ -81,6 +81,9 @@ struct _SigdSession {
   char *language;
 
   SigdCall *call;      /* ringing or active, at most one */
+  char *rejoin_call;   /* the call it waits to rejoin (see handle_rejoin) */
+  char *rejoin_secret;
+  guint rejoin_source; /* gives up waiting */
   GQueue recent_calls; /* SigdPastCall, for reports after a call */
   guint open_invites;
 };
@@ -105,6 +108,7 @@ struct _SigdCall {
   GStrv common;
   char *code;
   guint ring_source;
+  char *secret; /* both sessions hold it: a fresh server re-pairs them with it */
 };
 
 typedef struct {
@@ -149,6 +153,7 @@ struct _SigdServer {
   GHashTable *sessions;      /* id → SigdSession*, owned */
   GHashTable *by_resume;     /* resume token → SigdSession* */
   GHashTable *calls;         /* id → SigdCall*, owned */
+  GHashTable *rejoins;       /* call id → SigdSession* waiting for the other side */
   GQueue queue;              /* SigdSession*, in arrival order */
   GHashTable *rematch_block; /* "idA idB" → gint64 monotonic deadline */
 

@@ -34,6 +34,7 @@
 static void session_end (SigdServer *server, SigdSession *session, const char *peer_reason);
 static guint schedule_grace_end (SigdSession *session, guint ms);
 static SigdSession *call_peer (SigdCall *call, SigdSession *session);
+static void rejoin_clear (SigdServer *server, SigdSession *session);
 static void session_detach (SigdServer *server, SigdSession *session);
 static void end_call (SigdServer *server, SigdCall *call, SigdSession *ender,
                       const char *peer_reason, const char *own_reason);
@@ -233,6 +234,9 @@ session_free (SigdSession *session)
   else
     g_hash_table_insert (per_key, g_strdup (session->key), GUINT_TO_POINTER (n - 1));
   g_clear_handle_id (&session->grace_source, g_source_remove);
+  g_clear_handle_id (&session->rejoin_source, g_source_remove);
+  g_free (session->rejoin_call);
+  g_free (session->rejoin_secret);
   g_queue_clear_full (&session->outbox, g_free);
   g_queue_clear_full (&session->recent_calls, (GDestroyNotify) past_call_free);
   g_free (session->id);
@@ -282,6 +286,7 @@ session_end (SigdServer *server, SigdSession *session, const char *peer_reason)
     sigd_matcher_dequeue (server, session);
   if (session->call)
     end_call (server, session->call, session, peer_reason, NULL);
+  rejoin_clear (server, session);
   sigd_invites_drop_session (server, session);
   if (session->conn)
     session->conn->session = NULL;
@@ -364,6 +369,7 @@ call_free (SigdCall *call)
 {
   g_clear_handle_id (&call->ring_source, g_source_remove);
   g_free (call->id);
+  g_free (call->secret);
   g_strfreev (call->common);
   g_free (call->code);
   g_free (call);
@@ -406,6 +412,7 @@ send_matched (SigdCall *call, SigdSession *to, gboolean offerer)
                                 sigd_strv_to_json ((const char *const *) call->common));
   json_object_set_string_member (msg, "kind", call->kind == SIGD_CALL_RANDOM ? "random" : "invite");
   json_object_set_array_member (msg, "ice_servers", sigd_call_ice_servers (to->server, to));
+  json_object_set_string_member (msg, "secret", call->secret);
   session_send_take (to, msg);
 }
 
@@ -422,14 +429,16 @@ sigd_server_activate_call (SigdServer *server, SigdCall *call)
   g_debug ("call %s: active", call->id);
 }
 
-SigdCall *
-sigd_server_start_call (SigdServer *server, SigdCallKind kind, SigdSession *a, SigdSession *b,
-                        GStrv common)
+/* @id is taken. */
+static SigdCall *
+call_new (SigdServer *server, char *id, SigdCallKind kind, SigdSession *a, SigdSession *b,
+          GStrv common)
 {
   SigdCall *call = g_new0 (SigdCall, 1);
 
   g_assert (a->call == NULL && b->call == NULL);
-  call->id = sigd_random_hex (8);
+  call->id = id;
+  call->secret = sigd_random_hex (16);
   call->kind = kind;
   call->state = SIGD_CALL_RINGING;
   call->a = a;
@@ -439,6 +448,13 @@ sigd_server_start_call (SigdServer *server, SigdCallKind kind, SigdSession *a, S
   b->call = call;
   g_hash_table_insert (server->calls, call->id, call);
   return call;
+}
+
+SigdCall *
+sigd_server_start_call (SigdServer *server, SigdCallKind kind, SigdSession *a, SigdSession *b,
+                        GStrv common)
+{
+  return call_new (server, sigd_random_hex (8), kind, a, b, common);
 }
 
 static void
@@ -753,6 +769,121 @@ handle_answer (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     end_call (server, call, session, "rejected", "rejected");
 }
 
+/* Rejoining a call (docs/protocol.md, "A server that restarted"): a server
+ * that restarted knows none of the calls whose media still flows between
+ * its clients. Each side comes back with a new session and asks to rejoin
+ * its call by id with the call's secret; the first waits (REJOIN_WAIT_S),
+ * and when the other side asks with the same id and secret, the call is
+ * made again under its old id and both get `rejoined`. */
+#define REJOIN_WAIT_S 60
+
+static void
+rejoin_clear (SigdServer *server, SigdSession *session)
+{
+  if (!session->rejoin_call)
+    return;
+  if (g_hash_table_lookup (server->rejoins, session->rejoin_call) == session)
+    g_hash_table_remove (server->rejoins, session->rejoin_call);
+  g_clear_handle_id (&session->rejoin_source, g_source_remove);
+  g_clear_pointer (&session->rejoin_call, g_free);
+  g_clear_pointer (&session->rejoin_secret, g_free);
+}
+
+typedef struct {
+  SigdServer *server;
+  char *session_id;
+} RejoinWait;
+
+static void
+rejoin_wait_free (gpointer data)
+{
+  RejoinWait *w = data;
+
+  g_free (w->session_id);
+  g_free (w);
+}
+
+static gboolean
+rejoin_wait_over (gpointer data)
+{
+  RejoinWait *w = data;
+  SigdSession *session = g_hash_table_lookup (w->server->sessions, w->session_id);
+  g_autoptr (JsonObject) msg = NULL;
+
+  if (!session)
+    return G_SOURCE_REMOVE;
+  session->rejoin_source = 0;
+  msg = vchat_msg_object_new (VCHAT_MSG_ERROR);
+  json_object_set_string_member (msg, "code",
+                                 vchat_proto_error_to_string (VCHAT_PROTO_ERROR_UNKNOWN_CALL));
+  json_object_set_string_member (msg, "message",
+                                 "The other side of this call did not come back to rejoin it.");
+  json_object_set_string_member (msg, "ref", "rejoin");
+  sigd_session_send (session, msg);
+  rejoin_clear (w->server, session);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+handle_rejoin (SigdServer *server, SigdConn *conn, VchatMsg *msg)
+{
+  SigdSession *session = conn->session;
+  const char *id = vchat_msg_get_string (msg, "call");
+  const char *secret = vchat_msg_get_string (msg, "secret");
+  SigdCallKind kind = g_strcmp0 (vchat_msg_get_string (msg, "kind"), "invite") == 0
+                        ? SIGD_CALL_INVITE
+                        : SIGD_CALL_RANDOM;
+  SigdSession *waiting;
+  SigdCall *call;
+
+  if (session->call || session->queued) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "rejoin",
+                          "You are in a call or in the queue; only a session without either can "
+                          "rejoin a call.");
+    return;
+  }
+  if (g_hash_table_contains (server->calls, id)) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "rejoin",
+                          "This call is still going on here; resume the session that was in it.");
+    return;
+  }
+  waiting = g_hash_table_lookup (server->rejoins, id);
+  if (waiting == session)
+    return; /* asked twice */
+  if (!waiting) {
+    RejoinWait *w = g_new0 (RejoinWait, 1);
+
+    rejoin_clear (server, session);
+    session->rejoin_call = g_strdup (id);
+    session->rejoin_secret = g_strdup (secret);
+    g_hash_table_insert (server->rejoins, session->rejoin_call, session);
+    w->server = server;
+    w->session_id = g_strdup (session->id);
+    session->rejoin_source = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, REJOIN_WAIT_S,
+                                                         rejoin_wait_over, w, rejoin_wait_free);
+    g_debug ("call %s: session %s waits to rejoin it", id, session->id);
+    return;
+  }
+  if (!token_matches (waiting->rejoin_secret, secret)) {
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_UNKNOWN_CALL, "rejoin",
+                          "No call with this id and secret waits to be rejoined.");
+    return;
+  }
+  rejoin_clear (server, waiting);
+  rejoin_clear (server, session);
+  call = call_new (server, g_strdup (id), kind, waiting, session, NULL);
+  g_free (call->secret);
+  call->secret = g_strdup (secret);
+  call->state = SIGD_CALL_ACTIVE;
+  g_debug ("call %s: rejoined by sessions %s and %s", id, waiting->id, session->id);
+  for (guint i = 0; i < 2; i++) {
+    JsonObject *out = vchat_msg_object_new (VCHAT_MSG_REJOINED);
+
+    json_object_set_string_member (out, "call", id);
+    session_send_take (i ? session : waiting, out);
+  }
+}
+
 static void
 handle_signal (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 {
@@ -903,6 +1034,9 @@ dispatch (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     break;
   case VCHAT_MSG_INVITE_RECLAIM:
     sigd_invites_handle_reclaim (server, conn, msg);
+    break;
+  case VCHAT_MSG_REJOIN:
+    handle_rejoin (server, conn, msg);
     break;
   default:
     /* The parser accepts only client messages. */
@@ -1177,6 +1311,7 @@ server_alloc (SigdConfig *config)
                                             (GDestroyNotify) session_free);
   server->by_resume = g_hash_table_new (g_str_hash, g_str_equal);
   server->calls = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) call_free);
+  server->rejoins = g_hash_table_new (g_str_hash, g_str_equal);
   g_queue_init (&server->queue);
   server->rematch_block = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   server->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
@@ -1311,6 +1446,7 @@ sigd_server_free (SigdServer *server)
   g_free (server->url);
   g_queue_clear (&server->queue);
   g_hash_table_destroy (server->calls);
+  g_hash_table_destroy (server->rejoins);
   g_hash_table_destroy (server->by_resume);
   g_hash_table_destroy (server->sessions);
   g_hash_table_destroy (server->per_address);

@@ -32,11 +32,16 @@ class Signald:
         `ip netns exec NS` to run it in a namespace of tests/lib/netlab.py."""
         self.binary = os.environ["VCHAT_SIGNALD"]
         self.web_root = os.environ.get("VCHAT_WEB_ROOT")
-        cmd = list(wrapper) + [self.binary, "--listen", listen, "--port", "0"]
+        self._start_args = (list(args), env, preexec_fn, listen, list(wrapper))
+        self.log_lines = []
+        self._spawn(0)
+
+    def _spawn(self, port):
+        args, env, preexec_fn, listen, wrapper = self._start_args
+        cmd = wrapper + [self.binary, "--listen", listen, "--port", str(port)]
         if self.web_root:
             cmd += ["--web-root", self.web_root]
-        cmd += list(args)
-        self.log_lines = []
+        cmd += args
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env=dict(os.environ, **(env or {})), preexec_fn=preexec_fn)
@@ -52,6 +57,15 @@ class Signald:
         self.ws_url = f"{'wss' if self.scheme == 'https' else 'ws'}://{self.host}:{self.port}/ws"
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    def kill_and_restart(self, pause=0.0):
+        """SIGKILLs the server and starts a new one (which knows nothing of
+        the old one's sessions) on the same address and port."""
+        self.proc.kill()
+        self.proc.wait(5)
+        self._reader.join(2)
+        time.sleep(pause)
+        self._spawn(self.port)
 
     def _read(self):
         for line in self.proc.stdout:

@@ -175,3 +175,34 @@ def test_peer_away_not_sent_for_a_clean_close(signald, connect):
     b.close(1000)
     a.expect("peer_left", call=call, reason="hangup")
     assert not a.peer_away, a.peer_away
+
+
+def test_rejoin_after_a_server_restart(signald, connect):
+    """A call's two sides come back to a server that never knew it (it
+    restarted): with the call's id and the secret `matched` gave them both,
+    it is paired again under the same id; a wrong secret pairs nothing."""
+    s1 = signald()
+    a, b = connect(s1, name="Alice"), connect(s1, name="Bob")
+    call, ma, mb = pair(a, b)
+    assert ma["secret"] == mb["secret"] and len(ma["secret"]) >= 32
+    secret = ma["secret"]
+    s2 = signald()
+    a2, b2, eve = (connect(s2, name="Alice"), connect(s2, name="Bob"),
+                   connect(s2, name="Eve"))
+    a2.send({"type": "rejoin", "call": call, "secret": secret, "kind": "random"})
+    a2.expect_nothing(0.3)
+    eve.send({"type": "rejoin", "call": call, "secret": "0" * 32})
+    eve.expect_error("unknown-call", ref="rejoin")
+    b2.send({"type": "rejoin", "call": call, "secret": secret})
+    assert a2.expect("rejoined") == {"type": "rejoined", "call": call}
+    assert b2.expect("rejoined") == {"type": "rejoined", "call": call}
+    b2.send({"type": "signal", "call": call, "restart": True, "attempt": 1})
+    assert a2.expect("signal")["attempt"] == 1
+    eve.send({"type": "signal", "call": call, "restart": True, "attempt": 1})
+    eve.expect_error("unknown-call")
+    # A call it knows cannot be taken over.
+    eve.send({"type": "rejoin", "call": call, "secret": secret})
+    eve.expect_error("bad-state", ref="rejoin")
+    a2.send({"type": "leave", "call": call})
+    a2.expect("call_ended", call=call, reason="hangup")
+    b2.expect("peer_left", call=call, reason="hangup")
