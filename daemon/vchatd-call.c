@@ -43,6 +43,7 @@ struct _VchatdCall {
   VchatdCallState state;
   VchatdCallOptions options;
   char *server_id;
+  char *secret; /* of the call, from matched: rejoins it on a server that restarted */
   char *invite_code;
   gboolean offerer;
   VchatdEndReason end_reason;
@@ -151,6 +152,27 @@ mark_ended (VchatdCall *self, VchatdEndReason reason)
   vchat_dbus_call_set_ended_at (self->skeleton, now_us ());
   set_state (self, VCHATD_CALL_ENDED);
   g_debug ("call %s: ended (%s)", self->path, vchatd_end_reason_to_string (reason));
+}
+
+gboolean
+vchatd_call_rejoin (VchatdCall *self)
+{
+  g_autoptr (JsonObject) msg = NULL;
+
+  if ((self->state != VCHATD_CALL_CONNECTING && self->state != VCHATD_CALL_CONNECTED &&
+       self->state != VCHATD_CALL_RECONNECTING) ||
+      !self->secret || !self->server_id)
+    return FALSE;
+  msg = vchat_msg_object_new (VCHAT_MSG_REJOIN);
+  json_object_set_string_member (msg, "call", self->server_id);
+  json_object_set_string_member (msg, "secret", self->secret);
+  json_object_set_string_member (msg, "kind",
+                                 self->kind == VCHATD_CALL_KIND_RANDOM ? "random" : "invite");
+  if (!vchatd_signaling_send (self->signaling, msg, NULL))
+    return FALSE;
+  g_message ("call %s: the signaling server forgot the call; asking it to pair us again",
+             self->path);
+  return TRUE;
 }
 
 void
@@ -657,6 +679,8 @@ handle_matched (VchatdCall *self, VchatMsg *msg)
   g_free (self->server_id);
   self->server_id = g_strdup (vchat_msg_get_string (msg, "call"));
   self->offerer = g_strcmp0 (vchat_msg_get_string (msg, "role"), "offerer") == 0;
+  g_free (self->secret);
+  self->secret = g_strdup (vchat_msg_get_string (msg, "secret"));
   vchat_dbus_call_set_peer (self->skeleton, peer_variant (vchat_msg_get_object (msg, "peer"),
                                                           (const char *const *) common));
   set_state (self, VCHATD_CALL_CONNECTING);
@@ -766,6 +790,12 @@ vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg)
   }
   case VCHAT_MSG_INVITE_EXPIRED:
     vchatd_call_end (self, VCHATD_END_EXPIRED, FALSE);
+    break;
+  case VCHAT_MSG_REJOINED:
+    g_message ("call %s: the signaling server knows the call again", self->path);
+    if (self->broken_since_us &&
+        !(self->media && vchatd_media_get_state (self->media) == VCHATD_MEDIA_STATE_CONNECTED))
+      reconnect (self, self->attempt + 1, TRUE, "the server knows the call again");
     break;
   case VCHAT_MSG_PEER_AWAY:
     if (self->state == VCHATD_CALL_CONNECTING || self->state == VCHATD_CALL_CONNECTED ||
@@ -1064,6 +1094,9 @@ vchatd_call_finalize (GObject *object)
   vchatd_call_options_clear (&self->options);
   g_free (self->path);
   g_free (self->server_id);
+  if (self->secret)
+    explicit_bzero (self->secret, strlen (self->secret));
+  g_free (self->secret);
   g_free (self->invite_code);
   G_OBJECT_CLASS (vchatd_call_parent_class)->finalize (object);
 }

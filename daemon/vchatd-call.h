@@ -74,6 +74,11 @@ void vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg);
 void vchatd_call_set_camera (VchatdCall *self, const char *target);
 void vchatd_call_set_max_bitrate (VchatdCall *self, guint kbps);
 /* Ends the call now (the session with the server is gone, or shutdown). */
+/* The signaling server forgot the call (it restarted) while its media may
+ * still flow: asks it to pair this side with the peer again (the call's
+ * secret). FALSE if the call cannot be rejoined (not in a call, or a
+ * server that gave no secret): end it. */
+gboolean vchatd_call_rejoin (VchatdCall *self);
 void vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_server);
 
 /* Signals:

@@ -623,6 +623,10 @@ on_session_lost (VchatdSignaling *signaling, VchatdManager *self)
 
     if (is_open_invite (call) && code && vchatd_invites_lookup (self->invites, code))
       continue;
+    /* A call whose media flows needs the server only to hang up or
+     * reconnect: it goes on, and asks the new server to pair it again. */
+    if (vchatd_call_rejoin (call))
+      continue;
     vchatd_call_end (call, VCHATD_END_NETWORK, FALSE);
   }
   reclaim_invites (self);

@@ -214,3 +214,43 @@ def test_address_change_mid_call_picture_comes_back(lab, world):
             f"{e.upper()}: no picture within 25 s of the change; states {states[e].seen}\n" \
             f"{d[e].log[-3000:]}"
         assert "ended" not in states[e].names()
+
+
+def test_server_restart_mid_call_media_goes_on(lab, world):
+    """vchat-signald killed (SIGKILL) and started again on the same port
+    mid-call: the new server knows nothing. The media, which never needed
+    the server, keeps flowing; both daemons are online again within 5 s
+    and pair the call again (its secret); a hangup then reaches the peer."""
+    d, path = start_call(world)
+    before = wait_colours(world, d, path, time.monotonic(), 20)
+    assert None not in before.values(), f"no picture before: {before}"
+    video = {e: RemoteVideo(world.pw, d[e], path[e]) for e in ENDS}
+    try:
+        for e in ENDS:
+            assert video[e].wait_frames(3, 10), f"{e.upper()}: no frames to watch"
+        killed = time.monotonic()
+        world.server.kill_and_restart(pause=2)
+        online = {}
+        for e in ENDS:
+            d[e].wait(lambda: d[e].manager_prop("SignalingState") == "online", 15,
+                      f"{e.upper()} online again")
+            online[e] = time.monotonic() - killed
+        time.sleep(max(0, killed + 10 - time.monotonic()))
+        seen = {e: video[e].summary(killed, time.monotonic()) for e in ENDS}
+    finally:
+        for v in video.values():
+            v.stop()
+    print(f"server restart: online again after {online} s; pictures meanwhile "
+          f"{ {e: (s['frames'], round(s['max_gap'], 2)) for e, s in seen.items()} }")
+    for e in ENDS:
+        assert d[e].call_prop(path[e], "State") == "connected", \
+            f"{e.upper()}: the call is {d[e].call_prop(path[e], 'State')}:\n{d[e].log[-3000:]}"
+        assert seen[e]["max_gap"] <= 1.0, f"{e.upper()}: the picture stopped: {seen[e]}"
+        assert online[e] <= 2 + 5, f"{e.upper()}: online again only after {online[e]:.1f} s"
+    d["a"].wait(lambda: "knows the call again" in d["a"].log, 10, "the call paired again")
+    hung_up = time.monotonic()
+    d["a"].call_method(path["a"], "Hangup")
+    d["b"].wait_call_state(path["b"], "ended", 10)
+    reason = d["b"].call_prop(path["b"], "EndReason")
+    print(f"the hangup reached B after {time.monotonic() - hung_up:.1f} s ({reason})")
+    assert reason == "peer-hangup", reason
