@@ -46,7 +46,12 @@ typedef struct {
   NotifyNotification *notification;
   gboolean shown;         /* on screen, as far as we know */
   gboolean answered_here; /* through this notification's buttons */
+  guint reconnecting_source; /* shows "Reconnecting…" if it lasts */
+  gboolean reconnecting_shown;
 } Note;
+
+/* A call that is back within this long was never worth a notification. */
+#define RECONNECTING_QUIET_MS 2000
 
 static GQuark
 note_quark (void)
@@ -359,6 +364,20 @@ on_ended (Note *note, VchatdCallState old)
   note_show (note, NOTIFY_URGENCY_NORMAL, "call.ended", FALSE, "Call ended", body);
 }
 
+static gboolean
+show_reconnecting (gpointer data)
+{
+  Note *note = data;
+  g_autofree char *name = peer_name (vchatd_call_get_peer (note->call));
+  g_autofree char *body =
+    g_strdup_printf ("The connection to %s dropped; vchat is trying to get it back.", name);
+
+  note->reconnecting_source = 0;
+  note->reconnecting_shown = TRUE;
+  note_show (note, NOTIFY_URGENCY_NORMAL, NULL, FALSE, "Reconnecting…", body);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_state_changed (VchatdCall *call, guint old, Note *note)
 {
@@ -375,15 +394,22 @@ on_state_changed (VchatdCall *call, guint old, Note *note)
     }
     break;
   case VCHATD_CALL_RECONNECTING:
-    name = peer_name (vchatd_call_get_peer (call));
-    body = g_strdup_printf ("The connection to %s dropped; vchat is trying to get it back.", name);
-    note_show (note, NOTIFY_URGENCY_NORMAL, NULL, FALSE, "Reconnecting…", body);
+    if (!note->reconnecting_source)
+      note->reconnecting_source = g_timeout_add (RECONNECTING_QUIET_MS, show_reconnecting, note);
     break;
   case VCHATD_CALL_CONNECTED:
-    if (old == VCHATD_CALL_RECONNECTING)
-      note_close (note);
+    if (old != VCHATD_CALL_RECONNECTING)
+      break;
+    g_clear_handle_id (&note->reconnecting_source, g_source_remove);
+    if (note->reconnecting_shown) {
+      note->reconnecting_shown = FALSE;
+      name = peer_name (vchatd_call_get_peer (call));
+      body = g_strdup_printf ("The call with %s is back.", name);
+      note_show (note, NOTIFY_URGENCY_LOW, NULL, FALSE, "Reconnected", body);
+    }
     break;
   case VCHATD_CALL_ENDED:
+    g_clear_handle_id (&note->reconnecting_source, g_source_remove);
     on_ended (note, old);
     break;
   default:
@@ -412,6 +438,7 @@ note_free (gpointer data)
 {
   Note *note = data;
 
+  g_clear_handle_id (&note->reconnecting_source, g_source_remove);
   if (note->notification) {
     g_signal_handlers_disconnect_by_data (note->notification, note);
     notify_notification_clear_actions (note->notification);

@@ -293,3 +293,38 @@ def test_camera_lost_during_call(server, tmp_path):
         srv.stop()
         a.stop()
         b.stop()
+
+
+def test_reconnecting_and_reconnected(daemons):
+    """B's daemon freezes (SIGSTOP) for 9 s mid-call: A's media stops, its
+    call goes reconnecting and, after 2 s of it, says so; when B is back the
+    same call reconnects and says so. A drop shorter than 2 s says nothing
+    (checked by the absence of a notification before the first 2 s)."""
+    a, b = daemons("red", "blue")
+    srv = NotificationServer(a)
+    try:
+        pa = a.manager("StartRandom", "(a{sv})", {})
+        pb = b.manager("StartRandom", "(a{sv})", {})
+        a.wait_call_state(pa, "connected", 30)
+        b.wait_call_state(pb, "connected", 30)
+        b.proc.send_signal(19)  # SIGSTOP
+        try:
+            a.wait_call_state(pa, "reconnecting", 10)
+            went = time.monotonic()
+            assert not [n for n in srv.notifications() if n["summary"] == "Reconnecting…"]
+            e = srv.wait_notification(lambda x: x["summary"] == "Reconnecting…",
+                                      "the reconnecting notification")
+            assert time.monotonic() - went >= 1.8
+            peer = a.call_prop(pa, "Peer")["name"]
+            assert e["body"] == f"The connection to {peer} dropped; vchat is trying to get it back."
+            time.sleep(max(0, went + 4 - time.monotonic()))
+        finally:
+            b.proc.send_signal(18)  # SIGCONT
+        a.wait_call_state(pa, "connected", 30)
+        e = srv.wait_notification(lambda x: x["summary"] == "Reconnected",
+                                  "the reconnected notification")
+        assert e["body"] == f"The call with {peer} is back.", e
+        assert a.call_prop(pa, "Stats")["attempt"] >= 1
+        b.wait_call_state(pb, "connected", 10)
+    finally:
+        srv.stop()
