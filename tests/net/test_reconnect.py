@@ -68,3 +68,22 @@ def test_address_change_reconnects_and_a_random_call_connects(lab, world):
           f"{time.monotonic() - changed:.1f} s after it")
     # The session was resumed on the new connection, not replaced.
     assert "(resumed)" in a.log, f"A's session was not resumed: {a.log[-3000:]}"
+
+
+def test_random_call_15s_after_an_address_change_connects(lab, world):
+    """The case of the issue: a call asked for 15 s after the change (before,
+    the daemon sat "online" on a dead socket for a minute and the request
+    was lost)."""
+    a, b = world.vchatd("a"), world.vchatd("b")
+    for d in (a, b):
+        wait_for(lambda: d.manager_prop("SignalingState") == "online", 20, "the daemon online")
+    lab.ip("a", "addr", "del", f"{ADDR['a']}/24", "dev", END_DEV["a"])
+    lab.ip("a", "addr", "add", f"{NEW_ADDR_A}/24", "dev", END_DEV["a"])
+    lab.ip("a", "route", "replace", "default", "via", ROUTER["a"])
+    time.sleep(15)
+    asked = time.monotonic()
+    pa = a.manager("StartRandom", "(a{sv})", {})
+    pb = b.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(pa, "connected", CONNECTED_WITHIN)
+    b.wait_call_state(pb, "connected", CONNECTED_WITHIN)
+    print(f"asked 15 s after the change: connected {time.monotonic() - asked:.1f} s later")
