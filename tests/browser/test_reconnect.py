@@ -10,8 +10,10 @@
 - test_old_attempt_is_dropped: a page in a call with a raw protocol client.
   The client restarts; the page follows with a new offer for attempt 1, and
   drops signals of attempt 0 (and a repeated restart of attempt 1) without
-  an error, while the same bad answer at attempt 1 is processed. The client
-  then leaves: the page ends the call as one that could not be restored.
+  an error, while the same bad answer at attempt 1 is processed. The page's
+  WebSocket drops and resumes while its connection is down: it restarts
+  (attempt 2). The client then leaves: the page ends the call as one that
+  could not be restored.
 - test_reconnect_gives_up: the partner stops answering (its connection
   closed, its signals held back) while its session lives on; the page sees
   its path broken, reconnects, then gives up after its deadline
@@ -209,6 +211,8 @@ def signals_until(client, pred, timeout=10):
     deadline = time.monotonic() + timeout
     while True:
         msg = client.recv(max(0.1, deadline - time.monotonic()))
+        if msg["type"] == "peer_away":   # news about the page's socket
+            continue
         assert msg["type"] == "signal", msg
         got.append(msg)
         if pred(msg):
@@ -277,10 +281,23 @@ def test_old_attempt_is_dropped(server, browsers):
         err = wait_until(server, (a,), a, "window.vchat.lastError", "the bad answer's error")
         assert err["code"] == "webrtc", err
 
+        # The page's socket drops and resumes while its connection is down:
+        # it restarts (attempt 2) and offers again.
+        assert a.eval("window.vchat.dropConnection()") is True
+        wait_until(server, (a,), a,
+                   "window.vchat.log.some((l) => l.endsWith('< welcome resumed'))", "A to resume")
+        got = signals_until(c, lambda m: m.get("restart"))
+        assert got[-1]["attempt"] == 2, got
+        got = signals_until(c, lambda m: "sdp" in m)
+        assert got[-1]["attempt"] == 2 and got[-1]["sdp"]["type"] == "offer", got
+        assert a.eval("window.vchat.log.some((l) => l.includes('restart (signaling resumed): attempt 2'))")
+        assert a.eval("window.vchat.state") == "reconnecting"
+
         # The client leaves while the page reconnects: the call could not be
         # restored (not a plain hangup).
         c.send({"type": "leave", "call": call})
-        c.expect("call_ended")
+        while c.recv()["type"] != "call_ended":   # candidates of attempt 2 before it
+            pass
         wait_until(server, (a,), a, "window.vchat.state === 'idle'", "A to end the call")
         assert a.eval("window.vchat.lastPeerLeft.reason") == "hangup"
         err = a.eval("window.vchat.lastError")
