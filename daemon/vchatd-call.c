@@ -421,6 +421,18 @@ media_start (VchatdCall *self, GError **error)
 
 static void arm_attempt_timer (VchatdCall *self);
 
+/* Stats say the new attempt at once, not at the new media's first tick. */
+static void
+publish_attempt (VchatdCall *self)
+{
+  GVariantDict dict;
+
+  g_variant_dict_init (&dict, vchat_dbus_call_get_stats (self->skeleton));
+  g_variant_dict_insert (&dict, "attempt", "u", self->attempt);
+  g_variant_dict_insert (&dict, "reconnects", "u", self->reconnects);
+  vchat_dbus_call_set_stats (self->skeleton, g_variant_dict_end (&dict));
+}
+
 static guint
 reconnect_seconds (VchatdCall *self)
 {
@@ -501,6 +513,7 @@ reconnect (VchatdCall *self, guint attempt, gboolean ask_peer, const char *why)
     vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
     return;
   }
+  publish_attempt (self);
   arm_attempt_timer (self);
 }
 
@@ -780,10 +793,10 @@ vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg)
     VchatdEndReason reason =
       vchatd_end_reason_from_peer_left (vchat_msg_get_string (msg, "reason"));
 
-    /* A peer that leaves while the call reconnects gave up on the path
-     * (its deadline came first): for both, the connection could not be
-     * restored. */
-    if (self->state == VCHATD_CALL_RECONNECTING && reason != VCHATD_END_PEER_LOST)
+    /* A peer that leaves (not "next") while the call reconnects gave up on
+     * the path (its deadline came first): for both, the connection could
+     * not be restored. */
+    if (self->state == VCHATD_CALL_RECONNECTING && reason == VCHATD_END_PEER_HANGUP)
       reason = VCHATD_END_NETWORK;
     vchatd_call_end (self, reason, FALSE);
     break;

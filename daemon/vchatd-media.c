@@ -439,6 +439,18 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
     if (media_find_tagged (self, src, "vchatd-device"))
       return G_SOURCE_CONTINUE;
     g_debug ("media: %s: %s (%s)", GST_OBJECT_NAME (src), error->message, debug ? debug : "");
+    /* The transport inside webrtcbin (SCTP for the data channel, DTLS,
+     * ICE) fails when the peer closes its end, as a peer that restarts its
+     * connection does: a broken path, which the call reconnects, not a
+     * failure of our own media. */
+    if (self->webrtc && gst_object_has_as_ancestor (src, GST_OBJECT (self->webrtc)) &&
+        (g_str_has_prefix (GST_OBJECT_NAME (src), "sctp") ||
+         g_str_has_prefix (GST_OBJECT_NAME (src), "dtls") ||
+         g_str_has_prefix (GST_OBJECT_NAME (src), "nice"))) {
+      media_fail (self, VCHATD_MEDIA_FAILURE_PEER_LOST, "the connection to the peer broke (%s: %s)",
+                  GST_OBJECT_NAME (src), error->message);
+      break;
+    }
     media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "%s: %s", GST_OBJECT_NAME (src), error->message);
     break;
   case GST_MESSAGE_WARNING:

@@ -18,10 +18,14 @@ What a person would see, and what each case checks on both sides:
 
 Each case prints its recovery times (figures, not assertions beyond the
 bounds the issue asks for)."""
+import os
 import threading
 import time
 
-from labcall import COLORS, RemoteVideo, looks_like
+import pytest
+
+from chromium import CHROMIUM
+from labcall import COLORS, BrowserPeer, RemoteVideo, looks_like
 from netlab import ADDR, END_DEV, ROUTER
 
 ENDS = ("a", "b")
@@ -254,3 +258,52 @@ def test_server_restart_mid_call_media_goes_on(lab, world):
     reason = d["b"].call_prop(path["b"], "EndReason")
     print(f"the hangup reached B after {time.monotonic() - hung_up:.1f} s ({reason})")
     assert reason == "peer-hangup", reason
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
+@pytest.mark.parametrize("seconds", [3, 12])
+def test_cut_between_vchatd_and_the_browser(lab, world, clips, seconds):
+    """vchatd (A) and the web client in headless Chromium (B): A's link is
+    cut for 3 s, and for 12 s (past vchatd's watchdog: a new attempt, which
+    the page follows with a new RTCPeerConnection). Both pictures come back
+    in the same call."""
+    d = world.vchatd("a")
+    page = BrowserPeer(world, "b", clips["b"])
+    try:
+        page.wait_online()
+        pa = d.manager("StartRandom", "(a{sv})", {})
+        page.start_random([])
+        d.wait_call_state(pa, "connected", 40)
+        page.wait_connected()
+        call_id = page.eval("window.vchat.call")
+        before = wait_colours_one(world, d, pa, "b", time.monotonic(), 20)
+        assert before is not None, "vchatd: no picture from the browser before the cut"
+        lab.cut("a")
+        time.sleep(seconds)
+        lab.restore("a")
+        restored = time.monotonic()
+        back_vchatd = wait_colours_one(world, d, pa, "b", restored, 25)
+        page_back = None
+        deadline = restored + 25
+        while time.monotonic() < deadline:
+            frames = page.data(restored, time.monotonic())["frames"]
+            if len(frames) >= 3 and looks_like(page.centre_colour(), COLORS["a"]):
+                page_back = page.offset + frames[0] / 1000 - restored
+                break
+            time.sleep(0.2)
+        state = page.eval("window.vchat.state")
+        attempt = d.call_prop(pa, "Stats").get("attempt")
+        print(f"{seconds} s cut, vchatd <-> browser: vchatd sees the browser again after "
+              f"{back_vchatd} s, the browser sees vchatd after {page_back} s; attempt {attempt}, "
+              f"page {state}")
+        assert back_vchatd is not None, f"vchatd: no picture after the restore\n{d.log[-3000:]}"
+        assert page_back is not None, \
+            f"the browser: no picture after the restore ({state})\n{page.browser.log_tail(1500)}"
+        assert d.call_prop(pa, "State") == "connected"
+        assert page.eval("window.vchat.call") == call_id, "the page is in another call"
+    finally:
+        page.close()
+
+
+def wait_colours_one(world, daemon, path, peer, since, timeout):
+    return _wait_colour(world, daemon, path, peer, since, timeout)
