@@ -371,6 +371,12 @@
         });
         break;
       case 'peer_left': onPeerLeft(msg); break;
+      case 'rejoined':
+        if (st.call && st.call.id === msg.call) {
+          log('the server knows the call again');
+          if (st.pc && st.pc.connectionState !== 'connected') restartCall('the server knows the call again', true);
+        }
+        break;
       case 'peer_away':
         if (st.call && st.call.id === msg.call) {
           st.peerAwaySince = msg.away ? Date.now() : 0;
@@ -415,6 +421,20 @@
     }
     st.session = msg.session;
     setSignaling('online');
+    if (hadSession && st.call && st.call.secret &&
+        ['connecting', 'connected', 'reconnecting'].includes(st.state)) {
+      // The server forgot us (it restarted), but the call's media does not
+      // need it: ask the new server to pair the call again with its secret
+      // (docs/protocol.md, "A server that restarted"). Other things we were
+      // doing ended with the old session.
+      st.ringing = null;
+      hideIncoming();
+      clearInvite();
+      flushOutbox(false);
+      send({ type: 'rejoin', call: st.call.id, secret: st.call.secret, kind: st.call.kind });
+      log('the server forgot the call; asking it to pair us again');
+      return;
+    }
     if (hadSession) {
       // The server forgot us: whatever we were doing ended with the old session.
       const wasSearching = st.state === 'searching';
@@ -503,6 +523,8 @@
       role: msg.role,
       peer: msg.peer || {},
       commonInterests: Array.isArray(msg.common_interests) ? msg.common_interests : [],
+      // Lets a restarted server pair this call again (see onWelcome).
+      secret: typeof msg.secret === 'string' ? msg.secret : null,
     };
     st.attempt = 0;
     st.reconnects = 0;

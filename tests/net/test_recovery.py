@@ -307,3 +307,40 @@ def test_cut_between_vchatd_and_the_browser(lab, world, clips, seconds):
 
 def wait_colours_one(world, daemon, path, peer, since, timeout):
     return _wait_colour(world, daemon, path, peer, since, timeout)
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
+def test_server_restart_between_vchatd_and_the_browser(lab, world, clips):
+    """The server restarts mid-call between vchatd (A) and the web client
+    (B): both rejoin the call with its secret, the pictures go on, and the
+    page's hangup then reaches vchatd."""
+    d = world.vchatd("a")
+    page = BrowserPeer(world, "b", clips["b"])
+    try:
+        page.wait_online()
+        pa = d.manager("StartRandom", "(a{sv})", {})
+        page.start_random([])
+        d.wait_call_state(pa, "connected", 40)
+        page.wait_connected()
+        assert wait_colours_one(world, d, pa, "b", time.monotonic(), 20) is not None
+        video = RemoteVideo(world.pw, d, pa)
+        assert video.wait_frames(3, 10)
+        killed = time.monotonic()
+        world.server.kill_and_restart(pause=2)
+        d.wait(lambda: "knows the call again" in d.log, 20, "vchatd's call paired again")
+        page.wait("window.vchat.log.some((l) => String(l).includes('knows the call again'))",
+                  "the page's call paired again", 20)
+        time.sleep(max(0, killed + 8 - time.monotonic()))
+        seen = video.summary(killed, time.monotonic())
+        video.stop()
+        page_seen = page.data(killed, time.monotonic())
+        print(f"server restart, vchatd <-> browser: vchatd's picture {seen['frames']} frames, "
+              f"longest gap {seen['max_gap']:.2f} s; the page {len(page_seen['frames'])} frames")
+        assert seen["max_gap"] <= 1.0, seen
+        assert len(page_seen["frames"]) > 30, page_seen
+        assert page.eval("window.vchat.state") == "connected"
+        page.eval("window.vchat.stop()")
+        d.wait_call_state(pa, "ended", 10)
+        assert d.call_prop(pa, "EndReason") == "peer-hangup"
+    finally:
+        page.close()
