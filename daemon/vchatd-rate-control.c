@@ -199,6 +199,11 @@ struct _VchatdRateControl {
 
   /* Seqnum bookkeeping. */
   gboolean have_seq;
+  /* The send time of the first packet the peer reported as arrived
+   * (G_MAXINT64: none yet). Packets sent before it that it reports lost
+   * reached a transport not up yet (the peer still finishing DTLS, as a
+   * browser answering does): not loss on the path. */
+  gint64 first_arrival_send_us;
   gint64 highest_seq;
   gint64 seq_owner[SEQ_HISTORY];
   guint8 seq_state[SEQ_HISTORY];
@@ -703,6 +708,12 @@ take_report (VchatdRateControl *rc, gint64 now_us, const VchatdPacketFeedback *p
 
   *counts = (LossReport){ 0 };
   g_array_set_size (rc->scratch, 0);
+  if (rc->first_arrival_send_us == G_MAXINT64) {
+    for (guint i = 0; i < n_packets; i++)
+      if (packets[i].arrival_time_us >= 0 && packets[i].send_time_us <= MAX_TIME_US &&
+          packets[i].send_time_us >= -MAX_TIME_US)
+        rc->first_arrival_send_us = MIN (rc->first_arrival_send_us, packets[i].send_time_us);
+  }
   for (guint i = 0; i < n_packets; i++) {
     const VchatdPacketFeedback *p = &packets[i];
     gint64 seq;
@@ -727,6 +738,8 @@ take_report (VchatdRateControl *rc, gint64 now_us, const VchatdPacketFeedback *p
 
     if (known == SEQ_RECEIVED || (known == SEQ_LOST && !arrived))
       continue; /* a duplicate */
+    if (!arrived && p->send_time_us < rc->first_arrival_send_us)
+      continue; /* the peer's transport was not up yet */
     if (known == SEQ_UNKNOWN) {
       counts->total++;
       counts->lost += !arrived;
@@ -1195,6 +1208,7 @@ vchatd_rate_control_new (const VchatdRateControlConfig *config)
   rc->loss_decision = -1;
   rc->loss_epoch_us = G_MININT64;
   rc->loss_epoch_send_us = G_MININT64;
+  rc->first_arrival_send_us = G_MAXINT64;
   rc->report_newest_send_us = G_MININT64;
   rc->sent_window_start_us = G_MININT64;
   rc->last_sent_us = G_MININT64;
