@@ -24,6 +24,13 @@ What is measured, per direction (figures()):
 For a Chromium peer (BrowserPeer) the same figures come from the page:
 requestVideoFrameCallback on the remote <video> (each frame presented) and
 RTCPeerConnection.getStats() (window.vchat.pc) sampled every second.
+
+Across a fault (scripts/bench-media's cuts, address change, server
+restart) the picture is followed the same way on both: every frame shown
+with its centre colour (vchatd: FollowedVideo, which reads the remote video
+node again when a new connection rebuilds it; Chromium:
+BrowserPeer.collect_faults() and fault_data()), and picture_back() finds
+the first frames of the peer's colour.
 """
 import json
 import os
@@ -369,6 +376,113 @@ class VchatdCall:
             pass
 
 
+# -- Faults --------------------------------------------------------------------
+# A picture followed across a fault (a cut, an address change, a server
+# restart), the same way for vchatd and for the web client: the frames the
+# receiver shows, each with its centre colour (the middle of make_clip's
+# box), in one list across every connection of the call.
+
+
+def picture_back(frames, since, colour, n=3):
+    """The time of the first of `n` consecutive frames at or after `since`
+    whose centre colour looks_like `colour` (the peer's picture, not a
+    stray or black frame); None if there is no such run. frames: [(time,
+    (r, g, b) or None)], oldest first."""
+    frames = [(t, c) for t, c in frames if t >= since]
+    for i in range(len(frames) - n + 1):
+        if all(looks_like(c, colour) for _, c in frames[i:i + n]):
+            return frames[i][0]
+    return None
+
+
+def longest_gap(times, t0, t1):
+    """The longest time between two frames in [t0, t1), the window's edges
+    counting as frames (no frame at all: t1 - t0): (seconds, its start,
+    its end)."""
+    inside = [t0] + sorted(t for t in times if t0 <= t < t1) + [t1]
+    return max((b - a, a, b) for a, b in zip(inside, inside[1:]))
+
+
+class FollowedVideo:
+    """A vchatd call's remote video node read as a viewer would across a
+    reconnection: the call's RemoteVideoNode is polled every 0.1 s; when it
+    goes (a new connection) and comes back (same name, with the first
+    picture), it is read again. frames() is every frame seen, [(time,
+    colour)], over all the readers."""
+
+    def __init__(self, pw, daemon, path):
+        self.pw = pw
+        self.daemon = daemon
+        self.path = path
+        self.rebuilt = 0          # how often the node went and came back
+        self._old = []            # frames of the readers before the current one
+        self._watch = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=f"followed video {path}")
+        self._thread.start()
+
+    def _run(self):
+        gone = False
+        while not self._stop.is_set():
+            try:
+                node = self.daemon.call_prop(self.path, "RemoteVideoNode")
+            except Exception:
+                node = ""
+            if not node:
+                gone = self._watch is not None or gone
+            elif self._watch is None or gone:
+                if self._watch:
+                    old, self._watch = self._watch, None
+                    old.stop()
+                    self._old.extend(old.frames)
+                    self.rebuilt += 1
+                try:
+                    self._watch = self.pw.watch_video(node, timeout=5)
+                except Exception:
+                    self._watch = None
+                gone = False
+            self._stop.wait(0.1)
+
+    def frames(self):
+        w = self._watch
+        return list(self._old) + (list(w.frames) if w else [])
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        if self._watch:
+            self._watch.stop()
+
+
+class CallStates:
+    """A vchatd call's State and its daemon's SignalingState, polled every
+    0.1 s: seen = [(time, state, signaling)] at each change."""
+
+    def __init__(self, daemon, path):
+        self.daemon = daemon
+        self.path = path
+        self.seen = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name=f"states {path}")
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                state = self.daemon.call_prop(self.path, "State")
+            except Exception:
+                state = None
+            signaling = self.daemon.manager_prop("SignalingState")
+            if state and (not self.seen or self.seen[-1][1:] != (state, signaling)):
+                self.seen.append((time.monotonic(), state, signaling))
+            self._stop.wait(0.1)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+
+
 # -- Chromium ------------------------------------------------------------------
 
 COLLECTOR_JS = r"""(() => {
@@ -422,6 +536,44 @@ CENTRE_RGB_JS = r"""(() => {
   const m = [0, 0, 0];
   for (let i = 0; i < d.length; i += 4) { m[0] += d[i]; m[1] += d[i + 1]; m[2] += d[i + 2]; }
   return m.map((x) => Math.round(x / (d.length / 4)));
+})()"""
+
+
+FAULT_COLLECTOR_JS = r"""(() => {
+  if (window.__labFault) return true;
+  const lab = window.__labFault = { frames: [], states: [] };
+  // Each frame the remote <video> presents, with its centre colour: the
+  // same 16x8 middle of a 64x36 scaling as pwenv.VideoWatch reads.
+  const v = document.getElementById('remote-video');
+  const c = document.createElement('canvas');
+  c.width = 64; c.height = 36;
+  const g = c.getContext('2d', { willReadFrequently: true });
+  const onFrame = () => {
+    let rgb = null;
+    try {
+      if (v.videoWidth) {
+        g.drawImage(v, 0, 0, c.width, c.height);
+        const d = g.getImageData(24, 14, 16, 8).data;
+        const m = [0, 0, 0];
+        for (let i = 0; i < d.length; i += 4) { m[0] += d[i]; m[1] += d[i + 1]; m[2] += d[i + 2]; }
+        rgb = m.map((x) => Math.round(x / (d.length / 4)));
+      }
+    } catch (e) { /* no colour for this frame */ }
+    lab.frames.push([performance.now(), rgb]);
+    if (lab.frames.length > 20000) lab.frames.splice(0, 10000);
+    v.requestVideoFrameCallback(onFrame);
+  };
+  if (v && v.requestVideoFrameCallback) v.requestVideoFrameCallback(onFrame);
+  // The page's call as window.vchat shows it, at each change (every 0.1 s).
+  let last = '';
+  setInterval(() => {
+    const p = window.vchat;
+    if (!p) return;
+    const now = [p.state, p.call ? p.call.id : null, p.attempt, p.reconnects, p.signaling];
+    const key = JSON.stringify(now);
+    if (key !== last) { last = key; lab.states.push([performance.now()].concat(now)); }
+  }, 100);
+  return true;
 })()"""
 
 
@@ -558,6 +710,26 @@ class BrowserPeer:
                                         for s in reversed(stats) if s.get("sendWidth")), None)}
         fig.update(_rtt_figures(rtts))
         return fig
+
+    def collect_faults(self):
+        """Starts recording each frame the remote <video> presents with its
+        centre colour, and the page's call at each change (after
+        wait_connected(), which fixes the clock offset)."""
+        self.eval(FAULT_COLLECTOR_JS)
+
+    def fault_data(self, t0):
+        """Since t0 (time.monotonic()): frames [(time, (r, g, b) or None)]
+        and the page's call at each change, [(time, state, call id, attempt,
+        reconnects, signaling)], the one before t0 first."""
+        p0 = self._page(t0)
+        d = self.eval(
+            f"(() => {{ const l = window.__labFault; const s = l.states;"
+            f"const i = s.findIndex((x) => x[0] >= {p0});"
+            f"return {{ frames: l.frames.filter((f) => f[0] >= {p0}),"
+            f"states: i < 0 ? s.slice(-1) : s.slice(Math.max(0, i - 1)) }}; }})()", timeout=30)
+        frames = [(self.offset + t / 1000, tuple(c) if c else None) for t, c in d["frames"]]
+        states = [(self.offset + x[0] / 1000, *x[1:]) for x in d["states"]]
+        return frames, states
 
     def close(self):
         self.browser.close()
