@@ -200,7 +200,10 @@ vchatd_ladder_update (VchatdLadder *ladder, gint64 now_us, guint video_kbps, Vch
   next = rung_for_input (ladder, chosen);
   changed = ladder->last_switch_us == G_MININT64 || next.width != ladder->rung.width ||
             next.height != ladder->rung.height || next.fps != ladder->rung.fps;
-  if (changed) {
+  if (changed && ladder->last_switch_us == G_MININT64) {
+    g_debug ("ladder: starting at %ux%u@%u", next.width, next.height, next.fps);
+    ladder->last_switch_us = now_us;
+  } else if (changed) {
     g_debug ("ladder: %ux%u@%u → %ux%u@%u at %u kbit/s%s", ladder->rung.width, ladder->rung.height,
              ladder->rung.fps, next.width, next.height, next.fps, video_kbps,
              ladder->cpu_cap > ladder->net ? " (encoder load)" : "");

@@ -141,8 +141,12 @@ media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps)
 
   self->target_kbps = target_kbps;
   if (self->audio_encoder && memcmp (&audio, &self->audio_policy, sizeof audio) != 0) {
-    g_debug ("media: audio %u kbit/s, FEC %s, %u %% loss expected", audio.bitrate_kbps,
-             audio.inband_fec ? "on" : "off", audio.packet_loss_pct);
+    /* The expected loss follows every feedback report: only the bitrate and
+     * FEC going on or off are worth a line in the log. */
+    if (audio.bitrate_kbps != self->audio_policy.bitrate_kbps ||
+        audio.inband_fec != self->audio_policy.inband_fec)
+      g_debug ("media: audio %u kbit/s, FEC %s (%u %% loss expected)", audio.bitrate_kbps,
+               audio.inband_fec ? "on" : "off", audio.packet_loss_pct);
     g_object_set (self->audio_encoder, "bitrate", (gint) (audio.bitrate_kbps * 1000), "inband-fec",
                   audio.inband_fec, "packet-loss-percentage", (gint) audio.packet_loss_pct, NULL);
   }
