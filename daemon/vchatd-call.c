@@ -20,7 +20,7 @@
  * change is checked after NETWORK_CHECK_MS (media that still arrives then
  * needs nothing). */
 #define ATTEMPT_TIMEOUT_S 6
-#define NETWORK_CHECK_MS 1500
+#define NETWORK_CHECK_MS 1000
 #define DEFAULT_RECONNECT_SECONDS 30
 /* A peer whose connection to the server dropped this long ago, and whose
  * media stopped, has gone (a crash, a killed process): the call ends as
@@ -608,15 +608,14 @@ on_network_changed (GNetworkMonitor *monitor, gboolean available, VchatdCall *se
     self->network_check = g_timeout_add (NETWORK_CHECK_MS, on_network_check, self);
 }
 
-/* The signaling connection is back (resumed after a drop): a call whose
- * media is broken tries again at once, rather than wait for its timer
- * (what it sent before may have been lost with the old connection). */
+/* The signaling connection is back: a restart that could not even be
+ * queued goes now. (What was queued while the connection was in doubt goes
+ * out on the resumed session by itself: nothing to redo.) */
 static void
 on_signaling_state (VchatdSignaling *signaling, GParamSpec *pspec, VchatdCall *self)
 {
   if (vchatd_signaling_get_state (signaling) != VCHATD_SIGNALING_ONLINE ||
-      !self->broken_since_us || !self->server_id ||
-      (self->media && vchatd_media_get_state (self->media) == VCHATD_MEDIA_STATE_CONNECTED))
+      !self->waiting_for_server || !self->server_id)
     return;
   reconnect (self, self->attempt + 1, TRUE, "the signaling connection is back");
 }

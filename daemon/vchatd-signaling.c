@@ -158,7 +158,7 @@ retry_cb (gpointer data)
 }
 
 static void
-schedule_retry (VchatdSignaling *self)
+schedule_retry_after (VchatdSignaling *self, gboolean at_once)
 {
   guint delay_ms;
 
@@ -174,10 +174,18 @@ schedule_retry (VchatdSignaling *self)
     return;
   }
   set_state (self, VCHATD_SIGNALING_RECONNECTING);
-  delay_ms = (guint) (self->backoff_s * 1000 * g_random_double_range (BACKOFF_JITTER_MIN, 1.0));
+  delay_ms = at_once ? 0
+                     : (guint) (self->backoff_s * 1000 *
+                                g_random_double_range (BACKOFF_JITTER_MIN, 1.0));
   g_debug ("signaling: retrying in %.1f s", delay_ms / 1000.0);
   self->retry_source = g_timeout_add (delay_ms, retry_cb, self);
   self->backoff_s = MIN (self->backoff_s * 2, BACKOFF_MAX_S);
+}
+
+static void
+schedule_retry (VchatdSignaling *self)
+{
+  schedule_retry_after (self, FALSE);
 }
 
 static gboolean flush_cb (gpointer data);
@@ -371,7 +379,9 @@ watchdog_cb (gpointer data)
                self->probe_reason);
     self->watchdog_source = 0;
     self->backoff_s = BACKOFF_MIN_S;
-    schedule_retry (self);
+    /* Only this client lost its path (a server that went away closes
+     * every socket, and those retries keep their jitter): at once. */
+    schedule_retry_after (self, TRUE);
     return G_SOURCE_REMOVE;
   }
   if (now - self->last_rx > PROBE_AFTER_SILENCE_US)
@@ -420,7 +430,8 @@ connected_cb (GObject *source, GAsyncResult *result, gpointer data)
   soup_websocket_connection_set_max_incoming_payload_size (ws, 1024 * 1024);
   g_signal_connect (ws, "message", G_CALLBACK (on_message), self);
   g_signal_connect (ws, "closed", G_CALLBACK (on_closed), self);
-  self->watchdog_source = g_timeout_add_seconds (1, watchdog_cb, self);
+  /* A quarter second: a probe's deadline is noticed when it passes. */
+  self->watchdog_source = g_timeout_add (250, watchdog_cb, self);
 
   hello = vchat_msg_object_new (VCHAT_MSG_HELLO);
   json_object_set_int_member (hello, "version", VCHAT_PROTOCOL_VERSION);

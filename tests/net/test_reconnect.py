@@ -54,13 +54,15 @@ def test_address_change_reconnects_and_a_random_call_connects(lab, world):
         s = a.manager_prop("SignalingState")
         if not states or states[-1] != s:
             states.append(s)
-        return s == "online" and len(states) > 1
+        # The new connection can take milliseconds: the log says it was made.
+        return s == "online" and (len(states) > 1 or "connecting again" in a.log)
 
     wait_for(back_online, BACK_ONLINE_WITHIN,
              "A to notice the dead connection and be online again")
     online_after = time.monotonic() - changed
     print(f"A online again {online_after:.1f} s after the address change; states {states}")
-    assert "reconnecting" in states, f"A never reconnected: {states}"
+    assert "reconnecting" in states or "connecting again" in a.log, \
+        f"A never reconnected: {states}"
 
     a.wait_call_state(pa, "connected", CONNECTED_WITHIN)
     b.wait_call_state(pb, "connected", CONNECTED_WITHIN)
