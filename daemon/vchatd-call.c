@@ -657,8 +657,18 @@ handle_peer_away (VchatdCall *self, gboolean away)
            away ? "dropped" : "is back");
   g_clear_handle_id (&self->peer_away_timer, g_source_remove);
   self->peer_away_since_us = away ? g_get_monotonic_time () : 0;
-  if (away)
+  if (away) {
     self->peer_away_timer = g_timeout_add_seconds (1, on_peer_away_tick, self);
+    return;
+  }
+  /* The peer's session came back on a new connection (it moved to another
+   * network): what the server sent it on the old one, our restart and offer
+   * among them, may be lost. A broken call starts again, now that it can
+   * reach the peer. The offerer does it (it makes the offer anyway; the
+   * answerer coming back re-sends its own restart from its outbox). */
+  if (self->offerer && self->broken_since_us &&
+      !(self->media && vchatd_media_get_state (self->media) == VCHATD_MEDIA_STATE_CONNECTED))
+    reconnect (self, self->attempt + 1, TRUE, "the peer is back at the server");
 }
 
 /* Server messages */

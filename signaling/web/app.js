@@ -152,7 +152,8 @@
   let reconnectDelay = 500;
   let reconnectTimer = null;
   let lastHeard = 0;
-  const outbox = [];        // messages waiting for a welcome
+  let probeTimer = null;    // a ping is out: is the socket alive? (checkServer)
+  const outbox = [];        // messages waiting for a welcome, or for a probe's answer
   const sendQueue = [];     // messages waiting for the rate limiter
   let tokens = 20, tokenRate = 10, tokenBurst = 20, tokenTime = performance.now(), drainTimer = null;
   const waiters = [];       // { types, resolve, reject, ref }
@@ -187,6 +188,7 @@
     sock.onmessage = (ev) => {
       if (sock !== ws) return;
       lastHeard = Date.now();
+      if (probeTimer) probeAnswered();
       let msg;
       try {
         msg = JSON.parse(ev.data);
@@ -242,7 +244,7 @@
     if (leaving || reconnectTimer) return;
     setSignaling(st.resume ? 'reconnecting' : 'offline');
     const delay = reconnectDelay + Math.random() * 250;
-    reconnectDelay = Math.min(reconnectDelay * 2, 8000);
+    reconnectDelay = Math.min(Math.max(reconnectDelay * 2, 500), 8000);
     reconnectTimer = setTimeout(connect, delay);
   }
 
@@ -263,6 +265,41 @@
     }
   }, 5000);
 
+  /* Is the socket alive? A path that broke (a cut, a new network) leaves
+   * it open with nobody at the other end, and TCP says so only after
+   * minutes. Asked when a call's connection breaks or the browser says the
+   * network changed: the server answers a ping within 3 s or the socket is
+   * given up and the session resumed on a new one. Meanwhile messages wait
+   * in the outbox instead of going into a socket that may be dead. */
+  function checkServer(why) {
+    if (probeTimer || !ws || ws.readyState !== WebSocket.OPEN || !welcomed) return;
+    log('asking the server whether the connection still works: ' + why);
+    rawSend({ type: 'ping' });
+    probeTimer = setTimeout(() => {
+      probeTimer = null;
+      if (!ws) return;
+      log('no answer from the server; connecting again');
+      const old = ws;
+      ws = null;
+      welcomed = false;
+      try { old.close(4100, 'no answer'); } catch (e) { /* ignore */ }
+      reconnectDelay = 0;
+      scheduleReconnect();
+    }, 3000);
+  }
+
+  function probeAnswered() {
+    clearTimeout(probeTimer);
+    probeTimer = null;
+    const held = outbox.splice(0);
+    for (const m of held) send(m);
+  }
+
+  window.addEventListener('online', () => checkServer('the browser is online again'));
+  if (navigator.connection && navigator.connection.addEventListener) {
+    navigator.connection.addEventListener('change', () => checkServer('the network changed'));
+  }
+
   function rawSend(msg) {
     if (!ws || ws.readyState !== WebSocket.OPEN) return false;
     ws.send(JSON.stringify(msg));
@@ -273,7 +310,7 @@
   /* Everything except hello/pong goes through a token bucket kept below the
    * server's max_rate, so a burst of ICE candidates is never rate-limited. */
   function send(msg) {
-    if (!welcomed) {
+    if (!welcomed || probeTimer) {
       outbox.push(msg);
       return;
     }
@@ -381,6 +418,12 @@
         if (st.call && st.call.id === msg.call) {
           st.peerAwaySince = msg.away ? Date.now() : 0;
           checkPeerAway();
+          // The peer is back on a new connection: what the server sent it on
+          // the old one may be lost. The offerer starts a broken call again.
+          if (!msg.away && st.reconnect && st.call.role === 'offerer' && st.pc &&
+              st.pc.connectionState !== 'connected') {
+            restartCall('the peer is back at the server', true);
+          }
         }
         break;
       case 'call_ended':
@@ -667,6 +710,9 @@
       } else if (s === 'disconnected') {
         if (!brokenSince) brokenSince = Date.now();
         if (st.state === 'connected') showStatus('The connection to your partner is interrupted…');
+        // The path to the server may be gone too (a new network): find out
+        // now, so that the restart can reach the partner.
+        checkServer('the call is interrupted');
         disconnectTimer = setTimeout(() => {
           disconnectTimer = null;
           if (pc === st.pc && pc.connectionState === 'disconnected') pathBroken('disconnected', brokenSince);
@@ -833,6 +879,8 @@
    * RESTART_GAPS_MS unless forced. */
   function restartCall(reason, force, since) {
     if (!st.call || !st.pc) return false;
+    // The path to the server may have broken with the call's.
+    checkServer('the call is reconnecting');
     const fresh = !st.reconnect;
     beginReconnect(since || Date.now());
     const r = st.reconnect;

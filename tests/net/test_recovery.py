@@ -344,3 +344,43 @@ def test_server_restart_between_vchatd_and_the_browser(lab, world, clips):
         assert d.call_prop(pa, "EndReason") == "peer-hangup"
     finally:
         page.close()
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
+def test_address_change_of_the_browser(lab, world, clips):
+    """The web client in Chromium (A) moves to a new address mid-call with
+    vchatd (B): the page notices its dead server connection (it asks the
+    server when its call breaks), resumes, and the same call comes back
+    with both pictures."""
+    d = world.vchatd("b")
+    page = BrowserPeer(world, "a", clips["a"])
+    try:
+        page.wait_online()
+        pb = d.manager("StartRandom", "(a{sv})", {})
+        page.start_random([])
+        d.wait_call_state(pb, "connected", 40)
+        page.wait_connected()
+        call_id = page.eval("window.vchat.call")
+        assert wait_colours_one(world, d, pb, "a", time.monotonic(), 20) is not None
+        changed = time.monotonic()
+        lab.ip("a", "addr", "del", f"{ADDR['a']}/24", "dev", END_DEV["a"])
+        lab.ip("a", "addr", "add", "10.77.1.7/24", "dev", END_DEV["a"])
+        lab.ip("a", "route", "replace", "default", "via", ROUTER["a"])
+        back_vchatd = wait_colours_one(world, d, pb, "a", changed, 30)
+        page_back = None
+        deadline = changed + 30
+        while time.monotonic() < deadline:
+            data = page.data(changed + 1, time.monotonic())
+            if len(data["frames"]) >= 3 and looks_like(page.centre_colour(), COLORS["b"]):
+                page_back = page.offset + data["frames"][0] / 1000 - changed
+                break
+            time.sleep(0.2)
+        print(f"the browser's address changed: vchatd sees it again after {back_vchatd} s, "
+              f"it sees vchatd after {page_back} s; page attempt "
+              f"{page.eval('window.vchat.attempt')}")
+        assert back_vchatd is not None, \
+            f"vchatd: no picture after the change\n{page.eval('window.vchat.log.slice(-30)')}"
+        assert page_back is not None, "the browser: no picture after the change"
+        assert page.eval("window.vchat.call") == call_id
+    finally:
+        page.close()
