@@ -1066,6 +1066,15 @@ vchatd_call_set_camera (VchatdCall *self, const char *target)
 {
   if (!self->media)
     return;
+  /* A call set up while there was no camera (one unplugged and plugged in
+   * again, a PipeWire restart) negotiated no video of ours: a camera that
+   * appears needs a new negotiation, which is what a reconnection is. */
+  if (target && !vchatd_media_get_has_video (self->media) &&
+      (self->state == VCHATD_CALL_CONNECTING || self->state == VCHATD_CALL_CONNECTED ||
+       self->state == VCHATD_CALL_RECONNECTING)) {
+    media_broken (self, "a camera appeared; negotiating again to send it");
+    return;
+  }
   /* Without a camera the media reports the failure (device-failed), which
    * clears HasCamera; a new one that fails to start does the same. */
   if (target && vchatd_media_get_has_video (self->media))

@@ -459,14 +459,6 @@ media_on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
                      media_on_inbound_rtp, self, NULL);
 }
 
-static void
-on_first_frame_main (VchatdMedia *self, gpointer data)
-{
-  g_debug ("media: the first picture from the peer is decoded");
-  if (self->state == VCHATD_MEDIA_STATE_CONNECTING || self->state == VCHATD_MEDIA_STATE_CONNECTED)
-    media_request_stats (self);
-}
-
 static GstPadProbeReturn
 on_frame_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
@@ -485,11 +477,7 @@ on_frame_decoded (GstPad *pad, GstPadProbeInfo *info, gpointer data)
         g_atomic_int_compare_and_exchange (&self->longest_freeze_ms, longest, now - last);
     }
     g_atomic_int_set (&self->last_frame_ms, now);
-    /* The first picture: fresh stats now rather than at the next tick, so
-     * the call names its remote video node (which waits for a picture)
-     * without a second of waiting. */
-    if (g_atomic_int_add (&self->frames_decoded, 1) == 0)
-      media_run_on_main (self, on_first_frame_main, NULL, NULL);
+    g_atomic_int_inc (&self->frames_decoded);
   } else if (GST_EVENT_TYPE (GST_PAD_PROBE_INFO_EVENT (info)) == GST_EVENT_CAPS) {
     GstCaps *caps;
     GstVideoInfo vinfo;

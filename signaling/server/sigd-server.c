@@ -294,15 +294,17 @@ session_end (SigdServer *server, SigdSession *session, const char *peer_reason)
   g_hash_table_remove (server->sessions, session->id);
 }
 
+/* A session named by its id, for timers that may outlive it (its grace
+ * time, a rejoin waiting for the other side). */
 typedef struct {
   SigdServer *server;
   char *session_id;
-} GraceData;
+} SessionRef;
 
 static gboolean
 grace_cb (gpointer data)
 {
-  GraceData *gd = data;
+  SessionRef *gd = data;
   SigdSession *session = g_hash_table_lookup (gd->server->sessions, gd->session_id);
 
   if (session) {
@@ -314,9 +316,9 @@ grace_cb (gpointer data)
 }
 
 static void
-grace_data_free (gpointer data)
+session_ref_free (gpointer data)
 {
-  GraceData *gd = data;
+  SessionRef *gd = data;
 
   g_free (gd->session_id);
   g_free (gd);
@@ -325,11 +327,11 @@ grace_data_free (gpointer data)
 static guint
 schedule_grace_end (SigdSession *session, guint ms)
 {
-  GraceData *gd = g_new0 (GraceData, 1);
+  SessionRef *gd = g_new0 (SessionRef, 1);
 
   gd->server = session->server;
   gd->session_id = g_strdup (session->id);
-  return g_timeout_add_full (G_PRIORITY_DEFAULT, ms, grace_cb, gd, grace_data_free);
+  return g_timeout_add_full (G_PRIORITY_DEFAULT, ms, grace_cb, gd, session_ref_free);
 }
 
 /* Tells the other side of @session's call whether @session's connection is
@@ -789,24 +791,10 @@ rejoin_clear (SigdServer *server, SigdSession *session)
   g_clear_pointer (&session->rejoin_secret, g_free);
 }
 
-typedef struct {
-  SigdServer *server;
-  char *session_id;
-} RejoinWait;
-
-static void
-rejoin_wait_free (gpointer data)
-{
-  RejoinWait *w = data;
-
-  g_free (w->session_id);
-  g_free (w);
-}
-
 static gboolean
 rejoin_wait_over (gpointer data)
 {
-  RejoinWait *w = data;
+  SessionRef *w = data;
   SigdSession *session = g_hash_table_lookup (w->server->sessions, w->session_id);
   g_autoptr (JsonObject) msg = NULL;
 
@@ -851,7 +839,7 @@ handle_rejoin (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   if (waiting == session)
     return; /* asked twice */
   if (!waiting) {
-    RejoinWait *w = g_new0 (RejoinWait, 1);
+    SessionRef *w = g_new0 (SessionRef, 1);
 
     rejoin_clear (server, session);
     session->rejoin_call = g_strdup (id);
@@ -860,7 +848,7 @@ handle_rejoin (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     w->server = server;
     w->session_id = g_strdup (session->id);
     session->rejoin_source = g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, REJOIN_WAIT_S,
-                                                         rejoin_wait_over, w, rejoin_wait_free);
+                                                         rejoin_wait_over, w, session_ref_free);
     g_debug ("call %s: session %s waits to rejoin it", id, session->id);
     return;
   }

@@ -138,3 +138,35 @@ def test_camera_cycles_mid_call(desktops, watching):
         if view:
             view.stop()
     watch.finish()
+
+
+def test_camera_that_arrives_mid_call_is_sent(desktops, watching):
+    """A call set up while the red desktop had no camera negotiated no video
+    of its own; when a camera arrives, the call negotiates again (a new
+    attempt of the same call) and the blue side sees it."""
+    a = desktops("Red", CAMERA, RED, camera_on=False)
+    b = desktops("Blue", "vchat-cycle-cam-blue", BLUE)
+    watch = watching(a, b)
+    view = None
+    try:
+        assert a.daemon.manager_prop("Camera") == "", "the red desktop should have no camera yet"
+        pa, pb, seconds = start_call(a, b, watch, "call without a camera")
+        assert a.daemon.call_prop(pa, "HasCamera") is False
+        arrived = time.monotonic()
+        a.add_camera(YELLOW)
+        a.daemon.wait(lambda: a.daemon.manager_prop("Camera") == CAMERA, 15, "the camera chosen")
+        watch.phase("the camera arrived: waiting for its picture")
+        b.daemon.wait(lambda: b.daemon.call_prop(pb, "RemoteVideoNode"), 20,
+                      "a remote video node on the blue side")
+        view = b.reader(pb)
+        t, colour = view.wait_for(lambda c: close_to(c, YELLOW), BACK_WITHIN,
+                                  "the camera's (yellow) picture", since=arrived)
+        print(f"the camera's picture arrived {t - arrived:.2f} s after the camera")
+        assert a.daemon.call_prop(pa, "State") == "connected"
+        assert a.daemon.call_prop(pa, "HasCamera") is True
+        assert a.daemon.call_prop(pa, "Stats")["attempt"] >= 1
+        hang_up(a, pa, b, pb, watch, "the call")
+    finally:
+        if view:
+            view.stop()
+    watch.finish()

@@ -121,20 +121,29 @@ def wait_colours(world, d, path, since, timeout):
     return back
 
 
-def test_short_cut_call_goes_on(lab, world):
+def cut_mid_call(lab, world, seconds, timeout):
+    """A call with both pictures showing; A's link cut for `seconds`, then
+    restored. Returns the daemons, the calls' paths, their States (from the
+    cut on), when the cut began, and wait_colours() from the restore."""
     d, path = start_call(world)
     before = wait_colours(world, d, path, time.monotonic(), 20)
     assert None not in before.values(), f"no picture before the cut: {before}"
     states = {e: States(d[e], path[e]) for e in ENDS}
+    cut = time.monotonic()
     lab.cut("a")
-    time.sleep(3)
+    time.sleep(seconds)
     lab.restore("a")
     restored = time.monotonic()
     try:
-        back = wait_colours(world, d, path, restored, 10)
+        back = wait_colours(world, d, path, restored, timeout)
     finally:
         for s in states.values():
             s.stop()
+    return d, path, states, cut, back
+
+
+def test_short_cut_call_goes_on(lab, world):
+    d, path, states, _, back = cut_mid_call(lab, world, 3, 10)
     print(f"3 s cut: pictures back {back} s after the restore; states "
           f"{ {e: s.names() for e, s in states.items()} }")
     for e in ENDS:
@@ -144,20 +153,7 @@ def test_short_cut_call_goes_on(lab, world):
 
 
 def test_cut_longer_than_the_watchdog_reconnects(lab, world):
-    d, path = start_call(world)
-    before = wait_colours(world, d, path, time.monotonic(), 20)
-    assert None not in before.values(), f"no picture before: {before}"
-    states = {e: States(d[e], path[e]) for e in ENDS}
-    cut = time.monotonic()
-    lab.cut("a")
-    time.sleep(12)
-    lab.restore("a")
-    restored = time.monotonic()
-    try:
-        back = wait_colours(world, d, path, restored, 20)
-    finally:
-        for s in states.values():
-            s.stop()
+    d, path, states, cut, back = cut_mid_call(lab, world, 12, 20)
     went = {e: next((t - cut for t, s in states[e].seen if s == "reconnecting"), None)
             for e in ENDS}
     print(f"12 s cut: reconnecting after {went} s; pictures back {back} s after the restore")
@@ -384,3 +380,24 @@ def test_address_change_of_the_browser(lab, world, clips):
         assert page.eval("window.vchat.call") == call_id
     finally:
         page.close()
+
+
+def test_peer_killed_ends_as_peer_lost(lab, world):
+    """B's daemon is SIGKILLed mid-call: its socket to the server closes,
+    the server tells A (peer_away), and A, whose media stopped too, ends
+    the call as peer-lost within 10 s instead of trying to reconnect to
+    nobody for 30 s; A can call again at once."""
+    d, path = start_call(world)
+    killed = time.monotonic()
+    d["b"].kill(9)
+    d["a"].wait_call_state(path["a"], "ended", 15)
+    took = time.monotonic() - killed
+    reason = d["a"].call_prop(path["a"], "EndReason")
+    print(f"peer killed: A ended after {took:.1f} s ({reason})")
+    assert reason == "peer-lost", reason
+    assert took <= 10, f"A ended only after {took:.1f} s"
+    c = world.vchatd("b")
+    pa = d["a"].manager("StartRandom", "(a{sv})", {})
+    pc = c.manager("StartRandom", "(a{sv})", {})
+    d["a"].wait_call_state(pa, "connected", 40)
+    c.wait_call_state(pc, "connected", 40)
