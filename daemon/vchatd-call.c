@@ -200,6 +200,40 @@ vchatd_call_end (VchatdCall *self, VchatdEndReason reason, gboolean tell_server)
 
 /* Media */
 
+/* The Call's Stats: the media's, with the call's own reconnection figures
+ * (also published at once when a new attempt starts, not at the new
+ * media's first tick). */
+static void
+publish_stats (VchatdCall *self, GVariant *media_stats)
+{
+  GVariantDict dict;
+  gint silence = self->media ? vchatd_media_get_silence_ms (self->media) : -1;
+
+  g_variant_dict_init (&dict, media_stats);
+  g_variant_dict_insert (&dict, "attempt", "u", self->attempt);
+  g_variant_dict_insert (&dict, "reconnects", "u", self->reconnects);
+  g_variant_dict_insert (&dict, "silence-ms", "u", (guint) MAX (silence, 0));
+  vchat_dbus_call_set_stats (self->skeleton, g_variant_dict_end (&dict));
+}
+
+/* The media does not flow (a broken path, or an attempt still connecting). */
+static gboolean
+media_down (VchatdCall *self)
+{
+  return !self->media || vchatd_media_get_state (self->media) != VCHATD_MEDIA_STATE_CONNECTED;
+}
+
+/* The media stopped flowing at @since_us: the reconnect-timeout counts from
+ * there, and attempts get @timeout_s each to begin with. */
+static void
+mark_broken (VchatdCall *self, gint64 since_us, guint timeout_s)
+{
+  if (self->broken_since_us)
+    return;
+  self->broken_since_us = since_us;
+  self->attempt_timeout_s = timeout_s;
+}
+
 static void media_broken (VchatdCall *self, const char *why);
 static void media_flows (VchatdCall *self);
 
@@ -326,14 +360,8 @@ on_stats_updated (VchatdMedia *media, VchatdCall *self)
   const char *quality = vchatd_media_get_quality (media);
 
   g_autoptr (GVariant) stats = g_variant_ref_sink (vchatd_media_get_stats (media));
-  GVariantDict dict;
-  gint silence = vchatd_media_get_silence_ms (media);
 
-  g_variant_dict_init (&dict, stats);
-  g_variant_dict_insert (&dict, "attempt", "u", self->attempt);
-  g_variant_dict_insert (&dict, "reconnects", "u", self->reconnects);
-  g_variant_dict_insert (&dict, "silence-ms", "u", (guint) MAX (silence, 0));
-  vchat_dbus_call_set_stats (self->skeleton, g_variant_dict_end (&dict));
+  publish_stats (self, stats);
   /* The skeleton emits PropertiesChanged only when the word changes. */
   vchat_dbus_call_set_quality (self->skeleton,
                                self->state == VCHATD_CALL_CONNECTED && quality ? quality : "");
@@ -421,17 +449,6 @@ media_start (VchatdCall *self, GError **error)
 
 static void arm_attempt_timer (VchatdCall *self);
 
-/* Stats say the new attempt at once, not at the new media's first tick. */
-static void
-publish_attempt (VchatdCall *self)
-{
-  GVariantDict dict;
-
-  g_variant_dict_init (&dict, vchat_dbus_call_get_stats (self->skeleton));
-  g_variant_dict_insert (&dict, "attempt", "u", self->attempt);
-  g_variant_dict_insert (&dict, "reconnects", "u", self->reconnects);
-  vchat_dbus_call_set_stats (self->skeleton, g_variant_dict_end (&dict));
-}
 
 static guint
 reconnect_seconds (VchatdCall *self)
@@ -513,7 +530,7 @@ reconnect (VchatdCall *self, guint attempt, gboolean ask_peer, const char *why)
     vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
     return;
   }
-  publish_attempt (self);
+  publish_stats (self, vchat_dbus_call_get_stats (self->skeleton));
   arm_attempt_timer (self);
 }
 
@@ -553,16 +570,12 @@ static void
 media_broken (VchatdCall *self, const char *why)
 {
   gint64 now = g_get_monotonic_time ();
-  gint silence;
+  gint silence = self->media ? vchatd_media_get_silence_ms (self->media) : -1;
 
   if (self->state != VCHATD_CALL_CONNECTED && self->state != VCHATD_CALL_RECONNECTING &&
       self->state != VCHATD_CALL_CONNECTING)
     return;
-  if (!self->broken_since_us) {
-    silence = self->media ? vchatd_media_get_silence_ms (self->media) : -1;
-    self->broken_since_us = now - (gint64) MAX (silence, 0) * 1000;
-    self->attempt_timeout_s = ATTEMPT_TIMEOUT_S;
-  }
+  mark_broken (self, now - (gint64) MAX (silence, 0) * 1000, ATTEMPT_TIMEOUT_S);
   if (now - self->attempt_started_us < 2 * G_USEC_PER_SEC) {
     g_debug ("call %s: %s; the next attempt in 2 s", self->path, why);
     g_clear_handle_id (&self->attempt_timer, g_source_remove);
@@ -666,8 +679,7 @@ handle_peer_away (VchatdCall *self, gboolean away)
    * among them, may be lost. A broken call starts again, now that it can
    * reach the peer. The offerer does it (it makes the offer anyway; the
    * answerer coming back re-sends its own restart from its outbox). */
-  if (self->offerer && self->broken_since_us &&
-      !(self->media && vchatd_media_get_state (self->media) == VCHATD_MEDIA_STATE_CONNECTED))
+  if (self->offerer && self->broken_since_us && media_down (self))
     reconnect (self, self->attempt + 1, TRUE, "the peer is back at the server");
 }
 
@@ -708,8 +720,9 @@ handle_matched (VchatdCall *self, VchatMsg *msg)
   set_state (self, VCHATD_CALL_CONNECTING);
   /* The first attempt gets longer (the peer may still be setting up). */
   self->attempt = 0;
-  self->broken_since_us = self->attempt_started_us = g_get_monotonic_time ();
-  self->attempt_timeout_s = 2 * ATTEMPT_TIMEOUT_S;
+  self->attempt_started_us = g_get_monotonic_time ();
+  self->broken_since_us = 0;
+  mark_broken (self, self->attempt_started_us, 2 * ATTEMPT_TIMEOUT_S);
   arm_attempt_timer (self);
   if (!self->monitor) {
     self->monitor = g_object_ref (g_network_monitor_get_default ());
@@ -737,10 +750,7 @@ handle_signal (VchatdCall *self, VchatMsg *msg)
     return;
   }
   if (attempt > self->attempt) {
-    if (!self->broken_since_us) {
-      self->broken_since_us = g_get_monotonic_time ();
-      self->attempt_timeout_s = ATTEMPT_TIMEOUT_S;
-    }
+    mark_broken (self, g_get_monotonic_time (), ATTEMPT_TIMEOUT_S);
     reconnect (self, attempt, FALSE, "the peer asked");
     if (self->state == VCHATD_CALL_ENDED)
       return;
@@ -815,8 +825,7 @@ vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg)
     break;
   case VCHAT_MSG_REJOINED:
     g_message ("call %s: the signaling server knows the call again", self->path);
-    if (self->broken_since_us &&
-        !(self->media && vchatd_media_get_state (self->media) == VCHATD_MEDIA_STATE_CONNECTED))
+    if (self->broken_since_us && media_down (self))
       reconnect (self, self->attempt + 1, TRUE, "the server knows the call again");
     break;
   case VCHAT_MSG_PEER_AWAY:
