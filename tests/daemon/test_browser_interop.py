@@ -119,13 +119,20 @@ def test_browser_joins_daemon_invite(server, plain_daemons, browser):
           "the browser to see the hangup")
 
 
-def test_browser_random_matched_with_daemon(server, plain_daemons, browser):
-    d = plain_daemons("red")
-    page = browser(server.url + "/")
+def random_call_with_page(d, page):
+    """The daemon and the page both ask for a random call with the interest
+    "linux"; returns the daemon's call, connected."""
     path = d.manager("StartRandom", "(a{sv})", {"interests": GLib.Variant("as", ["linux"])})
     until(lambda: page.eval("window.vchat && window.vchat.signaling === 'online'"), "the page online")
     page.eval("window.vchat.start({interests: ['linux']})")
     d.wait_call_state(path, "connected", 30)
+    return path
+
+
+def test_browser_random_matched_with_daemon(server, plain_daemons, browser):
+    d = plain_daemons("red")
+    page = browser(server.url + "/")
+    path = random_call_with_page(d, page)
     assert d.call_prop(path, "Peer")["common-interests"] == ["linux"]
     check_call(d, path, page)
 
@@ -137,10 +144,7 @@ def test_browser_restart_with_daemon(server, plain_daemons, browser):
     (docs/protocol.md, "Reconnecting a call")."""
     d = plain_daemons("red")
     page = browser(server.url + "/")
-    path = d.manager("StartRandom", "(a{sv})", {"interests": GLib.Variant("as", ["linux"])})
-    until(lambda: page.eval("window.vchat && window.vchat.signaling === 'online'"), "the page online")
-    page.eval("window.vchat.start({interests: ['linux']})")
-    d.wait_call_state(path, "connected", 30)
+    path = random_call_with_page(d, page)
     until(lambda: page.eval(INBOUND_VIDEO_JS) > 0, "frames decoded in the browser")
     call_id = page.eval("window.vchat.call.id")
     assert page.eval("window.vchat.call.role") == "answerer"   # toward a daemon, always

@@ -449,6 +449,15 @@ class NetLab:
                   f'    oifname "{dev}" drop\n  }}\n'
                   "}\n")
 
+    def change_address(self, end, new_addr):
+        """`end` moves to another network, as a laptop from Wi-Fi to
+        Ethernet: its address is deleted, `new_addr` (same /24) added on
+        the same link, and the default route (which went with the last
+        address of its subnet) put back."""
+        self.ip(end, "addr", "del", f"{ADDR[end]}/24", "dev", END_DEV[end])
+        self.ip(end, "addr", "add", f"{new_addr}/24", "dev", END_DEV[end])
+        self.ip(end, "route", "replace", "default", "via", ROUTER[end])
+
     def restore(self, end):
         """Ends a cut()."""
         self._nft(f"delete table inet netlab_cut_{end}\n")

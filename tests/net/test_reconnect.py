@@ -11,7 +11,6 @@ right after the change (while the old connection is dead) is matched and
 connects, instead of "searching" for ever."""
 import time
 
-from netlab import ADDR, END_DEV, ROUTER
 
 NEW_ADDR_A = "10.77.1.7"
 # From the change: noticing (3 s without an answer) plus a reconnect (a
@@ -39,9 +38,7 @@ def test_address_change_reconnects_and_a_random_call_connects(lab, world):
     # A moves: its address goes, a new one comes, and the default route
     # (removed with the last address of its subnet) is put back.
     changed = time.monotonic()
-    lab.ip("a", "addr", "del", f"{ADDR['a']}/24", "dev", END_DEV["a"])
-    lab.ip("a", "addr", "add", f"{NEW_ADDR_A}/24", "dev", END_DEV["a"])
-    lab.ip("a", "route", "replace", "default", "via", ROUTER["a"])
+    lab.change_address("a", NEW_ADDR_A)
 
     # A random call asked for at once, on what is still the old connection.
     time.sleep(0.5)
@@ -79,9 +76,7 @@ def test_random_call_15s_after_an_address_change_connects(lab, world):
     a, b = world.vchatd("a"), world.vchatd("b")
     for d in (a, b):
         wait_for(lambda: d.manager_prop("SignalingState") == "online", 20, "the daemon online")
-    lab.ip("a", "addr", "del", f"{ADDR['a']}/24", "dev", END_DEV["a"])
-    lab.ip("a", "addr", "add", f"{NEW_ADDR_A}/24", "dev", END_DEV["a"])
-    lab.ip("a", "route", "replace", "default", "via", ROUTER["a"])
+    lab.change_address("a", NEW_ADDR_A)
     time.sleep(15)
     asked = time.monotonic()
     pa = a.manager("StartRandom", "(a{sv})", {})

@@ -18,6 +18,7 @@ What a person would see, and what each case checks on both sides:
 
 Each case prints its recovery times (figures, not assertions beyond the
 bounds the issue asks for)."""
+import contextlib
 import os
 import threading
 import time
@@ -25,39 +26,19 @@ import time
 import pytest
 
 from chromium import CHROMIUM
-from labcall import COLORS, BrowserPeer, RemoteVideo, looks_like
-from netlab import ADDR, END_DEV, ROUTER
+from labcall import COLORS, BrowserPeer, CallStates, FollowedVideo, RemoteVideo, picture_back
 
 ENDS = ("a", "b")
+PEER = {"a": "b", "b": "a"}
 
 
-class States:
-    """The State of one call, polled (D-Bus properties) every 0.1 s, as
-    (monotonic time, state) transitions."""
-
-    def __init__(self, daemon, path):
-        self.daemon, self.path = daemon, path
-        self.seen = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                s = self.daemon.call_prop(self.path, "State")
-            except Exception:
-                s = None
-            if s and (not self.seen or self.seen[-1][1] != s):
-                self.seen.append((time.monotonic(), s))
-            self._stop.wait(0.1)
-
-    def names(self):
-        return [s for _, s in self.seen]
-
-    def stop(self):
-        self._stop.set()
-        self._thread.join(2)
+def state_names(states):
+    """The call states a labcall.CallStates saw, in order, each once."""
+    out = []
+    for _, state, _ in states.seen:
+        if not out or out[-1] != state:
+            out.append(state)
+    return out
 
 
 def start_call(world):
@@ -70,55 +51,70 @@ def start_call(world):
     return d, path
 
 
-def _wait_colour(world, daemon, path, peer, since, timeout):
-    deadline = time.monotonic() + timeout
-    watch = None
-    node_gone = False
+def picture_back_after(world, daemon, path, peer, since, timeout):
+    """Seconds from `since` to the first 3 frames of the peer's colour on the
+    call's remote video node, read as a viewer would (labcall.FollowedVideo:
+    again when a new connection rebuilds the node), or None."""
+    video = FollowedVideo(world.pw, daemon, path)
     try:
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                node = daemon.call_prop(path, "RemoteVideoNode")
-            except Exception:
-                node = ""
-            if not node:
-                # A new connection: the node goes, and comes back (same
-                # name) with the first picture; read it again then.
-                node_gone = True
-            elif watch is None or node_gone:
-                if watch:
-                    watch.stop()
-                try:
-                    watch = world.pw.watch_video(node, timeout=5)
-                except Exception:
-                    watch = None
-                node_gone = False
-            if watch:
-                recent = [(t, c) for t, c in list(watch.frames) if t >= since]
-                # Three frames in a row of the right colour: the picture,
-                # not a stray frame.
-                if len(recent) >= 3 and all(looks_like(c, COLORS[peer]) for _, c in recent[-3:]):
-                    return recent[-3][0] - since
+            t = picture_back(video.frames(), since, COLORS[peer])
+            if t is not None:
+                return t - since
             time.sleep(0.1)
         return None
     finally:
-        if watch:
-            watch.stop()
+        video.stop()
+
+
+def page_picture_back_after(page, peer, since, timeout):
+    """The same for the web client's remote <video> (BrowserPeer.fault_data,
+    after collect_faults())."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frames, _ = page.fault_data(since)
+        t = picture_back(frames, since, COLORS[peer])
+        if t is not None:
+            return t - since
+        time.sleep(0.2)
+    return None
 
 
 def wait_colours(world, d, path, since, timeout):
-    """Seconds from `since` to the first frames of the peer's colour on each
-    end's remote video node (read as a viewer would, again when the node is
-    rebuilt), or None; both ends watched at once."""
+    """picture_back_after() on both ends at once: {end: seconds or None}."""
     back = {}
     threads = [threading.Thread(
         target=lambda e=e: back.__setitem__(
-            e, _wait_colour(world, d[e], path[e], "b" if e == "a" else "a", since, timeout)))
+            e, picture_back_after(world, d[e], path[e], PEER[e], since, timeout)))
         for e in ENDS]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout + 10)
     return back
+
+
+@contextlib.contextmanager
+def call_with_page(world, clips, daemon_end, page_end):
+    """A random call between a vchatd in `daemon_end` and the web client in
+    headless Chromium in `page_end`, connected, with the page's picture
+    showing at vchatd and the page recording what it shows: (vchatd, its
+    call's path, the BrowserPeer, the page's call id)."""
+    d = world.vchatd(daemon_end)
+    page = BrowserPeer(world, page_end, clips[page_end])
+    try:
+        page.wait_online()
+        path = d.manager("StartRandom", "(a{sv})", {})
+        page.start_random([])
+        d.wait_call_state(path, "connected", 40)
+        page.wait_connected()
+        page.collect_faults()
+        assert picture_back_after(world, d, path, page_end, time.monotonic(), 20) is not None, \
+            "vchatd: no picture from the browser"
+        yield d, path, page, page.eval("window.vchat.call")
+    finally:
+        page.close()
 
 
 def cut_mid_call(lab, world, seconds, timeout):
@@ -128,7 +124,7 @@ def cut_mid_call(lab, world, seconds, timeout):
     d, path = start_call(world)
     before = wait_colours(world, d, path, time.monotonic(), 20)
     assert None not in before.values(), f"no picture before the cut: {before}"
-    states = {e: States(d[e], path[e]) for e in ENDS}
+    states = {e: CallStates(d[e], path[e]) for e in ENDS}
     cut = time.monotonic()
     lab.cut("a")
     time.sleep(seconds)
@@ -145,20 +141,20 @@ def cut_mid_call(lab, world, seconds, timeout):
 def test_short_cut_call_goes_on(lab, world):
     d, path, states, _, back = cut_mid_call(lab, world, 3, 10)
     print(f"3 s cut: pictures back {back} s after the restore; states "
-          f"{ {e: s.names() for e, s in states.items()} }")
+          f"{ {e: state_names(s) for e, s in states.items()} }")
     for e in ENDS:
         assert back[e] is not None and back[e] <= 3, \
             f"{e.upper()}: the picture was not back within 3 s of the restore: {back}"
-        assert "ended" not in states[e].names(), f"{e.upper()}: the call ended: {states[e].seen}"
+        assert "ended" not in state_names(states[e]), f"{e.upper()}: the call ended: {states[e].seen}"
 
 
 def test_cut_longer_than_the_watchdog_reconnects(lab, world):
     d, path, states, cut, back = cut_mid_call(lab, world, 12, 20)
-    went = {e: next((t - cut for t, s in states[e].seen if s == "reconnecting"), None)
+    went = {e: next((t - cut for t, s, _ in states[e].seen if s == "reconnecting"), None)
             for e in ENDS}
     print(f"12 s cut: reconnecting after {went} s; pictures back {back} s after the restore")
     for e in ENDS:
-        names = states[e].names()
+        names = state_names(states[e])
         assert "reconnecting" in names, f"{e.upper()}: never reconnecting: {states[e].seen}"
         assert "ended" not in names, \
             f"{e.upper()}: the call ended ({d[e].call_prop(path[e], 'EndReason')}):\n" \
@@ -197,23 +193,24 @@ def test_address_change_mid_call_picture_comes_back(lab, world):
     d, path = start_call(world)
     before = wait_colours(world, d, path, time.monotonic(), 20)
     assert None not in before.values(), f"no picture before: {before}"
-    states = {e: States(d[e], path[e]) for e in ENDS}
+    states = {e: CallStates(d[e], path[e]) for e in ENDS}
     changed = time.monotonic()
-    lab.ip("a", "addr", "del", f"{ADDR['a']}/24", "dev", END_DEV["a"])
-    lab.ip("a", "addr", "add", "10.77.1.7/24", "dev", END_DEV["a"])
-    lab.ip("a", "route", "replace", "default", "via", ROUTER["a"])
+    lab.change_address("a", "10.77.1.7")
     try:
-        back = wait_colours(world, d, path, changed, 25)
+        # The media stops as the address goes: frames a second later came
+        # over the new path (earlier ones may still be on their way).
+        back = wait_colours(world, d, path, changed + 1, 25)
     finally:
         for s in states.values():
             s.stop()
+    back = {e: (b + 1 if b is not None else None) for e, b in back.items()}
     print(f"address change: pictures back {back} s after it; states "
-          f"{ {e: s.names() for e, s in states.items()} }")
+          f"{ {e: state_names(s) for e, s in states.items()} }")
     for e in ENDS:
         assert back[e] is not None, \
             f"{e.upper()}: no picture within 25 s of the change; states {states[e].seen}\n" \
             f"{d[e].log[-3000:]}"
-        assert "ended" not in states[e].names()
+        assert "ended" not in state_names(states[e])
 
 
 def test_server_restart_mid_call_media_goes_on(lab, world):
@@ -263,30 +260,13 @@ def test_cut_between_vchatd_and_the_browser(lab, world, clips, seconds):
     cut for 3 s, and for 12 s (past vchatd's watchdog: a new attempt, which
     the page follows with a new RTCPeerConnection). Both pictures come back
     in the same call."""
-    d = world.vchatd("a")
-    page = BrowserPeer(world, "b", clips["b"])
-    try:
-        page.wait_online()
-        pa = d.manager("StartRandom", "(a{sv})", {})
-        page.start_random([])
-        d.wait_call_state(pa, "connected", 40)
-        page.wait_connected()
-        call_id = page.eval("window.vchat.call")
-        before = wait_colours_one(world, d, pa, "b", time.monotonic(), 20)
-        assert before is not None, "vchatd: no picture from the browser before the cut"
+    with call_with_page(world, clips, "a", "b") as (d, pa, page, call_id):
         lab.cut("a")
         time.sleep(seconds)
         lab.restore("a")
         restored = time.monotonic()
-        back_vchatd = wait_colours_one(world, d, pa, "b", restored, 25)
-        page_back = None
-        deadline = restored + 25
-        while time.monotonic() < deadline:
-            frames = page.data(restored, time.monotonic())["frames"]
-            if len(frames) >= 3 and looks_like(page.centre_colour(), COLORS["a"]):
-                page_back = page.offset + frames[0] / 1000 - restored
-                break
-            time.sleep(0.2)
+        back_vchatd = picture_back_after(world, d, pa, "b", restored, 25)
+        page_back = page_picture_back_after(page, "a", restored, 25)
         state = page.eval("window.vchat.state")
         attempt = d.call_prop(pa, "Stats").get("attempt")
         print(f"{seconds} s cut, vchatd <-> browser: vchatd sees the browser again after "
@@ -297,12 +277,6 @@ def test_cut_between_vchatd_and_the_browser(lab, world, clips, seconds):
             f"the browser: no picture after the restore ({state})\n{page.browser.log_tail(1500)}"
         assert d.call_prop(pa, "State") == "connected"
         assert page.eval("window.vchat.call") == call_id, "the page is in another call"
-    finally:
-        page.close()
-
-
-def wait_colours_one(world, daemon, path, peer, since, timeout):
-    return _wait_colour(world, daemon, path, peer, since, timeout)
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
@@ -310,15 +284,7 @@ def test_server_restart_between_vchatd_and_the_browser(lab, world, clips):
     """The server restarts mid-call between vchatd (A) and the web client
     (B): both rejoin the call with its secret, the pictures go on, and the
     page's hangup then reaches vchatd."""
-    d = world.vchatd("a")
-    page = BrowserPeer(world, "b", clips["b"])
-    try:
-        page.wait_online()
-        pa = d.manager("StartRandom", "(a{sv})", {})
-        page.start_random([])
-        d.wait_call_state(pa, "connected", 40)
-        page.wait_connected()
-        assert wait_colours_one(world, d, pa, "b", time.monotonic(), 20) is not None
+    with call_with_page(world, clips, "a", "b") as (d, pa, page, _):
         video = RemoteVideo(world.pw, d, pa)
         assert video.wait_frames(3, 10)
         killed = time.monotonic()
@@ -338,8 +304,6 @@ def test_server_restart_between_vchatd_and_the_browser(lab, world, clips):
         page.eval("window.vchat.stop()")
         d.wait_call_state(pa, "ended", 10)
         assert d.call_prop(pa, "EndReason") == "peer-hangup"
-    finally:
-        page.close()
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
@@ -348,29 +312,13 @@ def test_address_change_of_the_browser(lab, world, clips):
     vchatd (B): the page notices its dead server connection (it asks the
     server when its call breaks), resumes, and the same call comes back
     with both pictures."""
-    d = world.vchatd("b")
-    page = BrowserPeer(world, "a", clips["a"])
-    try:
-        page.wait_online()
-        pb = d.manager("StartRandom", "(a{sv})", {})
-        page.start_random([])
-        d.wait_call_state(pb, "connected", 40)
-        page.wait_connected()
-        call_id = page.eval("window.vchat.call")
-        assert wait_colours_one(world, d, pb, "a", time.monotonic(), 20) is not None
+    with call_with_page(world, clips, "b", "a") as (d, pb, page, call_id):
         changed = time.monotonic()
-        lab.ip("a", "addr", "del", f"{ADDR['a']}/24", "dev", END_DEV["a"])
-        lab.ip("a", "addr", "add", "10.77.1.7/24", "dev", END_DEV["a"])
-        lab.ip("a", "route", "replace", "default", "via", ROUTER["a"])
-        back_vchatd = wait_colours_one(world, d, pb, "a", changed, 30)
-        page_back = None
-        deadline = changed + 30
-        while time.monotonic() < deadline:
-            data = page.data(changed + 1, time.monotonic())
-            if len(data["frames"]) >= 3 and looks_like(page.centre_colour(), COLORS["b"]):
-                page_back = page.offset + data["frames"][0] / 1000 - changed
-                break
-            time.sleep(0.2)
+        lab.change_address("a", "10.77.1.7")
+        # Frames a second after the change came over the new path.
+        back_vchatd = picture_back_after(world, d, pb, "a", changed + 1, 30)
+        page_back = page_picture_back_after(page, "b", changed + 1, 30)
+        back_vchatd, page_back = (None if b is None else b + 1 for b in (back_vchatd, page_back))
         print(f"the browser's address changed: vchatd sees it again after {back_vchatd} s, "
               f"it sees vchatd after {page_back} s; page attempt "
               f"{page.eval('window.vchat.attempt')}")
@@ -378,8 +326,6 @@ def test_address_change_of_the_browser(lab, world, clips):
             f"vchatd: no picture after the change\n{page.eval('window.vchat.log.slice(-30)')}"
         assert page_back is not None, "the browser: no picture after the change"
         assert page.eval("window.vchat.call") == call_id
-    finally:
-        page.close()
 
 
 def test_peer_killed_ends_as_peer_lost(lab, world):
