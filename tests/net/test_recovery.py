@@ -155,7 +155,9 @@ def test_cut_longer_than_the_watchdog_reconnects(lab, world):
     print(f"12 s cut: reconnecting after {went} s; pictures back {back} s after the restore")
     for e in ENDS:
         names = state_names(states[e])
-        assert "reconnecting" in names, f"{e.upper()}: never reconnecting: {states[e].seen}"
+        assert "reconnecting" in names, \
+            f"{e.upper()}: never reconnecting: {states[e].seen} (ended: " \
+            f"{d[e].call_prop(path[e], 'EndReason')!r})\n{d[e].log[-4000:]}"
         assert "ended" not in names, \
             f"{e.upper()}: the call ended ({d[e].call_prop(path[e], 'EndReason')}):\n" \
             f"{d[e].log[-3000:]}"
