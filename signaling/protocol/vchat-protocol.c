@@ -88,6 +88,7 @@ typedef struct {
   gint64 max;
   guint max_items;
   const char *const *values;
+  gboolean display; /* F_STRING, F_STRV: shown to people, see check_text_node() */
 } Field;
 
 typedef struct {
@@ -98,7 +99,9 @@ typedef struct {
 
 /* The message table reads best one field to a line. */
 /* clang-format off */
-#define STR(n, req, lo, hi) { n, F_STRING, req, lo, hi, 0, NULL }
+#define STR(n, req, lo, hi) { n, F_STRING, req, lo, hi, 0, NULL, FALSE }
+#define TEXT(n, req, lo, hi) { n, F_STRING, req, lo, hi, 0, NULL, TRUE }
+#define TAGS(n) { n, F_STRV, FALSE, 0, 32, 16, NULL, TRUE }
 #define CALL STR ("call", TRUE, 1, 64)
 
 static const char *const sdp_types[] = { "offer", "answer", NULL };
@@ -110,13 +113,13 @@ static const char *const own_reasons[] = { "hangup", "next", "rejected", NULL };
 static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
   [VCHAT_MSG_HELLO] = { "hello", VCHAT_MSG_FROM_CLIENT, {
     { "version", F_INT, TRUE, 0, G_MAXINT32, 0, NULL },
-    STR ("client", TRUE, 1, 64),
-    STR ("name", FALSE, 0, 64),
+    TEXT ("client", TRUE, 1, 64),
+    TEXT ("name", FALSE, 0, 64),
     STR ("resume", FALSE, 1, 128),
     STR ("token", FALSE, 1, 256),
   } },
   [VCHAT_MSG_QUEUE] = { "queue", VCHAT_MSG_FROM_CLIENT, {
-    { "interests", F_STRV, FALSE, 0, 32, 16, NULL },
+    TAGS ("interests"),
     STR ("language", FALSE, 0, 16),
   } },
   [VCHAT_MSG_INVITE_CREATE] = { "invite_create", VCHAT_MSG_FROM_CLIENT, {
@@ -155,7 +158,7 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     { "limits", F_OBJECT, FALSE, 0, 0, 0, NULL },
   } },
   [VCHAT_MSG_QUEUED] = { "queued", VCHAT_MSG_FROM_SERVER, {
-    { "interests", F_STRV, FALSE, 0, 32, 16, NULL },
+    TAGS ("interests"),
     STR ("language", FALSE, 0, 16),
   } },
   [VCHAT_MSG_LEFT_QUEUE] = { "left_queue", VCHAT_MSG_FROM_SERVER, { { NULL } } },
@@ -163,7 +166,7 @@ static const MsgSpec specs[VCHAT_MSG_N_TYPES] = {
     CALL,
     { "role", F_ENUM, TRUE, 0, 0, 0, roles },
     { "peer", F_PEER, TRUE, 0, 0, 0, NULL },
-    { "common_interests", F_STRV, FALSE, 0, 32, 16, NULL },
+    TAGS ("common_interests"),
     { "kind", F_ENUM, FALSE, 0, 0, 0, kinds },
     { "ice_servers", F_SERVERS, FALSE, 0, 0, 16, NULL },
     STR ("secret", FALSE, 16, 128),
@@ -279,6 +282,43 @@ check_string_node (JsonNode *node, const char *what, gint64 min, gint64 max, GEr
   return TRUE;
 }
 
+gboolean
+vchat_display_char_ok (gunichar c)
+{
+  return !(c < 0x20 || (c >= 0x7f && c <= 0x9f) || c == 0x061c || c == 0x200e || c == 0x200f ||
+           (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069) || c == 0x2028 ||
+           c == 0x2029);
+}
+
+/* A string clients show to people: beyond check_string_node(), nothing that
+ * a terminal would obey (escape sequences that set the title or write the
+ * clipboard) and nothing that reorders or breaks the text around it, so a
+ * name cannot pass for another or spill over the rest of a line. */
+static gboolean
+check_text_node (JsonNode *node, const char *what, gint64 min, gint64 max, GError **error)
+{
+  if (!check_string_node (node, what, min, max, error))
+    return FALSE;
+  for (const char *p = json_node_get_string (node); *p; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+    const char *kind;
+
+    if (vchat_display_char_ok (c))
+      continue;
+    if (c == 0x2028 || c == 0x2029)
+      kind = "a line or paragraph separator";
+    else if (c < 0xa0)
+      kind = "a control character";
+    else
+      kind = "a bidirectional formatting character";
+    g_set_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE,
+                 "“%s” contains %s (U+%04X); names, clients and interests must be plain text.",
+                 what, kind, c);
+    return FALSE;
+  }
+  return TRUE;
+}
+
 static gboolean
 check_int_node (JsonNode *node, const char *what, gint64 min, gint64 max, GError **error)
 {
@@ -337,7 +377,8 @@ check_field (JsonNode *node, const Field *f, GError **error)
 
   switch (f->kind) {
   case F_STRING:
-    return check_string_node (node, f->name, f->min, f->max, error);
+    return (f->display ? check_text_node : check_string_node) (node, f->name, f->min, f->max,
+                                                               error);
 
   case F_INT:
     return check_int_node (node, f->name, f->min, f->max, error);
@@ -376,7 +417,8 @@ check_field (JsonNode *node, const Field *f, GError **error)
     }
     for (guint i = 0; i < json_array_get_length (arr); i++) {
       g_autofree char *what = g_strdup_printf ("%s[%u]", f->name, i);
-      if (!check_string_node (json_array_get_element (arr, i), what, f->min, f->max, error))
+      if (!(f->display ? check_text_node : check_string_node) (json_array_get_element (arr, i),
+                                                               what, f->min, f->max, error))
         return FALSE;
     }
     return TRUE;
@@ -403,8 +445,8 @@ check_field (JsonNode *node, const Field *f, GError **error)
   case F_PEER:
     if (!(obj = check_object_node (node, f->name, error)))
       return FALSE;
-    return check_member (obj, "peer", "client", TRUE, check_string_node, 1, 64, error) &&
-           check_member (obj, "peer", "name", FALSE, check_string_node, 0, 64, error);
+    return check_member (obj, "peer", "client", TRUE, check_text_node, 1, 64, error) &&
+           check_member (obj, "peer", "name", FALSE, check_text_node, 0, 64, error);
 
   case F_SERVERS:
     if (!JSON_NODE_HOLDS_ARRAY (node)) {

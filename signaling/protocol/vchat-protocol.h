@@ -146,6 +146,14 @@ char *vchat_invite_code_normalize (const char *code_or_link);
 /* Formats 10 random bytes as "abcd-efgh-ijkl-mnop". */
 char *vchat_invite_code_format (const guint8 bytes[VCHAT_INVITE_CODE_BYTES]);
 
+/* Whether @c may be part of a string that clients show to people (`name`,
+ * `client`, `interests` and the `peer` and `common_interests` made of them):
+ * not a control character (C0, DEL, C1), not a bidirectional formatting
+ * character (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and not a
+ * line or paragraph separator (U+2028, U+2029). Parsing refuses those
+ * fields with any other character; vchatctl shows these escaped. */
+gboolean vchat_display_char_ok (gunichar c);
+
 /* Normalises interest tags: trimmed, lower case, empty and duplicate ones
  * dropped. */
 GStrv vchat_interests_normalize (const char *const *interests);

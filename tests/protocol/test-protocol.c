@@ -131,6 +131,37 @@ static const BadCase bad_cases[] = {
     VCHAT_PROTO_ERROR_BAD_VALUE, "report", "UTF-8" },
   { "report-empty-reason", "{\"type\":\"report\",\"call\":\"c\",\"reason\":\"\"}",
     VCHAT_PROTO_ERROR_BAD_VALUE, "report", "reason" },
+  /* Strings shown to people: no terminal controls, no bidi tricks (issue 13). */
+  { "hello-name-osc",
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":"
+    "\"Bob\\u001b]0;title\\u0007\\u001b]52;c;eA==\\u0007\\u001b[2K\\rAlice\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "“name” contains a control character (U+001B)" },
+  { "hello-name-cr", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\"a\\rb\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "(U+000D)" },
+  { "hello-name-del", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\"a\\u007f\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "control character (U+007F)" },
+  { "hello-name-c1-csi",
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\"a\\u009b2J\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "control character (U+009B)" },
+  { "hello-name-rlo",
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\"\\u202eecilA\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "bidirectional formatting character (U+202E)" },
+  { "hello-name-lri",
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\"a\\u2066b\\u2069\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "(U+2066)" },
+  { "hello-name-rlm", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\"a\\u200f\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "(U+200F)" },
+  { "hello-name-alm", "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\"a\\u061c\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "(U+061C)" },
+  { "hello-name-line-separator",
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"t\",\"name\":\"a\\u2028b\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "line or paragraph separator (U+2028)" },
+  { "hello-client-bel", "{\"type\":\"hello\",\"version\":1,\"client\":\"web/1\\u0007\"}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "hello", "“client” contains a control character (U+0007)" },
+  { "queue-interest-newline", "{\"type\":\"queue\",\"interests\":[\"music\",\"a\\nb\"]}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "queue", "“interests[1]” contains a control character (U+000A)" },
+  { "queue-interest-pdf", "{\"type\":\"queue\",\"interests\":[\"\\u202c\"]}",
+    VCHAT_PROTO_ERROR_BAD_VALUE, "queue", "“interests[0]”" },
 };
 
 static void
@@ -211,6 +242,12 @@ test_good_messages (void)
     "{\"type\":\"next\",\"call\":\"c1\"}",
     "{\"type\":\"report\",\"call\":\"c1\",\"reason\":\"rude\"}",
     "{\"type\":\"ping\"}",
+    /* Names in any script, emoji with joiners: only controls are refused. */
+    "{\"type\":\"hello\",\"version\":1,\"client\":\"web/0.1\",\"name\":\"Zoë 李 "
+    "\xd7\xa2\xd7\x93\xd7\x94 \xd8\xb9\xd9\x84\xd9\x8a \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb\"}",
+    "{\"type\":\"queue\",\"interests\":[\"café\",\"\\u00a0jazz\",\"\\u00a9\"]}",
+    /* Strings nobody shows as a name keep their own rules. */
+    "{\"type\":\"report\",\"call\":\"c1\",\"reason\":\"said \\u001b[2J\\nthen left\"}",
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (good); i++) {
@@ -317,6 +354,60 @@ test_invite_claim (void)
   g_assert_cmpstr (vchat_msg_type_to_string (VCHAT_MSG_INVITE_RECLAIM), ==, "invite_reclaim");
 }
 
+/* What a server sends about the peer is held to the same rule, so a client
+ * does not take a hostile name from a server that does not check. */
+static void
+test_server_peer_text (void)
+{
+  static const struct {
+    const char *json, *field;
+  } bad[] = {
+    { "{\"type\":\"matched\",\"call\":\"c\",\"role\":\"offerer\",\"peer\":{\"client\":\"w\","
+      "\"name\":\"Bob\\u001b]52;c;eA==\\u0007\"}}",
+      "“peer.name” contains a control character (U+001B)" },
+    { "{\"type\":\"incoming\",\"call\":\"c\",\"peer\":{\"client\":\"w\\u202e\"}}",
+      "“peer.client” contains a bidirectional formatting character (U+202E)" },
+    { "{\"type\":\"ringing\",\"call\":\"c\",\"peer\":{\"client\":\"w\",\"name\":\"a\\u0085\"}}",
+      "“peer.name” contains a control character (U+0085)" },
+    { "{\"type\":\"matched\",\"call\":\"c\",\"role\":\"offerer\",\"peer\":{\"client\":\"w\"},"
+      "\"common_interests\":[\"jazz\",\"\\u2067x\"]}",
+      "“common_interests[1]” contains a bidirectional formatting character (U+2067)" },
+    { "{\"type\":\"queued\",\"interests\":[\"\\t\"]}", "“interests[0]” contains" },
+  };
+  const char *good = "{\"type\":\"matched\",\"call\":\"c\",\"role\":\"offerer\",\"peer\":{"
+                     "\"client\":\"web/0.1\",\"name\":\"Zoë 🎻\"},\"common_interests\":[\"jazz\"]}";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (VchatMsg) msg = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
+    g_assert_null (vchat_msg_parse (bad[i].json, strlen (bad[i].json), 0, VCHAT_MSG_FROM_SERVER,
+                                    NULL, &error));
+    g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE);
+    g_assert_nonnull (strstr (error->message, bad[i].field));
+    g_clear_error (&error);
+  }
+  msg = vchat_msg_parse (good, strlen (good), 0, VCHAT_MSG_FROM_SERVER, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (msg);
+}
+
+static void
+test_display_chars (void)
+{
+  static const gunichar refused[] = { 0x00,   0x07,   0x09,   0x0a,   0x0d,   0x1b,   0x1f,
+                                      0x7f,   0x80,   0x85,   0x9b,   0x9f,   0x061c, 0x200e,
+                                      0x200f, 0x202a, 0x202e, 0x2066, 0x2069, 0x2028, 0x2029 };
+  /* Printable neighbours, and the joiners emoji and Indic scripts need. */
+  static const gunichar allowed[] = { 0x20,   0x7e,   0xa0,   0xe9,   0x061b, 0x061d,
+                                      0x200c, 0x200d, 0x2027, 0x202f, 0x2065, 0x206a,
+                                      0x4e2d, 0xfeff, 0x1f3bb };
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    g_assert_false (vchat_display_char_ok (refused[i]));
+  for (guint i = 0; i < G_N_ELEMENTS (allowed); i++)
+    g_assert_true (vchat_display_char_ok (allowed[i]));
+}
+
 static void
 test_error_roundtrip (void)
 {
@@ -387,6 +478,8 @@ main (int argc, char **argv)
   g_test_add_func ("/protocol/accessors", test_accessors);
   g_test_add_func ("/protocol/signal-copy", test_signal_copy_drops_unknown);
   g_test_add_func ("/protocol/server-messages", test_server_messages);
+  g_test_add_func ("/protocol/server-peer-text", test_server_peer_text);
+  g_test_add_func ("/protocol/display-chars", test_display_chars);
   g_test_add_func ("/protocol/errors", test_error_roundtrip);
   g_test_add_func ("/protocol/invite-claim", test_invite_claim);
   g_test_add_func ("/protocol/invite-codes", test_invite_codes);
