@@ -38,6 +38,10 @@ struct _VchatdCall {
   VchatdSignaling *signaling;
   const VchatdMediaSettings *media_settings;
   VchatdMedia *media;
+  /* The remote video node: made with the first media session, kept until
+   * the call ends (a reconnection keeps it and its readers). */
+  VchatdPublisher *publisher;
+  gboolean publisher_failed;
 
   VchatdCallKind kind;
   VchatdCallState state;
@@ -123,8 +127,18 @@ media_clear (VchatdCall *self)
   g_signal_handlers_disconnect_by_data (self->media, self);
   vchatd_media_stop (self->media);
   g_clear_object (&self->media);
-  vchat_dbus_call_set_remote_video_node (self->skeleton, "");
   vchat_dbus_call_set_preview_node (self->skeleton, "");
+}
+
+static void
+publisher_clear (VchatdCall *self)
+{
+  if (!self->publisher)
+    return;
+  g_signal_handlers_disconnect_by_data (self->publisher, self);
+  vchatd_publisher_stop (self->publisher);
+  g_clear_object (&self->publisher);
+  vchat_dbus_call_set_remote_video_node (self->skeleton, "");
 }
 
 /* The media goes, the reason and the time are set, the state is ENDED. */
@@ -147,6 +161,7 @@ mark_ended (VchatdCall *self, VchatdEndReason reason)
 {
   reconnect_clear (self);
   media_clear (self);
+  publisher_clear (self);
   self->end_reason = reason;
   vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (reason));
   vchat_dbus_call_set_ended_at (self->skeleton, now_us ());
@@ -265,22 +280,14 @@ on_local_candidate (VchatdMedia *media, guint mline, const char *candidate, Vcha
   vchatd_signaling_send (self->signaling, msg, NULL);
 }
 
-/* The remote picture's node is named once pictures arrive, not before: a
- * reader that links to the node before its first picture (pipewiresink
- * 0.3.65, provide mode) can negotiate nothing and stay without frames. */
+/* The remote picture's node is named once a picture has reached it, not
+ * before: a reader that links to the node before its first picture
+ * (pipewiresink 0.3.65) can negotiate nothing and stay without frames. */
 static void
-publish_remote_node (VchatdCall *self, VchatdMedia *media)
+on_publisher_picture (VchatdPublisher *publisher, VchatdCall *self)
 {
-  g_autoptr (GVariant) stats = NULL;
-  const char *node = vchatd_media_get_remote_video_node (media);
-  guint64 frames = 0;
-
-  if (!node || *vchat_dbus_call_get_remote_video_node (self->skeleton) ||
-      vchatd_media_get_state (media) != VCHATD_MEDIA_STATE_CONNECTED)
-    return;
-  stats = g_variant_ref_sink (vchatd_media_get_stats (media));
-  if (g_variant_lookup (stats, "frames-decoded", "t", &frames) && frames > 0)
-    vchat_dbus_call_set_remote_video_node (self->skeleton, node);
+  vchat_dbus_call_set_remote_video_node (self->skeleton,
+                                         vchatd_publisher_get_node_name (publisher));
 }
 
 static void
@@ -291,7 +298,6 @@ on_media_state (VchatdMedia *media, GParamSpec *pspec, VchatdCall *self)
     media_flows (self);
     if (self->state == VCHATD_CALL_CONNECTING || self->state == VCHATD_CALL_RECONNECTING)
       set_state (self, VCHATD_CALL_CONNECTED);
-    publish_remote_node (self, media);
     break;
   case VCHATD_MEDIA_STATE_FAILED: {
     const char *why = NULL;
@@ -343,6 +349,14 @@ on_device_failed (VchatdMedia *media, const char *device, const char *message, V
   g_signal_emit (self, signals[SIGNAL_DEVICE_FAILED], 0, device, message);
 }
 
+/* The remote video node cannot be published: the call goes on without it. */
+static void
+on_publisher_failed (VchatdPublisher *publisher, const char *message, VchatdCall *self)
+{
+  self->publisher_failed = TRUE;
+  on_device_failed (NULL, "remote-video-node", message, self);
+}
+
 /* A camera or microphone that had stopped delivering is back. */
 static void
 on_device_restored (VchatdMedia *media, const char *device, VchatdCall *self)
@@ -365,7 +379,6 @@ on_stats_updated (VchatdMedia *media, VchatdCall *self)
   /* The skeleton emits PropertiesChanged only when the word changes. */
   vchat_dbus_call_set_quality (self->skeleton,
                                self->state == VCHATD_CALL_CONNECTED && quality ? quality : "");
-  publish_remote_node (self, media);
 }
 
 static gboolean
@@ -398,6 +411,18 @@ media_start (VchatdCall *self, GError **error)
   }
   if (ms->publish_nodes)
     prefix = g_strdup_printf ("vchat-%d-call-%s", (int) getpid (), strrchr (self->path, '/') + 1);
+  if (prefix && !self->publisher && !self->publisher_failed) {
+    g_autofree char *name = g_strdup_printf ("%s-remote", prefix);
+    g_autoptr (GError) local = NULL;
+
+    self->publisher = vchatd_publisher_new (name, &local);
+    if (self->publisher) {
+      g_signal_connect (self->publisher, "picture", G_CALLBACK (on_publisher_picture), self);
+      g_signal_connect (self->publisher, "failed", G_CALLBACK (on_publisher_failed), self);
+    } else {
+      on_publisher_failed (NULL, local->message, self);
+    }
+  }
 
   /* A test source given on the command line wins over the device. */
   config.camera_target = ms->video_source ? NULL : ms->camera_target;
@@ -412,6 +437,7 @@ media_start (VchatdCall *self, GError **error)
   config.relay_only = self->options.relay_only_set ? self->options.relay_only : ms->relay_only;
   config.max_bitrate_kbps = ms->max_bitrate_kbps;
   config.node_name_prefix = prefix;
+  config.publisher = self->publisher;
   config.watchdog_seconds = ms->watchdog_seconds;
 
   self->media = vchatd_media_new (
@@ -1114,6 +1140,7 @@ vchatd_call_dispose (GObject *object)
 
   reconnect_clear (self);
   media_clear (self);
+  publisher_clear (self);
   if (self->object_manager && self->path) {
     g_dbus_object_manager_server_unexport (self->object_manager, self->path);
     g_clear_object (&self->object_manager);

@@ -60,6 +60,8 @@
  * still unanswered after this is a webrtcbin bug, or a machine too loaded to
  * hold a call. Nothing waits for it: the tick checks. */
 #define STEP_TIMEOUT_US (20 * G_USEC_PER_SEC)
+/* A get-stats unanswered this long: see media_request_stats(). */
+#define STATS_STUCK_US (2500 * 1000)
 
 #define VIDEO_PT 96
 #define AUDIO_PT 111
@@ -122,7 +124,7 @@ struct _VchatdMedia {
 
   GMainContext *context; /* the creating thread's: every signal is emitted there */
   VchatdMediaState state;
-  char *remote_video_node;
+  VchatdPublisher *publisher; /* the call's; or NULL */
   char *preview_node;
   gboolean has_video;
   gboolean has_audio;
@@ -159,6 +161,9 @@ struct _VchatdMedia {
   gboolean ice_connected;
   gboolean channel_open;
   gboolean stats_pending;
+  gint64 stats_requested_us;
+  gboolean stats_stuck; /* get-stats unanswered for STATS_STUCK_US */
+  gint64 last_bytes_us; /* when last_bytes_* were read */
   GVariant *stats;
   guint64 last_bytes_sent;
   guint64 last_bytes_received;
@@ -178,6 +183,7 @@ struct _VchatdMedia {
   VchatdLadder *ladder;
   VchatdTwccTap *twcc; /* also held by the tap element */
   GstElement *ladder_caps;   /* the video sender's capsfilter */
+  GstElement *ladder_queue;  /* its queue: see on_rung_due() */
   GstElement *audio_encoder; /* opusenc */
   VchatdLadderRung rung;
   char *rung_text;
@@ -194,6 +200,8 @@ struct _VchatdMedia {
   gint stopping;                 /* written under lock, read atomically */
   GPtrArray *outputs;            /* lock: Output */
   GstWebRTCDataChannel *channel; /* lock */
+  GstCaps *pending_rung_caps;     /* lock: see on_rung_due() */
+  gulong rung_probe;              /* lock */
   gint camera_disabled;          /* atomic */
   gint media_seen;               /* atomic: inbound RTP has started */
   gint last_inbound_ms;          /* atomic: since start_us */

@@ -27,40 +27,6 @@ send_sticky (GstPad *pad, GstEvent **event, gpointer data)
   return TRUE;
 }
 
-/* PipeWire 0.3.65: pipewiresink activates its buffer pool when it renders
- * its first buffer, and does it holding the pool's lock while it takes
- * PipeWire's thread-loop lock (the pool's "activated" handler); PipeWire's
- * loop thread, holding that loop lock, checks whether the pool is active
- * each time the stream's format is negotiated (a reader linking to the
- * node). The two deadlock, and with the loop every PipeWire element of the
- * process (seen at call 16, 26 and 29 of 100 in a row). So the pool is
- * activated here, before the sink has its caps: its stream is not
- * connected yet, and the loop has nothing to negotiate for it. */
-static void
-activate_sink_pool (GstPad *sinkpad, GstCaps *caps, GstBuffer *first)
-{
-  g_autoptr (GstQuery) query = gst_query_new_allocation (caps, TRUE);
-  g_autoptr (GstBufferPool) pool = NULL;
-  GstStructure *config;
-  GstVideoInfo vinfo;
-  guint size = 0, min = 0, max = 0;
-
-  if (!gst_pad_query (sinkpad, query) || gst_query_get_n_allocation_pools (query) == 0)
-    return;
-  gst_query_parse_nth_allocation_pool (query, 0, &pool, &size, &min, &max);
-  if (!pool || gst_buffer_pool_is_active (pool))
-    return;
-  /* What pipewiresink would choose, with room for longer audio buffers. */
-  if (gst_video_info_from_caps (&vinfo, caps))
-    size = MAX (size, (guint) GST_VIDEO_INFO_SIZE (&vinfo));
-  else if (first)
-    size = MAX (size, (guint) gst_buffer_get_size (first) * 2);
-  config = gst_buffer_pool_get_config (pool);
-  gst_buffer_pool_config_set_params (config, caps, size, min, max);
-  if (gst_buffer_pool_set_config (pool, config))
-    gst_buffer_pool_set_active (pool, TRUE);
-}
-
 /* Streaming thread, before the first buffer reaches a started output:
  * what the branch said while the sink was not playing (stream start, caps,
  * segment) was dropped, and is said again now. */
@@ -70,7 +36,7 @@ prime_output (Output *output, GstPad *pad, GstPad *peer, GstBuffer *first)
   g_autoptr (GstCaps) caps = gst_pad_get_current_caps (pad);
 
   if (caps && g_str_equal (G_OBJECT_TYPE_NAME (output->sink), "GstPipeWireSink"))
-    activate_sink_pool (peer, caps, first);
+    vchatd_publisher_activate_sink_pool (peer, caps, first);
   gst_pad_sticky_events_foreach (pad, send_sticky, peer);
   output->primed = TRUE;
 }
@@ -233,46 +199,18 @@ media_make_pipewire_sink (const char *node_name, const char *media_class, const 
 /* Receiving */
 
 
-/* The peer's picture changes size (its rate controller stepping through
- * its ladder, a browser adapting to the network, the other side switching
- * to another camera or to black frames). pipewiresink 0.3.65 keeps writing
- * into the node's buffers of the old size while PipeWire renegotiates them,
- * which corrupts frames and fails GStreamer's buffer checks. So the node
- * keeps the size of the first picture it got, and later pictures are
- * scaled into it (with borders where the shape differs).
- *
- * PipeWire 0.3.65: a node larger than the first picture would need
- * videoscale to allocate from pipewiresink's pool, which has buffers only
- * once a reader has linked (it waits for good); giving it buffers of its
- * own makes pipewiresink copy each frame, and that path crashed vchatd in
- * libpipewire's loop at the end of calls (call 2 of the stress test). So
- * a call whose first picture is small (rate control starts low) keeps a
- * small node. */
-static GstPadProbeReturn
-keep_node_size (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+static GstFlowReturn
+on_node_sample (GstAppSink *sink, gpointer data)
 {
-  GstElement *capsfilter = data;
-  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
-  GstCaps *caps;
-  GstVideoInfo vinfo;
-  g_autoptr (GstCaps) fixed = NULL;
+  g_autoptr (GstSample) sample = gst_app_sink_pull_sample (sink);
 
-  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
-    return GST_PAD_PROBE_OK;
-  gst_event_parse_caps (event, &caps);
-  if (!gst_video_info_from_caps (&vinfo, caps))
-    return GST_PAD_PROBE_OK;
-  fixed = gst_caps_new_simple ("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT,
-                               GST_VIDEO_INFO_WIDTH (&vinfo), "height", G_TYPE_INT,
-                               GST_VIDEO_INFO_HEIGHT (&vinfo), "pixel-aspect-ratio",
-                               GST_TYPE_FRACTION, GST_VIDEO_INFO_PAR_N (&vinfo),
-                               GST_VIDEO_INFO_PAR_D (&vinfo), NULL);
-  g_object_set (capsfilter, "caps", fixed, NULL);
-  return GST_PAD_PROBE_REMOVE;
+  if (sample)
+    vchatd_publisher_push (data, sample);
+  return GST_FLOW_OK;
 }
 
 /* queue → rtpvp8depay → vp8dec → videoconvert → tee ┬ thumbnails
- *                                                  └ PipeWire node */
+ *                                                  └ the remote video node */
 static GstElement *
 build_video_receiver (VchatdMedia *self, GError **error)
 {
@@ -317,35 +255,23 @@ build_video_receiver (VchatdMedia *self, GError **error)
   gst_pad_add_probe (thumbpad, GST_PAD_PROBE_TYPE_BUFFER, on_thumbnail_candidate, self, NULL);
   media_sync_with_pipeline (thumb, G_N_ELEMENTS (thumb));
 
-  if (self->node_name_prefix) {
-    static const char *const node_factories[] = { "queue", "videoconvert", "videoscale",
-                                                  "capsfilter" };
-    GstElement *node[G_N_ELEMENTS (node_factories) + 1];
-    Output *output;
-    g_autoptr (GstCaps) i420 = gst_caps_from_string ("video/x-raw,format=I420");
-    g_autoptr (GstPad) scale_pad = NULL;
+  /* The remote video node lives for the call (vchatd-publisher.h): it is
+   * given every decoded frame, and keeps at most two. */
+  if (self->publisher) {
+    GstElement *node[2];
+    static const char *const node_factories[] = { "queue", "appsink" };
+    GstAppSinkCallbacks node_callbacks = { .new_sample = on_node_sample };
 
-    if (!(node[4] = media_make_pipewire_sink (self->remote_video_node, "Video/Source",
-                                        "vchat: remote video", error)))
+    if (!media_make_elements (node_factories, node, G_N_ELEMENTS (node), error))
       return NULL;
-    if (!media_make_elements (node_factories, node, G_N_ELEMENTS (node_factories), error)) {
-      gst_object_unref (gst_object_ref_sink (node[4]));
-      return NULL;
-    }
     g_object_set (node[0], "leaky", 2, "max-size-buffers", 2, "max-size-bytes", 0, "max-size-time",
                   (guint64) 0, NULL);
-    /* PipeWire consumers fail to negotiate without an explicit raw format. */
-    g_object_set (node[3], "caps", i420, NULL);
-    /* The node keeps the size of the first picture (see keep_node_size). */
-    scale_pad = gst_element_get_static_pad (node[2], "sink");
-    gst_pad_add_probe (scale_pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, keep_node_size,
-                       gst_object_ref (node[3]), gst_object_unref);
-    output = media_add_output (self, node[3], node[4], "remote-video-node");
+    g_object_set (node[1], "sync", FALSE, "async", FALSE, "max-buffers", 1, "drop", TRUE, NULL);
+    gst_app_sink_set_callbacks (GST_APP_SINK (node[1]), &node_callbacks,
+                                g_object_ref (self->publisher), g_object_unref);
     if (!media_add_and_link (self, node, G_N_ELEMENTS (node)) || !gst_element_link (tee, node[0]))
       goto link_failed;
-    media_sync_with_pipeline (node, G_N_ELEMENTS (node) - 1);
-    if (output)
-      media_start_output (self, output);
+    media_sync_with_pipeline (node, G_N_ELEMENTS (node));
   }
 
   decoded = gst_element_get_static_pad (chain[2], "src");

@@ -41,9 +41,8 @@ update_quality (VchatdMedia *self, const VchatdStatsScan *scan, gdouble fps)
 }
 
 static void
-on_stats_main (VchatdMedia *self, gpointer data)
+publish_stats (VchatdMedia *self, const GstStructure *reply)
 {
-  const GstStructure *reply = data;
   VchatdStatsScan scan;
   GVariantBuilder b;
   gint64 now = g_get_monotonic_time ();
@@ -53,31 +52,39 @@ on_stats_main (VchatdMedia *self, gpointer data)
   gint width = g_atomic_int_get (&self->recv_width);
   gint height = g_atomic_int_get (&self->recv_height);
 
-  self->stats_pending = FALSE;
-  if (!reply)
-    return;
-  vchatd_stats_scan (reply, &scan);
+  /* Without a reply (see media_request_stats()), the figures only
+   * webrtcbin has are left out, and the byte and packet counts wait for it. */
+  if (reply) {
+    vchatd_stats_scan (reply, &scan);
+  } else {
+    memset (&scan, 0, sizeof scan);
+    scan.rtt = -1;
+    scan.fraction_lost = -1;
+  }
   if (scan.rtt > 0)
     vchatd_rate_control_on_rtt (self->rate_control, now, (gint64) (scan.rtt * G_USEC_PER_SEC));
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   if (scan.rtt >= 0)
     g_variant_builder_add (&b, "{sv}", "rtt-ms", g_variant_new_double (scan.rtt * 1000.0));
-  if (elapsed > 0.1) {
-    g_variant_builder_add (
-      &b, "{sv}", "send-kbps",
-      g_variant_new_double ((scan.bytes_sent - MIN (scan.bytes_sent, self->last_bytes_sent)) * 8.0 /
-                            1000.0 / elapsed));
-    g_variant_builder_add (
-      &b, "{sv}", "recv-kbps",
-      g_variant_new_double (
-        (scan.bytes_received - MIN (scan.bytes_received, self->last_bytes_received)) * 8.0 /
-        1000.0 / elapsed));
-    if (self->have_video_track)
+  if (reply && self->last_bytes_us) {
+    gdouble span = (now - self->last_bytes_us) / (gdouble) G_USEC_PER_SEC;
+
+    if (span > 0.1) {
       g_variant_builder_add (
-        &b, "{sv}", "recv-fps",
-        g_variant_new_double ((frames - MIN (frames, self->last_frames)) / elapsed));
+        &b, "{sv}", "send-kbps",
+        g_variant_new_double (
+          (scan.bytes_sent - MIN (scan.bytes_sent, self->last_bytes_sent)) * 8.0 / 1000.0 / span));
+      g_variant_builder_add (
+        &b, "{sv}", "recv-kbps",
+        g_variant_new_double (
+          (scan.bytes_received - MIN (scan.bytes_received, self->last_bytes_received)) * 8.0 /
+          1000.0 / span));
+    }
   }
+  if (elapsed > 0.1 && self->have_video_track)
+    g_variant_builder_add (&b, "{sv}", "recv-fps",
+                           g_variant_new_double ((frames - MIN (frames, self->last_frames)) / elapsed));
   /* The rate controller's output (audio and video), its estimate of the
    * path, and the ceiling (max-bitrate, video) it works under. */
   g_variant_builder_add (&b, "{sv}", "target-kbps", g_variant_new_double (self->target_kbps));
@@ -103,13 +110,15 @@ on_stats_main (VchatdMedia *self, gpointer data)
 
     if (send_loss >= 0)
       g_variant_builder_add (&b, "{sv}", "loss-pct", g_variant_new_double (send_loss));
-    if (received + lost > 0)
-      self->recv_loss_pct = 100.0 * lost / (received + lost);
-    if (scan.packets_received > 0)
+    if (reply) {
+      if (received + lost > 0)
+        self->recv_loss_pct = 100.0 * lost / (received + lost);
+      self->last_packets_received = scan.packets_received;
+      self->last_packets_lost = scan.packets_lost;
+    }
+    if (self->last_packets_received > 0)
       g_variant_builder_add (&b, "{sv}", "recv-loss-pct",
                              g_variant_new_double (self->recv_loss_pct));
-    self->last_packets_received = scan.packets_received;
-    self->last_packets_lost = scan.packets_lost;
   }
   if (width > 0 && height > 0) {
     g_variant_builder_add (&b, "{sv}", "recv-width", g_variant_new_uint32 (width));
@@ -136,13 +145,30 @@ on_stats_main (VchatdMedia *self, gpointer data)
   if (self->quality)
     g_variant_builder_add (&b, "{sv}", "quality", g_variant_new_string (self->quality));
 
-  self->last_bytes_sent = scan.bytes_sent;
-  self->last_bytes_received = scan.bytes_received;
+  if (reply) {
+    self->last_bytes_sent = scan.bytes_sent;
+    self->last_bytes_received = scan.bytes_received;
+    self->last_bytes_us = now;
+  }
   self->last_frames = frames;
   self->last_stats_us = now;
   g_clear_pointer (&self->stats, g_variant_unref);
   self->stats = g_variant_ref_sink (g_variant_builder_end (&b));
   g_signal_emit (self, vchatd_media_signals[SIGNAL_STATS_UPDATED], 0);
+}
+
+static void
+on_stats_main (VchatdMedia *self, gpointer data)
+{
+  const GstStructure *reply = data;
+  gint64 waited = g_get_monotonic_time () - self->stats_requested_us;
+
+  self->stats_pending = FALSE;
+  if (self->stats_stuck)
+    g_message ("webrtcbin answered get-stats after %.1f s", waited / (gdouble) G_USEC_PER_SEC);
+  self->stats_stuck = FALSE;
+  if (reply)
+    publish_stats (self, reply);
 }
 
 static void
@@ -163,9 +189,24 @@ media_request_stats (VchatdMedia *self)
 {
   GstPromise *promise;
 
-  if (self->stats_pending)
+  gint64 now = g_get_monotonic_time ();
+
+  /* webrtcbin answers within milliseconds, but has been seen to leave it
+   * unanswered for many seconds on a congested link (its thread waits on
+   * a lock; issue 10). The controller's figures go out meanwhile. */
+  if (self->stats_pending) {
+    if (now - self->stats_requested_us >= STATS_STUCK_US) {
+      if (!self->stats_stuck)
+        g_message ("webrtcbin has not answered get-stats for %.1f s; Stats carry only vchatd's "
+                   "own figures until it does",
+                   (now - self->stats_requested_us) / (gdouble) G_USEC_PER_SEC);
+      self->stats_stuck = TRUE;
+      publish_stats (self, NULL);
+    }
     return;
+  }
   self->stats_pending = TRUE;
+  self->stats_requested_us = now;
   promise = gst_promise_new_with_change_func (on_stats_reply, g_object_ref (self),
                                               media_unref_on_main);
   g_signal_emit_by_name (self->webrtc, "get-stats", NULL, promise);

@@ -62,14 +62,38 @@ encoder_threads (void)
  * a keyframe. The ladder also hears how the encoder keeps up (frames its
  * queue dropped, time per frame), once a second. */
 
+/* The video sender's thread, as a frame leaves its queue: the rung waiting
+ * to be applied goes on the capsfilter now. A rung changed from the main
+ * context while a frame was between videoscale and videorate (both run on
+ * this thread) would reach videorate in a size the new caps refuse, and
+ * videorate cannot scale: "not negotiated", and the sender stops (seen
+ * in the lab when a cut made the ladder step down twice in 3 s). Here, no
+ * frame is past the queue: videoscale renegotiates first. */
+static GstPadProbeReturn
+on_rung_due (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+  g_autoptr (GstCaps) caps = NULL;
+
+  g_mutex_lock (&self->lock);
+  caps = g_steal_pointer (&self->pending_rung_caps);
+  self->rung_probe = 0;
+  g_mutex_unlock (&self->lock);
+  if (caps)
+    g_object_set (self->ladder_caps, "caps", caps, NULL);
+  return GST_PAD_PROBE_REMOVE;
+}
+
 /* The rung is a bound, not a size: videoscale and videorate fixate within
  * it keeping the camera's shape, so a rung that fits the camera already
  * (the ladder's first pick, made before the camera's size is known) changes
- * nothing when the ladder confirms it, and nothing is scaled up. */
+ * nothing when the ladder confirms it, and nothing is scaled up. Before the
+ * sender runs, it is set at once; then by on_rung_due(). */
 static void
 apply_rung (VchatdMedia *self)
 {
   g_autoptr (GstCaps) caps = NULL;
+  g_autoptr (GstPad) pad = NULL;
 
   if (!self->ladder_caps || self->rung.width == 0)
     return;
@@ -78,7 +102,17 @@ apply_rung (VchatdMedia *self)
     GST_TYPE_INT_RANGE, 16, MAX ((gint) self->rung.height, 16), "framerate",
     GST_TYPE_FRACTION_RANGE, 1, 1, MAX ((gint) self->rung.fps, 1), 1, "pixel-aspect-ratio",
     GST_TYPE_FRACTION, 1, 1, NULL);
-  g_object_set (self->ladder_caps, "caps", caps, NULL);
+  if (!self->ladder_queue) {
+    g_object_set (self->ladder_caps, "caps", caps, NULL);
+    return;
+  }
+  pad = gst_element_get_static_pad (self->ladder_queue, "src");
+  g_mutex_lock (&self->lock);
+  gst_caps_replace (&self->pending_rung_caps, caps);
+  if (!self->rung_probe)
+    self->rung_probe = gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER,
+                                          on_rung_due, self, NULL);
+  g_mutex_unlock (&self->lock);
 }
 
 /* The camera's picture as the capture chain gives it (it changes with the
@@ -371,6 +405,7 @@ media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, 
   self->ladder_caps = chain[3];
   self->video_encoder = chain[4];
   apply_rung (self);
+  self->ladder_queue = chain[0];
   media_sync_with_pipeline (chain, G_N_ELEMENTS (chain));
   teepad = gst_element_request_pad_simple (self->video_tee, "src_%u");
   queuepad = gst_element_get_static_pad (chain[0], "sink");

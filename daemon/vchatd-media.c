@@ -618,8 +618,8 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
   self->role = role;
   self->has_video = self->camera_target || self->video_source_description;
   self->has_audio = self->microphone_target || self->audio_source_description;
-  if (self->node_name_prefix)
-    self->remote_video_node = g_strdup_printf ("%s-remote", self->node_name_prefix);
+  if (config->publisher)
+    self->publisher = g_object_ref (config->publisher);
   {
     /* max-bitrate is the video's ceiling; the audio comes on top. */
     VchatdRateControlConfig rc = { MIN_KBPS, START_KBPS,
@@ -791,6 +791,8 @@ release_pipeline (gpointer data)
   self->video_tee = NULL;
   self->video_capsfilter = NULL;
   self->video_encoder = NULL;
+  self->ladder_queue = NULL;
+  self->ladder_caps = NULL;
   self->volume = NULL;
   self->preview_output = NULL;
   g_debug ("media: the pipeline has stopped");
@@ -825,10 +827,7 @@ reap_free (gpointer data)
   g_atomic_rc_box_release (reap->state);
   g_object_unref (reap->self);
   g_free (reap);
-  g_mutex_lock (&reaping_lock);
-  reaping--;
-  g_cond_broadcast (&reaping_cond);
-  g_mutex_unlock (&reaping_lock);
+  vchatd_media_reaping_end ();
 }
 
 /* GStreamer's thread pool. The sources first (so nothing waits for them),
@@ -948,10 +947,25 @@ media_teardown (VchatdMedia *self)
                          (GDestroyNotify) g_atomic_rc_box_release);
   g_source_set_static_name (late, "[vchatd-media] media_teardown watch");
   g_source_attach (late, self->context);
+  vchatd_media_reaping_begin ();
+  gst_element_call_async (self->pipeline, reap_job, reap, reap_free);
+}
+
+void
+vchatd_media_reaping_begin (void)
+{
   g_mutex_lock (&reaping_lock);
   reaping++;
   g_mutex_unlock (&reaping_lock);
-  gst_element_call_async (self->pipeline, reap_job, reap, reap_free);
+}
+
+void
+vchatd_media_reaping_end (void)
+{
+  g_mutex_lock (&reaping_lock);
+  reaping--;
+  g_cond_broadcast (&reaping_cond);
+  g_mutex_unlock (&reaping_lock);
 }
 
 gboolean
@@ -1094,24 +1108,6 @@ vchatd_media_get_has_audio (VchatdMedia *self)
 }
 
 const char *
-vchatd_media_get_remote_video_node (VchatdMedia *self)
-{
-  gboolean has_data = FALSE;
-
-  g_return_val_if_fail (VCHATD_IS_MEDIA (self), NULL);
-
-  g_mutex_lock (&self->lock);
-  for (guint i = 0; i < self->outputs->len; i++) {
-    Output *output = self->outputs->pdata[i];
-
-    if (g_str_equal (output->device, "remote-video-node"))
-      has_data = g_atomic_int_get (&output->has_data);
-  }
-  g_mutex_unlock (&self->lock);
-  return has_data ? self->remote_video_node : NULL;
-}
-
-const char *
 vchatd_media_get_preview_node (VchatdMedia *self)
 {
   g_return_val_if_fail (VCHATD_IS_MEDIA (self), NULL);
@@ -1158,7 +1154,8 @@ vchatd_media_finalize (GObject *object)
   g_strfreev (self->turn_servers);
   g_strfreev (self->ice_addresses);
   g_free (self->node_name_prefix);
-  g_free (self->remote_video_node);
+  g_clear_object (&self->publisher);
+  gst_clear_caps (&self->pending_rung_caps);
   g_free (self->preview_node);
   g_clear_pointer (&self->stats, g_variant_unref);
   for (guint kind = 0; kind < N_SOURCES; kind++) {

@@ -19,6 +19,8 @@
 
 #include <gio/gio.h>
 
+#include "vchatd-publisher.h"
+
 G_BEGIN_DECLS
 
 typedef enum {
@@ -83,10 +85,13 @@ typedef struct {
   const char *const *ice_addresses;
 
   guint max_bitrate_kbps; /* 0: default (1500) */
-  /* Prefix of the PipeWire node names of the remote video and the preview;
-   * NULL: no PipeWire output (tests read frames through the
-   * "remote-video-frame" signal instead). */
+  /* Prefix of the PipeWire node name of the preview; NULL: no preview
+   * node. */
   const char *node_name_prefix;
+  /* Where the peer's decoded pictures go: the call's remote video node,
+   * which outlives the session (a reconnecting call keeps it); NULL: none
+   * (tests read frames through the "remote-video-frame" signal instead). */
+  VchatdPublisher *publisher;
   /* Seconds without inbound media (after it started) before FAILED. */
   guint watchdog_seconds; /* 0: default (5) */
 } VchatdMediaConfig;
@@ -138,9 +143,6 @@ GVariant *vchatd_media_get_stats (VchatdMedia *self);
 const char *vchatd_media_get_quality (VchatdMedia *self);
 gboolean vchatd_media_get_has_video (VchatdMedia *self);
 gboolean vchatd_media_get_has_audio (VchatdMedia *self);
-/* NULL until the node has been given its first picture: a reader that
- * links to it before can negotiate nothing (pipewiresink 0.3.65). */
-const char *vchatd_media_get_remote_video_node (VchatdMedia *self);
 const char *vchatd_media_get_preview_node (VchatdMedia *self);      /* or NULL */
 
 /* Tears the pipeline down (from the main loop); idempotent. Returns at
@@ -151,6 +153,11 @@ void vchatd_media_stop (VchatdMedia *self);
 /* Waits up to @timeout_ms for every stopped session's pipeline to be down
  * (at exit); FALSE if some are still stopping. */
 gboolean vchatd_media_wait_stopped (guint timeout_ms);
+/* Other pipelines of a call stopped off the main thread (the publisher's)
+ * hold this while they stop, so that vchatd_media_wait_stopped() waits for
+ * them too. */
+void vchatd_media_reaping_begin (void);
+void vchatd_media_reaping_end (void);
 
 /* Signals:
  *   "local-description" (const char *type, const char *sdp)
@@ -166,8 +173,9 @@ gboolean vchatd_media_wait_stopped (guint timeout_ms);
  *   "device-failed"     (const char *device, const char *message): a device
  *       failed and the call goes on without it: "camera" or "microphone"
  *       (failed, or gave nothing: replaced by black frames or silence),
- *       "speaker" (the peer's audio cannot be played), "preview-node" or
- *       "remote-video-node" (the PipeWire node cannot be published).
+ *       "speaker" (the peer's audio cannot be played), or
+ *       "preview-node" (the PipeWire node cannot be published; the remote
+ *       video node's failures are its publisher's, vchatd-publisher.h).
  *       A camera or microphone that delivers nothing for 2 s (a paused or
  *       hung producer) is replaced the same way, and the call never waits
  *       for one.

@@ -415,6 +415,7 @@ class FollowedVideo:
         self.daemon = daemon
         self.path = path
         self.rebuilt = 0          # how often the node went and came back
+        self.vanished = 0         # polls that found no node after one was seen
         self._old = []            # frames of the readers before the current one
         self._watch = None
         self._stop = threading.Event()
@@ -431,6 +432,8 @@ class FollowedVideo:
                 node = ""
             if not node:
                 gone = self._watch is not None or gone
+                if self._watch is not None:
+                    self.vanished += 1
             elif self._watch is None or gone:
                 if self._watch:
                     old, self._watch = self._watch, None

@@ -119,37 +119,61 @@ def call_with_page(world, clips, daemon_end, page_end):
 
 def cut_mid_call(lab, world, seconds, timeout):
     """A call with both pictures showing; A's link cut for `seconds`, then
-    restored. Returns the daemons, the calls' paths, their States (from the
-    cut on), when the cut began, and wait_colours() from the restore."""
+    restored. Each end's remote video node is read from before the cut to
+    the end, by one viewer (labcall.FollowedVideo), as `vchatctl view` would.
+    Returns the daemons, the calls' paths, their States (from the cut on),
+    when the cut began, the seconds from the restore to the peer's colour
+    at each viewer (or None), and the viewers (stopped)."""
     d, path = start_call(world)
     before = wait_colours(world, d, path, time.monotonic(), 20)
     assert None not in before.values(), f"no picture before the cut: {before}"
+    videos = {e: FollowedVideo(world.pw, d[e], path[e]) for e in ENDS}
     states = {e: CallStates(d[e], path[e]) for e in ENDS}
-    cut = time.monotonic()
-    lab.cut("a")
-    time.sleep(seconds)
-    lab.restore("a")
-    restored = time.monotonic()
     try:
-        back = wait_colours(world, d, path, restored, timeout)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(v.frames() for v in videos.values()):
+            time.sleep(0.1)
+        cut = time.monotonic()
+        lab.cut("a")
+        time.sleep(seconds)
+        lab.restore("a")
+        restored = time.monotonic()
+        back = {e: None for e in ENDS}
+        deadline = restored + timeout
+        while time.monotonic() < deadline and None in back.values():
+            for e in ENDS:
+                t = picture_back(videos[e].frames(), restored, COLORS[PEER[e]])
+                if t is not None and back[e] is None:
+                    back[e] = t - restored
+            time.sleep(0.1)
     finally:
-        for s in states.values():
+        for s in list(states.values()) + list(videos.values()):
             s.stop()
-    return d, path, states, cut, back
+    return d, path, states, cut, back, videos
+
+
+def assert_node_kept(e, video):
+    """The call's remote video node stayed through the fault: RemoteVideoNode
+    never went empty, and the viewer linked before the fault is the one that
+    saw the picture come back."""
+    assert video.vanished == 0 and video.rebuilt == 0, \
+        f"{e.upper()}: the remote video node went away during the reconnection " \
+        f"({video.vanished} polls without it, read again {video.rebuilt} times)"
 
 
 def test_short_cut_call_goes_on(lab, world):
-    d, path, states, _, back = cut_mid_call(lab, world, 3, 10)
+    d, path, states, _, back, videos = cut_mid_call(lab, world, 3, 10)
     print(f"3 s cut: pictures back {back} s after the restore; states "
           f"{ {e: state_names(s) for e, s in states.items()} }")
     for e in ENDS:
         assert back[e] is not None and back[e] <= 3, \
             f"{e.upper()}: the picture was not back within 3 s of the restore: {back}"
         assert "ended" not in state_names(states[e]), f"{e.upper()}: the call ended: {states[e].seen}"
+        assert_node_kept(e, videos[e])
 
 
 def test_cut_longer_than_the_watchdog_reconnects(lab, world):
-    d, path, states, cut, back = cut_mid_call(lab, world, 12, 20)
+    d, path, states, cut, back, videos = cut_mid_call(lab, world, 12, 20)
     went = {e: next((t - cut for t, s, _ in states[e].seen if s == "reconnecting"), None)
             for e in ENDS}
     print(f"12 s cut: reconnecting after {went} s; pictures back {back} s after the restore")
@@ -166,6 +190,7 @@ def test_cut_longer_than_the_watchdog_reconnects(lab, world):
             f"{d[e].log[-3000:]}"
         assert d[e].call_prop(path[e], "State") == "connected"
         assert d[e].call_prop(path[e], "Stats").get("attempt", 0) >= 1
+        assert_node_kept(e, videos[e])
 
 
 def test_long_cut_ends_with_network_and_a_new_call_works(lab, world):
