@@ -289,14 +289,17 @@ void
 vchatctl_print_error (const GError *error)
 {
   g_autoptr (GError) copy = g_error_copy (error);
+  g_autofree char *message = NULL;
 
   g_dbus_error_strip_remote_error (copy);
+  /* vchatd's errors may quote the server, or name a call's end reason. */
+  message = vchatctl_escape_untrusted (copy->message, VCHATCTL_ESCAPE_SENTENCE);
   if (is_daemon_missing (error))
     fprintf (stderr, "vchatctl: vchatd is not running and D-Bus could not start it (%s).\n%s\n",
-             copy->message, START_HINT);
+             message, START_HINT);
   else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY))
     fprintf (stderr, "vchatctl: vchatd did not answer (%s); see: journalctl --user -u vchatd\n",
-             copy->message);
+             message);
   else
-    fprintf (stderr, "vchatctl: %s\n", copy->message);
+    fprintf (stderr, "vchatctl: %s\n", message);
 }

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vchat-protocol.h"
 #include "vchatctl.h"
 
 guint
@@ -118,14 +119,16 @@ is_time_property (const char *name, GVariant *value)
   return g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64) && g_str_has_suffix (name, "At");
 }
 
+/* Empty, or holding a separator of monitor's lines or anything that shows
+ * escaped. */
 static gboolean
 needs_quotes (const char *s)
 {
-  if (!*s)
+  if (!*s || !g_utf8_validate (s, -1, NULL))
     return TRUE;
-  for (const char *p = s; *p; p++)
+  for (const char *p = s; *p; p = g_utf8_next_char (p))
     if (g_ascii_isspace (*p) || *p == '"' || *p == '\\' || *p == ',' || *p == '=' ||
-        (guchar) *p < 0x20)
+        !vchat_display_char_ok (g_utf8_get_char (p)))
       return TRUE;
   return FALSE;
 }
@@ -144,7 +147,7 @@ append_value (GString *out, GVariant *value)
   } else if (g_variant_is_of_type (value, G_VARIANT_TYPE_STRING)) {
     const char *s = g_variant_get_string (value, NULL);
     if (needs_quotes (s)) {
-      g_autofree char *escaped = g_strescape (s, "\xc2\xa0\xe2\x80\x94");
+      g_autofree char *escaped = vchatctl_escape_untrusted (s, VCHATCTL_ESCAPE_QUOTES);
       g_string_append_printf (out, "\"%s\"", escaped);
     } else {
       g_string_append (out, s);
@@ -157,9 +160,10 @@ append_value (GString *out, GVariant *value)
   } else if (g_variant_type_is_dict_entry (type)) {
     g_autoptr (GVariant) k = g_variant_get_child_value (value, 0);
     g_autoptr (GVariant) v = g_variant_get_child_value (value, 1);
-    if (g_variant_is_of_type (k, G_VARIANT_TYPE_STRING))
-      g_string_append (out, g_variant_get_string (k, NULL));
-    else
+    if (g_variant_is_of_type (k, G_VARIANT_TYPE_STRING)) {
+      g_autofree char *key = vchatctl_escape_untrusted (g_variant_get_string (k, NULL), 0);
+      g_string_append (out, key);
+    } else
       append_value (out, k);
     g_string_append_c (out, '=');
     append_value (out, v);
@@ -182,7 +186,7 @@ append_value (GString *out, GVariant *value)
 }
 
 /* One property's value for a line of `monitor`: strings bare unless they
- * need quotes, times local, calls by number. */
+ * need quotes (then escaped), times local, calls by number. */
 char *
 vchatctl_format_value (const char *name, GVariant *value)
 {
@@ -347,12 +351,13 @@ vchatctl_proxy_to_json (GDBusProxy *proxy)
   return object;
 }
 
-/* Pretty on a terminal, one line otherwise (for pipes, files and tests). */
+/* Pretty on a terminal, one line otherwise (for pipes, files and tests);
+ * strings escaped as vchatctl_escape_json() says. */
 void
 vchatctl_print_json (JsonNode *node)
 {
   g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autofree char *text = NULL;
+  g_autofree char *text = NULL, *escaped = NULL;
 
   json_generator_set_root (gen, node);
   if (isatty (STDOUT_FILENO)) {
@@ -360,7 +365,8 @@ vchatctl_print_json (JsonNode *node)
     json_generator_set_indent (gen, 2);
   }
   text = json_generator_to_data (gen, NULL);
-  fputs (text, stdout);
+  escaped = vchatctl_escape_json (text);
+  fputs (escaped, stdout);
   fputc ('\n', stdout);
   fflush (stdout);
 }
@@ -468,8 +474,9 @@ vchatctl_print_field (int width, const char *label, const char *format, ...)
   printf ("%-*s %s\n", width, colon, value);
 }
 
-/* EndReason as a person reads it. */
-const char *
+/* EndReason as a person reads it; one this vchatctl does not know as it
+ * is, escaped. */
+char *
 vchatctl_end_reason_text (const char *reason)
 {
   static const struct {
@@ -487,9 +494,9 @@ vchatctl_end_reason_text (const char *reason)
   };
 
   if (!reason || !*reason)
-    return "no reason given";
+    return g_strdup ("no reason given");
   for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
     if (g_str_equal (texts[i].reason, reason))
-      return texts[i].text;
-  return reason;
+      return g_strdup (texts[i].text);
+  return vchatctl_escape_untrusted (reason, 0);
 }

@@ -243,6 +243,8 @@ history_run (Vchatctl *ctl, char **args, GError **error)
       const char *kind = "", *direction = "", *peer = "", *reason = "";
       guint64 started = 0, duration = 0;
       g_autofree char *when = NULL, *length = NULL;
+      g_autofree char *kind_text = NULL, *direction_text = NULL, *peer_text = NULL;
+      g_autofree char *reason_text = NULL;
       vchatctl_lookup_string (entry, "kind", &kind);
       vchatctl_lookup_string (entry, "direction", &direction);
       vchatctl_lookup_string (entry, "peer-name", &peer);
@@ -251,7 +253,13 @@ history_run (Vchatctl *ctl, char **args, GError **error)
       g_variant_lookup (entry, "duration", "t", &duration);
       when = vchatctl_format_time (started);
       length = vchatctl_format_duration (duration);
-      vchatctl_table_add (table, when, kind, direction, *peer ? peer : "-", length, reason);
+      /* All of it comes from a file: the peer's name as the server sent it
+       * back then, and the rest as anyone may have edited it since. */
+      kind_text = vchatctl_escape_untrusted (kind, 0);
+      direction_text = vchatctl_escape_untrusted (direction, 0);
+      peer_text = *peer ? vchatctl_escape_untrusted (peer, 0) : g_strdup ("-");
+      reason_text = vchatctl_escape_untrusted (reason, 0);
+      vchatctl_table_add (table, when, kind_text, direction_text, peer_text, length, reason_text);
     }
     vchatctl_table_print (table, "");
   }

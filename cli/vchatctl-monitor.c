@@ -70,12 +70,13 @@ print_json_event (JsonObject *object)
 {
   g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
   g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autofree char *text = NULL;
+  g_autofree char *text = NULL, *escaped = NULL;
 
   json_node_take_object (node, object);
   json_generator_set_root (gen, node);
   text = json_generator_to_data (gen, NULL);
-  puts (text);
+  escaped = vchatctl_escape_json (text);
+  puts (escaped);
 }
 
 /* "manager" or "call 3": who a plain line is about. */
@@ -265,9 +266,10 @@ on_incoming_call (GDBusConnection *bus, const char *sender, const char *path, co
     g_autoptr (GVariant)
       name_value = g_variant_ref_sink (g_variant_new_string (name ? name : "someone"));
     g_autofree char *quoted = vchatctl_format_value (NULL, name_value);
-    if (vchatctl_lookup_string (peer, "client", &client) && *client)
-      printf ("%s incoming: call %s from %s (%s)\n", who, label, quoted, client);
-    else
+    if (vchatctl_lookup_string (peer, "client", &client) && *client) {
+      g_autofree char *escaped = vchatctl_escape_untrusted (client, 0);
+      printf ("%s incoming: call %s from %s (%s)\n", who, label, quoted, escaped);
+    } else
       printf ("%s incoming: call %s from %s\n", who, label, quoted);
   }
   event_done (m);
@@ -296,7 +298,8 @@ on_message_received (GDBusConnection *bus, const char *sender, const char *path,
     print_json_event (object);
   } else {
     g_autofree char *who = source_label (path);
-    g_autofree char *escaped = g_strescape (text, "\xc2\xa0");
+    /* One message, one line: a line break in it shows as \n. */
+    g_autofree char *escaped = vchatctl_escape_untrusted (text, VCHATCTL_ESCAPE_QUOTES);
     printf ("%s message: \"%s\"\n", who, escaped);
   }
   event_done (m);

@@ -93,11 +93,12 @@ list_run (Vchatctl *ctl, char **args, GError **error)
       g_dbus_proxy_get_object_path (G_DBUS_PROXY (call)));
     g_autofree char *started = clock_time (vchat_dbus_call_get_created_at (call));
     g_autofree char *duration = call_duration (call);
-    const char *peer = vchatctl_peer_name (vchat_dbus_call_get_peer (call));
+    const char *name = vchatctl_peer_name (vchat_dbus_call_get_peer (call));
+    g_autofree char *peer = name ? vchatctl_escape_untrusted (name, 0) : g_strdup ("-");
+    g_autofree char *end = vchatctl_escape_untrusted (vchat_dbus_call_get_end_reason (call), 0);
     vchatctl_table_add (table, is_current (call, current) ? "*" : "", label,
                         vchat_dbus_call_get_state (call), vchat_dbus_call_get_kind (call),
-                        vchat_dbus_call_get_direction (call), peer ? peer : "-", started, duration,
-                        vchat_dbus_call_get_end_reason (call));
+                        vchat_dbus_call_get_direction (call), peer, started, duration, end);
   }
   vchatctl_table_print (table, "");
   return TRUE;
@@ -285,14 +286,20 @@ print_call (VchatDBusCall *call)
                         vchat_dbus_call_get_direction (call));
 
   if (peer_name) {
-    g_autoptr (GString) text = g_string_new (peer_name);
+    g_autofree char *name = vchatctl_escape_untrusted (peer_name, 0);
+    g_autoptr (GString) text = g_string_new (name);
     const char *client = NULL;
     g_autofree const char **common = NULL;
-    if (vchatctl_lookup_string (peer, "client", &client) && *client)
-      g_string_append_printf (text, " (%s)", client);
+    if (vchatctl_lookup_string (peer, "client", &client) && *client) {
+      g_autofree char *escaped = vchatctl_escape_untrusted (client, 0);
+      g_string_append_printf (text, " (%s)", escaped);
+    }
     if (g_variant_lookup (peer, "common-interests", "^a&s", &common) && common && common[0]) {
-      g_autofree char *joined = g_strjoinv (", ", (char **) common);
-      g_string_append_printf (text, "; interests in common: %s", joined);
+      g_string_append (text, "; interests in common: ");
+      for (guint i = 0; common[i]; i++) {
+        g_autofree char *escaped = vchatctl_escape_untrusted (common[i], 0);
+        g_string_append_printf (text, "%s%s", i ? ", " : "", escaped);
+      }
     }
     vchatctl_print_field (FIELD_WIDTH, "Peer", "%s", text->str);
   } else {
@@ -317,8 +324,9 @@ print_call (VchatDBusCall *call)
   if (ended) {
     g_autofree char *when = vchatctl_format_time (ended);
     const char *reason = vchat_dbus_call_get_end_reason (call);
-    vchatctl_print_field (FIELD_WIDTH, "Ended", "%s (%s: %s)", when, reason,
-                          vchatctl_end_reason_text (reason));
+    g_autofree char *reason_code = vchatctl_escape_untrusted (reason, 0);
+    g_autofree char *text = vchatctl_end_reason_text (reason);
+    vchatctl_print_field (FIELD_WIDTH, "Ended", "%s (%s: %s)", when, reason_code, text);
   }
 
   if (!vchat_dbus_call_get_has_microphone (call))

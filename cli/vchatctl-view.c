@@ -299,9 +299,9 @@ on_call_changed (VchatDBusCall *call, GParamSpec *pspec, View *v)
   if (v->ended)
     return;
   if (vchatctl_call_ended (call)) {
+    g_autofree char *text = vchatctl_end_reason_text (vchat_dbus_call_get_end_reason (call));
     v->ended = TRUE;
-    fprintf (stderr, "vchatctl: call %s ended: %s\n", v->label,
-             vchatctl_end_reason_text (vchat_dbus_call_get_end_reason (call)));
+    fprintf (stderr, "vchatctl: call %s ended: %s\n", v->label, text);
     g_main_loop_quit (v->loop);
     return;
   }

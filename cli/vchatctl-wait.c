@@ -76,9 +76,8 @@ vchatctl_wait_connected (Vchatctl *ctl, VchatDBusCall *call, double timeout, GEr
   if (g_strcmp0 (state, "connected") == 0)
     return TRUE;
   if (g_strcmp0 (state, "ended") == 0) {
-    const char *reason = vchat_dbus_call_get_end_reason (call);
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED, "call %s ended: %s", label,
-                 vchatctl_end_reason_text (reason));
+    g_autofree char *reason = vchatctl_end_reason_text (vchat_dbus_call_get_end_reason (call));
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED, "call %s ended: %s", label, reason);
     return FALSE;
   }
   if (wait.daemon_gone) {

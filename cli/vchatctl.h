@@ -81,13 +81,25 @@ void vchatctl_print_error (const GError *error);
 gboolean vchatctl_wait_connected (Vchatctl *ctl, VchatDBusCall *call, double timeout,
                                   GError **error);
 
+/* vchatctl-escape.c: strings from peers (names, clients, interests, chat),
+ * history files and errors, made safe to print */
+typedef enum {
+  VCHATCTL_ESCAPE_DEFAULT = 0,
+  VCHATCTL_ESCAPE_QUOTES = 1 << 0, /* " as \", for text shown in quotes */
+  /* A sentence of vchatctl's or vchatd's that may quote a string: line
+   * breaks and backslashes (of an escape made before) stay as they are. */
+  VCHATCTL_ESCAPE_SENTENCE = 1 << 1,
+} VchatctlEscapeFlags;
+char *vchatctl_escape_untrusted (const char *text, VchatctlEscapeFlags flags);
+char *vchatctl_escape_json (const char *json);
+
 /* vchatctl-format.c: shared shapes of output */
 guint vchatctl_call_number (const char *path);
 char *vchatctl_call_label (const char *path);
 char *vchatctl_format_time (guint64 usec);
 char *vchatctl_format_iso_time (guint64 usec);
 char *vchatctl_format_duration (guint64 usec);
-const char *vchatctl_end_reason_text (const char *reason);
+char *vchatctl_end_reason_text (const char *reason);
 char *vchatctl_format_value (const char *name, GVariant *value);
 char *vchatctl_snake_case (const char *name);
 JsonNode *vchatctl_variant_to_json (GVariant *value);
