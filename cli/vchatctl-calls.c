@@ -116,6 +116,8 @@ random_run (Vchatctl *ctl, char **args, GError **error)
       return FALSE;
     for (char **p = parts; *p; p++) {
       g_strstrip (*p);
+      if (!vchatctl_check_display_text ("--interest", *p, error))
+        return FALSE;
       if (**p)
         g_ptr_array_add (tags, g_strdup (*p));
     }
@@ -160,7 +162,7 @@ invite_run (Vchatctl *ctl, char **args, GError **error)
                  "invite: --ttl must be a number of seconds above 0");
     return FALSE;
   }
-  if (!check_text ("--name", opt_name, error))
+  if (!vchatctl_check_display_text ("--name", opt_name, error))
     return FALSE;
   if (opt_ttl > 0)
     g_variant_builder_add (options, "{sv}", "ttl", g_variant_new_uint32 ((guint32) opt_ttl));
@@ -215,7 +217,7 @@ join_run (Vchatctl *ctl, char **args, GError **error)
   g_autofree char *path = NULL;
   VchatDBusManager *manager;
 
-  if (!check_wait (ctl, error) || !check_text ("--name", opt_name, error))
+  if (!check_wait (ctl, error) || !vchatctl_check_display_text ("--name", opt_name, error))
     return FALSE;
   if (opt_name)
     g_variant_builder_add (options, "{sv}", "display_name", g_variant_new_string (opt_name));

@@ -261,6 +261,9 @@ config_run (Vchatctl *ctl, char **args, GError **error)
       return FALSE;
     if (g_str_equal (args[1], "server-url") && !check_server_url (args[2], error))
       return FALSE;
+    if (g_str_equal (args[1], "display-name") &&
+        !vchatctl_check_display_text ("display-name", args[2], error))
+      return FALSE;
     if (!g_settings_set_value (settings, args[1], value)) {
       g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
                    "%s cannot be changed here (the key is locked down by the system)", args[1]);

@@ -1,4 +1,5 @@
-/* vchatctl-escape.c: strings from other people, made safe to print
+/* vchatctl-escape.c: text from and for other people: theirs made safe to
+ * print, ours checked before it is sent
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
@@ -95,4 +96,25 @@ vchatctl_escape_json (const char *json)
     p = g_utf8_next_char (p);
   }
   return g_string_free (out, FALSE);
+}
+
+/* A name or an interest the user gives, which vchatd sends to the server:
+ * the server would refuse the message that carries it, so it is a usage
+ * error here, in the server's words. */
+gboolean
+vchatctl_check_display_text (const char *what, const char *text, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (!text)
+    return TRUE;
+  if (!g_utf8_validate (text, -1, NULL)) {
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s is not valid UTF-8", what);
+    return FALSE;
+  }
+  if (!vchat_display_text_validate (text, what, &local)) {
+    g_set_error_literal (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, local->message);
+    return FALSE;
+  }
+  return TRUE;
 }

@@ -82,7 +82,8 @@ gboolean vchatctl_wait_connected (Vchatctl *ctl, VchatDBusCall *call, double tim
                                   GError **error);
 
 /* vchatctl-escape.c: strings from peers (names, clients, interests, chat),
- * history files and errors, made safe to print */
+ * history files and errors, made safe to print; names and interests the
+ * user gives checked against the protocol's rule */
 typedef enum {
   VCHATCTL_ESCAPE_DEFAULT = 0,
   VCHATCTL_ESCAPE_QUOTES = 1 << 0, /* " as \", for text shown in quotes */
@@ -92,6 +93,7 @@ typedef enum {
 } VchatctlEscapeFlags;
 char *vchatctl_escape_untrusted (const char *text, VchatctlEscapeFlags flags);
 char *vchatctl_escape_json (const char *json);
+gboolean vchatctl_check_display_text (const char *what, const char *text, GError **error);
 
 /* vchatctl-format.c: shared shapes of output */
 guint vchatctl_call_number (const char *path);

@@ -290,16 +290,15 @@ vchat_display_char_ok (gunichar c)
            c == 0x2029);
 }
 
-/* A string clients show to people: beyond check_string_node(), nothing that
- * a terminal would obey (escape sequences that set the title or write the
- * clipboard) and nothing that reorders or breaks the text around it, so a
- * name cannot pass for another or spill over the rest of a line. */
-static gboolean
-check_text_node (JsonNode *node, const char *what, gint64 min, gint64 max, GError **error)
+/* Nothing that a terminal would obey (escape sequences that set the title
+ * or write the clipboard), nothing that reorders or breaks the text around
+ * it: a name cannot pass for another or spill over the rest of a line. */
+gboolean
+vchat_display_text_validate (const char *text, const char *what, GError **error)
 {
-  if (!check_string_node (node, what, min, max, error))
-    return FALSE;
-  for (const char *p = json_node_get_string (node); *p; p = g_utf8_next_char (p)) {
+  g_return_val_if_fail (text != NULL, FALSE);
+
+  for (const char *p = text; *p; p = g_utf8_next_char (p)) {
     gunichar c = g_utf8_get_char (p);
     const char *kind;
 
@@ -317,6 +316,14 @@ check_text_node (JsonNode *node, const char *what, gint64 min, gint64 max, GErro
     return FALSE;
   }
   return TRUE;
+}
+
+/* A string clients show to people. */
+static gboolean
+check_text_node (JsonNode *node, const char *what, gint64 min, gint64 max, GError **error)
+{
+  return check_string_node (node, what, min, max, error) &&
+         vchat_display_text_validate (json_node_get_string (node), what, error);
 }
 
 static gboolean

@@ -151,8 +151,12 @@ char *vchat_invite_code_format (const guint8 bytes[VCHAT_INVITE_CODE_BYTES]);
  * not a control character (C0, DEL, C1), not a bidirectional formatting
  * character (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) and not a
  * line or paragraph separator (U+2028, U+2029). Parsing refuses those
- * fields with any other character; vchatctl shows these escaped. */
+ * fields when they hold any of these; vchatctl shows them escaped. */
 gboolean vchat_display_char_ok (gunichar c);
+/* Checks that valid UTF-8 @text has only such characters; if not, sets a
+ * VCHAT_PROTO_ERROR_BAD_VALUE that names @what and the first one that is not:
+ * “name” contains a control character (U+001B); … */
+gboolean vchat_display_text_validate (const char *text, const char *what, GError **error);
 
 /* Normalises interest tags: trimmed, lower case, empty and duplicate ones
  * dropped. */

@@ -20,7 +20,7 @@ import time
 import pytest
 from gi.repository import Gio, GLib
 
-from conftest import BASE_ENV, HERE, PLAIN_DAEMON_ARGS, need_daemon
+from conftest import BASE_ENV, HERE, PLAIN_DAEMON_ARGS, clean_env, need_daemon
 
 # The joiner of the issue (sets the title, writes the clipboard with OSC 52,
 # wipes the line and writes another name over it), then a right-to-left
@@ -213,6 +213,34 @@ def test_accept_wait_and_the_end_reason(vchatctl, fake):
     out = ok(vchatctl, fake.env, "list")
     assert_no_raw(out)
     assert out.rstrip("\n").endswith(ESCAPED), out
+
+
+@pytest.mark.parametrize("args,what", [
+    (["invite", "--name", HOSTILE], "“--name” contains a control character (U+001B)"),
+    (["join", "--name", "\u202eecilA", "abcd"],
+     "“--name” contains a bidirectional formatting character (U+202E)"),
+    (["random", "-i", "jazz, a\x9bb"], "“--interest” contains a control character (U+009B)"),
+])
+def test_names_we_send_follow_the_servers_rule(vchatctl, args, what):
+    """What the server would refuse is a usage error here, before any bus,
+    and the error shows the character only as its code point."""
+    r = vchatctl(*args)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr.startswith(f"vchatctl: {what}; names, clients and interests must be plain "
+                               "text.\n"), r.stderr
+    assert_no_raw(r.stderr)
+
+
+def test_display_name_setting_follows_the_servers_rule(vchatctl):
+    schemas = os.environ.get("VCHAT_SCHEMAS")
+    if not schemas:
+        pytest.skip("VCHAT_SCHEMAS is not set")
+    env = clean_env(GSETTINGS_SCHEMA_DIR=schemas, GSETTINGS_BACKEND="memory")
+    r = vchatctl("config", "set", "display-name", "Ada\u2028Bob", env=env)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert ("“display-name” contains a line or paragraph separator (U+2028)" in r.stderr), r.stderr
+    r = vchatctl("config", "set", "display-name", "Zoë 李", env=env)
+    assert r.returncode == 0, r.stderr
 
 
 @pytest.mark.daemon

@@ -244,7 +244,8 @@ test_good_messages (void)
     "{\"type\":\"ping\"}",
     /* Names in any script, emoji with joiners: only controls are refused. */
     "{\"type\":\"hello\",\"version\":1,\"client\":\"web/0.1\",\"name\":\"Zoë 李 "
-    "\xd7\xa2\xd7\x93\xd7\x94 \xd8\xb9\xd9\x84\xd9\x8a \xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb\"}",
+    "\xd7\xa2\xd7\x93\xd7\x94 \xd8\xb9\xd9\x84\xd9\x8a "
+    "\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb\"}",
     "{\"type\":\"queue\",\"interests\":[\"café\",\"\\u00a0jazz\",\"\\u00a9\"]}",
     /* Strings nobody shows as a name keep their own rules. */
     "{\"type\":\"report\",\"call\":\"c1\",\"reason\":\"said \\u001b[2J\\nthen left\"}",
@@ -380,8 +381,8 @@ test_server_peer_text (void)
   g_autoptr (VchatMsg) msg = NULL;
 
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++) {
-    g_assert_null (vchat_msg_parse (bad[i].json, strlen (bad[i].json), 0, VCHAT_MSG_FROM_SERVER,
-                                    NULL, &error));
+    g_assert_null (
+      vchat_msg_parse (bad[i].json, strlen (bad[i].json), 0, VCHAT_MSG_FROM_SERVER, NULL, &error));
     g_assert_error (error, VCHAT_PROTO_ERROR, VCHAT_PROTO_ERROR_BAD_VALUE);
     g_assert_nonnull (strstr (error->message, bad[i].field));
     g_clear_error (&error);
@@ -398,9 +399,9 @@ test_display_chars (void)
                                       0x7f,   0x80,   0x85,   0x9b,   0x9f,   0x061c, 0x200e,
                                       0x200f, 0x202a, 0x202e, 0x2066, 0x2069, 0x2028, 0x2029 };
   /* Printable neighbours, and the joiners emoji and Indic scripts need. */
-  static const gunichar allowed[] = { 0x20,   0x7e,   0xa0,   0xe9,   0x061b, 0x061d,
-                                      0x200c, 0x200d, 0x2027, 0x202f, 0x2065, 0x206a,
-                                      0x4e2d, 0xfeff, 0x1f3bb };
+  static const gunichar allowed[] = { 0x20,   0x7e,   0xa0,   0xe9,   0x061b,
+                                      0x061d, 0x200c, 0x200d, 0x2027, 0x202f,
+                                      0x2065, 0x206a, 0x4e2d, 0xfeff, 0x1f3bb };
 
   for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
     g_assert_false (vchat_display_char_ok (refused[i]));
