@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vchatd-chat.h"
 #include "vchatd-error.h"
 #include "vchatd-media.h"
 
@@ -58,6 +59,11 @@ struct _VchatdCall {
    * network change. */
   guint attempt;
   guint reconnects;
+  /* The peer's chat messages (vchatd-chat.h): the rate limit, what was
+   * dropped, and when a drop was last logged. */
+  VchatdChatLimit chat_limit;
+  guint chat_dropped;
+  gint64 chat_drop_logged_us;
   gint64 broken_since_us;
   gint64 attempt_started_us;
   guint attempt_timeout_s;
@@ -228,6 +234,7 @@ publish_stats (VchatdCall *self, GVariant *media_stats)
   g_variant_dict_insert (&dict, "attempt", "u", self->attempt);
   g_variant_dict_insert (&dict, "reconnects", "u", self->reconnects);
   g_variant_dict_insert (&dict, "silence-ms", "u", (guint) MAX (silence, 0));
+  g_variant_dict_insert (&dict, "chat-dropped", "u", self->chat_dropped);
   vchat_dbus_call_set_stats (self->skeleton, g_variant_dict_end (&dict));
 }
 
@@ -327,10 +334,49 @@ on_media_state (VchatdMedia *media, GParamSpec *pspec, VchatdCall *self)
   }
 }
 
+/* A flood is logged once every 5 s, with what was dropped meanwhile. */
+static void
+chat_dropped (VchatdCall *self, const char *why)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  self->chat_dropped++;
+  publish_stats (self, vchat_dbus_call_get_stats (self->skeleton));
+  if (self->chat_drop_logged_us && now - self->chat_drop_logged_us < 5 * G_USEC_PER_SEC)
+    return;
+  g_message ("call %s: a message of the peer was dropped: it %s (%u dropped in this call)",
+             self->path, why, self->chat_dropped);
+  self->chat_drop_logged_us = now;
+}
+
 static void
 on_message_received (VchatdMedia *media, const char *text, VchatdCall *self)
 {
-  vchat_dbus_call_emit_message_received (self->skeleton, text, now_us ());
+  g_autofree char *clean = NULL;
+  g_autofree char *why = NULL;
+  gsize len = strlen (text);
+  guint removed = 0;
+
+  if (len > VCHATD_CHAT_MAX_BYTES) {
+    why = g_strdup_printf ("has %" G_GSIZE_FORMAT " bytes, more than the %d a message may have",
+                           len, VCHATD_CHAT_MAX_BYTES);
+    chat_dropped (self, why);
+    return;
+  }
+  if (!vchatd_chat_limit_take (&self->chat_limit, g_get_monotonic_time ())) {
+    why = g_strdup_printf ("came faster than %d a second", VCHATD_CHAT_PER_SECOND);
+    chat_dropped (self, why);
+    return;
+  }
+  clean = vchatd_chat_clean (text, &removed);
+  if (removed)
+    g_message ("call %s: %u control or formatting character(s) taken out of a message of the "
+               "peer", self->path, removed);
+  if (!*clean) {
+    chat_dropped (self, "had nothing but control characters");
+    return;
+  }
+  vchat_dbus_call_emit_message_received (self->skeleton, clean, now_us ());
 }
 
 /* The call goes on without the device; the properties say so. */
@@ -1204,6 +1250,7 @@ vchatd_call_new (GDBusObjectManagerServer *object_manager, guint number, VchatdS
   VchatdCall *self = g_object_new (VCHATD_TYPE_CALL, NULL);
   VchatDBusCall *sk;
 
+  vchatd_chat_limit_init (&self->chat_limit);
   self->object_manager = g_object_ref (object_manager);
   self->signaling = g_object_ref (signaling);
   self->media_settings = media;

@@ -461,8 +461,9 @@ on_message_main (VchatdMedia *self, gpointer data)
 static void
 on_channel_message (GstWebRTCDataChannel *channel, const char *text, gpointer data)
 {
-  if (text && g_utf8_validate (text, -1, NULL))
-    media_run_on_main (data, on_message_main, g_strdup (text), g_free);
+  /* Bytes that are not UTF-8 are shown as U+FFFD rather than lost. */
+  if (text)
+    media_run_on_main (data, on_message_main, g_utf8_make_valid (text, -1), g_free);
 }
 
 /* Called with the lock held. */

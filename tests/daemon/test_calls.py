@@ -155,6 +155,30 @@ def test_mute_camera_off_and_messages(pipewire, daemons):
     assert received["b"] == ["hello from red"]
     assert received["a"] == ["hi from blue ☺"]
 
+    # What a stranger sends is hostile until checked (issue 13): terminal
+    # escapes and a carriage return are taken out, newlines stay.
+    a.call_method(pa, "SendMessage", "(s)", "Bob\x1b]52;c;aGk=\x07\x1b[2K\rAlice\r\nbye")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and len(received["b"]) < 2:
+        ctx.iteration(False)
+        time.sleep(0.05)
+    assert received["b"][1:] == ["Bob]52;c;aGk=[2KAlice\nbye"]
+    # A flood: a burst of 20 passes, then 5 a second; the rest is dropped
+    # and counted.
+    del received["b"][:]
+    time.sleep(1)  # the two messages above are forgotten
+    for i in range(60):
+        a.call_method(pa, "SendMessage", "(s)", f"flood {i}")
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        ctx.iteration(False)
+        time.sleep(0.05)
+    assert 20 <= len(received["b"]) < 60, f"{len(received['b'])} of 60 flooded messages arrived"
+    assert received["b"][:20] == [f"flood {i}" for i in range(20)]
+    dropped = b.call_prop(pb, "Stats").get("chat-dropped", 0)
+    assert dropped >= 60 - len(received["b"]) - 1, \
+        f"Stats chat-dropped {dropped}, with {len(received['b'])} of 60 delivered"
+
     a.call_method(pa, "SetMuted", "(b)", True)
     assert a.call_prop(pa, "Muted") is True
     a.call_method(pa, "SetCameraEnabled", "(b)", False)
