@@ -799,6 +799,7 @@ gboolean
 vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const char *candidate,
                                    GError **error)
 {
+  const char *why = NULL;
   gboolean skip;
 
   g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
@@ -824,6 +825,17 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
   }
   if (g_str_has_prefix (candidate, "a="))
     candidate += 2;
+  if (++self->remote_candidates > VCHATD_SDP_MAX_REMOTE_CANDIDATES) {
+    if (self->remote_candidates == VCHATD_SDP_MAX_REMOTE_CANDIDATES + 1)
+      g_message ("media: the peer sent more than %d candidates; the rest are ignored",
+                 VCHATD_SDP_MAX_REMOTE_CANDIDATES);
+    return TRUE;
+  }
+  /* A peer must not aim our connectivity checks at anything it likes. */
+  if (!vchatd_sdp_candidate_target_allowed (candidate, &why)) {
+    g_message ("media: ignoring the peer's candidate “%s”: %s", candidate, why);
+    return TRUE;
+  }
   g_debug ("media: remote candidate %u %s%s", mline_index, candidate,
            self->candidates_ready ? "" : " (held until the description is in use)");
   if (!self->candidates_ready) {

@@ -158,6 +158,7 @@ struct _VchatdMedia {
   gboolean local_description_sent;
   gboolean end_of_candidates_sent;
   guint remote_media_count;
+  guint remote_candidates; /* taken from the peer (VCHATD_SDP_MAX_REMOTE_CANDIDATES) */
   gboolean ice_connected;
   gboolean channel_open;
   gboolean stats_pending;

@@ -321,3 +321,44 @@ bad:
                        "The peer's ICE candidate is malformed");
   return FALSE;
 }
+
+gboolean
+vchatd_sdp_candidate_target_allowed (const char *candidate, const char **why)
+{
+  g_auto (GStrv) tokens = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+  guint64 port = 0;
+  gboolean active = FALSE;
+  guint i;
+
+  if (g_str_has_prefix (candidate, "a="))
+    candidate += 2;
+  if (!g_str_has_prefix (candidate, "candidate:")) {
+    *why = "it is not a candidate";
+    return FALSE;
+  }
+  tokens = g_strsplit (candidate + strlen ("candidate:"), " ", -1);
+  if (g_strv_length (tokens) < 8 || !(address = g_inet_address_new_from_string (tokens[4])) ||
+      !g_ascii_string_to_unsigned (tokens[5], 10, 0, 65535, &port, NULL)) {
+    *why = "it has no IP address and port";
+    return FALSE;
+  }
+  for (i = 8; tokens[i] && tokens[i + 1]; i += 2)
+    if (g_str_equal (tokens[i], "tcptype"))
+      active = g_str_equal (tokens[i + 1], "active");
+  if (g_inet_address_get_is_any (address)) {
+    *why = "its address is the unspecified one";
+    return FALSE;
+  }
+  if (g_inet_address_get_is_multicast (address) ||
+      (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4 &&
+       g_str_equal (tokens[4], "255.255.255.255"))) {
+    *why = "its address is a multicast or broadcast one";
+    return FALSE;
+  }
+  if (port < 1024 && !active) {
+    *why = "its port is below 1024";
+    return FALSE;
+  }
+  return TRUE;
+}

@@ -38,5 +38,14 @@ guint vchatd_sdp_find_twcc_id (const GstSDPMedia *media);
  * @error when malformed; TRUE with *@skip when well-formed but not for us
  * (a host name or mDNS name: libnice 0.1.21 cannot resolve those). */
 gboolean vchatd_sdp_check_candidate (const char *candidate, gboolean *skip, GError **error);
+/* Whether ICE may send to the address of a well-formed remote @candidate
+ * (see vchatd_sdp_check_candidate()): not the unspecified address, a
+ * multicast or the broadcast address, nor a port below 1024 (a peer could
+ * aim our STUN checks at a local service); TCP active candidates, which are
+ * never sent to, are exempt from the port rule. FALSE with @why, a static
+ * string saying which rule. */
+gboolean vchatd_sdp_candidate_target_allowed (const char *candidate, const char **why);
+/* At most this many remote candidates per connection attempt. */
+#define VCHATD_SDP_MAX_REMOTE_CANDIDATES 32
 
 G_END_DECLS

@@ -278,6 +278,41 @@ test_candidates (void)
   g_assert_false (vchatd_sdp_check_candidate (long_one, &(gboolean){ FALSE }, NULL));
 }
 
+/* Where a peer may aim our connectivity checks. */
+static void
+test_candidate_targets (void)
+{
+  static const struct {
+    const char *candidate;
+    gboolean allowed;
+  } cases[] = {
+    { "candidate:1 1 UDP 2122252543 192.0.2.7 40000 typ host", TRUE },
+    { "a=candidate:1 1 UDP 2122252543 2001:db8::7 40000 typ host", TRUE },
+    { "candidate:2 1 UDP 1686052607 198.51.100.3 50000 typ srflx raddr 0.0.0.0 rport 0", TRUE },
+    /* TCP active: never sent to, its port is 9 by convention. */
+    { "candidate:3 1 TCP 1015021823 192.0.2.7 9 typ host tcptype active", TRUE },
+    { "candidate:3 1 TCP 1010827519 192.0.2.7 80 typ host tcptype passive", FALSE },
+    { "candidate:1 1 UDP 2122252543 192.0.2.7 53 typ host", FALSE },
+    { "candidate:1 1 UDP 2122252543 192.0.2.7 0 typ host", FALSE },
+    { "candidate:1 1 UDP 2122252543 0.0.0.0 40000 typ host", FALSE },
+    { "candidate:1 1 UDP 2122252543 :: 40000 typ host", FALSE },
+    { "candidate:1 1 UDP 2122252543 224.0.0.251 5353 typ host", FALSE },
+    { "candidate:1 1 UDP 2122252543 ff02::1 40000 typ host", FALSE },
+    { "candidate:1 1 UDP 2122252543 255.255.255.255 40000 typ host", FALSE },
+    { "candidate:1 1 UDP 2122252543 peer.local 40000 typ host", FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    const char *why = NULL;
+    gboolean allowed = vchatd_sdp_candidate_target_allowed (cases[i].candidate, &why);
+
+    g_test_message ("%s: %s", cases[i].candidate, allowed ? "allowed" : why);
+    g_assert_cmpint (allowed, ==, cases[i].allowed);
+    if (!allowed)
+      g_assert_nonnull (why);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -289,5 +324,6 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/sizes", test_sizes);
   g_test_add_func ("/sdp/answer-matches-offer", test_answer_matches_offer);
   g_test_add_func ("/sdp/candidates", test_candidates);
+  g_test_add_func ("/sdp/candidate-targets", test_candidate_targets);
   return g_test_run ();
 }

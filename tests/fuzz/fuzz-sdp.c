@@ -59,6 +59,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
     g_strchomp (lines[i]);
     check_error (vchatd_sdp_check_candidate (lines[i], &skip, &candidate_error), candidate_error);
+    /* What the session does next with a well-formed one. */
+    if (!candidate_error && !skip) {
+      const char *why = NULL;
+
+      if (!vchatd_sdp_candidate_target_allowed (lines[i], &why) && !why)
+        abort ();
+    }
   }
   return 0;
 }

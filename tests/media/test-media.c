@@ -644,6 +644,15 @@ test_bad_sdp (void)
     call.b.media, 0, "candidate:1 1 UDP 2122252543 3f2a4c1e-8b9d-4e5f.local 5000 typ host",
     &error));
   g_assert_no_error (error);
+  /* Candidates aimed at a local service (a port below 1024) or at a
+   * multicast group: accepted without error, and ignored (the rules are
+   * vchatd_sdp_candidate_target_allowed()'s, unit-tested in test-sdp). */
+  g_assert_true (vchatd_media_add_remote_candidate (
+    call.b.media, 0, "candidate:9 1 UDP 2122252543 192.0.2.9 22 typ host", &error));
+  g_assert_no_error (error);
+  g_assert_true (vchatd_media_add_remote_candidate (
+    call.b.media, 0, "candidate:8 1 UDP 2122252543 224.0.0.251 5353 typ host", &error));
+  g_assert_no_error (error);
   g_assert_true (vchatd_media_add_remote_candidate (call.b.media, 0, "", &error));
   g_assert_no_error (error);
 
