@@ -168,13 +168,13 @@ feed_encoder_load (VchatdMedia *self, gint64 now)
 void
 media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps)
 {
-  VchatdAudioPolicy audio =
-    vchatd_audio_policy_for (target_kbps, vchatd_rate_control_get_loss_pct (self->rate_control));
+  VchatdAudioPolicy audio = vchatd_audio_policy_next (
+    &self->audio_policy, now, target_kbps, vchatd_rate_control_get_loss_pct (self->rate_control));
   guint video_kbps = vchatd_audio_policy_video_kbps (&audio, target_kbps);
   VchatdLadderRung rung;
 
   self->target_kbps = target_kbps;
-  if (self->audio_encoder && memcmp (&audio, &self->audio_policy, sizeof audio) != 0) {
+  if (self->audio_encoder && vchatd_audio_policy_differs (&audio, &self->audio_policy)) {
     /* The expected loss follows every feedback report: only the bitrate and
      * FEC going on or off are worth a line in the log. */
     if (audio.bitrate_kbps != self->audio_policy.bitrate_kbps ||

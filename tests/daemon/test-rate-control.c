@@ -1067,6 +1067,62 @@ test_audio_policy (void)
   g_assert_cmpuint (VCHATD_AUDIO_MAX_KBPS, ==, 40);
 }
 
+/* Followed step by step, the audio settings do not flap at a threshold. */
+static void
+test_audio_policy_hysteresis (void)
+{
+  VchatdAudioPolicy p = vchatd_audio_policy_for (1000, 0);
+  gint64 t = 1000 * G_USEC_PER_SEC;
+  guint changes = 0, i;
+
+  /* Loss that comes and goes each second: FEC comes on and stays. */
+  for (i = 0; i < 20; i++) {
+    VchatdAudioPolicy next =
+      vchatd_audio_policy_next (&p, t + i * G_USEC_PER_SEC, 1000, i % 2 ? 0.0 : 1.5);
+
+    changes += next.inband_fec != p.inband_fec;
+    p = next;
+  }
+  g_assert_true (p.inband_fec);
+  g_assert_cmpuint (changes, ==, 1);
+  g_assert_cmpuint (p.packet_loss_pct, >=, 1);
+  /* 5 s without loss: off. */
+  t += 20 * G_USEC_PER_SEC;
+  for (i = 0; i <= 5; i++)
+    p = vchatd_audio_policy_next (&p, t + i * G_USEC_PER_SEC, 1000, 0.0);
+  g_assert_false (p.inband_fec);
+  g_assert_cmpuint (p.packet_loss_pct, ==, 0);
+
+  /* A target that hovers around 300: down once, and back up only at 340. */
+  changes = 0;
+  for (i = 0; i < 20; i++) {
+    VchatdAudioPolicy next = vchatd_audio_policy_next (&p, t, i % 2 ? 290 : 320, 0.0);
+
+    changes += next.bitrate_kbps != p.bitrate_kbps;
+    p = next;
+  }
+  g_assert_cmpuint (changes, ==, 1);
+  g_assert_cmpuint (p.bitrate_kbps, ==, 24);
+  p = vchatd_audio_policy_next (&p, t, 339, 0.0);
+  g_assert_cmpuint (p.bitrate_kbps, ==, 24);
+  p = vchatd_audio_policy_next (&p, t, 340, 0.0);
+  g_assert_cmpuint (p.bitrate_kbps, ==, 32);
+  /* And around 120 the same, at 140; from 16 straight to 32 when the
+   * target jumps. */
+  p = vchatd_audio_policy_next (&p, t, 110, 0.0);
+  g_assert_cmpuint (p.bitrate_kbps, ==, 16);
+  p = vchatd_audio_policy_next (&p, t, 130, 0.0);
+  g_assert_cmpuint (p.bitrate_kbps, ==, 16);
+  p = vchatd_audio_policy_next (&p, t, 140, 0.0);
+  g_assert_cmpuint (p.bitrate_kbps, ==, 24);
+  p = vchatd_audio_policy_next (&p, t, 110, 0.0);
+  p = vchatd_audio_policy_next (&p, t, 800, 0.0);
+  g_assert_cmpuint (p.bitrate_kbps, ==, 32);
+  /* Going down is at once. */
+  p = vchatd_audio_policy_next (&p, t, 100, 0.0);
+  g_assert_cmpuint (p.bitrate_kbps, ==, 16);
+}
+
 /* The quality rule. */
 
 static void
@@ -1137,6 +1193,7 @@ main (int argc, char **argv)
   g_test_add_func ("/ladder/camera-change", test_ladder_camera_change);
   g_test_add_func ("/ladder/cpu", test_ladder_cpu);
   g_test_add_func ("/audio-policy", test_audio_policy);
+  g_test_add_func ("/audio-policy/hysteresis", test_audio_policy_hysteresis);
   g_test_add_func ("/quality-rule", test_quality_rule);
   return g_test_run ();
 }
