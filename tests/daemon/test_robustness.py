@@ -177,6 +177,46 @@ def test_twenty_calls_do_not_leak(plain_daemons):
     assert threads <= base_threads, f"threads grew from {base_threads} to {threads}"
 
 
+def test_the_session_bus_admits_only_its_owner(server, tmp_path):
+    """vchatd refuses other users' method calls itself (next test), but what
+    it publishes, properties, the object manager's GetManagedObjects (an open
+    invite's code among them) and signals, is guarded by the bus: a session
+    bus admits only the user who runs it. Here its socket is open to every
+    user, as a badly set up one could be, and another user still gets
+    nothing."""
+    import subprocess
+
+    d = Vchatd(str(tmp_path / "own"), server.ws_url, other_users="socket",
+               args=["--no-pipewire-nodes", "--video-source", "videotestsrc is-live=true"])
+    try:
+        path, code, _ = d.manager("CreateInvite", "(a{sv})", {})
+        base = ["--address", d.bus.address, "--dest", "io.github.vchat.VChat1"]
+        asks = {
+            "GetManagedObjects": ["gdbus", "call"] + base + [
+                "--object-path", "/io/github/vchat/VChat1",
+                "--method", "org.freedesktop.DBus.ObjectManager.GetManagedObjects"],
+            "the invite's properties": ["gdbus", "call"] + base + [
+                "--object-path", path, "--method", "org.freedesktop.DBus.Properties.GetAll",
+                "io.github.vchat.VChat1.Call"],
+        }
+        nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        for what, argv in asks.items():
+            r = subprocess.run(nobody + argv, capture_output=True, text=True, timeout=20)
+            assert r.returncode != 0 and code not in r.stdout, f"{what}: another user got {r.stdout}"
+            # Refused by the bus, before any message reaches vchatd.
+            assert "PermissionDenied" not in r.stderr, r.stderr
+            # Its own user reads it on the same bus.
+            r = subprocess.run(argv, capture_output=True, text=True, timeout=20)
+            assert r.returncode == 0 and code in r.stdout, f"{what}: {r.stderr}"
+        # Signals: another user cannot even listen.
+        r = subprocess.run(nobody + ["timeout", "5", "dbus-monitor", "--address", d.bus.address],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode not in (0, 124), \
+            f"another user could listen to the bus (exit {r.returncode}): {r.stdout[:500]}"
+    finally:
+        d.stop()
+
+
 def test_other_users_are_refused(server, tmp_path):
     """On a bus other users can reach, vchatd still answers only its own."""
     import subprocess

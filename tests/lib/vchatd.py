@@ -45,13 +45,17 @@ class PrivateBus:
         conf = os.path.join(tmpdir, "session.conf")
         # other_users: any local user may connect (to test that vchatd itself
         # refuses them); a normal session bus admits only its owner.
+        # "socket": its socket is open to every user, but the bus admits only
+        # its owner, as a normal session bus does (to test that the bus is
+        # the boundary).
         listen = f"unix:dir={tmpdir}"
         policy_users = ""
         if other_users:
             sockdir = tempfile.mkdtemp(prefix="vchat-bus-")
             os.chmod(sockdir, 0o755)
             listen = f"unix:path={sockdir}/bus"
-            policy_users = '<allow user="*"/>'
+            if other_users is True:
+                policy_users = '<allow user="*"/>'
             self.sockdir = sockdir
         with open(conf, "w") as f:
             f.write(f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
