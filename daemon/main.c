@@ -76,6 +76,7 @@ load_settings (VchatdManagerConfig *config)
 
   if (!schema) {
     g_debug ("GSettings schema %s not installed; using defaults", SCHEMA_ID);
+    config->media.private_addresses_invite = TRUE;
     return;
   }
   settings = config->settings = g_settings_new (SCHEMA_ID);
@@ -95,6 +96,10 @@ load_settings (VchatdManagerConfig *config)
     config->display_name = g_steal_pointer (&name);
   if (!config->media.relay_only)
     config->media.relay_only = g_settings_get_boolean (settings, "relay-only");
+  config->media.private_addresses_random =
+    g_settings_get_boolean (settings, "private-addresses-random");
+  config->media.private_addresses_invite =
+    g_settings_get_boolean (settings, "private-addresses-invite");
   if (!config->media.max_bitrate_kbps)
     config->media.max_bitrate_kbps = g_settings_get_uint (settings, "max-bitrate");
   config->media.turn_server = g_settings_get_string (settings, "turn-server");

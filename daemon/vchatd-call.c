@@ -12,6 +12,7 @@
 #include "vchatd-chat.h"
 #include "vchatd-error.h"
 #include "vchatd-media.h"
+#include "vchatd-sdp.h"
 
 #define MAX_MESSAGE_LEN 4096
 
@@ -276,9 +277,25 @@ on_local_description (VchatdMedia *media, const char *type, const char *sdp, Vch
 static void
 on_local_candidate (VchatdMedia *media, guint mline, const char *candidate, VchatdCall *self)
 {
-  g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_SIGNAL);
-  JsonObject *ice = json_object_new ();
+  g_autoptr (JsonObject) msg = NULL;
+  g_autofree char *shown = NULL;
+  JsonObject *ice;
+  gboolean share = self->kind == VCHATD_CALL_KIND_RANDOM
+                     ? self->media_settings->private_addresses_random
+                     : self->media_settings->private_addresses_invite;
 
+  /* What the local network knows of this computer stays there, unless
+   * the settings say otherwise (see vchatd_sdp_candidate_for_stranger()). */
+  if (*candidate && !share) {
+    if (!(shown = vchatd_sdp_candidate_for_stranger (candidate))) {
+      g_debug ("call %s: the local address of “%s” is not given to the peer", self->path,
+               candidate);
+      return;
+    }
+    candidate = shown;
+  }
+  msg = vchat_msg_object_new (VCHAT_MSG_SIGNAL);
+  ice = json_object_new ();
   json_object_set_string_member (msg, "call", self->server_id);
   json_object_set_int_member (msg, "attempt", self->attempt);
   json_object_set_string_member (ice, "candidate", candidate);
@@ -480,7 +497,14 @@ media_start (VchatdCall *self, GError **error)
   config.stun_server = stun;
   config.turn_servers = (const char *const *) turns;
   config.ice_addresses = (const char *const *) ms->ice_addresses;
-  config.relay_only = self->options.relay_only_set ? self->options.relay_only : ms->relay_only;
+  /* Random calls go through a relay when there is one (relay-only); a
+   * call's own option wins. */
+  config.relay_only = self->options.relay_only_set
+                        ? self->options.relay_only
+                        : self->kind == VCHATD_CALL_KIND_RANDOM && ms->relay_only && turns &&
+                            turns[0];
+  if (config.relay_only && !self->options.relay_only_set)
+    g_debug ("call %s: a random call, through the TURN relay only", self->path);
   config.max_bitrate_kbps = ms->max_bitrate_kbps;
   config.node_name_prefix = prefix;
   config.publisher = self->publisher;

@@ -27,7 +27,11 @@ typedef struct {
   char *audio_source;
   char *speaker_target; /* PipeWire node the peer's voice plays on, or NULL: the default */
   char *audio_sink;    /* a bin description instead of the speaker (tests) */
-  gboolean relay_only; /* the GSettings default for random calls */
+  gboolean relay_only; /* random calls through TURN, when there is one */
+  /* Host candidates with private, link-local or unique-local addresses go
+   * to the peer (random calls, invited calls). */
+  gboolean private_addresses_random;
+  gboolean private_addresses_invite;
   guint max_bitrate_kbps;
   gboolean publish_nodes; /* remote video and preview as PipeWire nodes */
   guint watchdog_seconds;

@@ -754,6 +754,11 @@ on_settings_changed (GSettings *settings, const char *key, VchatdManager *self)
     config->media.reconnect_seconds = g_settings_get_uint (settings, key);
   } else if (g_str_equal (key, "relay-only")) {
     config->media.relay_only = g_settings_get_boolean (settings, key);
+  } else if (g_str_equal (key, "private-addresses-random")) {
+    /* Read by each call as it gathers candidates. */
+    config->media.private_addresses_random = g_settings_get_boolean (settings, key);
+  } else if (g_str_equal (key, "private-addresses-invite")) {
+    config->media.private_addresses_invite = g_settings_get_boolean (settings, key);
   } else if (g_str_equal (key, "max-bitrate")) {
     config->media.max_bitrate_kbps = g_settings_get_uint (settings, key);
     for (guint i = 0; i < self->calls->len; i++)

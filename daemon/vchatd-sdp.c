@@ -362,3 +362,60 @@ vchatd_sdp_candidate_target_allowed (const char *candidate, const char **why)
   }
   return TRUE;
 }
+
+gboolean
+vchatd_sdp_address_is_private (GInetAddress *address)
+{
+  const guint8 *b = g_inet_address_to_bytes (address);
+
+  if (g_inet_address_get_is_loopback (address) || g_inet_address_get_is_link_local (address) ||
+      g_inet_address_get_is_site_local (address))
+    return TRUE;
+  if (g_inet_address_get_family (address) == G_SOCKET_FAMILY_IPV4)
+    return b[0] == 100 && (b[1] & 0xc0) == 64; /* 100.64/10 */
+  /* fc00::/7 */
+  if ((b[0] & 0xfe) == 0xfc)
+    return TRUE;
+  /* ::ffff:a.b.c.d */
+  if (!memcmp (b, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+    g_autoptr (GInetAddress) v4 = g_inet_address_new_from_bytes (b + 12, G_SOCKET_FAMILY_IPV4);
+
+    return vchatd_sdp_address_is_private (v4);
+  }
+  return FALSE;
+}
+
+char *
+vchatd_sdp_candidate_for_stranger (const char *candidate)
+{
+  g_auto (GStrv) tokens = NULL;
+  g_autoptr (GInetAddress) address = NULL;
+  const char *prefix = "";
+  guint i;
+
+  if (g_str_has_prefix (candidate, "a=")) {
+    prefix = "a=";
+    candidate += 2;
+  }
+  tokens = g_strsplit (candidate, " ", -1);
+  /* candidate:foundation component transport priority address port typ type */
+  if (g_strv_length (tokens) < 8)
+    return NULL;
+  address = g_inet_address_new_from_string (tokens[4]);
+  if (g_str_equal (tokens[7], "host") && (!address || vchatd_sdp_address_is_private (address)))
+    return NULL;
+  for (i = 8; tokens[i] && tokens[i + 1]; i += 2) {
+    if (g_str_equal (tokens[i], "raddr")) {
+      g_free (tokens[i + 1]);
+      tokens[i + 1] = g_strdup (strchr (tokens[4], ':') ? "::" : "0.0.0.0");
+    } else if (g_str_equal (tokens[i], "rport")) {
+      g_free (tokens[i + 1]);
+      tokens[i + 1] = g_strdup ("0");
+    }
+  }
+  {
+    g_autofree char *joined = g_strjoinv (" ", tokens);
+
+    return g_strconcat (prefix, joined, NULL);
+  }
+}

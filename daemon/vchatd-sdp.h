@@ -45,6 +45,19 @@ gboolean vchatd_sdp_check_candidate (const char *candidate, gboolean *skip, GErr
  * never sent to, are exempt from the port rule. FALSE with @why, a static
  * string saying which rule. */
 gboolean vchatd_sdp_candidate_target_allowed (const char *candidate, const char **why);
+/* An address only the local network knows, which tells a stranger
+ * about the user (and, for IPv6 link-local and some unique-local ones, the
+ * network card): IPv4 private (10/8, 172.16/12, 192.168/16), shared
+ * (100.64/10), link-local or loopback; IPv6 unique-local (fc00::/7),
+ * link-local, site-local or loopback, and IPv4-mapped forms of those. */
+gboolean vchatd_sdp_address_is_private (GInetAddress *address);
+/* Our own @candidate as a stranger may see it: NULL for a host candidate
+ * whose address is private (see above); otherwise a copy in which the
+ * related address of a server-reflexive or relay candidate ("raddr …
+ * rport …", the host address behind it) reads "raddr 0.0.0.0 rport 0", as
+ * browsers send it. */
+char *vchatd_sdp_candidate_for_stranger (const char *candidate);
+
 /* At most this many remote candidates per connection attempt. */
 #define VCHATD_SDP_MAX_REMOTE_CANDIDATES 32
 

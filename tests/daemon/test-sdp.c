@@ -313,6 +313,45 @@ test_candidate_targets (void)
   }
 }
 
+/* What of our own candidates a stranger gets. */
+static void
+test_candidates_for_strangers (void)
+{
+  static const struct {
+    const char *candidate;
+    const char *shown; /* NULL: not given */
+  } cases[] = {
+    /* Host candidates on the local network stay at home. */
+    { "candidate:1 1 UDP 2015363327 192.168.1.20 40000 typ host", NULL },
+    { "candidate:1 1 UDP 2015363327 10.77.1.2 40000 typ host", NULL },
+    { "candidate:1 1 UDP 2015363327 172.20.0.5 40000 typ host", NULL },
+    { "candidate:1 1 UDP 2015363327 100.90.1.1 40000 typ host", NULL },
+    { "candidate:1 1 UDP 2015363327 169.254.3.4 40000 typ host", NULL },
+    { "candidate:1 1 UDP 2015363327 fe80::fc:ff:fe00:1 40000 typ host", NULL },
+    { "candidate:1 1 UDP 2015363327 fd00::2 40000 typ host", NULL },
+    { "candidate:1 1 UDP 2015363327 ::ffff:192.168.1.20 40000 typ host", NULL },
+    { "candidate:2 1 TCP 1015021823 10.0.0.3 9 typ host tcptype active", NULL },
+    /* Public ones go as they are. */
+    { "candidate:1 1 UDP 2015363327 192.0.2.2 40000 typ host",
+      "candidate:1 1 UDP 2015363327 192.0.2.2 40000 typ host" },
+    { "a=candidate:1 1 UDP 2015363327 2001:db8::2 40000 typ host",
+      "a=candidate:1 1 UDP 2015363327 2001:db8::2 40000 typ host" },
+    /* Reflexive and relay ones lose the host address behind them. */
+    { "candidate:3 1 UDP 1686052607 198.51.100.7 51000 typ srflx raddr 192.168.1.20 rport 40000",
+      "candidate:3 1 UDP 1686052607 198.51.100.7 51000 typ srflx raddr 0.0.0.0 rport 0" },
+    { "candidate:4 1 UDP 41885439 2001:db8::9 52000 typ relay raddr fd00::2 rport 40000 "
+      "generation 0",
+      "candidate:4 1 UDP 41885439 2001:db8::9 52000 typ relay raddr :: rport 0 generation 0" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *shown = vchatd_sdp_candidate_for_stranger (cases[i].candidate);
+
+    g_test_message ("%s → %s", cases[i].candidate, shown ? shown : "(not given)");
+    g_assert_cmpstr (shown, ==, cases[i].shown);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -325,5 +364,6 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/answer-matches-offer", test_answer_matches_offer);
   g_test_add_func ("/sdp/candidates", test_candidates);
   g_test_add_func ("/sdp/candidate-targets", test_candidate_targets);
+  g_test_add_func ("/sdp/candidates-for-strangers", test_candidates_for_strangers);
   return g_test_run ();
 }

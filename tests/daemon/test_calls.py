@@ -1,6 +1,10 @@
 """Real calls between two vchatd daemons through the real server, with the
 picture checked where a person would look: the peer's camera colour arrives
 in the RemoteVideoNode that vchatd publishes on PipeWire."""
+import ipaddress
+import json
+import re
+import subprocess
 import threading
 import time
 
@@ -37,6 +41,34 @@ def invite_call(a, b, accept=True):
         a.wait_call_state(pa, "connected", 30)
         b.wait_call_state(pb, "connected", 30)
     return pa, pb
+
+
+LOCAL_NETWORKS = [ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "169.254.0.0/16",
+    "127.0.0.0/8", "fc00::/7", "fe80::/10", "fec0::/10", "::1/128")]
+
+
+def private(address):
+    """An address only the local network knows, as vchatd judges it
+    (vchatd_sdp_address_is_private())."""
+    a = ipaddress.ip_address(address)
+    if a.version == 6 and a.ipv4_mapped:
+        a = a.ipv4_mapped
+    return any(a.version == n.version and a in n for n in LOCAL_NETWORKS)
+
+
+def machine_private_addresses():
+    """This machine's own private, link-local and unique-local addresses
+    (libnice gathers on them), loopback aside."""
+    out = subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout
+    return {i["local"] for link in json.loads(out) for i in link.get("addr_info", [])
+            if not ipaddress.ip_address(i["local"]).is_loopback and private(i["local"])}
+
+
+def received_candidate_addresses(d):
+    """The addresses of the ICE candidates the daemon received from its
+    peer, as its log says."""
+    return re.findall(r"media: remote candidate \d+ candidate:\S+ \d+ \S+ \d+ (\S+) \d+ typ", d.log)
 
 
 def assert_sees(pipewire, d, path, color, what):
@@ -87,6 +119,13 @@ def test_random_call_carries_both_pictures(pipewire, daemons):
     assert_good_stats(b, pb)
     assert_quality(a, pa)
     assert_quality(b, pb)
+    # A stranger learns no address of the local network (issue 13): what
+    # each side received carries none of this machine's private, link-local
+    # or unique-local addresses, only the others.
+    for d in (a, b):
+        got = received_candidate_addresses(d)
+        assert got, f"no candidate in the log of {d}"
+        assert not [x for x in got if private(x)], f"a stranger was told {got}"
     a.call_method(pa, "Hangup")
     a.wait_call_state(pa, "ended")
     b.wait_call_state(pb, "ended")
@@ -102,6 +141,12 @@ def test_invited_call_accept(pipewire, daemons):
     assert b.call_prop(pb, "Direction") == "outgoing"
     assert_sees(pipewire, b, pb, RED, "joiner")
     assert_sees(pipewire, a, pa, BLUE, "inviter")
+    # A friend on the same network may connect directly: an invited call
+    # gives the local addresses the random call above keeps back.
+    local = machine_private_addresses()
+    if local:
+        got = set(received_candidate_addresses(a))
+        assert got & local, f"the inviter received {got}, none of {local}"
     # Hang up from the other side this time.
     b.call_method(pb, "Hangup")
     a.wait_call_state(pa, "ended")

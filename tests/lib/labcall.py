@@ -40,6 +40,7 @@ import tempfile
 import threading
 import time
 
+from gi.repository import GLib
 from netlab import NetLab
 from pwenv import make_clip
 from signald import Signald
@@ -186,10 +187,13 @@ class LabWorld:
     def vchatd(self, end, args=()):
         """A vchatd in namespace `end`, with that end's camera, microphone
         and speaker, online at the server in R."""
+        # The lab's addresses (10.77.x) are private and it has no NAT nor
+        # STUN: its ends may tell strangers their local addresses.
         d = Vchatd(os.path.join(self.tmpdir, f"vchatd-{end}-{len(self.daemons)}"),
                    self.lab.url(end, self.server.port), name=f"Lab {end.upper()}",
                    env=self.pw.env, args=self.devices.args(end) + list(args),
-                   wrapper=self.lab.argv(end))
+                   wrapper=self.lab.argv(end),
+                   settings={"private-addresses-random": GLib.Variant("b", True)})
         self.daemons.append(d)
         return d
 
