@@ -551,9 +551,43 @@ vchatd_media_release_pipewire (void)
   gst_clear_object (&pipewire_anchor);
 }
 
+/* GStreamer's own debug log (GST_DEBUG) prints TURN URLs as webrtcbin is
+ * given them, password included ("Adding turn server: turn://user:pass@…",
+ * and libgstwebrtcnice's "validating turn server"). Every line that holds
+ * a URL with user information is logged again with it replaced by "***";
+ * the rest goes to the default log function untouched. */
+static GRegex *url_userinfo;
+
+static void
+redacting_log (GstDebugCategory *category, GstDebugLevel level, const gchar *file,
+               const gchar *function, gint line, GObject *object, GstDebugMessage *message,
+               gpointer data)
+{
+  const char *text = gst_debug_message_get (message);
+
+  if (text && strstr (text, "://") && g_regex_match (url_userinfo, text, 0, NULL)) {
+    g_autofree char *redacted =
+      g_regex_replace_literal (url_userinfo, text, -1, 0, "://***@", 0, NULL);
+
+    /* Back through the log functions, this one included, which now let it
+     * pass: "***" is not user information this pattern matches. */
+    if (redacted)
+      gst_debug_log_literal (category, level, file, function, line, object, redacted);
+    return;
+  }
+  gst_debug_log_default (category, level, file, function, line, object, message, NULL);
+}
+
 void
 vchatd_media_install_log_filters (void)
 {
+  if (!gst_is_initialized ())
+    gst_init (NULL, NULL);
+  if (!url_userinfo) {
+    url_userinfo = g_regex_new ("://[^/@\\s*]+@", G_REGEX_OPTIMIZE, 0, NULL);
+    gst_debug_add_log_function (redacting_log, NULL, NULL);
+    gst_debug_remove_log_function (gst_debug_log_default);
+  }
   g_log_set_handler ("GLib", G_LOG_LEVEL_CRITICAL | G_LOG_FLAG_FATAL | G_LOG_FLAG_RECURSION,
                      on_glib_critical, NULL);
   g_test_log_set_fatal_handler (on_fatal_log, NULL);

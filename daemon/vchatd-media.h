@@ -39,8 +39,9 @@ typedef enum {
 
 const char *vchatd_media_state_to_string (VchatdMediaState state);
 
-/* Once per process, after gst_init(): quiets a known GStreamer 1.22 critical
- * (see vchatd-media.c) that says nothing about our code. */
+/* Once per process (initializes GStreamer if needed): quiets a known
+ * GStreamer 1.22 critical (see vchatd-media.c) that says nothing about our
+ * code, and keeps TURN passwords out of GStreamer's debug log. */
 void vchatd_media_install_log_filters (void);
 /* Keeps GStreamer's PipeWire connection up between calls (see
  * vchatd-media.c); released at exit. No-ops without PipeWire. */

@@ -33,8 +33,8 @@ def stack(tmp_path):
     """make(name, server_url, ...) -> (Vchatd not started, Keyring)."""
     made = []
 
-    def make(name, server_url, color="red", args=(), settings=None):
-        d = Vchatd(str(tmp_path / name), server_url, name=name.title(), start=False,
+    def make(name, server_url, color="red", args=(), settings=None, env=None):
+        d = Vchatd(str(tmp_path / name), server_url, name=name.title(), start=False, env=env,
                    args=conftest.TEST_SOURCES + conftest.test_source(color) + list(args), settings=settings)
         k = Keyring(d)
         made.append((d, k))
@@ -215,7 +215,11 @@ def test_turn_credentials_reach_webrtcbin(stack, coturn):
         settings = {"turn-server": GLib.Variant("s", turn)}
         # libnice leaves the loopback out, and coturn is only on loopback
         loopback = ["--ice-address", "127.0.0.1"]
-        a, ka = stack("alice", server.ws_url, color="red", settings=settings, args=loopback)
+        # GStreamer's debug log on, where webrtcbin prints the TURN URLs it
+        # is given: the password must not be there either.
+        debug = dict(os.environ, GST_DEBUG="webrtcbin:5,webrtcnice:5")
+        a, ka = stack("alice", server.ws_url, color="red", settings=settings, args=loopback,
+                      env=debug)
         b, kb = stack("bob", server.ws_url, color="blue", settings=settings, args=loopback)
         for d, k in ((a, ka), (b, kb)):
             for name, value in (("turn-username", TURN_USER), ("turn-password", TURN_PASSWORD)):
@@ -246,6 +250,9 @@ def test_turn_credentials_reach_webrtcbin(stack, coturn):
                        [("alice vchatd", a.log), ("bob vchatd", b.log), ("server", server.log)])
         # the URL (without credentials) is what the daemon logs
         assert f"127.0.0.1:{coturn.port}" in a.log
+        # and what GStreamer's log shows of it
+        assert f"Adding turn server: turn://***@127.0.0.1:{coturn.port}" in a.log, \
+            [line for line in a.log.splitlines() if "turn server" in line][:5]
     finally:
         server.stop()
         if os.environ.get("VCHAT_TEST_LOGS"):
