@@ -55,14 +55,14 @@ def daemons(pipewire, server, tmp_path):
     """daemons("red", "blue") starts one daemon per camera colour."""
     started = []
 
-    def start(*colors, args=()):
+    def start(*colors, args=(), wrapper=()):
         out = []
         for color in colors:
             d = Vchatd(str(tmp_path / f"d{len(started)}"), server.ws_url,
                        name=f"{color.title()} {len(started)}", env=pipewire.env,
                        args=["--camera", f"vchat-test-cam-{color}", "--audio-source",
                              "audiotestsrc is-live=true wave=sine freq=440",
-                             "--audio-sink", "fakesink"] + list(args))
+                             "--audio-sink", "fakesink"] + list(args), wrapper=wrapper)
             started.append(d)
             out.append(d)
         return out if len(out) > 1 else out[0]
