@@ -64,6 +64,7 @@ struct _VchatdCall {
    * dropped, and when a drop was last logged. */
   VchatdChatLimit chat_limit;
   guint chat_dropped;
+  guint candidates_refused; /* see remote_candidate_allowed() */
   gint64 chat_drop_logged_us;
   gint64 broken_since_us;
   gint64 attempt_started_us;
@@ -831,6 +832,40 @@ handle_matched (VchatdCall *self, VchatMsg *msg)
   }
 }
 
+/* Where a peer may point this computer's connectivity checks, beyond what
+ * the media session refuses to anyone (vchatd_sdp_candidate_target_allowed()):
+ * not at our own loopback, unless we gather on it (tests); in a random call,
+ * not into our local network either, unless private-addresses-random (a
+ * stranger could otherwise probe the LAN through us). Refused candidates
+ * are logged and dropped; the call goes on with the others. */
+static gboolean
+remote_candidate_allowed (VchatdCall *self, const char *candidate)
+{
+  const VchatdMediaSettings *ms = self->media_settings;
+  g_autoptr (GInetAddress) address = candidate ? vchatd_sdp_candidate_address (candidate) : NULL;
+  const char *why = NULL;
+
+  if (!address)
+    return TRUE; /* "" (end of candidates), names, malformed: the media session decides */
+  if (g_inet_address_get_is_loopback (address)) {
+    for (guint i = 0; ms->ice_addresses && ms->ice_addresses[i]; i++) {
+      g_autoptr (GInetAddress) own = g_inet_address_new_from_string (ms->ice_addresses[i]);
+
+      if (own && g_inet_address_get_is_loopback (own))
+        return TRUE;
+    }
+    why = "it points at this computer's loopback";
+  } else if (self->kind == VCHATD_CALL_KIND_RANDOM && !ms->private_addresses_random &&
+             vchatd_sdp_address_is_private (address)) {
+    why = "a stranger may not point at the local network (private-addresses-random)";
+  }
+  if (!why)
+    return TRUE;
+  if (self->candidates_refused++ < 8)
+    g_message ("call %s: ignoring the peer's candidate “%s”: %s", self->path, candidate, why);
+  return FALSE;
+}
+
 static void
 handle_signal (VchatdCall *self, VchatMsg *msg)
 {
@@ -861,6 +896,8 @@ handle_signal (VchatdCall *self, VchatMsg *msg)
     ok = vchatd_media_set_remote_description (self->media,
                                               json_object_get_string_member (sdp, "type"),
                                               json_object_get_string_member (sdp, "sdp"), &error);
+  else if (!remote_candidate_allowed (self, json_object_get_string_member (ice, "candidate")))
+    ok = TRUE;
   else
     ok = vchatd_media_add_remote_candidate (
       self->media, json_object_get_int_member (ice, "sdpMLineIndex"),

@@ -419,3 +419,16 @@ vchatd_sdp_candidate_for_stranger (const char *candidate)
     return g_strconcat (prefix, joined, NULL);
   }
 }
+
+GInetAddress *
+vchatd_sdp_candidate_address (const char *candidate)
+{
+  g_auto (GStrv) tokens = NULL;
+
+  if (g_str_has_prefix (candidate, "a="))
+    candidate += 2;
+  tokens = g_strsplit (candidate, " ", 6);
+  if (g_strv_length (tokens) < 6)
+    return NULL;
+  return g_inet_address_new_from_string (tokens[4]);
+}

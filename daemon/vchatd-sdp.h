@@ -58,6 +58,9 @@ gboolean vchatd_sdp_address_is_private (GInetAddress *address);
  * browsers send it. */
 char *vchatd_sdp_candidate_for_stranger (const char *candidate);
 
+/* The IP address of a candidate line, or NULL (a name, or malformed). */
+GInetAddress *vchatd_sdp_candidate_address (const char *candidate);
+
 /* At most this many remote candidates per connection attempt. */
 #define VCHATD_SDP_MAX_REMOTE_CANDIDATES 32
 

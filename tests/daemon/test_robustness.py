@@ -119,6 +119,111 @@ def test_hostile_signaling_peer(server, plain_daemons):
     quick_call(a, b)
 
 
+def machine_addresses():
+    """This machine's addresses by kind: {"public": [...], "private": [...]}
+    (vchatd's judgement: tests/daemon/test_calls.py's private()), loopback
+    aside."""
+    import json
+    import subprocess
+
+    from test_calls import private
+
+    out = subprocess.run(["ip", "-j", "addr"], capture_output=True, text=True, check=True).stdout
+    kinds = {"public": [], "private": []}
+    for link in json.loads(out):
+        for a in link.get("addr_info", []):
+            if a["local"].startswith("127.") or a["local"] == "::1" or a.get("scope") == "link":
+                continue
+            kinds["private" if private(a["local"]) else "public"].append(a["local"])
+    return kinds
+
+
+def answer_for(offer):
+    """A well-formed answer to vchatd's offer, made by hand: credentials and
+    a fingerprint of our own, the same media. Enough for vchatd to start its
+    connectivity checks (the DTLS that would follow never comes)."""
+    out = []
+    for line in offer.split("\r\n"):
+        if line.startswith("a=setup:"):
+            line = "a=setup:active"
+        elif line.startswith("a=ice-ufrag:"):
+            line = "a=ice-ufrag:evil"
+        elif line.startswith("a=ice-pwd:"):
+            line = "a=ice-pwd:" + "p" * 24
+        elif line.startswith("a=fingerprint:"):
+            line = "a=fingerprint:sha-256 " + ":".join(["AB"] * 32)
+        elif line.startswith(("a=candidate", "a=end-of-candidates", "a=ssrc", "a=msid")):
+            continue
+        out.append(line)
+    return "\r\n".join(out)
+
+
+def test_a_stranger_cannot_aim_ice_at_local_services(server, plain_daemons):
+    """A random stranger's candidates may point vchatd's connectivity checks
+    only at public addresses: not at this computer's loopback, not into its
+    local network, not at a port below 1024. UDP listeners wait where a
+    hostile peer points; only the one at a public address and high port,
+    the control, hears vchatd's STUN checks."""
+    import socket
+
+    a = plain_daemons("red")
+    kinds = machine_addresses()
+    if not kinds["public"]:
+        pytest.skip(f"no public address on this machine to check against: {kinds}")
+
+    def listen(host, port=0):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_DGRAM)
+        s.bind((host, port))
+        s.setblocking(False)
+        return s
+
+    public = kinds["public"][0]
+    listeners = {"control (public, high port)": listen(public),
+                 "loopback": listen("127.0.0.1"),
+                 "port below 1024": listen(public, 999)}
+    if kinds["private"]:
+        listeners["local network"] = listen(kinds["private"][0])
+    evil = Client(server, name="Mallory", client="evil/1")
+    try:
+        pa = a.manager("StartRandom", "(a{sv})", {})
+        evil.send({"type": "queue"})
+        evil.expect("queued")
+        m = evil.expect("matched")
+        assert m["role"] == "answerer"  # the daemon offers
+        offer = evil.expect("signal", timeout=15)
+        assert offer["sdp"]["type"] == "offer", offer
+        evil.send({"type": "signal", "call": m["call"],
+                   "sdp": {"type": "answer", "sdp": answer_for(offer["sdp"]["sdp"])}})
+        for i, s in enumerate(listeners.values()):
+            host, port = s.getsockname()[:2]
+            evil.send({"type": "signal", "call": m["call"], "ice": {
+                "candidate": f"candidate:{i + 1} 1 UDP {2122252543 - i} {host} {port} typ host",
+                "sdpMLineIndex": 0}})
+        heard = {name: 0 for name in listeners}
+        deadline = time.monotonic() + 8
+        while time.monotonic() < deadline:
+            for name, s in listeners.items():
+                try:
+                    while s.recv(2048):
+                        heard[name] += 1
+                except BlockingIOError:
+                    pass
+            time.sleep(0.2)
+        print(f"STUN checks heard: {heard}")
+        assert heard["control (public, high port)"] > 0, \
+            f"vchatd sent no check even to a public address (the test cannot tell): {heard}\n{a.log[-3000:]}"
+        for name, n in heard.items():
+            if name.startswith("control"):
+                continue
+            assert n == 0, f"vchatd sent {n} checks to the {name} listener the stranger named"
+        assert "ignoring the peer's candidate" in a.log
+    finally:
+        evil.close()
+        for s in listeners.values():
+            s.close()
+
+
 def test_offline_server_is_a_clear_error(tmp_path):
     # Port 9 (discard) on loopback: nothing listens there.
     d = Vchatd(str(tmp_path / "off"), "ws://127.0.0.1:9/ws", wait_online=False,
