@@ -210,8 +210,8 @@ test_answer_matches_offer (void)
   g_autofree char *fewer_text = g_strndup (OFFER, strstr (OFFER, "m=application") - OFFER);
   g_autofree char *fewer_bundle = replace (fewer_text, "BUNDLE 0 1 2", "BUNDLE 0 1");
   g_autoptr (GstSDPMessage) fewer = vchatd_sdp_parse_remote (fewer_bundle, NULL);
-  g_autofree char *swapped_text = replace (replace_first (OFFER, "m=audio", "m=TMP"), "m=video",
-                                           "m=audio");
+  g_autofree char *swapped_first = replace_first (OFFER, "m=audio", "m=TMP");
+  g_autofree char *swapped_text = replace (swapped_first, "m=video", "m=audio");
   g_autofree char *swapped_final = replace (swapped_text, "m=TMP", "m=video");
   g_autoptr (GstSDPMessage) swapped = vchatd_sdp_parse_remote (swapped_final, NULL);
   g_autoptr (GError) error = NULL;
