@@ -38,6 +38,7 @@ main (int argc, char **argv)
 
   if (!sigd_config_load (&config, &argc, &argv, &error)) {
     g_printerr ("vchat-signald: %s\nTry “vchat-signald --help”.\n", error->message);
+    sigd_config_clear (&config);
     return 2;
   }
   /* Our own debug output only: libsoup's is about frames, not people. */

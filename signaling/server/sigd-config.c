@@ -157,7 +157,6 @@ static void
 config_defaults (SigdConfig *c)
 {
   memset (c, 0, sizeof *c);
-  c->listen = g_strdup ("127.0.0.1");
   c->port = 8080;
   c->turn_ttl = 600;
   c->max_frame = 65536;
@@ -420,6 +419,10 @@ sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
                  (*argv)[1]);
     return FALSE;
   }
+  /* Defaults for strings come after the parse: GOption does not free the
+   * value an option replaces. */
+  if (!c->listen)
+    c->listen = g_strdup ("127.0.0.1");
   if (!c->web_root)
     c->web_root = g_strdup (VCHAT_WEB_ROOT);
   return load_token (c, error) && validate (c, error);

@@ -547,6 +547,7 @@ sigd_listener_free (SigdServer *server)
     g_free (link->key);
     g_free (link);
   }
+  g_clear_pointer (&server->links, g_hash_table_destroy);
   g_queue_clear (&server->pending);
   g_clear_pointer (&server->pending_per_key, g_hash_table_destroy);
 }
