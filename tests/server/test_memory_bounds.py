@@ -48,6 +48,13 @@ def test_reader_that_falls_behind_is_closed(signald, connect):
     assert code == 4004
     assert peak - rss0 < 24 * 1024, f"memory grew by {peak - rss0} KiB"
     assert metric(s, "vchat_too_slow_total") == 1
+    # The rest of A's burst reached the server after the call ended.
+    while True:
+        try:
+            m = a.recv(timeout=0.5)
+        except TimeoutError:
+            break
+        assert m["type"] == "error" and m["code"] == "unknown-call", m
     # A goes on: queue, meet someone else
     c = connect(s, name="C")
     pair(a, c)
