@@ -13,13 +13,22 @@ import time
 
 import websocket  # python3-websocket (websocket-client)
 
+from timeouts import scaled
+
+# Seconds for vchat-signald to print the address it listens on, and for a
+# send to find room in the socket (both scaled).
+START_SECONDS = 10
+SEND_SECONDS = 10
+
 
 def stop_process(proc, timeout=5):
-    """SIGTERM, then SIGKILL if it does not go; returns the exit status."""
+    """SIGTERM, then SIGKILL if it does not go within `timeout` (scaled: a
+    sanitized program checks for leaks on its way out); returns the exit
+    status."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout)
+            proc.wait(scaled(timeout))
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
@@ -45,18 +54,35 @@ class Signald:
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env=dict(os.environ, **(env or {})), preexec_fn=preexec_fn)
-        line = self.proc.stdout.readline()
-        m = re.search(r"listening on (https?)://([\d.]+):(\d+)", line)
+        line, said = self._first_line(scaled(START_SECONDS))
+        m = re.search(r"listening on (https?)://([\d.]+):(\d+)", line or "")
+        if line is None:
+            raise RuntimeError(f"vchat-signald did not start within {scaled(START_SECONDS):g} s, "
+                               f"and was stopped (exit status {self.proc.returncode}):\n{said}")
         if not m:
-            rest = self.proc.stdout.read() if self.proc.poll() is not None else ""
             stop_process(self.proc)  # do not leave it running behind the test
-            raise RuntimeError(f"vchat-signald did not start: {line}{rest}")
+            raise RuntimeError(f"vchat-signald did not start: {line}{self.proc.stdout.read()}")
         self.log_lines.append(line)
         self.scheme, self.host, self.port = m.group(1), m.group(2), int(m.group(3))
         self.url = f"{self.scheme}://{self.host}:{self.port}"
         self.ws_url = f"{'wss' if self.scheme == 'https' else 'ws'}://{self.host}:{self.port}/ws"
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    def _first_line(self, timeout):
+        """(the server's first line of output, ""), or (None, all it said)
+        if it printed no line within `timeout` seconds: then it is stopped,
+        not left running behind the test."""
+        got = []
+        reader = threading.Thread(target=lambda: got.append(self.proc.stdout.readline()),
+                                  daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if got:
+            return got[0], ""
+        stop_process(self.proc)
+        reader.join(5)
+        return None, "".join(got) + (self.proc.stdout.read() if not reader.is_alive() else "")
 
     def kill_and_restart(self, pause=0.0):
         """SIGKILLs the server and starts a new one (which knows nothing of
@@ -77,7 +103,7 @@ class Signald:
 
     def stop(self):
         stop_process(self.proc)
-        self._reader.join(2)
+        self._reader.join(scaled(2))
         return self.proc.returncode
 
     def __enter__(self):
@@ -92,7 +118,7 @@ class Client:
 
     def __init__(self, server, hello=True, name=None, client="test/1", **hello_fields):
         self.server = server
-        self.ws = websocket.create_connection(server.ws_url, timeout=10)
+        self.ws = websocket.create_connection(server.ws_url, timeout=scaled(10))
         self.session = None
         self.resume = None
         self.welcome = None
@@ -106,10 +132,17 @@ class Client:
             self.session = self.welcome["session"]
             self.resume = self.welcome["resume"]
 
+    def _ready_to_send(self):
+        # A send waits for room in the socket this long, not the (maybe
+        # tiny) timeout the last recv left on it.
+        self.ws.settimeout(scaled(SEND_SECONDS))
+
     def send(self, msg):
+        self._ready_to_send()
         self.ws.send(json.dumps(msg) if isinstance(msg, dict) else msg)
 
     def send_raw(self, data, binary=False):
+        self._ready_to_send()
         if binary:
             self.ws.send_binary(data)
         else:
@@ -151,8 +184,9 @@ class Client:
             return msg
 
     def expect(self, type_, timeout=10, **fields):
-        """Receive the next message and check its type (and given fields)."""
-        msg = self.recv(timeout, want=type_)
+        """Receive the next message, within `timeout` seconds (scaled),
+        and check its type (and given fields)."""
+        msg = self.recv(scaled(timeout), want=type_)
         assert msg.get("type") == type_, f"expected {type_}, got {msg}"
         for k, v in fields.items():
             assert msg.get(k) == v, f"expected {k}={v!r} in {msg}"

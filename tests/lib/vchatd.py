@@ -21,6 +21,7 @@ gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
 from signald import stop_process  # noqa: E402
+from timeouts import scaled  # noqa: E402
 
 BUS_NAME = "io.github.vchat.VChat1"
 MANAGER_PATH = "/io/github/vchat/VChat1"
@@ -125,7 +126,13 @@ class Vchatd:
             Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
             None, None)
         if start:
-            self.start(wait_online=wait_online)
+            try:
+                self.start(wait_online=wait_online)
+            except BaseException:
+                # The caller never gets this object to stop: the bus goes too.
+                self.conn.close_sync(None)
+                self.bus.stop()
+                raise
 
     @property
     def settings_file(self):
@@ -145,12 +152,26 @@ class Vchatd:
         self.proc = subprocess.Popen(self.wrapper + [self.binary] + self.args + list(extra),
                                      env=self.env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        threading.Thread(target=self._read, args=(self.proc,), daemon=True).start()
+        self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
+        self._reader.start()
         _alive.append(self)
-        self.wait(lambda: self.name_owner() is not None, 10, "vchatd to own its name")
-        if wait_online:
-            self.wait(lambda: self.manager_prop("SignalingState") == "online", 15,
-                      "vchatd to reach the signaling server")
+        try:
+            self.wait(lambda: self.name_owner() is not None, 10, "vchatd to own its name",
+                      show_log=False)
+            if wait_online:
+                self.wait(lambda: self.manager_prop("SignalingState") == "online", 15,
+                          "vchatd to reach the signaling server", show_log=False)
+        except AssertionError as e:
+            # Not left running behind the test: stopped, and all it said
+            # (a sanitizer's report at exit too) goes into the error.
+            running = self.proc.poll() is None
+            if self in _alive:
+                _alive.remove(self)
+            rc = stop_process(self.proc, 10)
+            self._reader.join(scaled(5))
+            how = "missed its start deadline and was stopped" if running else "ended"
+            raise AssertionError(f"{e}\n--- vchatd {how} (exit status {rc}); its log ---\n"
+                                 f"{self.log[-6000:]}") from None
 
     def _read(self, proc):
         # VCHAT_TEST_LOG_DIR: each daemon's output also goes to a file there
@@ -238,20 +259,25 @@ class Vchatd:
                                 Gio.DBusCallFlags.NONE, 5000, None)
         return {k: unpack(v) for k, v in r.unpack()[0].items()}
 
-    def wait(self, predicate, timeout, what):
+    def wait(self, predicate, timeout, what, show_log=True):
+        """Until predicate() holds, for `timeout` seconds (scaled); fails at
+        once if a daemon exits meanwhile."""
+        timeout = scaled(timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for d in [self] + _alive:
                 if d.proc and d.proc.poll() is not None and (d is self or d in _alive):
+                    log = d.log[-3000:] if show_log or d is not self else ""
                     raise AssertionError(f"a vchatd exited ({d.proc.returncode}) while waiting for "
-                                         f"{what}:\n{d.log[-3000:]}")
+                                         f"{what}:\n{log}")
             try:
                 if predicate():
                     return
             except GLib.Error:
                 pass
             time.sleep(0.1)
-        raise AssertionError(f"timed out after {timeout}s waiting for {what}\n--- vchatd log ---\n{self.log[-4000:]}")
+        log = f"\n--- vchatd log ---\n{self.log[-4000:]}" if show_log else ""
+        raise AssertionError(f"timed out after {timeout:g}s waiting for {what}{log}")
 
     def wait_call_state(self, path, state, timeout=20):
         self.wait(lambda: self.call_prop(path, "State") == state, timeout, f"{path} to be {state}")

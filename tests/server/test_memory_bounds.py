@@ -32,12 +32,17 @@ def test_reader_that_falls_behind_is_closed(signald, connect):
         for _ in range(20):
             a.send(big_signal(call))
             sent += 1
-        try:
-            m = a.recv(timeout=0.05)
-        except TimeoutError:
-            continue
-        assert m["type"] == "peer_left", m
-        left = m
+        while left is None:
+            try:
+                m = a.recv(timeout=0.05)
+            except TimeoutError:
+                break
+            # A slower (sanitized) server can take more than a second's
+            # worth at once.
+            if m["type"] == "error" and m["code"] == "rate-limited":
+                continue
+            assert m["type"] == "peer_left", m
+            left = m
     waited = time.monotonic() - t0
     peak = s.peak_kib()
     assert left is not None, f"A heard nothing after {sent} signals in {waited:.1f}s"
@@ -54,7 +59,7 @@ def test_reader_that_falls_behind_is_closed(signald, connect):
             m = a.recv(timeout=0.5)
         except TimeoutError:
             break
-        assert m["type"] == "error" and m["code"] == "unknown-call", m
+        assert m["type"] == "error" and m["code"] in ("unknown-call", "rate-limited"), m
     # A goes on: queue, meet someone else
     c = connect(s, name="C")
     pair(a, c)

@@ -1,7 +1,9 @@
 """Helpers shared by the vchat-signald integration tests (see conftest.py).
 
 Everything here talks to a real vchat-signald over real sockets; the
-assertions follow docs/protocol.md.
+assertions follow docs/protocol.md. Waits for something to happen are
+scaled by VCHAT_TIMEOUT_MULTIPLIER (tests/lib/timeouts.py); waits that check
+that nothing happens are not.
 """
 import json
 import os
@@ -17,6 +19,7 @@ import websocket  # python3-websocket (websocket-client)
 from websocket import ABNF
 
 from signald import Client, Signald
+from timeouts import scaled
 
 CODE_RE = re.compile(r"^[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}-[a-z2-7]{4}$", re.I)
 
@@ -75,12 +78,12 @@ class TClient(Client):
             # a client on a slow link: little room to receive into
             sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-            sock.settimeout(10)
+            sock.settimeout(scaled(10))
             if source:
                 sock.bind((source, 0))
             sock.connect((server.host, server.port))
         elif source:
-            sock = socket.create_connection((server.host, server.port), timeout=10,
+            sock = socket.create_connection((server.host, server.port), timeout=scaled(10),
                                             source_address=(source, 0))
         if sock and server.scheme == "https":
             ctx = ssl.create_default_context()
@@ -91,7 +94,8 @@ class TClient(Client):
             opts["sslopt"] = {"cert_reqs": ssl.CERT_NONE, "check_hostname": False}
         if headers:
             opts["header"] = headers
-        self.ws = websocket.create_connection(server.ws_url, timeout=10, socket=sock, **opts)
+        self.ws = websocket.create_connection(server.ws_url, timeout=scaled(10), socket=sock,
+                                              **opts)
         if hello:
             msg = {"type": "hello", "version": 1, "client": client}
             if name:
@@ -131,6 +135,7 @@ class TClient(Client):
 
     def send_bytes_as_text(self, data):
         """A text frame with arbitrary (possibly invalid UTF-8) payload."""
+        self._ready_to_send()
         self.ws.send(data, opcode=ABNF.OPCODE_TEXT)
 
     def expect_error(self, code, ref=None, timeout=5):
@@ -184,8 +189,9 @@ class TClient(Client):
 
         Returns (messages, close_code); close_code is None when the
         connection ended without a close frame (or 1005 for an empty one).
-        Raises AssertionError if nothing closes within `timeout`.
+        Raises AssertionError if nothing closes within `timeout` (scaled).
         """
+        timeout = scaled(timeout)
         msgs, code, closed = self.read_frames(timeout)
         if not closed:
             raise AssertionError(f"socket not closed within {timeout}s; got {msgs}")
@@ -234,7 +240,8 @@ def http_get(server, path, timeout=5):
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(server.url + path, timeout=timeout, context=ctx) as r:
+        with urllib.request.urlopen(server.url + path, timeout=scaled(timeout),
+                                    context=ctx) as r:
             return r.status, r.headers, r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers, e.read()
@@ -266,7 +273,7 @@ def metric(server, name, labels=""):
 
 
 def wait_metric(server, name, expected, labels="", timeout=2.0):
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while True:
         v = metric(server, name, labels)
         if v == expected or time.monotonic() > deadline:
@@ -308,7 +315,7 @@ def probe_session(server, timeout=5):
 
 def raw_connect(server, source=None, timeout=5):
     """A bare TCP connection to the server, nothing sent."""
-    return socket.create_connection((server.host, server.port), timeout=timeout,
+    return socket.create_connection((server.host, server.port), timeout=scaled(timeout),
                                     source_address=(source, 0) if source else None)
 
 
