@@ -7,12 +7,14 @@ Run (from the top of the tree):
 `signald(*args)` starts a real server on a loopback port (short timings are
 passed as options by each test); `connect(server, ...)` opens a real
 WebSocket and says hello. Everything is cleaned up after the test, and a
-server that died during a test fails it (with its log).
+server that died during a test fails it (with its log), as does a server
+whose sanitizers reported an error or leaks (meson test --setup asan).
 """
 import os
 
 import pytest
 
+from sanitizers import report
 from vtest import TClient, TSignald
 
 
@@ -35,16 +37,20 @@ def _stack():
     yield servers, clients
     for c in clients:
         c.kill()
-    died = []
+    died, reports = [], []
     for s in servers:
         if not s.stopped and s.proc.poll() is not None:
             died.append(s)
         s.stop()
         print(f"---- vchat-signald log ({s.url}) ----")
         print(s.log)
+        if report(s.log):
+            reports.append(report(s.log))
     if died:
         pytest.fail("vchat-signald exited during the test (code %s):\n%s"
                     % (died[0].proc.returncode, died[0].log))
+    if reports:
+        pytest.fail("vchat-signald's sanitizers reported:\n" + reports[0])
 
 
 @pytest.fixture

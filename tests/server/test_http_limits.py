@@ -59,7 +59,7 @@ def test_big_body_refused_on_headers(signald):
     print(f"\nFIGURES big-post: 413 after {answered * 1000:.1f} ms; {sent // MiB} MiB pushed "
           f"before the socket failed; rss {rss0} KiB, peak {rss1} KiB")
     assert sent < 64 * MiB
-    assert rss1 - rss0 < 8 * 1024
+    s.assert_grew_less(rss0, rss1, 8 * 1024)
     assert probe_healthz(s) is not None
     assert metric(s, "vchat_http_refused_total") == 1
 
@@ -160,7 +160,7 @@ def test_no_websocket_compression(signald):
     print(f"\nFIGURES deflate: {len(payload)} byte compressed frame -> close {code}; "
           f"rss {rss0} KiB, peak {rss1} KiB")
     assert code in (1002, None)
-    assert rss1 - rss0 < 8 * 1024
+    s.assert_grew_less(rss0, rss1, 8 * 1024)
     assert probe_session(s) is not None
 
 
@@ -184,7 +184,7 @@ def test_fragmented_message_is_bounded(signald, connect):
     rss1 = s.peak_kib()
     print(f"\nFIGURES fragments: dropped after {sent} bytes sent; rss {rss0} KiB, peak {rss1} KiB")
     assert sent < 64 * MiB
-    assert rss1 - rss0 < 16 * 1024
+    s.assert_grew_less(rss0, rss1, 16 * 1024)
     good.ping_ok()
     assert probe_session(s) is not None
 
