@@ -3,14 +3,10 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "vchatd-publisher.h"
-#include "vchatd-media.h"
+#include "vchatd-media-private.h"
 
 #include <gst/app/gstappsrc.h>
 #include <gst/video/video.h>
-
-/* See vchatd-media.c: a PipeWire stream paused this long before it is
- * destroyed has no call of its data thread left queued. */
-#define QUIESCE_MS 250
 
 struct _VchatdPublisher {
   GObject parent_instance;
@@ -33,8 +29,8 @@ struct _VchatdPublisher {
 
 G_DEFINE_FINAL_TYPE (VchatdPublisher, vchatd_publisher, G_TYPE_OBJECT)
 
-enum { SIGNAL_PICTURE, SIGNAL_FAILED, N_SIGNALS };
-static guint signals[N_SIGNALS];
+enum { SIGNAL_PICTURE, SIGNAL_FAILED, N_PUBLISHER_SIGNALS };
+static guint signals[N_PUBLISHER_SIGNALS];
 
 /* PipeWire 0.3.65: pipewiresink activates its buffer pool when it renders
  * its first buffer, and does it holding the pool's lock while it takes
@@ -215,27 +211,13 @@ start_job (GstElement *pipeline, gpointer data)
     g_atomic_int_set (&self->started, 1);
 }
 
-static GstElement *
-make (const char *factory, GError **error)
-{
-  GstElement *element = gst_element_factory_make (factory, NULL);
-
-  if (!element)
-    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
-                 "The GStreamer element “%s” is missing; install the package that provides it",
-                 factory);
-  return element;
-}
-
 VchatdPublisher *
 vchatd_publisher_new (const char *node_name, GError **error)
 {
-  static const char *const factories[] = { "appsrc", "videoconvert", "videoscale", "capsfilter",
-                                           "pipewiresink" };
+  static const char *const factories[] = { "appsrc", "videoconvert", "videoscale", "capsfilter" };
   g_autoptr (VchatdPublisher) self = NULL;
-  GstElement *chain[G_N_ELEMENTS (factories)] = { NULL };
+  GstElement *chain[G_N_ELEMENTS (factories) + 1] = { NULL };
   g_autoptr (GstCaps) i420 = gst_caps_from_string ("video/x-raw,format=I420");
-  g_autoptr (GstStructure) props = NULL;
   g_autoptr (GstPad) scale_pad = NULL;
   g_autoptr (GstPad) sink_pad = NULL;
   g_autoptr (GstPad) front = NULL;
@@ -244,12 +226,14 @@ vchatd_publisher_new (const char *node_name, GError **error)
 
   g_return_val_if_fail (node_name != NULL, NULL);
 
-  for (i = 0; i < G_N_ELEMENTS (factories); i++) {
-    if (!(chain[i] = make (factories[i], error))) {
-      while (i-- > 0)
-        gst_object_unref (gst_object_ref_sink (chain[i]));
-      return NULL;
-    }
+  if (!media_make_elements (factories, chain, G_N_ELEMENTS (factories), error))
+    return NULL;
+  /* A published node (see media_make_pipewire_sink()). */
+  chain[4] = media_make_pipewire_sink (node_name, "Video/Source", "vchat: remote video", error);
+  if (!chain[4]) {
+    for (i = 0; i < G_N_ELEMENTS (factories); i++)
+      gst_object_unref (gst_object_ref_sink (chain[i]));
+    return NULL;
   }
   self = g_object_new (VCHATD_TYPE_PUBLISHER, NULL);
   self->node_name = g_strdup (node_name);
@@ -276,19 +260,6 @@ vchatd_publisher_new (const char *node_name, GError **error)
   front = gst_element_get_static_pad (chain[3], "src");
   gst_pad_add_probe (front, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, prime_sink, NULL, NULL);
 
-  /* A published node stays in pipewiresink's default mode: with
-   * mode=provide, PipeWire 0.3.65 stops delivering once the first reader
-   * has left and the node was paused or suspended, so a second `vchatctl
-   * view` would get no frame. node.pause-on-idle=false keeps it readable by
-   * one reader after another; autoconnect=false, as there is nothing to
-   * link it to: readers come to it. vchat.hidden marks it as ours, so the
-   * daemon does not offer it as a camera. */
-  props = gst_structure_new ("props", "media.class", G_TYPE_STRING, "Video/Source", "node.name",
-                             G_TYPE_STRING, node_name, "node.description", G_TYPE_STRING,
-                             "vchat: remote video", "vchat.hidden", G_TYPE_STRING, "true",
-                             "node.autoconnect", G_TYPE_STRING, "false", "node.pause-on-idle",
-                             G_TYPE_STRING, "false", NULL);
-  g_object_set (chain[4], "stream-properties", props, "sync", FALSE, "async", FALSE, NULL);
   sink_pad = gst_element_get_static_pad (chain[4], "sink");
   gst_pad_add_probe (sink_pad, GST_PAD_PROBE_TYPE_BUFFER, on_rendered, self, NULL);
 
@@ -338,21 +309,13 @@ vchatd_publisher_has_picture (VchatdPublisher *self)
   return g_atomic_int_get (&self->has_picture) && !g_atomic_int_get (&self->failed);
 }
 
-/* GStreamer's thread pool: paused first and given QUIESCE_MS (see
- * media_pause_locked() in vchatd-media.c), then down. */
+/* GStreamer's thread pool: paused, given time, and down, as every PipeWire
+ * element of a call is stopped (media_stop_locked()). @data, the
+ * publisher, is held until then: its probes use it. */
 static void
 stop_job (GstElement *pipeline, gpointer data)
 {
-  /* @data, the publisher, is held until the pipeline is down: its probes
-   * use it. */
-  GstState state = GST_STATE_VOID_PENDING;
-
-  gst_element_get_state (pipeline, &state, NULL, 0);
-  if (state == GST_STATE_PLAYING) {
-    gst_element_set_state (pipeline, GST_STATE_PAUSED);
-    g_usleep (QUIESCE_MS * 1000);
-  }
-  gst_element_set_state (pipeline, GST_STATE_NULL);
+  media_stop_locked (pipeline);
 }
 
 static void
