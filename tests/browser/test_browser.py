@@ -123,9 +123,12 @@ def picture(browser, video_id):
 def check_media_and_chat(server, a, b, via_ui=False):
     both = (a, b)
     for me, other in ((a, b), (b, a)):
+        # Chromium fills in the frame size a stats tick after the first
+        # decoded frame: wait for both.
         stats = wait_until(server, both, me, INBOUND_VIDEO_JS,
-                           f"decoded video frames from {other.name}", timeout=20,
-                           check=lambda s: s["framesDecoded"] > 0)
+                           f"decoded video frames from {other.name}, and their size", timeout=20,
+                           check=lambda s: s["framesDecoded"] > 0 and s["width"] > 0
+                           and s["height"] > 0)
         assert stats["width"] > 0 and stats["height"] > 0, stats
 
         # What a person checks: the remote video shows the partner's camera.
