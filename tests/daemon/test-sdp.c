@@ -352,6 +352,303 @@ test_candidates_for_strangers (void)
   }
 }
 
+/* A real Firefox offer, verbatim: tests/fuzz/corpus-sdp/firefox-offer-datachannel.sdp,
+ * captured from Firefox ESR 153 (headless, audio and video transceivers and
+ * a data channel, read after ICE gathering) by tests/fuzz/make-firefox-corpus.py.
+ * Not trimmed: a trimmed offer could leave out the very line that breaks. */
+static const char FIREFOX_OFFER[] =
+  "v=0\r\n"
+  "o=mozilla...THIS_IS_SDPARTA-99.0 31319136603862550 0 IN IP4 0.0.0.0\r\n"
+  "s=-\r\n"
+  "t=0 0\r\n"
+  "a=sendrecv\r\n"
+  "a=fingerprint:sha-256 "
+  "AB:A8:23:D2:C8:04:B4:6A:3C:96:FF:55:4A:C0:CF:7C:D3:EE:76:E7:CD:4C:67:69:BD:B6:E2:2A:D2:90:78:73\r\n"
+  "a=group:BUNDLE 0 1 2\r\n"
+  "a=ice-options:trickle\r\n"
+  "a=msid-semantic:WMS *\r\n"
+  "m=audio 9 UDP/TLS/RTP/SAVPF 109 9 0 8 101\r\n"
+  "c=IN IP4 0.0.0.0\r\n"
+  "a=candidate:0 1 UDP 2122187007 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 39345 typ host\r\n"
+  "a=candidate:1 1 UDP 2122252543 d7c6409b-4718-41a4-953d-a3b01955889b.local 40235 typ host\r\n"
+  "a=candidate:2 1 TCP 2105458943 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 9 typ "
+  "host tcptype active\r\n"
+  "a=candidate:3 1 TCP 2105524479 d7c6409b-4718-41a4-953d-a3b01955889b.local 9 typ "
+  "host tcptype active\r\n"
+  "a=candidate:0 2 UDP 2122187006 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 59010 typ host\r\n"
+  "a=candidate:1 2 UDP 2122252542 d7c6409b-4718-41a4-953d-a3b01955889b.local 46045 typ host\r\n"
+  "a=candidate:2 2 TCP 2105458942 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 9 typ "
+  "host tcptype active\r\n"
+  "a=candidate:3 2 TCP 2105524478 d7c6409b-4718-41a4-953d-a3b01955889b.local 9 typ "
+  "host tcptype active\r\n"
+  "a=sendrecv\r\n"
+  "a=end-of-candidates\r\n"
+  "a=extmap:1 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n"
+  "a=extmap:2/recvonly urn:ietf:params:rtp-hdrext:csrc-audio-level\r\n"
+  "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+  "a=extmap:7 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+  "a=extmap-allow-mixed\r\n"
+  "a=fmtp:109 maxplaybackrate=48000;stereo=1;useinbandfec=1\r\n"
+  "a=fmtp:101 0-15\r\n"
+  "a=ice-pwd:9dc337244cb0b450bdaa45e9df6fa46f\r\n"
+  "a=ice-ufrag:f55fb0e8\r\n"
+  "a=mid:0\r\n"
+  "a=msid:- {e8deded2-f4e4-4b8c-bf62-e7cc5fd9e6a9}\r\n"
+  "a=rtcp:59010 IN IP4 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local\r\n"
+  "a=rtcp-fb:109 transport-cc\r\n"
+  "a=rtcp-fb:9 transport-cc\r\n"
+  "a=rtcp-fb:0 transport-cc\r\n"
+  "a=rtcp-fb:8 transport-cc\r\n"
+  "a=rtcp-mux\r\n"
+  "a=rtpmap:109 opus/48000/2\r\n"
+  "a=rtpmap:9 G722/8000/1\r\n"
+  "a=rtpmap:0 PCMU/8000\r\n"
+  "a=rtpmap:8 PCMA/8000\r\n"
+  "a=rtpmap:101 telephone-event/8000\r\n"
+  "a=setup:actpass\r\n"
+  "a=ssrc:3247249158 cname:{3d50d395-8994-4afc-a478-16a4d56779ab}\r\n"
+  "m=video 9 UDP/TLS/RTP/SAVPF 120 124 121 125 99 100 123 122 119\r\n"
+  "c=IN IP4 0.0.0.0\r\n"
+  "a=candidate:0 1 UDP 2122187007 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 37808 typ host\r\n"
+  "a=candidate:1 1 UDP 2122252543 d7c6409b-4718-41a4-953d-a3b01955889b.local 55011 typ host\r\n"
+  "a=candidate:2 1 TCP 2105458943 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 9 typ "
+  "host tcptype active\r\n"
+  "a=candidate:3 1 TCP 2105524479 d7c6409b-4718-41a4-953d-a3b01955889b.local 9 typ "
+  "host tcptype active\r\n"
+  "a=candidate:0 2 UDP 2122187006 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 46250 typ host\r\n"
+  "a=candidate:1 2 UDP 2122252542 d7c6409b-4718-41a4-953d-a3b01955889b.local 37222 typ host\r\n"
+  "a=candidate:2 2 TCP 2105458942 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 9 typ "
+  "host tcptype active\r\n"
+  "a=candidate:3 2 TCP 2105524478 d7c6409b-4718-41a4-953d-a3b01955889b.local 9 typ "
+  "host tcptype active\r\n"
+  "a=sendrecv\r\n"
+  "a=end-of-candidates\r\n"
+  "a=extmap:3 urn:ietf:params:rtp-hdrext:sdes:mid\r\n"
+  "a=extmap:4 http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time\r\n"
+  "a=extmap:5 urn:ietf:params:rtp-hdrext:toffset\r\n"
+  "a=extmap:6/recvonly http://www.webrtc.org/experiments/rtp-hdrext/playout-delay\r\n"
+  "a=extmap:7 http://www.ietf.org/id/draft-holmer-rmcat-transport-wide-cc-extensions-01\r\n"
+  "a=extmap-allow-mixed\r\n"
+  "a=fmtp:120 max-fs=12288;max-fr=60\r\n"
+  "a=fmtp:124 apt=120\r\n"
+  "a=fmtp:121 max-fs=12288;max-fr=60\r\n"
+  "a=fmtp:125 apt=121\r\n"
+  "a=fmtp:100 apt=99\r\n"
+  "a=fmtp:119 apt=122\r\n"
+  "a=ice-pwd:9dc337244cb0b450bdaa45e9df6fa46f\r\n"
+  "a=ice-ufrag:f55fb0e8\r\n"
+  "a=mid:1\r\n"
+  "a=msid:- {b5f61fea-97af-4f34-8be1-d62f23ecbe50}\r\n"
+  "a=rtcp:46250 IN IP4 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local\r\n"
+  "a=rtcp-fb:120 nack\r\n"
+  "a=rtcp-fb:120 nack pli\r\n"
+  "a=rtcp-fb:120 ccm fir\r\n"
+  "a=rtcp-fb:120 goog-remb\r\n"
+  "a=rtcp-fb:120 transport-cc\r\n"
+  "a=rtcp-fb:121 nack\r\n"
+  "a=rtcp-fb:121 nack pli\r\n"
+  "a=rtcp-fb:121 ccm fir\r\n"
+  "a=rtcp-fb:121 goog-remb\r\n"
+  "a=rtcp-fb:121 transport-cc\r\n"
+  "a=rtcp-fb:99 nack\r\n"
+  "a=rtcp-fb:99 nack pli\r\n"
+  "a=rtcp-fb:99 ccm fir\r\n"
+  "a=rtcp-fb:99 goog-remb\r\n"
+  "a=rtcp-fb:99 transport-cc\r\n"
+  "a=rtcp-fb:123 nack\r\n"
+  "a=rtcp-fb:123 nack pli\r\n"
+  "a=rtcp-fb:123 ccm fir\r\n"
+  "a=rtcp-fb:123 goog-remb\r\n"
+  "a=rtcp-fb:123 transport-cc\r\n"
+  "a=rtcp-fb:122 nack\r\n"
+  "a=rtcp-fb:122 nack pli\r\n"
+  "a=rtcp-fb:122 ccm fir\r\n"
+  "a=rtcp-fb:122 goog-remb\r\n"
+  "a=rtcp-fb:122 transport-cc\r\n"
+  "a=rtcp-mux\r\n"
+  "a=rtcp-rsize\r\n"
+  "a=rtpmap:120 VP8/90000\r\n"
+  "a=rtpmap:124 rtx/90000\r\n"
+  "a=rtpmap:121 VP9/90000\r\n"
+  "a=rtpmap:125 rtx/90000\r\n"
+  "a=rtpmap:99 AV1/90000\r\n"
+  "a=rtpmap:100 rtx/90000\r\n"
+  "a=rtpmap:123 ulpfec/90000\r\n"
+  "a=rtpmap:122 red/90000\r\n"
+  "a=rtpmap:119 rtx/90000\r\n"
+  "a=setup:actpass\r\n"
+  "a=ssrc:2637858600 cname:{3d50d395-8994-4afc-a478-16a4d56779ab}\r\n"
+  "a=ssrc:3919775341 cname:{3d50d395-8994-4afc-a478-16a4d56779ab}\r\n"
+  "a=ssrc-group:FID 2637858600 3919775341\r\n"
+  "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n"
+  "c=IN IP4 0.0.0.0\r\n"
+  "a=candidate:0 1 UDP 2122187007 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 34139 typ host\r\n"
+  "a=candidate:1 1 UDP 2122252543 d7c6409b-4718-41a4-953d-a3b01955889b.local 49945 typ host\r\n"
+  "a=candidate:2 1 TCP 2105458943 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 9 typ "
+  "host tcptype active\r\n"
+  "a=candidate:3 1 TCP 2105524479 d7c6409b-4718-41a4-953d-a3b01955889b.local 9 typ "
+  "host tcptype active\r\n"
+  "a=sendrecv\r\n"
+  "a=end-of-candidates\r\n"
+  "a=ice-pwd:9dc337244cb0b450bdaa45e9df6fa46f\r\n"
+  "a=ice-ufrag:f55fb0e8\r\n"
+  "a=mid:2\r\n"
+  "a=setup:actpass\r\n"
+  "a=sctp-port:5000\r\n"
+  "a=max-message-size:1073741823\r\n";
+
+static void
+test_firefox_offer (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstSDPMessage) msg = vchatd_sdp_parse_remote (FIREFOX_OFFER, &error);
+  g_autofree char *av_text = g_strndup (FIREFOX_OFFER,
+                                        strstr (FIREFOX_OFFER, "m=application") - FIREFOX_OFFER);
+  g_autofree char *av_bundle = replace (av_text, "BUNDLE 0 1 2", "BUNDLE 0 1");
+  g_autoptr (GstSDPMessage) av = NULL;
+  const GstSDPMedia *audio, *video, *data;
+
+  g_assert_no_error (error);
+  g_assert_nonnull (msg);
+  g_assert_cmpuint (gst_sdp_message_medias_len (msg), ==, 3);
+  g_assert_cmpstr (gst_sdp_message_get_attribute_val (msg, "group"), ==, "BUNDLE 0 1 2");
+  audio = gst_sdp_message_get_media (msg, 0);
+  video = gst_sdp_message_get_media (msg, 1);
+  data = gst_sdp_message_get_media (msg, 2);
+
+  /* Firefox gives the DTLS fingerprint once, at session level, and the ICE
+   * credentials in each media. */
+  g_assert_nonnull (gst_sdp_message_get_attribute_val (msg, "fingerprint"));
+  g_assert_null (gst_sdp_media_get_attribute_val (audio, "fingerprint"));
+  g_assert_cmpstr (gst_sdp_media_get_attribute_val (audio, "ice-ufrag"), ==,
+                   gst_sdp_media_get_attribute_val (data, "ice-ufrag"));
+
+  /* What vchatd answers with: Opus 109, VP8 120 (not VP9 121, AV1 99 or the
+   * rtx/red/ulpfec ones), transport-wide CC at extmap 7 in both. */
+  g_assert_cmpstr (gst_sdp_media_get_media (audio), ==, "audio");
+  g_assert_cmpuint (vchatd_sdp_find_payload_type (audio, "OPUS"), ==, 109);
+  g_assert_cmpuint (vchatd_sdp_find_payload_type (audio, "VP8"), ==, G_MAXUINT);
+  g_assert_cmpuint (vchatd_sdp_find_twcc_id (audio), ==, 7);
+  g_assert_cmpstr (gst_sdp_media_get_media (video), ==, "video");
+  g_assert_cmpuint (vchatd_sdp_find_payload_type (video, "VP8"), ==, 120);
+  g_assert_cmpuint (vchatd_sdp_find_payload_type (video, "VP9"), ==, 121);
+  g_assert_cmpuint (vchatd_sdp_find_payload_type (video, "H264"), ==, G_MAXUINT);
+  g_assert_cmpuint (vchatd_sdp_find_payload_type (video, "OPUS"), ==, G_MAXUINT);
+  g_assert_cmpuint (vchatd_sdp_find_twcc_id (video), ==, 7);
+
+  /* The data channel. */
+  g_assert_cmpstr (gst_sdp_media_get_media (data), ==, "application");
+  g_assert_cmpstr (gst_sdp_media_get_proto (data), ==, "UDP/DTLS/SCTP");
+  g_assert_cmpuint (gst_sdp_media_formats_len (data), ==, 1);
+  g_assert_cmpstr (gst_sdp_media_get_format (data, 0), ==, "webrtc-datachannel");
+  g_assert_cmpstr (gst_sdp_media_get_attribute_val (data, "mid"), ==, "2");
+  g_assert_cmpstr (gst_sdp_media_get_attribute_val (data, "sctp-port"), ==, "5000");
+  g_assert_cmpstr (gst_sdp_media_get_attribute_val (data, "max-message-size"), ==, "1073741823");
+  g_assert_cmpuint (vchatd_sdp_find_twcc_id (data), ==, 0);
+
+  g_assert_true (vchatd_sdp_check_answer (msg, msg, &error));
+  g_assert_no_error (error);
+
+  /* Cut before the data channel: the shape of firefox-offer.sdp. */
+  av = vchatd_sdp_parse_remote (av_bundle, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (gst_sdp_message_medias_len (av), ==, 2);
+  g_assert_false (vchatd_sdp_check_answer (msg, av, &error));
+  g_assert_nonnull (strstr (error->message, "2 media sections for our 3"));
+}
+
+/* The candidates Firefox ESR 153 gathers, from tests/fuzz/corpus-sdp/
+ * firefox-candidates.txt: host ones only (no STUN server), for RTP and
+ * RTCP, UDP and TCP active; behind mDNS names by default, the addresses
+ * themselves once the page may use the camera (here: with
+ * media.peerconnection.ice.obfuscate_host_addresses off). */
+static void
+test_firefox_candidates (void)
+{
+  static const struct {
+    const char *candidate;
+    gboolean skip;    /* an mDNS name: well-formed, not for libnice */
+    gboolean allowed; /* vchatd_sdp_candidate_target_allowed() */
+    gboolean private; /* dropped in a random call (private-addresses-random) */
+  } cases[] = {
+    { "candidate:0 1 UDP 2122187007 "
+      "c304875e-a649-4cd5-a3ea-d10e20344aa9.local 53069 typ host",
+      TRUE, FALSE, FALSE },
+    { "candidate:1 1 UDP 2122252543 "
+      "3f91b92f-9573-42a4-bdcf-ea12fa29fe62.local 55883 typ host",
+      TRUE, FALSE, FALSE },
+    { "candidate:2 1 TCP 2105458943 "
+      "c304875e-a649-4cd5-a3ea-d10e20344aa9.local 9 typ host tcptype active",
+      TRUE, FALSE, FALSE },
+    { "candidate:3 1 TCP 2105524479 "
+      "3f91b92f-9573-42a4-bdcf-ea12fa29fe62.local 9 typ host tcptype active",
+      TRUE, FALSE, FALSE },
+    { "candidate:0 2 UDP 2122187006 "
+      "c304875e-a649-4cd5-a3ea-d10e20344aa9.local 47886 typ host",
+      TRUE, FALSE, FALSE },
+    { "candidate:1 2 UDP 2122252542 "
+      "3f91b92f-9573-42a4-bdcf-ea12fa29fe62.local 48140 typ host",
+      TRUE, FALSE, FALSE },
+    { "candidate:2 2 TCP 2105458942 "
+      "c304875e-a649-4cd5-a3ea-d10e20344aa9.local 9 typ host tcptype active",
+      TRUE, FALSE, FALSE },
+    { "candidate:3 2 TCP 2105524478 "
+      "3f91b92f-9573-42a4-bdcf-ea12fa29fe62.local 9 typ host tcptype active",
+      TRUE, FALSE, FALSE },
+    { "candidate:0 1 UDP 2122187007 192.0.2.2 48975 typ host", FALSE, TRUE, FALSE },
+    { "candidate:1 1 UDP 2122252543 fd00::2 51557 typ host", FALSE, TRUE, TRUE },
+    { "candidate:2 1 TCP 2105458943 192.0.2.2 9 typ host tcptype active", FALSE, TRUE, FALSE },
+    { "candidate:3 1 TCP 2105524479 fd00::2 9 typ host tcptype active", FALSE, TRUE, TRUE },
+    { "candidate:0 2 UDP 2122187006 192.0.2.2 42123 typ host", FALSE, TRUE, FALSE },
+    { "candidate:1 2 UDP 2122252542 fd00::2 55248 typ host", FALSE, TRUE, TRUE },
+    { "candidate:2 2 TCP 2105458942 192.0.2.2 9 typ host tcptype active", FALSE, TRUE, FALSE },
+    { "candidate:3 2 TCP 2105524478 fd00::2 9 typ host tcptype active", FALSE, TRUE, TRUE },
+  };
+  g_autoptr (GstSDPMessage) offer = vchatd_sdp_parse_remote (FIREFOX_OFFER, NULL);
+  guint in_offer = 0;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autoptr (GError) error = NULL;
+    gboolean skip = !cases[i].skip;
+    const char *why = NULL;
+
+    g_assert_true (vchatd_sdp_check_candidate (cases[i].candidate, &skip, &error));
+    g_assert_no_error (error);
+    g_assert_cmpint (skip, ==, cases[i].skip);
+    g_assert_cmpint (vchatd_sdp_candidate_target_allowed (cases[i].candidate, &why), ==,
+                     cases[i].allowed);
+    g_test_message ("%s: %s", cases[i].candidate, skip ? "skipped" : (why ? why : "allowed"));
+    if (!skip) {
+      g_autoptr (GInetAddress) address = vchatd_sdp_candidate_address (cases[i].candidate);
+
+      g_assert_nonnull (address);
+      g_assert_cmpint (vchatd_sdp_address_is_private (address), ==, cases[i].private);
+    } else {
+      g_assert_null (vchatd_sdp_candidate_address (cases[i].candidate));
+    }
+  }
+
+  /* The offer read after gathering carries its candidates as a=candidate
+   * lines, all mDNS ones: each passes the trickle checks and is skipped.
+   * (vchatd_sdp_parse_remote() does not look at them, and webrtcbin 1.22
+   * adds a remote description's candidates itself.) */
+  g_assert_nonnull (offer);
+  for (guint m = 0; m < gst_sdp_message_medias_len (offer); m++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (offer, m);
+    const char *value;
+
+    for (guint i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "candidate", i)); i++) {
+      g_autofree char *line = g_strconcat ("a=candidate:", value, NULL);
+      gboolean skip = FALSE;
+
+      g_assert_true (vchatd_sdp_check_candidate (line, &skip, NULL));
+      g_assert_true (skip);
+      in_offer++;
+    }
+  }
+  g_assert_cmpuint (in_offer, ==, 8 + 8 + 4);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -365,5 +662,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/candidates", test_candidates);
   g_test_add_func ("/sdp/candidate-targets", test_candidate_targets);
   g_test_add_func ("/sdp/candidates-for-strangers", test_candidates_for_strangers);
+  g_test_add_func ("/sdp/firefox-offer", test_firefox_offer);
+  g_test_add_func ("/sdp/firefox-candidates", test_firefox_candidates);
   return g_test_run ();
 }
