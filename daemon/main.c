@@ -9,6 +9,8 @@
 #include <sys/resource.h>
 #include <gst/gst.h>
 #include <locale.h>
+#include <string.h>
+#include <sys/prctl.h>
 
 #include "vchatd-error.h"
 #include "vchatd-manager.h"
@@ -121,6 +123,43 @@ raise_fd_limit (void)
   }
 }
 
+/* Makes the process non-dumpable, first thing in main(), before any
+ * thread exists and before the keyring (TURN credentials) is read: another
+ * process of the same user can then neither ptrace it nor read its memory,
+ * environment or file descriptors through /proc/PID (those entries belong
+ * to root), and a crash writes no core file with secrets or with the peer's
+ * pictures in it (fs.suid_dumpable=0, the usual setting). vchatd decodes
+ * VP8 and Opus from strangers; this keeps what it holds from the rest of
+ * the session.
+ *
+ * What it costs: no core dumps, and gdb -p, strace -p and pidfd_getfd need
+ * root (CAP_SYS_PTRACE). For debugging, VCHATD_DUMPABLE=1 in the
+ * environment leaves the process dumpable; the tests that read the core
+ * file of a crashed daemon set it.
+ *
+ * PipeWire's module-access opens /proc/PID/root of every client to tell a
+ * Flatpak app; for a non-dumpable client of a PipeWire of the same,
+ * unprivileged user that open fails with EACCES, and PipeWire 0.3.65
+ * grants such a client "unrestricted" access (module-access.c,
+ * context_check_access), which WirePlumber 0.4.13 leaves alone: the camera
+ * keeps working. tests/daemon/test_dumpable.py checks a call that way.
+ *
+ * Returns TRUE when the process was left dumpable on request; sets
+ * *errno_out when prctl() failed (0 otherwise). The caller logs either
+ * once logging is set up. */
+static gboolean
+make_undumpable (int *errno_out)
+{
+  const char *keep = getenv ("VCHATD_DUMPABLE");
+
+  *errno_out = 0;
+  if (keep && strcmp (keep, "1") == 0)
+    return TRUE;
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    *errno_out = errno;
+  return FALSE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -169,6 +208,9 @@ main (int argc, char **argv)
     { NULL }
   };
 
+  int dumpable_errno;
+  gboolean dumpable = make_undumpable (&dumpable_errno);
+
   setlocale (LC_ALL, "");
   raise_fd_limit ();
   ctx = g_option_context_new (NULL);
@@ -190,6 +232,11 @@ main (int argc, char **argv)
   if (verbose && !g_getenv ("G_MESSAGES_DEBUG"))
     g_setenv ("G_MESSAGES_DEBUG", "vchatd", TRUE);
   vchatd_media_install_log_filters ();
+  if (dumpable)
+    g_debug ("VCHATD_DUMPABLE=1: staying dumpable (core dumps, ptrace and /proc/PID/mem "
+             "are open to this user)");
+  else if (dumpable_errno)
+    g_warning ("cannot make the process non-dumpable: %s", g_strerror (dumpable_errno));
 
   load_settings (&d.config);
   if (!d.config.server_url || !*d.config.server_url) {

@@ -139,6 +139,19 @@ Watching what a person sees (watch_video): a VideoWatch reads a video node
   second, the longest gap between two frames (a freeze), the colour of the
   centre. A reader that gets nothing for 5 s (never linked) is restarted.
 
+As another user (PipeWireEnv(tmpdir, user=UID or (UID, GID))): the caller
+  (root) runs the whole session as that unprivileged user, as a desktop
+  runs it: dbus-daemon, pipewire, wireplumber, the virtual devices and
+  every reader (run(), read_color, watch_video) are started with that uid
+  and gid and no supplementary groups, and the session's directories
+  (tmpdir, the runtime directory) belong to it. tmpdir's parents must let
+  it through (pytest's tmp_path does not: /tmp/pytest-of-root is 0700).
+  The caller's GStreamer registry is copied into the session's cache for
+  it. Clients the caller starts itself with `env` run as the caller unless
+  given user_popen_args(user). What PipeWire does about a client it
+  cannot look into (/proc/PID/root of a non-dumpable process) is in
+  tests/daemon/test_dumpable.py.
+
 WirePlumber is kept off the machine's hardware (ALSA, V4L2, libcamera and
 BlueZ monitors disabled by a config fragment), so a developer's real
 cameras and sound cards never show up in a test, and the private session
@@ -212,6 +225,38 @@ _DROP = ("PIPEWIRE_REMOTE", "PIPEWIRE_RUNTIME_DIR", "PIPEWIRE_CONFIG_DIR",
          "PIPEWIRE_CONFIG_NAME", "PIPEWIRE_NODE", "PIPEWIRE_PROPS", "PULSE_SERVER",
          "PULSE_RUNTIME_PATH", "WIREPLUMBER_CONFIG_DIR", "WIREPLUMBER_CONFIG_FILE",
          "WIREPLUMBER_DATA_DIR", "DBUS_SESSION_BUS_ADDRESS")
+
+
+def user_popen_args(user):
+    """subprocess.Popen keyword arguments that start a child as `user`:
+    None (as the caller: no arguments), a uid (its group from the password
+    database, else the same number), or (uid, gid); no supplementary
+    groups."""
+    if user is None:
+        return {}
+    if isinstance(user, (tuple, list)):
+        uid, gid = user
+    else:
+        uid = user
+        try:
+            import pwd
+            gid = pwd.getpwuid(uid).pw_gid
+        except KeyError:
+            gid = uid
+    return {"user": uid, "group": gid, "extra_groups": []}
+
+
+def chown_tree(path, user):
+    """Gives `path` and everything under it to `user` (as user_popen_args
+    takes it); nothing when user is None."""
+    if user is None:
+        return
+    args = user_popen_args(user)
+    uid, gid = args["user"], args["group"]
+    os.chown(path, uid, gid, follow_symlinks=False)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
 
 
 def end_group(proc, timeout=5, stopped=False):
@@ -333,12 +378,18 @@ class PipeWireEnv:
 
     tmpdir: a directory of this instance's own (created if missing).
     null_sink: give PipeWire a null audio output (the default sink).
+    user: None (the session runs as the caller), or a uid or (uid, gid) to
+        run every process of the session as (see the module doc; the
+        caller must be root).
     env: after start(), the environment for clients of this session.
     """
 
-    def __init__(self, tmpdir, null_sink=True, start_timeout=15):
+    def __init__(self, tmpdir, null_sink=True, start_timeout=15, user=None):
         self.tmpdir = os.path.abspath(str(tmpdir))
         self.null_sink = null_sink
+        self.user = user
+        # Keyword arguments of every Popen of the session ({} as the caller).
+        self.popen_args = user_popen_args(user)
         self.start_timeout = start_timeout
         self.env = None
         self.running = False
@@ -397,6 +448,14 @@ class PipeWireEnv:
             reg = os.path.join(cache, "gstreamer-1.0", f"registry.{platform.machine()}.bin")
             if os.path.exists(reg):
                 env["GST_REGISTRY"] = reg
+        if self.user is not None and env.get("GST_REGISTRY"):
+            # The caller's registry may be out of the user's reach (under
+            # /root): a copy of the session's own, so no process rescans.
+            copy = os.path.join(d, "cache", "gstreamer-1.0", os.path.basename(env["GST_REGISTRY"]))
+            os.makedirs(os.path.dirname(copy), exist_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.copyfile(env["GST_REGISTRY"], copy)
+            env["GST_REGISTRY"] = copy
         env.update({
             "HOME": home,
             "XDG_RUNTIME_DIR": runtime,
@@ -409,6 +468,10 @@ class PipeWireEnv:
             "VCHAT_PWENV": d,
         })
         self.env = env
+        if self.user is not None:
+            chown_tree(d, self.user)
+            if runtime != os.path.join(d, "run"):
+                chown_tree(runtime, self.user)
         atexit.register(self.stop)
         _exit_on_sigterm()
         try:
@@ -477,7 +540,8 @@ class PipeWireEnv:
             ["dbus-daemon", "--config-file", conf, "--nofork", "--nopidfile",
              "--print-address=1"],
             stdout=subprocess.PIPE, stderr=open(os.path.join(self.logdir, "dbus.log"), "w"),
-            stdin=subprocess.DEVNULL, env=self.env, start_new_session=True)
+            stdin=subprocess.DEVNULL, env=self.env, start_new_session=True,
+            **self.popen_args)
         self._procs.append(proc)
         ready, _, _ = select.select([proc.stdout], [], [], self.start_timeout)
         address = proc.stdout.readline().decode().strip() if ready else ""
@@ -499,7 +563,7 @@ class PipeWireEnv:
         with open(log_path, "w") as log:
             proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL, env=self.env,
-                                    start_new_session=True)
+                                    start_new_session=True, **self.popen_args)
         proc.log_path = log_path
         self._procs.append(proc)
         return proc
@@ -531,8 +595,8 @@ class PipeWireEnv:
             time.sleep(interval)
 
     def run(self, argv, timeout=10, **kw):
-        """subprocess.run in this session's environment."""
-        return subprocess.run(argv, env=self.env, timeout=timeout, **kw)
+        """subprocess.run in this session's environment (as its user)."""
+        return subprocess.run(argv, env=self.env, timeout=timeout, **self.popen_args, **kw)
 
     # -- looking at the graph -----------------------------------------------
 
@@ -875,7 +939,7 @@ class VideoWatch:
             with open(log_path, "w") as log:
                 proc = subprocess.Popen(self._argv(), stdout=subprocess.PIPE, stderr=log,
                                         stdin=subprocess.DEVNULL, env=env.env,
-                                        start_new_session=True)
+                                        start_new_session=True, **env.popen_args)
             proc.log_path = log_path
             env._procs.append(proc)
             self._proc = proc

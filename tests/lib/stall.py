@@ -162,7 +162,8 @@ def dumps_core_in(directory):
     """Processes started inside the block write a core file into
     `directory` if they crash (the kernel's core_pattern here is a plain
     "core" in the working directory): the block runs with that working
-    directory and RLIMIT_CORE raised to its hard limit."""
+    directory and RLIMIT_CORE raised to its hard limit. vchatd writes one
+    only when started with VCHATD_DUMPABLE=1 (it is not dumpable else)."""
     absolute_paths()
     os.makedirs(directory, exist_ok=True)
     soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
@@ -695,9 +696,11 @@ class Desktop:
         try:
             if camera_on:
                 self.add_camera()
+            # VCHATD_DUMPABLE=1: vchatd is otherwise not dumpable, and a
+            # crash would leave no core file for crash_backtrace().
             with dumps_core_in(os.path.join(tmpdir, "d")):
                 self.daemon = Vchatd(os.path.join(tmpdir, "d"), server_url, name=name,
-                                     env=self.pw.env,
+                                     env=dict(self.pw.env, VCHATD_DUMPABLE="1"),
                                      args=["--camera", camera, "--audio-source",
                                            "audiotestsrc is-live=true wave=sine freq=440",
                                            "--audio-sink", "fakesink"] + list(args))

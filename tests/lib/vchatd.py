@@ -8,7 +8,13 @@ The binary comes from VCHATD (set by meson). Every daemon gets a private
 dbus-daemon; PipeWire (XDG_RUNTIME_DIR) is shared through `env`, so two
 daemons see the same virtual cameras, as two desktops on one network would
 see the same server.
+
+user= (a uid or (uid, gid), as tests/lib/pwenv.py takes it) runs the bus
+and the daemon as that user, with their directories given to it, for a
+PipeWireEnv of the same user. The test's own connection to the bus is
+made as that user too (vchatd answers no one else).
 """
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -20,6 +26,7 @@ import gi
 gi.require_version("Gio", "2.0")
 from gi.repository import Gio, GLib  # noqa: E402
 
+from pwenv import chown_tree, user_popen_args  # noqa: E402
 from signald import stop_process  # noqa: E402
 from timeouts import scaled  # noqa: E402
 
@@ -39,10 +46,32 @@ def unpack(v):
     return v.unpack() if isinstance(v, GLib.Variant) else v
 
 
+@contextlib.contextmanager
+def _effective_user(popen_args):
+    """Runs the block with the effective uid and gid of user_popen_args'
+    result (nothing to do for {}). A D-Bus connection made inside belongs
+    to that user for good: the bus takes the peer's credentials at
+    connect() (SO_PEERCRED gives the effective ids), and vchatd answers
+    only its own user. Process-wide for the block's short time."""
+    if not popen_args:
+        yield
+        return
+    euid, egid = os.geteuid(), os.getegid()
+    os.setegid(popen_args["group"])
+    try:
+        os.seteuid(popen_args["user"])
+        try:
+            yield
+        finally:
+            os.seteuid(euid)
+    finally:
+        os.setegid(egid)
+
+
 class PrivateBus:
     """A dbus-daemon of our own, gone when stopped."""
 
-    def __init__(self, tmpdir, env=None, other_users=False):
+    def __init__(self, tmpdir, env=None, other_users=False, user=None):
         conf = os.path.join(tmpdir, "session.conf")
         # other_users: any local user may connect (to test that vchatd itself
         # refuses them); a normal session bus admits only its owner.
@@ -74,9 +103,12 @@ class PrivateBus:
 </busconfig>
 """)
         os.makedirs(os.path.join(tmpdir, "services"), exist_ok=True)
+        if user is not None:
+            # Where it makes its socket.
+            chown_tree(tmpdir if not other_users else sockdir, user)
         self.proc = subprocess.Popen(
             ["dbus-daemon", "--config-file", conf, "--nofork", "--print-address=1"],
-            stdout=subprocess.PIPE, text=True, env=env)
+            stdout=subprocess.PIPE, text=True, env=env, **user_popen_args(user))
         self.address = self.proc.stdout.readline().strip()
         if not self.address:
             raise RuntimeError("dbus-daemon did not start")
@@ -88,9 +120,13 @@ class PrivateBus:
 
 class Vchatd:
     def __init__(self, tmpdir, server_url, name=None, env=None, args=(), start=True,
-                 wait_online=True, other_users=False, settings=None, wrapper=()):
+                 wait_online=True, other_users=False, settings=None, wrapper=(), user=None):
         os.makedirs(tmpdir, exist_ok=True)
         self.tmpdir = tmpdir
+        # user: the daemon, its bus and vchatctl run as this user (see the
+        # module doc); None: as the caller.
+        self.user = user
+        self.popen_args = user_popen_args(user)
         self.binary = os.environ["VCHATD"]
         # A home of its own: settings, state (history) and keyring are this
         # daemon's alone. XDG_RUNTIME_DIR stays shared: PipeWire lives there.
@@ -105,7 +141,8 @@ class Vchatd:
         for d in self.xdg.values():
             os.makedirs(d, exist_ok=True)
         self.base_env = dict(env or os.environ, **self.xdg)
-        self.bus = PrivateBus(tmpdir, self.base_env, other_users=other_users)
+        chown_tree(tmpdir, user)
+        self.bus = PrivateBus(tmpdir, self.base_env, other_users=other_users, user=user)
         # The keyfile backend: vchatctl, gsettings and the daemon share it
         # (as they share dconf on a desktop) and the daemon sees changes.
         self.env = dict(self.base_env, DBUS_SESSION_BUS_ADDRESS=self.bus.address,
@@ -121,10 +158,11 @@ class Vchatd:
         self.wrapper = list(wrapper)
         self.log_lines = []
         self.proc = None
-        self.conn = Gio.DBusConnection.new_for_address_sync(
-            self.bus.address,
-            Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
-            None, None)
+        with _effective_user(self.popen_args):
+            self.conn = Gio.DBusConnection.new_for_address_sync(
+                self.bus.address,
+                Gio.DBusConnectionFlags.AUTHENTICATION_CLIENT | Gio.DBusConnectionFlags.MESSAGE_BUS_CONNECTION,
+                None, None)
         if start:
             try:
                 self.start(wait_online=wait_online)
@@ -145,13 +183,15 @@ class Vchatd:
             f.write("[io/github/vchat/VChat1]\n")
             for key, value in settings.items():
                 f.write(f"{key}={value.print_(False)}\n")
+        chown_tree(os.path.dirname(os.path.dirname(self.settings_file)), self.user)
 
     # process
 
     def start(self, extra=(), wait_online=True):
         self.proc = subprocess.Popen(self.wrapper + [self.binary] + self.args + list(extra),
                                      env=self.env,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                     **self.popen_args)
         self._reader = threading.Thread(target=self._read, args=(self.proc,), daemon=True)
         self._reader.start()
         _alive.append(self)
@@ -287,7 +327,7 @@ class Vchatd:
         would: the CompletedProcess, with text output."""
         return subprocess.run([os.environ["VCHATCTL"]] + list(args), input=input,
                               env=env or self.env, capture_output=True, text=True,
-                              timeout=timeout)
+                              timeout=timeout, **self.popen_args)
 
     def remote_video_node(self, path, timeout=15):
         """The call's RemoteVideoNode, once the first picture has arrived."""

@@ -174,7 +174,9 @@ class Pair:
                 self.pw.add_microphone("vchat-stress-mic-660", 660, description="Blue microphone"),
             ]
             self.server = Signald()
-            env = dict(self.pw.env)
+            # Dumpable (vchatd is not, otherwise): a crash leaves its core
+            # file for crash_backtrace().
+            env = dict(self.pw.env, VCHATD_DUMPABLE="1")
             if ASAN:
                 env["G_SLICE"] = "always-malloc"
                 env["ASAN_OPTIONS"] = asan_options(options or ASAN_OPTIONS_LONG)
