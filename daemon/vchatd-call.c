@@ -866,6 +866,16 @@ remote_candidate_allowed (VchatdCall *self, const char *candidate)
   return FALSE;
 }
 
+/* A candidate of the peer: dropped if the call's policy refuses it, given
+ * to the media session (which checks it too) otherwise. */
+static gboolean
+take_remote_candidate (VchatdCall *self, guint mline, const char *candidate, GError **error)
+{
+  if (!remote_candidate_allowed (self, candidate))
+    return TRUE;
+  return vchatd_media_add_remote_candidate (self->media, mline, candidate, error);
+}
+
 static void
 handle_signal (VchatdCall *self, VchatMsg *msg)
 {
@@ -892,16 +902,28 @@ handle_signal (VchatdCall *self, VchatMsg *msg)
     g_debug ("call %s: signal before media, ignored", self->path);
     return;
   }
-  if (sdp)
-    ok = vchatd_media_set_remote_description (self->media,
-                                              json_object_get_string_member (sdp, "type"),
-                                              json_object_get_string_member (sdp, "sdp"), &error);
-  else if (!remote_candidate_allowed (self, json_object_get_string_member (ice, "candidate")))
-    ok = TRUE;
-  else
-    ok = vchatd_media_add_remote_candidate (
-      self->media, json_object_get_int_member (ice, "sdpMLineIndex"),
-      json_object_get_string_member (ice, "candidate"), &error);
+  if (sdp) {
+    /* Candidates inside the description (a peer that does not trickle)
+     * get the same checks as trickled ones (vchatd_sdp_take_candidates()). */
+    g_autoptr (GArray) embedded = vchatd_sdp_candidates_new ();
+    g_autofree char *bare = NULL;
+    const char *text = json_object_get_string_member_with_default (sdp, "sdp", "");
+
+    bare = vchatd_sdp_take_candidates (text, embedded);
+    ok = vchatd_media_set_remote_description (
+      self->media, json_object_get_string_member (sdp, "type"), bare, &error);
+    if (ok && embedded->len)
+      g_debug ("call %s: %u candidates came in the description; checked as trickled ones",
+               self->path, embedded->len);
+    for (guint i = 0; ok && i < embedded->len; i++) {
+      VchatdSdpCandidate *c = &g_array_index (embedded, VchatdSdpCandidate, i);
+
+      ok = take_remote_candidate (self, c->mline, c->candidate, &error);
+    }
+  } else {
+    ok = take_remote_candidate (self, (guint) json_object_get_int_member (ice, "sdpMLineIndex"),
+                                json_object_get_string_member (ice, "candidate"), &error);
+  }
   if (!ok) {
     /* The peer sent something webrtcbin cannot use: a broken or hostile
      * client. The call cannot work; end it rather than hang. */

@@ -279,6 +279,54 @@ vchatd_sdp_find_twcc_id (const GstSDPMedia *media)
   return 0;
 }
 
+static void
+sdp_candidate_clear (gpointer data)
+{
+  VchatdSdpCandidate *c = data;
+
+  g_free (c->candidate);
+}
+
+GArray *
+vchatd_sdp_candidates_new (void)
+{
+  GArray *candidates = g_array_new (FALSE, TRUE, sizeof (VchatdSdpCandidate));
+
+  g_array_set_clear_func (candidates, sdp_candidate_clear);
+  return candidates;
+}
+
+char *
+vchatd_sdp_take_candidates (const char *text, GArray *candidates)
+{
+  GString *out = g_string_sized_new (strlen (text));
+  const char *line = text;
+  gint mline = -1;
+
+  while (*line) {
+    const char *end = strchr (line, '\n');
+    gsize length = end ? (gsize) (end - line + 1) : strlen (line);
+    gsize content = length;
+
+    while (content > 0 && (line[content - 1] == '\n' || line[content - 1] == '\r'))
+      content--;
+    if (g_str_has_prefix (line, "m="))
+      mline++;
+    if (g_str_has_prefix (line, "a=candidate:")) {
+      if (mline >= 0) {
+        VchatdSdpCandidate c = { (guint) mline, g_strndup (line + 2, content - 2) };
+
+        g_array_append_val (candidates, c);
+      }
+    } else if (content != strlen ("a=end-of-candidates") ||
+               strncmp (line, "a=end-of-candidates", content) != 0) {
+      g_string_append_len (out, line, (gssize) length);
+    }
+    line += length;
+  }
+  return g_string_free (out, FALSE);
+}
+
 gboolean
 vchatd_sdp_check_candidate (const char *candidate, gboolean *skip, GError **error)
 {

@@ -61,6 +61,23 @@ char *vchatd_sdp_candidate_for_stranger (const char *candidate);
 /* The IP address of a candidate line, or NULL (a name, or malformed). */
 GInetAddress *vchatd_sdp_candidate_address (const char *candidate);
 
+/* A candidate line a description carried, and the index of its m= line. */
+typedef struct {
+  guint mline;
+  char *candidate; /* "candidate:…" */
+} VchatdSdpCandidate;
+
+/* The peer's description @text without its candidate lines: each
+ * "a=candidate:" of a media section goes into @candidates (an array of
+ * VchatdSdpCandidate, made with vchatd_sdp_candidates_new()), and
+ * "a=end-of-candidates" and candidates outside any media section go. A
+ * peer that does not trickle (a browser that sends its offer after
+ * gathering) puts its candidates there; webrtcbin would give them to ICE
+ * without any of the checks a trickled candidate gets, so they are taken
+ * out and trickled instead. Lines keep their ending (CRLF or LF). */
+char *vchatd_sdp_take_candidates (const char *text, GArray *candidates);
+GArray *vchatd_sdp_candidates_new (void);
+
 /* At most this many remote candidates per connection attempt. */
 #define VCHATD_SDP_MAX_REMOTE_CANDIDATES 32
 

@@ -557,6 +557,57 @@ test_firefox_offer (void)
   g_assert_nonnull (strstr (error->message, "2 media sections for our 3"));
 }
 
+/* A description's own candidates are taken out, to be trickled (and
+ * checked) one by one: a Firefox offer read after gathering has 20. */
+static void
+test_take_candidates (void)
+{
+  g_autoptr (GArray) candidates = vchatd_sdp_candidates_new ();
+  g_autofree char *bare = vchatd_sdp_take_candidates (FIREFOX_OFFER, candidates);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstSDPMessage) msg = NULL;
+  guint per_mline[3] = { 0 };
+  VchatdSdpCandidate *first;
+  g_autoptr (GArray) lf = vchatd_sdp_candidates_new ();
+  g_autofree char *lf_bare = NULL;
+
+  g_assert_cmpuint (candidates->len, ==, 20);
+  for (guint i = 0; i < candidates->len; i++) {
+    VchatdSdpCandidate *c = &g_array_index (candidates, VchatdSdpCandidate, i);
+
+    g_assert_cmpuint (c->mline, <, 3);
+    per_mline[c->mline]++;
+    g_assert_true (g_str_has_prefix (c->candidate, "candidate:"));
+    g_assert_null (strchr (c->candidate, '\r'));
+  }
+  g_assert_cmpuint (per_mline[0], ==, 8);
+  g_assert_cmpuint (per_mline[1], ==, 8);
+  g_assert_cmpuint (per_mline[2], ==, 4);
+  first = &g_array_index (candidates, VchatdSdpCandidate, 0);
+  g_assert_cmpstr (first->candidate, ==,
+                   "candidate:0 1 UDP 2122187007 03524104-a4e3-4ff9-b1e9-6aadc1b4ef1f.local 39345 "
+                   "typ host");
+  /* The rest is untouched, and still a valid offer. */
+  g_assert_null (strstr (bare, "a=candidate"));
+  g_assert_null (strstr (bare, "end-of-candidates"));
+  g_assert_nonnull (strstr (bare, "a=mid:2\r\na=setup:actpass\r\n"));
+  msg = vchatd_sdp_parse_remote (bare, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (gst_sdp_message_medias_len (msg), ==, 3);
+
+  /* LF endings, a candidate before any m= line (dropped: it belongs to no
+   * media), and a last line without an ending. */
+  lf_bare = vchatd_sdp_take_candidates ("v=0\na=candidate:9 1 UDP 1 192.0.2.9 5000 typ host\n"
+                                        "m=audio 9 X 0\na=candidate:1 1 UDP 1 192.0.2.1 5001 "
+                                        "typ host\na=end-of-candidates\na=mid:0",
+                                        lf);
+  g_assert_cmpstr (lf_bare, ==, "v=0\nm=audio 9 X 0\na=mid:0");
+  g_assert_cmpuint (lf->len, ==, 1);
+  g_assert_cmpuint (g_array_index (lf, VchatdSdpCandidate, 0).mline, ==, 0);
+  g_assert_cmpstr (g_array_index (lf, VchatdSdpCandidate, 0).candidate, ==,
+                   "candidate:1 1 UDP 1 192.0.2.1 5001 typ host");
+}
+
 /* The candidates Firefox ESR 153 gathers, from tests/fuzz/corpus-sdp/
  * firefox-candidates.txt: host ones only (no STUN server), for RTP and
  * RTCP, UDP and TCP active; behind mDNS names by default, the addresses
@@ -664,5 +715,6 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/candidates-for-strangers", test_candidates_for_strangers);
   g_test_add_func ("/sdp/firefox-offer", test_firefox_offer);
   g_test_add_func ("/sdp/firefox-candidates", test_firefox_candidates);
+  g_test_add_func ("/sdp/take-candidates", test_take_candidates);
   return g_test_run ();
 }

@@ -158,12 +158,15 @@ def answer_for(offer):
     return "\r\n".join(out)
 
 
-def test_a_stranger_cannot_aim_ice_at_local_services(server, plain_daemons):
+@pytest.mark.parametrize("how", ["trickled", "in the answer"])
+def test_a_stranger_cannot_aim_ice_at_local_services(server, plain_daemons, how):
     """A random stranger's candidates may point vchatd's connectivity checks
     only at public addresses: not at this computer's loopback, not into its
     local network, not at a port below 1024. UDP listeners wait where a
     hostile peer points; only the one at a public address and high port,
-    the control, hears vchatd's STUN checks."""
+    the control, hears vchatd's STUN checks. The same whether the peer
+    trickles its candidates or writes them into its answer (as a client
+    that does not trickle does: webrtcbin would take those unchecked)."""
     import socket
 
     a = plain_daemons("red")
@@ -193,13 +196,20 @@ def test_a_stranger_cannot_aim_ice_at_local_services(server, plain_daemons):
         assert m["role"] == "answerer"  # the daemon offers
         offer = evil.expect("signal", timeout=15)
         assert offer["sdp"]["type"] == "offer", offer
-        evil.send({"type": "signal", "call": m["call"],
-                   "sdp": {"type": "answer", "sdp": answer_for(offer["sdp"]["sdp"])}})
-        for i, s in enumerate(listeners.values()):
-            host, port = s.getsockname()[:2]
-            evil.send({"type": "signal", "call": m["call"], "ice": {
-                "candidate": f"candidate:{i + 1} 1 UDP {2122252543 - i} {host} {port} typ host",
-                "sdpMLineIndex": 0}})
+        candidates = [f"candidate:{i + 1} 1 UDP {2122252543 - i} {s.getsockname()[0]} "
+                      f"{s.getsockname()[1]} typ host" for i, s in enumerate(listeners.values())]
+        answer = answer_for(offer["sdp"]["sdp"])
+        if how == "in the answer":
+            eol = "\r\n" if "\r\n" in answer else "\n"
+            first_m = answer.index("m=")
+            section_end = answer.index(eol, first_m) + len(eol)
+            answer = (answer[:section_end] + "".join(f"a={c}{eol}" for c in candidates) +
+                      f"a=end-of-candidates{eol}" + answer[section_end:])
+        evil.send({"type": "signal", "call": m["call"], "sdp": {"type": "answer", "sdp": answer}})
+        if how == "trickled":
+            for c in candidates:
+                evil.send({"type": "signal", "call": m["call"],
+                           "ice": {"candidate": c, "sdpMLineIndex": 0}})
         heard = {name: 0 for name in listeners}
         deadline = time.monotonic() + 8
         while time.monotonic() < deadline:

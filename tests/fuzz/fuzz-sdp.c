@@ -51,6 +51,25 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         abort ();
     }
   }
+  /* The description's own candidates taken out (as the call does before
+   * webrtcbin sees it): nothing but candidate lines goes, and each taken
+   * one names an m= line that exists. */
+  {
+    g_autoptr (GArray) taken = vchatd_sdp_candidates_new ();
+    g_autofree char *bare = vchatd_sdp_take_candidates (text, taken);
+    guint media_lines = 0;
+
+    if (strstr (bare, "a=candidate:") == bare || strstr (bare, "\na=candidate:"))
+      abort ();
+    for (const char *m = text; (m = strstr (m, "m=")); m++)
+      if (m == text || m[-1] == '\n')
+        media_lines++;
+    for (i = 0; i < taken->len; i++)
+      if (g_array_index (taken, VchatdSdpCandidate, i).mline >= media_lines)
+        abort ();
+    if (strlen (bare) > strlen (text))
+      abort ();
+  }
   /* Each line as a trickled candidate. */
   lines = g_strsplit (text, "\n", 64);
   for (i = 0; lines[i]; i++) {
