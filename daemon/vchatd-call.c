@@ -44,6 +44,10 @@ struct _VchatdCall {
    * the call ends (a reconnection keeps it and its readers). */
   VchatdPublisher *publisher;
   gboolean publisher_failed;
+  /* The camera, the microphone and the preview node: made with the first
+   * media session and kept until the call ends, feeding each attempt's
+   * session (vchatd-media.h); NULL while there is no media. */
+  VchatdMedia *capture;
 
   VchatdCallKind kind;
   VchatdCallState state;
@@ -135,6 +139,16 @@ media_clear (VchatdCall *self)
   g_signal_handlers_disconnect_by_data (self->media, self);
   vchatd_media_stop (self->media);
   g_clear_object (&self->media);
+}
+
+static void
+capture_clear (VchatdCall *self)
+{
+  if (!self->capture)
+    return;
+  g_signal_handlers_disconnect_by_data (self->capture, self);
+  vchatd_media_stop (self->capture);
+  g_clear_object (&self->capture);
   vchat_dbus_call_set_preview_node (self->skeleton, "");
 }
 
@@ -169,6 +183,7 @@ mark_ended (VchatdCall *self, VchatdEndReason reason)
 {
   reconnect_clear (self);
   media_clear (self);
+  capture_clear (self);
   publisher_clear (self);
   self->end_reason = reason;
   vchat_dbus_call_set_end_reason (self->skeleton, vchatd_end_reason_to_string (reason));
@@ -313,6 +328,21 @@ on_publisher_picture (VchatdPublisher *publisher, VchatdCall *self)
 {
   vchat_dbus_call_set_remote_video_node (self->skeleton,
                                          vchatd_publisher_get_node_name (publisher));
+}
+
+/* The capture fails only when its pipeline does (a device failing is
+ * "device-failed", and the call goes on without it). */
+static void
+on_capture_state (VchatdMedia *capture, GParamSpec *pspec, VchatdCall *self)
+{
+  const char *why = NULL;
+
+  if (vchatd_media_get_state (capture) != VCHATD_MEDIA_STATE_FAILED)
+    return;
+  vchatd_media_get_failure (capture, &why);
+  g_warning ("call %s: the camera and microphone capture failed: %s", self->path,
+             why ? why : "no reason given");
+  vchatd_call_end (self, VCHATD_END_ERROR, TRUE);
 }
 
 static void
@@ -511,6 +541,27 @@ media_start (VchatdCall *self, GError **error)
   config.publisher = self->publisher;
   config.watchdog_seconds = ms->watchdog_seconds;
 
+  if (!self->capture) {
+    self->capture = vchatd_media_new (&config, VCHATD_MEDIA_ROLE_CAPTURE, error);
+    if (!self->capture)
+      return FALSE;
+    g_signal_connect (self->capture, "notify::state", G_CALLBACK (on_capture_state), self);
+    g_signal_connect (self->capture, "device-failed", G_CALLBACK (on_device_failed), self);
+    g_signal_connect (self->capture, "device-restored", G_CALLBACK (on_device_restored), self);
+    vchatd_media_set_camera_enabled (self->capture,
+                                     vchat_dbus_call_get_camera_enabled (self->skeleton));
+    if (!vchatd_media_start (self->capture, error)) {
+      capture_clear (self);
+      return FALSE;
+    }
+    vchat_dbus_call_set_has_camera (self->skeleton, vchatd_media_get_has_video (self->capture));
+    vchat_dbus_call_set_has_microphone (self->skeleton,
+                                        vchatd_media_get_has_audio (self->capture));
+    node = vchatd_media_get_preview_node (self->capture);
+    vchat_dbus_call_set_preview_node (self->skeleton, node ? node : "");
+  }
+  config.capture = self->capture;
+
   self->media = vchatd_media_new (
     &config, self->offerer ? VCHATD_MEDIA_ROLE_OFFERER : VCHATD_MEDIA_ROLE_ANSWERER, error);
   if (!self->media)
@@ -523,16 +574,7 @@ media_start (VchatdCall *self, GError **error)
   g_signal_connect (self->media, "device-failed", G_CALLBACK (on_device_failed), self);
   g_signal_connect (self->media, "device-restored", G_CALLBACK (on_device_restored), self);
   vchatd_media_set_muted (self->media, vchat_dbus_call_get_muted (self->skeleton));
-  vchatd_media_set_camera_enabled (self->media,
-                                   vchat_dbus_call_get_camera_enabled (self->skeleton));
-  if (!vchatd_media_start (self->media, error))
-    return FALSE;
-
-  vchat_dbus_call_set_has_camera (self->skeleton, vchatd_media_get_has_video (self->media));
-  vchat_dbus_call_set_has_microphone (self->skeleton, vchatd_media_get_has_audio (self->media));
-  node = vchatd_media_get_preview_node (self->media);
-  vchat_dbus_call_set_preview_node (self->skeleton, node ? node : "");
-  return TRUE;
+  return vchatd_media_start (self->media, error);
 }
 
 /* Reconnection
@@ -1118,8 +1160,8 @@ handle_set_camera_enabled (VchatDBusCall *skeleton, GDBusMethodInvocation *invoc
   if (!check (self, invocation, VCHATD_ACTION_SET_MEDIA))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   vchat_dbus_call_set_camera_enabled (skeleton, enabled);
-  if (self->media)
-    vchatd_media_set_camera_enabled (self->media, enabled);
+  if (self->capture)
+    vchatd_media_set_camera_enabled (self->capture, enabled);
   vchat_dbus_call_complete_set_camera_enabled (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -1228,22 +1270,24 @@ vchatd_call_get_peer (VchatdCall *self)
 void
 vchatd_call_set_camera (VchatdCall *self, const char *target)
 {
-  if (!self->media)
+  if (!self->capture)
     return;
   /* A call set up while there was no camera (one unplugged and plugged in
-   * again, a PipeWire restart) negotiated no video of ours: a camera that
-   * appears needs a new negotiation, which is what a reconnection is. */
-  if (target && !vchatd_media_get_has_video (self->media) &&
+   * again, a PipeWire restart) captures and negotiated no video of ours: a
+   * camera that appears needs a capture with video, and a new negotiation,
+   * which is what a reconnection is. */
+  if (target && !vchatd_media_get_has_video (self->capture) &&
       (self->state == VCHATD_CALL_CONNECTING || self->state == VCHATD_CALL_CONNECTED ||
        self->state == VCHATD_CALL_RECONNECTING)) {
+    capture_clear (self);
     media_broken (self, "a camera appeared; negotiating again to send it");
     return;
   }
-  /* Without a camera the media reports the failure (device-failed), which
+  /* Without a camera the capture reports the failure (device-failed), which
    * clears HasCamera; a new one that fails to start does the same. */
-  if (target && vchatd_media_get_has_video (self->media))
+  if (target && vchatd_media_get_has_video (self->capture))
     vchat_dbus_call_set_has_camera (self->skeleton, TRUE);
-  vchatd_media_set_camera (self->media, target);
+  vchatd_media_set_camera (self->capture, target);
 }
 
 void
@@ -1269,6 +1313,7 @@ vchatd_call_dispose (GObject *object)
 
   reconnect_clear (self);
   media_clear (self);
+  capture_clear (self);
   publisher_clear (self);
   if (self->object_manager && self->path) {
     g_dbus_object_manager_server_unexport (self->object_manager, self->path);

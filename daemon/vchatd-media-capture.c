@@ -8,6 +8,8 @@
 
 #include <string.h>
 
+#include <gst/app/gstappsrc.h>
+
 /* Sending: sources
  *
  * Each slot (camera, microphone) is an input-selector in front of the
@@ -96,6 +98,155 @@ drop_reconfigure (GstPad *pad, GstPadProbeInfo *info, gpointer data)
            : GST_PAD_PROBE_OK;
 }
 
+
+/* Sending: a capture's feeds
+ *
+ * A session fed by the call's capture (VchatdMediaConfig.capture) has, in
+ * each slot's place, an appsrc the capture pushes into: what leaves the
+ * capture's chain (I420 pictures in the format of its first picture; mono
+ * 48 kHz sound) goes into an appsink there, whose callback hands each
+ * buffer to the appsrc of every session it feeds (one, except for the
+ * moment a reconnection overlaps two). The slot's chain of the fed session
+ * then passes the buffers through unchanged.
+ *
+ * Both pipelines run on the system clock, so a buffer keeps its instant:
+ * its running time in the capture plus the capture's base time, less the
+ * fed session's base time. The sound keeps its exact spacing (a
+ * re-stamping by arrival time would jitter the RTP timestamps). A session
+ * not playing yet gets nothing. */
+
+void
+media_feed_free (gpointer data)
+{
+  Feed *feed = data;
+
+  gst_object_unref (feed->appsrc);
+  g_free (feed);
+}
+
+/* Main context of the capture: @owner gets nothing more from it. */
+void
+media_remove_feeds (VchatdMedia *capture, VchatdMedia *owner)
+{
+  guint i;
+
+  g_mutex_lock (&capture->lock);
+  for (i = capture->feeds->len; i > 0; i--) {
+    Feed *feed = g_ptr_array_index (capture->feeds, i - 1);
+
+    if (feed->owner == owner)
+      g_ptr_array_remove_index (capture->feeds, i - 1);
+  }
+  g_mutex_unlock (&capture->lock);
+}
+
+static void
+push_to_feed (GstElement *appsrc, GstSample *sample, GstClockTime capture_base)
+{
+  GstBuffer *buffer = gst_sample_get_buffer (sample);
+  const GstSegment *segment = gst_sample_get_segment (sample);
+  GstClockTime running, base;
+  g_autoptr (GstSample) out = NULL;
+  GstBuffer *copy;
+
+  if (GST_STATE (appsrc) != GST_STATE_PLAYING || !buffer || !GST_BUFFER_PTS_IS_VALID (buffer))
+    return;
+  running = segment && segment->format == GST_FORMAT_TIME
+              ? gst_segment_to_running_time (segment, GST_FORMAT_TIME, GST_BUFFER_PTS (buffer))
+              : GST_BUFFER_PTS (buffer);
+  base = gst_element_get_base_time (appsrc);
+  if (!GST_CLOCK_TIME_IS_VALID (running) || running + capture_base < base)
+    return;
+  /* The memory is shared, not copied. */
+  copy = gst_buffer_copy (buffer);
+  GST_BUFFER_PTS (copy) = running + capture_base - base;
+  GST_BUFFER_DTS (copy) = GST_CLOCK_TIME_NONE;
+  out = gst_sample_new (copy, gst_sample_get_caps (sample), NULL, NULL);
+  gst_buffer_unref (copy);
+  gst_app_src_push_sample (GST_APP_SRC (appsrc), out);
+}
+
+/* The capture's streaming thread. */
+static GstFlowReturn
+on_feed_sample (GstAppSink *sink, gpointer data)
+{
+  VchatdMedia *self = data;
+  SourceKind kind = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (sink), "vchatd-kind"));
+  g_autoptr (GstSample) sample = gst_app_sink_pull_sample (sink);
+  g_autoptr (GPtrArray) targets = g_ptr_array_new_with_free_func (gst_object_unref);
+  GstClockTime capture_base = gst_element_get_base_time (GST_ELEMENT (sink));
+  guint i;
+
+  if (!sample)
+    return GST_FLOW_OK;
+  g_mutex_lock (&self->lock);
+  for (i = 0; i < self->feeds->len; i++) {
+    Feed *feed = g_ptr_array_index (self->feeds, i);
+
+    if (feed->kind == kind)
+      g_ptr_array_add (targets, gst_object_ref (feed->appsrc));
+  }
+  g_mutex_unlock (&self->lock);
+  for (i = 0; i < targets->len; i++)
+    push_to_feed (g_ptr_array_index (targets, i), sample, capture_base);
+  return GST_FLOW_OK;
+}
+
+/* A capture's chain ends in an appsink its feeds are pushed from. */
+static gboolean
+add_feed_sink (VchatdMedia *self, SourceKind kind, GstElement *last, GError **error)
+{
+  GstAppSinkCallbacks callbacks = { .new_sample = on_feed_sample };
+  GstElement *sink = media_make_element ("appsink", NULL, error);
+
+  if (!sink)
+    return FALSE;
+  g_object_set (sink, "sync", FALSE, "async", FALSE, "max-buffers", 2, "drop", TRUE,
+                "enable-last-sample", FALSE, "qos", FALSE, NULL);
+  g_object_set_data (G_OBJECT (sink), "vchatd-kind", GUINT_TO_POINTER (kind));
+  gst_app_sink_set_callbacks (GST_APP_SINK (sink), &callbacks, self, NULL);
+  gst_bin_add (GST_BIN (self->pipeline), sink);
+  if (!gst_element_link (last, sink)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the %s capture to its feeds",
+                 media_source_kind_name (kind));
+    return FALSE;
+  }
+  gst_element_sync_state_with_parent (sink);
+  return TRUE;
+}
+
+/* A fed session's slot: an appsrc in front of @first, fed by the capture. */
+static gboolean
+build_feed (VchatdMedia *self, SourceKind kind, GstElement *first, GError **error)
+{
+  GstElement *appsrc = media_make_element ("appsrc", NULL, error);
+  Feed *feed;
+
+  if (!appsrc)
+    return FALSE;
+  /* Live, in time, and never blocking the capture: the oldest buffer goes
+   * when the session falls behind. */
+  g_object_set (appsrc, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE,
+                "block", FALSE, "max-buffers", (guint64) (kind == SOURCE_VIDEO ? 2 : 10),
+                "max-bytes", (guint64) 0, "max-time", (guint64) 0, NULL);
+  gst_util_set_object_arg (G_OBJECT (appsrc), "leaky-type", "downstream");
+  gst_bin_add (GST_BIN (self->pipeline), appsrc);
+  if (!gst_element_link (appsrc, first)) {
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "Cannot link the %s feed",
+                 media_source_kind_name (kind));
+    return FALSE;
+  }
+  gst_element_sync_state_with_parent (appsrc);
+  feed = g_new0 (Feed, 1);
+  feed->kind = kind;
+  feed->appsrc = gst_object_ref (appsrc);
+  feed->owner = self;
+  g_mutex_lock (&self->capture->lock);
+  g_ptr_array_add (self->capture->feeds, feed);
+  g_mutex_unlock (&self->capture->lock);
+  return TRUE;
+}
+
 /* Puts the slot's selector and fallback in front of @first (the converter
  * that starts the slot's chain). Downstream changes (a branch linked to the
  * video tee when an answerer's encoder starts, an output starting) send
@@ -112,6 +263,8 @@ media_build_slot (VchatdMedia *self, SourceKind kind, GstElement *first, GError 
   g_autoptr (GstPad) fallback_src = NULL;
   GstElement *selector, *fallback;
 
+  if (self->capture)
+    return build_feed (self, kind, first, error);
   if (!(selector = media_make_element ("input-selector", NULL, error)))
     return FALSE;
   /* Inputs that are not shown drop their buffers at once. */
@@ -531,7 +684,10 @@ media_build_video_source_chain (VchatdMedia *self, GError **error)
   if (!media_build_slot (self, SOURCE_VIDEO, chain[0], error))
     return FALSE;
 
-  if (self->node_name_prefix) {
+  if (self->role == VCHATD_MEDIA_ROLE_CAPTURE && !add_feed_sink (self, SOURCE_VIDEO, chain[4], error))
+    return FALSE;
+  /* A fed session's preview is its capture's. */
+  if (self->node_name_prefix && !self->capture) {
     GstElement *preview[2];
 
     self->preview_node = g_strdup_printf ("%s-preview", self->node_name_prefix);
@@ -550,4 +706,25 @@ media_build_video_source_chain (VchatdMedia *self, GError **error)
     self->preview_output = media_add_output (self, preview[0], preview[1], "preview-node");
   }
   return TRUE;
+}
+
+/* A capture's microphone: [slot] → audioconvert → audioresample → mono 48 kHz
+ * → its feeds (each fed session's audio sender takes it from there). */
+gboolean
+media_build_audio_capture (VchatdMedia *self, GError **error)
+{
+  static const char *const factories[] = { "audioconvert", "audioresample", "capsfilter" };
+  GstElement *chain[G_N_ELEMENTS (factories)];
+  g_autoptr (GstCaps) mono = gst_caps_from_string ("audio/x-raw,rate=48000,channels=1");
+
+  if (!media_make_elements (factories, chain, G_N_ELEMENTS (chain), error))
+    return FALSE;
+  g_object_set (chain[2], "caps", mono, NULL);
+  if (!media_add_and_link (self, chain, G_N_ELEMENTS (chain))) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                         "Cannot link the audio capture chain");
+    return FALSE;
+  }
+  return add_feed_sink (self, SOURCE_AUDIO, chain[2], error) &&
+         media_build_slot (self, SOURCE_AUDIO, chain[0], error);
 }

@@ -125,6 +125,7 @@ struct _VchatdMedia {
   GMainContext *context; /* the creating thread's: every signal is emitted there */
   VchatdMediaState state;
   VchatdPublisher *publisher; /* the call's; or NULL */
+  VchatdMedia *capture;       /* the call's, feeding this session; or NULL */
   char *preview_node;
   gboolean has_video;
   gboolean has_audio;
@@ -201,6 +202,7 @@ struct _VchatdMedia {
   gint stopping;                 /* written under lock, read atomically */
   GPtrArray *outputs;            /* lock: Output */
   GstWebRTCDataChannel *channel; /* lock */
+  GPtrArray *feeds;               /* lock: Feed, the sessions a capture feeds */
   GstCaps *pending_rung_caps;     /* lock: see on_rung_due() */
   gulong rung_probe;              /* lock */
   gint camera_disabled;          /* atomic */
@@ -263,6 +265,14 @@ struct _Device {
   gint start_failed;    /* atomic */
 };
 
+/* A session fed by a capture: the appsrc that stands in for one of its
+ * slots (see "Sending: a capture's feeds"). Owned by the capture's feeds. */
+typedef struct {
+  SourceKind kind;
+  GstElement *appsrc;  /* in the fed session's pipeline */
+  VchatdMedia *owner;  /* the fed session (not a reference: it removes its feeds) */
+} Feed;
+
 /* Runs on the session's main context (media_run_on_main()). */
 typedef void (*MainFunc) (VchatdMedia *self, gpointer data);
 /* Runs on GStreamer's thread pool with an element in locked state
@@ -302,6 +312,9 @@ G_GNUC_INTERNAL void media_device_failed (VchatdMedia *self, SourceKind kind, co
 G_GNUC_INTERNAL void media_attach_device (VchatdMedia *self, SourceKind kind);
 G_GNUC_INTERNAL gboolean media_on_watch (gpointer data);
 G_GNUC_INTERNAL gboolean media_build_video_source_chain (VchatdMedia *self, GError **error);
+G_GNUC_INTERNAL gboolean media_build_audio_capture (VchatdMedia *self, GError **error);
+G_GNUC_INTERNAL void media_feed_free (gpointer data);
+G_GNUC_INTERNAL void media_remove_feeds (VchatdMedia *capture, VchatdMedia *owner);
 
 /* vchatd-media-send.c */
 G_GNUC_INTERNAL void media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps);

@@ -12,6 +12,12 @@
  *             │                      (probe: frames, freezes)    └ queue ─ ... ─ RGB ─ appsink (thumbnails)
  *             └ queue ─ rtpopusdepay ─ opusdec ─ audioconvert ─ audioresample ─ speaker
  *
+ * A call's sessions do not open the devices themselves: the call's capture
+ * (a session of role CAPTURE, vchatd-media.h) holds the slots and the
+ * preview branch above, for the whole call, and ends in an appsink per
+ * slot; each connection attempt's session has an appsrc in each slot's
+ * place, fed from there (vchatd-media-capture.c, "a capture's feeds").
+ *
  * The parts, each in a file of its own (vchatd-media-private.h is what they
  * share): this file holds the session object, its state, and the start and
  * the teardown of the pipeline; vchatd-media-capture.c the camera and
@@ -654,6 +660,8 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
   self->has_audio = self->microphone_target || self->audio_source_description;
   if (config->publisher)
     self->publisher = g_object_ref (config->publisher);
+  if (config->capture && role != VCHATD_MEDIA_ROLE_CAPTURE)
+    self->capture = g_object_ref (config->capture);
   {
     /* max-bitrate is the video's ceiling; the audio comes on top. */
     VchatdRateControlConfig rc = { MIN_KBPS, START_KBPS,
@@ -693,11 +701,16 @@ build_pipeline (VchatdMedia *self, GError **error)
   g_signal_connect (self->pipeline, "deep-element-added", G_CALLBACK (media_on_deep_element_added),
                     self);
 
-  if (!media_peer_build (self, error))
-    return FALSE;
-
-  if (self->has_video && !media_build_video_source_chain (self, error))
-    return FALSE;
+  if (self->role == VCHATD_MEDIA_ROLE_CAPTURE) {
+    if ((self->has_video && !media_build_video_source_chain (self, error)) ||
+        (self->has_audio && !media_build_audio_capture (self, error)))
+      return FALSE;
+  } else {
+    if (!media_peer_build (self, error))
+      return FALSE;
+    if (self->has_video && !media_build_video_source_chain (self, error))
+      return FALSE;
+  }
   if (self->role == VCHATD_MEDIA_ROLE_OFFERER) {
     if (self->has_video ? !media_build_video_sender (self, NULL, VIDEO_PT, TWCC_ID, error)
                         : !media_add_recvonly_transceiver (self, SOURCE_VIDEO, error))
@@ -747,6 +760,19 @@ vchatd_media_start (VchatdMedia *self, GError **error)
     return FALSE;
   }
 
+  if (self->role == VCHATD_MEDIA_ROLE_CAPTURE) {
+    media_attach_device (self, SOURCE_VIDEO);
+    media_attach_device (self, SOURCE_AUDIO);
+    if (self->preview_output)
+      media_start_output (self, self->preview_output);
+    self->watch_source = g_timeout_source_new (WATCH_MS);
+    g_source_set_callback (self->watch_source, media_on_watch, self, NULL);
+    g_source_set_static_name (self->watch_source, "[vchatd-media] device watch");
+    g_source_attach (self->watch_source, self->context);
+    self->state = VCHATD_MEDIA_STATE_CONNECTED;
+    media_run_on_main (self, notify_state_main, NULL, NULL);
+    return TRUE;
+  }
   if (self->role == VCHATD_MEDIA_ROLE_OFFERER) {
     g_autoptr (GstWebRTCDataChannel) channel = NULL;
 
@@ -926,7 +952,10 @@ media_teardown (VchatdMedia *self)
   g_atomic_int_set (&self->stopping, TRUE);
   channel = g_steal_pointer (&self->channel);
   outputs = g_ptr_array_ref (self->outputs);
+  g_ptr_array_set_size (self->feeds, 0);
   g_mutex_unlock (&self->lock);
+  if (self->capture)
+    media_remove_feeds (self->capture, self);
 
   clear_source (&self->tick_source);
   clear_source (&self->control_source);
@@ -1197,6 +1226,8 @@ vchatd_media_finalize (GObject *object)
     gst_clear_object (&self->sources[kind].fallback_pad);
   }
   g_ptr_array_unref (self->outputs);
+  g_ptr_array_unref (self->feeds);
+  g_clear_object (&self->capture);
   gst_clear_object (&self->pipeline);
   g_ptr_array_unref (self->pending_senders);
   g_array_unref (self->pending_candidates);
@@ -1268,5 +1299,6 @@ vchatd_media_init (VchatdMedia *self)
   g_array_set_clear_func (self->pending_candidates, pending_candidate_clear);
   self->pending_local_candidates = g_ptr_array_new_with_free_func (g_free);
   self->outputs = g_ptr_array_new_with_free_func (media_output_free);
+  self->feeds = g_ptr_array_new_with_free_func (media_feed_free);
   gst_video_info_init (&self->black_info);
 }

@@ -6,6 +6,15 @@
  * peer's. A call that reconnects throws its media session away and makes a
  * new one (webrtcbin 1.22 cannot restart ICE).
  *
+ * What lives for the whole call lives outside the session: the remote video
+ * node (vchatd-publisher.h), and the capture. A capture is a session made
+ * with VCHATD_MEDIA_ROLE_CAPTURE: no webrtcbin, only the camera and
+ * microphone slots (devices, fallbacks, the stall watch, switching) and the
+ * preview node. A call makes one and hands it to each of its sessions
+ * (VchatdMediaConfig.capture), which then take their pictures and sound
+ * from it instead of opening the devices themselves: a reconnection keeps
+ * the camera open and the preview node up.
+ *
  * Every signal is emitted on the main context of the thread that created the
  * session, never from a GStreamer or libnice thread, and always from that
  * context's main loop, never from inside a call into this API (the one
@@ -26,6 +35,10 @@ G_BEGIN_DECLS
 typedef enum {
   VCHATD_MEDIA_ROLE_OFFERER,
   VCHATD_MEDIA_ROLE_ANSWERER,
+  /* The call's camera and microphone (see above): CONNECTED while it runs;
+   * FAILED (LOCAL) if its pipeline fails; "device-failed",
+   * "device-restored" for its devices and the preview node. */
+  VCHATD_MEDIA_ROLE_CAPTURE,
 } VchatdMediaRole;
 
 typedef enum {
@@ -55,6 +68,8 @@ typedef enum {
   VCHATD_MEDIA_FAILURE_PEER,      /* webrtcbin refused the peer's session description */
   VCHATD_MEDIA_FAILURE_LOCAL,     /* our own media could not go on (webrtcbin, GStreamer) */
 } VchatdMediaFailure;
+
+typedef struct _VchatdMedia VchatdMedia;
 
 typedef struct {
   /* Video: a PipeWire node (pipewiresrc target-object: node.name or
@@ -93,6 +108,11 @@ typedef struct {
    * which outlives the session (a reconnecting call keeps it); NULL: none
    * (tests read frames through the "remote-video-frame" signal instead). */
   VchatdPublisher *publisher;
+  /* The call's capture (a started VCHATD_MEDIA_ROLE_CAPTURE session): this
+   * session's camera and microphone are fed from it, and it has no devices
+   * or preview node of its own (mute and the speaker stay its own). NULL:
+   * the session opens its devices itself. */
+  VchatdMedia *capture;
   /* Seconds without inbound media (after it started) before FAILED. */
   guint watchdog_seconds; /* 0: default (5) */
 } VchatdMediaConfig;

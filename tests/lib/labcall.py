@@ -263,7 +263,7 @@ class RemoteVideo:
     def _run(self):
         while not self._stop.is_set():
             try:
-                node = self.daemon.call_prop(self.path, "RemoteVideoNode")
+                node = self.daemon.call_prop(self.path, self.prop)
             except Exception:
                 node = None
             if node:
@@ -408,16 +408,17 @@ def longest_gap(times, t0, t1):
 
 
 class FollowedVideo:
-    """A vchatd call's remote video node read as a viewer would across a
-    reconnection: the call's RemoteVideoNode is polled every 0.1 s; when it
-    goes (a new connection) and comes back (same name, with the first
-    picture), it is read again. frames() is every frame seen, [(time,
+    """A vchatd call's remote video node (or another of its nodes: `prop`
+    PreviewNode) read as a viewer would across a reconnection: the call's
+    property is polled every 0.1 s; when the node goes and comes back
+    (same name), it is read again. frames() is every frame seen, [(time,
     colour)], over all the readers."""
 
-    def __init__(self, pw, daemon, path):
+    def __init__(self, pw, daemon, path, prop="RemoteVideoNode"):
         self.pw = pw
         self.daemon = daemon
         self.path = path
+        self.prop = prop
         self.rebuilt = 0          # how often the node went and came back
         self.vanished = 0         # polls that found no node after one was seen
         self._old = []            # frames of the readers before the current one
@@ -431,7 +432,7 @@ class FollowedVideo:
         gone = False
         while not self._stop.is_set():
             try:
-                node = self.daemon.call_prop(self.path, "RemoteVideoNode")
+                node = self.daemon.call_prop(self.path, self.prop)
             except Exception:
                 node = ""
             if not node:

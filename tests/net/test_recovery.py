@@ -27,6 +27,7 @@ import pytest
 
 from chromium import CHROMIUM
 from labcall import COLORS, BrowserPeer, CallStates, FollowedVideo, RemoteVideo, picture_back
+from callenv import close_to
 
 ENDS = ("a", "b")
 PEER = {"a": "b", "b": "a"}
@@ -128,10 +129,12 @@ def cut_mid_call(lab, world, seconds, timeout):
     before = wait_colours(world, d, path, time.monotonic(), 20)
     assert None not in before.values(), f"no picture before the cut: {before}"
     videos = {e: FollowedVideo(world.pw, d[e], path[e]) for e in ENDS}
+    previews = {e: FollowedVideo(world.pw, d[e], path[e], prop="PreviewNode") for e in ENDS}
     states = {e: CallStates(d[e], path[e]) for e in ENDS}
     try:
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not all(v.frames() for v in videos.values()):
+        while time.monotonic() < deadline and not all(
+                v.frames() for v in list(videos.values()) + list(previews.values())):
             time.sleep(0.1)
         cut = time.monotonic()
         lab.cut("a")
@@ -147,9 +150,25 @@ def cut_mid_call(lab, world, seconds, timeout):
                     back[e] = t - restored
             time.sleep(0.1)
     finally:
-        for s in list(states.values()) + list(videos.values()):
+        for s in list(states.values()) + list(videos.values()) + list(previews.values()):
             s.stop()
+    for e in ENDS:
+        assert_capture_kept(e, previews[e], cut)
     return d, path, states, cut, back, videos
+
+
+def assert_capture_kept(e, preview, since):
+    """The camera stayed open through the fault (the capture lives for the
+    call): the preview node, read by one viewer from before the cut, never
+    went away, and its own colour kept coming with no gap over a second."""
+    assert preview.vanished == 0 and preview.rebuilt == 0, \
+        f"{e.upper()}: the preview node went away during the fault " \
+        f"({preview.vanished} polls without it, read again {preview.rebuilt} times)"
+    times = [t for t, colour in preview.frames() if t >= since and close_to(colour, COLORS[e])]
+    assert times, f"{e.upper()}: the preview showed nothing of its camera after the cut"
+    gap = max(b - a for a, b in zip([since] + times, times))
+    print(f"{e.upper()}: preview through the fault: {len(times)} frames, longest gap {gap:.2f} s")
+    assert gap <= 1.0, f"{e.upper()}: the preview stopped for {gap:.1f} s during the fault"
 
 
 def assert_node_kept(e, video):
