@@ -263,7 +263,7 @@ class RemoteVideo:
     def _run(self):
         while not self._stop.is_set():
             try:
-                node = self.daemon.call_prop(self.path, self.prop)
+                node = self.daemon.call_prop(self.path, "RemoteVideoNode")
             except Exception:
                 node = None
             if node:
