@@ -318,12 +318,37 @@ vchat_display_text_validate (const char *text, const char *what, GError **error)
   return TRUE;
 }
 
-/* A string clients show to people. */
+/* A string clients show to people, from a client: refused unless plain. */
 static gboolean
 check_text_node (JsonNode *node, const char *what, gint64 min, gint64 max, GError **error)
 {
   return check_string_node (node, what, min, max, error) &&
          vchat_display_text_validate (json_node_get_string (node), what, error);
+}
+
+/* The same from a server (a peer's name, client or interests, which a
+ * server that checks nothing could pass on): what may not be shown becomes
+ * U+FFFD, so the message, and the call it starts, still goes through. */
+static gboolean
+clean_text_node (JsonNode *node, const char *what, gint64 min, gint64 max, GError **error)
+{
+  const char *text;
+  GString *clean;
+
+  if (!check_string_node (node, what, min, max, error))
+    return FALSE;
+  text = json_node_get_string (node);
+  if (vchat_display_text_validate (text, what, NULL))
+    return TRUE;
+  clean = g_string_sized_new (strlen (text) + 8);
+  for (const char *p = text; *p; p = g_utf8_next_char (p)) {
+    gunichar c = g_utf8_get_char (p);
+
+    g_string_append_unichar (clean, vchat_display_char_ok (c) ? c : 0xfffd);
+  }
+  json_node_set_string (node, clean->str);
+  g_string_free (clean, TRUE);
+  return TRUE;
 }
 
 static gboolean
@@ -376,16 +401,19 @@ check_member (JsonObject *obj, const char *parent, const char *name, gboolean re
   return check (node, what, min, max, error);
 }
 
+/* @from_server: display strings are cleaned rather than refused (see
+ * clean_text_node()). */
 static gboolean
-check_field (JsonNode *node, const Field *f, GError **error)
+check_field (JsonNode *node, const Field *f, gboolean from_server, GError **error)
 {
+  gboolean (*check_text) (JsonNode *, const char *, gint64, gint64, GError **) =
+    from_server ? clean_text_node : check_text_node;
   JsonObject *obj;
   JsonArray *arr;
 
   switch (f->kind) {
   case F_STRING:
-    return (f->display ? check_text_node : check_string_node) (node, f->name, f->min, f->max,
-                                                               error);
+    return (f->display ? check_text : check_string_node) (node, f->name, f->min, f->max, error);
 
   case F_INT:
     return check_int_node (node, f->name, f->min, f->max, error);
@@ -424,8 +452,8 @@ check_field (JsonNode *node, const Field *f, GError **error)
     }
     for (guint i = 0; i < json_array_get_length (arr); i++) {
       g_autofree char *what = g_strdup_printf ("%s[%u]", f->name, i);
-      if (!(f->display ? check_text_node : check_string_node) (json_array_get_element (arr, i),
-                                                               what, f->min, f->max, error))
+      if (!(f->display ? check_text : check_string_node) (json_array_get_element (arr, i), what,
+                                                          f->min, f->max, error))
         return FALSE;
     }
     return TRUE;
@@ -452,8 +480,8 @@ check_field (JsonNode *node, const Field *f, GError **error)
   case F_PEER:
     if (!(obj = check_object_node (node, f->name, error)))
       return FALSE;
-    return check_member (obj, "peer", "client", TRUE, check_text_node, 1, 64, error) &&
-           check_member (obj, "peer", "name", FALSE, check_text_node, 0, 64, error);
+    return check_member (obj, "peer", "client", TRUE, check_text, 1, 64, error) &&
+           check_member (obj, "peer", "name", FALSE, check_text, 0, 64, error);
 
   case F_SERVERS:
     if (!JSON_NODE_HOLDS_ARRAY (node)) {
@@ -479,7 +507,7 @@ check_field (JsonNode *node, const Field *f, GError **error)
                      "An entry of “%s” has no “urls”.", f->name);
         return FALSE;
       }
-      if (!check_field (urls_node, &urls, error) ||
+      if (!check_field (urls_node, &urls, FALSE, error) ||
           !check_member (obj, "ice_servers", "username", FALSE, check_string_node, 0, 512, error) ||
           !check_member (obj, "ice_servers", "credential", FALSE, check_string_node, 0, 512, error))
         return FALSE;
@@ -545,7 +573,9 @@ vchat_msg_parse (const char *data, gsize len, gsize max_frame, VchatMsgOrigin or
     return NULL;
   }
 
-  parser = json_parser_new_immutable ();
+  /* A server's messages may have their display strings cleaned in place
+   * (clean_text_node()). */
+  parser = origin == VCHAT_MSG_FROM_SERVER ? json_parser_new () : json_parser_new_immutable ();
   if (!json_parser_load_from_data (parser, data, len, &local_error)) {
     const char *detail = local_error->message;
     /* json-glib names the input "<data>"; the position is what helps. */
@@ -601,7 +631,7 @@ vchat_msg_parse (const char *data, gsize len, gsize max_frame, VchatMsgOrigin or
       }
       continue;
     }
-    if (!check_field (node, f, error))
+    if (!check_field (node, f, origin == VCHAT_MSG_FROM_SERVER, error))
       return NULL;
   }
 

@@ -565,7 +565,7 @@
       inviter,
       role: msg.role,
       peer: msg.peer || {},
-      commonInterests: Array.isArray(msg.common_interests) ? msg.common_interests : [],
+      commonInterests: Array.isArray(msg.common_interests) ? msg.common_interests.map(plainText) : [],
       // Lets a restarted server pair this call again (see onWelcome).
       secret: typeof msg.secret === 'string' ? msg.secret : null,
     };
@@ -1134,8 +1134,17 @@
     render();
   }
 
+  // What may not be shown in a name (docs/protocol.md, "Text shown to
+  // people"): controls, bidirectional formatting, line separators. The
+  // server refuses them; from a server that does not, they become U+FFFD.
+  const NOT_SHOWN = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+
+  function plainText(s) {
+    return String(s).replace(NOT_SHOWN, '\ufffd');
+  }
+
   function peerName(peer, fallback) {
-    if (peer && typeof peer.name === 'string' && peer.name.trim()) return peer.name.trim();
+    if (peer && typeof peer.name === 'string' && peer.name.trim()) return plainText(peer.name.trim());
     return fallback || 'your partner';
   }
 
