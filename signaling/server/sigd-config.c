@@ -354,12 +354,44 @@ validate (SigdConfig *c, GError **error)
          check_range_d (c->report_refuse_time, 0, "report-refuse-time", error);
 }
 
+/* GOption does not free a string (or string list) option's previous value
+ * when the command line sets it again: one the key file set would leak. */
+static gpointer *
+snapshot_strings (const GOptionEntry *entries)
+{
+  guint n = 0;
+  gpointer *values;
+
+  while (entries[n].long_name)
+    n++;
+  values = g_new0 (gpointer, n + 1);
+  for (guint i = 0; i < n; i++)
+    if (entries[i].arg == G_OPTION_ARG_STRING || entries[i].arg == G_OPTION_ARG_FILENAME ||
+        entries[i].arg == G_OPTION_ARG_STRING_ARRAY)
+      values[i] = *(gpointer *) entries[i].arg_data;
+  return values;
+}
+
+static void
+free_replaced_strings (const GOptionEntry *entries, gpointer *snapshot)
+{
+  for (guint i = 0; entries[i].long_name; i++) {
+    if (!snapshot[i] || *(gpointer *) entries[i].arg_data == snapshot[i])
+      continue;
+    if (entries[i].arg == G_OPTION_ARG_STRING_ARRAY)
+      g_strfreev (snapshot[i]);
+    else
+      g_free (snapshot[i]);
+  }
+}
+
 gboolean
 sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
 {
   g_autofree GOptionEntry *entries = NULL;
   g_autoptr (GOptionContext) ctx = NULL;
   g_autofree char *config_file = NULL;
+  g_autofree gpointer *snapshot = NULL;
 
   config_defaults (c);
   entries = option_entries (c);
@@ -412,8 +444,10 @@ sigd_config_load (SigdConfig *c, int *argc, char ***argv, GError **error)
     "\n"
     "Exit status: 0 after SIGINT or SIGTERM, 1 on a startup error, 2 on bad options.");
   g_option_context_add_main_entries (ctx, entries, NULL);
+  snapshot = snapshot_strings (entries);
   if (!g_option_context_parse (ctx, argc, argv, error))
     return FALSE;
+  free_replaced_strings (entries, snapshot);
   if (*argc > 1) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument “%s”",
                  (*argv)[1]);
