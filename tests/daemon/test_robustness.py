@@ -234,6 +234,49 @@ def test_a_stranger_cannot_aim_ice_at_local_services(server, plain_daemons, how)
             s.close()
 
 
+def test_a_peer_that_never_answers_ends_the_call_for_both(server, tmp_path):
+    """A stranger who is matched and then never answers the offer (a broken
+    client, or one whose network died at that moment) does not leave the
+    call `connecting` for ever: once reconnect-timeout has passed without
+    media, vchatd ends it with reason `network`, says so in its log, and
+    the peer's session is told (`peer_left`); the user can search again at
+    once."""
+    d = Vchatd(str(tmp_path / "waits"), server.ws_url, start=False,
+               args=["--no-pipewire-nodes", "--video-source", "videotestsrc is-live=true",
+                     "--audio-source", "audiotestsrc is-live=true wave=silence"])
+    d.write_settings({"reconnect-timeout": GLib.Variant("u", 8)})
+    d.start()
+    silent = Client(server, name="Silent", client="broken/1")
+    try:
+        path = d.manager("StartRandom", "(a{sv})", {})
+        silent.send({"type": "queue"})
+        silent.expect("queued")
+        m = silent.expect("matched")
+        assert silent.expect("signal", timeout=15)["sdp"]["type"] == "offer"
+        d.wait_call_state(path, "connecting", 10)
+        started = time.monotonic()
+        d.wait_call_state(path, "ended", 20)
+        took = time.monotonic() - started
+        print(f"a call whose peer never answered ended after {took:.1f} s")
+        assert d.call_prop(path, "EndReason") == "network"
+        assert "could not be restored" in d.log
+        # The candidates and restarts it sent meanwhile, then its leaving.
+        deadline = time.monotonic() + 10
+        left = None
+        while left is None and time.monotonic() < deadline:
+            msg = silent.recv(10)
+            if msg.get("type") == "peer_left":
+                left = msg
+            else:
+                assert msg.get("type") == "signal", msg
+        assert left and left["call"] == m["call"], left
+        again = d.manager("StartRandom", "(a{sv})", {})
+        assert d.call_prop(again, "State") in ("searching", "connecting"), d.call_props(again)
+    finally:
+        silent.close()
+        d.stop()
+
+
 def test_offline_server_is_a_clear_error(tmp_path):
     # Port 9 (discard) on loopback: nothing listens there.
     d = Vchatd(str(tmp_path / "off"), "ws://127.0.0.1:9/ws", wait_online=False,
