@@ -777,8 +777,11 @@ vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const 
     g_autoptr (GstWebRTCSessionDescription) offer = NULL;
 
     g_object_get (self->webrtc, "local-description", &offer, NULL);
-    if (!vchatd_sdp_check_answer (offer ? offer->sdp : NULL, msg, error))
+    if (!vchatd_sdp_check_answer (offer ? offer->sdp : NULL, msg, error) ||
+        !vchatd_sdp_check_nothing_rejected (offer ? offer->sdp : NULL, msg, error))
       return FALSE;
+  } else if (!vchatd_sdp_check_codecs (msg, error)) {
+    return FALSE;
   }
   self->remote_media_count = gst_sdp_message_medias_len (msg);
 

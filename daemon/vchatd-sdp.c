@@ -279,6 +279,88 @@ vchatd_sdp_find_twcc_id (const GstSDPMedia *media)
   return 0;
 }
 
+/* "VP8, VP9, H264" (each once, in order) for @media's rtpmap lines. */
+static char *
+media_codecs (const GstSDPMedia *media)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < gst_sdp_media_attributes_len (media); i++) {
+    const GstSDPAttribute *a = gst_sdp_media_get_attribute (media, i);
+    const char *slash, *space;
+    g_autofree char *name = NULL;
+    gboolean seen = FALSE;
+
+    if (g_strcmp0 (a->key, "rtpmap") != 0 || !a->value || !(space = strchr (a->value, ' ')))
+      continue;
+    slash = strchr (space, '/');
+    name = g_ascii_strup (space + 1, slash ? slash - space - 1 : -1);
+    if (!*name || g_str_equal (name, "RTX") || g_str_equal (name, "RED") ||
+        g_str_equal (name, "ULPFEC") || g_str_equal (name, "FLEXFEC-03") ||
+        g_str_equal (name, "TELEPHONE-EVENT") || g_str_equal (name, "CN"))
+      continue;
+    for (guint j = 0; j < names->len && !seen; j++)
+      seen = g_str_equal (names->pdata[j], name);
+    if (!seen && names->len < 8)
+      g_ptr_array_add (names, g_steal_pointer (&name));
+  }
+  g_ptr_array_add (names, NULL);
+  return names->len > 1 ? g_strjoinv (", ", (char **) names->pdata) : g_strdup ("none");
+}
+
+gboolean
+vchatd_sdp_check_codecs (const GstSDPMessage *offer, GError **error)
+{
+  for (guint i = 0; i < gst_sdp_message_medias_len (offer); i++) {
+    const GstSDPMedia *media = gst_sdp_message_get_media (offer, i);
+    const char *kind = gst_sdp_media_get_media (media);
+    const char *need;
+
+    if (gst_sdp_media_get_port (media) == 0)
+      continue;
+    if (g_strcmp0 (kind, "video") == 0)
+      need = "VP8";
+    else if (g_strcmp0 (kind, "audio") == 0)
+      need = "OPUS";
+    else
+      continue;
+    if (vchatd_sdp_find_payload_type (media, need) == G_MAXUINT) {
+      g_autofree char *offered = media_codecs (media);
+
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The peer's %s (media %u) is %s, and vchat needs %s: this peer cannot have a "
+                   "call with vchat",
+                   kind, i, offered, g_str_equal (need, "OPUS") ? "Opus" : need);
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
+gboolean
+vchatd_sdp_check_nothing_rejected (const GstSDPMessage *offer, const GstSDPMessage *answer,
+                                   GError **error)
+{
+  for (guint i = 0; offer && i < gst_sdp_message_medias_len (offer) &&
+                    i < gst_sdp_message_medias_len (answer);
+       i++) {
+    const GstSDPMedia *ours = gst_sdp_message_get_media (offer, i);
+    const GstSDPMedia *theirs = gst_sdp_message_get_media (answer, i);
+
+    if (gst_sdp_media_get_port (ours) != 0 && gst_sdp_media_get_port (theirs) == 0) {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The peer rejected our %s (media %u): it cannot take %s, so this peer cannot "
+                   "have a call with vchat",
+                   gst_sdp_media_get_media (theirs), i,
+                   g_strcmp0 (gst_sdp_media_get_media (ours), "video") == 0  ? "VP8 video"
+                   : g_strcmp0 (gst_sdp_media_get_media (ours), "audio") == 0 ? "Opus audio"
+                                                                             : "a data channel");
+      return FALSE;
+    }
+  }
+  return TRUE;
+}
+
 static void
 sdp_candidate_clear (gpointer data)
 {

@@ -34,6 +34,16 @@ guint vchatd_sdp_find_payload_type (const GstSDPMedia *media, const char *encodi
 /* The extmap id (1–255) of transport-wide congestion control in @media,
  * or 0. */
 guint vchatd_sdp_find_twcc_id (const GstSDPMedia *media);
+/* The peer's offer can be answered with vchat's codecs: each audio section
+ * that is not rejected (port 0) offers Opus, each video section VP8. An
+ * H.264-only peer fails here, at once, with a message naming what it
+ * offers, rather than with a call that shows no picture. */
+gboolean vchatd_sdp_check_codecs (const GstSDPMessage *offer, GError **error);
+/* The peer's @answer to our @offer did not reject (port 0) a media section
+ * we offered: an answerer that cannot take VP8 or Opus rejects it, and
+ * webrtcbin 1.22 then never starts ICE. */
+gboolean vchatd_sdp_check_nothing_rejected (const GstSDPMessage *offer,
+                                            const GstSDPMessage *answer, GError **error);
 /* A trickled candidate line ("candidate:…" or "a=candidate:…"). FALSE with
  * @error when malformed; TRUE with *@skip when well-formed but not for us
  * (a host name or mDNS name: libnice 0.1.21 cannot resolve those). */

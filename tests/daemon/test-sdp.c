@@ -557,6 +557,45 @@ test_firefox_offer (void)
   g_assert_nonnull (strstr (error->message, "2 media sections for our 3"));
 }
 
+/* An offer vchat cannot answer with its codecs is refused at once, with
+ * what the peer offers; an answer that rejects what we offered too. */
+static void
+test_codecs (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GstSDPMessage) chromium = vchatd_sdp_parse_remote (OFFER, NULL);
+  g_autoptr (GstSDPMessage) firefox = vchatd_sdp_parse_remote (FIREFOX_OFFER, NULL);
+  g_autofree char *h264_text = replace (OFFER, "VP8/90000", "H264/90000");
+  g_autoptr (GstSDPMessage) h264 = vchatd_sdp_parse_remote (h264_text, &error);
+  g_autofree char *no_opus_text = replace (OFFER, "opus/48000/2", "PCMU/8000");
+  g_autoptr (GstSDPMessage) no_opus = vchatd_sdp_parse_remote (no_opus_text, &error);
+  g_autofree char *rejected_text = replace (OFFER, "m=video 9 ", "m=video 0 ");
+  g_autoptr (GstSDPMessage) rejected = vchatd_sdp_parse_remote (rejected_text, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (vchatd_sdp_check_codecs (chromium, &error));
+  g_assert_true (vchatd_sdp_check_codecs (firefox, &error));
+  g_assert_no_error (error);
+
+  g_assert_false (vchatd_sdp_check_codecs (h264, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_cmpstr (error->message, ==,
+                   "The peer's video (media 1) is H264, and vchat needs VP8: this peer cannot "
+                   "have a call with vchat");
+  g_clear_error (&error);
+  g_assert_false (vchatd_sdp_check_codecs (no_opus, &error));
+  g_assert_nonnull (strstr (error->message, "audio (media 0) is PCMU, and vchat needs Opus"));
+  g_clear_error (&error);
+  /* A rejected section needs nothing. */
+  g_assert_true (vchatd_sdp_check_codecs (rejected, &error));
+
+  g_assert_true (vchatd_sdp_check_nothing_rejected (chromium, chromium, &error));
+  g_assert_false (vchatd_sdp_check_nothing_rejected (chromium, rejected, &error));
+  g_assert_cmpstr (error->message, ==,
+                   "The peer rejected our video (media 1): it cannot take VP8 video, so this "
+                   "peer cannot have a call with vchat");
+}
+
 /* A description's own candidates are taken out, to be trickled (and
  * checked) one by one: a Firefox offer read after gathering has 20. */
 static void
@@ -716,5 +755,6 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/firefox-offer", test_firefox_offer);
   g_test_add_func ("/sdp/firefox-candidates", test_firefox_candidates);
   g_test_add_func ("/sdp/take-candidates", test_take_candidates);
+  g_test_add_func ("/sdp/codecs", test_codecs);
   return g_test_run ();
 }

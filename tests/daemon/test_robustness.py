@@ -158,6 +158,37 @@ def answer_for(offer):
     return "\r\n".join(out)
 
 
+def test_a_peer_that_cannot_take_vp8_is_a_clear_error_at_once(server, plain_daemons):
+    """A peer that rejects our video (an H.264-only answerer) makes webrtcbin
+    1.22 move the bundle and never start ICE: both sides used to stay
+    `connecting`. vchatd now ends the call at once as `error`, its log
+    says why, and the peer is told."""
+    a = plain_daemons("red")
+    peer = Client(server, name="H264", client="h264only/1")
+    try:
+        path = a.manager("StartRandom", "(a{sv})", {})
+        peer.send({"type": "queue"})
+        peer.expect("queued")
+        m = peer.expect("matched")
+        assert m["role"] == "answerer"  # the daemon offers
+        offer = peer.expect("signal", timeout=15)["sdp"]["sdp"]
+        answer = answer_for(offer).replace("m=video 9 ", "m=video 0 ")
+        assert "m=video 0 " in answer
+        sent = time.monotonic()
+        peer.send({"type": "signal", "call": m["call"], "sdp": {"type": "answer", "sdp": answer}})
+        a.wait_call_state(path, "ended", 10)
+        print(f"ended {time.monotonic() - sent:.2f} s after the answer")
+        assert a.call_prop(path, "EndReason") == "error"
+        assert "rejected our video (media 0): it cannot take VP8 video" in a.log, a.log[-2000:]
+        while True:
+            msg = peer.recv(10)
+            if msg.get("type") == "peer_left":
+                break
+            assert msg.get("type") == "signal", msg
+    finally:
+        peer.close()
+
+
 @pytest.mark.parametrize("how", ["trickled", "in the answer"])
 def test_a_stranger_cannot_aim_ice_at_local_services(server, plain_daemons, how):
     """A random stranger's candidates may point vchatd's connectivity checks
