@@ -295,6 +295,7 @@ on_local_candidate (VchatdMedia *media, guint mline, const char *candidate, Vcha
 {
   g_autoptr (JsonObject) msg = NULL;
   g_autofree char *shown = NULL;
+  g_autofree char *mid = NULL;
   JsonObject *ice;
   gboolean share = self->kind == VCHATD_CALL_KIND_RANDOM
                      ? self->media_settings->private_addresses_random
@@ -316,6 +317,10 @@ on_local_candidate (VchatdMedia *media, guint mline, const char *candidate, Vcha
   json_object_set_int_member (msg, "attempt", self->attempt);
   json_object_set_string_member (ice, "candidate", candidate);
   json_object_set_int_member (ice, "sdpMLineIndex", mline);
+  /* Peers that match candidates by mid (aiortc) need it too. */
+  mid = vchatd_media_get_mid (media, mline);
+  if (mid && strlen (mid) <= 32)
+    json_object_set_string_member (ice, "sdpMid", mid);
   json_object_set_object_member (msg, "ice", ice);
   vchatd_signaling_send (self->signaling, msg, NULL);
 }

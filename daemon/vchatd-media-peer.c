@@ -741,6 +741,25 @@ check_running (VchatdMedia *self, GError **error)
   return FALSE;
 }
 
+/* The mid of our media section @mline, from our description; NULL before
+ * it was made or for an index it does not have. */
+char *
+vchatd_media_get_mid (VchatdMedia *self, guint mline)
+{
+  g_autoptr (GstWebRTCSessionDescription) local = NULL;
+  const GstSDPMedia *media;
+
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), NULL);
+
+  if (!self->webrtc)
+    return NULL;
+  g_object_get (self->webrtc, "local-description", &local, NULL);
+  if (!local || mline >= gst_sdp_message_medias_len (local->sdp))
+    return NULL;
+  media = gst_sdp_message_get_media (local->sdp, mline);
+  return g_strdup (gst_sdp_media_get_attribute_val (media, "mid"));
+}
+
 gboolean
 vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const char *sdp,
                                      GError **error)

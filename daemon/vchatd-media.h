@@ -144,6 +144,8 @@ gboolean vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index
                                             const char *candidate, GError **error);
 /* Fails with G_IO_ERROR_NOT_CONNECTED until the data channel is open. */
 gboolean vchatd_media_send_message (VchatdMedia *self, const char *text, GError **error);
+/* The mid of our media section @mline (for a candidate's sdpMid), or NULL. */
+char *vchatd_media_get_mid (VchatdMedia *self, guint mline);
 void vchatd_media_set_muted (VchatdMedia *self, gboolean muted);
 void vchatd_media_set_camera_enabled (VchatdMedia *self, gboolean enabled);
 void vchatd_media_set_max_bitrate (VchatdMedia *self, guint kbps);

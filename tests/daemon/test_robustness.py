@@ -283,7 +283,10 @@ def test_a_peer_that_never_answers_ends_the_call_for_both(server, tmp_path):
         silent.send({"type": "queue"})
         silent.expect("queued")
         m = silent.expect("matched")
-        assert silent.expect("signal", timeout=15)["sdp"]["type"] == "offer"
+        offer = silent.expect("signal", timeout=15)["sdp"]
+        assert offer["type"] == "offer"
+        mids = [line[len("a=mid:"):] for line in offer["sdp"].split("\r\n")
+                if line.startswith("a=mid:")]
         d.wait_call_state(path, "connecting", 10)
         started = time.monotonic()
         d.wait_call_state(path, "ended", 20)
@@ -292,15 +295,23 @@ def test_a_peer_that_never_answers_ends_the_call_for_both(server, tmp_path):
         assert d.call_prop(path, "EndReason") == "network"
         assert "could not be restored" in d.log
         # The candidates and restarts it sent meanwhile, then its leaving.
+        # Each candidate names its media section by index and by mid (peers
+        # such as aiortc match them by mid only).
         deadline = time.monotonic() + 10
         left = None
+        candidates = []
         while left is None and time.monotonic() < deadline:
             msg = silent.recv(10)
             if msg.get("type") == "peer_left":
                 left = msg
             else:
                 assert msg.get("type") == "signal", msg
+                if "ice" in msg and msg.get("attempt", 0) == 0 and msg["ice"]["candidate"]:
+                    candidates.append(msg["ice"])
         assert left and left["call"] == m["call"], left
+        assert candidates, "vchatd sent no candidate"
+        for ice in candidates:
+            assert ice.get("sdpMid") == mids[ice["sdpMLineIndex"]], (ice, mids)
         again = d.manager("StartRandom", "(a{sv})", {})
         assert d.call_prop(again, "State") in ("searching", "connecting"), d.call_props(again)
     finally:
