@@ -119,6 +119,21 @@ check_media (const GstSDPMessage *msg, const GstSDPMedia *media, guint index, GE
 #undef FAIL
 }
 
+/* @media's @key (ice-ufrag, ice-pwd) becomes @first's. */
+static void
+use_credentials_of (const GstSDPMessage *msg, GstSDPMedia *media, const GstSDPMedia *first,
+                    const char *key)
+{
+  const char *want = media_or_session_attribute (msg, first, key);
+
+  if (g_strcmp0 (media_or_session_attribute (msg, media, key), want) == 0)
+    return;
+  for (guint i = gst_sdp_media_attributes_len (media); i > 0; i--)
+    if (g_strcmp0 (gst_sdp_media_get_attribute (media, i - 1)->key, key) == 0)
+      gst_sdp_media_remove_attribute (media, i - 1);
+  gst_sdp_media_add_attribute (media, key, want);
+}
+
 GstSDPMessage *
 vchatd_sdp_parse_remote (const char *text, GError **error)
 {
@@ -151,9 +166,11 @@ vchatd_sdp_parse_remote (const char *text, GError **error)
   for (i = 0; i < n; i++)
     if (!check_media (msg, gst_sdp_message_get_media (msg, i), i, error))
       return NULL;
-  /* A BUNDLE group must name media that exist, and media bundled on one
-   * transport share its ICE credentials (webrtcbin refuses them otherwise,
-   * later and on its own thread). */
+  /* A BUNDLE group must name media that exist. Media bundled on one
+   * transport use its ICE credentials; a peer may still write others in
+   * each section (aiortc does: RFC 8843 lets them be ignored), which
+   * webrtcbin 1.22 refuses ("media 1 has different ice-ufrag values in
+   * bundle"), so they are made the first one's. */
   for (i = 0; i < gst_sdp_message_attributes_len (msg); i++) {
     const GstSDPAttribute *attr = gst_sdp_message_get_attribute (msg, i);
     const GstSDPMedia *first = NULL;
@@ -180,15 +197,9 @@ vchatd_sdp_parse_remote (const char *text, GError **error)
       }
       if (!first) {
         first = media;
-      } else if (g_strcmp0 (media_or_session_attribute (msg, media, "ice-ufrag"),
-                            media_or_session_attribute (msg, first, "ice-ufrag")) != 0 ||
-                 g_strcmp0 (media_or_session_attribute (msg, media, "ice-pwd"),
-                            media_or_session_attribute (msg, first, "ice-pwd")) != 0) {
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     "The peer's session description bundles media “%s” with other ICE "
-                     "credentials",
-                     mids[j]);
-        return NULL;
+      } else {
+        use_credentials_of (msg, (GstSDPMedia *) media, first, "ice-ufrag");
+        use_credentials_of (msg, (GstSDPMedia *) media, first, "ice-pwd");
       }
     }
   }

@@ -22,7 +22,9 @@ G_BEGIN_DECLS
  * 1 to VCHATD_SDP_MAX_MEDIA media, each audio/video over UDP/TLS/RTP/SAVPF
  * with numeric payload types, well-formed rtpmap and extmap lines, or an
  * SCTP application; a mid, ICE credentials and a DTLS fingerprint for each;
- * BUNDLE groups that name existing media sharing one set of credentials. */
+ * BUNDLE groups that name existing media. Bundled media are given the ICE
+ * credentials of the group's first (webrtcbin 1.22 refuses others, which
+ * RFC 8843 allows a peer to write). */
 GstSDPMessage *vchatd_sdp_parse_remote (const char *text, GError **error);
 /* The peer's answer answers @offer (ours, or NULL if none was made): the
  * same media, in the same order. */
