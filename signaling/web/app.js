@@ -59,6 +59,23 @@
  *   restart()                throw the call's peer connection away and start a
  *                            new attempt, as when the page sees the path
  *                            broken (for tests); -> true if there was a call
+ *   setMuted(bool), setCamera(bool)  microphone muted / camera on (the local
+ *                            track is disabled: silence / black frames)
+ *   report(reason)           `report` the current call, then Next (Stop for
+ *                            an invite call)
+ *   block()                  remember the peer (web peers: the id they send
+ *                            on the control channel; others: their name) and
+ *                            move on; a blocked peer met again is skipped
+ *   muted, cameraOn          our own microphone / camera state
+ *   peerMedia                { muted, camera } as a web peer last told us
+ *   peerTyping               true while "is typing…" shows
+ *
+ * Control channel: between two web clients (the peer's `client` starts with
+ * "web/") the offerer opens a second data channel, "ctl", next to "chat".
+ * It carries JSON objects: {"type":"hello","id","name"?},
+ * {"type":"state","muted","camera"}, {"type":"typing"}. The "chat" channel
+ * keeps carrying plain text only, as vchatd expects (it treats every
+ * message there as chat), and a vchatd peer never gets a "ctl" channel.
  */
 (function () {
   'use strict';
@@ -67,6 +84,10 @@
   const MAX_INTERESTS = 16;
   const MAX_INTEREST_BYTES = 32;
   const MAX_CHAT = 2000;
+  const MAX_NAME_BYTES = 64;
+  const TYPING_SHOW_MS = 3000;     // "is typing…" goes after this without news
+  const TYPING_SEND_MS = 1000;     // at most one typing message per second
+  const ESC_CONFIRM_MS = 2000;     // the second Esc within this does Next
   // Reconnecting a call (docs/protocol.md): a connection that stays
   // "disconnected" this long is broken; a new attempt that has not connected
   // after ATTEMPT_WAIT_MS is followed by another; our own restarts are at
@@ -104,6 +125,10 @@
     inviteExpires: $('invite-expires'), copy: $('copy-btn'),
     codeForm: $('code-form'), codeInput: $('code-input'),
     messages: $('messages'), chatForm: $('chat-form'), chatInput: $('chat-input'), send: $('send-btn'),
+    peerMuted: $('peer-muted'), peerCamera: $('peer-camera'), typing: $('typing'),
+    mute: $('mute-btn'), video: $('video-btn'), reportBtn: $('report-btn'), blockBtn: $('block-btn'),
+    reportForm: $('report-form'), reportReason: $('report-reason'), reportCancel: $('report-cancel'),
+    offline: $('offline-line'), name: $('name'),
   };
 
   /* ---------------------------------------------------------------- state */
@@ -137,6 +162,15 @@
     log: [],
     cameraState: 'none',    // none | asking | allowed | denied
     pendingJoin: null,      // invite code from /join/CODE not yet joined
+    ctl: null,              // the "ctl" data channel (web peers only)
+    muted: false,           // our microphone is muted
+    cameraOn: true,         // our camera sends pictures
+    peerMedia: null,        // { muted, camera } from a web peer
+    peerId: null,           // the id a web peer sent on the control channel
+    peerTyping: false,
+    blocked: [],            // ids ("id:...") and names ("name:...") we blocked
+    myId: null,             // our own id for the control channel (kept in localStorage)
+    everOnline: false,      // the socket was welcomed once (for the offline line)
   };
 
   function log(text) {
@@ -181,6 +215,9 @@
       lastHeard = Date.now();
       const hello = { type: 'hello', version: 1, client: CLIENT };
       if (st.resume) hello.resume = st.resume;
+      const name = cleanName(ui.name.value);
+      if (name) hello.name = name;
+      helloName = name;
       const token = accessToken();
       if (token) hello.token = token;
       rawSend(hello);
@@ -246,6 +283,7 @@
     const delay = reconnectDelay + Math.random() * 250;
     reconnectDelay = Math.min(Math.max(reconnectDelay * 2, 500), 8000);
     reconnectTimer = setTimeout(connect, delay);
+    render();
   }
 
   /* A socket that hears nothing for long is dead even if no close came;
@@ -441,6 +479,7 @@
   function onWelcome(msg) {
     const hadSession = st.session !== null;
     welcomed = true;
+    st.everOnline = true;
     reconnectDelay = 500;
     st.resume = msg.resume;
     st.iceServers = Array.isArray(msg.ice_servers) ? msg.ice_servers : [];
@@ -578,6 +617,11 @@
       (st.call.commonInterests.length ? ' You both like ' + st.call.commonInterests.join(', ') + '.' : ''));
     setState('connecting');
     showStatus('Connecting to ' + peerName(st.call.peer) + '…');
+    if (st.call.kind === 'random' && !isWebPeer() && typeof st.call.peer.name === 'string' &&
+        st.call.peer.name.trim() && st.blocked.includes('name:' + st.call.peer.name.trim())) {
+      skipBlocked();
+      return;
+    }
     createPeer();
     if (st.call.role === 'offerer') startOffer(false);
   }
@@ -590,6 +634,7 @@
     const callId = st.call.id;
     const attempt = st.attempt;
     setupChannel(pc.createDataChannel('chat'));
+    if (isWebPeer()) setupCtl(pc.createDataChannel('ctl'));
     const work = async () => {
       try {
         const offer = await pc.createOffer();
@@ -682,6 +727,7 @@
     pc.ondatachannel = (ev) => {
       if (pc !== st.pc) return;
       if (ev.channel.label === 'chat') setupChannel(ev.channel);
+      else if (ev.channel.label === 'ctl' && isWebPeer()) setupCtl(ev.channel);
     };
     pc.onconnectionstatechange = () => {
       if (pc !== st.pc) return;
@@ -801,6 +847,7 @@
     captureStill();
     const oldChannel = st.channel;
     const oldPc = st.pc;
+    st.ctl = null;   // closes with its peer connection
     st.channel = null;
     st.pc = null;
     closeRetired();
@@ -1012,6 +1059,7 @@
       if (ch !== st.channel || typeof ev.data !== 'string') return;
       const text = ev.data.slice(0, MAX_CHAT);
       st.messages.push(text);
+      hideTyping();
       addChatLine('them', text);
     };
   }
@@ -1030,8 +1078,13 @@
     closeRetired();
     closePeer(st.pc, st.channel);
     st.channel = null;
+    st.ctl = null;
     st.pc = null;
     st.pendingIce = [];
+    st.peerMedia = null;
+    st.peerId = null;
+    hideTyping();
+    closeReportForm();
     st.sigChain = Promise.resolve();
     st.call = null;
     endReconnect();
@@ -1283,6 +1336,7 @@
     const ch = st.channel;
     if (!text || !ch || ch.readyState !== 'open') return false;
     ch.send(text);
+    lastTypingSent = 0;   // typing after this message is news again
     addChatLine('me', text);
     return true;
   }
@@ -1316,6 +1370,7 @@
           const stream = await navigator.mediaDevices.getUserMedia(c);
           st.localStream = stream;
           st.cameraState = 'allowed';
+          applyTrackState();
           ui.localVideo.srcObject = stream;
           ui.localVideo.play().catch(() => {});
           if (!stream.getVideoTracks().length) showStatus('No camera found: the other side will only hear you.');
@@ -1361,6 +1416,7 @@
     st.signaling = s;
     ui.signalState.textContent = s;
     ui.signalBadge.dataset.state = s;
+    render();
   }
 
   function setPeerState(s) {
@@ -1383,10 +1439,24 @@
   function render() {
     const s = st.state;
     const inCall = s === 'connecting' || s === 'connected' || s === 'reconnecting';
-    ui.start.disabled = s !== 'idle';
-    ui.next.disabled = !(st.call && st.call.kind === 'random');
+    const online = st.signaling === 'online';
+    // The socket is gone and a new one is on its way (not: the first
+    // connection of the page, or a server that refused us for good).
+    const lost = !online && !leaving && (reconnectTimer !== null || (ws !== null && st.everOnline));
+    ui.start.disabled = s !== 'idle' || !online;
+    ui.next.disabled = !(st.call && st.call.kind === 'random') || !online;
     ui.stop.disabled = s === 'idle';
-    ui.inviteBtn.disabled = false;
+    ui.inviteBtn.disabled = !online;
+    ui.offline.hidden = !lost;
+    const canReport = !!st.call && inCall && online;
+    ui.reportBtn.disabled = !canReport;
+    ui.blockBtn.disabled = !(st.call && inCall);
+    if (!canReport) closeReportForm();
+    ui.mute.textContent = st.muted ? 'Unmute' : 'Mute';
+    ui.mute.setAttribute('aria-pressed', String(st.muted));
+    ui.video.textContent = st.cameraOn ? 'Camera off' : 'Camera on';
+    ui.video.setAttribute('aria-pressed', String(!st.cameraOn));
+    ui.localWrap.classList.toggle('camera-off', !st.cameraOn);
 
     const texts = {
       idle: st.cameraState === 'allowed'
@@ -1401,8 +1471,10 @@
       connected: '',
       reconnecting: 'Reconnecting…',
     };
-    ui.overlayText.textContent = texts[s] || '';
-    ui.spinner.hidden = !(s === 'searching' || s === 'joining' || s === 'ringing' || s === 'connecting' || s === 'reconnecting');
+    const lostText = lost && !inCall;   // a call's media goes on without the server
+    ui.overlayText.textContent = lostText ? 'Connection to the server lost \u2014 reconnecting\u2026' : texts[s] || '';
+    ui.spinner.hidden = lostText ||
+      !(s === 'searching' || s === 'joining' || s === 'ringing' || s === 'connecting' || s === 'reconnecting');
     // Over the last picture of the broken connection, which stays.
     ui.overlay.classList.toggle('dim', s === 'reconnecting');
     // A prompt (incoming call, invite link) takes the place of the text.
@@ -1418,6 +1490,7 @@
     } else {
       ui.peerInfo.hidden = true;
     }
+    renderPeerMedia();
 
     ui.cameraBtn.hidden = st.cameraState === 'allowed';
     ui.cameraBtn.disabled = st.cameraState === 'asking';
@@ -1445,9 +1518,263 @@
     try {
       const i = localStorage.getItem('vchat.interests');
       const l = localStorage.getItem('vchat.language');
+      const n = localStorage.getItem('vchat.name');
+      if (n) ui.name.value = cleanName(n);
       if (i) ui.interests.value = i;
       if (l) ui.language.value = l;
     } catch (e) { /* storage may be disabled */ }
+  }
+
+  /* ----------------------------------------------- control channel (web) */
+
+  function isWebPeer() {
+    const c = st.call && st.call.peer && st.call.peer.client;
+    return typeof c === 'string' && c.startsWith('web/');
+  }
+
+  function setupCtl(ch) {
+    st.ctl = ch;
+    ch.onopen = () => {
+      if (ch !== st.ctl) return;
+      const hello = { type: 'hello', id: st.myId };
+      sendCtl(hello);
+      sendCtl(mediaState());
+    };
+    ch.onmessage = (ev) => {
+      if (ch !== st.ctl || typeof ev.data !== 'string' || ev.data.length > 1000) return;
+      let m;
+      try {
+        m = JSON.parse(ev.data);
+      } catch (e) {
+        return;
+      }
+      if (!m || typeof m !== 'object') return;
+      onCtl(m);
+    };
+  }
+
+  function sendCtl(msg) {
+    const ch = st.ctl;
+    if (!ch || ch.readyState !== 'open' || !isWebPeer()) return false;
+    try {
+      ch.send(JSON.stringify(msg));
+    } catch (e) {
+      return false;
+    }
+    return true;
+  }
+
+  function mediaState() {
+    return { type: 'state', muted: st.muted, camera: st.cameraOn };
+  }
+
+  function onCtl(m) {
+    switch (m.type) {
+      case 'hello':
+        if (typeof m.id === 'string' && m.id.length <= 64) {
+          st.peerId = m.id;
+          if (st.call && st.call.kind === 'random' && st.blocked.includes('id:' + m.id)) skipBlocked();
+        }
+        break;
+      case 'state':
+        st.peerMedia = { muted: m.muted === true, camera: m.camera !== false };
+        renderPeerMedia();
+        break;
+      case 'typing':
+        showTyping();
+        break;
+      default:
+        break;   // later versions may add messages
+    }
+  }
+
+  function strangerName() {
+    const name = peerName(st.call && st.call.peer, st.call && st.call.kind === 'invite' ? 'Your partner' : 'Stranger');
+    return name.charAt(0).toUpperCase() + name.slice(1);
+  }
+
+  function renderPeerMedia() {
+    const pm = st.call ? st.peerMedia : null;
+    const name = pm ? strangerName() : '';
+    ui.peerMuted.hidden = !(pm && pm.muted);
+    ui.peerMuted.textContent = pm && pm.muted ? name + ' muted' : '';
+    ui.peerCamera.hidden = !(pm && !pm.camera);
+    ui.peerCamera.textContent = pm && !pm.camera ? name + ': camera off' : '';
+  }
+
+  let typingTimer = null;
+  function showTyping() {
+    if (!st.call) return;
+    st.peerTyping = true;
+    ui.typing.textContent = strangerName() + ' is typing\u2026';
+    ui.typing.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, TYPING_SHOW_MS);
+  }
+
+  function hideTyping() {
+    clearTimeout(typingTimer);
+    typingTimer = null;
+    st.peerTyping = false;
+    ui.typing.hidden = true;
+  }
+
+  let lastTypingSent = 0;
+  function typed() {
+    if (!ui.chatInput.value.trim()) return;
+    const now = Date.now();
+    if (now - lastTypingSent < TYPING_SEND_MS) return;
+    if (sendCtl({ type: 'typing' })) lastTypingSent = now;
+  }
+
+  /* ------------------------------------------------- microphone and camera */
+
+  function applyTrackState() {
+    const s = st.localStream;
+    if (!s) return;
+    for (const t of s.getAudioTracks()) t.enabled = !st.muted;
+    for (const t of s.getVideoTracks()) t.enabled = st.cameraOn;
+  }
+
+  function setMuted(on) {
+    st.muted = !!on;
+    applyTrackState();
+    sendCtl(mediaState());
+    render();
+    return st.muted;
+  }
+
+  function setCamera(on) {
+    st.cameraOn = !!on;
+    applyTrackState();
+    sendCtl(mediaState());
+    render();
+    return st.cameraOn;
+  }
+
+  /* ------------------------------------------------------- report, block */
+
+  function report(reason) {
+    if (!st.call) return false;
+    reason = String(reason || '').trim().slice(0, 200) || 'other';
+    send({ type: 'report', call: st.call.id, reason });
+    closeReportForm();
+    if (st.call.kind === 'random') next();
+    else stop();
+    return true;
+  }
+
+  function loadBlocked() {
+    try {
+      const list = JSON.parse(localStorage.getItem('vchat.blocked') || '[]');
+      if (Array.isArray(list)) st.blocked = list.filter((x) => typeof x === 'string').slice(-500);
+    } catch (e) { /* storage may be disabled */ }
+    try {
+      st.myId = localStorage.getItem('vchat.id');
+    } catch (e) { /* ignore */ }
+    if (!st.myId || !/^[0-9a-f]{32}$/.test(st.myId)) {
+      const b = new Uint8Array(16);
+      crypto.getRandomValues(b);
+      st.myId = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+      try { localStorage.setItem('vchat.id', st.myId); } catch (e) { /* ignore */ }
+    }
+  }
+
+  /* The server has no block list: the page remembers a web peer by the id
+   * it sends on the control channel (kept in its localStorage), any other
+   * peer by its display name, and skips them when it meets them again. */
+  function block() {
+    if (!st.call) return false;
+    const name = typeof st.call.peer.name === 'string' ? st.call.peer.name.trim() : '';
+    const key = st.peerId ? 'id:' + st.peerId : name ? 'name:' + name : null;
+    if (key && !st.blocked.includes(key)) {
+      st.blocked.push(key);
+      if (st.blocked.length > 500) st.blocked.splice(0, st.blocked.length - 500);
+      try { localStorage.setItem('vchat.blocked', JSON.stringify(st.blocked)); } catch (e) { /* ignore */ }
+    }
+    const who = strangerName();
+    if (st.call.kind === 'random') next();
+    else stop();
+    showStatus(key ? who + ' is blocked: you will not be matched with them again.'
+      : who + ' was skipped (they cannot be told apart from others to block them).');
+    return !!key;
+  }
+
+  function skipBlocked() {
+    log('a blocked peer: skipping');
+    next();
+    showStatus('Skipped someone you blocked. Looking for someone new…');
+  }
+
+  function openReportForm() {
+    if (ui.reportBtn.disabled) return;
+    ui.reportForm.hidden = false;
+    ui.reportBtn.setAttribute('aria-expanded', 'true');
+    ui.reportReason.focus();
+  }
+
+  function closeReportForm() {
+    if (ui.reportForm.hidden) return;
+    ui.reportForm.hidden = true;
+    ui.reportBtn.setAttribute('aria-expanded', 'false');
+  }
+
+  /* ------------------------------------------------------------------ name */
+
+  /* Plain text (docs/protocol.md refuses control and bidi characters) of at
+   * most MAX_NAME_BYTES bytes. */
+  function cleanName(v) {
+    let name = String(v || '').replace(NOT_SHOWN, '').replace(/\s+/g, ' ').trim();
+    while (name && utf8len(name) > MAX_NAME_BYTES) name = Array.from(name).slice(0, -1).join('').trim();
+    return name;
+  }
+
+  let helloName = null;   // the name our session said in hello
+  function nameChanged() {
+    const name = cleanName(ui.name.value);
+    try { localStorage.setItem('vchat.name', name); } catch (e) { /* ignore */ }
+    if (name === helloName) return;
+    // A session's name is fixed at hello: a new session carries the new one
+    // when nothing (a call, the queue, an invite) depends on the current.
+    if (st.state === 'idle' && !st.invite && !st.incoming && ws && welcomed) {
+      const old = ws;
+      ws = null;
+      welcomed = false;
+      st.session = null;
+      st.resume = null;
+      try { old.close(1000, 'new name'); } catch (e) { /* ignore */ }
+      connect();
+      showStatus('Your name is now ' + (name ? '"' + name + '"' : 'empty') + '.');
+    } else {
+      showStatus('Your new name is used from the next time you connect.');
+    }
+  }
+
+  /* ----------------------------------------------------------- keyboard */
+
+  let escArmed = 0;
+  function onKey(ev) {
+    if (ev.key !== 'Escape' || ev.defaultPrevented) return;
+    if (!ui.reportForm.hidden) {
+      closeReportForm();
+      ui.reportBtn.focus();
+      return;
+    }
+    if (ui.next.disabled) return;
+    const now = Date.now();
+    if (escArmed && now - escArmed <= ESC_CONFIRM_MS) {
+      escArmed = 0;
+      next();
+      return;
+    }
+    escArmed = now;
+    showStatus('Press Esc again for next');
+    setTimeout(() => {
+      if (escArmed === now) {
+        escArmed = 0;
+        if (ui.status.textContent === 'Press Esc again for next') showStatus('');
+      }
+    }, ESC_CONFIRM_MS);
   }
 
   /* ------------------------------------------------------------- join link */
@@ -1522,6 +1849,21 @@
     ev.preventDefault();
     if (sendChat(ui.chatInput.value)) ui.chatInput.value = '';
   });
+  ui.chatInput.addEventListener('input', typed);
+  ui.mute.addEventListener('click', () => setMuted(!st.muted));
+  ui.video.addEventListener('click', () => setCamera(!st.cameraOn));
+  ui.reportBtn.addEventListener('click', () => {
+    if (ui.reportForm.hidden) openReportForm();
+    else closeReportForm();
+  });
+  ui.reportCancel.addEventListener('click', () => { closeReportForm(); ui.reportBtn.focus(); });
+  ui.reportForm.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    report(ui.reportReason.value);
+  });
+  ui.blockBtn.addEventListener('click', () => block());
+  ui.name.addEventListener('change', nameChanged);
+  document.addEventListener('keydown', onKey);
   ui.remoteVideo.addEventListener('playing', () => {
     if (st.state === 'connected') ui.overlay.hidden = true;
   });
@@ -1570,10 +1912,11 @@
 
   const api = {
     allowCamera, start, next, stop, createInvite, join, accept, reject, sendChat, dropConnection, restart,
+    setMuted, setCamera, report, block,
   };
   const fields = ['state', 'signaling', 'session', 'call', 'pc', 'channel', 'localStream', 'messages',
     'lastError', 'errors', 'invite', 'incoming', 'lastPeerLeft', 'log', 'attempt', 'reconnects',
-    'reconnectTimeout'];
+    'reconnectTimeout', 'muted', 'cameraOn', 'peerMedia', 'peerTyping', 'blocked'];
   for (const f of fields) Object.defineProperty(api, f, { get: () => st[f], enumerable: true });
   Object.defineProperty(api, 'reconnecting', { get: () => !!st.reconnect, enumerable: true });
   Object.defineProperty(api, 'inviteLink', { get: () => (st.invite ? st.invite.web_link : null), enumerable: true });
@@ -1584,6 +1927,7 @@
   if (reconnectSeconds > 0 && reconnectSeconds <= 600) st.reconnectTimeout = reconnectSeconds * 1000;
 
   loadPrefs();
+  loadBlocked();
   render();
   setSignaling('offline');
   setPeerState(null);
