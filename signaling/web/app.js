@@ -72,7 +72,8 @@
  *
  * Control channel: between two web clients (the peer's `client` starts with
  * "web/") the offerer opens a second data channel, "ctl", next to "chat".
- * It carries JSON objects: {"type":"hello","id","name"?},
+ * It carries JSON objects: {"type":"hello","id"} (a random id the page keeps,
+ * for Block),
  * {"type":"state","muted","camera"}, {"type":"typing"}. The "chat" channel
  * keeps carrying plain text only, as vchatd expects (it treats every
  * message there as chat), and a vchatd peer never gets a "ctl" channel.
