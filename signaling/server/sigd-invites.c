@@ -91,6 +91,7 @@ invite_remove (SigdServer *server, SigdInvite *invite)
   gint64 *deadline = g_new (gint64, 1);
 
   *deadline = g_get_monotonic_time () + TOMBSTONE_US;
+  sigd_server_sweep_at (server, *deadline);
   g_hash_table_insert (server->tombstones, g_strdup (invite->code), deadline);
   /* Every tombstone lives as long, so arrival order is expiry order.
    * Clients can end invites faster than they are forgotten, so past
@@ -116,18 +117,24 @@ send_code_message (SigdSession *session, VchatMsgType type, const char *code)
   json_object_unref (msg);
 }
 
-void
+gint64
 sigd_invites_sweep (SigdServer *server)
 {
   gint64 now = g_get_monotonic_time ();
+  gint64 next = G_MAXINT64;
   g_autoptr (GPtrArray) expired = g_ptr_array_new ();
   GHashTableIter iter;
   gpointer value;
 
   g_hash_table_iter_init (&iter, server->invites);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (((SigdInvite *) value)->expires <= now)
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    gint64 expires = ((SigdInvite *) value)->expires;
+
+    if (expires <= now)
       g_ptr_array_add (expired, value);
+    else
+      next = MIN (next, expires);
+  }
   for (guint i = 0; i < expired->len; i++) {
     SigdInvite *invite = expired->pdata[i];
     SigdSession *owner = invite_owner (server, invite);
@@ -142,15 +149,23 @@ sigd_invites_sweep (SigdServer *server)
     const char *code = g_queue_peek_head (&server->tombstone_order);
     gint64 *deadline = g_hash_table_lookup (server->tombstones, code);
 
-    if (deadline && *deadline > now)
+    if (deadline && *deadline > now) {
+      next = MIN (next, *deadline);
       break;
+    }
     g_hash_table_remove (server->tombstones, code);
     g_free (g_queue_pop_head (&server->tombstone_order));
   }
   g_hash_table_iter_init (&iter, server->join_failures);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (now - ((SigdAttempts *) value)->window_start > ATTEMPT_WINDOW_US)
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    gint64 start = ((SigdAttempts *) value)->window_start;
+
+    if (now - start > ATTEMPT_WINDOW_US)
       g_hash_table_iter_remove (&iter);
+    else
+      next = MIN (next, start + ATTEMPT_WINDOW_US + 1);
+  }
+  return next;
 }
 
 /* The session ended: its open invites stay open, without an owner, until
@@ -243,6 +258,7 @@ sigd_invites_handle_create (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   invite->claim = sigd_random_hex (CLAIM_BYTES);
   invite->address = g_strdup (conn->key);
   invite->expires = g_get_monotonic_time () + (gint64) (ttl * G_USEC_PER_SEC);
+  sigd_server_sweep_at (server, invite->expires);
   invite->expires_real = g_get_real_time () / G_USEC_PER_SEC + (gint64) ttl;
   g_hash_table_insert (server->invites, invite->code, invite);
   session->open_invites++;
@@ -352,6 +368,7 @@ count_failure (SigdServer *server, const char *address, gint64 now)
     attempts = g_new0 (SigdAttempts, 1);
     attempts->window_start = now;
     g_hash_table_insert (server->join_failures, g_strdup (address), attempts);
+    sigd_server_sweep_at (server, now + ATTEMPT_WINDOW_US + 1);
   }
   attempts->count++;
 }

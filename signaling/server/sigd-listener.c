@@ -50,6 +50,7 @@ struct _SigdLink {
   GSocketAddress *remote;
   GSocketAddress *local;
   gint64 deadline;    /* monotonic; 0 for none */
+  GSequenceIter *deadline_iter; /* in server->link_deadlines while it has one */
   gboolean via_proxy; /* from a trusted proxy: not counted per address */
   GList *pending;     /* its node in server->pending while pending */
 
@@ -115,6 +116,62 @@ sigd_listener_size_limits (SigdConfig *config, GError **error)
   return TRUE;
 }
 
+/* Deadlines: the links that have one, in a sequence by time, with one
+ * timer armed to the first. WebSocket links have none, so an idle server
+ * with many sessions has nothing here and no timer. */
+
+static gint
+deadline_compare (gconstpointer a, gconstpointer b, gpointer data)
+{
+  const SigdLink *la = a, *lb = b;
+
+  if (la->deadline != lb->deadline)
+    return la->deadline < lb->deadline ? -1 : 1;
+  return (guintptr) la < (guintptr) lb ? -1 : (guintptr) la > (guintptr) lb;
+}
+
+static gboolean deadline_cb (gpointer data);
+
+static void
+arm_deadline (SigdServer *server)
+{
+  GSequenceIter *first = g_sequence_get_begin_iter (server->link_deadlines);
+  SigdLink *link;
+  gint64 now;
+
+  g_clear_handle_id (&server->deadline_source, g_source_remove);
+  /* Stopped: links going away while the server is freed arm nothing. */
+  if (!server->listener || g_sequence_iter_is_end (first))
+    return;
+  link = g_sequence_get (first);
+  now = g_get_monotonic_time ();
+  server->deadline_source =
+    g_timeout_add ((guint) MAX ((link->deadline - now + 999) / 1000, 0), deadline_cb, server);
+}
+
+/* Every change of link->deadline goes through here. */
+static void
+link_set_deadline (SigdLink *link, gint64 deadline)
+{
+  SigdServer *server = link->server;
+  gboolean was_first = FALSE;
+
+  if (link->deadline_iter) {
+    was_first = g_sequence_iter_is_begin (link->deadline_iter);
+    g_sequence_remove (link->deadline_iter);
+    link->deadline_iter = NULL;
+  }
+  link->deadline = deadline;
+  if (deadline) {
+    link->deadline_iter =
+      g_sequence_insert_sorted (server->link_deadlines, link, deadline_compare, NULL);
+    if (g_sequence_iter_is_begin (link->deadline_iter))
+      arm_deadline (server);
+  } else if (was_first) {
+    arm_deadline (server);
+  }
+}
+
 /* Links */
 
 static void
@@ -153,6 +210,7 @@ link_free (SigdLink *link)
   SigdServer *server = link->server;
 
   pending_remove (server, link);
+  link_set_deadline (link, 0);
   g_hash_table_remove (server->links, link);
   if (link->remote)
     g_object_set_data (G_OBJECT (link->remote), "sigd-link", NULL);
@@ -186,7 +244,7 @@ link_abort (SigdLink *link)
   if (link->state == SIGD_LINK_CLOSING)
     return;
   link->state = SIGD_LINK_CLOSING;
-  link->deadline = 0;
+  link_set_deadline (link, 0);
   if (link->handshake)
     g_cancellable_cancel (link->handshake); /* the handshake callback frees it */
   else if (link->stream)
@@ -221,7 +279,7 @@ sigd_link_got_headers (SigdLink *link, SoupServerMessage *msg)
     }
   }
   link->state = SIGD_LINK_SERVING;
-  link->deadline = g_get_monotonic_time () + REQUEST_TIMEOUT_US;
+  link_set_deadline (link, g_get_monotonic_time () + REQUEST_TIMEOUT_US);
 }
 
 void
@@ -231,7 +289,7 @@ sigd_link_upgraded (SigdLink *link)
     return;
   pending_remove (link->server, link);
   link->state = SIGD_LINK_WEBSOCKET;
-  link->deadline = 0;
+  link_set_deadline (link, 0);
   if (link->stream)
     sigd_stream_start_websocket (link->stream);
 }
@@ -244,7 +302,7 @@ sigd_link_close_within (SigdLink *link, double seconds)
   if (link->state == SIGD_LINK_CLOSING)
     return;
   if (!link->deadline || deadline < link->deadline)
-    link->deadline = deadline;
+    link_set_deadline (link, deadline);
 }
 
 SigdStream *
@@ -347,8 +405,9 @@ admit (SigdServer *server, GSocket *socket)
   link->remote = g_steal_pointer (&remote);
   link->local = g_socket_get_local_address (socket, NULL);
   link->socket = g_object_ref (socket);
-  link->deadline = g_get_monotonic_time () + (gint64) (config->handshake_timeout * G_USEC_PER_SEC);
   g_hash_table_add (server->links, link);
+  link_set_deadline (link,
+                     g_get_monotonic_time () + (gint64) (config->handshake_timeout * G_USEC_PER_SEC));
   pending_add (server, link);
 
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, TRUE, NULL);
@@ -430,13 +489,17 @@ deadline_cb (gpointer data)
   SigdServer *server = data;
   gint64 now = g_get_monotonic_time ();
   g_autoptr (GPtrArray) late = g_ptr_array_new ();
-  GHashTableIter iter;
+  GSequenceIter *iter;
   SigdLink *link;
 
-  g_hash_table_iter_init (&iter, server->links);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &link, NULL))
-    if (link->deadline && link->deadline <= now)
-      g_ptr_array_add (late, link);
+  server->deadline_source = 0;
+  for (iter = g_sequence_get_begin_iter (server->link_deadlines); !g_sequence_iter_is_end (iter);
+       iter = g_sequence_iter_next (iter)) {
+    link = g_sequence_get (iter);
+    if (link->deadline > now)
+      break;
+    g_ptr_array_add (late, link);
+  }
   for (guint i = 0; i < late->len; i++) {
     link = late->pdata[i];
     g_debug ("connection from %s: too slow (%s), closed",
@@ -445,7 +508,8 @@ deadline_cb (gpointer data)
     server->metrics.timeouts++;
     link_abort (link);
   }
-  return G_SOURCE_CONTINUE;
+  arm_deadline (server);
+  return G_SOURCE_REMOVE;
 }
 
 void
@@ -475,6 +539,7 @@ sigd_listener_start (SigdServer *server, GInetAddress *address, GError **error)
   if (!server->metrics_from)
     return FALSE;
   server->links = g_hash_table_new (NULL, NULL);
+  server->link_deadlines = g_sequence_new (NULL);
   server->pending_per_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_queue_init (&server->pending);
 
@@ -495,7 +560,6 @@ sigd_listener_start (SigdServer *server, GInetAddress *address, GError **error)
   server->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 
   watch_listener (server);
-  server->deadline_source = g_timeout_add (100, deadline_cb, server);
   return TRUE;
 }
 
@@ -526,6 +590,7 @@ sigd_listener_free (SigdServer *server)
     return;
   g_hash_table_iter_init (&iter, server->links);
   while (g_hash_table_iter_next (&iter, (gpointer *) &link, NULL)) {
+    link->deadline_iter = NULL;
     if (link->stream)
       g_object_weak_unref (G_OBJECT (link->stream), stream_gone, link);
     link->stream = NULL;
@@ -548,6 +613,7 @@ sigd_listener_free (SigdServer *server)
     g_free (link);
   }
   g_clear_pointer (&server->links, g_hash_table_destroy);
+  g_clear_pointer (&server->link_deadlines, g_sequence_free);
   g_queue_clear (&server->pending);
   g_clear_pointer (&server->pending_per_key, g_hash_table_destroy);
 }

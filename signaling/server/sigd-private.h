@@ -140,6 +140,7 @@ struct _SigdServer {
   GSource *accept_source;
   guint accept_retry_source;
   guint deadline_source;
+  GSequence *link_deadlines;   /* SigdLink* with a deadline, soonest first */
   GHashTable *links;           /* SigdLink* set */
   GQueue pending;              /* SigdLink*, oldest first */
   GHashTable *pending_per_key; /* address key → pending links */
@@ -169,6 +170,7 @@ struct _SigdServer {
   guint ping_source;
   guint match_source;
   guint sweep_source;
+  gint64 sweep_source_at; /* when sweep_source fires */
 };
 
 /* sigd-server.c */
@@ -180,6 +182,8 @@ SigdCall *sigd_server_start_call (SigdServer *server, SigdCallKind kind, SigdSes
 void sigd_server_activate_call (SigdServer *server, SigdCall *call);
 gboolean sigd_session_is_refused (SigdServer *server, SigdSession *session);
 char *sigd_random_hex (gsize bytes);
+/* Something expires at @at (monotonic µs): sweep then, not before. */
+void sigd_server_sweep_at (SigdServer *server, gint64 at);
 JsonObject *sigd_peer_object (SigdSession *session);
 JsonArray *sigd_strv_to_json (const char *const *strv);
 
@@ -208,7 +212,9 @@ void sigd_invites_handle_cancel (SigdServer *server, SigdConn *conn, VchatMsg *m
 void sigd_invites_handle_join (SigdServer *server, SigdConn *conn, VchatMsg *msg);
 void sigd_invites_handle_reclaim (SigdServer *server, SigdConn *conn, VchatMsg *msg);
 void sigd_invites_drop_session (SigdServer *server, SigdSession *session);
-void sigd_invites_sweep (SigdServer *server);
+/* Forgets what has expired; returns when the next thing does (G_MAXINT64
+ * for never). */
+gint64 sigd_invites_sweep (SigdServer *server);
 guint sigd_invites_count (SigdServer *server);
 
 /* sigd-turn.c */

@@ -905,6 +905,7 @@ refuse_key (SigdServer *server, const char *key)
   *deadline = g_get_monotonic_time () +
               (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC);
   g_hash_table_insert (server->refused, g_strdup (key), deadline);
+  sigd_server_sweep_at (server, *deadline);
   for (GList *l = server->queue.head; l; l = l->next)
     if (g_str_equal (((SigdSession *) l->data)->key, key))
       g_ptr_array_add (queued, l->data);
@@ -952,6 +953,9 @@ handle_report (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     g_hash_table_insert (server->reports, g_strdup (peer_key), reports);
   }
   reports->last = g_get_monotonic_time ();
+  sigd_server_sweep_at (server, reports->last +
+                                  (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC) +
+                                  1);
   if (!g_str_equal (session->key, peer_key))
     g_hash_table_add (reports->reporters, g_strdup (session->key));
   g_debug ("call %s: a peer reported (%u distinct reporters)", call_id,
@@ -1256,26 +1260,59 @@ ping_cb (gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* What expires (refusals, reports, invites and their tombstones, counts of
+ * wrong invite codes) is swept when the first of it does, not on a tick:
+ * an idle server does not wake up for it. */
 static gboolean
 sweep_cb (gpointer data)
 {
   SigdServer *server = data;
   gint64 now = g_get_monotonic_time ();
+  gint64 refuse_time = (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC);
+  gint64 next;
   GHashTableIter iter;
   gpointer value;
 
+  server->sweep_source = 0;
+  next = sigd_invites_sweep (server);
   g_hash_table_iter_init (&iter, server->refused);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
     if (*(gint64 *) value <= now)
       g_hash_table_iter_remove (&iter);
+    else
+      next = MIN (next, *(gint64 *) value);
+  }
   /* Reports are forgotten as long after the last one as a refusal lasts. */
   g_hash_table_iter_init (&iter, server->reports);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    if (now - ((SigdReports *) value)->last >
-        (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC))
+  while (g_hash_table_iter_next (&iter, NULL, &value)) {
+    gint64 last = ((SigdReports *) value)->last;
+
+    if (now - last > refuse_time)
       g_hash_table_iter_remove (&iter);
-  sigd_invites_sweep (server);
-  return G_SOURCE_CONTINUE;
+    else
+      next = MIN (next, last + refuse_time + 1);
+  }
+  if (next != G_MAXINT64)
+    sigd_server_sweep_at (server, next);
+  return G_SOURCE_REMOVE;
+}
+
+void
+sigd_server_sweep_at (SigdServer *server, gint64 at)
+{
+  gint64 now;
+
+  /* A detached server (the fuzz target) has no timers. */
+  if (!server->soup)
+    return;
+  if (server->sweep_source && server->sweep_source_at <= at)
+    return;
+  g_clear_handle_id (&server->sweep_source, g_source_remove);
+  now = g_get_monotonic_time ();
+  /* Rounded up: nothing is swept before its time. */
+  server->sweep_source =
+    g_timeout_add ((guint) CLAMP ((at - now + 999) / 1000, 0, G_MAXUINT), sweep_cb, server);
+  server->sweep_source_at = at;
 }
 
 static gboolean
@@ -1364,7 +1401,6 @@ sigd_server_new (SigdConfig *config, GError **error)
 
   server->ping_source = g_timeout_add (SECONDS_TO_MS (config->ping_interval), ping_cb, server);
   server->match_source = g_timeout_add (250, match_cb, server);
-  server->sweep_source = g_timeout_add (500, sweep_cb, server);
   return server;
 }
 
