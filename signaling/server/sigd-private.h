@@ -77,6 +77,10 @@ struct _SigdSession {
 
   gboolean queued;
   gint64 queued_since;
+  guint64 queue_seq;              /* order of arrival in the queue */
+  GList *queue_link;              /* in server->queue */
+  GSequenceIter *interests_event; /* when it stops insisting on interests */
+  GSequenceIter *language_event;  /* when it stops insisting on its language */
   GStrv interests; /* of the last `queue`, normalised */
   char *language;
 
@@ -157,6 +161,12 @@ struct _SigdServer {
   GHashTable *rejoins;       /* call id → SigdSession* waiting for the other side */
   GQueue queue;              /* SigdSession*, in arrival order */
   GHashTable *rematch_block; /* "idA idB" → gint64 monotonic deadline */
+  /* sigd-matcher.c */
+  GSequence *match_events;   /* what changes who may meet, by time */
+  guint match_source;        /* armed to the first of them */
+  guint64 match_seq;
+  GHashTable *by_interest;   /* interest → set of queued SigdSession* */
+  GHashTable *open;          /* queued SigdSession* not insisting on interests */
 
   GHashTable *invites;       /* code → SigdInvite*, owned */
   GHashTable *tombstones;    /* code → gint64 monotonic deadline */
@@ -168,7 +178,6 @@ struct _SigdServer {
 
   SigdMetrics metrics;
   guint ping_source;
-  guint match_source;
   guint sweep_source;
   gint64 sweep_source_at; /* when sweep_source fires */
 };
@@ -200,10 +209,13 @@ gboolean sigd_conn_is_closed (SigdConn *conn);
 void sigd_conn_drop (SigdConn *conn, gushort code);
 
 /* sigd-matcher.c */
+void sigd_matcher_init (SigdServer *server);
+void sigd_matcher_free (SigdServer *server);
 void sigd_matcher_enqueue (SigdServer *server, SigdSession *session);
 void sigd_matcher_dequeue (SigdServer *server, SigdSession *session);
 void sigd_matcher_block_pair (SigdServer *server, SigdSession *a, SigdSession *b);
-void sigd_matcher_run (SigdServer *server);
+/* @session, queued, has a connection again. */
+void sigd_matcher_resumed (SigdServer *server, SigdSession *session);
 
 /* sigd-invites.c */
 void sigd_invites_init (SigdServer *server);

@@ -646,7 +646,7 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     send_peer_away (session, FALSE);
     /* It may have been waiting in the queue unmatched while away. */
     if (session->queued)
-      sigd_matcher_run (server);
+      sigd_matcher_resumed (server, session);
     return;
   }
 
@@ -1315,13 +1315,6 @@ sigd_server_sweep_at (SigdServer *server, gint64 at)
   server->sweep_source_at = at;
 }
 
-static gboolean
-match_cb (gpointer data)
-{
-  sigd_matcher_run (data);
-  return G_SOURCE_CONTINUE;
-}
-
 /* The state, without sockets or timers. */
 static SigdServer *
 server_alloc (SigdConfig *config)
@@ -1337,7 +1330,7 @@ server_alloc (SigdConfig *config)
   server->by_resume = g_hash_table_new (g_str_hash, g_str_equal);
   server->calls = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) call_free);
   server->rejoins = g_hash_table_new (g_str_hash, g_str_equal);
-  g_queue_init (&server->queue);
+  sigd_matcher_init (server);
   server->rematch_block = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   server->reports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                            (GDestroyNotify) reports_free);
@@ -1400,7 +1393,6 @@ sigd_server_new (SigdConfig *config, GError **error)
     server->public_url[strlen (server->public_url) - 1] = '\0';
 
   server->ping_source = g_timeout_add (SECONDS_TO_MS (config->ping_interval), ping_cb, server);
-  server->match_source = g_timeout_add (250, match_cb, server);
   return server;
 }
 
@@ -1457,7 +1449,6 @@ void
 sigd_server_free (SigdServer *server)
 {
   g_clear_handle_id (&server->ping_source, g_source_remove);
-  g_clear_handle_id (&server->match_source, g_source_remove);
   g_clear_handle_id (&server->sweep_source, g_source_remove);
   g_clear_handle_id (&server->slow_source, g_source_remove);
   sigd_listener_stop (server);
@@ -1468,7 +1459,7 @@ sigd_server_free (SigdServer *server)
   sigd_listener_free (server);
   g_clear_object (&server->cert);
   g_free (server->url);
-  g_queue_clear (&server->queue);
+  sigd_matcher_free (server);
   g_hash_table_destroy (server->calls);
   g_hash_table_destroy (server->rejoins);
   g_hash_table_destroy (server->by_resume);
