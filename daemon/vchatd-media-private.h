@@ -36,6 +36,10 @@
 #define START_KBPS 300
 #define MIN_KBPS 50
 #define CONTROL_MS 100
+/* Pacing of the video's packets (see "Pacing" in vchatd-media-send.c). */
+#define PACING_FACTOR 2.5
+#define PACING_BURST_US (5 * 1000)
+#define PACING_MAX_US (500 * 1000)
 /* The ladder starts this long after the call connected. */
 #define LADDER_HOLD_US (1500 * 1000)
 /* The encoder's load is judged over this long. */
@@ -221,6 +225,8 @@ struct _VchatdMedia {
   gint64 encode_started_us;      /* the encoder's streaming thread only */
   gint64 last_keyframe_request_us; /* the encoder's upstream events only */
   gint sent_bytes;               /* atomic: RTP bytes through the aux sender */
+  gint pace_kbps;                /* atomic: the video's pacing rate, 0: none yet */
+  gint64 pace_next_us;           /* the pacer's thread only: see pace() */
   gint64 start_us;
   gint64 last_thumbnail_us; /* thumbnail probe's thread only */
   GstVideoInfo black_info;  /* black-frame probe's thread only */

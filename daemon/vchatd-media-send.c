@@ -11,10 +11,10 @@
  * links it to webrtcbin. 1.22: the offerer's TWCC comes from the payloader's
  * header extension. Returns the transceiver it was linked to. */
 static GstWebRTCRTPTransceiver *
-attach_sender (VchatdMedia *self, GstElement **chain, guint n, GstWebRTCRTPTransceiver *expected,
-               guint twcc_id, const char *what, GError **error)
+attach_sender (VchatdMedia *self, GstElement **chain, guint n, GstElement *payloader,
+               GstWebRTCRTPTransceiver *expected, guint twcc_id, const char *what, GError **error)
 {
-  if (!media_add_twcc_extension (chain[n - 1], twcc_id, error)) {
+  if (!media_add_twcc_extension (payloader, twcc_id, error)) {
     for (guint i = 0; i < n; i++)
       gst_object_unref (gst_object_ref_sink (chain[i]));
     return NULL;
@@ -191,6 +191,7 @@ media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps)
     g_object_set (self->video_encoder, "target-bitrate", (gint) (video_kbps * 1000), NULL);
     self->video_kbps = video_kbps;
   }
+  g_atomic_int_set (&self->pace_kbps, (gint) (MAX (video_kbps, MIN_KBPS) * PACING_FACTOR));
   if (self->video_encoder) {
     update_ladder_input (self);
     feed_encoder_load (self, now);
@@ -281,6 +282,69 @@ media_on_request_aux_sender (GstElement *webrtc, GObject *transport, gpointer da
   return tap;
 }
 
+/* Pacing
+ *
+ * A frame leaves the payloader as a list of packets, all at once. A
+ * keyframe is many times an average frame (tens of KiB at 720p), and a
+ * bottleneck queue holds little (19 KiB at 1 Mbit/s and 150 ms): sent in
+ * one burst, its tail is dropped, the receiver asks for another keyframe,
+ * and so on (the lab's 1 Mbit/s calls lost 30 % of their packets in
+ * their first seconds, and a mid-call keyframe cut the rate to a third).
+ * So the video's packets go out paced, as browsers pace theirs: at
+ * PACING_FACTOR times the video's target, with a credit of PACING_BURST_US
+ * for small frames, from a queue of their own after the payloader (the
+ * pacer's thread), so the encoder never waits for them. A packet is never
+ * held back more than PACING_MAX_US: past that they go faster. The
+ * controller sees the paced send times: the aux sender is downstream. */
+/* The pacer's thread: waits until @bytes may go. */
+static void
+pace (VchatdMedia *self, gsize bytes)
+{
+  gint kbps = g_atomic_int_get (&self->pace_kbps);
+  gint64 now = g_get_monotonic_time ();
+
+  if (kbps <= 0)
+    return;
+  if (self->pace_next_us < now - PACING_BURST_US)
+    self->pace_next_us = now - PACING_BURST_US;
+  if (self->pace_next_us > now + PACING_MAX_US)
+    self->pace_next_us = now + PACING_MAX_US;
+  if (self->pace_next_us > now && !media_is_stopping (self))
+    g_usleep ((gulong) (self->pace_next_us - now));
+  self->pace_next_us += (gint64) bytes * 8000 / kbps;
+}
+
+/* On the pacer queue's source pad: each packet of a list is handed on by
+ * itself, when its turn comes. */
+static GstPadProbeReturn
+on_video_packets (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+  g_autoptr (GstPad) peer = NULL;
+  GstBufferList *list;
+  GstFlowReturn ret = GST_FLOW_OK;
+  guint i, n;
+
+  if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+    pace (self, gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info)));
+    return GST_PAD_PROBE_OK;
+  }
+  if (!(peer = gst_pad_get_peer (pad)))
+    return GST_PAD_PROBE_OK;
+  list = GST_PAD_PROBE_INFO_BUFFER_LIST (info);
+  n = gst_buffer_list_length (list);
+  for (i = 0; i < n && ret == GST_FLOW_OK; i++) {
+    GstBuffer *buffer = gst_buffer_list_get (list, i);
+
+    pace (self, gst_buffer_get_size (buffer));
+    ret = gst_pad_chain (peer, gst_buffer_ref (buffer));
+  }
+  GST_PAD_PROBE_INFO_DATA (info) = NULL;
+  gst_buffer_list_unref (list);
+  GST_PAD_PROBE_INFO_FLOW_RETURN (info) = ret;
+  return GST_PAD_PROBE_HANDLED;
+}
+
 /* The video sender's probes: frames in and out of its queue (a busy
  * encoder makes it drop), time spent in the encoder, and keyframe requests. */
 
@@ -349,7 +413,8 @@ add_probe (GstElement *element, const char *pad_name, GstPadProbeType mask,
   gst_pad_add_probe (pad, mask, callback, self, NULL);
 }
 
-/* tee → queue → videoscale → videorate → capsfilter → vp8enc → rtpvp8pay → webrtcbin
+/* tee → queue → videoscale → videorate → capsfilter → vp8enc → rtpvp8pay → queue (pacer)
+ *   → webrtcbin
  *
  * The capsfilter holds the ladder's rung (see "Rate control"); the preview
  * keeps the camera's picture. */
@@ -357,8 +422,8 @@ gboolean
 media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt,
                           guint twcc_id, GError **error)
 {
-  static const char *const factories[] = { "queue",  "videoscale", "videorate",
-                                           "capsfilter", "vp8enc", "rtpvp8pay" };
+  static const char *const factories[] = { "queue",  "videoscale", "videorate", "capsfilter",
+                                           "vp8enc", "rtpvp8pay",  "queue" };
   GstElement *chain[G_N_ELEMENTS (factories)];
   g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
   g_autoptr (GstPad) teepad = NULL;
@@ -395,8 +460,14 @@ media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, 
   add_probe (chain[4], "sink", GST_PAD_PROBE_TYPE_BUFFER, on_encoder_in, self);
   add_probe (chain[4], "src", GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_UPSTREAM,
              on_encoder_out, self);
-  transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), expected, twcc_id, "video",
-                               error);
+  /* The pacer's thread (see "Pacing"): the encoder's is never held up by
+   * it, or its queue would drop frames the ladder takes for a slow encoder. */
+  g_object_set (chain[6], "max-size-buffers", 0, "max-size-bytes", 0, "max-size-time",
+                (guint64) 2 * GST_SECOND, NULL);
+  add_probe (chain[6], "src", GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST,
+             on_video_packets, self);
+  transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), chain[5], expected, twcc_id,
+                               "video", error);
   if (!transceiver)
     return FALSE;
   /* 1.22: set before create-offer; an answerer's was set on add-transceiver. */
@@ -444,7 +515,8 @@ media_build_audio_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, 
                 (gint) self->audio_policy.packet_loss_pct, NULL);
   gst_util_set_object_arg (G_OBJECT (chain[5]), "audio-type", "voice");
   g_object_set (chain[6], "pt", pt, "mtu", 1200, NULL);
-  transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), expected, twcc_id, "audio",
+  transceiver = attach_sender (self, chain, G_N_ELEMENTS (chain), chain[G_N_ELEMENTS (chain) - 1],
+                               expected, twcc_id, "audio",
                                error);
   if (!transceiver)
     return FALSE;
