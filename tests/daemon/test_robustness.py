@@ -158,21 +158,45 @@ def answer_for(offer):
     return "\r\n".join(out)
 
 
+def matched_with(server, daemon, name, client):
+    """The daemon searches; a fake peer made by hand (signald.Client) queues
+    and is matched as the answerer (the server makes a daemon the offerer).
+    Returns the peer, the daemon's call path, `matched`, and vchatd's offer
+    (the `sdp` object). The caller closes the peer."""
+    peer = Client(server, name=name, client=client)
+    path = daemon.manager("StartRandom", "(a{sv})", {})
+    peer.send({"type": "queue"})
+    peer.expect("queued")
+    m = peer.expect("matched")
+    assert m["role"] == "answerer", m
+    offer = peer.expect("signal", timeout=15)["sdp"]
+    assert offer["type"] == "offer", offer
+    return peer, path, m, offer
+
+
+def signals_until_peer_left(peer, timeout=10):
+    """What vchatd still sent (signals only) until the server told the peer
+    that vchatd left: (the peer_left message, [signals])."""
+    deadline = time.monotonic() + timeout
+    signals = []
+    while time.monotonic() < deadline:
+        msg = peer.recv(max(0.1, deadline - time.monotonic()))
+        if msg.get("type") == "peer_left":
+            return msg, signals
+        assert msg.get("type") == "signal", msg
+        signals.append(msg)
+    raise AssertionError(f"no peer_left within {timeout} s; signals: {signals}")
+
+
 def test_a_peer_that_cannot_take_vp8_is_a_clear_error_at_once(server, plain_daemons):
     """A peer that rejects our video (an H.264-only answerer) makes webrtcbin
     1.22 move the bundle and never start ICE: both sides used to stay
     `connecting`. vchatd now ends the call at once as `error`, its log
     says why, and the peer is told."""
     a = plain_daemons("red")
-    peer = Client(server, name="H264", client="h264only/1")
+    peer, path, m, offer = matched_with(server, a, "H264", "h264only/1")
     try:
-        path = a.manager("StartRandom", "(a{sv})", {})
-        peer.send({"type": "queue"})
-        peer.expect("queued")
-        m = peer.expect("matched")
-        assert m["role"] == "answerer"  # the daemon offers
-        offer = peer.expect("signal", timeout=15)["sdp"]["sdp"]
-        answer = answer_for(offer).replace("m=video 9 ", "m=video 0 ")
+        answer = answer_for(offer["sdp"]).replace("m=video 9 ", "m=video 0 ")
         assert "m=video 0 " in answer
         sent = time.monotonic()
         peer.send({"type": "signal", "call": m["call"], "sdp": {"type": "answer", "sdp": answer}})
@@ -180,11 +204,7 @@ def test_a_peer_that_cannot_take_vp8_is_a_clear_error_at_once(server, plain_daem
         print(f"ended {time.monotonic() - sent:.2f} s after the answer")
         assert a.call_prop(path, "EndReason") == "error"
         assert "rejected our video (media 0): it cannot take VP8 video" in a.log, a.log[-2000:]
-        while True:
-            msg = peer.recv(10)
-            if msg.get("type") == "peer_left":
-                break
-            assert msg.get("type") == "signal", msg
+        signals_until_peer_left(peer)
     finally:
         peer.close()
 
@@ -218,18 +238,11 @@ def test_a_stranger_cannot_aim_ice_at_local_services(server, plain_daemons, how)
                  "port below 1024": listen(public, 999)}
     if kinds["private"]:
         listeners["local network"] = listen(kinds["private"][0])
-    evil = Client(server, name="Mallory", client="evil/1")
+    evil, _, m, offer = matched_with(server, a, "Mallory", "evil/1")
     try:
-        pa = a.manager("StartRandom", "(a{sv})", {})
-        evil.send({"type": "queue"})
-        evil.expect("queued")
-        m = evil.expect("matched")
-        assert m["role"] == "answerer"  # the daemon offers
-        offer = evil.expect("signal", timeout=15)
-        assert offer["sdp"]["type"] == "offer", offer
         candidates = [f"candidate:{i + 1} 1 UDP {2122252543 - i} {s.getsockname()[0]} "
                       f"{s.getsockname()[1]} typ host" for i, s in enumerate(listeners.values())]
-        answer = answer_for(offer["sdp"]["sdp"])
+        answer = answer_for(offer["sdp"])
         if how == "in the answer":
             eol = "\r\n" if "\r\n" in answer else "\n"
             first_m = answer.index("m=")
@@ -277,14 +290,8 @@ def test_a_peer_that_never_answers_ends_the_call_for_both(server, tmp_path):
                      "--audio-source", "audiotestsrc is-live=true wave=silence"])
     d.write_settings({"reconnect-timeout": GLib.Variant("u", 8)})
     d.start()
-    silent = Client(server, name="Silent", client="broken/1")
+    silent, path, m, offer = matched_with(server, d, "Silent", "broken/1")
     try:
-        path = d.manager("StartRandom", "(a{sv})", {})
-        silent.send({"type": "queue"})
-        silent.expect("queued")
-        m = silent.expect("matched")
-        offer = silent.expect("signal", timeout=15)["sdp"]
-        assert offer["type"] == "offer"
         mids = [line[len("a=mid:"):] for line in offer["sdp"].split("\r\n")
                 if line.startswith("a=mid:")]
         d.wait_call_state(path, "connecting", 10)
@@ -297,18 +304,10 @@ def test_a_peer_that_never_answers_ends_the_call_for_both(server, tmp_path):
         # The candidates and restarts it sent meanwhile, then its leaving.
         # Each candidate names its media section by index and by mid (peers
         # such as aiortc match them by mid only).
-        deadline = time.monotonic() + 10
-        left = None
-        candidates = []
-        while left is None and time.monotonic() < deadline:
-            msg = silent.recv(10)
-            if msg.get("type") == "peer_left":
-                left = msg
-            else:
-                assert msg.get("type") == "signal", msg
-                if "ice" in msg and msg.get("attempt", 0) == 0 and msg["ice"]["candidate"]:
-                    candidates.append(msg["ice"])
-        assert left and left["call"] == m["call"], left
+        left, signals = signals_until_peer_left(silent)
+        candidates = [msg["ice"] for msg in signals
+                      if "ice" in msg and msg.get("attempt", 0) == 0 and msg["ice"]["candidate"]]
+        assert left["call"] == m["call"], left
         assert candidates, "vchatd sent no candidate"
         for ice in candidates:
             assert ice.get("sdpMid") == mids[ice["sdpMLineIndex"]], (ice, mids)
