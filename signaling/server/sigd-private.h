@@ -155,6 +155,7 @@ struct _SigdServer {
   GHashTable *per_address;      /* address key → number of WebSockets */
   GHashTable *sessions_per_key; /* address key → number of sessions */
   guint slow_source;
+  GPtrArray *slow_conns; /* SigdConn* over max_send_queue, for slow_source */
   GHashTable *sessions;      /* id → SigdSession*, owned */
   GHashTable *by_resume;     /* resume token → SigdSession* */
   GHashTable *calls;         /* id → SigdCall*, owned */

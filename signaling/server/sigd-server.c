@@ -108,6 +108,7 @@ conn_send_text (SigdConn *conn, const char *text)
   soup_websocket_connection_send_text (conn->ws, text);
   if (sigd_stream_get_queued (conn->stream) > (guint64) server->config->max_send_queue) {
     conn->too_slow = TRUE;
+    g_ptr_array_add (server->slow_conns, conn);
     if (!server->slow_source)
       server->slow_source = g_idle_add (slow_cb, server);
   }
@@ -1104,6 +1105,13 @@ conn_free (SigdConn *conn)
     g_object_unref (conn->ws);
   }
   g_clear_object (&conn->stream);
+  if (conn->too_slow) {
+    guint i;
+
+    /* A hole, not a removal: slow_cb may be going through the array. */
+    if (g_ptr_array_find (conn->server->slow_conns, conn, &i))
+      conn->server->slow_conns->pdata[i] = NULL;
+  }
   if (conn->sent)
     g_ptr_array_unref (conn->sent);
   g_free (conn->address);
@@ -1198,19 +1206,18 @@ static gboolean
 slow_cb (gpointer data)
 {
   SigdServer *server = data;
-  g_autoptr (GPtrArray) slow = g_ptr_array_new ();
-  GHashTableIter iter;
+  GPtrArray *slow = server->slow_conns;
   SigdConn *conn;
 
   server->slow_source = 0;
-  g_hash_table_iter_init (&iter, server->conns);
-  while (g_hash_table_iter_next (&iter, (gpointer *) &conn, NULL))
-    if (conn->too_slow && conn_is_open (conn))
-      g_ptr_array_add (slow, conn);
+  /* Only those that went over since the last time, not every connection;
+   * closing one may add others, or free some (conn_free leaves a NULL). */
   for (guint i = 0; i < slow->len; i++) {
     SigdSession *session;
 
     conn = slow->pdata[i];
+    if (!conn || !conn_is_open (conn))
+      continue;
     session = conn->session;
     server->metrics.too_slow++;
     g_debug ("session %s: does not read (%" G_GUINT64_FORMAT " bytes waiting), closed",
@@ -1226,6 +1233,7 @@ slow_cb (gpointer data)
     if (conn->link)
       sigd_link_close_within (conn->link, TOO_SLOW_LINGER_S);
   }
+  g_ptr_array_set_size (slow, 0);
   return G_SOURCE_REMOVE;
 }
 
@@ -1323,6 +1331,7 @@ server_alloc (SigdConfig *config)
 
   server->config = config;
   server->conns = g_hash_table_new_full (NULL, NULL, (GDestroyNotify) conn_free, NULL);
+  server->slow_conns = g_ptr_array_new ();
   server->per_address = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->sessions_per_key = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   server->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
@@ -1455,6 +1464,7 @@ sigd_server_free (SigdServer *server)
   if (server->soup)
     soup_server_disconnect (server->soup);
   g_hash_table_destroy (server->conns);
+  g_ptr_array_unref (server->slow_conns);
   g_clear_object (&server->soup);
   sigd_listener_free (server);
   g_clear_object (&server->cert);
