@@ -388,7 +388,8 @@ sigd_matcher_enqueue (SigdServer *server, SigdSession *session)
     g_queue_push_tail (&server->queue, session);
     session->queue_link = server->queue.tail;
   } else {
-    /* Queued again with other interests or language, keeping its place. */
+    /* Queued again with other interests or language, keeping its place
+     * (sigd_matcher_unindex() took it out under the old ones). */
     index_remove (server, session);
   }
   index_add (server, session, g_get_monotonic_time ());
@@ -400,6 +401,13 @@ sigd_matcher_enqueue (SigdServer *server, SigdSession *session)
   sigd_session_send (session, msg);
   json_object_unref (msg);
   try_session (server, session);
+}
+
+void
+sigd_matcher_unindex (SigdServer *server, SigdSession *session)
+{
+  if (session->queued)
+    index_remove (server, session);
 }
 
 void

@@ -214,6 +214,9 @@ void sigd_matcher_init (SigdServer *server);
 void sigd_matcher_free (SigdServer *server);
 void sigd_matcher_enqueue (SigdServer *server, SigdSession *session);
 void sigd_matcher_dequeue (SigdServer *server, SigdSession *session);
+/* Before a queued session's interests or language change: it leaves the
+ * indexes (sigd_matcher_enqueue() puts it back, keeping its place). */
+void sigd_matcher_unindex (SigdServer *server, SigdSession *session);
 void sigd_matcher_block_pair (SigdServer *server, SigdSession *a, SigdSession *b);
 /* @session, queued, has a connection again. */
 void sigd_matcher_resumed (SigdServer *server, SigdSession *session);

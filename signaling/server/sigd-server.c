@@ -696,6 +696,9 @@ handle_queue (SigdServer *server, SigdConn *conn, VchatMsg *msg)
                           "for a while. Invites still work.");
     return;
   }
+  /* Queued already: the matcher's indexes hold it under the interests it
+   * had, which go now (fuzz-server found the stale entry). */
+  sigd_matcher_unindex (server, session);
   g_strfreev (session->interests);
   session->interests = vchat_interests_normalize ((const char *const *) raw);
   g_free (session->language);

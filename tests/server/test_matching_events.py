@@ -1,6 +1,8 @@
 """Random matching when nobody new arrives: waits running out, rematch
 blocks ending, queueing again with other interests (the matcher acts on
 these as events, not on a tick)."""
+import time
+
 from vtest import pair, queue
 
 
@@ -46,3 +48,22 @@ def test_queue_again_with_other_interests(signald, connect):
     assert mb["call"] == ma["call"]
     assert ma["common_interests"] == ["chess"]
     c.expect_nothing(0.3)
+
+
+def test_queue_again_then_leave_leaves_no_trace(signald, connect):
+    """A session that changed its interests while waiting is no longer
+    indexed under the old ones once it is gone (the fuzzer found the
+    stale entry: the next person queueing with the old interest read the
+    freed session; the asan setup runs this test)."""
+    s = signald("--interest-wait", "30", "--grace", "0")
+    a, c = connect(s, name="A"), connect(s, name="C")
+    queue(a, interests=["music"])
+    queue(a, interests=["chess"])
+    a.close()
+    time.sleep(0.3)
+    queue(c, interests=["music"])
+    c.expect_nothing(0.3)
+    d = connect(s, name="D")
+    queue(d, interests=["music"])
+    md, mc = d.expect("matched"), c.expect("matched")
+    assert md["call"] == mc["call"]
