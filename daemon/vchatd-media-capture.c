@@ -173,20 +173,22 @@ on_feed_sample (GstAppSink *sink, gpointer data)
   VchatdMedia *self = data;
   SourceKind kind = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (sink), "vchatd-kind"));
   g_autoptr (GstSample) sample = gst_app_sink_pull_sample (sink);
+  g_autoptr (GPtrArray) targets = g_ptr_array_new_with_free_func (gst_object_unref);
   GstClockTime capture_base = gst_element_get_base_time (GST_ELEMENT (sink));
+  guint i;
 
   if (!sample)
     return GST_FLOW_OK;
-  /* Under the lock, so that no feed goes meanwhile: an appsrc that does
-   * not block only queues the buffer (or drops its oldest). */
   g_mutex_lock (&self->lock);
-  for (guint i = 0; i < self->feeds->len; i++) {
+  for (i = 0; i < self->feeds->len; i++) {
     Feed *feed = g_ptr_array_index (self->feeds, i);
 
     if (feed->kind == kind)
-      push_to_feed (feed->appsrc, sample, capture_base);
+      g_ptr_array_add (targets, gst_object_ref (feed->appsrc));
   }
   g_mutex_unlock (&self->lock);
+  for (i = 0; i < targets->len; i++)
+    push_to_feed (g_ptr_array_index (targets, i), sample, capture_base);
   return GST_FLOW_OK;
 }
 
