@@ -296,15 +296,27 @@ media_on_request_aux_sender (GstElement *webrtc, GObject *transport, gpointer da
  * pacer's thread), so the encoder never waits for them. A packet is never
  * held back more than PACING_MAX_US: past that they go faster. The
  * controller sees the paced send times: the aux sender is downstream. */
-/* The pacer's thread: waits until @bytes may go. */
+/* The pacer's thread: waits until @bytes may go. Clamping the schedule
+ * alone bounds one packet's wait, not the backlog: an encoder that
+ * overshoots its target for a while (a keyframe at a large size right after
+ * the call starts or a rung changes) kept the pacing rate, its queue grew
+ * to its 2 s limit and held the encoder up, whose own queue then dropped
+ * frames, which the ladder took for a slow machine (320x180 for 25 s).
+ * So a backlog older than PACING_MAX_US goes out without waiting. */
 static void
-pace (VchatdMedia *self, gsize bytes)
+pace (VchatdMedia *self, GstElement *queue, gsize bytes)
 {
   gint kbps = g_atomic_int_get (&self->pace_kbps);
   gint64 now = g_get_monotonic_time ();
+  guint64 backlog_ns = 0;
 
   if (kbps <= 0)
     return;
+  g_object_get (queue, "current-level-time", &backlog_ns, NULL);
+  if (backlog_ns > (guint64) PACING_MAX_US * 1000) {
+    self->pace_next_us = now;
+    return;
+  }
   if (self->pace_next_us < now - PACING_BURST_US)
     self->pace_next_us = now - PACING_BURST_US;
   if (self->pace_next_us > now + PACING_MAX_US)
@@ -320,13 +332,14 @@ static GstPadProbeReturn
 on_video_packets (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 {
   VchatdMedia *self = data;
+  GstElement *queue = GST_ELEMENT (GST_PAD_PARENT (pad));
   g_autoptr (GstPad) peer = NULL;
   GstBufferList *list;
   GstFlowReturn ret = GST_FLOW_OK;
   guint i, n;
 
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-    pace (self, gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info)));
+    pace (self, queue, gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info)));
     return GST_PAD_PROBE_OK;
   }
   if (!(peer = gst_pad_get_peer (pad)))
@@ -336,7 +349,7 @@ on_video_packets (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   for (i = 0; i < n && ret == GST_FLOW_OK; i++) {
     GstBuffer *buffer = gst_buffer_list_get (list, i);
 
-    pace (self, gst_buffer_get_size (buffer));
+    pace (self, queue, gst_buffer_get_size (buffer));
     ret = gst_pad_chain (peer, gst_buffer_ref (buffer));
   }
   GST_PAD_PROBE_INFO_DATA (info) = NULL;
