@@ -3,8 +3,10 @@
  * The manager turns D-Bus requests into signaling messages, and routes what
  * the server says back to the call it concerns. Requests the server must
  * answer (an invite's code, whether an invite exists) are completed when the
- * answer arrives: the server answers each connection's messages in order,
- * so the oldest pending request is the one answered.
+ * answer arrives. Each request carries an `id` that its answer echoes
+ * (docs/protocol.md, "Request ids"); a server that echoes none answers each
+ * connection's messages in order, so then the oldest pending request is the
+ * one answered.
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -38,6 +40,7 @@ typedef struct {
   char *code;
   char *link;             /* invite_create, while the invite is being stored */
   VchatdManager *manager; /* likewise */
+  char *id;               /* the request's `id`, which its answer echoes */
 } Pending;
 
 struct _VchatdManager {
@@ -55,6 +58,7 @@ struct _VchatdManager {
 
   GPtrArray *calls; /* VchatdCall*, including recently ended */
   guint next_number;
+  guint64 next_request; /* for request ids */
   GQueue pending_create; /* Pending* */
   GQueue pending_join;
   GHashTable *sender_uids; /* unique bus name → uid + 1 */
@@ -79,7 +83,42 @@ pending_free (Pending *p)
   g_free (p->code);
   g_free (p->link);
   g_clear_object (&p->manager);
+  g_free (p->id);
   g_free (p);
+}
+
+/* Gives @msg a request id of its own; returns it. */
+static char *
+request_id_new (VchatdManager *self, JsonObject *msg)
+{
+  char *id = g_strdup_printf ("vchatd-%" G_GUINT64_FORMAT, ++self->next_request);
+
+  json_object_set_string_member (msg, "id", id);
+  return id;
+}
+
+/* The pending request of @queue that @answer answers: the one with its
+ * `id`, or, from a server that echoes no ids, the oldest. */
+static Pending *
+take_pending (GQueue *queue, VchatMsg *answer)
+{
+  JsonNode *node = json_object_get_member (answer->object, "id");
+  const char *id;
+
+  if (!node)
+    return g_queue_pop_head (queue);
+  id = JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_STRING
+         ? json_node_get_string (node)
+         : NULL;
+  for (GList *l = queue->head; l && id; l = l->next) {
+    Pending *p = l->data;
+
+    if (g_strcmp0 (p->id, id) == 0) {
+      g_queue_delete_link (queue, l);
+      return p;
+    }
+  }
+  return NULL;
 }
 
 /* Authorization: only the user who runs the daemon. */
@@ -355,10 +394,12 @@ send_reclaim (VchatdManager *self, VchatdInvite *invite, VchatdCall *call)
 {
   g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_INVITE_RECLAIM);
   g_autoptr (GError) error = NULL;
+  g_autofree char *id = NULL;
   Pending *p;
 
   json_object_set_string_member (msg, "code", invite->code);
   json_object_set_string_member (msg, "claim", invite->claim);
+  id = request_id_new (self, msg);
   if (!vchatd_signaling_send (self->signaling, msg, &error)) {
     /* Offline again: the next welcome tries anew. */
     g_debug ("invite %s: cannot reclaim now: %s", invite->code, error->message);
@@ -367,6 +408,7 @@ send_reclaim (VchatdManager *self, VchatdInvite *invite, VchatdCall *call)
   p = g_new0 (Pending, 1);
   p->call = call ? g_object_ref (call) : NULL;
   p->code = g_strdup (invite->code);
+  p->id = g_steal_pointer (&id);
   g_queue_push_tail (&self->pending_create, p);
   g_debug ("invite %s: reclaiming it", invite->code);
 }
@@ -427,7 +469,7 @@ invite_stored_cb (GObject *source, GAsyncResult *result, gpointer data)
 static void
 handle_invite (VchatdManager *self, VchatMsg *msg)
 {
-  Pending *p = g_queue_pop_head (&self->pending_create);
+  Pending *p = take_pending (&self->pending_create, msg);
   const char *code = vchat_msg_get_string (msg, "code");
   VchatdInvite invite = {
     .code = (char *) code,
@@ -499,7 +541,7 @@ handle_error (VchatdManager *self, VchatMsg *msg)
   else if (g_strcmp0 (ref, "invite_join") == 0)
     queue = &self->pending_join;
 
-  if (queue && (p = g_queue_pop_head (queue))) {
+  if (queue && (p = take_pending (queue, msg))) {
     if (!p->invocation) {
       reclaim_failed (self, p, code, message);
       return;
@@ -539,7 +581,7 @@ on_server_message (VchatdSignaling *signaling, VchatMsg *msg, VchatdManager *sel
     return;
 
   case VCHAT_MSG_RINGING:
-    p = g_queue_pop_head (&self->pending_join);
+    p = take_pending (&self->pending_join, msg);
     if (!p) {
       g_warning ("ringing for a join nobody asked for; leaving it");
       return;
@@ -858,6 +900,7 @@ handle_create_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocat
   g_auto (VchatdCallOptions) opts = { 0 };
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) msg = NULL;
+  g_autofree char *id = NULL;
   Pending *p;
 
   if (!vchatd_call_options_parse (options, VCHATD_OPTIONS_INVITE, &opts, &error)) {
@@ -870,10 +913,12 @@ handle_create_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocat
   msg = vchat_msg_object_new (VCHAT_MSG_INVITE_CREATE);
   if (opts.ttl)
     json_object_set_int_member (msg, "ttl", opts.ttl);
+  id = request_id_new (self, msg);
   if (!send_or_fail (self, invocation, msg))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   p = g_new0 (Pending, 1);
+  p->id = g_steal_pointer (&id);
   /* The handler owns the invocation: completing it later releases it. */
   p->invocation = invocation;
   p->call = g_object_ref (add_call (self, VCHATD_CALL_KIND_INVITE, VCHATD_CALL_SEARCHING, &opts));
@@ -889,6 +934,7 @@ handle_join_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocatio
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) msg = NULL;
   g_autofree char *code = vchat_invite_code_normalize (code_or_link);
+  g_autofree char *id = NULL;
   Pending *p;
 
   if (!code) {
@@ -908,10 +954,12 @@ handle_join_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocatio
 
   msg = vchat_msg_object_new (VCHAT_MSG_INVITE_JOIN);
   json_object_set_string_member (msg, "code", code);
+  id = request_id_new (self, msg);
   if (!send_or_fail (self, invocation, msg))
     return G_DBUS_METHOD_INVOCATION_HANDLED;
 
   p = g_new0 (Pending, 1);
+  p->id = g_steal_pointer (&id);
   /* The handler owns the invocation: completing it later releases it. */
   p->invocation = invocation;
   p->options = opts;

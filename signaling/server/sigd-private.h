@@ -83,11 +83,13 @@ struct _SigdSession {
   GSequenceIter *language_event;  /* when it stops insisting on its language */
   GStrv interests; /* of the last `queue`, normalised */
   char *language;
+  JsonNode *queue_request_id; /* of that `queue` (or `next`): its `matched` carries it */
 
   SigdCall *call;      /* ringing or active, at most one */
   char *rejoin_call;   /* the call it waits to rejoin (see handle_rejoin) */
   char *rejoin_secret;
   guint rejoin_source; /* gives up waiting */
+  JsonNode *rejoin_request_id; /* of that `rejoin`: its `rejoined` carries it */
   GQueue recent_calls; /* SigdPastCall, for reports after a call */
   guint open_invites;
 };
@@ -177,6 +179,11 @@ struct _SigdServer {
   GHashTable *reports; /* reported address key → SigdReports* */
   GHashTable *refused; /* address key → gint64 monotonic deadline */
 
+  /* sigd-request.c: the request being handled, and its `id`; whatever the
+   * session of request_conn gets meanwhile answers it and carries the id. */
+  SigdConn *request_conn;
+  JsonNode *request_id;
+
   SigdMetrics metrics;
   guint ping_source;
   guint sweep_source;
@@ -220,6 +227,18 @@ void sigd_matcher_unindex (SigdServer *server, SigdSession *session);
 void sigd_matcher_block_pair (SigdServer *server, SigdSession *a, SigdSession *b);
 /* @session, queued, has a connection again. */
 void sigd_matcher_resumed (SigdServer *server, SigdSession *session);
+
+/* sigd-request.c */
+/* Checks the optional `id` of a client's request; on a bad one answers
+ * with an error (ref @msg's type) and returns FALSE. */
+gboolean sigd_request_begin (SigdConn *conn, VchatMsg *msg);
+void sigd_request_end (SigdConn *conn);
+/* A copy of the id of the request @conn is handling, or NULL. */
+JsonNode *sigd_request_dup_id (SigdConn *conn);
+/* The id of the request @conn is handling (transfer none), or NULL. */
+JsonNode *sigd_request_id (SigdConn *conn);
+/* Adds @id (if any) to @msg as its `id`. */
+void sigd_request_tag (JsonObject *msg, JsonNode *id);
 
 /* sigd-invites.c */
 void sigd_invites_init (SigdServer *server);

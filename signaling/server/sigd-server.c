@@ -117,8 +117,12 @@ conn_send_text (SigdConn *conn, const char *text)
 void
 sigd_session_send (SigdSession *session, JsonObject *msg)
 {
-  g_autofree char *text = vchat_msg_object_to_string (msg);
+  g_autofree char *text = NULL;
 
+  /* Whatever a session gets while its request is handled answers it. */
+  if (session->conn)
+    sigd_request_tag (msg, sigd_request_id (session->conn));
+  text = vchat_msg_object_to_string (msg);
   if (session->conn) {
     conn_send_text (session->conn, text);
     return;
@@ -149,6 +153,7 @@ sigd_conn_send_error (SigdConn *conn, VchatProtoError code, const char *ref, con
 {
   g_autofree char *message = NULL;
   g_autofree char *text = NULL;
+  g_autoptr (JsonObject) msg = NULL;
   va_list args;
 
   va_start (args, format);
@@ -158,7 +163,16 @@ sigd_conn_send_error (SigdConn *conn, VchatProtoError code, const char *ref, con
   conn->server->metrics.errors[code]++;
   g_debug ("session %s: error %s: %s", conn->session ? conn->session->id : "-",
            vchat_proto_error_to_string (code), message);
-  text = vchat_msg_error_to_string (code, message, ref);
+  msg = vchat_msg_object_new (VCHAT_MSG_ERROR);
+  json_object_set_string_member (msg, "code", vchat_proto_error_to_string (code));
+  json_object_set_string_member (msg, "message", message);
+  if (ref) {
+    json_object_set_string_member (msg, "ref", ref);
+    /* An error about the request being handled answers it; one about
+     * something else (a flood, a refusal) does not. */
+    sigd_request_tag (msg, sigd_request_id (conn));
+  }
+  text = vchat_msg_object_to_string (msg);
   conn_send_text (conn, text);
 }
 
@@ -238,6 +252,8 @@ session_free (SigdSession *session)
   g_clear_handle_id (&session->rejoin_source, g_source_remove);
   g_free (session->rejoin_call);
   g_free (session->rejoin_secret);
+  g_clear_pointer (&session->rejoin_request_id, json_node_unref);
+  g_clear_pointer (&session->queue_request_id, json_node_unref);
   g_queue_clear_full (&session->outbox, g_free);
   g_queue_clear_full (&session->recent_calls, (GDestroyNotify) past_call_free);
   g_free (session->id);
@@ -416,6 +432,11 @@ send_matched (SigdCall *call, SigdSession *to, gboolean offerer)
   json_object_set_string_member (msg, "kind", call->kind == SIGD_CALL_RANDOM ? "random" : "invite");
   json_object_set_array_member (msg, "ice_servers", sigd_call_ice_servers (to->server, to));
   json_object_set_string_member (msg, "secret", call->secret);
+  /* A random call answers the `queue` (or `next`) that put @to in the queue. */
+  if (call->kind == SIGD_CALL_RANDOM && to->queue_request_id) {
+    sigd_request_tag (msg, to->queue_request_id);
+    g_clear_pointer (&to->queue_request_id, json_node_unref);
+  }
   session_send_take (to, msg);
 }
 
@@ -703,6 +724,8 @@ handle_queue (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   session->interests = vchat_interests_normalize ((const char *const *) raw);
   g_free (session->language);
   session->language = language && *language ? g_ascii_strdown (language, -1) : NULL;
+  g_clear_pointer (&session->queue_request_id, json_node_unref);
+  session->queue_request_id = sigd_request_dup_id (conn);
   sigd_matcher_enqueue (server, session);
 }
 
@@ -750,6 +773,8 @@ handle_next (SigdServer *server, SigdConn *conn, VchatMsg *msg)
                           "for a while. Invites still work.");
     return;
   }
+  g_clear_pointer (&session->queue_request_id, json_node_unref);
+  session->queue_request_id = sigd_request_dup_id (conn);
   sigd_matcher_enqueue (server, session);
 }
 
@@ -793,6 +818,7 @@ rejoin_clear (SigdServer *server, SigdSession *session)
   g_clear_handle_id (&session->rejoin_source, g_source_remove);
   g_clear_pointer (&session->rejoin_call, g_free);
   g_clear_pointer (&session->rejoin_secret, g_free);
+  g_clear_pointer (&session->rejoin_request_id, json_node_unref);
 }
 
 static gboolean
@@ -811,6 +837,7 @@ rejoin_wait_over (gpointer data)
   json_object_set_string_member (msg, "message",
                                  "The other side of this call did not come back to rejoin it.");
   json_object_set_string_member (msg, "ref", "rejoin");
+  sigd_request_tag (msg, session->rejoin_request_id);
   sigd_session_send (session, msg);
   rejoin_clear (w->server, session);
   return G_SOURCE_REMOVE;
@@ -827,6 +854,7 @@ handle_rejoin (SigdServer *server, SigdConn *conn, VchatMsg *msg)
                         : SIGD_CALL_RANDOM;
   SigdSession *waiting;
   SigdCall *call;
+  g_autoptr (JsonNode) waiting_id = NULL;
 
   if (session->call || session->queued) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "rejoin",
@@ -848,6 +876,7 @@ handle_rejoin (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     rejoin_clear (server, session);
     session->rejoin_call = g_strdup (id);
     session->rejoin_secret = g_strdup (secret);
+    session->rejoin_request_id = sigd_request_dup_id (conn);
     g_hash_table_insert (server->rejoins, session->rejoin_call, session);
     w->server = server;
     w->session_id = g_strdup (session->id);
@@ -861,6 +890,7 @@ handle_rejoin (SigdServer *server, SigdConn *conn, VchatMsg *msg)
                           "No call with this id and secret waits to be rejoined.");
     return;
   }
+  waiting_id = g_steal_pointer (&waiting->rejoin_request_id);
   rejoin_clear (server, waiting);
   rejoin_clear (server, session);
   call = call_new (server, g_strdup (id), kind, waiting, session, NULL);
@@ -872,6 +902,8 @@ handle_rejoin (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     JsonObject *out = vchat_msg_object_new (VCHAT_MSG_REJOINED);
 
     json_object_set_string_member (out, "call", id);
+    if (!i)
+      sigd_request_tag (out, waiting_id);
     session_send_take (i ? session : waiting, out);
   }
 }
@@ -984,7 +1016,10 @@ dispatch (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 
   if (msg->type == VCHAT_MSG_PING) {
     g_autoptr (JsonObject) pong = vchat_msg_object_new (VCHAT_MSG_PONG);
-    g_autofree char *text = vchat_msg_object_to_string (pong);
+    g_autofree char *text = NULL;
+
+    sigd_request_tag (pong, json_object_get_member (msg->object, "id"));
+    text = vchat_msg_object_to_string (pong);
     conn_send_text (conn, text);
     return;
   }
@@ -1097,7 +1132,12 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
       conn_close (conn, SOUP_WEBSOCKET_CLOSE_TOO_BIG, "message too big");
     return;
   }
+  if (msg->type != VCHAT_MSG_PONG && !sigd_request_begin (conn, msg))
+    return;
   dispatch (server, conn, msg);
+  /* @conn may be gone (conn_free() forgot the request then). */
+  server->request_conn = NULL;
+  g_clear_pointer (&server->request_id, json_node_unref);
 }
 
 static void
@@ -1117,6 +1157,8 @@ conn_free (SigdConn *conn)
   }
   if (conn->sent)
     g_ptr_array_unref (conn->sent);
+  if (conn->server->request_conn == conn)
+    conn->server->request_conn = NULL;
   g_free (conn->address);
   g_free (conn->key);
   g_free (conn);
