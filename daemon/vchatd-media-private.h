@@ -50,6 +50,9 @@
 /* Keyframe requests (PLI, FIR) closer together than this are answered by
  * the keyframe already on its way. */
 #define KEYFRAME_MIN_INTERVAL_US (300 * 1000)
+/* Our receiver asks for a keyframe at most this often (see
+ * on_keyframe_wanted() in vchatd-media-publish.c). */
+#define KEYFRAME_ASK_INTERVAL_US (1000 * 1000)
 #define DEFAULT_WATCHDOG_SECONDS 5
 /* A camera or microphone that delivers nothing for this long (a missing
  * PipeWire target just waits, a paused producer sends nothing) is replaced
@@ -224,6 +227,7 @@ struct _VchatdMedia {
   gint encode_us;                /* atomic: time spent encoding them */
   gint64 encode_started_us;      /* the encoder's streaming thread only */
   gint64 last_keyframe_request_us; /* the encoder's upstream events only */
+  gint64 last_keyframe_ask_us;     /* the video depayloader's thread only */
   gint sent_bytes;               /* atomic: RTP bytes through the aux sender */
   gint pace_kbps;                /* atomic: the video's pacing rate, 0: none yet */
   gint64 pace_next_us;           /* the pacer's thread only: see pace() */
