@@ -61,6 +61,11 @@ option_entries (SigdConfig *c)
       "without it are refused with “unauthorized”. Desktop users set it with "
       "`vchatctl secret set server-token`",
       "FILE" },
+    { "redis", 0, 0, G_OPTION_ARG_STRING, &c->redis,
+      "Keep invites, their tombstones and wrong-code counts in this Redis, shared with the "
+      "other servers that use it (redis://HOST[:PORT][/DB] or unix:/PATH[?db=N]); without it, "
+      "in memory",
+      "URL" },
     { "max-frame", 0, 0, G_OPTION_ARG_INT, &c->max_frame,
       "Largest message accepted, in bytes (default 65536)", "BYTES" },
     { "max-rate", 0, 0, G_OPTION_ARG_INT, &c->max_rate,
@@ -479,6 +484,7 @@ sigd_config_clear (SigdConfig *c)
   g_free (c->turn_username);
   g_free (c->turn_password);
   g_free (c->token_file);
+  g_free (c->redis);
   if (c->token)
     explicit_bzero (c->token, strlen (c->token));
   g_free (c->token);

@@ -22,6 +22,7 @@ typedef struct {
   double turn_ttl;
   char *token_file;
   char *token; /* from token_file or the key file's `token`; NULL: none needed */
+  char *redis; /* URL of the shared store, or NULL: in memory */
   int max_frame;
   int max_rate;
   int max_sessions_per_address;

@@ -148,7 +148,7 @@ metrics_cb (SoupServer *soup, SoupServerMessage *msg, const char *path, GHashTab
   metric (out, "vchat_invite_tombstones", "gauge",
           "Codes of ended invites remembered to answer invite-expired (at most "
           "--max-invite-tombstones, about 100 bytes each).",
-          g_hash_table_size (server->tombstones));
+          sigd_store_tombstones_count (server->store));
   metric (out, "vchat_process_resident_bytes", "gauge", "Resident memory of the server.",
           resident_bytes ());
   metric (out, "vchat_too_slow_total", "counter",

@@ -10,6 +10,7 @@
 #include <libsoup/soup.h>
 
 #include "sigd-config.h"
+#include "sigd-store.h"
 #include "sigd-stream.h"
 #include "vchat-protocol.h"
 
@@ -171,10 +172,7 @@ struct _SigdServer {
   GHashTable *by_interest;   /* interest → set of queued SigdSession* */
   GHashTable *open;          /* queued SigdSession* not insisting on interests */
 
-  GHashTable *invites;       /* code → SigdInvite*, owned */
-  GHashTable *tombstones;    /* code → gint64 monotonic deadline */
-  GQueue tombstone_order;    /* codes (owned), oldest first */
-  GHashTable *join_failures; /* address → SigdAttempts* */
+  SigdStore *store; /* invites, their tombstones, wrong-code attempts */
 
   GHashTable *reports; /* reported address key → SigdReports* */
   GHashTable *refused; /* address key → gint64 monotonic deadline */
@@ -241,7 +239,11 @@ JsonNode *sigd_request_id (SigdConn *conn);
 void sigd_request_tag (JsonObject *msg, JsonNode *id);
 
 /* sigd-invites.c */
+/* Starts with the store in memory; sigd_invites_use_redis() replaces it
+ * (config->redis), before any client comes. */
 void sigd_invites_init (SigdServer *server);
+gboolean sigd_invites_use_redis (SigdServer *server, GError **error);
+void sigd_invites_free (SigdServer *server);
 void sigd_invites_handle_create (SigdServer *server, SigdConn *conn, VchatMsg *msg);
 void sigd_invites_handle_cancel (SigdServer *server, SigdConn *conn, VchatMsg *msg);
 void sigd_invites_handle_join (SigdServer *server, SigdConn *conn, VchatMsg *msg);

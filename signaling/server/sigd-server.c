@@ -1403,6 +1403,10 @@ sigd_server_new (SigdConfig *config, GError **error)
     sigd_server_free (server);
     return NULL;
   }
+  if (config->redis && !sigd_invites_use_redis (server, error)) {
+    sigd_server_free (server);
+    return NULL;
+  }
   if (config->tls_cert) {
     server->cert = g_tls_certificate_new_from_files (config->tls_cert, config->tls_key, error);
     if (!server->cert) {
@@ -1524,10 +1528,7 @@ sigd_server_free (SigdServer *server)
   g_hash_table_destroy (server->rematch_block);
   g_hash_table_destroy (server->reports);
   g_hash_table_destroy (server->refused);
-  g_hash_table_destroy (server->invites);
-  g_hash_table_destroy (server->tombstones);
-  g_queue_clear_full (&server->tombstone_order, g_free);
-  g_hash_table_destroy (server->join_failures);
+  sigd_invites_free (server);
   g_free (server->public_url);
   g_free (server);
 }

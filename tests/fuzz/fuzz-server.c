@@ -33,6 +33,7 @@ typedef struct {
   char *resume;
   char *code;
   char *claim;
+  guint sent; /* messages sent: every third has a numeric request id, every third a string */
 } Client;
 
 typedef struct {
@@ -158,8 +159,21 @@ client_forget (Client *c)
 static void
 send_object (Client *c, JsonObject *msg)
 {
-  g_autofree char *text = vchat_msg_object_to_string (msg);
+  g_autofree char *text = NULL;
+  g_autofree char *id = NULL;
 
+  switch (c->sent++ % 3) {
+  case 1:
+    json_object_set_int_member (msg, "id", c->sent);
+    break;
+  case 2:
+    id = g_strdup_printf ("r-%u", c->sent);
+    json_object_set_string_member (msg, "id", id);
+    break;
+  default:
+    break;
+  }
+  text = vchat_msg_object_to_string (msg);
   sigd_conn_receive (c->conn, text, strlen (text));
   json_object_unref (msg);
 }

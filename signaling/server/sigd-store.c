@@ -1,0 +1,101 @@
+/* sigd-store.c: the store interface's entry points (see sigd-store.h)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "sigd-store.h"
+
+SigdInvite *
+sigd_invite_copy (const SigdInvite *invite)
+{
+  SigdInvite *copy = g_new0 (SigdInvite, 1);
+
+  copy->code = g_strdup (invite->code);
+  copy->owner = g_strdup (invite->owner);
+  copy->claim = g_strdup (invite->claim);
+  copy->address = g_strdup (invite->address);
+  copy->expires = invite->expires;
+  return copy;
+}
+
+void
+sigd_invite_free (SigdInvite *invite)
+{
+  if (!invite)
+    return;
+  g_free (invite->code);
+  g_free (invite->owner);
+  g_free (invite->claim);
+  g_free (invite->address);
+  g_free (invite);
+}
+
+void
+sigd_store_free (SigdStore *store)
+{
+  if (store)
+    store->klass->free (store);
+}
+
+void
+sigd_store_invite_add (SigdStore *store, const SigdInvite *invite, guint max_per_address,
+                       SigdStoreInviteCb cb, gpointer data)
+{
+  store->klass->invite_add (store, invite, max_per_address, cb, data);
+}
+
+void
+sigd_store_invite_get (SigdStore *store, const char *code, SigdStoreInviteCb cb, gpointer data)
+{
+  store->klass->invite_get (store, code, cb, data);
+}
+
+void
+sigd_store_invite_take (SigdStore *store, const char *code, SigdStoreInviteCb cb, gpointer data)
+{
+  store->klass->invite_take (store, code, cb, data);
+}
+
+void
+sigd_store_invite_set_owner (SigdStore *store, const char *code, const char *owner,
+                             SigdStoreInviteCb cb, gpointer data)
+{
+  store->klass->invite_set_owner (store, code, owner, cb, data);
+}
+
+void
+sigd_store_invites_disown (SigdStore *store, const char *owner)
+{
+  store->klass->invites_disown (store, owner);
+}
+
+void
+sigd_store_attempts_get (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data)
+{
+  store->klass->attempts_get (store, key, cb, data);
+}
+
+void
+sigd_store_attempts_add (SigdStore *store, const char *key)
+{
+  store->klass->attempts_add (store, key);
+}
+
+gint64
+sigd_store_sweep (SigdStore *store)
+{
+  return store->klass->sweep (store);
+}
+
+guint
+sigd_store_invites_count (SigdStore *store)
+{
+  return store->klass->invites_count (store);
+}
+
+guint
+sigd_store_tombstones_count (SigdStore *store)
+{
+  return store->klass->tombstones_count (store);
+}

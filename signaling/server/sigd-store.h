@@ -1,0 +1,120 @@
+/* sigd-store.h: the server's shared state, asynchronously, by ids
+ *
+ * What several vchat-signald processes would share lives behind this
+ * interface, named by ids and codes rather than pointers: today invites and
+ * their claims, the codes of ended invites (tombstones) and wrong-code
+ * attempts per address. sigd-store-memory.c keeps them in this process (the
+ * default); sigd-store-redis.c keeps them in Redis, so that servers behind
+ * one address share them.
+ *
+ * Every operation answers through its callback, on the main loop: at once,
+ * before the call returns (the memory store), or later (Redis). A caller
+ * must expect either, and must look its sessions up again by id in the
+ * callback: they may have ended meanwhile. When the store goes away with
+ * operations pending, their callbacks get SIGD_STORE_CANCELLED and must
+ * touch nothing but their own data.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "sigd-config.h"
+
+typedef struct _SigdStore SigdStore;
+
+typedef enum {
+  SIGD_STORE_OK,
+  SIGD_STORE_NOT_FOUND,   /* no such invite */
+  SIGD_STORE_EXPIRED,     /* the invite expired or was cancelled */
+  SIGD_STORE_LIMIT,       /* too many open invites from this address */
+  SIGD_STORE_UNAVAILABLE, /* the store did not answer (Redis is down) */
+  SIGD_STORE_CANCELLED,   /* the store is going away */
+} SigdStoreStatus;
+
+typedef struct {
+  char *code;
+  char *owner;   /* session id, or NULL while the owner is away */
+  char *claim;   /* secret: invite_reclaim makes its sender the owner */
+  char *address; /* key of the creating client's address */
+  gint64 expires; /* Unix time, µs */
+} SigdInvite;
+
+SigdInvite *sigd_invite_copy (const SigdInvite *invite);
+void sigd_invite_free (SigdInvite *invite);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SigdInvite, sigd_invite_free)
+
+/* @invite is NULL unless @status is SIGD_STORE_OK (transfer none). */
+typedef void (*SigdStoreInviteCb) (SigdStoreStatus status, const SigdInvite *invite, gpointer data);
+typedef void (*SigdStoreCountCb) (SigdStoreStatus status, guint count, gpointer data);
+/* An invite ran out; the store removed it (a tombstone remains). */
+typedef void (*SigdStoreExpiredFunc) (const SigdInvite *invite, gpointer data);
+
+typedef struct {
+  void (*free) (SigdStore *store);
+  /* Adds @invite unless its address holds @max_per_address open ones
+   * (SIGD_STORE_LIMIT). */
+  void (*invite_add) (SigdStore *store, const SigdInvite *invite, guint max_per_address,
+                      SigdStoreInviteCb cb, gpointer data);
+  /* An open invite; SIGD_STORE_EXPIRED for one that ran out or was ended
+   * within the last hour. */
+  void (*invite_get) (SigdStore *store, const char *code, SigdStoreInviteCb cb, gpointer data);
+  /* Ends an open invite (used up or cancelled), atomically: of two takers
+   * one gets it, the other SIGD_STORE_EXPIRED. Answers what it was. */
+  void (*invite_take) (SigdStore *store, const char *code, SigdStoreInviteCb cb, gpointer data);
+  /* Gives an open invite to @owner (NULL: nobody); answers what it was
+   * before, so the caller can tell the old owner. */
+  void (*invite_set_owner) (SigdStore *store, const char *code, const char *owner,
+                            SigdStoreInviteCb cb, gpointer data);
+  /* The session @owner ended: its invites stay open without an owner. */
+  void (*invites_disown) (SigdStore *store, const char *owner);
+  /* Wrong codes (or claims) from @key within the last minute. */
+  void (*attempts_get) (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data);
+  void (*attempts_add) (SigdStore *store, const char *key);
+  /* Forgets what expired; returns when the next thing does (monotonic µs,
+   * G_MAXINT64 for never: a store whose keys expire by themselves). */
+  gint64 (*sweep) (SigdStore *store);
+  /* Open invites, for the metrics: all of them, or (Redis) those this
+   * server knows of. */
+  guint (*invites_count) (SigdStore *store);
+  /* Tombstones kept here (0 for a store whose keys expire by themselves). */
+  guint (*tombstones_count) (SigdStore *store);
+} SigdStoreClass;
+
+struct _SigdStore {
+  const SigdStoreClass *klass;
+  SigdConfig *config;
+  /* Told when an invite runs out, so that its owner hears of it. */
+  SigdStoreExpiredFunc expired_func;
+  gpointer expired_data;
+  /* Asks the server to call sweep at a monotonic time. */
+  void (*sweep_at) (gpointer server, gint64 at);
+  gpointer server;
+};
+
+#define SIGD_TOMBSTONE_S 3600
+#define SIGD_ATTEMPT_WINDOW_S 60
+
+SigdStore *sigd_store_memory_new (SigdConfig *config);
+/* NULL with @error if @url is not a Redis URL or support was not built;
+ * connecting happens in the background (and again after a failure). */
+SigdStore *sigd_store_redis_new (SigdConfig *config, const char *url, GError **error);
+gboolean sigd_store_redis_supported (void);
+
+void sigd_store_free (SigdStore *store);
+void sigd_store_invite_add (SigdStore *store, const SigdInvite *invite, guint max_per_address,
+                            SigdStoreInviteCb cb, gpointer data);
+void sigd_store_invite_get (SigdStore *store, const char *code, SigdStoreInviteCb cb,
+                            gpointer data);
+void sigd_store_invite_take (SigdStore *store, const char *code, SigdStoreInviteCb cb,
+                             gpointer data);
+void sigd_store_invite_set_owner (SigdStore *store, const char *code, const char *owner,
+                                  SigdStoreInviteCb cb, gpointer data);
+void sigd_store_invites_disown (SigdStore *store, const char *owner);
+void sigd_store_attempts_get (SigdStore *store, const char *key, SigdStoreCountCb cb,
+                              gpointer data);
+void sigd_store_attempts_add (SigdStore *store, const char *key);
+gint64 sigd_store_sweep (SigdStore *store);
+guint sigd_store_invites_count (SigdStore *store);
+guint sigd_store_tombstones_count (SigdStore *store);
