@@ -6,6 +6,7 @@
 
 #include "vchatd-call.h"
 
+#include <json-glib/json-glib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -70,6 +71,9 @@ struct _VchatdCall {
   guint chat_dropped;
   guint candidates_refused; /* see remote_candidate_allowed() */
   gint64 chat_drop_logged_us;
+  /* The control channel: when typing was last said, each way. */
+  gint64 typing_sent_us;
+  gint64 typing_received_us;
   gint64 broken_since_us;
   gint64 attempt_started_us;
   guint attempt_timeout_s;
@@ -432,6 +436,82 @@ on_message_received (VchatdMedia *media, const char *text, VchatdCall *self)
   vchat_dbus_call_emit_message_received (self->skeleton, clean, now_us ());
 }
 
+/* The control channel ("ctl", docs/protocol.md): each side says whether
+ * its microphone is muted and its camera on, when the channel opens and at
+ * each change, and that it is typing. Another client's messages are JSON
+ * objects the call reads for what it knows and otherwise ignores: a later
+ * version may add types, and a peer's bad message loses nothing of the
+ * call. */
+#define TYPING_INTERVAL_US G_USEC_PER_SEC
+
+static void
+send_control_state (VchatdCall *self)
+{
+  g_autofree char *json = NULL;
+
+  if (!self->media)
+    return;
+  json = g_strdup_printf ("{\"type\":\"state\",\"muted\":%s,\"camera\":%s}",
+                          vchat_dbus_call_get_muted (self->skeleton) ? "true" : "false",
+                          vchat_dbus_call_get_camera_enabled (self->skeleton) ? "true" : "false");
+  vchatd_media_send_control (self->media, json);
+}
+
+static void
+on_control_open (VchatdMedia *media, VchatdCall *self)
+{
+  send_control_state (self);
+}
+
+static void
+on_control_received (VchatdMedia *media, const char *text, VchatdCall *self)
+{
+  g_autoptr (JsonParser) parser = json_parser_new_immutable ();
+  g_autoptr (GError) error = NULL;
+  JsonNode *root;
+  JsonObject *object;
+  JsonNode *member;
+  const char *type;
+  gint64 now;
+
+  if (!json_parser_load_from_data (parser, text, -1, &error) ||
+      !(root = json_parser_get_root (parser)) || !JSON_NODE_HOLDS_OBJECT (root)) {
+    g_debug ("call %s: a control message of the peer is not a JSON object: %s", self->path,
+             error ? error->message : "another value");
+    return;
+  }
+  object = json_node_get_object (root);
+  member = json_object_get_member (object, "type");
+  type = member && JSON_NODE_HOLDS_VALUE (member) &&
+             json_node_get_value_type (member) == G_TYPE_STRING
+           ? json_node_get_string (member)
+           : "";
+  if (g_str_equal (type, "state")) {
+    /* As the web client reads it: muted only if true, the camera on unless false. */
+    JsonNode *muted = json_object_get_member (object, "muted");
+    JsonNode *camera = json_object_get_member (object, "camera");
+    gboolean peer_muted = muted && JSON_NODE_HOLDS_VALUE (muted) &&
+                          json_node_get_value_type (muted) == G_TYPE_BOOLEAN &&
+                          json_node_get_boolean (muted);
+    gboolean peer_camera = !(camera && JSON_NODE_HOLDS_VALUE (camera) &&
+                             json_node_get_value_type (camera) == G_TYPE_BOOLEAN &&
+                             !json_node_get_boolean (camera));
+
+    if (peer_muted != vchat_dbus_call_get_peer_muted (self->skeleton) ||
+        peer_camera != vchat_dbus_call_get_peer_camera_enabled (self->skeleton))
+      g_debug ("call %s: the peer is %s, its camera %s", self->path,
+               peer_muted ? "muted" : "not muted", peer_camera ? "on" : "off");
+    vchat_dbus_call_set_peer_muted (self->skeleton, peer_muted);
+    vchat_dbus_call_set_peer_camera_enabled (self->skeleton, peer_camera);
+  } else if (g_str_equal (type, "typing")) {
+    now = g_get_monotonic_time ();
+    if (self->typing_received_us && now - self->typing_received_us < TYPING_INTERVAL_US)
+      return;
+    self->typing_received_us = now;
+    vchat_dbus_call_emit_peer_typing (self->skeleton);
+  }
+}
+
 /* The call goes on without the device; the properties say so. */
 static void
 on_device_failed (VchatdMedia *media, const char *device, const char *message, VchatdCall *self)
@@ -575,6 +655,8 @@ media_start (VchatdCall *self, GError **error)
   g_signal_connect (self->media, "local-candidate", G_CALLBACK (on_local_candidate), self);
   g_signal_connect (self->media, "notify::state", G_CALLBACK (on_media_state), self);
   g_signal_connect (self->media, "message-received", G_CALLBACK (on_message_received), self);
+  g_signal_connect (self->media, "control-open", G_CALLBACK (on_control_open), self);
+  g_signal_connect (self->media, "control-received", G_CALLBACK (on_control_received), self);
   g_signal_connect (self->media, "stats-updated", G_CALLBACK (on_stats_updated), self);
   g_signal_connect (self->media, "device-failed", G_CALLBACK (on_device_failed), self);
   g_signal_connect (self->media, "device-restored", G_CALLBACK (on_device_restored), self);
@@ -1154,6 +1236,7 @@ handle_set_muted (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, gb
   vchat_dbus_call_set_muted (skeleton, muted);
   if (self->media)
     vchatd_media_set_muted (self->media, muted);
+  send_control_state (self);
   vchat_dbus_call_complete_set_muted (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -1167,6 +1250,7 @@ handle_set_camera_enabled (VchatDBusCall *skeleton, GDBusMethodInvocation *invoc
   vchat_dbus_call_set_camera_enabled (skeleton, enabled);
   if (self->capture)
     vchatd_media_set_camera_enabled (self->capture, enabled);
+  send_control_state (self);
   vchat_dbus_call_complete_set_camera_enabled (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -1191,6 +1275,21 @@ handle_send_message (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation,
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   }
   vchat_dbus_call_complete_send_message (skeleton, invocation);
+  return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_send_typing (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdCall *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (!check (self, invocation, VCHATD_ACTION_SEND_MESSAGE))
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  if (self->media && (!self->typing_sent_us || now - self->typing_sent_us >= TYPING_INTERVAL_US)) {
+    if (vchatd_media_send_control (self->media, "{\"type\":\"typing\"}"))
+      self->typing_sent_us = now;
+  }
+  vchat_dbus_call_complete_send_typing (skeleton, invocation);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -1411,6 +1510,8 @@ vchatd_call_new (GDBusObjectManagerServer *object_manager, guint number, VchatdS
   vchat_dbus_call_set_stats (sk, g_variant_new ("a{sv}", NULL));
   vchat_dbus_call_set_quality (sk, "");
   vchat_dbus_call_set_camera_enabled (sk, TRUE);
+  vchat_dbus_call_set_peer_muted (sk, FALSE);
+  vchat_dbus_call_set_peer_camera_enabled (sk, TRUE);
   vchat_dbus_call_set_has_camera (sk, media->camera_target || media->video_source);
   vchat_dbus_call_set_has_microphone (sk, media->microphone_target || media->audio_source);
   vchat_dbus_call_set_remote_video_node (sk, "");
@@ -1424,6 +1525,7 @@ vchatd_call_new (GDBusObjectManagerServer *object_manager, guint number, VchatdS
   g_signal_connect (sk, "handle-set-camera-enabled", G_CALLBACK (handle_set_camera_enabled), self);
   g_signal_connect (sk, "handle-send-message", G_CALLBACK (handle_send_message), self);
   g_signal_connect (sk, "handle-report", G_CALLBACK (handle_report), self);
+  g_signal_connect (sk, "handle-send-typing", G_CALLBACK (handle_send_typing), self);
 
   self->object = vchat_dbus_object_skeleton_new (self->path);
   vchat_dbus_object_skeleton_set_call (self->object, sk);

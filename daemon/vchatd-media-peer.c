@@ -483,6 +483,52 @@ media_adopt_channel (VchatdMedia *self, GstWebRTCDataChannel *channel)
     media_run_on_main (self, on_channel_open_main, NULL, NULL);
 }
 
+/* The control channel: JSON objects the call reads (vchatd-call.c), in
+ * both directions, next to the chat. */
+static void
+on_control_open_main (VchatdMedia *self, gpointer data)
+{
+  g_debug ("media: control channel open");
+  g_signal_emit (self, vchatd_media_signals[SIGNAL_CONTROL_OPEN], 0);
+}
+
+static void
+on_control_open (GstWebRTCDataChannel *channel, gpointer data)
+{
+  media_run_on_main (data, on_control_open_main, NULL, NULL);
+}
+
+static void
+on_control_main (VchatdMedia *self, gpointer data)
+{
+  g_signal_emit (self, vchatd_media_signals[SIGNAL_CONTROL_RECEIVED], 0, (const char *) data);
+}
+
+static void
+on_control_message (GstWebRTCDataChannel *channel, const char *text, gpointer data)
+{
+  /* Longer than any message of ours: not one the call reads. */
+  if (text && strlen (text) <= VCHATD_MEDIA_CONTROL_MAX_BYTES)
+    media_run_on_main (data, on_control_main, g_strdup (text), g_free);
+  else if (text)
+    g_debug ("media: a control message of %" G_GSIZE_FORMAT " bytes ignored", strlen (text));
+}
+
+/* Called with the lock held. */
+void
+media_adopt_control (VchatdMedia *self, GstWebRTCDataChannel *channel)
+{
+  GstWebRTCDataChannelState ready;
+
+  self->control = g_object_ref (channel);
+  g_signal_connect (channel, "on-open", G_CALLBACK (on_control_open), self);
+  g_signal_connect (channel, "on-error", G_CALLBACK (on_channel_error), self);
+  g_signal_connect (channel, "on-message-string", G_CALLBACK (on_control_message), self);
+  g_object_get (channel, "ready-state", &ready, NULL);
+  if (ready == GST_WEBRTC_DATA_CHANNEL_STATE_OPEN)
+    media_run_on_main (self, on_control_open_main, NULL, NULL);
+}
+
 static void
 on_data_channel (GstElement *webrtc, GstWebRTCDataChannel *channel, gpointer data)
 {
@@ -493,6 +539,8 @@ on_data_channel (GstElement *webrtc, GstWebRTCDataChannel *channel, gpointer dat
   g_mutex_lock (&self->lock);
   if (!self->stopping && !self->channel && g_strcmp0 (label, "chat") == 0)
     media_adopt_channel (self, channel);
+  else if (!self->stopping && !self->control && g_strcmp0 (label, "ctl") == 0)
+    media_adopt_control (self, channel);
   else
     g_debug ("media: ignoring the peer's data channel “%s”", label);
   g_mutex_unlock (&self->lock);
@@ -898,6 +946,26 @@ vchatd_media_send_message (VchatdMedia *self, const char *text, GError **error)
     return FALSE;
   }
   return gst_webrtc_data_channel_send_string_full (channel, text, error);
+}
+
+gboolean
+vchatd_media_send_control (VchatdMedia *self, const char *json)
+{
+  g_autoptr (GstWebRTCDataChannel) channel = NULL;
+  GstWebRTCDataChannelState ready = GST_WEBRTC_DATA_CHANNEL_STATE_CLOSED;
+
+  g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
+  g_return_val_if_fail (json != NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  if (self->control)
+    channel = g_object_ref (self->control);
+  g_mutex_unlock (&self->lock);
+  if (channel)
+    g_object_get (channel, "ready-state", &ready, NULL);
+  if (ready != GST_WEBRTC_DATA_CHANNEL_STATE_OPEN)
+    return FALSE;
+  return gst_webrtc_data_channel_send_string_full (channel, json, NULL);
 }
 
 /* webrtcbin, in the session's pipeline, with ICE set up as configured and

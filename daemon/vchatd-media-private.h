@@ -209,6 +209,7 @@ struct _VchatdMedia {
   gint stopping;                 /* written under lock, read atomically */
   GPtrArray *outputs;            /* lock: Output */
   GstWebRTCDataChannel *channel; /* lock */
+  GstWebRTCDataChannel *control; /* lock: the "ctl" channel, see media_adopt_control() */
   GPtrArray *feeds;               /* lock: Feed, the sessions a capture feeds */
   GstCaps *pending_rung_caps;     /* lock: see on_rung_due() */
   gulong rung_probe;              /* lock */
@@ -241,6 +242,8 @@ enum {
   SIGNAL_LOCAL_DESCRIPTION,
   SIGNAL_LOCAL_CANDIDATE,
   SIGNAL_MESSAGE_RECEIVED,
+  SIGNAL_CONTROL_OPEN,
+  SIGNAL_CONTROL_RECEIVED,
   SIGNAL_STATS_UPDATED,
   SIGNAL_REMOTE_VIDEO_FRAME,
   SIGNAL_DEVICE_FAILED,
@@ -342,6 +345,7 @@ G_GNUC_INTERNAL gboolean media_add_recvonly_transceiver (VchatdMedia *self, Sour
 G_GNUC_INTERNAL GstPadProbeReturn media_on_inbound_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data);
 G_GNUC_INTERNAL void media_check_watchdog (VchatdMedia *self);
 G_GNUC_INTERNAL void media_adopt_channel (VchatdMedia *self, GstWebRTCDataChannel *channel);
+G_GNUC_INTERNAL void media_adopt_control (VchatdMedia *self, GstWebRTCDataChannel *channel);
 G_GNUC_INTERNAL void media_on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpointer data);
 G_GNUC_INTERNAL void media_pending_sender_free (gpointer data);
 

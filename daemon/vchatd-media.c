@@ -779,9 +779,19 @@ vchatd_media_start (VchatdMedia *self, GError **error)
     /* Before the offer, so that it carries the SCTP m-line. */
     g_signal_emit_by_name (self->webrtc, "create-data-channel", "chat", NULL, &channel);
     if (channel) {
+      g_autoptr (GstWebRTCDataChannel) control = NULL;
+
       g_mutex_lock (&self->lock);
       media_adopt_channel (self, channel);
       g_mutex_unlock (&self->lock);
+      /* The control channel (docs/protocol.md, "The control channel"): a
+       * peer that does not know it leaves it unused. */
+      g_signal_emit_by_name (self->webrtc, "create-data-channel", "ctl", NULL, &control);
+      if (control) {
+        g_mutex_lock (&self->lock);
+        media_adopt_control (self, control);
+        g_mutex_unlock (&self->lock);
+      }
     } else {
       g_warning ("media: webrtcbin made no data channel: the call has no chat");
     }
@@ -938,6 +948,7 @@ void
 media_teardown (VchatdMedia *self)
 {
   GstWebRTCDataChannel *channel;
+  GstWebRTCDataChannel *control;
   g_autoptr (GPtrArray) outputs = NULL;
   g_autoptr (GSource) late = NULL;
   SourceKind kind;
@@ -951,6 +962,7 @@ media_teardown (VchatdMedia *self)
   }
   g_atomic_int_set (&self->stopping, TRUE);
   channel = g_steal_pointer (&self->channel);
+  control = g_steal_pointer (&self->control);
   outputs = g_ptr_array_ref (self->outputs);
   g_ptr_array_set_size (self->feeds, 0);
   g_mutex_unlock (&self->lock);
@@ -969,6 +981,10 @@ media_teardown (VchatdMedia *self)
      * free); tearing the pipeline down closes the association anyway. */
     g_signal_handlers_disconnect_by_data (channel, self);
     g_object_unref (channel);
+  }
+  if (control) {
+    g_signal_handlers_disconnect_by_data (control, self);
+    g_object_unref (control);
   }
   if (!self->pipeline)
     return;
@@ -1273,6 +1289,13 @@ vchatd_media_class_init (VchatdMediaClass *klass)
     G_TYPE_NONE, 2, G_TYPE_UINT, G_TYPE_STRING);
   vchatd_media_signals[SIGNAL_MESSAGE_RECEIVED] = g_signal_new (
     "message-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+    G_TYPE_NONE, 1, G_TYPE_STRING);
+  /* The "ctl" channel is open: the call says its state (vchatd-media.h). */
+  vchatd_media_signals[SIGNAL_CONTROL_OPEN] = g_signal_new (
+    "control-open", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+    0);
+  vchatd_media_signals[SIGNAL_CONTROL_RECEIVED] = g_signal_new (
+    "control-received", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
     G_TYPE_NONE, 1, G_TYPE_STRING);
   vchatd_media_signals[SIGNAL_STATS_UPDATED] = g_signal_new (
     "stats-updated", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,

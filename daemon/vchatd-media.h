@@ -144,6 +144,12 @@ gboolean vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index
                                             const char *candidate, GError **error);
 /* Fails with G_IO_ERROR_NOT_CONNECTED until the data channel is open. */
 gboolean vchatd_media_send_message (VchatdMedia *self, const char *text, GError **error);
+/* The control channel ("ctl", docs/protocol.md): a JSON object to the peer.
+ * FALSE if the channel is not open (the peer may not have one): the state
+ * is said again when it opens ("control-open"). Messages from the peer come
+ * as "control-received", unparsed, at most VCHATD_MEDIA_CONTROL_MAX_BYTES. */
+#define VCHATD_MEDIA_CONTROL_MAX_BYTES 1000
+gboolean vchatd_media_send_control (VchatdMedia *self, const char *json);
 /* The mid of our media section @mline (for a candidate's sdpMid), or NULL. */
 char *vchatd_media_get_mid (VchatdMedia *self, guint mline);
 void vchatd_media_set_muted (VchatdMedia *self, gboolean muted);

@@ -37,6 +37,8 @@ struct _VChatCall {
   char *quality;
   gboolean muted;
   gboolean camera_enabled;
+  gboolean peer_muted;
+  gboolean peer_camera_enabled;
   char *remote_video_node;
   char *preview_node;
 };
@@ -57,12 +59,14 @@ enum {
   PROP_QUALITY,
   PROP_MUTED,
   PROP_CAMERA_ENABLED,
+  PROP_PEER_MUTED,
+  PROP_PEER_CAMERA_ENABLED,
   PROP_REMOTE_VIDEO_NODE,
   PROP_PREVIEW_NODE,
   N_PROPS
 };
 
-enum { SIGNAL_MESSAGE_RECEIVED, N_SIGNALS };
+enum { SIGNAL_MESSAGE_RECEIVED, SIGNAL_PEER_TYPING, N_SIGNALS };
 
 static GParamSpec *props[N_PROPS];
 static guint signals[N_SIGNALS];
@@ -184,6 +188,9 @@ sync_from_proxy (VChatCall *self)
 
   SET_FIELD (muted, vchat_dbus_call_get_muted (p), PROP_MUTED);
   SET_FIELD (camera_enabled, vchat_dbus_call_get_camera_enabled (p), PROP_CAMERA_ENABLED);
+  SET_FIELD (peer_muted, vchat_dbus_call_get_peer_muted (p), PROP_PEER_MUTED);
+  SET_FIELD (peer_camera_enabled, vchat_dbus_call_get_peer_camera_enabled (p),
+             PROP_PEER_CAMERA_ENABLED);
   set_string (self, &self->remote_video_node, nonempty (vchat_dbus_call_get_remote_video_node (p)),
               PROP_REMOTE_VIDEO_NODE);
   set_string (self, &self->preview_node, nonempty (vchat_dbus_call_get_preview_node (p)),
@@ -208,6 +215,14 @@ on_message_received (VchatDBusCall *proxy, const char *text, guint64 time, VChat
   g_signal_emit (self, signals[SIGNAL_MESSAGE_RECEIVED], 0, text, (gint64) time);
 }
 
+static void
+on_peer_typing (VchatDBusCall *proxy, VChatCall *self)
+{
+  if (self->gone)
+    return;
+  g_signal_emit (self, signals[SIGNAL_PEER_TYPING], 0);
+}
+
 VChatCall *
 _vchat_call_new (VChatClient *client, VchatDBusCall *proxy)
 {
@@ -218,6 +233,7 @@ _vchat_call_new (VChatClient *client, VchatDBusCall *proxy)
   g_signal_connect_object (proxy, "g-properties-changed", G_CALLBACK (on_properties_changed), self,
                            0);
   g_signal_connect_object (proxy, "message-received", G_CALLBACK (on_message_received), self, 0);
+  g_signal_connect_object (proxy, "peer-typing", G_CALLBACK (on_peer_typing), self, 0);
   sync_from_proxy (self);
   return self;
 }
@@ -312,6 +328,12 @@ vchat_call_get_property (GObject *object, guint prop_id, GValue *value, GParamSp
     break;
   case PROP_CAMERA_ENABLED:
     g_value_set_boolean (value, self->camera_enabled);
+    break;
+  case PROP_PEER_MUTED:
+    g_value_set_boolean (value, self->peer_muted);
+    break;
+  case PROP_PEER_CAMERA_ENABLED:
+    g_value_set_boolean (value, self->peer_camera_enabled);
     break;
   case PROP_REMOTE_VIDEO_NODE:
     g_value_set_string (value, self->remote_video_node);
@@ -418,6 +440,21 @@ vchat_call_class_init (VChatCallClass *klass)
    */
   props[PROP_CAMERA_ENABLED] = g_param_spec_boolean ("camera-enabled", NULL, NULL, TRUE, RO);
   /**
+   * VChatCall:peer-muted:
+   *
+   * Whether the peer says it muted its microphone. %FALSE with a peer that
+   * says nothing (an older client).
+   */
+  props[PROP_PEER_MUTED] = g_param_spec_boolean ("peer-muted", NULL, NULL, FALSE, RO);
+  /**
+   * VChatCall:peer-camera-enabled:
+   *
+   * %FALSE when the peer says it turned its camera off (its picture is then
+   * black). %TRUE with a peer that says nothing.
+   */
+  props[PROP_PEER_CAMERA_ENABLED] =
+    g_param_spec_boolean ("peer-camera-enabled", NULL, NULL, TRUE, RO);
+  /**
    * VChatCall:remote-video-node:
    *
    * The PipeWire node with the peer's picture, or %NULL before there is one.
@@ -442,6 +479,16 @@ vchat_call_class_init (VChatCallClass *klass)
   signals[SIGNAL_MESSAGE_RECEIVED] = g_signal_new ("message-received", G_TYPE_FROM_CLASS (klass),
                                                    G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
                                                    G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_INT64);
+  /**
+   * VChatCall::peer-typing:
+   * @self: the call
+   *
+   * The peer is typing a message: show it for about three seconds after
+   * the last one. Comes at most once a second.
+   */
+  signals[SIGNAL_PEER_TYPING] = g_signal_new ("peer-typing", G_TYPE_FROM_CLASS (klass),
+                                              G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
+                                              0);
 }
 
 static void
@@ -449,6 +496,7 @@ vchat_call_init (VChatCall *self)
 {
   self->state = VCHAT_CALL_STATE_SEARCHING;
   self->camera_enabled = TRUE;
+  self->peer_camera_enabled = TRUE;
   self->peer_name = g_strdup ("");
   self->common_interests = g_new0 (char *, 1);
 }
@@ -963,6 +1011,73 @@ gboolean
 vchat_call_set_camera_enabled_finish (VChatCall *self, GAsyncResult *result, GError **error)
 {
   return method_finish (self, result, vchat_call_set_camera_enabled_async, error);
+}
+
+/**
+ * vchat_call_get_peer_muted:
+ * @self: a #VChatCall
+ *
+ * Gets #VChatCall:peer-muted.
+ *
+ * Returns: whether the peer says it is muted
+ */
+gboolean
+vchat_call_get_peer_muted (VChatCall *self)
+{
+  g_return_val_if_fail (VCHAT_IS_CALL (self), FALSE);
+  return self->peer_muted;
+}
+
+/**
+ * vchat_call_get_peer_camera_enabled:
+ * @self: a #VChatCall
+ *
+ * Gets #VChatCall:peer-camera-enabled.
+ *
+ * Returns: %FALSE when the peer says its camera is off
+ */
+gboolean
+vchat_call_get_peer_camera_enabled (VChatCall *self)
+{
+  g_return_val_if_fail (VCHAT_IS_CALL (self), TRUE);
+  return self->peer_camera_enabled;
+}
+
+/**
+ * vchat_call_send_typing_async:
+ * @self: a #VChatCall
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the daemon took it
+ * @user_data: data for @callback
+ *
+ * Tells the peer that this user is typing; call it at each key press in
+ * the chat entry (the daemon sends at most one a second). The peer gets
+ * #VChatCall::peer-typing. Fails with %VCHAT_ERROR_INVALID_STATE until the
+ * call is connected.
+ */
+void
+vchat_call_send_typing_async (VChatCall *self, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (VCHAT_IS_CALL (self));
+  call_method (self, "SendTyping", NULL, cancellable, callback, user_data,
+               vchat_call_send_typing_async, NULL);
+}
+
+/**
+ * vchat_call_send_typing_finish:
+ * @self: a #VChatCall
+ * @result: the #GAsyncResult
+ * @error: return location for a #GError
+ *
+ * Finishes vchat_call_send_typing_async().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+vchat_call_send_typing_finish (VChatCall *self, GAsyncResult *result, GError **error)
+{
+  return method_finish (self, result, vchat_call_send_typing_async, error);
 }
 
 /**

@@ -25,11 +25,13 @@ G_DECLARE_FINAL_TYPE (VChatCall, vchat_call, VCHAT, CALL, GObject)
  *   "" when anonymous), "common-interests" (GStrv), "invite-code" (s or
  *   NULL), "stats" (VChatStats, NULL before any), "quality" (s: "good",
  *   "fair" or "poor"; NULL while not connected or not known), "muted" (b),
- *   "camera-enabled" (b), "remote-video-node" (s or NULL),
+ *   "camera-enabled" (b), "peer-muted" (b), "peer-camera-enabled" (b),
+ *   "remote-video-node" (s or NULL),
  *   "preview-node" (s or NULL), "object-path" (s).
  * Signals:
  *   "message-received" (const char *text, gint64 time): a chat message from
- *   the peer; time in microseconds since the epoch.
+ *   the peer; time in microseconds since the epoch. "peer-typing" (): the
+ *   peer is typing, at most once a second.
  */
 const char *vchat_call_get_object_path (VChatCall *self);
 VChatCallState vchat_call_get_state (VChatCall *self);
@@ -43,6 +45,8 @@ VChatStats *vchat_call_dup_stats (VChatCall *self);
 const char *vchat_call_get_quality (VChatCall *self);
 gboolean vchat_call_get_muted (VChatCall *self);
 gboolean vchat_call_get_camera_enabled (VChatCall *self);
+gboolean vchat_call_get_peer_muted (VChatCall *self);
+gboolean vchat_call_get_peer_camera_enabled (VChatCall *self);
 const char *vchat_call_get_remote_video_node (VChatCall *self);
 const char *vchat_call_get_preview_node (VChatCall *self);
 
@@ -70,6 +74,9 @@ gboolean vchat_call_set_camera_enabled_finish (VChatCall *self, GAsyncResult *re
 void vchat_call_send_message_async (VChatCall *self, const char *text, GCancellable *cancellable,
                                     GAsyncReadyCallback callback, gpointer user_data);
 gboolean vchat_call_send_message_finish (VChatCall *self, GAsyncResult *result, GError **error);
+void vchat_call_send_typing_async (VChatCall *self, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data);
+gboolean vchat_call_send_typing_finish (VChatCall *self, GAsyncResult *result, GError **error);
 void vchat_call_report_async (VChatCall *self, const char *reason, GCancellable *cancellable,
                               GAsyncReadyCallback callback, gpointer user_data);
 gboolean vchat_call_report_finish (VChatCall *self, GAsyncResult *result, GError **error);

@@ -76,7 +76,8 @@
  * for Block),
  * {"type":"state","muted","camera"}, {"type":"typing"}. The "chat" channel
  * keeps carrying plain text only, as vchatd expects (it treats every
- * message there as chat), and a vchatd peer never gets a "ctl" channel.
+ * message there as chat). vchatd, always the offerer against a web client,
+ * opens "ctl" itself and speaks state and typing on it (not hello).
  */
 (function () {
   'use strict';
@@ -163,7 +164,7 @@
     log: [],
     cameraState: 'none',    // none | asking | allowed | denied
     pendingJoin: null,      // invite code from /join/CODE not yet joined
-    ctl: null,              // the "ctl" data channel (web peers only)
+    ctl: null,              // the "ctl" data channel (web and vchatd peers)
     muted: false,           // our microphone is muted
     cameraOn: true,         // our camera sends pictures
     peerMedia: null,        // { muted, camera } from a web peer
@@ -728,7 +729,7 @@
     pc.ondatachannel = (ev) => {
       if (pc !== st.pc) return;
       if (ev.channel.label === 'chat') setupChannel(ev.channel);
-      else if (ev.channel.label === 'ctl' && isWebPeer()) setupCtl(ev.channel);
+      else if (ev.channel.label === 'ctl' && hasCtl()) setupCtl(ev.channel);
     };
     pc.onconnectionstatechange = () => {
       if (pc !== st.pc) return;
@@ -1533,6 +1534,13 @@
     return typeof c === 'string' && c.startsWith('web/');
   }
 
+  // vchatd (0.1 and later) offers a "ctl" channel too, and reads state and
+  // typing from it (it sends no hello: Block uses its name).
+  function hasCtl() {
+    const c = st.call && st.call.peer && st.call.peer.client;
+    return isWebPeer() || (typeof c === 'string' && c.startsWith('vchatd/'));
+  }
+
   function setupCtl(ch) {
     st.ctl = ch;
     ch.onopen = () => {
@@ -1556,7 +1564,7 @@
 
   function sendCtl(msg) {
     const ch = st.ctl;
-    if (!ch || ch.readyState !== 'open' || !isWebPeer()) return false;
+    if (!ch || ch.readyState !== 'open' || !hasCtl()) return false;
     try {
       ch.send(JSON.stringify(msg));
     } catch (e) {
@@ -1915,7 +1923,7 @@
     allowCamera, start, next, stop, createInvite, join, accept, reject, sendChat, dropConnection, restart,
     setMuted, setCamera, report, block,
   };
-  const fields = ['state', 'signaling', 'session', 'call', 'pc', 'channel', 'localStream', 'messages',
+  const fields = ['state', 'signaling', 'session', 'call', 'pc', 'channel', 'ctl', 'localStream', 'messages',
     'lastError', 'errors', 'invite', 'incoming', 'lastPeerLeft', 'log', 'attempt', 'reconnects',
     'reconnectTimeout', 'muted', 'cameraOn', 'peerMedia', 'peerTyping', 'blocked'];
   for (const f of fields) Object.defineProperty(api, f, { get: () => st[f], enumerable: true });

@@ -156,3 +156,65 @@ def test_browser_restart_with_daemon(server, plain_daemons, browser):
     assert page.eval("window.vchat.reconnects") == 1
     assert d.call_prop(path, "State") == "connected"
     check_call(d, path, page)
+
+
+def test_browser_and_daemon_tell_mute_camera_and_typing(server, plain_daemons, browser):
+    """The control channel both ways (docs/protocol.md, "The data channels"):
+    the daemon opens "ctl"; the page shows the daemon muted and its camera
+    off, and the daemon's PeerMuted / PeerCameraEnabled follow the page's
+    buttons; typing shows on each side."""
+    d = plain_daemons("red")
+    page = browser(server.url + "/")
+    path = random_call_with_page(d, page)
+    until(lambda: page.eval("window.vchat.peerMedia !== null"), "the daemon's state on ctl")
+    assert page.eval("window.vchat.peerMedia") == {"muted": False, "camera": True}
+    assert d.call_prop(path, "PeerMuted") is False
+    assert d.call_prop(path, "PeerCameraEnabled") is True
+
+    d.call_method(path, "SetMuted", "(b)", True)
+    d.call_method(path, "SetCameraEnabled", "(b)", False)
+    until(lambda: page.eval("window.vchat.peerMedia") == {"muted": True, "camera": False},
+          "the page to see the daemon muted with its camera off")
+    until(lambda: page.eval("document.getElementById('peer-muted').hidden === false"),
+          "the page to show that the daemon muted")
+
+    page.eval("window.vchat.setMuted(true); window.vchat.setCamera(false)")
+    until(lambda: d.call_prop(path, "PeerMuted") is True and
+          d.call_prop(path, "PeerCameraEnabled") is False,
+          "the daemon to see the page muted with its camera off")
+    page.eval("window.vchat.setMuted(false); window.vchat.setCamera(true)")
+    until(lambda: d.call_prop(path, "PeerMuted") is False and
+          d.call_prop(path, "PeerCameraEnabled") is True,
+          "the daemon to see the page unmuted with its camera on")
+
+    # A peer's bad control messages change nothing and end nothing: not
+    # JSON, not an object, a type that is not a string, values that are not
+    # booleans (read as the web client reads them), one over 1000 bytes.
+    page.eval("""(() => { const ch = window.vchat.ctl;
+      for (const m of ['not json', '[1]', '{"type":5}', '{"type":{"state":1}}',
+                       '{"type":"state","muted":"yes","camera":0}',
+                       '{"type":"state","muted":true,"camera":false,"pad":"' + 'x'.repeat(2000) + '"}',
+                       '{"type":"hello","id":"x"}', '{"type":"later-version"}'])
+        ch.send(m); })()""")
+    page.eval("window.vchat.setMuted(true)")
+    until(lambda: d.call_prop(path, "PeerMuted") is True, "the daemon to read a good message after bad ones")
+    assert d.call_prop(path, "PeerCameraEnabled") is True
+    assert d.call_prop(path, "State") == "connected"
+    page.eval("window.vchat.setMuted(false)")
+
+    # Typing, each way: the page's chat box, the daemon's SendTyping.
+    typing = []
+    d.conn.signal_subscribe(None, CALL_IFACE, "PeerTyping", path, None, 0,
+                            lambda *a: typing.append(time.monotonic()))
+    ctx = GLib.MainContext.default()
+    page.eval("(() => { const i = document.getElementById('chat-input'); i.value = 'hel'; "
+              "i.dispatchEvent(new Event('input')); })()")
+
+    def got_typing():
+        ctx.iteration(False)
+        return typing
+
+    until(got_typing, "PeerTyping at the daemon")
+    d.call_method(path, "SendTyping")
+    until(lambda: page.eval("window.vchat.peerTyping") is True, "the page to show the daemon typing")
+    assert d.call_prop(path, "State") == "connected"

@@ -224,13 +224,31 @@ def test_mute_camera_off_and_messages(pipewire, daemons):
     assert dropped >= 60 - len(received["b"]) - 1, \
         f"Stats chat-dropped {dropped}, with {len(received['b'])} of 60 delivered"
 
+    # Muted and camera off: B is told over the control channel, and A's
+    # picture goes black there; typing reaches B too.
+    assert (b.call_prop(pb, "PeerMuted"), b.call_prop(pb, "PeerCameraEnabled")) == (False, True)
     a.call_method(pa, "SetMuted", "(b)", True)
     assert a.call_prop(pa, "Muted") is True
     a.call_method(pa, "SetCameraEnabled", "(b)", False)
     assert a.call_prop(pa, "CameraEnabled") is False
+    b.wait(lambda: (b.call_prop(pb, "PeerMuted"), b.call_prop(pb, "PeerCameraEnabled")) ==
+           (True, False), 10, "B to be told that A muted and turned its camera off")
     time.sleep(1)
     assert_sees(pipewire, b, pb, BLACK, "camera off")
+    typing = []
+    b.conn.signal_subscribe(None, CALL_IFACE, "PeerTyping", pb, None, 0,
+                            lambda *args: typing.append(1))
+    for _ in range(5):
+        a.call_method(pa, "SendTyping")
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        ctx.iteration(False)
+        time.sleep(0.05)
+    assert len(typing) == 1, f"{len(typing)} PeerTyping for 5 SendTyping within a second"
     a.call_method(pa, "SetCameraEnabled", "(b)", True)
+    a.call_method(pa, "SetMuted", "(b)", False)
+    b.wait(lambda: (b.call_prop(pb, "PeerMuted"), b.call_prop(pb, "PeerCameraEnabled")) ==
+           (False, True), 10, "B to be told that A is back")
     time.sleep(1)
     assert_sees(pipewire, b, pb, RED, "camera back on")
 

@@ -71,6 +71,12 @@ count_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
 }
 
 static void
+count_signal (GObject *object, gpointer user_data)
+{
+  (*(guint *) user_data)++;
+}
+
+static void
 on_call_added (VChatClient *client, VChatCall *call, gpointer user_data)
 {
   GPtrArray *added = user_data;
@@ -196,7 +202,7 @@ test_random (void)
   g_autoptr (VChatCall) a = NULL, b = NULL, a2 = NULL;
   g_autoptr (VChatStats) stats = NULL;
   g_autoptr (GError) error = NULL;
-  guint state_notifies = 0, muted_notifies = 0, camera_notifies = 0;
+  guint state_notifies = 0, muted_notifies = 0, camera_notifies = 0, typing = 0;
   g_autofree char *received = NULL;
   gulong id;
   GstElement *source;
@@ -278,6 +284,21 @@ test_random (void)
   g_assert_no_error (error);
   WAIT_FOR (!vchat_call_get_camera_enabled (a), 10);
   g_assert_cmpuint (camera_notifies, ==, 1);
+  /* B is told, over the control channel. */
+  WAIT_FOR (vchat_call_get_peer_muted (b) && !vchat_call_get_peer_camera_enabled (b), 10);
+  {
+    gboolean peer_muted = FALSE, peer_camera = TRUE;
+
+    g_object_get (b, "peer-muted", &peer_muted, "peer-camera-enabled", &peer_camera, NULL);
+    g_assert_true (peer_muted);
+    g_assert_false (peer_camera);
+  }
+  g_signal_connect (b, "peer-typing", G_CALLBACK (count_signal), &typing);
+  ok = AWAIT (vchat_call_send_typing_async (a, NULL, got_result, &result),
+              vchat_call_send_typing_finish (a, result, &error));
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  WAIT_FOR (typing == 1, 10);
   ok = AWAIT (vchat_call_set_muted_async (a, FALSE, NULL, got_result, &result),
               vchat_call_set_muted_finish (a, result, &error));
   g_assert_no_error (error);
@@ -286,6 +307,7 @@ test_random (void)
               vchat_call_set_camera_enabled_finish (a, result, &error));
   g_assert_no_error (error);
   WAIT_FOR (vchat_call_get_camera_enabled (a), 10);
+  WAIT_FOR (!vchat_call_get_peer_muted (b) && vchat_call_get_peer_camera_enabled (b), 10);
   g_assert_cmpuint (muted_notifies, ==, 2);
   g_assert_cmpuint (camera_notifies, ==, 2);
 
