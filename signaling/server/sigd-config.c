@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include "sigd-config.h"
+#include "sigd-store.h"
 #include "sigd-address.h"
 
 #include <string.h>
@@ -312,6 +313,15 @@ validate (SigdConfig *c, GError **error)
 {
   g_autoptr (GPtrArray) masks = NULL;
 
+  /* Said before anything else: a build without hiredis, or a URL that is
+   * not one, should not start at all. Connecting waits for the server. */
+  if (c->redis) {
+    SigdStore *store = sigd_store_redis_new (c, c->redis, error);
+
+    if (!store)
+      return FALSE;
+    sigd_store_free (store);
+  }
   if (c->port < 0 || c->port > 65535) {
     g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                  "--port must be between 0 and 65535 (it is %d)", c->port);

@@ -44,6 +44,749 @@ sigd_store_redis_new (SigdConfig *config, const char *url, GError **error)
   return NULL;
 }
 
-#else
-#error "the Redis store comes in the next commit"
+#else /* SIGD_HAVE_HIREDIS */
+
+#include <hiredis/adapters/glib.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+
+#define COMMAND_TIMEOUT_MS 2000
+#define RECONNECT_MS 1000
+#define PREFIX "vchat:"
+
+typedef struct _RedisStore RedisStore;
+
+typedef enum { REPLY_INVITE, REPLY_COUNT, REPLY_NONE } ReplyKind;
+
+/* One command waiting for its reply. */
+typedef struct {
+  RedisStore *store;
+  ReplyKind kind;
+  SigdStoreInviteCb invite_cb;
+  SigdStoreCountCb count_cb;
+  gpointer data;
+  gint64 sent; /* monotonic µs */
+  GList *link; /* in store->pending */
+  char *code;  /* the invite's code, to keep its local expiry */
+  gboolean track; /* an invite this server made or took: it tells its owner of the expiry */
+  gboolean forget; /* an invite this server ended: no expiry to tell */
+} Cmd;
+
+typedef struct {
+  char *owner;
+  gint64 expires; /* Unix µs */
+} Local;
+
+struct _RedisStore {
+  SigdStore parent;
+  char *url;
+  char *host; /* or NULL with path */
+  char *path;
+  int port;
+  int db;
+  redisAsyncContext *ac; /* NULL while not connected */
+  GSource *source;
+  gboolean connected;
+  gboolean closing;
+  guint reconnect_source;
+  guint timeout_source;
+  GQueue pending;     /* Cmd*, oldest first (replies come in order) */
+  GHashTable *local;  /* code → Local*: open invites of sessions here, for expiry */
+  gboolean warned;    /* said that Redis is away, once until it is back */
+};
+
+static void redis_connect (RedisStore *self);
+
+/* Scripts. Time comes from the server (ARGV), in ms. */
+
+static const char *ADD_SCRIPT =
+  "local code, owner, claim, addr, exp, max, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4], "
+  "  tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+  "local ak = '" PREFIX "addr:' .. addr\n"
+  "redis.call('ZREMRANGEBYSCORE', ak, '-inf', now)\n"
+  "if redis.call('ZCARD', ak) >= max then return 0 end\n"
+  "local ik = '" PREFIX "inv:' .. code\n"
+  "redis.call('HSET', ik, 'owner', owner, 'claim', claim, 'address', addr, 'expires', ARGV[8])\n"
+  "redis.call('PEXPIREAT', ik, exp)\n"
+  "redis.call('SET', '" PREFIX "tomb:' .. code, '1', 'PXAT', exp + 3600000)\n"
+  "redis.call('ZADD', ak, exp, code)\n"
+  "local t = redis.call('PTTL', ak)\n"
+  "if t < 0 or now + t < exp then redis.call('PEXPIREAT', ak, exp) end\n"
+  "if owner ~= '' then\n"
+  "  local ok = '" PREFIX "own:' .. owner\n"
+  "  redis.call('SADD', ok, code)\n"
+  "  t = redis.call('PTTL', ok)\n"
+  "  if t < 0 or now + t < exp then redis.call('PEXPIREAT', ok, exp) end\n"
+  "end\n"
+  "return 1\n";
+
+/* {1, owner, claim, address, expires} for an open invite, {2} for a
+ * tombstone, {0} for nothing. */
+#define GET_BODY                                                                      \
+  "local ik = '" PREFIX "inv:' .. ARGV[1]\n"                                          \
+  "local v = redis.call('HMGET', ik, 'owner', 'claim', 'address', 'expires')\n"       \
+  "if not v[4] then\n"                                                                \
+  "  if redis.call('EXISTS', '" PREFIX "tomb:' .. ARGV[1]) == 1 then return {2} end\n" \
+  "  return {0}\n"                                                                    \
+  "end\n"
+
+static const char *GET_SCRIPT = GET_BODY "return {1, v[1], v[2], v[3], v[4]}\n";
+
+static const char *TAKE_SCRIPT =
+  GET_BODY
+  "redis.call('DEL', ik)\n"
+  "redis.call('SET', '" PREFIX "tomb:' .. ARGV[1], '1', 'PX', 3600000)\n"
+  "redis.call('ZREM', '" PREFIX "addr:' .. v[3], ARGV[1])\n"
+  "if v[1] ~= '' then redis.call('SREM', '" PREFIX "own:' .. v[1], ARGV[1]) end\n"
+  "return {1, v[1], v[2], v[3], v[4]}\n";
+
+static const char *SET_OWNER_SCRIPT =
+  GET_BODY
+  "local owner, now = ARGV[2], tonumber(ARGV[3])\n"
+  "redis.call('HSET', ik, 'owner', owner)\n"
+  "if v[1] ~= '' then redis.call('SREM', '" PREFIX "own:' .. v[1], ARGV[1]) end\n"
+  "if owner ~= '' then\n"
+  "  local ok = '" PREFIX "own:' .. owner\n"
+  "  local exp = math.floor(tonumber(v[4]) / 1000)\n"
+  "  redis.call('SADD', ok, ARGV[1])\n"
+  "  local t = redis.call('PTTL', ok)\n"
+  "  if t < 0 or now + t < exp then redis.call('PEXPIREAT', ok, exp) end\n"
+  "end\n"
+  "return {1, v[1], v[2], v[3], v[4]}\n";
+
+static const char *DISOWN_SCRIPT =
+  "local ok = '" PREFIX "own:' .. ARGV[1]\n"
+  "for _, code in ipairs(redis.call('SMEMBERS', ok)) do\n"
+  "  local ik = '" PREFIX "inv:' .. code\n"
+  "  if redis.call('HGET', ik, 'owner') == ARGV[1] then redis.call('HSET', ik, 'owner', '') end\n"
+  "end\n"
+  "redis.call('DEL', ok)\n"
+  "return 1\n";
+
+static const char *ATTEMPT_SCRIPT =
+  "local n = redis.call('INCR', KEYS[1])\n"
+  "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end\n"
+  "return n\n";
+
+/* Local expiries */
+
+static void
+local_free (Local *local)
+{
+  g_free (local->owner);
+  g_free (local);
+}
+
+static gint64
+monotonic_at (gint64 real_us)
+{
+  return g_get_monotonic_time () + MAX (0, real_us - g_get_real_time ());
+}
+
+static void
+local_track (RedisStore *self, const SigdInvite *invite)
+{
+  Local *local = g_new0 (Local, 1);
+
+  local->owner = g_strdup (invite->owner);
+  local->expires = invite->expires;
+  g_hash_table_insert (self->local, g_strdup (invite->code), local);
+  if (self->parent.sweep_at)
+    self->parent.sweep_at (self->parent.server, monotonic_at (invite->expires) + 1);
+}
+
+/* Replies */
+
+static char *
+reply_string (redisReply *r)
+{
+  if (r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) && r->len > 0)
+    return g_strndup (r->str, r->len);
+  return NULL;
+}
+
+static gint64
+reply_int (redisReply *r)
+{
+  if (!r)
+    return 0;
+  if (r->type == REDIS_REPLY_INTEGER)
+    return r->integer;
+  if (r->type == REDIS_REPLY_STRING)
+    return g_ascii_strtoll (r->str, NULL, 10);
+  return 0;
+}
+
+static void
+cmd_finish (Cmd *cmd, SigdStoreStatus status, redisReply *reply)
+{
+  RedisStore *self = cmd->store;
+
+  if (cmd->kind == REPLY_INVITE) {
+    g_autoptr (SigdInvite) invite = NULL;
+
+    if (status == SIGD_STORE_OK) {
+      if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 1) {
+        status = SIGD_STORE_UNAVAILABLE;
+      } else {
+        gint64 what = reply_int (reply->element[0]);
+
+        if (what == 0)
+          status = SIGD_STORE_NOT_FOUND;
+        else if (what == 2)
+          status = SIGD_STORE_EXPIRED;
+        else if (reply->elements < 5)
+          status = SIGD_STORE_UNAVAILABLE;
+        else {
+          invite = g_new0 (SigdInvite, 1);
+          invite->code = g_strdup (cmd->code);
+          invite->owner = reply_string (reply->element[1]);
+          invite->claim = reply_string (reply->element[2]);
+          invite->address = reply_string (reply->element[3]);
+          invite->expires = reply_int (reply->element[4]);
+          if (!invite->claim || !invite->address)
+            status = SIGD_STORE_UNAVAILABLE;
+          else if (invite->expires <= g_get_real_time ())
+            status = SIGD_STORE_EXPIRED; /* Redis expires keys within a millisecond */
+        }
+      }
+    }
+    if (status == SIGD_STORE_OK && self && !self->closing) {
+      if (cmd->forget)
+        g_hash_table_remove (self->local, cmd->code);
+      else if (cmd->track)
+        local_track (self, invite);
+    }
+    if (cmd->invite_cb)
+      cmd->invite_cb (status, status == SIGD_STORE_OK ? invite : NULL, cmd->data);
+  } else if (cmd->kind == REPLY_COUNT) {
+    if (status == SIGD_STORE_OK && (!reply || (reply->type != REDIS_REPLY_INTEGER &&
+                                               reply->type != REDIS_REPLY_STRING &&
+                                               reply->type != REDIS_REPLY_NIL)))
+      status = SIGD_STORE_UNAVAILABLE;
+    if (cmd->count_cb)
+      cmd->count_cb (status, status == SIGD_STORE_OK ? (guint) CLAMP (reply_int (reply), 0, G_MAXUINT)
+                                                     : 0,
+                     cmd->data);
+  }
+  g_free (cmd->code);
+  g_free (cmd);
+}
+
+static void
+on_reply (redisAsyncContext *ac, void *r, void *privdata)
+{
+  Cmd *cmd = privdata;
+  RedisStore *self = cmd->store;
+  redisReply *reply = r;
+  SigdStoreStatus status = SIGD_STORE_OK;
+
+  g_queue_delete_link (&self->pending, cmd->link);
+  if (!reply)
+    status = self->closing ? SIGD_STORE_CANCELLED : SIGD_STORE_UNAVAILABLE;
+  else if (reply->type == REDIS_REPLY_ERROR) {
+    g_warning ("Redis %s: %.*s", self->url, (int) reply->len, reply->str);
+    status = SIGD_STORE_UNAVAILABLE;
+  }
+  cmd_finish (cmd, status, reply);
+}
+
+/* Connection */
+
+static void
+drop_connection (RedisStore *self)
+{
+  redisAsyncContext *ac = self->ac;
+
+  if (!ac)
+    return;
+  self->ac = NULL;
+  self->connected = FALSE;
+  ac->data = NULL;
+  /* Fails every pending command (on_reply with NULL), and cleans the
+   * adapter's poll up. */
+  redisAsyncFree (ac);
+  if (self->source) {
+    g_source_destroy (self->source);
+    g_clear_pointer (&self->source, g_source_unref);
+  }
+}
+
+static gboolean
+reconnect_cb (gpointer data)
+{
+  RedisStore *self = data;
+
+  self->reconnect_source = 0;
+  redis_connect (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_reconnect (RedisStore *self)
+{
+  if (!self->closing && !self->reconnect_source)
+    self->reconnect_source = g_timeout_add (RECONNECT_MS, reconnect_cb, self);
+}
+
+static void
+warn_away (RedisStore *self, const char *why)
+{
+  if (self->warned)
+    return;
+  self->warned = TRUE;
+  g_warning ("Redis %s is not reachable (%s); invites fail until it is back, retrying "
+             "every %d s",
+             self->url, why, RECONNECT_MS / 1000);
+}
+
+/* The connection went (hiredis frees the context after this). */
+static void
+on_disconnect (const redisAsyncContext *ac, int status)
+{
+  RedisStore *self = ac->data;
+
+  if (!self || self->ac != ac)
+    return;
+  self->ac = NULL;
+  self->connected = FALSE;
+  if (self->source) {
+    g_source_destroy (self->source);
+    g_clear_pointer (&self->source, g_source_unref);
+  }
+  warn_away (self, ac->errstr[0] ? ac->errstr : "disconnected");
+  schedule_reconnect (self);
+}
+
+static void
+on_connect (const redisAsyncContext *ac, int status)
+{
+  RedisStore *self = ac->data;
+
+  if (!self || self->ac != ac)
+    return;
+  if (status != REDIS_OK) {
+    /* hiredis frees the context after this; on_disconnect is not called. */
+    self->ac = NULL;
+    if (self->source) {
+      g_source_destroy (self->source);
+      g_clear_pointer (&self->source, g_source_unref);
+    }
+    warn_away (self, ac->errstr);
+    schedule_reconnect (self);
+    return;
+  }
+  self->connected = TRUE;
+  if (self->warned)
+    g_message ("Redis %s is reachable again", self->url);
+  self->warned = FALSE;
+  g_debug ("connected to Redis %s", self->url);
+}
+
+/* A command older than COMMAND_TIMEOUT_MS: Redis is stuck or the path to
+ * it is; fail what waits and connect again. */
+static gboolean
+timeout_cb (gpointer data)
+{
+  RedisStore *self = data;
+  Cmd *oldest = g_queue_peek_head (&self->pending);
+
+  self->timeout_source = 0;
+  if (!oldest)
+    return G_SOURCE_REMOVE;
+  if (g_get_monotonic_time () - oldest->sent >= (gint64) COMMAND_TIMEOUT_MS * 1000) {
+    warn_away (self, "no answer");
+    drop_connection (self);
+    schedule_reconnect (self);
+    return G_SOURCE_REMOVE;
+  }
+  self->timeout_source = g_timeout_add (
+    (guint) MAX (1, (oldest->sent + (gint64) COMMAND_TIMEOUT_MS * 1000 - g_get_monotonic_time ()) /
+                      1000 + 1),
+    timeout_cb, self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+redis_connect (RedisStore *self)
+{
+  redisAsyncContext *ac;
+
+  if (self->closing || self->ac)
+    return;
+  ac = self->path ? redisAsyncConnectUnix (self->path) : redisAsyncConnect (self->host, self->port);
+  if (!ac || ac->err) {
+    warn_away (self, ac ? ac->errstr : "out of memory");
+    if (ac)
+      redisAsyncFree (ac);
+    schedule_reconnect (self);
+    return;
+  }
+  ac->data = self;
+  self->ac = ac;
+  self->source = redis_source_new (ac);
+  g_source_attach (self->source, NULL);
+  redisAsyncSetConnectCallback (ac, on_connect);
+  redisAsyncSetDisconnectCallback (ac, on_disconnect);
+  if (self->db != 0) {
+    g_autofree char *db = g_strdup_printf ("%d", self->db);
+    const char *argv[] = { "SELECT", db };
+
+    redisAsyncCommandArgv (ac, NULL, NULL, 2, argv, NULL);
+  }
+}
+
+/* Sends a command; its reply goes to @cmd. Without a connection, fails at
+ * once. */
+static void
+cmd_send (RedisStore *self, Cmd *cmd, int argc, const char **argv)
+{
+  cmd->store = self;
+  cmd->sent = g_get_monotonic_time ();
+  if (!self->ac) {
+    redis_connect (self);
+    if (!self->ac) {
+      cmd_finish (cmd, SIGD_STORE_UNAVAILABLE, NULL);
+      return;
+    }
+  }
+  g_queue_push_tail (&self->pending, cmd);
+  cmd->link = self->pending.tail;
+  if (redisAsyncCommandArgv (self->ac, on_reply, cmd, argc, argv, NULL) != REDIS_OK) {
+    g_queue_delete_link (&self->pending, cmd->link);
+    cmd_finish (cmd, SIGD_STORE_UNAVAILABLE, NULL);
+    return;
+  }
+  if (!self->timeout_source)
+    self->timeout_source = g_timeout_add (COMMAND_TIMEOUT_MS + 1, timeout_cb, self);
+}
+
+static void
+eval (RedisStore *self, Cmd *cmd, const char *script, const char *key, int nargs,
+      const char **args)
+{
+  const char *argv[16];
+  int argc = 0;
+
+  g_assert (nargs <= 12);
+  argv[argc++] = "EVAL";
+  argv[argc++] = script;
+  argv[argc++] = key ? "1" : "0";
+  if (key)
+    argv[argc++] = key;
+  for (int i = 0; i < nargs; i++)
+    argv[argc++] = args[i];
+  cmd_send (self, cmd, argc, argv);
+}
+
+static Cmd *
+invite_cmd (const char *code, SigdStoreInviteCb cb, gpointer data)
+{
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_INVITE;
+  cmd->invite_cb = cb;
+  cmd->data = data;
+  cmd->code = g_strdup (code);
+  return cmd;
+}
+
+/* The store's operations */
+
+typedef struct {
+  SigdStoreInviteCb cb;
+  gpointer data;
+  SigdInvite *invite;
+  RedisStore *store;
+} AddData;
+
+/* The script answers 1 (added) or 0 (the address has too many). */
+static void
+add_done (SigdStoreStatus status, guint count, gpointer data)
+{
+  AddData *ad = data;
+
+  if (status == SIGD_STORE_OK && count == 0)
+    status = SIGD_STORE_LIMIT;
+  if (status == SIGD_STORE_OK && !ad->store->closing)
+    local_track (ad->store, ad->invite);
+  ad->cb (status, status == SIGD_STORE_OK ? ad->invite : NULL, ad->data);
+  sigd_invite_free (ad->invite);
+  g_free (ad);
+}
+
+static void
+redis_invite_add (SigdStore *store, const SigdInvite *invite, guint max_per_address,
+                  SigdStoreInviteCb cb, gpointer data)
+{
+  RedisStore *self = (RedisStore *) store;
+  g_autofree char *exp = g_strdup_printf ("%" G_GINT64_FORMAT, invite->expires / 1000);
+  g_autofree char *exp_us = g_strdup_printf ("%" G_GINT64_FORMAT, invite->expires);
+  g_autofree char *max = g_strdup_printf ("%u", MIN (max_per_address, (guint) G_MAXINT32));
+  g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / 1000);
+  const char *args[] = { invite->code, invite->owner ? invite->owner : "", invite->claim,
+                         invite->address, exp, max, now, exp_us };
+  Cmd *cmd = g_new0 (Cmd, 1);
+  AddData *ad = g_new0 (AddData, 1);
+
+  ad->cb = cb;
+  ad->data = data;
+  ad->invite = sigd_invite_copy (invite);
+  ad->store = self;
+  cmd->kind = REPLY_COUNT;
+  cmd->count_cb = add_done;
+  cmd->data = ad;
+  eval (self, cmd, ADD_SCRIPT, NULL, G_N_ELEMENTS (args), args);
+}
+
+static void
+redis_invite_get (SigdStore *store, const char *code, SigdStoreInviteCb cb, gpointer data)
+{
+  const char *args[] = { code };
+
+  eval ((RedisStore *) store, invite_cmd (code, cb, data), GET_SCRIPT, NULL, 1, args);
+}
+
+static void
+redis_invite_take (SigdStore *store, const char *code, SigdStoreInviteCb cb, gpointer data)
+{
+  const char *args[] = { code };
+  Cmd *cmd = invite_cmd (code, cb, data);
+
+  cmd->forget = TRUE;
+  eval ((RedisStore *) store, cmd, TAKE_SCRIPT, NULL, 1, args);
+}
+
+typedef struct {
+  SigdStoreInviteCb cb;
+  gpointer data;
+  char *owner;
+  RedisStore *store;
+} OwnerData;
+
+/* The answer is the invite as it was; here it is kept with its new owner,
+ * for its expiry. */
+static void
+owner_done (SigdStoreStatus status, const SigdInvite *was, gpointer data)
+{
+  OwnerData *od = data;
+
+  if (status == SIGD_STORE_OK && !od->store->closing) {
+    g_autoptr (SigdInvite) now = sigd_invite_copy (was);
+
+    g_free (now->owner);
+    now->owner = g_strdup (od->owner);
+    local_track (od->store, now);
+  }
+  od->cb (status, was, od->data);
+  g_free (od->owner);
+  g_free (od);
+}
+
+static void
+redis_invite_set_owner (SigdStore *store, const char *code, const char *owner,
+                        SigdStoreInviteCb cb, gpointer data)
+{
+  RedisStore *self = (RedisStore *) store;
+  g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / 1000);
+  const char *args[] = { code, owner ? owner : "", now };
+  OwnerData *od = g_new0 (OwnerData, 1);
+
+  od->cb = cb;
+  od->data = data;
+  od->owner = g_strdup (owner);
+  od->store = self;
+  eval (self, invite_cmd (code, owner_done, od), SET_OWNER_SCRIPT, NULL, 3, args);
+}
+
+static void
+redis_invites_disown (SigdStore *store, const char *owner)
+{
+  RedisStore *self = (RedisStore *) store;
+  const char *args[] = { owner };
+  Cmd *cmd = g_new0 (Cmd, 1);
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, self->local);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (g_strcmp0 (((Local *) value)->owner, owner) == 0)
+      g_clear_pointer (&((Local *) value)->owner, g_free);
+  cmd->kind = REPLY_NONE;
+  eval (self, cmd, DISOWN_SCRIPT, NULL, 1, args);
+}
+
+static void
+redis_attempts_get (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data)
+{
+  g_autofree char *k = g_strconcat (PREFIX "att:", key, NULL);
+  const char *argv[] = { "GET", k };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_COUNT;
+  cmd->count_cb = cb;
+  cmd->data = data;
+  cmd_send ((RedisStore *) store, cmd, 2, argv);
+}
+
+static void
+redis_attempts_add (SigdStore *store, const char *key)
+{
+  g_autofree char *k = g_strconcat (PREFIX "att:", key, NULL);
+  g_autofree char *window = g_strdup_printf ("%d", SIGD_ATTEMPT_WINDOW_S);
+  const char *args[] = { window };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  eval ((RedisStore *) store, cmd, ATTEMPT_SCRIPT, k, 1, args);
+}
+
+/* Redis forgets invites by itself; what is swept here is this server's
+ * knowledge of its sessions' invites, to tell them when one ran out. */
+static gint64
+redis_sweep (SigdStore *store)
+{
+  RedisStore *self = (RedisStore *) store;
+  gint64 real_now = g_get_real_time ();
+  gint64 next = G_MAXINT64;
+  g_autoptr (GPtrArray) expired = g_ptr_array_new_with_free_func ((GDestroyNotify) sigd_invite_free);
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, self->local);
+  while (g_hash_table_iter_next (&iter, &key, &value)) {
+    Local *local = value;
+
+    if (local->expires <= real_now) {
+      SigdInvite *invite = g_new0 (SigdInvite, 1);
+
+      invite->code = g_strdup (key);
+      invite->owner = g_strdup (local->owner);
+      invite->expires = local->expires;
+      g_ptr_array_add (expired, invite);
+      g_hash_table_iter_remove (&iter);
+    } else {
+      next = MIN (next, g_get_monotonic_time () + (local->expires - real_now) + 1);
+    }
+  }
+  for (guint i = 0; i < expired->len; i++)
+    if (store->expired_func)
+      store->expired_func (expired->pdata[i], store->expired_data);
+  return next;
+}
+
+static guint
+redis_invites_count (SigdStore *store)
+{
+  return g_hash_table_size (((RedisStore *) store)->local);
+}
+
+static guint
+redis_tombstones_count (SigdStore *store)
+{
+  return 0;
+}
+
+static void
+redis_free (SigdStore *store)
+{
+  RedisStore *self = (RedisStore *) store;
+
+  self->closing = TRUE;
+  g_clear_handle_id (&self->reconnect_source, g_source_remove);
+  g_clear_handle_id (&self->timeout_source, g_source_remove);
+  drop_connection (self); /* pending commands get SIGD_STORE_CANCELLED */
+  g_hash_table_unref (self->local);
+  g_free (self->url);
+  g_free (self->host);
+  g_free (self->path);
+  g_free (self);
+}
+
+static const SigdStoreClass redis_class = {
+  .free = redis_free,
+  .invite_add = redis_invite_add,
+  .invite_get = redis_invite_get,
+  .invite_take = redis_invite_take,
+  .invite_set_owner = redis_invite_set_owner,
+  .invites_disown = redis_invites_disown,
+  .attempts_get = redis_attempts_get,
+  .attempts_add = redis_attempts_add,
+  .sweep = redis_sweep,
+  .invites_count = redis_invites_count,
+  .tombstones_count = redis_tombstones_count,
+};
+
+/* redis://HOST[:PORT][/DB] or unix:/PATH[?db=N] */
+static gboolean
+parse_url (RedisStore *self, const char *url, GError **error)
+{
+  self->port = 6379;
+  if (g_str_has_prefix (url, "unix:")) {
+    const char *path = url + 5;
+    const char *q = strstr (path, "?db=");
+
+    self->path = q ? g_strndup (path, q - path) : g_strdup (path);
+    if (q)
+      self->db = atoi (q + 4);
+    if (self->path[0] != '/')
+      goto bad;
+    return TRUE;
+  }
+  if (g_str_has_prefix (url, "redis://")) {
+    g_autofree char *rest = g_strdup (url + 8);
+    char *slash = strchr (rest, '/');
+    char *colon;
+
+    if (slash) {
+      *slash = '\0';
+      if (slash[1])
+        self->db = atoi (slash + 1);
+    }
+    if (strchr (rest, '@'))
+      goto bad; /* no passwords yet */
+    colon = strrchr (rest, ':');
+    if (colon && !strchr (rest, ']')) {
+      *colon = '\0';
+      self->port = atoi (colon + 1);
+    }
+    self->host = g_strdup (rest[0] ? rest : "127.0.0.1");
+    if (self->port <= 0 || self->port > 65535 || self->db < 0)
+      goto bad;
+    return TRUE;
+  }
+bad:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               "--redis needs redis://HOST[:PORT][/DB] or unix:/PATH[?db=N] (no password), "
+               "not “%s”",
+               url);
+  return FALSE;
+}
+
+gboolean
+sigd_store_redis_supported (void)
+{
+  return TRUE;
+}
+
+SigdStore *
+sigd_store_redis_new (SigdConfig *config, const char *url, GError **error)
+{
+  RedisStore *self = g_new0 (RedisStore, 1);
+
+  self->parent.klass = &redis_class;
+  self->parent.config = config;
+  self->url = g_strdup (url);
+  self->local = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) local_free);
+  g_queue_init (&self->pending);
+  if (!parse_url (self, url, error)) {
+    redis_free (&self->parent);
+    return NULL;
+  }
+  /* Connects from the main loop, so that what it says comes after the
+   * server's first line. */
+  self->reconnect_source = g_idle_add (reconnect_cb, self);
+  return &self->parent;
+}
+
 #endif /* SIGD_HAVE_HIREDIS */
