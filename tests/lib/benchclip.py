@@ -195,10 +195,7 @@ class ClipReference:
 
     def luma_at(self, number, w, h):
         """The clip frame's luma scaled (area average) to w x h."""
-        y = self.luma(number).astype(np.float64)
-        if (w, h) == (self.w, self.h):
-            return y
-        return _area_matrix(h, self.h) @ y @ _area_matrix(w, self.w).T
+        return area_resize(self.luma(number), w, h)
 
     def psnr(self, number, y, at=None):
         """PSNR (dB) of a received luma plane `y` (h x w) against the clip
@@ -210,7 +207,7 @@ class ClipReference:
         h, w = y.shape
         if at and tuple(at) != (w, h):
             w, h = at
-            y = _area_matrix(h, y.shape[0]) @ y @ _area_matrix(w, y.shape[1]).T
+            y = area_resize(y, w, h)
         ref = self.luma_at(number, w, h)
         top = stamp_rows(h)
         d = ref[top:] - y[top:]
@@ -220,27 +217,26 @@ class ClipReference:
         return 10 * np.log10(255.0 * 255.0 / mse)
 
 
-_matrices = {}
+def _area_axis(a, n_out):
+    """Resamples axis 0 of `a` to n_out samples, each the mean of the input
+    over its span (through the cumulative sum, so in O(n))."""
+    n_in = a.shape[0]
+    if n_out == n_in:
+        return a
+    c = np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a, axis=0)])
+    x = np.arange(n_out + 1) * (n_in / n_out)
+    i = np.minimum(np.floor(x).astype(int), n_in - 1)
+    frac = (x - i).reshape((-1,) + (1,) * (a.ndim - 1))
+    cx = c[i] + frac * a[i]
+    return (cx[1:] - cx[:-1]) / (n_in / n_out)
 
 
-def _area_matrix(n_out, n_in):
-    """An n_out x n_in matrix that resamples a line of n_in samples to n_out
-    by averaging the input over each output sample's span."""
-    key = (n_out, n_in)
-    if key in _matrices:
-        return _matrices[key]
-    m = np.zeros((n_out, n_in))
-    ratio = n_in / n_out
-    for o in range(n_out):
-        a, b = o * ratio, (o + 1) * ratio
-        i0, i1 = int(np.floor(a)), int(np.ceil(b))
-        for i in range(i0, min(i1, n_in)):
-            overlap = min(b, i + 1) - max(a, i)
-            if overlap > 0:
-                m[o, i] = overlap
-        m[o] /= m[o].sum()
-    _matrices[key] = m
-    return m
+def area_resize(y, w, h):
+    """A luma plane (2-D) scaled to w x h by area averaging (float64)."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape == (h, w):
+        return y
+    return _area_axis(_area_axis(y, h).T, w).T
 
 
 class FeedLog:
