@@ -214,11 +214,18 @@ media_link_to_webrtc (VchatdMedia *self, GstElement *last, GstWebRTCRTPTransceiv
 }
 
 static GstCaps *
-rtp_caps (SourceKind kind, guint pt, guint twcc_id)
+rtp_caps (VchatdMedia *self, SourceKind kind, guint pt, guint twcc_id)
 {
   GstCaps *caps;
 
-  if (kind == SOURCE_VIDEO)
+  if (kind == SOURCE_VIDEO && self->video_codec == VIDEO_CODEC_H264)
+    caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
+                                "encoding-name", G_TYPE_STRING, "H264", "payload", G_TYPE_INT,
+                                (gint) pt, "clock-rate", G_TYPE_INT, 90000, "packetization-mode",
+                                G_TYPE_STRING, "1", "profile-level-id", G_TYPE_STRING,
+                                self->h264_profile, "level-asymmetry-allowed", G_TYPE_STRING, "1",
+                                NULL);
+  else if (kind == SOURCE_VIDEO)
     caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
                                 "encoding-name", G_TYPE_STRING, "VP8", "payload", G_TYPE_INT,
                                 (gint) pt, "clock-rate", G_TYPE_INT, 90000, NULL);
@@ -240,7 +247,7 @@ rtp_caps (SourceKind kind, guint pt, guint twcc_id)
 gboolean
 media_add_recvonly_transceiver (VchatdMedia *self, SourceKind kind, GError **error)
 {
-  g_autoptr (GstCaps) caps = rtp_caps (kind, kind == SOURCE_VIDEO ? VIDEO_PT : AUDIO_PT, TWCC_ID);
+  g_autoptr (GstCaps) caps = rtp_caps (self, kind, kind == SOURCE_VIDEO ? VIDEO_PT : AUDIO_PT, TWCC_ID);
   g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
 
   g_signal_emit_by_name (self->webrtc, "add-transceiver",
@@ -655,11 +662,22 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
     if (used[kind])
       continue;
     pt = vchatd_sdp_find_payload_type (media, kind == SOURCE_VIDEO ? "VP8" : "OPUS");
+    if (kind == SOURCE_VIDEO) {
+      /* VP8 where offered; H.264 for a peer with only that (some Safari
+       * versions, devices with a hardware encoder). */
+      g_clear_pointer (&self->h264_profile, g_free);
+      self->video_codec = VIDEO_CODEC_VP8;
+      if (pt == G_MAXUINT && (pt = vchatd_sdp_find_h264 (media, &self->h264_profile)) != G_MAXUINT) {
+        self->video_codec = VIDEO_CODEC_H264;
+        g_debug ("media: the peer offers no VP8: H.264 (profile-level-id %s, payload type %u)",
+                 self->h264_profile, pt);
+      }
+    }
     if (pt == G_MAXUINT)
       continue;
     used[kind] = TRUE;
     send = kind == SOURCE_VIDEO ? self->has_video : self->has_audio;
-    caps = rtp_caps (kind, pt, vchatd_sdp_find_twcc_id (media));
+    caps = rtp_caps (self, kind, pt, vchatd_sdp_find_twcc_id (media));
     /* Transceivers cannot be removed: after an offer webrtcbin refused, the
      * next one reuses them. */
     sender = find_pending_sender (self, kind);

@@ -108,6 +108,13 @@ typedef struct {
   char *candidate;
 } PendingCandidate;
 
+/* The video codec of a session: VP8, or H.264 for a peer that offers only
+ * that (an answerer's choice; an offerer offers VP8). */
+typedef enum {
+  VIDEO_CODEC_VP8,
+  VIDEO_CODEC_H264,
+} VideoCodec;
+
 typedef struct _Output Output;
 
 struct _VchatdMedia {
@@ -185,6 +192,8 @@ struct _VchatdMedia {
   guint freeze_slot;
   const char *quality; /* "good", "fair", "poor"; NULL until known */
   gboolean have_video_track; /* sending or receiving video: codec known */
+  VideoCodec video_codec;
+  char *h264_profile; /* the offer's profile-level-id, with VIDEO_CODEC_H264 */
   gboolean have_audio_track;
 
   /* Rate control (main context): see "Rate control" */

@@ -236,15 +236,21 @@ on_keyframe_wanted (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 }
 
 /* queue → rtpvp8depay → vp8dec → videoconvert → tee ┬ thumbnails
- *                                                  └ the remote video node */
+ *                                                  └ the remote video node
+ * (rtph264depay → h264parse → openh264dec for H.264: the decoder takes only
+ * caps with a profile, which the parser reads from the parameter sets) */
 static GstElement *
-build_video_receiver (VchatdMedia *self, GError **error)
+build_video_receiver (VchatdMedia *self, gboolean h264, GError **error)
 {
-  static const char *const factories[] = { "queue", "rtpvp8depay", "vp8dec", "videoconvert",
-                                           "tee" };
+  static const char *const vp8_factories[] = { "queue", "rtpvp8depay", "vp8dec", "videoconvert",
+                                               "tee" };
+  static const char *const h264_factories[] = { "queue",       "rtph264depay", "h264parse",
+                                                "openh264dec", "videoconvert", "tee" };
+  const char *const *factories = h264 ? h264_factories : vp8_factories;
+  guint n = h264 ? G_N_ELEMENTS (h264_factories) : G_N_ELEMENTS (vp8_factories);
   static const char *const thumb_factories[] = { "queue", "videoscale", "videoconvert",
                                                  "capsfilter", "appsink" };
-  GstElement *chain[G_N_ELEMENTS (factories)];
+  GstElement *chain[G_N_ELEMENTS (h264_factories)];
   GstElement *thumb[G_N_ELEMENTS (thumb_factories)];
   GstElement *tee;
   g_autoptr (GstPad) decoded = NULL;
@@ -252,16 +258,16 @@ build_video_receiver (VchatdMedia *self, GError **error)
   g_autoptr (GstCaps) rgb = NULL;
   GstAppSinkCallbacks callbacks = { .new_sample = on_thumbnail_sample };
 
-  if (!media_make_elements (factories, chain, G_N_ELEMENTS (chain), error))
+  if (!media_make_elements (factories, chain, n, error))
     return NULL;
   if (!media_make_elements (thumb_factories, thumb, G_N_ELEMENTS (thumb), error)) {
     guint i;
 
-    for (i = 0; i < G_N_ELEMENTS (chain); i++)
+    for (i = 0; i < n; i++)
       gst_object_unref (gst_object_ref_sink (chain[i]));
     return NULL;
   }
-  tee = chain[4];
+  tee = chain[n - 1];
   g_object_set (tee, "allow-not-linked", TRUE, NULL);
   g_object_set (chain[1], "request-keyframe", TRUE, NULL);
   {
@@ -281,7 +287,7 @@ build_video_receiver (VchatdMedia *self, GError **error)
   g_object_set (thumb[4], "sync", FALSE, "async", FALSE, "max-buffers", 1, "drop", TRUE, NULL);
   gst_app_sink_set_callbacks (GST_APP_SINK (thumb[4]), &callbacks, self, NULL);
 
-  if (!media_add_and_link (self, chain, G_N_ELEMENTS (chain)) ||
+  if (!media_add_and_link (self, chain, n) ||
       !media_add_and_link (self, thumb, G_N_ELEMENTS (thumb)) || !gst_element_link (tee, thumb[0]))
     goto link_failed;
   thumbpad = gst_element_get_static_pad (thumb[0], "sink");
@@ -307,10 +313,10 @@ build_video_receiver (VchatdMedia *self, GError **error)
     media_sync_with_pipeline (node, G_N_ELEMENTS (node));
   }
 
-  decoded = gst_element_get_static_pad (chain[2], "src");
+  decoded = gst_element_get_static_pad (chain[n - 3], "src");
   gst_pad_add_probe (decoded, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                      on_frame_decoded, self, NULL);
-  media_sync_with_pipeline (chain, G_N_ELEMENTS (chain));
+  media_sync_with_pipeline (chain, n);
   return chain[0];
 
 link_failed:
@@ -402,7 +408,10 @@ media_on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
   g_debug ("media: receiving %s (%s) on %s", media, encoding, GST_PAD_NAME (pad));
 
   if (g_strcmp0 (media, "video") == 0 && g_ascii_strcasecmp (encoding ? encoding : "", "VP8") == 0)
-    first = build_video_receiver (self, &error);
+    first = build_video_receiver (self, FALSE, &error);
+  else if (g_strcmp0 (media, "video") == 0 &&
+           g_ascii_strcasecmp (encoding ? encoding : "", "H264") == 0)
+    first = build_video_receiver (self, TRUE, &error);
   else if (g_strcmp0 (media, "audio") == 0 &&
            g_ascii_strcasecmp (encoding ? encoding : "", "OPUS") == 0)
     first = build_audio_receiver (self, &error);

@@ -188,7 +188,9 @@ media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps)
   /* Small steps are not worth a reconfiguration of the encoder. */
   if (self->video_encoder &&
       (video_kbps * 50 > self->video_kbps * 51 || video_kbps * 50 < self->video_kbps * 49)) {
-    g_object_set (self->video_encoder, "target-bitrate", (gint) (video_kbps * 1000), NULL);
+    g_object_set (self->video_encoder,
+                  self->video_codec == VIDEO_CODEC_H264 ? "bitrate" : "target-bitrate",
+                  (gint) (video_kbps * 1000), NULL);
     self->video_kbps = video_kbps;
   }
   g_atomic_int_set (&self->pace_kbps, (gint) (MAX (video_kbps, MIN_KBPS) * PACING_FACTOR));
@@ -426,8 +428,28 @@ add_probe (GstElement *element, const char *pad_name, GstPadProbeType mask,
   gst_pad_add_probe (pad, mask, callback, self, NULL);
 }
 
+/* H.264 for a peer without VP8 (vchatd answers such an offer; it offers
+ * VP8 itself): openh264, the encoder Debian ships in main, in constrained
+ * baseline (its src caps' first profile) with rate control on the bitrate
+ * the controller sets live, frames skipped rather than the rate overshot,
+ * the same 60-frame keyframe interval as VP8, and one slice per frame.
+ * The payloader sends the parameter sets with every keyframe, so that a
+ * receiver that lost them recovers at the next one, and sends each frame
+ * as soon as it is encoded. */
+static void
+setup_h264 (GstElement *encoder, GstElement *payloader, guint kbps)
+{
+  g_object_set (encoder, "bitrate", (guint) (kbps * 1000), "gop-size", 60, "enable-frame-skip",
+                TRUE, "multi-thread", (guint) encoder_threads (), NULL);
+  gst_util_set_object_arg (G_OBJECT (encoder), "rate-control", "bitrate");
+  gst_util_set_object_arg (G_OBJECT (encoder), "usage-type", "camera");
+  gst_util_set_object_arg (G_OBJECT (encoder), "complexity", "low");
+  g_object_set (payloader, "config-interval", -1, NULL);
+  gst_util_set_object_arg (G_OBJECT (payloader), "aggregate-mode", "zero-latency");
+}
+
 /* tee → queue → videoscale → videorate → capsfilter → vp8enc → rtpvp8pay → queue (pacer)
- *   → webrtcbin
+ *   → webrtcbin (openh264enc → rtph264pay for H.264)
  *
  * The capsfilter holds the ladder's rung (see "Rate control"); the preview
  * keeps the camera's picture. */
@@ -435,9 +457,14 @@ gboolean
 media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt,
                           guint twcc_id, GError **error)
 {
-  static const char *const factories[] = { "queue",  "videoscale", "videorate", "capsfilter",
-                                           "vp8enc", "rtpvp8pay",  "queue" };
-  GstElement *chain[G_N_ELEMENTS (factories)];
+  static const char *const vp8_factories[] = { "queue",  "videoscale", "videorate", "capsfilter",
+                                               "vp8enc", "rtpvp8pay",  "queue" };
+  static const char *const h264_factories[] = { "queue",       "videoscale", "videorate",
+                                                "capsfilter",  "openh264enc", "rtph264pay",
+                                                "queue" };
+  const char *const *factories =
+    self->video_codec == VIDEO_CODEC_H264 ? h264_factories : vp8_factories;
+  GstElement *chain[G_N_ELEMENTS (vp8_factories)];
   g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
   g_autoptr (GstPad) teepad = NULL;
   g_autoptr (GstPad) queuepad = NULL;
@@ -459,15 +486,19 @@ media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, 
    * after a loss NACK could not repair (asking at every lost packet, or
    * dropping frames until the keyframe, made the lab's 1 Mbit/s and 5 %
    * loss cases freeze), so the periodic keyframe is what ends a smear. */
-  g_object_set (chain[4], "deadline", (gint64) 1, "cpu-used", 8, "lag-in-frames", 0,
-                "keyframe-max-dist", 60, "target-bitrate", (gint) (self->video_kbps * 1000),
-                "buffer-size", 1000, "buffer-initial-size", 500, "buffer-optimal-size", 600,
-                "max-intra-bitrate", 900, "undershoot", 100, "overshoot", 15, "threads",
-                encoder_threads (), NULL);
-  gst_util_set_object_arg (G_OBJECT (chain[4]), "end-usage", "cbr");
-  gst_util_set_object_arg (G_OBJECT (chain[4]), "error-resilient", "default");
+  if (self->video_codec == VIDEO_CODEC_H264) {
+    setup_h264 (chain[4], chain[5], self->video_kbps);
+  } else {
+    g_object_set (chain[4], "deadline", (gint64) 1, "cpu-used", 8, "lag-in-frames", 0,
+                  "keyframe-max-dist", 60, "target-bitrate", (gint) (self->video_kbps * 1000),
+                  "buffer-size", 1000, "buffer-initial-size", 500, "buffer-optimal-size", 600,
+                  "max-intra-bitrate", 900, "undershoot", 100, "overshoot", 15, "threads",
+                  encoder_threads (), NULL);
+    gst_util_set_object_arg (G_OBJECT (chain[4]), "end-usage", "cbr");
+    gst_util_set_object_arg (G_OBJECT (chain[4]), "error-resilient", "default");
+    gst_util_set_object_arg (G_OBJECT (chain[5]), "picture-id-mode", "15-bit");
+  }
   g_object_set (chain[5], "pt", pt, "mtu", 1200, NULL);
-  gst_util_set_object_arg (G_OBJECT (chain[5]), "picture-id-mode", "15-bit");
   add_probe (chain[0], "sink", GST_PAD_PROBE_TYPE_BUFFER, on_sender_frame_in, self);
   add_probe (chain[0], "src", GST_PAD_PROBE_TYPE_BUFFER, on_sender_frame_out, self);
   add_probe (chain[4], "sink", GST_PAD_PROBE_TYPE_BUFFER, on_encoder_in, self);

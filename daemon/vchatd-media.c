@@ -1227,6 +1227,7 @@ vchatd_media_finalize (GObject *object)
   g_free (self->stun_server);
   g_free (self->failure_message);
   g_free (self->rung_text);
+  g_free (self->h264_profile);
   g_clear_pointer (&self->rate_control, vchatd_rate_control_free);
   g_clear_pointer (&self->ladder, vchatd_ladder_free);
   g_clear_pointer (&self->twcc, vchatd_twcc_tap_unref);

@@ -267,6 +267,77 @@ vchatd_sdp_find_payload_type (const GstSDPMedia *media, const char *encoding)
   return G_MAXUINT;
 }
 
+/* @key's value in the fmtp line of payload type @pt ("a=fmtp:<pt> k=v;k=v"),
+ * or NULL. */
+static char *
+fmtp_value (const GstSDPMedia *media, guint pt, const char *key)
+{
+  const char *value;
+
+  for (guint i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "fmtp", i)); i++) {
+    const char *space = strchr (value, ' ');
+    guint64 n;
+    g_autofree char *number = NULL;
+    g_auto (GStrv) params = NULL;
+
+    if (!space)
+      continue;
+    number = g_strndup (value, space - value);
+    if (!g_ascii_string_to_unsigned (number, 10, 0, 127, &n, NULL) || n != pt)
+      continue;
+    params = g_strsplit (space + 1, ";", 32);
+    for (guint j = 0; params[j]; j++) {
+      char *param = g_strstrip (params[j]);
+      const char *eq = strchr (param, '=');
+
+      if (eq && (gsize) (eq - param) == strlen (key) &&
+          g_ascii_strncasecmp (param, key, eq - param) == 0)
+        return g_strdup (eq + 1);
+    }
+  }
+  return NULL;
+}
+
+guint
+vchatd_sdp_find_h264 (const GstSDPMedia *media, char **profile_level_id)
+{
+  const char *value;
+  guint best = G_MAXUINT, best_rank = 0;
+  g_autofree char *best_profile = NULL;
+
+  for (guint i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
+    g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
+    g_autofree char *mode = NULL;
+    g_autofree char *profile = NULL;
+    guint64 pt, level;
+    guint rank;
+
+    if (g_strv_length (parts) < 2 || g_ascii_strcasecmp (parts[1], "H264") != 0 ||
+        !g_ascii_string_to_unsigned (parts[0], 10, 0, 127, &pt, NULL) ||
+        !media_lists_format (media, parts[0]))
+      continue;
+    mode = fmtp_value (media, (guint) pt, "packetization-mode");
+    profile = fmtp_value (media, (guint) pt, "profile-level-id");
+    /* RFC 6184: profile_idc, profile-iop, level_idc; 42 is baseline, and
+     * constraint_set1 (0x40 in profile-iop) makes it constrained baseline. */
+    if (g_strcmp0 (mode, "1") != 0 || !profile || strlen (profile) != 6 ||
+        !g_ascii_string_to_unsigned (profile + 4, 16, 0, 255, &level, NULL) ||
+        g_ascii_strncasecmp (profile, "42", 2) != 0 || !g_ascii_isxdigit (profile[2]) ||
+        !g_ascii_isxdigit (profile[3]))
+      continue;
+    rank = (g_ascii_xdigit_value (profile[2]) & 0x4) ? 2 : 1;
+    if (rank > best_rank) {
+      best = (guint) pt;
+      best_rank = rank;
+      g_free (best_profile);
+      best_profile = g_ascii_strdown (profile, -1);
+    }
+  }
+  if (profile_level_id)
+    *profile_level_id = g_steal_pointer (&best_profile);
+  return best;
+}
+
 guint
 vchatd_sdp_find_twcc_id (const GstSDPMedia *media)
 {
@@ -335,13 +406,17 @@ vchatd_sdp_check_codecs (const GstSDPMessage *offer, GError **error)
       need = "OPUS";
     else
       continue;
-    if (vchatd_sdp_find_payload_type (media, need) == G_MAXUINT) {
+    if (vchatd_sdp_find_payload_type (media, need) == G_MAXUINT &&
+        (g_str_equal (need, "OPUS") || vchatd_sdp_find_h264 (media, NULL) == G_MAXUINT)) {
       g_autofree char *offered = media_codecs (media);
 
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                    "The peer's %s (media %u) is %s, and vchat needs %s: this peer cannot have a "
                    "call with vchat",
-                   kind, i, offered, g_str_equal (need, "OPUS") ? "Opus" : need);
+                   kind, i, offered,
+                   g_str_equal (need, "OPUS")
+                     ? "Opus"
+                     : "VP8 or H.264 (constrained baseline, packetization-mode 1)");
       return FALSE;
     }
   }

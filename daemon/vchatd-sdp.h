@@ -33,13 +33,20 @@ gboolean vchatd_sdp_check_answer (const GstSDPMessage *offer, const GstSDPMessag
 /* The payload type (0–127, listed on the m= line) of @encoding ("VP8",
  * "OPUS"; case-insensitive) in @media's rtpmap lines, or G_MAXUINT. */
 guint vchatd_sdp_find_payload_type (const GstSDPMedia *media, const char *encoding);
+/* The payload type of an H.264 format in @media that vchat can send and
+ * receive (openh264: packetization-mode 1, and a profile-level-id whose
+ * profile is baseline or constrained baseline), or G_MAXUINT; constrained
+ * baseline first, as browsers expect. @profile_level_id (nullable) gets its
+ * profile-level-id, six hex digits (the answer must repeat it). */
+guint vchatd_sdp_find_h264 (const GstSDPMedia *media, char **profile_level_id);
 /* The extmap id (1–255) of transport-wide congestion control in @media,
  * or 0. */
 guint vchatd_sdp_find_twcc_id (const GstSDPMedia *media);
 /* The peer's offer can be answered with vchat's codecs: each audio section
- * that is not rejected (port 0) offers Opus, each video section VP8. An
- * H.264-only peer fails here, at once, with a message naming what it
- * offers, rather than with a call that shows no picture. */
+ * that is not rejected (port 0) offers Opus, each video section VP8 or an
+ * H.264 that vchatd_sdp_find_h264() takes. Any other peer fails here, at
+ * once, with a message naming what it offers, rather than with a call that
+ * shows no picture. */
 gboolean vchatd_sdp_check_codecs (const GstSDPMessage *offer, GError **error);
 /* The peer's @answer to our @offer did not reject (port 0) a media section
  * we offered: an answerer that cannot take VP8 or Opus rejects it, and

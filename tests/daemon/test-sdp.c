@@ -106,6 +106,78 @@ test_browser_offer (void)
   g_assert_cmpuint (vchatd_sdp_find_twcc_id (gst_sdp_message_get_media (msg, 2)), ==, 0);
 }
 
+/* An H.264-only peer, as Safari or a device with a hardware encoder offers
+ * it: the format vchat takes is constrained baseline in packetization-mode
+ * 1, and nothing else. */
+static void
+test_h264 (void)
+{
+  static const char *const h264_lines =
+    "m=video 9 UDP/TLS/RTP/SAVPF 102 103 108 123 127 96\r\n"
+    "c=IN IP4 0.0.0.0\r\n"
+    "a=ice-ufrag:Ab3d\r\n"
+    "a=ice-pwd:0123456789abcdefghijkl\r\n"
+    "a=fingerprint:sha-256 "
+    "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99\r\n"
+    "a=setup:actpass\r\n"
+    "a=mid:1\r\n"
+    "a=sendrecv\r\n"
+    "a=rtcp-mux\r\n"
+    "a=rtpmap:102 H264/90000\r\n"
+    "a=fmtp:102 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42001f\r\n"
+    "a=rtpmap:103 rtx/90000\r\n"
+    "a=fmtp:103 apt=102\r\n"
+    "a=rtpmap:108 H264/90000\r\n"
+    "a=fmtp:108 level-asymmetry-allowed=1;packetization-mode=0;profile-level-id=42e01f\r\n"
+    "a=rtpmap:123 H264/90000\r\n"
+    "a=fmtp:123 level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640032\r\n"
+    "a=rtpmap:127 H264/90000\r\n"
+    "a=fmtp:127 level-asymmetry-allowed=1; packetization-mode=1; profile-level-id=42E01F\r\n"
+    "a=rtpmap:96 H264/90000\r\n"
+    "a=fmtp:200 packetization-mode=1;profile-level-id=42e01f\r\n";
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) halves = g_strsplit (OFFER, "m=video", 2);
+  g_auto (GStrv) tail = g_strsplit (halves[1], "m=application", 2);
+  g_autofree char *text = g_strconcat (halves[0], h264_lines, "m=application", tail[1], NULL);
+  g_autoptr (GstSDPMessage) msg = vchatd_sdp_parse_remote (text, &error);
+  g_autofree char *profile = NULL;
+  const GstSDPMedia *video;
+
+  g_assert_no_error (error);
+  video = gst_sdp_message_get_media (msg, 1);
+  /* 127 (constrained baseline, mode 1; parameters spaced, in capitals)
+   * before 102 (baseline, mode 1); not 108 (mode 0), 123 (high), or 96
+   * (its fmtp names another payload type). */
+  g_assert_cmpuint (vchatd_sdp_find_h264 (video, &profile), ==, 127);
+  g_assert_cmpstr (profile, ==, "42e01f");
+  g_assert_true (vchatd_sdp_check_codecs (msg, &error));
+  g_assert_no_error (error);
+  {
+    g_autofree char *baseline_text = replace (text, "a=rtpmap:127 H264", "a=rtpmap:127 H265");
+    g_autoptr (GstSDPMessage) baseline = vchatd_sdp_parse_remote (baseline_text, &error);
+    g_autofree char *baseline_profile = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (vchatd_sdp_find_h264 (gst_sdp_message_get_media (baseline, 1),
+                                            &baseline_profile),
+                      ==, 102);
+    g_assert_cmpstr (baseline_profile, ==, "42001f");
+  }
+  {
+    g_autofree char *step = replace (text, "profile-level-id=42001f", "profile-level-id=4d001f");
+    g_autofree char *none_text = replace (step, "42E01F", "640c1f");
+    g_autoptr (GstSDPMessage) none = vchatd_sdp_parse_remote (none_text, &error);
+    g_autofree char *none_profile = NULL;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (vchatd_sdp_find_h264 (gst_sdp_message_get_media (none, 1), &none_profile),
+                      ==, G_MAXUINT);
+    g_assert_null (none_profile);
+    g_assert_false (vchatd_sdp_check_codecs (none, &error));
+    g_assert_nonnull (strstr (error->message, "is H264, and vchat needs VP8 or H.264"));
+  }
+}
+
 /* Found by fuzz-sdp: an rtpmap line names a payload type the m= line does
  * not list, or one out of range, and an extmap id out of range. */
 static void
@@ -588,11 +660,13 @@ test_codecs (void)
   g_assert_true (vchatd_sdp_check_codecs (firefox, &error));
   g_assert_no_error (error);
 
+  /* H.264 without packetization-mode 1 and a baseline profile: refused. */
   g_assert_false (vchatd_sdp_check_codecs (h264, &error));
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_cmpstr (error->message, ==,
-                   "The peer's video (media 1) is H264, and vchat needs VP8: this peer cannot "
-                   "have a call with vchat");
+                   "The peer's video (media 1) is H264, and vchat needs VP8 or H.264 "
+                   "(constrained baseline, packetization-mode 1): this peer cannot have a call "
+                   "with vchat");
   g_clear_error (&error);
   g_assert_false (vchatd_sdp_check_codecs (no_opus, &error));
   g_assert_nonnull (strstr (error->message, "audio (media 0) is PCMU, and vchat needs Opus"));
@@ -767,5 +841,6 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/firefox-candidates", test_firefox_candidates);
   g_test_add_func ("/sdp/take-candidates", test_take_candidates);
   g_test_add_func ("/sdp/codecs", test_codecs);
+  g_test_add_func ("/sdp/h264", test_h264);
   return g_test_run ();
 }

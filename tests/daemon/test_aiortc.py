@@ -20,7 +20,7 @@ websockets = pytest.importorskip("websockets",
 np = pytest.importorskip("numpy")
 
 from aiortc import (MediaStreamTrack, RTCPeerConnection,  # noqa: E402
-                    RTCSessionDescription)
+                    RTCRtpSender, RTCSessionDescription)
 from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack  # noqa: E402
 from aiortc.sdp import candidate_from_sdp  # noqa: E402
 from av import VideoFrame  # noqa: E402
@@ -42,13 +42,20 @@ class BlueCamera(VideoStreamTrack):
         return frame
 
 
-async def aiortc_peer(ws_url, seen, timeout, client):
+async def aiortc_peer(ws_url, seen, timeout, client, h264_only=False):
     """Queues for a random call, makes or answers the offer as the server
     says, and reads the peer's video: `seen` gets the role, the centre
-    colours of the frames received, and the candidates taken."""
+    colours of the frames received, and the candidates taken. h264_only:
+    its video offers H.264 alone (as some Safari versions and devices with
+    a hardware encoder do)."""
     pc = RTCPeerConnection()
     pc.addTrack(AudioStreamTrack())
     pc.addTrack(BlueCamera())
+    if h264_only:
+        codecs = RTCRtpSender.getCapabilities("video").codecs
+        for t in pc.getTransceivers():
+            if t.kind == "video":
+                t.setCodecPreferences([c for c in codecs if c.mimeType in ("video/H264", "video/rtx")])
     frames_done = asyncio.Event()
 
     @pc.on("track")
@@ -126,8 +133,9 @@ async def aiortc_peer(ws_url, seen, timeout, client):
     await pc.close()
 
 
-@pytest.mark.parametrize("vchatd_offers", [True, False], ids=["vchatd-offers", "aiortc-offers"])
-def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers):
+@pytest.mark.parametrize("vchatd_offers,h264_only", [(True, False), (False, False), (False, True)],
+                         ids=["vchatd-offers", "aiortc-offers", "aiortc-offers-h264-only"])
+def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers, h264_only):
     a = plain_daemons("red")
     seen = {"colours": [], "candidates": [], "role": None, "end": None}
     path = None
@@ -148,7 +156,7 @@ def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers):
     client = "aiortc/1.4" if vchatd_offers else "vchatd/aiortc-1.4"
 
     async def main():
-        peer = asyncio.ensure_future(aiortc_peer(server.ws_url, seen, 40, client))
+        peer = asyncio.ensure_future(aiortc_peer(server.ws_url, seen, 40, client, h264_only))
         if not vchatd_offers:
             await asyncio.sleep(1.0)
             nonlocal path
@@ -176,3 +184,7 @@ def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers):
     stats = got["stats"]
     assert stats.get("frames-decoded", 0) >= 30, f"vchatd decoded too little of aiortc's video: {stats}"
     assert (stats.get("recv-width"), stats.get("recv-height")) == (WIDTH, HEIGHT), stats
+    assert stats.get("video-codec") == ("H264" if h264_only else "VP8"), stats
+    if h264_only:
+        video = seen["description"].split("m=video", 1)[1].split("m=", 1)[0]
+        assert "VP8" not in video and "H264" in video, video
