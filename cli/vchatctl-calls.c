@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "vchat-link.h"
 #include "vchatctl.h"
 
 static char **opt_interests;
@@ -215,6 +216,9 @@ join_run (Vchatctl *ctl, char **args, GError **error)
 {
   g_autoptr (GVariantBuilder) options = g_variant_builder_new (G_VARIANT_TYPE_VARDICT);
   g_autofree char *path = NULL;
+  g_autofree char *code = NULL;
+  g_autofree char *server = NULL;
+  const char *target = args[0];
   VchatDBusManager *manager;
 
   if (!check_wait (ctl, error) || !vchatctl_check_display_text ("--name", opt_name, error))
@@ -227,7 +231,23 @@ join_run (Vchatctl *ctl, char **args, GError **error)
   manager = vchatctl_get_manager (ctl, error);
   if (!manager)
     return FALSE;
-  if (!vchat_dbus_manager_call_join_invite_sync (manager, args[0], g_variant_builder_end (options),
+  /* vchat://join/CODE?server=URL: the code means something only on that
+   * server, and vchatd keeps one server connection. Text that is no link
+   * goes to vchatd as it is, which says what is wrong with it. */
+  if (vchat_link_parse (args[0], &code, &server, NULL)) {
+    const char *current = vchat_dbus_manager_get_server (manager);
+
+    if (server && !vchat_link_same_server (server, current)) {
+      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
+                   "This invite belongs to the server %s, but vchatd is connected to %s. vchatd "
+                   "keeps one server connection: to join, switch with 'vchatctl config set "
+                   "server-url %s' (calls on the current server end), then join again.",
+                   server, current && *current ? current : "no server", server);
+      return FALSE;
+    }
+    target = code;
+  }
+  if (!vchat_dbus_manager_call_join_invite_sync (manager, target, g_variant_builder_end (options),
                                                  &path, NULL, error))
     return FALSE;
   print_new_call (ctl, path);
@@ -392,7 +412,9 @@ const VchatctlCommand vchatctl_call_commands[] = {
   { "join", "CODE|LINK", "Join a friend's invite",
     "Joins the invite with this code, or the link that ends in /join/CODE, and\n"
     "prints the new call's object path. The call is 'ringing' until the friend\n"
-    "answers. Exits with 5 when there is no such invite.\n",
+    "answers. Exits with 5 when there is no such invite. A link\n"
+    "vchat://join/CODE?server=URL must name vchatd's server (else exit 1 says how\n"
+    "to switch).\n",
     join_options, 1, 1, join_run },
   { "accept", "[CALL]", "Answer an incoming call",
     "Answers a call that rings. Without CALL: the newest incoming call, else the\n"
