@@ -217,6 +217,38 @@ class ClipReference:
         return 10 * np.log10(255.0 * 255.0 / mse)
 
 
+    def psnr_full(self, number, y):
+        """PSNR (dB) of a received luma plane scaled up (bilinear) to the
+        clip's own size, against the clip frame itself, without the stamp's
+        rows: what a viewer sees of the picture at 1280x720, resolution lost
+        on the way included."""
+        y = linear_resize(np.asarray(y, dtype=np.float64), self.w, self.h)
+        ref = np.asarray(self.luma(number), dtype=np.float64)
+        top = stamp_rows(self.h)
+        d = ref[top:] - y[top:]
+        mse = float(np.mean(d * d))
+        return 100.0 if mse <= 1e-10 else 10 * np.log10(255.0 * 255.0 / mse)
+
+
+def _linear_axis(a, n_out):
+    n_in = a.shape[0]
+    if n_out == n_in:
+        return a
+    x = np.clip((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5, 0, n_in - 1)
+    i0 = np.floor(x).astype(int)
+    i1 = np.minimum(i0 + 1, n_in - 1)
+    f = (x - i0).reshape((-1,) + (1,) * (a.ndim - 1))
+    return a[i0] * (1 - f) + a[i1] * f
+
+
+def linear_resize(y, w, h):
+    """A luma plane (2-D) scaled to w x h by bilinear interpolation."""
+    y = np.asarray(y, dtype=np.float64)
+    if y.shape == (h, w):
+        return y
+    return _linear_axis(_linear_axis(y, h).T, w).T
+
+
 def _area_axis(a, n_out):
     """Resamples axis 0 of `a` to n_out samples, each the mean of the input
     over its span (through the cumulative sum, so in O(n))."""
