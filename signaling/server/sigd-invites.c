@@ -205,6 +205,7 @@ store_attach (SigdServer *server, SigdStore *store)
   store->expired_data = server;
   store->sweep_at = store_sweep_at;
   store->server = server;
+  store->deliver = sigd_remote_deliver;
   sigd_store_free (server->store);
   server->store = store;
 }
@@ -358,6 +359,7 @@ sigd_invites_handle_create (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   invite->owner = g_strdup (session->id);
   invite->claim = sigd_random_hex (CLAIM_BYTES);
   invite->address = g_strdup (conn->key);
+  invite->node = g_strdup (server->store->node);
   invite->expires = g_get_real_time () + (gint64) (ttl * G_USEC_PER_SEC);
   /* Counted while the store works on it, so that requests sent together
    * cannot pass the limit. */
@@ -436,9 +438,19 @@ sigd_invites_handle_cancel (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 
 /* invite_join: attempts → get → checks → take → ring */
 
+/* The owner is connected to another server sharing the store. */
+static gboolean
+owner_elsewhere (SigdServer *server, SigdSession *owner, const SigdInvite *invite)
+{
+  return !owner && invite->owner && invite->node && *invite->node &&
+         sigd_store_is_shared (server->store) && g_strcmp0 (invite->node, server->store->node) != 0;
+}
+
 static gboolean
 join_refused (Op *op, SigdSession *session, SigdSession *owner, const SigdInvite *invite)
 {
+  gboolean elsewhere = owner_elsewhere (op->server, owner, invite);
+
   if (session->call) {
     op_error (op, VCHAT_PROTO_ERROR_BAD_STATE,
               "You are in a call; leave it before joining an invite.");
@@ -449,15 +461,13 @@ join_refused (Op *op, SigdSession *session, SigdSession *owner, const SigdInvite
               "This is your own invite; send the link to the person you want to call.");
     return TRUE;
   }
-  if (!owner) {
-    /* Not a wrong code, and the invite stays open for when they are back.
-     * (An owner connected to another server sharing the store is away
-     * for this one: calls do not span servers yet.) */
+  if (!owner && !elsewhere) {
+    /* Not a wrong code, and the invite stays open for when they are back. */
     op_error (op, VCHAT_PROTO_ERROR_INVITER_AWAY,
               "The person who invited you is not connected right now; try again in a minute.");
     return TRUE;
   }
-  if (owner->call) {
+  if (owner && owner->call) {
     op_error (op, VCHAT_PROTO_ERROR_BUSY,
               "The person who invited you is in another call; the invite stays open, try "
               "again in a moment.");
@@ -471,6 +481,40 @@ put_back_cb (SigdStoreStatus status, const SigdInvite *invite, gpointer data)
 {
 }
 
+/* The invite was taken for a join that did not ring: it opens again. */
+void
+sigd_invites_put_back (SigdServer *server, const SigdInvite *invite)
+{
+  sigd_store_invite_add (server->store, invite, G_MAXUINT, put_back_cb, NULL);
+}
+
+void
+sigd_invites_arm_ring (SigdServer *server, SigdCall *call)
+{
+  RingData *rd = g_new0 (RingData, 1);
+
+  rd->server = server;
+  rd->call_id = g_strdup (call->id);
+  g_clear_handle_id (&call->ring_source, g_source_remove);
+  call->ring_source = g_timeout_add_full (G_PRIORITY_DEFAULT,
+                                          (guint) (server->config->ring_timeout * 1000),
+                                          ring_timeout_cb, rd, ring_data_free);
+}
+
+/* Rings the inviter, call->a. */
+void
+sigd_invites_send_incoming (SigdServer *server, SigdCall *call)
+{
+  JsonObject *out = vchat_msg_object_new (VCHAT_MSG_INCOMING);
+
+  json_object_set_string_member (out, "call", call->id);
+  json_object_set_object_member (out, "peer", sigd_peer_object (call->b));
+  json_object_set_string_member (out, "code", call->code);
+  json_object_set_array_member (out, "ice_servers", sigd_call_ice_servers (server, call->a));
+  sigd_session_send (call->a, out);
+  json_object_unref (out);
+}
+
 static void
 join_taken_cb (SigdStoreStatus status, const SigdInvite *invite, gpointer data)
 {
@@ -478,7 +522,6 @@ join_taken_cb (SigdStoreStatus status, const SigdInvite *invite, gpointer data)
   SigdServer *server = op->server;
   SigdSession *session, *owner;
   SigdCall *call;
-  RingData *rd;
   JsonObject *out;
 
   if (status == SIGD_STORE_CANCELLED) {
@@ -496,7 +539,13 @@ join_taken_cb (SigdStoreStatus status, const SigdInvite *invite, gpointer data)
   if (!session || join_refused (op, session, owner, invite)) {
     /* Things changed while the store took it (only a store that answers
      * later lets them): the invite was not used, so it opens again. */
-    sigd_store_invite_add (server->store, invite, G_MAXUINT, put_back_cb, NULL);
+    sigd_invites_put_back (server, invite);
+    op_free (op);
+    return;
+  }
+  if (!owner) {
+    /* Rung on the owner's server; the answer comes from there. */
+    sigd_remote_ring (server, session, op->id, invite);
     op_free (op);
     return;
   }
@@ -509,25 +558,14 @@ join_taken_cb (SigdStoreStatus status, const SigdInvite *invite, gpointer data)
   sigd_matcher_dequeue (server, owner);
   sigd_matcher_dequeue (server, session);
 
-  rd = g_new0 (RingData, 1);
-  rd->server = server;
-  rd->call_id = g_strdup (call->id);
-  call->ring_source = g_timeout_add_full (G_PRIORITY_DEFAULT,
-                                          (guint) (server->config->ring_timeout * 1000),
-                                          ring_timeout_cb, rd, ring_data_free);
+  sigd_invites_arm_ring (server, call);
 
   out = vchat_msg_object_new (VCHAT_MSG_RINGING);
   json_object_set_string_member (out, "call", call->id);
   json_object_set_object_member (out, "peer", sigd_peer_object (owner));
   op_send (op, out);
 
-  out = vchat_msg_object_new (VCHAT_MSG_INCOMING);
-  json_object_set_string_member (out, "call", call->id);
-  json_object_set_object_member (out, "peer", sigd_peer_object (session));
-  json_object_set_string_member (out, "code", call->code);
-  json_object_set_array_member (out, "ice_servers", sigd_call_ice_servers (server, owner));
-  sigd_session_send (owner, out);
-  json_object_unref (out);
+  sigd_invites_send_incoming (server, call);
   g_debug ("call %s: ringing", call->id);
   op_free (op);
 }
@@ -642,6 +680,9 @@ reclaim_owned_cb (SigdStoreStatus status, const SigdInvite *was, gpointer data)
     if (old->open_invites > 0)
       old->open_invites--;
     send_code_message (old, VCHAT_MSG_INVITE_CANCELLED, was->code);
+  } else if (!old && owner_elsewhere (op->server, NULL, was)) {
+    sigd_remote_tell_code (op->server, was->node, was->owner, VCHAT_MSG_INVITE_CANCELLED,
+                           was->code);
   }
   if (!session) {
     sigd_store_invites_disown (op->server->store, op->session);

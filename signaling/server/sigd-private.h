@@ -93,6 +93,10 @@ struct _SigdSession {
   JsonNode *rejoin_request_id; /* of that `rejoin`: its `rejoined` carries it */
   GQueue recent_calls; /* SigdPastCall, for reports after a call */
   guint open_invites;
+  /* Non-NULL for the other side of a call whose session is connected to
+   * another server (sigd-remote.c): what is sent to it goes there. Such a
+   * session belongs to its call, never to server->sessions. */
+  char *node;
 };
 
 typedef struct {
@@ -173,6 +177,7 @@ struct _SigdServer {
   GHashTable *open;          /* queued SigdSession* not insisting on interests */
 
   SigdStore *store; /* invites, their tombstones, wrong-code attempts */
+  GHashTable *remote_joins; /* call id → joins waiting for the owner's server (sigd-remote.c) */
 
   GHashTable *reports; /* reported address key → SigdReports* */
   GHashTable *refused; /* address key → gint64 monotonic deadline */
@@ -195,6 +200,11 @@ void sigd_conn_send_error (SigdConn *conn, VchatProtoError code, const char *ref
 SigdCall *sigd_server_start_call (SigdServer *server, SigdCallKind kind, SigdSession *a,
                                   SigdSession *b, GStrv common);
 void sigd_server_activate_call (SigdServer *server, SigdCall *call);
+/* A call that another server started: its id and secret are given. */
+SigdCall *sigd_server_start_call_id (SigdServer *server, const char *id, const char *secret,
+                                     SigdCallKind kind, SigdSession *a, SigdSession *b);
+/* The call ended on the other server: forget it here, telling nobody. */
+void sigd_server_forget_call (SigdServer *server, SigdCall *call, SigdSession *local);
 gboolean sigd_session_is_refused (SigdServer *server, SigdSession *session);
 char *sigd_random_hex (gsize bytes);
 /* Something expires at @at (monotonic µs): sweep then, not before. */
@@ -253,6 +263,27 @@ void sigd_invites_drop_session (SigdServer *server, SigdSession *session);
  * for never). */
 gint64 sigd_invites_sweep (SigdServer *server);
 guint sigd_invites_count (SigdServer *server);
+
+/* sigd-invites.c, for sigd-remote.c */
+void sigd_invites_arm_ring (SigdServer *server, SigdCall *call);
+void sigd_invites_send_incoming (SigdServer *server, SigdCall *call);
+void sigd_invites_put_back (SigdServer *server, const SigdInvite *invite);
+
+/* sigd-remote.c: calls whose other side is connected to another server
+ * sharing the store */
+void sigd_remote_init (SigdServer *server);
+void sigd_remote_free (SigdServer *server);
+/* Sends @msg to @session (its node set) on its server. */
+void sigd_remote_send (SigdSession *session, JsonObject *msg);
+/* Rings @invite's owner on its server for the local session @joiner, who
+ * sent the invite_join with request id @id; the store has taken @invite. */
+void sigd_remote_ring (SigdServer *server, SigdSession *joiner, JsonNode *id,
+                       const SigdInvite *invite);
+/* Sends @session on @node a message with an invite @code. */
+void sigd_remote_tell_code (SigdServer *server, const char *node, const char *session,
+                            VchatMsgType type, const char *code);
+/* What another server published for this one (SigdStore.deliver). */
+void sigd_remote_deliver (gpointer server, const char *text, gsize len);
 
 /* sigd-turn.c */
 /* STUN servers, and with @with_turn the TURN servers with credentials for

@@ -119,6 +119,10 @@ sigd_session_send (SigdSession *session, JsonObject *msg)
 {
   g_autofree char *text = NULL;
 
+  if (session->node) {
+    sigd_remote_send (session, msg);
+    return;
+  }
   /* Whatever a session gets while its request is handled answers it. */
   if (session->conn)
     sigd_request_tag (msg, sigd_request_id (session->conn));
@@ -244,10 +248,14 @@ session_free (SigdSession *session)
   GHashTable *per_key = session->server->sessions_per_key;
   guint n = GPOINTER_TO_UINT (g_hash_table_lookup (per_key, session->key));
 
-  if (n <= 1)
+  /* A session on another server (sigd-remote.c) counts for nothing here. */
+  if (session->node)
+    ;
+  else if (n <= 1)
     g_hash_table_remove (per_key, session->key);
   else
     g_hash_table_insert (per_key, g_strdup (session->key), GUINT_TO_POINTER (n - 1));
+  g_free (session->node);
   g_clear_handle_id (&session->grace_source, g_source_remove);
   g_clear_handle_id (&session->rejoin_source, g_source_remove);
   g_free (session->rejoin_call);
@@ -386,6 +394,11 @@ session_detach (SigdServer *server, SigdSession *session)
 static void
 call_free (SigdCall *call)
 {
+  /* The other server's side of the call lives as long as the call here. */
+  if (call->a->node)
+    session_free (call->a);
+  if (call->b->node)
+    session_free (call->b);
   g_clear_handle_id (&call->ring_source, g_source_remove);
   g_free (call->id);
   g_free (call->secret);
@@ -479,6 +492,28 @@ sigd_server_start_call (SigdServer *server, SigdCallKind kind, SigdSession *a, S
                         GStrv common)
 {
   return call_new (server, sigd_random_hex (8), kind, a, b, common);
+}
+
+SigdCall *
+sigd_server_start_call_id (SigdServer *server, const char *id, const char *secret,
+                           SigdCallKind kind, SigdSession *a, SigdSession *b)
+{
+  SigdCall *call = call_new (server, g_strdup (id), kind, a, b, NULL);
+
+  g_free (call->secret);
+  call->secret = g_strdup (secret);
+  return call;
+}
+
+void
+sigd_server_forget_call (SigdServer *server, SigdCall *call, SigdSession *local)
+{
+  SigdSession *peer = call_peer (call, local);
+
+  call->a->call = NULL;
+  call->b->call = NULL;
+  session_remember_call (local, call, peer);
+  g_hash_table_remove (server->calls, call->id);
 }
 
 static void
@@ -1390,6 +1425,7 @@ server_alloc (SigdConfig *config)
                                            (GDestroyNotify) reports_free);
   server->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   sigd_invites_init (server);
+  sigd_remote_init (server);
   return server;
 }
 
@@ -1529,6 +1565,7 @@ sigd_server_free (SigdServer *server)
   g_hash_table_destroy (server->reports);
   g_hash_table_destroy (server->refused);
   sigd_invites_free (server);
+  sigd_remote_free (server);
   g_free (server->public_url);
   g_free (server);
 }

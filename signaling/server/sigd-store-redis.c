@@ -93,9 +93,15 @@ struct _RedisStore {
   GQueue pending;     /* Cmd*, oldest first (replies come in order) */
   GHashTable *local;  /* code → Local*: open invites of sessions here, for expiry */
   gboolean warned;    /* said that Redis is away, once until it is back */
+  /* A second connection, subscribed to this server's channel: what other
+   * servers send its sessions. */
+  redisAsyncContext *sub_ac;
+  GSource *sub_source;
+  guint sub_reconnect_source;
 };
 
 static void redis_connect (RedisStore *self);
+static void sub_connect (RedisStore *self);
 
 /* Scripts. Time comes from the server (ARGV), in ms. */
 
@@ -106,7 +112,8 @@ static const char *ADD_SCRIPT =
   "redis.call('ZREMRANGEBYSCORE', ak, '-inf', now)\n"
   "if redis.call('ZCARD', ak) >= max then return 0 end\n"
   "local ik = '" PREFIX "inv:' .. code\n"
-  "redis.call('HSET', ik, 'owner', owner, 'claim', claim, 'address', addr, 'expires', ARGV[8])\n"
+  "redis.call('HSET', ik, 'owner', owner, 'claim', claim, 'address', addr, 'expires', ARGV[8], "
+  "  'node', ARGV[9])\n"
   "redis.call('PEXPIREAT', ik, exp)\n"
   "redis.call('SET', '" PREFIX "tomb:' .. code, '1', 'PXAT', exp + 3600000)\n"
   "redis.call('ZADD', ak, exp, code)\n"
@@ -124,13 +131,13 @@ static const char *ADD_SCRIPT =
  * tombstone, {0} for nothing. */
 #define GET_BODY                                                                      \
   "local ik = '" PREFIX "inv:' .. ARGV[1]\n"                                          \
-  "local v = redis.call('HMGET', ik, 'owner', 'claim', 'address', 'expires')\n"       \
+  "local v = redis.call('HMGET', ik, 'owner', 'claim', 'address', 'expires', 'node')\n" \
   "if not v[4] then\n"                                                                \
   "  if redis.call('EXISTS', '" PREFIX "tomb:' .. ARGV[1]) == 1 then return {2} end\n" \
   "  return {0}\n"                                                                    \
   "end\n"
 
-static const char *GET_SCRIPT = GET_BODY "return {1, v[1], v[2], v[3], v[4]}\n";
+static const char *GET_SCRIPT = GET_BODY "return {1, v[1], v[2], v[3], v[4], v[5] or ''}\n";
 
 static const char *TAKE_SCRIPT =
   GET_BODY
@@ -138,12 +145,12 @@ static const char *TAKE_SCRIPT =
   "redis.call('SET', '" PREFIX "tomb:' .. ARGV[1], '1', 'PX', 3600000)\n"
   "redis.call('ZREM', '" PREFIX "addr:' .. v[3], ARGV[1])\n"
   "if v[1] ~= '' then redis.call('SREM', '" PREFIX "own:' .. v[1], ARGV[1]) end\n"
-  "return {1, v[1], v[2], v[3], v[4]}\n";
+  "return {1, v[1], v[2], v[3], v[4], v[5] or ''}\n";
 
 static const char *SET_OWNER_SCRIPT =
   GET_BODY
   "local owner, now = ARGV[2], tonumber(ARGV[3])\n"
-  "redis.call('HSET', ik, 'owner', owner)\n"
+  "redis.call('HSET', ik, 'owner', owner, 'node', ARGV[4])\n"
   "if v[1] ~= '' then redis.call('SREM', '" PREFIX "own:' .. v[1], ARGV[1]) end\n"
   "if owner ~= '' then\n"
   "  local ok = '" PREFIX "own:' .. owner\n"
@@ -152,13 +159,13 @@ static const char *SET_OWNER_SCRIPT =
   "  local t = redis.call('PTTL', ok)\n"
   "  if t < 0 or now + t < exp then redis.call('PEXPIREAT', ok, exp) end\n"
   "end\n"
-  "return {1, v[1], v[2], v[3], v[4]}\n";
+  "return {1, v[1], v[2], v[3], v[4], v[5] or ''}\n";
 
 static const char *DISOWN_SCRIPT =
   "local ok = '" PREFIX "own:' .. ARGV[1]\n"
   "for _, code in ipairs(redis.call('SMEMBERS', ok)) do\n"
   "  local ik = '" PREFIX "inv:' .. code\n"
-  "  if redis.call('HGET', ik, 'owner') == ARGV[1] then redis.call('HSET', ik, 'owner', '') end\n"
+  "  if redis.call('HGET', ik, 'owner') == ARGV[1] then redis.call('HSET', ik, 'owner', '', 'node', '') end\n"
   "end\n"
   "redis.call('DEL', ok)\n"
   "return 1\n";
@@ -244,6 +251,7 @@ cmd_finish (Cmd *cmd, SigdStoreStatus status, redisReply *reply)
           invite->claim = reply_string (reply->element[2]);
           invite->address = reply_string (reply->element[3]);
           invite->expires = reply_int (reply->element[4]);
+          invite->node = reply->elements > 5 ? reply_string (reply->element[5]) : NULL;
           if (!invite->claim || !invite->address)
             status = SIGD_STORE_UNAVAILABLE;
           else if (invite->expires <= g_get_real_time ())
@@ -289,6 +297,24 @@ on_reply (redisAsyncContext *ac, void *r, void *privdata)
     status = SIGD_STORE_UNAVAILABLE;
   }
   cmd_finish (cmd, status, reply);
+}
+
+/* hiredis calls its connect and disconnect callbacks before it cleans its
+ * events up through the adapter, which needs the source still attached: a
+ * source is destroyed from an idle callback after that. */
+static gboolean
+destroy_source_cb (gpointer data)
+{
+  g_source_destroy (data);
+  g_source_unref (data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+destroy_source_later (GSource **source)
+{
+  if (*source)
+    g_idle_add (destroy_source_cb, g_steal_pointer (source));
 }
 
 /* Connection */
@@ -350,10 +376,7 @@ on_disconnect (const redisAsyncContext *ac, int status)
     return;
   self->ac = NULL;
   self->connected = FALSE;
-  if (self->source) {
-    g_source_destroy (self->source);
-    g_clear_pointer (&self->source, g_source_unref);
-  }
+  destroy_source_later (&self->source);
   warn_away (self, ac->errstr[0] ? ac->errstr : "disconnected");
   schedule_reconnect (self);
 }
@@ -368,10 +391,7 @@ on_connect (const redisAsyncContext *ac, int status)
   if (status != REDIS_OK) {
     /* hiredis frees the context after this; on_disconnect is not called. */
     self->ac = NULL;
-    if (self->source) {
-      g_source_destroy (self->source);
-      g_clear_pointer (&self->source, g_source_unref);
-    }
+    destroy_source_later (&self->source);
     warn_away (self, ac->errstr);
     schedule_reconnect (self);
     return;
@@ -491,6 +511,110 @@ invite_cmd (const char *code, SigdStoreInviteCb cb, gpointer data)
   return cmd;
 }
 
+/* The subscriber connection */
+
+static void
+sub_drop_source (RedisStore *self)
+{
+  destroy_source_later (&self->sub_source);
+}
+
+static gboolean
+sub_reconnect_cb (gpointer data)
+{
+  RedisStore *self = data;
+
+  self->sub_reconnect_source = 0;
+  sub_connect (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+sub_schedule_reconnect (RedisStore *self)
+{
+  if (!self->closing && !self->sub_reconnect_source)
+    self->sub_reconnect_source = g_timeout_add (RECONNECT_MS, sub_reconnect_cb, self);
+}
+
+static void
+on_sub_disconnect (const redisAsyncContext *ac, int status)
+{
+  RedisStore *self = ac->data;
+
+  if (!self || self->sub_ac != ac)
+    return;
+  self->sub_ac = NULL;
+  sub_drop_source (self);
+  sub_schedule_reconnect (self);
+}
+
+static void
+on_sub_connect (const redisAsyncContext *ac, int status)
+{
+  RedisStore *self = ac->data;
+
+  if (!self || self->sub_ac != ac || status == REDIS_OK)
+    return;
+  self->sub_ac = NULL;
+  sub_drop_source (self);
+  sub_schedule_reconnect (self);
+}
+
+/* ["message", channel, payload] for each message; the first reply is the
+ * subscription's. */
+static void
+on_sub_message (redisAsyncContext *ac, void *r, void *privdata)
+{
+  RedisStore *self = privdata;
+  redisReply *reply = r;
+
+  if (!reply || self->closing || reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+    return;
+  if (reply->element[0]->type != REDIS_REPLY_STRING ||
+      strcmp (reply->element[0]->str, "message") != 0 ||
+      reply->element[2]->type != REDIS_REPLY_STRING)
+    return;
+  if (self->parent.deliver)
+    self->parent.deliver (self->parent.server, reply->element[2]->str, reply->element[2]->len);
+}
+
+static void
+sub_connect (RedisStore *self)
+{
+  redisAsyncContext *ac;
+  g_autofree char *channel = g_strconcat (PREFIX "node:", self->parent.node, NULL);
+  const char *argv[] = { "SUBSCRIBE", channel };
+
+  if (self->closing || self->sub_ac)
+    return;
+  ac = self->path ? redisAsyncConnectUnix (self->path) : redisAsyncConnect (self->host, self->port);
+  if (!ac || ac->err) {
+    if (ac)
+      redisAsyncFree (ac);
+    sub_schedule_reconnect (self);
+    return;
+  }
+  ac->data = self;
+  self->sub_ac = ac;
+  self->sub_source = redis_source_new (ac);
+  g_source_attach (self->sub_source, NULL);
+  redisAsyncSetConnectCallback (ac, on_sub_connect);
+  redisAsyncSetDisconnectCallback (ac, on_sub_disconnect);
+  /* Channels are not per database: the node names are random enough. */
+  redisAsyncCommandArgv (ac, on_sub_message, self, 2, argv, NULL);
+}
+
+static void
+redis_publish (SigdStore *store, const char *node, const char *text)
+{
+  g_autofree char *channel = g_strconcat (PREFIX "node:", node, NULL);
+  const char *argv[] = { "PUBLISH", channel, text };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  cmd_send ((RedisStore *) store, cmd, 3, argv);
+}
+
 /* The store's operations */
 
 typedef struct {
@@ -525,7 +649,8 @@ redis_invite_add (SigdStore *store, const SigdInvite *invite, guint max_per_addr
   g_autofree char *max = g_strdup_printf ("%u", MIN (max_per_address, (guint) G_MAXINT32));
   g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / 1000);
   const char *args[] = { invite->code, invite->owner ? invite->owner : "", invite->claim,
-                         invite->address, exp, max, now, exp_us };
+                         invite->address, exp, max, now, exp_us,
+                         invite->owner && invite->node ? invite->node : "" };
   Cmd *cmd = g_new0 (Cmd, 1);
   AddData *ad = g_new0 (AddData, 1);
 
@@ -576,6 +701,8 @@ owner_done (SigdStoreStatus status, const SigdInvite *was, gpointer data)
 
     g_free (now->owner);
     now->owner = g_strdup (od->owner);
+    g_free (now->node);
+    now->node = g_strdup (od->owner ? od->store->parent.node : NULL);
     local_track (od->store, now);
   }
   od->cb (status, was, od->data);
@@ -589,14 +716,14 @@ redis_invite_set_owner (SigdStore *store, const char *code, const char *owner,
 {
   RedisStore *self = (RedisStore *) store;
   g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / 1000);
-  const char *args[] = { code, owner ? owner : "", now };
+  const char *args[] = { code, owner ? owner : "", now, owner && store->node ? store->node : "" };
   OwnerData *od = g_new0 (OwnerData, 1);
 
   od->cb = cb;
   od->data = data;
   od->owner = g_strdup (owner);
   od->store = self;
-  eval (self, invite_cmd (code, owner_done, od), SET_OWNER_SCRIPT, NULL, 3, args);
+  eval (self, invite_cmd (code, owner_done, od), SET_OWNER_SCRIPT, NULL, 4, args);
 }
 
 static void
@@ -695,7 +822,20 @@ redis_free (SigdStore *store)
   self->closing = TRUE;
   g_clear_handle_id (&self->reconnect_source, g_source_remove);
   g_clear_handle_id (&self->timeout_source, g_source_remove);
+  g_clear_handle_id (&self->sub_reconnect_source, g_source_remove);
   drop_connection (self); /* pending commands get SIGD_STORE_CANCELLED */
+  if (self->sub_ac) {
+    redisAsyncContext *ac = self->sub_ac;
+
+    self->sub_ac = NULL;
+    ac->data = NULL;
+    redisAsyncFree (ac);
+  }
+  if (self->sub_source) {
+    g_source_destroy (self->sub_source);
+    g_clear_pointer (&self->sub_source, g_source_unref);
+  }
+  g_free (self->parent.node);
   g_hash_table_unref (self->local);
   g_free (self->url);
   g_free (self->host);
@@ -715,6 +855,7 @@ static const SigdStoreClass redis_class = {
   .sweep = redis_sweep,
   .invites_count = redis_invites_count,
   .tombstones_count = redis_tombstones_count,
+  .publish = redis_publish,
 };
 
 /* redis://HOST[:PORT][/DB] or unix:/PATH[?db=N] */
@@ -786,6 +927,8 @@ sigd_store_redis_new (SigdConfig *config, const char *url, GError **error)
   /* Connects from the main loop, so that what it says comes after the
    * server's first line. */
   self->reconnect_source = g_idle_add (reconnect_cb, self);
+  self->parent.node = g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ());
+  self->sub_reconnect_source = g_idle_add (sub_reconnect_cb, self);
   return &self->parent;
 }
 

@@ -16,6 +16,7 @@ sigd_invite_copy (const SigdInvite *invite)
   copy->claim = g_strdup (invite->claim);
   copy->address = g_strdup (invite->address);
   copy->expires = invite->expires;
+  copy->node = g_strdup (invite->node);
   return copy;
 }
 
@@ -28,6 +29,7 @@ sigd_invite_free (SigdInvite *invite)
   g_free (invite->owner);
   g_free (invite->claim);
   g_free (invite->address);
+  g_free (invite->node);
   g_free (invite);
 }
 
@@ -98,4 +100,17 @@ guint
 sigd_store_tombstones_count (SigdStore *store)
 {
   return store->klass->tombstones_count (store);
+}
+
+gboolean
+sigd_store_is_shared (SigdStore *store)
+{
+  return store->node != NULL && store->klass->publish != NULL;
+}
+
+void
+sigd_store_publish (SigdStore *store, const char *node, const char *text)
+{
+  if (store->klass->publish)
+    store->klass->publish (store, node, text);
 }

@@ -39,6 +39,7 @@ typedef struct {
   char *claim;   /* secret: invite_reclaim makes its sender the owner */
   char *address; /* key of the creating client's address */
   gint64 expires; /* Unix time, µs */
+  char *node;     /* the server its owner is connected to (a shared store), or NULL */
 } SigdInvite;
 
 SigdInvite *sigd_invite_copy (const SigdInvite *invite);
@@ -80,6 +81,9 @@ typedef struct {
   guint (*invites_count) (SigdStore *store);
   /* Tombstones kept here (0 for a store whose keys expire by themselves). */
   guint (*tombstones_count) (SigdStore *store);
+  /* Sends @text to the server @node, if it listens (NULL in a store that is
+   * not shared). Fire and forget: a message to a server that died is lost. */
+  void (*publish) (SigdStore *store, const char *node, const char *text);
 } SigdStoreClass;
 
 struct _SigdStore {
@@ -91,6 +95,10 @@ struct _SigdStore {
   /* Asks the server to call sweep at a monotonic time. */
   void (*sweep_at) (gpointer server, gint64 at);
   gpointer server;
+  /* A shared store: this server's name among those sharing it, and what to
+   * do with what other servers publish to it. NULL in memory. */
+  char *node;
+  void (*deliver) (gpointer server, const char *text, gsize len);
 };
 
 #define SIGD_TOMBSTONE_S 3600
@@ -118,3 +126,6 @@ void sigd_store_attempts_add (SigdStore *store, const char *key);
 gint64 sigd_store_sweep (SigdStore *store);
 guint sigd_store_invites_count (SigdStore *store);
 guint sigd_store_tombstones_count (SigdStore *store);
+/* Whether this store is shared with other servers (and publish works). */
+gboolean sigd_store_is_shared (SigdStore *store);
+void sigd_store_publish (SigdStore *store, const char *node, const char *text);

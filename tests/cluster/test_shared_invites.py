@@ -76,8 +76,8 @@ def test_reclaim_tells_the_old_owner_on_its_server(cluster, connect):
     inv = make_invite(a)
     a2 = connect(s2)
     reclaim(a2, inv)
-    # The old owner is on another server: it is not told (calls and
-    # messages do not cross servers yet), but it no longer owns the invite.
+    # the old owner, on the other server, is told through its server
+    a.expect("invite_cancelled", code=inv["code"])
     a.send({"type": "invite_cancel", "code": inv["code"]})
     a.expect_error("invite-not-found", ref="invite_cancel")
     # the new owner may cancel it

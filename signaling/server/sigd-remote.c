@@ -1,0 +1,420 @@
+/* sigd-remote.c: calls between sessions on two servers sharing the store
+ *
+ * Servers that share a Redis each listen on a channel of their own (their
+ * node). A call between a session here and one on another server exists on
+ * both: each server keeps the call with its own session and a stand-in for
+ * the other (a SigdSession with `node` set, owned by the call). What is sent
+ * to the stand-in is published to its server as a `frame` for that
+ * session; a server delivering `peer_left` or `matched` to its session
+ * changes its copy of the call the same way, and drops frames for a call
+ * its session is no longer in (so the two copies' ring timers, which both
+ * fire, tell each person once).
+ *
+ * Joining an invite whose owner is on another server: the joiner's server
+ * takes the invite from the store and sends `ring` with a new call id and
+ * secret to the owner's server, which makes its copy and rings the owner
+ * (`incoming`), then answers `ringing` (or `ring_failed`: away, busy). No
+ * answer within RING_ANSWER_S puts the invite back.
+ *
+ * Envelopes (JSON): {"kind":"frame","to":SESSION,"frame":{...}},
+ * {"kind":"ring","to":OWNER,"call":ID,"secret":S,"code":C,"from":PEER},
+ * {"kind":"ringing","to":JOINER,"call":ID,"from":PEER},
+ * {"kind":"ring_failed","to":JOINER,"call":ID,"error":CODE}, where PEER is
+ * {"id","node","client","name"?,"key"}.
+ *
+ * Other servers are trusted as much as the store: they share it. Still,
+ * what they send is parsed defensively and frames are checked to be server
+ * messages before a client sees them.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include "config.h"
+
+#include "sigd-private.h"
+
+#define RING_ANSWER_S 5
+
+typedef struct {
+  SigdServer *server;
+  char *call;
+  char *joiner;
+  char *secret;
+  JsonNode *id;
+  SigdInvite *invite;
+  guint timeout;
+} RemoteJoin;
+
+static void
+remote_join_free (RemoteJoin *rj)
+{
+  g_clear_handle_id (&rj->timeout, g_source_remove);
+  g_free (rj->call);
+  g_free (rj->joiner);
+  g_free (rj->secret);
+  g_clear_pointer (&rj->id, json_node_unref);
+  sigd_invite_free (rj->invite);
+  g_free (rj);
+}
+
+void
+sigd_remote_init (SigdServer *server)
+{
+  server->remote_joins = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                (GDestroyNotify) remote_join_free);
+}
+
+void
+sigd_remote_free (SigdServer *server)
+{
+  g_clear_pointer (&server->remote_joins, g_hash_table_unref);
+}
+
+static void
+publish (SigdServer *server, const char *node, JsonObject *envelope)
+{
+  g_autofree char *text = vchat_msg_object_to_string (envelope);
+
+  sigd_store_publish (server->store, node, text);
+}
+
+static JsonObject *
+describe (SigdServer *server, SigdSession *session)
+{
+  JsonObject *peer = json_object_new ();
+
+  json_object_set_string_member (peer, "id", session->id);
+  json_object_set_string_member (peer, "node", server->store->node);
+  json_object_set_string_member (peer, "client", session->client);
+  if (session->name)
+    json_object_set_string_member (peer, "name", session->name);
+  json_object_set_string_member (peer, "key", session->key);
+  return peer;
+}
+
+static const char *
+member_string (JsonObject *obj, const char *name)
+{
+  JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
+
+  if (!node || !JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (node);
+}
+
+static JsonObject *
+member_object (JsonObject *obj, const char *name)
+{
+  JsonNode *node = obj ? json_object_get_member (obj, name) : NULL;
+
+  return node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+}
+
+/* A stand-in for a session on another server, from its description. */
+static SigdSession *
+stand_in (SigdServer *server, JsonObject *peer)
+{
+  const char *id = member_string (peer, "id");
+  const char *node = member_string (peer, "node");
+  const char *client = member_string (peer, "client");
+  const char *key = member_string (peer, "key");
+  SigdSession *session;
+
+  if (!id || !node || !client || !key)
+    return NULL;
+  session = g_new0 (SigdSession, 1);
+  session->server = server;
+  session->id = g_strdup (id);
+  session->node = g_strdup (node);
+  session->client = g_strdup (client);
+  session->name = g_strdup (member_string (peer, "name"));
+  session->key = g_strdup (key);
+  session->address = g_strdup ("-");
+  session->resume = g_strdup ("");
+  session->interests = g_new0 (char *, 1);
+  g_queue_init (&session->outbox);
+  g_queue_init (&session->recent_calls);
+  return session;
+}
+
+void
+sigd_remote_send (SigdSession *session, JsonObject *msg)
+{
+  g_autoptr (JsonObject) envelope = json_object_new ();
+
+  json_object_set_string_member (envelope, "kind", "frame");
+  json_object_set_string_member (envelope, "to", session->id);
+  json_object_set_object_member (envelope, "frame", json_object_ref (msg));
+  publish (session->server, session->node, envelope);
+}
+
+static void
+send_frame_to (SigdServer *server, const char *node, const char *session, JsonObject *frame)
+{
+  g_autoptr (JsonObject) envelope = json_object_new ();
+
+  json_object_set_string_member (envelope, "kind", "frame");
+  json_object_set_string_member (envelope, "to", session);
+  json_object_set_object_member (envelope, "frame", frame);
+  publish (server, node, envelope);
+}
+
+void
+sigd_remote_tell_code (SigdServer *server, const char *node, const char *session,
+                       VchatMsgType type, const char *code)
+{
+  JsonObject *frame = vchat_msg_object_new (type);
+
+  json_object_set_string_member (frame, "code", code);
+  send_frame_to (server, node, session, frame);
+}
+
+/* The joiner's server: ringing the owner there */
+
+static void
+join_error (SigdServer *server, RemoteJoin *rj, VchatProtoError code, const char *message)
+{
+  SigdSession *joiner = g_hash_table_lookup (server->sessions, rj->joiner);
+  g_autoptr (JsonObject) msg = NULL;
+
+  if (!joiner)
+    return;
+  server->metrics.errors[code]++;
+  msg = vchat_msg_object_new (VCHAT_MSG_ERROR);
+  json_object_set_string_member (msg, "code", vchat_proto_error_to_string (code));
+  json_object_set_string_member (msg, "message", message);
+  json_object_set_string_member (msg, "ref", "invite_join");
+  sigd_request_tag (msg, rj->id);
+  sigd_session_send (joiner, msg);
+}
+
+static gboolean
+ring_answer_timeout (gpointer data)
+{
+  RemoteJoin *rj = data;
+  SigdServer *server = rj->server;
+
+  rj->timeout = 0;
+  g_debug ("call %s: the inviter's server did not answer", rj->call);
+  sigd_invites_put_back (server, rj->invite);
+  join_error (server, rj, VCHAT_PROTO_ERROR_INVITER_AWAY,
+              "The person who invited you is not reachable right now; try again in a minute.");
+  g_hash_table_remove (server->remote_joins, rj->call);
+  return G_SOURCE_REMOVE;
+}
+
+void
+sigd_remote_ring (SigdServer *server, SigdSession *joiner, JsonNode *id, const SigdInvite *invite)
+{
+  RemoteJoin *rj = g_new0 (RemoteJoin, 1);
+  g_autoptr (JsonObject) envelope = json_object_new ();
+
+  rj->server = server;
+  rj->secret = sigd_random_hex (16);
+  rj->call = sigd_random_hex (8);
+  rj->joiner = g_strdup (joiner->id);
+  rj->id = id ? json_node_copy (id) : NULL;
+  rj->invite = sigd_invite_copy (invite);
+  rj->timeout = g_timeout_add_seconds (RING_ANSWER_S, ring_answer_timeout, rj);
+  g_hash_table_insert (server->remote_joins, rj->call, rj);
+
+  json_object_set_string_member (envelope, "kind", "ring");
+  json_object_set_string_member (envelope, "to", invite->owner);
+  json_object_set_string_member (envelope, "call", rj->call);
+  json_object_set_string_member (envelope, "secret", rj->secret);
+  json_object_set_string_member (envelope, "code", invite->code);
+  json_object_set_object_member (envelope, "from", describe (server, joiner));
+  publish (server, invite->node, envelope);
+  g_debug ("call %s: ringing the inviter on server %s", rj->call, invite->node);
+}
+
+static void
+hang_up_remote (SigdServer *server, JsonObject *peer, const char *call)
+{
+  JsonObject *frame = vchat_msg_object_new (VCHAT_MSG_PEER_LEFT);
+
+  json_object_set_string_member (frame, "call", call);
+  json_object_set_string_member (frame, "reason", "hangup");
+  send_frame_to (server, member_string (peer, "node"), member_string (peer, "id"), frame);
+}
+
+static void
+got_ringing (SigdServer *server, JsonObject *envelope)
+{
+  const char *call_id = member_string (envelope, "call");
+  JsonObject *from = member_object (envelope, "from");
+  RemoteJoin *rj = call_id ? g_hash_table_lookup (server->remote_joins, call_id) : NULL;
+  SigdSession *joiner = rj ? g_hash_table_lookup (server->sessions, rj->joiner) : NULL;
+  SigdSession *owner;
+  SigdCall *call;
+  JsonObject *out;
+
+  if (!call_id || !member_string (from, "node") || !member_string (from, "id"))
+    return;
+  if (!joiner || joiner->call || !(owner = stand_in (server, from))) {
+    /* Too late, or the joiner went or is in another call meanwhile. */
+    hang_up_remote (server, from, call_id);
+    if (rj)
+      g_hash_table_remove (server->remote_joins, call_id);
+    return;
+  }
+  call = sigd_server_start_call_id (server, call_id, rj->secret, SIGD_CALL_INVITE, owner, joiner);
+  call->code = g_strdup (rj->invite->code);
+  sigd_invites_arm_ring (server, call);
+  sigd_matcher_dequeue (server, joiner);
+  out = vchat_msg_object_new (VCHAT_MSG_RINGING);
+  json_object_set_string_member (out, "call", call->id);
+  json_object_set_object_member (out, "peer", sigd_peer_object (owner));
+  sigd_request_tag (out, rj->id);
+  sigd_session_send (joiner, out);
+  json_object_unref (out);
+  g_hash_table_remove (server->remote_joins, call_id);
+  g_debug ("call %s: ringing on the inviter's server", call->id);
+}
+
+static void
+got_ring_failed (SigdServer *server, JsonObject *envelope)
+{
+  const char *call_id = member_string (envelope, "call");
+  const char *error = member_string (envelope, "error");
+  RemoteJoin *rj = call_id ? g_hash_table_lookup (server->remote_joins, call_id) : NULL;
+
+  if (!rj)
+    return;
+  sigd_invites_put_back (server, rj->invite);
+  if (g_strcmp0 (error, "busy") == 0)
+    join_error (server, rj, VCHAT_PROTO_ERROR_BUSY,
+                "The person who invited you is in another call; the invite stays open, try "
+                "again in a moment.");
+  else
+    join_error (server, rj, VCHAT_PROTO_ERROR_INVITER_AWAY,
+                "The person who invited you is not connected right now; try again in a minute.");
+  g_hash_table_remove (server->remote_joins, call_id);
+}
+
+/* The owner's server: ringing the owner here */
+
+static void
+got_ring (SigdServer *server, JsonObject *envelope)
+{
+  const char *call_id = member_string (envelope, "call");
+  const char *secret = member_string (envelope, "secret");
+  const char *code = member_string (envelope, "code");
+  JsonObject *from = member_object (envelope, "from");
+  SigdSession *owner = g_hash_table_lookup (server->sessions, member_string (envelope, "to") ?: "");
+  g_autoptr (JsonObject) answer = json_object_new ();
+  SigdSession *joiner;
+  SigdCall *call;
+
+  if (!call_id || !secret || !code || !member_string (from, "node") ||
+      !member_string (from, "id") || g_hash_table_contains (server->calls, call_id))
+    return;
+  json_object_set_string_member (answer, "to", member_string (from, "id"));
+  json_object_set_string_member (answer, "call", call_id);
+  if (!owner || owner->call) {
+    json_object_set_string_member (answer, "kind", "ring_failed");
+    json_object_set_string_member (answer, "error", owner ? "busy" : "inviter-away");
+    publish (server, member_string (from, "node"), answer);
+    return;
+  }
+  if (!(joiner = stand_in (server, from)))
+    return;
+  call = sigd_server_start_call_id (server, call_id, secret, SIGD_CALL_INVITE, owner, joiner);
+  call->code = g_strdup (code);
+  if (owner->open_invites > 0)
+    owner->open_invites--;
+  sigd_matcher_dequeue (server, owner);
+  sigd_invites_arm_ring (server, call);
+  sigd_invites_send_incoming (server, call);
+  json_object_set_string_member (answer, "kind", "ringing");
+  json_object_set_object_member (answer, "from", describe (server, owner));
+  publish (server, member_string (from, "node"), answer);
+  g_debug ("call %s: ringing, for a joiner on server %s", call_id, member_string (from, "node"));
+}
+
+/* Either server: a frame for a session here */
+
+static gboolean
+call_peer_is_remote (SigdCall *call, SigdSession *session)
+{
+  return (call->a == session ? call->b : call->a)->node != NULL;
+}
+
+static void
+got_frame (SigdServer *server, JsonObject *envelope)
+{
+  SigdSession *session = g_hash_table_lookup (server->sessions, member_string (envelope, "to") ?: "");
+  JsonObject *frame = member_object (envelope, "frame");
+  g_autofree char *text = NULL;
+  g_autoptr (VchatMsg) msg = NULL;
+  const char *call_id;
+  SigdCall *call;
+
+  if (!session || !frame)
+    return;
+  text = vchat_msg_object_to_string (frame);
+  /* Only what a server may send reaches a client. */
+  msg = vchat_msg_parse (text, strlen (text), 0, VCHAT_MSG_FROM_SERVER, NULL, NULL);
+  if (!msg)
+    return;
+  call_id = vchat_msg_get_string (msg, "call");
+  call = session->call;
+  switch (msg->type) {
+  case VCHAT_MSG_PEER_LEFT:
+  case VCHAT_MSG_MATCHED:
+  case VCHAT_MSG_SIGNAL:
+  case VCHAT_MSG_PEER_AWAY:
+    /* About the call the session is in with someone there, or stale. */
+    if (!call || g_strcmp0 (call->id, call_id) != 0 || !call_peer_is_remote (call, session))
+      return;
+    if (msg->type == VCHAT_MSG_PEER_LEFT) {
+      sigd_session_send (session, frame);
+      sigd_server_forget_call (server, call, session);
+      return;
+    }
+    if (msg->type == VCHAT_MSG_MATCHED) {
+      if (call->state == SIGD_CALL_ACTIVE)
+        return;
+      g_clear_handle_id (&call->ring_source, g_source_remove);
+      call->state = SIGD_CALL_ACTIVE;
+      server->metrics.calls_started++;
+    }
+    if (msg->type == VCHAT_MSG_SIGNAL)
+      server->metrics.relayed++;
+    break;
+  case VCHAT_MSG_INVITE_CANCELLED:
+    /* Reclaimed on that server: this session no longer answers for it. */
+    if (session->open_invites > 0)
+      session->open_invites--;
+    break;
+  default:
+    break;
+  }
+  sigd_session_send (session, frame);
+}
+
+void
+sigd_remote_deliver (gpointer data, const char *text, gsize len)
+{
+  SigdServer *server = data;
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonNode *root;
+  JsonObject *envelope;
+  const char *kind;
+
+  if (len > (gsize) server->config->max_frame * 2 + 4096 ||
+      !json_parser_load_from_data (parser, text, len, NULL))
+    return;
+  root = json_parser_get_root (parser);
+  if (!root || !JSON_NODE_HOLDS_OBJECT (root))
+    return;
+  envelope = json_node_get_object (root);
+  kind = member_string (envelope, "kind");
+  if (g_strcmp0 (kind, "frame") == 0)
+    got_frame (server, envelope);
+  else if (g_strcmp0 (kind, "ring") == 0)
+    got_ring (server, envelope);
+  else if (g_strcmp0 (kind, "ringing") == 0)
+    got_ringing (server, envelope);
+  else if (g_strcmp0 (kind, "ring_failed") == 0)
+    got_ring_failed (server, envelope);
+}
