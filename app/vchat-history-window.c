@@ -103,6 +103,7 @@ history_cb (GObject *source, GAsyncResult *result, gpointer data)
     adw_status_page_set_description (self->empty_page, error->message);
     return;
   }
+  g_debug ("history: %u call%s", entries->len, entries->len == 1 ? "" : "s");
   for (guint i = 0; i < entries->len; i++)
     gtk_list_box_append (self->list, entry_row (g_ptr_array_index (entries, i)));
   gtk_stack_set_visible_child_name (self->stack, entries->len ? "list" : "empty");

@@ -294,3 +294,48 @@ def test_preferences_write_the_settings_the_daemon_reads(daemons, apps):
         # back to the test's server before the fixtures stop it
         a.vchatctl("config", "reset", "server-url")
         other.stop()
+
+
+def test_menu_about_shortcuts_and_history(daemons, apps):
+    """The main menu (F10), About (through org.freedesktop.Application, as
+    the shell would ask), the shortcuts window (Ctrl+?) and the history of a
+    call that ended (Ctrl+H) each open a window; screenshots of each."""
+    a, b = daemons("red", "blue")
+    pa = a.manager("StartRandom", "(a{sv})", {})
+    b.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(pa, "connected", 30)
+    a.call_method(pa, "Hangup")
+    a.wait_call_state(pa, "ended", 10)
+    a.wait(lambda: len(a.manager("GetHistory", "(u)", 10)) == 1, 10, "the call in the history")
+
+    app = apps(a)
+    main = app.window()
+    app.find_accent_button("app-menu-start.png")
+    app.key("F10")
+    time.sleep(1)
+    app.screenshot("app-menu.png")
+    app.xdotool("key", "Escape")
+
+    r = subprocess.run(["gapplication", "action", "io.github.vchat.VChat", "about"], env=app.env,
+                       capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    about = app.dialog()
+    time.sleep(1)
+    app.screenshot("app-about.png")
+    app.key("Escape", window=about)
+    wait_for(lambda: app.xdotool("search", "--onlyvisible", "--pid", app.proc.pid,
+                                 check=False).split() == [main], 10, "About to close")
+
+    app.key("ctrl+question")
+    shortcuts = app.dialog()
+    time.sleep(1)
+    app.screenshot("app-shortcuts.png")
+    app.key("Escape", window=shortcuts)
+    wait_for(lambda: app.xdotool("search", "--onlyvisible", "--pid", app.proc.pid,
+                                 check=False).split() == [main], 10, "the shortcuts to close")
+
+    app.key("ctrl+h")
+    app.dialog()
+    time.sleep(1.5)
+    app.screenshot("app-history.png")
+    app.wait_log("history: 1 call")
