@@ -318,6 +318,19 @@ set_action_state (VchatWindow *self, const char *name, gboolean state)
 }
 
 static void
+show_invite (VchatWindow *self, const char *link)
+{
+  g_autoptr (GdkTexture) qr = vchat_qr_texture_new (link);
+
+  g_free (self->invite_link);
+  self->invite_link = g_strdup (link);
+  gtk_label_set_text (self->link_label, link);
+  gtk_picture_set_paintable (self->qr_picture, GDK_PAINTABLE (qr));
+  gtk_widget_set_visible (GTK_WIDGET (self->qr_picture), qr != NULL);
+  g_debug ("invite link: %s", link);
+}
+
+static void
 update (VchatWindow *self)
 {
   VChatCall *call = call_active (self->call) ? self->call : NULL;
@@ -329,9 +342,15 @@ update (VchatWindow *self)
   gboolean talking = state == VCHAT_CALL_STATE_CONNECTED ||
                      state == VCHAT_CALL_STATE_CONNECTING ||
                      state == VCHAT_CALL_STATE_RECONNECTING;
-  gboolean inviting = call && !random && state == VCHAT_CALL_STATE_SEARCHING &&
-                      vchat_call_get_direction (call) == VCHAT_CALL_DIRECTION_OUTGOING;
+  gboolean inviting = call && !random && state == VCHAT_CALL_STATE_SEARCHING;
   const char *page;
+
+  /* an invite made elsewhere (vchatctl invite): its link from its code */
+  if (inviting && !self->invite_link && vchat_call_get_invite_code (call) && self->client) {
+    g_autofree char *link = vchat_link_build (vchat_call_get_invite_code (call),
+                                              vchat_client_get_server (self->client));
+    show_invite (self, link);
+  }
 
   if (!call)
     page = "start";
@@ -506,6 +525,7 @@ add_chat_row (VchatWindow *self, const char *text, gboolean mine)
 static void
 on_message_received (VChatCall *call, const char *text, gint64 time, VchatWindow *self)
 {
+  g_debug ("chat from the peer: %s", text);
   add_chat_row (self, text, FALSE);
   if (!adw_flap_get_reveal_flap (self->flap)) {
     g_autofree char *peer = peer_text (call);
@@ -616,7 +636,10 @@ on_camera_dropdown (GtkDropDown *dropdown, GParamSpec *pspec, VchatWindow *self)
 {
   VChatCamera *camera = gtk_drop_down_get_selected_item (dropdown);
 
-  if (self->syncing_camera || !camera || !self->client ||
+  /* Only a person's choice, in the open popover: the selection also moves
+   * when the model is set or cameras come and go. */
+  if (self->syncing_camera || !gtk_widget_get_mapped (GTK_WIDGET (dropdown)) || !camera ||
+      !self->client ||
       g_strcmp0 (vchat_camera_get_id (camera), vchat_client_get_camera (self->client)) == 0)
     return;
   vchat_client_select_camera_async (self->client, vchat_camera_get_id (camera), self->cancellable,
@@ -663,7 +686,9 @@ vchat_window_set_client (VchatWindow *self, VChatClient *client)
   g_signal_connect (client, "notify::camera", G_CALLBACK (on_client_changed), self);
   g_signal_connect (client, "incoming-call", G_CALLBACK (on_incoming_call), self);
   g_signal_connect (client, "call-added", G_CALLBACK (on_call_added), self);
+  self->syncing_camera = TRUE;
   gtk_drop_down_set_model (self->camera_dropdown, vchat_client_get_cameras (client));
+  self->syncing_camera = FALSE;
   sync_camera_dropdown (self);
 
   /* a call already in progress (started by vchatctl, or ringing) */
@@ -880,7 +905,6 @@ invite_created_cb (GObject *source, GAsyncResult *result, gpointer data)
   g_autofree char *code = NULL;
   g_autofree char *server = NULL;
   g_autoptr (VChatCall) call = NULL;
-  g_autoptr (GdkTexture) qr = NULL;
 
   call = vchat_client_create_invite_finish (VCHAT_CLIENT (source), result, &link, &error);
   if (!call) {
@@ -894,12 +918,7 @@ invite_created_cb (GObject *source, GAsyncResult *result, gpointer data)
     g_free (link);
     link = vchat_link_build (code, server ? server : vchat_client_get_server (self->client));
   }
-  self->invite_link = g_strdup (link);
-  gtk_label_set_text (self->link_label, link);
-  qr = vchat_qr_texture_new (link);
-  gtk_picture_set_paintable (self->qr_picture, GDK_PAINTABLE (qr));
-  gtk_widget_set_visible (GTK_WIDGET (self->qr_picture), qr != NULL);
-  g_debug ("invite link: %s", link);
+  show_invite (self, link);
   update (self);
 }
 

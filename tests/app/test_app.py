@@ -339,3 +339,55 @@ def test_menu_about_shortcuts_and_history(daemons, apps):
     time.sleep(1.5)
     app.screenshot("app-history.png")
     app.wait_log("history: 1 call")
+
+
+def test_call_controls_chat_and_block(daemons, apps):
+    """A call another program started (over D-Bus) shows in the app; Ctrl+E
+    turns the camera off and on; Ctrl+T opens the chat, where a typed
+    message reaches the stranger and theirs shows; Block (the window's
+    exported action, as its button does) remembers the stranger's name and
+    moves on."""
+    a, b = daemons("red", "blue")
+    app = apps(a)
+    app.window()
+    app.find_accent_button("app-controls-start.png")
+    pa = a.manager("StartRandom", "(a{sv})", {})
+    pb = b.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(pa, "connected", 30)
+    found = app.wait_picture("app-controls-call.png", "blue", "red")
+    assert shows_call(found, "blue", "red"), found
+
+    app.key("ctrl+e")
+    a.wait(lambda: a.call_prop(pa, "CameraEnabled") is False, 10, "Ctrl+E to turn the camera off")
+    app.key("ctrl+e")
+    a.wait(lambda: a.call_prop(pa, "CameraEnabled") is True, 10, "Ctrl+E to turn it on again")
+
+    received = []
+    b.conn.signal_subscribe(None, "io.github.vchat.VChat1.Call", "MessageReceived", None, None, 0,
+                            lambda *args: received.append(args[5].unpack()[0]))
+    app.key("ctrl+t")
+    time.sleep(1)
+    app.type("hello from the app")
+    app.xdotool("key", "Return")
+    ctx = GLib.MainContext.default()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not received:
+        ctx.iteration(False)
+        time.sleep(0.05)
+    assert received == ["hello from the app"]
+    b.call_method(pb, "SendMessage", "(s)", "hi from blue")
+    app.wait_log("chat from the peer: hi from blue")
+    time.sleep(0.5)
+    app.screenshot("app-chat.png")
+
+    r = subprocess.run(["gdbus", "call", "--session", "--dest", "io.github.vchat.VChat",
+                        "--object-path", "/io/github/vchat/VChat/window/1",
+                        "--method", "org.gtk.Actions.Activate", "block", "[]", "{}"],
+                       env=app.env, capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    a.wait_call_state(pa, "ended", 10)
+    assert a.call_prop(pa, "EndReason") == "next"
+    name = a.call_prop(pa, "Peer")["name"]
+    app.wait_log(f"toast: Blocked {name}")
+    with open(os.path.join(a.xdg["XDG_CONFIG_HOME"], "vchat", "blocked-names")) as f:
+        assert f.read().splitlines() == [name]
