@@ -72,6 +72,7 @@ G_DEFINE_FINAL_TYPE (VchatWindow, vchat_window, ADW_TYPE_APPLICATION_WINDOW)
 
 static void set_call (VchatWindow *self, VChatCall *call);
 static void update (VchatWindow *self);
+static void next_activated (GSimpleAction *action, GVariant *param, gpointer data);
 
 static gboolean
 is_cancelled (GError *error)
@@ -366,13 +367,14 @@ update (VchatWindow *self)
                                  call ? state_text (call) : signaling_text (self));
 
   gtk_widget_set_visible (GTK_WIDGET (self->stop_button), call != NULL);
-  gtk_widget_set_visible (GTK_WIDGET (self->next_button), random);
+  /* Next leaves someone; while searching there is no one to leave */
+  gtk_widget_set_visible (GTK_WIDGET (self->next_button), random && talking);
   gtk_widget_set_visible (GTK_WIDGET (self->chat_button), talking);
   set_action_enabled (self, "start", online && !call);
   set_action_enabled (self, "invite", online && !call);
   set_action_enabled (self, "join", self->client != NULL && !call);
   set_action_enabled (self, "stop", call != NULL);
-  set_action_enabled (self, "next", random && online);
+  set_action_enabled (self, "next", random && talking && online);
   set_action_enabled (self, "accept", state == VCHAT_CALL_STATE_INCOMING);
   set_action_enabled (self, "decline", state == VCHAT_CALL_STATE_INCOMING);
   set_action_enabled (self, "mute", talking);
@@ -483,7 +485,7 @@ on_call_state (VChatCall *call, GParamSpec *pspec, VchatWindow *self)
     g_autofree char *text =
       g_strdup_printf (_("Skipped %s, whom you blocked."), vchat_call_get_peer_name (call));
     vchat_window_toast (self, text);
-    g_action_group_activate_action (G_ACTION_GROUP (self), "next", NULL);
+    next_activated (NULL, NULL, self);
   }
   sync_feeds (self);
   update (self);

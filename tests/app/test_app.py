@@ -391,3 +391,21 @@ def test_call_controls_chat_and_block(daemons, apps):
     app.wait_log(f"toast: Blocked {name}")
     with open(os.path.join(a.xdg["XDG_CONFIG_HOME"], "vchat", "blocked-names")) as f:
         assert f.read().splitlines() == [name]
+
+
+def test_phone_sized_start_page(daemons, apps):
+    """360 px wide, the start page still shows Start whole, and the
+    empty state explains the first step above it."""
+    a = daemons("red")
+    app = apps(a)
+    wid = app.window()
+    app.xdotool("windowsize", "--sync", wid, 360, 640)
+    time.sleep(1.5)
+    geometry = app.xdotool("getwindowgeometry", wid)
+    assert int(geometry.split("Geometry:")[1].split("x")[0]) <= 370, geometry
+    x, y = app.find_accent_button("app-narrow-start.png")
+    assert x < 360, (x, y)
+    app.click(x, y)
+    a.wait(lambda: active_call(a) is not None, 20, "Start, clicked in the narrow window")
+    time.sleep(1)
+    app.screenshot("app-narrow-searching.png")
