@@ -178,6 +178,9 @@ struct _SigdServer {
 
   SigdStore *store; /* invites, their tombstones, wrong-code attempts */
   GHashTable *remote_joins; /* call id → joins waiting for the owner's server (sigd-remote.c) */
+  GHashTable *remote_calls; /* ids of calls with a session on another server */
+  guint node_check_source;  /* checks that their servers live */
+  gboolean node_check_pending;
 
   GHashTable *reports; /* reported address key → SigdReports* */
   GHashTable *refused; /* address key → gint64 monotonic deadline */
@@ -282,6 +285,8 @@ void sigd_remote_ring (SigdServer *server, SigdSession *joiner, JsonNode *id,
 /* Sends @session on @node a message with an invite @code. */
 void sigd_remote_tell_code (SigdServer *server, const char *node, const char *session,
                             VchatMsgType type, const char *code);
+/* @call, with a session on another server, ends here. */
+void sigd_remote_call_gone (SigdServer *server, SigdCall *call);
 /* What another server published for this one (SigdStore.deliver). */
 void sigd_remote_deliver (gpointer server, const char *text, gsize len);
 

@@ -33,6 +33,9 @@
 #include "sigd-private.h"
 
 #define RING_ANSWER_S 5
+/* How often a server with calls that span servers checks that the other
+ * servers live (they refresh a key every second; see sigd-store-redis.c). */
+#define NODE_CHECK_S 2
 
 typedef struct {
   SigdServer *server;
@@ -61,12 +64,152 @@ sigd_remote_init (SigdServer *server)
 {
   server->remote_joins = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                                 (GDestroyNotify) remote_join_free);
+  server->remote_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 }
 
 void
 sigd_remote_free (SigdServer *server)
 {
+  g_clear_handle_id (&server->node_check_source, g_source_remove);
   g_clear_pointer (&server->remote_joins, g_hash_table_unref);
+  g_clear_pointer (&server->remote_calls, g_hash_table_unref);
+}
+
+/* Servers that die */
+
+typedef struct {
+  SigdServer *server;
+  GPtrArray *nodes; /* char*, the nodes asked about */
+} NodeCheck;
+
+static SigdSession *
+stand_in_of (SigdCall *call)
+{
+  return call->a->node ? call->a : call->b;
+}
+
+static void
+tell_away (SigdSession *local, SigdCall *call, gboolean away)
+{
+  g_autoptr (JsonObject) msg = vchat_msg_object_new (VCHAT_MSG_PEER_AWAY);
+
+  json_object_set_string_member (msg, "call", call->id);
+  json_object_set_boolean_member (msg, "away", away);
+  sigd_session_send (local, msg);
+}
+
+/* A server that stopped saying it lives is taken for dead, as a session
+ * whose connection dropped: its sessions' peers here hear peer_away at
+ * once and, after the grace time, peer_left (lost). */
+static void
+nodes_alive_cb (SigdStoreStatus status, const gboolean *alive, gpointer data)
+{
+  NodeCheck *check = data;
+  SigdServer *server = check->server;
+  g_autoptr (GPtrArray) calls = NULL;
+  gint64 now;
+  GHashTableIter iter;
+  gpointer key;
+
+  if (status == SIGD_STORE_CANCELLED) {
+    g_ptr_array_unref (check->nodes);
+    g_free (check);
+    return;
+  }
+  server->node_check_pending = FALSE;
+  /* Without an answer nobody is declared dead. */
+  if (status != SIGD_STORE_OK || !alive)
+    goto out;
+  now = g_get_monotonic_time ();
+  calls = g_ptr_array_new ();
+  g_hash_table_iter_init (&iter, server->remote_calls);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    SigdCall *call = g_hash_table_lookup (server->calls, key);
+
+    if (call)
+      g_ptr_array_add (calls, call);
+  }
+  for (guint i = 0; i < calls->len; i++) {
+    SigdCall *call = calls->pdata[i];
+    SigdSession *remote = stand_in_of (call);
+    SigdSession *local = remote == call->a ? call->b : call->a;
+    guint n;
+
+    if (!g_ptr_array_find_with_equal_func (check->nodes, remote->node, g_str_equal, &n))
+      continue;
+    /* For a stand-in, `created` holds when its server was found dead. */
+    if (alive[n]) {
+      if (remote->created) {
+        remote->created = 0;
+        tell_away (local, call, FALSE);
+      }
+    } else if (!remote->created) {
+      g_debug ("call %s: server %s is gone", call->id, remote->node);
+      remote->created = now;
+      tell_away (local, call, TRUE);
+    } else if (now - remote->created >= (gint64) (server->config->grace * G_USEC_PER_SEC)) {
+      JsonObject *msg = vchat_msg_object_new (VCHAT_MSG_PEER_LEFT);
+
+      json_object_set_string_member (msg, "call", call->id);
+      json_object_set_string_member (msg, "reason", "lost");
+      sigd_session_send (local, msg);
+      json_object_unref (msg);
+      sigd_server_forget_call (server, call, local);
+    }
+  }
+out:
+  g_ptr_array_unref (check->nodes);
+  g_free (check);
+}
+
+static gboolean
+node_check_cb (gpointer data)
+{
+  SigdServer *server = data;
+  g_autoptr (GHashTable) nodes = NULL;
+  NodeCheck *check;
+  GHashTableIter iter;
+  gpointer key;
+
+  if (g_hash_table_size (server->remote_calls) == 0) {
+    server->node_check_source = 0;
+    return G_SOURCE_REMOVE;
+  }
+  if (server->node_check_pending)
+    return G_SOURCE_CONTINUE;
+  nodes = g_hash_table_new (g_str_hash, g_str_equal);
+  g_hash_table_iter_init (&iter, server->remote_calls);
+  while (g_hash_table_iter_next (&iter, &key, NULL)) {
+    SigdCall *call = g_hash_table_lookup (server->calls, key);
+
+    if (call)
+      g_hash_table_add (nodes, stand_in_of (call)->node);
+  }
+  check = g_new0 (NodeCheck, 1);
+  check->server = server;
+  check->nodes = g_ptr_array_new_with_free_func (g_free);
+  g_hash_table_iter_init (&iter, nodes);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_ptr_array_add (check->nodes, g_strdup (key));
+  server->node_check_pending = TRUE;
+  sigd_store_nodes_alive (server->store, (const char *const *) check->nodes->pdata,
+                          check->nodes->len, nodes_alive_cb, check);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+remote_call_added (SigdServer *server, SigdCall *call)
+{
+  g_hash_table_add (server->remote_calls, g_strdup (call->id));
+  if (!server->node_check_source)
+    server->node_check_source = g_timeout_add_seconds (NODE_CHECK_S, node_check_cb, server);
+}
+
+void
+sigd_remote_call_gone (SigdServer *server, SigdCall *call)
+{
+  if (server->remote_calls)
+    g_hash_table_remove (server->remote_calls, call->id);
 }
 
 static void
@@ -259,6 +402,7 @@ got_ringing (SigdServer *server, JsonObject *envelope)
   }
   call = sigd_server_start_call_id (server, call_id, rj->secret, SIGD_CALL_INVITE, owner, joiner);
   call->code = g_strdup (rj->invite->code);
+  remote_call_added (server, call);
   sigd_invites_arm_ring (server, call);
   sigd_matcher_dequeue (server, joiner);
   out = vchat_msg_object_new (VCHAT_MSG_RINGING);
@@ -320,6 +464,7 @@ got_ring (SigdServer *server, JsonObject *envelope)
     return;
   call = sigd_server_start_call_id (server, call_id, secret, SIGD_CALL_INVITE, owner, joiner);
   call->code = g_strdup (code);
+  remote_call_added (server, call);
   if (owner->open_invites > 0)
     owner->open_invites--;
   sigd_matcher_dequeue (server, owner);

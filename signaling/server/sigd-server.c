@@ -395,6 +395,8 @@ static void
 call_free (SigdCall *call)
 {
   /* The other server's side of the call lives as long as the call here. */
+  if (call->a->node || call->b->node)
+    sigd_remote_call_gone (call->a->server, call);
   if (call->a->node)
     session_free (call->a);
   if (call->b->node)

@@ -51,12 +51,16 @@ sigd_store_redis_new (SigdConfig *config, const char *url, GError **error)
 #include <hiredis/hiredis.h>
 
 #define COMMAND_TIMEOUT_MS 2000
+/* Each server says it lives every HEARTBEAT_MS, in a key that lasts
+ * ALIVE_MS: a server whose key is gone died (or lost Redis). */
+#define HEARTBEAT_MS 1000
+#define ALIVE_MS 3500
 #define RECONNECT_MS 1000
 #define PREFIX "vchat:"
 
 typedef struct _RedisStore RedisStore;
 
-typedef enum { REPLY_INVITE, REPLY_COUNT, REPLY_NONE } ReplyKind;
+typedef enum { REPLY_INVITE, REPLY_COUNT, REPLY_NONE, REPLY_ALIVE } ReplyKind;
 
 /* One command waiting for its reply. */
 typedef struct {
@@ -64,6 +68,8 @@ typedef struct {
   ReplyKind kind;
   SigdStoreInviteCb invite_cb;
   SigdStoreCountCb count_cb;
+  SigdStoreAliveCb alive_cb;
+  guint n_nodes;
   gpointer data;
   gint64 sent; /* monotonic µs */
   GList *link; /* in store->pending */
@@ -98,10 +104,12 @@ struct _RedisStore {
   redisAsyncContext *sub_ac;
   GSource *sub_source;
   guint sub_reconnect_source;
+  guint heartbeat_source;
 };
 
 static void redis_connect (RedisStore *self);
 static void sub_connect (RedisStore *self);
+static gboolean heartbeat_cb (gpointer data);
 
 /* Scripts. Time comes from the server (ARGV), in ms. */
 
@@ -267,6 +275,19 @@ cmd_finish (Cmd *cmd, SigdStoreStatus status, redisReply *reply)
     }
     if (cmd->invite_cb)
       cmd->invite_cb (status, status == SIGD_STORE_OK ? invite : NULL, cmd->data);
+  } else if (cmd->kind == REPLY_ALIVE) {
+    g_autofree gboolean *alive = NULL;
+
+    if (status == SIGD_STORE_OK) {
+      if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements != cmd->n_nodes) {
+        status = SIGD_STORE_UNAVAILABLE;
+      } else {
+        alive = g_new0 (gboolean, MAX (1, cmd->n_nodes));
+        for (guint i = 0; i < cmd->n_nodes; i++)
+          alive[i] = reply->element[i]->type == REDIS_REPLY_STRING;
+      }
+    }
+    cmd->alive_cb (status, alive, cmd->data);
   } else if (cmd->kind == REPLY_COUNT) {
     if (status == SIGD_STORE_OK && (!reply || (reply->type != REDIS_REPLY_INTEGER &&
                                                reply->type != REDIS_REPLY_STRING &&
@@ -397,6 +418,7 @@ on_connect (const redisAsyncContext *ac, int status)
     return;
   }
   self->connected = TRUE;
+  heartbeat_cb (self);
   if (self->warned)
     g_message ("Redis %s is reachable again", self->url);
   self->warned = FALSE;
@@ -615,6 +637,45 @@ redis_publish (SigdStore *store, const char *node, const char *text)
   cmd_send ((RedisStore *) store, cmd, 3, argv);
 }
 
+static gboolean
+heartbeat_cb (gpointer data)
+{
+  RedisStore *self = data;
+  g_autofree char *key = g_strconcat (PREFIX "alive:", self->parent.node, NULL);
+  g_autofree char *ms = g_strdup_printf ("%d", ALIVE_MS);
+  const char *argv[] = { "SET", key, "1", "PX", ms };
+  Cmd *cmd;
+
+  if (!self->connected)
+    return G_SOURCE_CONTINUE;
+  cmd = g_new0 (Cmd, 1);
+  cmd->kind = REPLY_NONE;
+  cmd_send (self, cmd, 5, argv);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+redis_nodes_alive (SigdStore *store, const char *const *nodes, guint n_nodes,
+                   SigdStoreAliveCb cb, gpointer data)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  Cmd *cmd;
+
+  if (n_nodes == 0) {
+    cb (SIGD_STORE_OK, NULL, data);
+    return;
+  }
+  g_ptr_array_add (argv, g_strdup ("MGET"));
+  for (guint i = 0; i < n_nodes; i++)
+    g_ptr_array_add (argv, g_strconcat (PREFIX "alive:", nodes[i], NULL));
+  cmd = g_new0 (Cmd, 1);
+  cmd->kind = REPLY_ALIVE;
+  cmd->alive_cb = cb;
+  cmd->n_nodes = n_nodes;
+  cmd->data = data;
+  cmd_send ((RedisStore *) store, cmd, argv->len, (const char **) argv->pdata);
+}
+
 /* The store's operations */
 
 typedef struct {
@@ -823,6 +884,7 @@ redis_free (SigdStore *store)
   g_clear_handle_id (&self->reconnect_source, g_source_remove);
   g_clear_handle_id (&self->timeout_source, g_source_remove);
   g_clear_handle_id (&self->sub_reconnect_source, g_source_remove);
+  g_clear_handle_id (&self->heartbeat_source, g_source_remove);
   drop_connection (self); /* pending commands get SIGD_STORE_CANCELLED */
   if (self->sub_ac) {
     redisAsyncContext *ac = self->sub_ac;
@@ -856,6 +918,7 @@ static const SigdStoreClass redis_class = {
   .invites_count = redis_invites_count,
   .tombstones_count = redis_tombstones_count,
   .publish = redis_publish,
+  .nodes_alive = redis_nodes_alive,
 };
 
 /* redis://HOST[:PORT][/DB] or unix:/PATH[?db=N] */
@@ -929,6 +992,7 @@ sigd_store_redis_new (SigdConfig *config, const char *url, GError **error)
   self->reconnect_source = g_idle_add (reconnect_cb, self);
   self->parent.node = g_strdup_printf ("%08x%08x", g_random_int (), g_random_int ());
   self->sub_reconnect_source = g_idle_add (sub_reconnect_cb, self);
+  self->heartbeat_source = g_timeout_add (HEARTBEAT_MS, heartbeat_cb, self);
   return &self->parent;
 }
 

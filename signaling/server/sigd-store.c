@@ -114,3 +114,13 @@ sigd_store_publish (SigdStore *store, const char *node, const char *text)
   if (store->klass->publish)
     store->klass->publish (store, node, text);
 }
+
+void
+sigd_store_nodes_alive (SigdStore *store, const char *const *nodes, guint n_nodes,
+                        SigdStoreAliveCb cb, gpointer data)
+{
+  if (store->klass->nodes_alive)
+    store->klass->nodes_alive (store, nodes, n_nodes, cb, data);
+  else
+    cb (SIGD_STORE_UNAVAILABLE, NULL, data);
+}

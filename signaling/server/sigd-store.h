@@ -49,6 +49,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SigdInvite, sigd_invite_free)
 /* @invite is NULL unless @status is SIGD_STORE_OK (transfer none). */
 typedef void (*SigdStoreInviteCb) (SigdStoreStatus status, const SigdInvite *invite, gpointer data);
 typedef void (*SigdStoreCountCb) (SigdStoreStatus status, guint count, gpointer data);
+/* @alive[i] says whether the i-th node asked about is alive (NULL unless
+ * @status is SIGD_STORE_OK). */
+typedef void (*SigdStoreAliveCb) (SigdStoreStatus status, const gboolean *alive, gpointer data);
 /* An invite ran out; the store removed it (a tombstone remains). */
 typedef void (*SigdStoreExpiredFunc) (const SigdInvite *invite, gpointer data);
 
@@ -84,6 +87,9 @@ typedef struct {
   /* Sends @text to the server @node, if it listens (NULL in a store that is
    * not shared). Fire and forget: a message to a server that died is lost. */
   void (*publish) (SigdStore *store, const char *node, const char *text);
+  /* Which of @nodes are alive (their servers refresh a key every second). */
+  void (*nodes_alive) (SigdStore *store, const char *const *nodes, guint n_nodes,
+                       SigdStoreAliveCb cb, gpointer data);
 } SigdStoreClass;
 
 struct _SigdStore {
@@ -129,3 +135,5 @@ guint sigd_store_tombstones_count (SigdStore *store);
 /* Whether this store is shared with other servers (and publish works). */
 gboolean sigd_store_is_shared (SigdStore *store);
 void sigd_store_publish (SigdStore *store, const char *node, const char *text);
+void sigd_store_nodes_alive (SigdStore *store, const char *const *nodes, guint n_nodes,
+                             SigdStoreAliveCb cb, gpointer data);

@@ -176,3 +176,26 @@ def test_three_servers(cluster, connect):
     assert b.expect("signal")["call"] == in_b["call"]
     c.expect_nothing(0.3)
     b.expect_nothing(0.1)
+
+
+def test_dead_server_peer_is_told_away_then_lost(cluster, connect):
+    s1, s2 = cluster(2, "--grace", "3")
+    a, b = connect(s1), connect(s2)
+    inv = make_invite(a)
+    _, incoming = ring(a, b, inv["code"])
+    call = incoming["call"]
+    a.send({"type": "accept", "call": call})
+    a.expect("matched")
+    b.expect("matched")
+    s1.proc.kill()  # Alice's server dies: nobody tells Bob's server
+    s1.proc.wait(5)
+    s1.stopped = True
+    t0 = time.monotonic()
+    away = b.expect("peer_away", timeout=10, call=call)
+    assert away["away"] is True
+    assert time.monotonic() - t0 < 8  # its key lasts 3.5 s, checked every 2 s
+    b.expect("peer_left", timeout=10, call=call, reason="lost")
+    assert time.monotonic() - t0 >= 3  # after the grace time
+    # Bob is free again
+    b.send({"type": "queue"})
+    b.expect("queued")
