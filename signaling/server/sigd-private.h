@@ -60,6 +60,7 @@ struct _SigdConn {
   gboolean closed;
   gint64 last_limited;
   gboolean counted; /* in server->per_address */
+  gboolean hello_pending; /* its hello waits for another server (sigd-remote.c) */
 };
 
 struct _SigdSession {
@@ -180,6 +181,7 @@ struct _SigdServer {
   GHashTable *remote_joins; /* call id → joins waiting for the owner's server (sigd-remote.c) */
   GHashTable *remote_calls; /* ids of calls with a session on another server */
   guint node_check_source;  /* checks that their servers live */
+  GHashTable *remote_resumes; /* token → hellos waiting for another server */
   gboolean node_check_pending;
 
   GHashTable *reports; /* reported address key → SigdReports* */
@@ -267,6 +269,16 @@ void sigd_invites_drop_session (SigdServer *server, SigdSession *session);
 gint64 sigd_invites_sweep (SigdServer *server);
 guint sigd_invites_count (SigdServer *server);
 
+/* Resuming on this server a session of another one (sigd-remote.c). The
+ * old server: @session (whose token is @token) leaves this server for
+ * @to_node; returns its state, or NULL if the token is not its. */
+JsonObject *sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_node,
+                                   const char *token);
+/* The new server: the hello on @conn (NULL if it went meanwhile) gets the
+ * session of @state, or a new one if @state is NULL. */
+void sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state,
+                             const char *client, const char *name, JsonNode *id);
+
 /* sigd-invites.c, for sigd-remote.c */
 void sigd_invites_arm_ring (SigdServer *server, SigdCall *call);
 void sigd_invites_send_incoming (SigdServer *server, SigdCall *call);
@@ -285,6 +297,16 @@ void sigd_remote_ring (SigdServer *server, SigdSession *joiner, JsonNode *id,
 /* Sends @session on @node a message with an invite @code. */
 void sigd_remote_tell_code (SigdServer *server, const char *node, const char *session,
                             VchatMsgType type, const char *code);
+void sigd_remote_resume (SigdServer *server, SigdConn *conn, const char *token, const char *client,
+                         const char *name, JsonNode *id);
+void sigd_remote_conn_gone (SigdServer *server, SigdConn *conn);
+/* {id, node, client, name?, key} of @session (a stand-in's node, or ours). */
+JsonObject *sigd_remote_describe (SigdServer *server, SigdSession *session);
+SigdSession *sigd_remote_stand_in (SigdServer *server, JsonObject *desc);
+void sigd_remote_call_added (SigdServer *server, SigdCall *call);
+/* Tells @peer's server that @session, its peer in @call, is now on @node. */
+void sigd_remote_moved (SigdServer *server, SigdSession *peer, const char *call,
+                        const char *session, const char *node);
 /* @call, with a session on another server, ends here. */
 void sigd_remote_call_gone (SigdServer *server, SigdCall *call);
 /* What another server published for this one (SigdStore.deliver). */

@@ -59,12 +59,36 @@ remote_join_free (RemoteJoin *rj)
   g_free (rj);
 }
 
+/* A hello whose token may be of a session on another server. */
+typedef struct {
+  SigdServer *server;
+  SigdConn *conn; /* NULL once it went */
+  char *token;
+  char *client;
+  char *name;
+  JsonNode *id;
+  guint timeout;
+} RemoteResume;
+
+static void
+remote_resume_free (RemoteResume *rr)
+{
+  g_clear_handle_id (&rr->timeout, g_source_remove);
+  g_free (rr->token);
+  g_free (rr->client);
+  g_free (rr->name);
+  g_clear_pointer (&rr->id, json_node_unref);
+  g_free (rr);
+}
+
 void
 sigd_remote_init (SigdServer *server)
 {
   server->remote_joins = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
                                                 (GDestroyNotify) remote_join_free);
   server->remote_calls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  server->remote_resumes = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                                  (GDestroyNotify) remote_resume_free);
 }
 
 void
@@ -73,6 +97,7 @@ sigd_remote_free (SigdServer *server)
   g_clear_handle_id (&server->node_check_source, g_source_remove);
   g_clear_pointer (&server->remote_joins, g_hash_table_unref);
   g_clear_pointer (&server->remote_calls, g_hash_table_unref);
+  g_clear_pointer (&server->remote_resumes, g_hash_table_unref);
 }
 
 /* Servers that die */
@@ -206,6 +231,12 @@ remote_call_added (SigdServer *server, SigdCall *call)
 }
 
 void
+sigd_remote_call_added (SigdServer *server, SigdCall *call)
+{
+  remote_call_added (server, call);
+}
+
+void
 sigd_remote_call_gone (SigdServer *server, SigdCall *call)
 {
   if (server->remote_calls)
@@ -220,13 +251,13 @@ publish (SigdServer *server, const char *node, JsonObject *envelope)
   sigd_store_publish (server->store, node, text);
 }
 
-static JsonObject *
-describe (SigdServer *server, SigdSession *session)
+JsonObject *
+sigd_remote_describe (SigdServer *server, SigdSession *session)
 {
   JsonObject *peer = json_object_new ();
 
   json_object_set_string_member (peer, "id", session->id);
-  json_object_set_string_member (peer, "node", server->store->node);
+  json_object_set_string_member (peer, "node", session->node ? session->node : server->store->node);
   json_object_set_string_member (peer, "client", session->client);
   if (session->name)
     json_object_set_string_member (peer, "name", session->name);
@@ -277,6 +308,12 @@ stand_in (SigdServer *server, JsonObject *peer)
   g_queue_init (&session->outbox);
   g_queue_init (&session->recent_calls);
   return session;
+}
+
+SigdSession *
+sigd_remote_stand_in (SigdServer *server, JsonObject *desc)
+{
+  return stand_in (server, desc);
 }
 
 void
@@ -365,7 +402,7 @@ sigd_remote_ring (SigdServer *server, SigdSession *joiner, JsonNode *id, const S
   json_object_set_string_member (envelope, "call", rj->call);
   json_object_set_string_member (envelope, "secret", rj->secret);
   json_object_set_string_member (envelope, "code", invite->code);
-  json_object_set_object_member (envelope, "from", describe (server, joiner));
+  json_object_set_object_member (envelope, "from", sigd_remote_describe (server, joiner));
   publish (server, invite->node, envelope);
   g_debug ("call %s: ringing the inviter on server %s", rj->call, invite->node);
 }
@@ -471,7 +508,7 @@ got_ring (SigdServer *server, JsonObject *envelope)
   sigd_invites_arm_ring (server, call);
   sigd_invites_send_incoming (server, call);
   json_object_set_string_member (answer, "kind", "ringing");
-  json_object_set_object_member (answer, "from", describe (server, owner));
+  json_object_set_object_member (answer, "from", sigd_remote_describe (server, owner));
   publish (server, member_string (from, "node"), answer);
   g_debug ("call %s: ringing, for a joiner on server %s", call_id, member_string (from, "node"));
 }
@@ -537,6 +574,193 @@ got_frame (SigdServer *server, JsonObject *envelope)
   sigd_session_send (session, frame);
 }
 
+/* Resuming here a session of another server: this server looks the token
+ * up in the store, asks the session's server to hand it over, and gets its
+ * state (its call, queue place, waiting frames); the old server keeps the
+ * session's peer, if it has it, in a call with a stand-in for this server.
+ * No answer within HANDOVER_S gives a new session, as an unknown token. */
+#define HANDOVER_S 3
+
+typedef struct {
+  SigdServer *server;
+  char *token;
+} ResumeLookup;
+
+static void
+resume_finish (SigdServer *server, const char *token, JsonObject *state)
+{
+  RemoteResume *rr = NULL;
+  char *key = NULL;
+
+  if (!g_hash_table_steal_extended (server->remote_resumes, token, (gpointer *) &key,
+                                    (gpointer *) &rr))
+    return;
+  if (rr->conn)
+    rr->conn->hello_pending = FALSE;
+  sigd_server_hello_done (server, rr->conn, state, rr->client, rr->name, rr->id);
+  remote_resume_free (rr);
+}
+
+static gboolean
+handover_timeout (gpointer data)
+{
+  RemoteResume *rr = data;
+
+  rr->timeout = 0;
+  g_debug ("the server of a resumed session did not answer");
+  resume_finish (rr->server, rr->token, NULL);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+resume_got_cb (SigdStoreStatus status, const char *value, gpointer data)
+{
+  ResumeLookup *lookup = data;
+  SigdServer *server = lookup->server;
+  g_auto (GStrv) parts = NULL;
+  RemoteResume *rr;
+  g_autoptr (JsonObject) envelope = NULL;
+
+  if (status == SIGD_STORE_CANCELLED)
+    goto out;
+  rr = g_hash_table_lookup (server->remote_resumes, lookup->token);
+  if (!rr)
+    goto out;
+  parts = value ? g_strsplit (value, " ", 2) : NULL;
+  if (status != SIGD_STORE_OK || !parts || !parts[0] || !parts[1] ||
+      g_strcmp0 (parts[0], server->store->node) == 0) {
+    resume_finish (server, lookup->token, NULL);
+    goto out;
+  }
+  envelope = json_object_new ();
+  json_object_set_string_member (envelope, "kind", "handover");
+  json_object_set_string_member (envelope, "to", parts[1]);
+  json_object_set_string_member (envelope, "token", lookup->token);
+  json_object_set_string_member (envelope, "node", server->store->node);
+  publish (server, parts[0], envelope);
+  rr->timeout = g_timeout_add_seconds (HANDOVER_S, handover_timeout, rr);
+out:
+  g_free (lookup->token);
+  g_free (lookup);
+}
+
+void
+sigd_remote_resume (SigdServer *server, SigdConn *conn, const char *token, const char *client,
+                    const char *name, JsonNode *id)
+{
+  RemoteResume *rr = g_new0 (RemoteResume, 1);
+  ResumeLookup *lookup = g_new0 (ResumeLookup, 1);
+
+  rr->server = server;
+  rr->conn = conn;
+  rr->token = g_strdup (token);
+  rr->client = g_strdup (client);
+  rr->name = g_strdup (name);
+  rr->id = id ? json_node_copy (id) : NULL;
+  /* One pending hello per token: a second one gets a new session. */
+  if (g_hash_table_contains (server->remote_resumes, token)) {
+    conn->hello_pending = FALSE;
+    sigd_server_hello_done (server, conn, NULL, client, name, id);
+    remote_resume_free (rr);
+    g_free (lookup);
+    return;
+  }
+  g_hash_table_insert (server->remote_resumes, rr->token, rr);
+  lookup->server = server;
+  lookup->token = g_strdup (token);
+  sigd_store_resume_get (server->store, token, resume_got_cb, lookup);
+}
+
+void
+sigd_remote_conn_gone (SigdServer *server, SigdConn *conn)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (!server->remote_resumes)
+    return;
+  g_hash_table_iter_init (&iter, server->remote_resumes);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((RemoteResume *) value)->conn == conn)
+      ((RemoteResume *) value)->conn = NULL;
+}
+
+/* The old server */
+static void
+got_handover (SigdServer *server, JsonObject *envelope)
+{
+  const char *token = member_string (envelope, "token");
+  const char *node = member_string (envelope, "node");
+  SigdSession *session = g_hash_table_lookup (server->sessions, member_string (envelope, "to") ?: "");
+  g_autoptr (JsonObject) answer = json_object_new ();
+  JsonObject *state;
+
+  if (!token || !node)
+    return;
+  json_object_set_string_member (answer, "token", token);
+  state = session && !session->node ? sigd_server_hand_over (server, session, node, token) : NULL;
+  if (state) {
+    json_object_set_string_member (answer, "kind", "handed");
+    json_object_set_object_member (answer, "state", state);
+  } else {
+    json_object_set_string_member (answer, "kind", "handover_failed");
+  }
+  publish (server, node, answer);
+}
+
+/* The new server */
+static void
+got_handed (SigdServer *server, JsonObject *envelope, gboolean failed)
+{
+  const char *token = member_string (envelope, "token");
+  JsonObject *state = member_object (envelope, "state");
+
+  if (!token)
+    return;
+  if (!failed && (!state || !member_string (state, "id") || !member_string (state, "client") ||
+                  !member_string (state, "key")))
+    return;
+  if (!g_hash_table_contains (server->remote_resumes, token)) {
+    /* Timed out meanwhile: the session is here now, without a client. */
+    if (!failed)
+      sigd_server_hello_done (server, NULL, state, NULL, NULL, NULL);
+    return;
+  }
+  resume_finish (server, token, failed ? NULL : state);
+}
+
+/* The peer's server: the session it is in a call with moved. */
+static void
+got_moved (SigdServer *server, JsonObject *envelope)
+{
+  SigdSession *peer = g_hash_table_lookup (server->sessions, member_string (envelope, "to") ?: "");
+  const char *node = member_string (envelope, "node");
+  SigdSession *stand;
+
+  if (!peer || !peer->call || !node ||
+      g_strcmp0 (peer->call->id, member_string (envelope, "call")) != 0)
+    return;
+  stand = peer->call->a == peer ? peer->call->b : peer->call->a;
+  if (!stand->node || g_strcmp0 (stand->id, member_string (envelope, "session")) != 0)
+    return;
+  g_free (stand->node);
+  stand->node = g_strdup (node);
+}
+
+void
+sigd_remote_moved (SigdServer *server, SigdSession *peer, const char *call, const char *session,
+                   const char *node)
+{
+  g_autoptr (JsonObject) envelope = json_object_new ();
+
+  json_object_set_string_member (envelope, "kind", "moved");
+  json_object_set_string_member (envelope, "to", peer->id);
+  json_object_set_string_member (envelope, "call", call);
+  json_object_set_string_member (envelope, "session", session);
+  json_object_set_string_member (envelope, "node", node);
+  publish (server, peer->node, envelope);
+}
+
 void
 sigd_remote_deliver (gpointer data, const char *text, gsize len)
 {
@@ -562,4 +786,12 @@ sigd_remote_deliver (gpointer data, const char *text, gsize len)
     got_ringing (server, envelope);
   else if (g_strcmp0 (kind, "ring_failed") == 0)
     got_ring_failed (server, envelope);
+  else if (g_strcmp0 (kind, "handover") == 0)
+    got_handover (server, envelope);
+  else if (g_strcmp0 (kind, "handed") == 0)
+    got_handed (server, envelope, FALSE);
+  else if (g_strcmp0 (kind, "handover_failed") == 0)
+    got_handed (server, envelope, TRUE);
+  else if (g_strcmp0 (kind, "moved") == 0)
+    got_moved (server, envelope);
 }

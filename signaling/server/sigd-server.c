@@ -32,6 +32,7 @@
 #define SECONDS_TO_MS(s) ((guint) (1000.0 * (s)))
 
 static void session_end (SigdServer *server, SigdSession *session, const char *peer_reason);
+static void session_forget_token (SigdServer *server, SigdSession *session);
 static guint schedule_grace_end (SigdSession *session, guint ms);
 static SigdSession *call_peer (SigdCall *call, SigdSession *session);
 static void rejoin_clear (SigdServer *server, SigdSession *session);
@@ -315,7 +316,7 @@ session_end (SigdServer *server, SigdSession *session, const char *peer_reason)
   sigd_invites_drop_session (server, session);
   if (session->conn)
     session->conn->session = NULL;
-  g_hash_table_remove (server->by_resume, session->resume);
+  session_forget_token (server, session);
   g_hash_table_remove (server->sessions, session->id);
 }
 
@@ -644,13 +645,38 @@ make_room_for_session (SigdServer *server, SigdConn *conn)
   return TRUE;
 }
 
+/* A new resume token for @session; a store shared with other servers
+ * learns it, so that the session can be resumed on any of them. */
+static void
+session_new_token (SigdServer *server, SigdSession *session)
+{
+  if (session->resume) {
+    g_hash_table_remove (server->by_resume, session->resume);
+    sigd_store_resume_forget (server->store, session->resume);
+    g_free (session->resume);
+  }
+  session->resume = sigd_random_hex (16);
+  g_hash_table_insert (server->by_resume, session->resume, session);
+  sigd_store_resume_set (server->store, session->resume, session->id);
+}
+
+static void
+session_forget_token (SigdServer *server, SigdSession *session)
+{
+  g_hash_table_remove (server->by_resume, session->resume);
+  sigd_store_resume_forget (server->store, session->resume);
+}
+
+static void hello_new (SigdServer *server, SigdConn *conn, const char *client, const char *name,
+                       gboolean had_token);
+
 static void
 handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 {
   const char *resume = vchat_msg_get_string (msg, "resume");
   SigdSession *session;
 
-  if (conn->session) {
+  if (conn->session || conn->hello_pending) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_BAD_STATE, "hello",
                           "This connection already said hello; send it once per connection.");
     return;
@@ -691,10 +717,7 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     session->conn = conn;
     conn->session = session;
     /* A token works once: whoever saw it cannot take the session later. */
-    g_hash_table_remove (server->by_resume, session->resume);
-    g_free (session->resume);
-    session->resume = sigd_random_hex (16);
-    g_hash_table_insert (server->by_resume, session->resume, session);
+    session_new_token (server, session);
     g_debug ("session %s: resumed", session->id);
     send_welcome (server, conn, TRUE);
     while (!g_queue_is_empty (&session->outbox)) {
@@ -709,16 +732,30 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     return;
   }
 
-  if (!make_room_for_session (server, conn))
+  if (!sigd_store_is_shared (server->store) || !resume) {
+    hello_new (server, conn, vchat_msg_get_string (msg, "client"), vchat_msg_get_string (msg, "name"),
+               resume != NULL);
     return;
-  session = g_new0 (SigdSession, 1);
+  }
+  /* Maybe a session of another server sharing the store: it hands it over
+   * (sigd-remote.c), and sigd_server_hello_done() goes on. */
+  conn->hello_pending = TRUE;
+  sigd_remote_resume (server, conn, resume, vchat_msg_get_string (msg, "client"),
+                      vchat_msg_get_string (msg, "name"), sigd_request_id (conn));
+}
+
+static SigdSession *
+session_alloc (SigdServer *server, char *id, const char *client, const char *name,
+               const char *address, const char *key)
+{
+  SigdSession *session = g_new0 (SigdSession, 1);
+
   session->server = server;
-  session->id = sigd_random_hex (16);
-  session->resume = sigd_random_hex (16);
-  session->client = g_strdup (vchat_msg_get_string (msg, "client"));
-  session->name = g_strdup (vchat_msg_get_string (msg, "name"));
-  session->address = g_strdup (conn->address);
-  session->key = g_strdup (conn->key);
+  session->id = id;
+  session->client = g_strdup (client);
+  session->name = g_strdup (name);
+  session->address = g_strdup (address);
+  session->key = g_strdup (key);
   session->created = g_get_monotonic_time ();
   g_hash_table_insert (
     server->sessions_per_key, g_strdup (session->key),
@@ -727,13 +764,233 @@ handle_hello (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   session->interests = g_new0 (char *, 1);
   g_queue_init (&session->outbox);
   g_queue_init (&session->recent_calls);
+  g_hash_table_insert (server->sessions, session->id, session);
+  session_new_token (server, session);
+  return session;
+}
+
+static void
+hello_new (SigdServer *server, SigdConn *conn, const char *client, const char *name,
+           gboolean had_token)
+{
+  SigdSession *session;
+
+  if (!make_room_for_session (server, conn))
+    return;
+  session = session_alloc (server, sigd_random_hex (16), client, name, conn->address, conn->key);
   session->conn = conn;
   conn->session = session;
-  g_hash_table_insert (server->sessions, session->id, session);
-  g_hash_table_insert (server->by_resume, session->resume, session);
   g_debug ("session %s: new (%s)%s", session->id, session->client,
-           resume ? ", resume token unknown or expired" : "");
+           had_token ? ", resume token unknown or expired" : "");
   send_welcome (server, conn, FALSE);
+}
+
+/* Resuming a session of another server (sigd-remote.c) */
+
+JsonObject *
+sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_node,
+                       const char *token)
+{
+  JsonObject *state = json_object_new ();
+  JsonArray *outbox = json_array_new ();
+  SigdCall *call = session->call;
+
+  if (!token_matches (session->resume, token))
+    return (json_object_unref (state), json_array_unref (outbox), NULL);
+  json_object_set_string_member (state, "id", session->id);
+  json_object_set_string_member (state, "client", session->client);
+  if (session->name)
+    json_object_set_string_member (state, "name", session->name);
+  json_object_set_string_member (state, "key", session->key);
+  json_object_set_string_member (state, "address", session->address);
+  json_object_set_int_member (state, "open_invites", session->open_invites);
+  if (session->queued) {
+    json_object_set_boolean_member (state, "queued", TRUE);
+    json_object_set_array_member (state, "interests",
+                                  sigd_strv_to_json ((const char *const *) session->interests));
+    if (session->language)
+      json_object_set_string_member (state, "language", session->language);
+    sigd_matcher_dequeue (server, session);
+  }
+  for (GList *l = session->outbox.head; l; l = l->next)
+    json_array_add_string_element (outbox, l->data);
+  json_object_set_array_member (state, "outbox", outbox);
+  if (call) {
+    JsonObject *c = json_object_new ();
+    SigdSession *peer = call_peer (call, session);
+
+    json_object_set_string_member (c, "id", call->id);
+    json_object_set_string_member (c, "kind", call->kind == SIGD_CALL_RANDOM ? "random" : "invite");
+    json_object_set_boolean_member (c, "active", call->state == SIGD_CALL_ACTIVE);
+    json_object_set_string_member (c, "secret", call->secret);
+    if (call->code)
+      json_object_set_string_member (c, "code", call->code);
+    json_object_set_array_member (c, "common", sigd_strv_to_json ((const char *const *) call->common));
+    json_object_set_boolean_member (c, "first", call->a == session);
+    json_object_set_object_member (c, "peer", sigd_remote_describe (server, peer));
+    json_object_set_object_member (state, "call", c);
+    if (!peer->node) {
+      /* The peer stays here, in a call with the session's new server. */
+      JsonObject *desc = sigd_remote_describe (server, session);
+      SigdSession *stand_in;
+
+      json_object_set_string_member (desc, "node", to_node);
+      stand_in = sigd_remote_stand_in (server, desc);
+      json_object_unref (desc);
+      if (call->a == session)
+        call->a = stand_in;
+      else
+        call->b = stand_in;
+      stand_in->call = call;
+      session->call = NULL;
+      sigd_remote_call_added (server, call);
+    } else {
+      /* The peer is on a third server (or the new one): it learns where
+       * the session went; this copy of the call goes. */
+      sigd_remote_moved (server, peer, call->id, session->id, to_node);
+      call->a->call = NULL;
+      call->b->call = NULL;
+      g_hash_table_remove (server->calls, call->id);
+    }
+  }
+  if (session->conn) {
+    SigdConn *old = session->conn;
+
+    old->session = NULL;
+    session->conn = NULL;
+    sigd_conn_send_error (old, VCHAT_PROTO_ERROR_REPLACED, NULL,
+                          "This session was resumed on another connection.");
+    conn_close (old, 4000, "replaced");
+  }
+  rejoin_clear (server, session);
+  if (session->open_invites > 0)
+    sigd_store_invites_move (server->store, session->id, to_node);
+  g_debug ("session %s: handed over to server %s", session->id, to_node);
+  session_forget_token (server, session);
+  g_hash_table_remove (server->sessions, session->id);
+  return state;
+}
+
+static void
+adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
+{
+  JsonObject *peer_desc = json_object_get_object_member (c, "peer");
+  const char *call_id = json_object_get_string_member (c, "id");
+  const char *peer_node = json_object_get_string_member_with_default (peer_desc, "node", "");
+  SigdCall *call;
+
+  if (g_strcmp0 (peer_node, server->store->node) == 0) {
+    /* The peer is here: its call has a stand-in for the session. */
+    SigdSession *peer = g_hash_table_lookup (
+      server->sessions, json_object_get_string_member_with_default (peer_desc, "id", ""));
+    SigdSession *stand_in;
+
+    if (!peer || !peer->call || g_strcmp0 (peer->call->id, call_id) != 0)
+      return;
+    call = peer->call;
+    stand_in = call_peer (call, peer);
+    if (!stand_in->node)
+      return;
+    sigd_remote_call_gone (server, call);
+    if (call->a == stand_in)
+      call->a = session;
+    else
+      call->b = session;
+    session->call = call;
+    session_free (stand_in);
+    return;
+  }
+  {
+    SigdSession *stand_in = sigd_remote_stand_in (server, peer_desc);
+    gboolean first = json_object_get_boolean_member_with_default (c, "first", TRUE);
+    JsonArray *common = json_object_get_array_member (c, "common");
+
+    if (!stand_in || g_hash_table_contains (server->calls, call_id))
+      return (void) (stand_in ? session_free (stand_in) : (void) 0);
+    call = sigd_server_start_call_id (
+      server, call_id, json_object_get_string_member_with_default (c, "secret", ""),
+      g_strcmp0 (json_object_get_string_member_with_default (c, "kind", ""), "random") == 0
+        ? SIGD_CALL_RANDOM
+        : SIGD_CALL_INVITE,
+      first ? session : stand_in, first ? stand_in : session);
+    call->code = g_strdup (json_object_get_string_member_with_default (c, "code", NULL));
+    if (common) {
+      g_strfreev (call->common);
+      call->common = g_new0 (char *, json_array_get_length (common) + 1);
+      for (guint i = 0; i < json_array_get_length (common); i++)
+        call->common[i] = g_strdup (json_array_get_string_element (common, i));
+    }
+    sigd_remote_call_added (server, call);
+    if (json_object_get_boolean_member_with_default (c, "active", FALSE))
+      call->state = SIGD_CALL_ACTIVE;
+    else
+      sigd_invites_arm_ring (server, call);
+  }
+}
+
+void
+sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, const char *client,
+                        const char *name, JsonNode *id)
+{
+  SigdSession *session;
+  JsonArray *outbox;
+  gboolean tagging = conn && server->request_conn != conn;
+
+  if (conn)
+    conn->hello_pending = FALSE;
+  if (tagging) {
+    /* The hello's answers carry its id, as if it were handled now. */
+    server->request_conn = conn;
+    g_clear_pointer (&server->request_id, json_node_unref);
+    server->request_id = id ? json_node_copy (id) : NULL;
+  }
+  if (state && g_hash_table_contains (server->sessions,
+                                      json_object_get_string_member (state, "id")))
+    state = NULL; /* cannot happen unless a server misbehaves */
+  if (!state) {
+    if (conn && conn_is_open (conn))
+      hello_new (server, conn, client, name, TRUE);
+    goto out;
+  }
+  session = session_alloc (
+    server, g_strdup (json_object_get_string_member (state, "id")),
+    json_object_get_string_member (state, "client"),
+    json_object_get_string_member_with_default (state, "name", NULL),
+    json_object_get_string_member_with_default (state, "address", "-"),
+    json_object_get_string_member (state, "key"));
+  session->open_invites = json_object_get_int_member_with_default (state, "open_invites", 0);
+  if (json_object_has_member (state, "call"))
+    adopt_call (server, session, json_object_get_object_member (state, "call"));
+  if (json_object_get_boolean_member_with_default (state, "queued", FALSE)) {
+    JsonArray *interests = json_object_get_array_member (state, "interests");
+    const char *language = json_object_get_string_member_with_default (state, "language", NULL);
+
+    g_strfreev (session->interests);
+    session->interests = g_new0 (char *, (interests ? json_array_get_length (interests) : 0) + 1);
+    for (guint i = 0; interests && i < json_array_get_length (interests); i++)
+      session->interests[i] = g_strdup (json_array_get_string_element (interests, i));
+    session->language = g_strdup (language);
+  }
+  g_debug ("session %s: taken over from another server", session->id);
+  if (!conn || !conn_is_open (conn)) {
+    /* The client went meanwhile: the session waits for it, as any other. */
+    session_detach (server, session);
+    goto out;
+  }
+  session->conn = conn;
+  conn->session = session;
+  send_welcome (server, conn, TRUE);
+  outbox = json_object_get_array_member (state, "outbox");
+  for (guint i = 0; outbox && i < json_array_get_length (outbox); i++)
+    conn_send_text (conn, json_array_get_string_element (outbox, i));
+  send_peer_away (session, FALSE);
+  if (json_object_get_boolean_member_with_default (state, "queued", FALSE))
+    sigd_matcher_enqueue (server, session);
+out:
+  if (tagging && server->request_conn == conn) {
+    server->request_conn = NULL;
+    g_clear_pointer (&server->request_id, json_node_unref);
+  }
 }
 
 static void
@@ -1196,6 +1453,8 @@ conn_free (SigdConn *conn)
     g_ptr_array_unref (conn->sent);
   if (conn->server->request_conn == conn)
     conn->server->request_conn = NULL;
+  if (conn->hello_pending)
+    sigd_remote_conn_gone (conn->server, conn);
   g_free (conn->address);
   g_free (conn->key);
   g_free (conn);

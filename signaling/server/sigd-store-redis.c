@@ -60,7 +60,7 @@ sigd_store_redis_new (SigdConfig *config, const char *url, GError **error)
 
 typedef struct _RedisStore RedisStore;
 
-typedef enum { REPLY_INVITE, REPLY_COUNT, REPLY_NONE, REPLY_ALIVE } ReplyKind;
+typedef enum { REPLY_INVITE, REPLY_COUNT, REPLY_NONE, REPLY_ALIVE, REPLY_STRING } ReplyKind;
 
 /* One command waiting for its reply. */
 typedef struct {
@@ -69,6 +69,7 @@ typedef struct {
   SigdStoreInviteCb invite_cb;
   SigdStoreCountCb count_cb;
   SigdStoreAliveCb alive_cb;
+  SigdStoreStringCb string_cb;
   guint n_nodes;
   gpointer data;
   gint64 sent; /* monotonic µs */
@@ -178,6 +179,13 @@ static const char *DISOWN_SCRIPT =
   "redis.call('DEL', ok)\n"
   "return 1\n";
 
+static const char *MOVE_SCRIPT =
+  "for _, code in ipairs(redis.call('SMEMBERS', '" PREFIX "own:' .. ARGV[1])) do\n"
+  "  local ik = '" PREFIX "inv:' .. code\n"
+  "  if redis.call('HGET', ik, 'owner') == ARGV[1] then redis.call('HSET', ik, 'node', ARGV[2]) end\n"
+  "end\n"
+  "return 1\n";
+
 static const char *ATTEMPT_SCRIPT =
   "local n = redis.call('INCR', KEYS[1])\n"
   "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end\n"
@@ -275,6 +283,12 @@ cmd_finish (Cmd *cmd, SigdStoreStatus status, redisReply *reply)
     }
     if (cmd->invite_cb)
       cmd->invite_cb (status, status == SIGD_STORE_OK ? invite : NULL, cmd->data);
+  } else if (cmd->kind == REPLY_STRING) {
+    g_autofree char *value = status == SIGD_STORE_OK ? reply_string (reply) : NULL;
+
+    if (status == SIGD_STORE_OK && !value)
+      status = SIGD_STORE_NOT_FOUND;
+    cmd->string_cb (status, value, cmd->data);
   } else if (cmd->kind == REPLY_ALIVE) {
     g_autofree gboolean *alive = NULL;
 
@@ -829,6 +843,52 @@ redis_attempts_add (SigdStore *store, const char *key)
   eval ((RedisStore *) store, cmd, ATTEMPT_SCRIPT, k, 1, args);
 }
 
+static void
+redis_resume_set (SigdStore *store, const char *token, const char *session)
+{
+  g_autofree char *key = g_strconcat (PREFIX "resume:", token, NULL);
+  g_autofree char *value = g_strconcat (store->node, " ", session, NULL);
+  const char *argv[] = { "SET", key, value, "EX", "86400" };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  cmd_send ((RedisStore *) store, cmd, 5, argv);
+}
+
+static void
+redis_resume_forget (SigdStore *store, const char *token)
+{
+  g_autofree char *key = g_strconcat (PREFIX "resume:", token, NULL);
+  const char *argv[] = { "DEL", key };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  cmd_send ((RedisStore *) store, cmd, 2, argv);
+}
+
+static void
+redis_resume_get (SigdStore *store, const char *token, SigdStoreStringCb cb, gpointer data)
+{
+  g_autofree char *key = g_strconcat (PREFIX "resume:", token, NULL);
+  const char *argv[] = { "GET", key };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_STRING;
+  cmd->string_cb = cb;
+  cmd->data = data;
+  cmd_send ((RedisStore *) store, cmd, 2, argv);
+}
+
+static void
+redis_invites_move (SigdStore *store, const char *owner, const char *node)
+{
+  const char *args[] = { owner, node };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  eval ((RedisStore *) store, cmd, MOVE_SCRIPT, NULL, 2, args);
+}
+
 /* Redis forgets invites by itself; what is swept here is this server's
  * knowledge of its sessions' invites, to tell them when one ran out. */
 static gint64
@@ -919,6 +979,10 @@ static const SigdStoreClass redis_class = {
   .tombstones_count = redis_tombstones_count,
   .publish = redis_publish,
   .nodes_alive = redis_nodes_alive,
+  .resume_set = redis_resume_set,
+  .resume_forget = redis_resume_forget,
+  .resume_get = redis_resume_get,
+  .invites_move = redis_invites_move,
 };
 
 /* redis://HOST[:PORT][/DB] or unix:/PATH[?db=N] */

@@ -124,3 +124,35 @@ sigd_store_nodes_alive (SigdStore *store, const char *const *nodes, guint n_node
   else
     cb (SIGD_STORE_UNAVAILABLE, NULL, data);
 }
+
+/* The memory store has none of these: no other server could ask. */
+
+void
+sigd_store_resume_set (SigdStore *store, const char *token, const char *session)
+{
+  if (store->klass->resume_set)
+    store->klass->resume_set (store, token, session);
+}
+
+void
+sigd_store_resume_forget (SigdStore *store, const char *token)
+{
+  if (store->klass->resume_forget)
+    store->klass->resume_forget (store, token);
+}
+
+void
+sigd_store_resume_get (SigdStore *store, const char *token, SigdStoreStringCb cb, gpointer data)
+{
+  if (store->klass->resume_get)
+    store->klass->resume_get (store, token, cb, data);
+  else
+    cb (SIGD_STORE_NOT_FOUND, NULL, data);
+}
+
+void
+sigd_store_invites_move (SigdStore *store, const char *owner, const char *node)
+{
+  if (store->klass->invites_move)
+    store->klass->invites_move (store, owner, node);
+}

@@ -49,6 +49,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SigdInvite, sigd_invite_free)
 /* @invite is NULL unless @status is SIGD_STORE_OK (transfer none). */
 typedef void (*SigdStoreInviteCb) (SigdStoreStatus status, const SigdInvite *invite, gpointer data);
 typedef void (*SigdStoreCountCb) (SigdStoreStatus status, guint count, gpointer data);
+typedef void (*SigdStoreStringCb) (SigdStoreStatus status, const char *value, gpointer data);
 /* @alive[i] says whether the i-th node asked about is alive (NULL unless
  * @status is SIGD_STORE_OK). */
 typedef void (*SigdStoreAliveCb) (SigdStoreStatus status, const gboolean *alive, gpointer data);
@@ -90,6 +91,13 @@ typedef struct {
   /* Which of @nodes are alive (their servers refresh a key every second). */
   void (*nodes_alive) (SigdStore *store, const char *const *nodes, guint n_nodes,
                        SigdStoreAliveCb cb, gpointer data);
+  /* Resume tokens of this server's sessions, so that another server can
+   * find where a session lives: "NODE SESSION". */
+  void (*resume_set) (SigdStore *store, const char *token, const char *session);
+  void (*resume_forget) (SigdStore *store, const char *token);
+  void (*resume_get) (SigdStore *store, const char *token, SigdStoreStringCb cb, gpointer data);
+  /* The open invites of @owner now ring it on @node. */
+  void (*invites_move) (SigdStore *store, const char *owner, const char *node);
 } SigdStoreClass;
 
 struct _SigdStore {
@@ -137,3 +145,8 @@ gboolean sigd_store_is_shared (SigdStore *store);
 void sigd_store_publish (SigdStore *store, const char *node, const char *text);
 void sigd_store_nodes_alive (SigdStore *store, const char *const *nodes, guint n_nodes,
                              SigdStoreAliveCb cb, gpointer data);
+void sigd_store_resume_set (SigdStore *store, const char *token, const char *session);
+void sigd_store_resume_forget (SigdStore *store, const char *token);
+void sigd_store_resume_get (SigdStore *store, const char *token, SigdStoreStringCb cb,
+                            gpointer data);
+void sigd_store_invites_move (SigdStore *store, const char *owner, const char *node);

@@ -199,3 +199,79 @@ def test_dead_server_peer_is_told_away_then_lost(cluster, connect):
     # Bob is free again
     b.send({"type": "queue"})
     b.expect("queued")
+
+
+def resume_on(server, connect, old, **kw):
+    c = connect(server, hello=False)
+    c.send({"type": "hello", "version": 1, "client": "test/1", "resume": old.resume, "id": "h", **kw})
+    w = c.expect("welcome", timeout=10)
+    assert w["id"] == "h"
+    c.session, c.resume = w["session"], w["resume"]
+    return c, w
+
+
+def test_resume_on_another_server_mid_call(cluster, connect):
+    """Bob's server goes away for him (a load balancer sends him elsewhere):
+    he resumes on Alice's server, then on a third; the call goes on."""
+    s1, s2, s3 = cluster(3)
+    a, b = connect(s1), connect(s2)
+    inv = make_invite(a)
+    _, incoming = ring(a, b, inv["code"])
+    call = incoming["call"]
+    a.send({"type": "accept", "call": call})
+    a.expect("matched")
+    b.expect("matched")
+    b.drop()
+    assert a.expect("peer_away", call=call)["away"] is True
+    a.send({"type": "signal", "call": call, "ice": {"candidate": "candidate:1 1 udp 1 192.0.2.1 1 typ host",
+                                                   "sdpMLineIndex": 0}})
+    # on Alice's server now: same session, the frame sent meanwhile, the call
+    b2, w = resume_on(s1, connect, b)
+    assert w["resumed"] is True and w["session"] == b.session
+    assert b2.expect("signal", call=call)["ice"]["candidate"].startswith("candidate:1")
+    assert a.expect("peer_away", call=call)["away"] is False
+    a.send({"type": "signal", "call": call, "sdp": {"type": "offer", "sdp": "v=0\r\n"}})
+    assert b2.expect("signal", call=call)["sdp"]["type"] == "offer"
+    b2.send({"type": "signal", "call": call, "sdp": {"type": "answer", "sdp": "v=0\r\n"}})
+    assert a.expect("signal", call=call)["sdp"]["type"] == "answer"
+    # and on to a third server, this time without dropping first: the old
+    # socket is replaced
+    b3, w = resume_on(s3, connect, b2)
+    assert w["resumed"] is True and w["session"] == b.session
+    b2.expect_error("replaced")
+    b3.send({"type": "signal", "call": call, "restart": True, "attempt": 1})
+    assert a.expect("signal", call=call)["restart"] is True
+    a.send({"type": "signal", "call": call, "restart": True, "attempt": 2})
+    assert b3.expect("signal", call=call)["attempt"] == 2
+    # hanging up still reaches the other side, once
+    a.send({"type": "leave", "call": call})
+    a.expect("call_ended")
+    b3.expect("peer_left", call=call, reason="hangup")
+    b3.expect_nothing(0.5)
+    # the old token is spent everywhere
+    again = connect(s2, hello=False)
+    again.send({"type": "hello", "version": 1, "client": "test/1", "resume": b2.resume})
+    assert again.expect("welcome", timeout=10)["resumed"] is False
+
+
+def test_resume_on_another_server_while_queued(cluster, connect):
+    s1, s2 = cluster(2)
+    a = connect(s1)
+    a.send({"type": "queue", "interests": ["chess"]})
+    a.expect("queued")
+    a2, w = resume_on(s2, connect, a)
+    assert w["resumed"] is True
+    assert a2.expect("queued")["interests"] == ["chess"]
+    b = connect(s2)
+    b.send({"type": "queue", "interests": ["chess"]})
+    b.expect("queued")
+    ma, mb = a2.expect("matched"), b.expect("matched")
+    assert ma["call"] == mb["call"] and ma["common_interests"] == ["chess"]
+
+
+def test_unknown_token_with_redis_gets_a_new_session(cluster, connect):
+    (s1,) = cluster(1)
+    c = connect(s1, hello=False)
+    c.send({"type": "hello", "version": 1, "client": "test/1", "resume": "f" * 32, "id": 1})
+    w = c.expect("welcome", timeout=10)
+    assert w["resumed"] is False and w["id"] == 1

@@ -195,3 +195,30 @@ def test_bad_redis_url_or_unbuilt_support_stops_at_start(redis):
                        capture_output=True, text=True, timeout=10)
     assert r.returncode != 0
     assert "--redis needs redis://" in r.stderr
+
+
+def test_many_clients_race_across_three_servers(cluster, connect):
+    """Twelve invites on three servers; each is joined at once by six
+    people spread over the three servers: each rings exactly once, and every
+    other joiner hears why not."""
+    servers = cluster(3, "--max-sessions-per-address", "256", "--max-pending-per-address", "256",
+                      "--join-attempts", "1000")
+    owners = [connect(servers[i % 3]) for i in range(12)]
+    invites = [make_invite(o) for o in owners]
+    joiners = [[connect(servers[(i + k) % 3]) for k in range(6)] for i in range(12)]
+    for i, group in enumerate(joiners):
+        for k, j in enumerate(group):
+            j.send({"type": "invite_join", "code": invites[i]["code"], "id": f"{i}-{k}"})
+    for i, group in enumerate(joiners):
+        answers = [j.recv(15) for j in group]
+        rung = [m for m in answers if m["type"] == "ringing"]
+        assert len(rung) == 1, (i, answers)
+        for k, m in enumerate(answers):
+            assert m["id"] == f"{i}-{k}"
+            if m["type"] == "error":
+                # taken by another joiner, or the owner is being rung already
+                assert m["code"] in ("invite-expired", "busy"), m
+        incoming = owners[i].expect("incoming", timeout=10, code=invites[i]["code"])
+        assert incoming["call"] == rung[0]["call"]
+    for o in owners:
+        o.expect_nothing(0.2)
