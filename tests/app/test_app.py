@@ -391,6 +391,13 @@ def test_call_controls_chat_and_block(daemons, apps):
     app.wait_log(f"toast: Blocked {name}")
     with open(os.path.join(a.xdg["XDG_CONFIG_HOME"], "vchat", "blocked-names")) as f:
         assert f.read().splitlines() == [name]
+    # met again (once the server lets the two meet again after a Next), the
+    # blocked stranger is skipped at once
+    b.wait_call_state(pb, "ended", 10)
+    pb2 = b.manager("StartRandom", "(a{sv})", {})
+    app.wait_log(f"toast: Skipped {name}", timeout=45)
+    b.wait_call_state(pb2, "ended", 15)
+    assert b.call_prop(pb2, "EndReason") == "peer-next"
 
 
 def test_phone_sized_start_page(daemons, apps):
@@ -409,10 +416,3 @@ def test_phone_sized_start_page(daemons, apps):
     a.wait(lambda: active_call(a) is not None, 20, "Start, clicked in the narrow window")
     time.sleep(1)
     app.screenshot("app-narrow-searching.png")
-    # met again (once the server lets the two meet again after a Next), the
-    # blocked stranger is skipped at once
-    b.wait_call_state(pb, "ended", 10)
-    pb2 = b.manager("StartRandom", "(a{sv})", {})
-    app.wait_log(f"toast: Skipped {name}", timeout=45)
-    b.wait_call_state(pb2, "ended", 15)
-    assert b.call_prop(pb2, "EndReason") == "peer-next"
