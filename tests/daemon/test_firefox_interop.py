@@ -23,7 +23,6 @@ Run with -s to see the interop matrix.
 """
 import json
 import os
-import time
 import uuid
 
 import numpy

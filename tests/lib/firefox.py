@@ -275,6 +275,12 @@ RTP_JS = """(async () => {
   const stats = await pc.getStats();
   const byId = {};
   stats.forEach((r) => { byId[r.id] = r; });
+  // The pair in use: the transport's selectedCandidatePairId (Chromium),
+  // or the pair marked selected (Firefox).
+  const selected = new Set();
+  stats.forEach((r) => {
+    if (r.type === 'transport' && r.selectedCandidatePairId) selected.add(r.selectedCandidatePairId);
+  });
   stats.forEach((r) => {
     if (r.type === 'inbound-rtp' && r.kind === 'video')
       out.video = {framesDecoded: r.framesDecoded || 0, width: r.frameWidth || 0,
@@ -282,7 +288,7 @@ RTP_JS = """(async () => {
     if (r.type === 'inbound-rtp' && r.kind === 'audio')
       out.audio = {packets: r.packetsReceived || 0, level: r.audioLevel,
                    energy: r.totalAudioEnergy};
-    if (r.type === 'candidate-pair' && r.state === 'succeeded' && (r.nominated || r.selected)) {
+    if (r.type === 'candidate-pair' && (r.selected || selected.has(r.id))) {
       const l = byId[r.localCandidateId] || {}, p = byId[r.remoteCandidateId] || {};
       out.pair = {local: (l.candidateType || '?') + ' ' + (l.address || l.ipAddress || '?'),
                   remote: (p.candidateType || '?') + ' ' + (p.address || p.ipAddress || '?')};
