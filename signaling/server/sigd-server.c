@@ -791,12 +791,14 @@ JsonObject *
 sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_node,
                        const char *token)
 {
-  JsonObject *state = json_object_new ();
-  JsonArray *outbox = json_array_new ();
   SigdCall *call = session->call;
+  JsonObject *state;
+  JsonArray *outbox;
 
   if (!token_matches (session->resume, token))
-    return (json_object_unref (state), json_array_unref (outbox), NULL);
+    return NULL;
+  state = json_object_new ();
+  outbox = json_array_new ();
   json_object_set_string_member (state, "id", session->id);
   json_object_set_string_member (state, "client", session->client);
   if (session->name)
@@ -905,8 +907,11 @@ adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
     gboolean first = json_object_get_boolean_member_with_default (c, "first", TRUE);
     JsonArray *common = json_object_get_array_member (c, "common");
 
-    if (!stand_in || g_hash_table_contains (server->calls, call_id))
-      return (void) (stand_in ? session_free (stand_in) : (void) 0);
+    if (!stand_in || g_hash_table_contains (server->calls, call_id)) {
+      if (stand_in)
+        session_free (stand_in);
+      return;
+    }
     call = sigd_server_start_call_id (
       server, call_id, json_object_get_string_member_with_default (c, "secret", ""),
       g_strcmp0 (json_object_get_string_member_with_default (c, "kind", ""), "random") == 0
