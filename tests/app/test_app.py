@@ -128,10 +128,17 @@ def test_invite_link_opened_in_a_second_app_connects(daemons, apps, tmp_path):
     server = a.manager_prop("Server")
     code = a.call_prop(invite_call, "InviteCode")
     assert link == f"vchat://join/{code}?server={server}", (link, server, code)
-    # a QR code on the invite page: black and white modules in a square
+    # a QR code on the invite page: black and white modules in a square,
+    # which a reader decodes to the same link
     image = load(artifact("app-invite.png"))
     black = scan(image, (0, 0, 0), tolerance=10)
     assert black[0] > 5_000, f"no QR code on the invite page: {black}"
+    if shutil.which("zbarimg"):
+        qr = subprocess.run(["zbarimg", "--raw", "-q", artifact("app-invite.png")],
+                            capture_output=True, text=True, timeout=30)
+        assert qr.stdout.strip() == link, (qr.stdout, qr.stderr)
+    else:
+        print("zbarimg (zbar-tools) is not installed: the QR code is not decoded")
 
     env = desktop_env(tmp_path, os.environ["VCHAT_APP"])
     app_b = apps(b, env=env)
@@ -416,3 +423,23 @@ def test_phone_sized_start_page(daemons, apps):
     a.wait(lambda: active_call(a) is not None, 20, "Start, clicked in the narrow window")
     time.sleep(1)
     app.screenshot("app-narrow-searching.png")
+
+
+def test_join_dialog_takes_a_code(daemons, apps):
+    """Ctrl+J asks for a link or a code; a code typed there joins the
+    friend's invite on this server."""
+    a, b = daemons("red", "blue")
+    call_b, code, _ = b.manager("CreateInvite", "(a{sv})", {})
+    app = apps(a)
+    app.window()
+    app.find_accent_button("app-join-start.png")
+    app.key("ctrl+j")
+    dialog = app.dialog()
+    time.sleep(0.5)
+    app.xdotool("windowfocus", "--sync", dialog)
+    app.type(code)
+    app.screenshot("app-join-dialog.png")
+    app.xdotool("key", "Return")
+    a.wait(lambda: active_call(a) is not None, 15, "the typed code to join the invite")
+    b.wait_call_state(call_b, "incoming", 20)
+    assert a.call_prop(active_call(a), "Kind") == "invite"
