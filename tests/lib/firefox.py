@@ -185,7 +185,7 @@ class Browser:
             except (FileNotFoundError, ValueError, KeyError):
                 time.sleep(0.1)
         self.bidi = BiDi(f"ws://127.0.0.1:{port}/session")
-        self.bidi.call("session.new", timeout=60, capabilities={})
+        self.bidi.call("session.new", timeout=90, capabilities={})
         tree = self.bidi.call("browsingContext.getTree", maxDepth=0)
         self.context = tree["contexts"][0]["context"]
         if url and url != "about:blank":
