@@ -64,12 +64,15 @@ class DevTools:
 class Browser:
     """One headless Chromium with a fresh profile, driven over DevTools."""
 
-    def __init__(self, name, url, wrapper=(), extra_args=(), connect=None):
+    def __init__(self, name, url, wrapper=(), extra_args=(), connect=None, fake_media=True):
         """wrapper: a command prefix (`ip netns exec NS`, tests/lib/netlab.py);
         extra_args: more Chromium switches; connect(port): a connected
         socket to 127.0.0.1:port where Chromium runs (for DevTools, when it
-        runs in another network namespace; default: a plain connection)."""
+        runs in another network namespace; default: a plain connection);
+        fake_media: False starts it without the fake camera and microphone
+        (a visitor without any: getUserMedia finds no device)."""
         self.name = name
+        self.fake_media = fake_media
         self.wrapper = list(wrapper)
         self.extra_args = list(extra_args)
         self.connect = connect
@@ -90,7 +93,8 @@ class Browser:
             CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", f"--user-data-dir={self.profile}",
-            "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        ] + (["--use-fake-device-for-media-stream"] if self.fake_media else []) + [
+            "--use-fake-ui-for-media-stream",
             "--remote-debugging-port=0", "--remote-allow-origins=*",
             "--window-size=1280,860",
         ] + self.extra_args + [url]
