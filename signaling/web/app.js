@@ -69,6 +69,24 @@
  *   muted, cameraOn          our own microphone / camera state
  *   peerMedia                { muted, camera } as a web peer last told us
  *   peerTyping               true while "is typing…" shows
+ *   switchCamera(deviceId)   -> Promise<bool>: use another camera; its track
+ *                            replaces ours in the call (replaceTrack, no new
+ *                            offer); remembered in localStorage
+ *   listCameras()            -> Promise<[{id, label}]>; cameras: the last list
+ *   cameraSwitches           how often the camera was switched
+ *   quality                  { word, rttMs, lossPct, fps, freezeMs, targetKbps }
+ *                            from getStats once a second in a connected call
+ *   qualityOf(q)             the word for such figures: vchatd's rule (Call
+ *                            XML `Quality`): "good" | "fair" | "poor"
+ *   requireCamera            random calls only with a camera on (the
+ *                            "Only with my camera on" box; default true)
+ *   connectTimeout           ms a call may take to connect at first before
+ *                            it ends as unreachable (30000; #connect-timeout=S)
+ *   offerNext                after a random call that never connected: the
+ *                            queue options Next uses, else null
+ *   chime                    { count, peak, state }: the incoming-call sound
+ *                            (times played, peak level that reached the output,
+ *                            the AudioContext's state)
  *
  * Control channel: between two web clients (the peer's `client` starts with
  * "web/") the offerer opens a second data channel, "ctl", next to "chat".
@@ -107,6 +125,16 @@
   // before the restart does (vchatd then takes it for a media failure).
   const RETIRE_MS = 2000;
   const MAX_ATTEMPT = 10000;
+  // A call that has not connected this long after `matched` has no path
+  // between the two sides (e.g. only mDNS .local host candidates and no
+  // STUN/TURN): it ends, both sides are told, and Next is offered. 30 s, as
+  // vchatd ends a call that never connected (reconnect-timeout, reason
+  // `network`); #connect-timeout=SECONDS for tests.
+  const CONNECT_TIMEOUT_MS = 30000;
+  const QUALITY_MS = 1000;         // getStats() once a second while in a call
+  const QUALITY_WINDOW_MS = 3000;  // rates over the last 3 s
+  const RING_REPEAT_MS = 6000;     // the incoming-call sound, again while it rings
+  const RING_MAX = 10;
   const $ = (id) => document.getElementById(id);
   const utf8len = (s) => new TextEncoder().encode(s).length;
 
@@ -131,6 +159,9 @@
     mute: $('mute-btn'), video: $('video-btn'), reportBtn: $('report-btn'), blockBtn: $('block-btn'),
     reportForm: $('report-form'), reportReason: $('report-reason'), reportCancel: $('report-cancel'),
     offline: $('offline-line'), name: $('name'),
+    cameraSelect: $('camera-select'), cameraPick: $('camera-pick'), requireCamera: $('require-camera'),
+    qualityBadge: $('quality-badge'), quality: $('quality'), qualityDetail: $('quality-detail'),
+    why: $('controls-why'), announce: $('announce'),
   };
 
   /* ---------------------------------------------------------------- state */
@@ -173,6 +204,13 @@
     blocked: [],            // ids ("id:...") and names ("name:...") we blocked
     myId: null,             // our own id for the control channel (kept in localStorage)
     everOnline: false,      // the socket was welcomed once (for the offline line)
+    cameras: [],            // [{ id, label }] from enumerateDevices (after the camera was allowed)
+    cameraSwitches: 0,      // how often the camera was switched (replaceTrack)
+    requireCamera: true,    // random calls only with our camera on (setting, kept in localStorage)
+    quality: null,          // { word, rttMs, lossPct, fps, freezeMs, targetKbps } during a call
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    offerNext: null,        // after a random call that never connected: the queue options for Next
+    chime: { count: 0, peak: 0, state: null },   // the incoming-call sound (for tests)
   };
 
   function log(text) {
@@ -609,7 +647,10 @@
       commonInterests: Array.isArray(msg.common_interests) ? msg.common_interests.map(plainText) : [],
       // Lets a restarted server pair this call again (see onWelcome).
       secret: typeof msg.secret === 'string' ? msg.secret : null,
+      startedAt: Date.now(),
+      everConnected: false,   // a first connection came up (then it reconnects instead of timing out)
     };
+    st.offerNext = null;
     st.attempt = 0;
     st.reconnects = 0;
     st.peerAwaySince = 0;
@@ -625,7 +666,44 @@
       return;
     }
     createPeer();
+    armConnectTimer();
     if (st.call.role === 'offerer') startOffer(false);
+  }
+
+  /* ------------------------------------------------ a call that never connects */
+
+  let connectTimer = null;
+
+  function armConnectTimer() {
+    clearTimeout(connectTimer);
+    const call = st.call;
+    connectTimer = setTimeout(() => {
+      connectTimer = null;
+      if (st.call !== call || call.everConnected) return;
+      log('no connection after ' + st.connectTimeout / 1000 + ' s: giving up');
+      noPath(true);
+    }, st.connectTimeout);
+  }
+
+  /* The call never connected: there is no path between the two networks
+   * (no STUN/TURN, mDNS names nobody resolves, a firewall). mine: our side
+   * gave up (the peer gets `leave` as `peer_left` hangup and shows the
+   * same); otherwise the peer did. */
+  function noPath(mine) {
+    const call = st.call;
+    if (!call) return;
+    if (mine) send({ type: 'leave', call: call.id });
+    const name = peerName(call.peer);
+    endCall();
+    setState('idle');
+    if (call.kind === 'random') st.offerNext = Object.assign({}, st.queueOpts || {});
+    render();
+    localError('no-path', 'Could not reach ' + (call.kind === 'random' ? 'your partner' : name) +
+      '\u2019s network: the call never connected' + (mine ? '' : ' (their side gave up, or they left)') +
+      '. Your networks or firewalls do not let a direct connection through, and no relay could help. ' +
+      (call.kind === 'random'
+        ? 'Press Next to meet someone else.'
+        : 'Try again from another network (mobile data often works), or press Start to meet someone new.'));
   }
 
   /* The offerer (in every attempt) opens the chat channel and sends the
@@ -740,6 +818,12 @@
       disconnectTimer = null;
       if (s === 'connected') {
         brokenSince = 0;
+        if (st.call) {
+          st.call.everConnected = true;
+          st.call.connectedAt = Date.now();
+        }
+        clearTimeout(connectTimer);
+        connectTimer = null;
         const back = !!st.reconnect;
         endReconnect();
         setState('connected');
@@ -754,6 +838,12 @@
           showStatus('');
         }
       } else if (s === 'failed') {
+        // ICE tried every pair of the first connection: there is no path.
+        if (st.call && !st.call.everConnected && !st.reconnect) {
+          log('ice failed before the call ever connected');
+          noPath(true);
+          return;
+        }
         pathBroken('failed', brokenSince || Date.now());
       } else if (s === 'disconnected') {
         if (!brokenSince) brokenSince = Date.now();
@@ -1089,6 +1179,11 @@
     closeReportForm();
     st.sigChain = Promise.resolve();
     st.call = null;
+    clearTimeout(connectTimer);
+    connectTimer = null;
+    st.quality = null;
+    frameGaps.length = 0;
+    lastFrameAt = 0;
     endReconnect();
     clearTimeout(disconnectTimer);
     disconnectTimer = null;
@@ -1116,6 +1211,13 @@
       const kind = st.call.kind;
       const name = peerName(st.call.peer);
       const Name = name.charAt(0).toUpperCase() + name.slice(1);
+      if (reason === 'hangup' && !st.call.everConnected) {
+        // The peer gave up a call that never connected (vchatd: reason
+        // `network`; a web client: its connecting timeout), or left early:
+        // `leave` carries no reason, the message says both.
+        noPath(false);
+        return;
+      }
       if (st.reconnect && reason !== 'next') {
         // The peer gave up reconnecting (or its session ended meanwhile).
         endNotRestored();
@@ -1176,16 +1278,23 @@
   function onIncoming(msg) {
     st.incoming = { call: msg.call, peer: msg.peer || {}, code: msg.code };
     if (st.invite && st.invite.code === msg.code) clearInvite();   // invites are single-use
-    ui.incomingName.textContent = peerName(st.incoming.peer, 'Someone');
+    const name = peerName(st.incoming.peer, 'Someone');
+    ui.incomingName.textContent = name;
     ui.incomingCard.hidden = false;
     if (st.state === 'idle') setState('incoming');
     showStatus('');
     render();
+    // A sound, the tab's title, and words for screen readers.
+    ringStart(name.charAt(0).toUpperCase() + name.slice(1));
+    // Accept takes the focus, unless the person is typing somewhere.
+    const focused = document.activeElement;
+    if (!focused || !/^(INPUT|TEXTAREA|SELECT)$/.test(focused.tagName)) ui.accept.focus();
   }
 
   function hideIncoming() {
     st.incoming = null;
     ui.incomingCard.hidden = true;
+    ringStop();
     render();
   }
 
@@ -1237,15 +1346,45 @@
     if (interests.length) q.interests = interests;
     if (language) q.language = language;
     st.queueOpts = q;
+    st.offerNext = null;
     setState('searching');
     showStatus('');
     await allowCamera();
     if (st.state !== 'searching') return false;   // stopped meanwhile
+    const why = cameraMissing();
+    if (why) {
+      // No watching without being seen: not queued (invites still work).
+      setState('idle');
+      localError('camera-required', why);
+      return false;
+    }
     send(Object.assign({ type: 'queue' }, q));
     return true;
   }
 
+  /* Why a random call cannot start under "Only with my camera on", or ''. */
+  function cameraMissing() {
+    if (!st.requireCamera) return '';
+    const s = st.localStream;
+    const tracks = s ? s.getVideoTracks().filter((t) => t.readyState === 'live') : [];
+    const after = ' Random chat needs it: the people you meet see you too. You can still invite a friend or join an invite without a camera.';
+    if (!tracks.length) {
+      return st.cameraState === 'denied' && st.cameraBlocked
+        ? 'Your camera is blocked, so you were not put in the queue. Allow it in the browser (the camera icon in the address bar), then press Start again.' + after
+        : 'No camera was found, so you were not put in the queue. Connect a camera (or close the program that uses it), then press Start again.' + after;
+    }
+    if (!st.cameraOn) return 'Your camera is off, so you were not put in the queue. Press "Camera on", then Start.' + after;
+    return '';
+  }
+
   function next() {
+    if (!st.call && st.offerNext && st.state === 'idle') {
+      // After a call that never connected: meet someone else.
+      const o = st.offerNext;
+      st.offerNext = null;
+      start({ interests: o.interests || [], language: o.language || '' });
+      return true;
+    }
     if (!st.call || st.call.kind !== 'random') return false;
     const id = st.call.id;
     send({ type: 'next', call: id });
@@ -1257,6 +1396,7 @@
 
   function stop() {
     st.pendingJoin = null;
+    st.offerNext = null;
     ui.joinCard.hidden = true;
     render();
     if (st.call) {
@@ -1317,6 +1457,7 @@
       send({ type: 'leave' });
     }
     ui.incomingCard.hidden = true;
+    ringStop();
     setState('connecting');
     render();
     await allowCamera();
@@ -1360,11 +1501,15 @@
     }
     st.cameraState = 'asking';
     render();
+    const video = { width: { ideal: 1280 }, height: { ideal: 720 } };
+    const saved = savedCamera();
     const tries = [
-      { audio: true, video: { width: { ideal: 1280 }, height: { ideal: 720 } } },
+      { audio: true, video },
       { video: true },
       { audio: true },
     ];
+    // The camera chosen last time first; when it is gone, any other.
+    if (saved) tries.unshift({ audio: true, video: Object.assign({ deviceId: { exact: saved } }, video) });
     cameraPromise = (async () => {
       let lastErr = null;
       for (const c of tries) {
@@ -1377,6 +1522,7 @@
           ui.localVideo.play().catch(() => {});
           if (!stream.getVideoTracks().length) showStatus('No camera found: the other side will only hear you.');
           render();
+          listCameras();
           return stream;
         } catch (e) {
           lastErr = e;
@@ -1384,6 +1530,7 @@
         }
       }
       st.cameraState = 'denied';
+      st.cameraBlocked = !!lastErr && (lastErr.name === 'NotAllowedError' || lastErr.name === 'SecurityError');
       localError('camera', lastErr && lastErr.name === 'NotAllowedError'
         ? 'Camera and microphone are blocked. You can still see and hear others; allow them in the browser to be seen.'
         : 'No camera or microphone could be opened (' + (lastErr ? lastErr.name : 'unknown') + ').');
@@ -1402,6 +1549,370 @@
       ui.unmute.hidden = false;
       v.play().catch(() => {});
     });
+  }
+
+  /* -------------------------------------------------------- camera choice */
+
+  function savedCamera() {
+    try { return localStorage.getItem('vchat.camera') || null; } catch (e) { return null; }
+  }
+
+  function currentCamera() {
+    const t = st.localStream && st.localStream.getVideoTracks()[0];
+    return t && t.getSettings ? t.getSettings().deviceId || null : null;
+  }
+
+  /* The cameras, with their names once the camera was allowed; the choice
+   * shows when there are two or more. */
+  async function listCameras() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.enumerateDevices) return [];
+    let devices = [];
+    try {
+      devices = await navigator.mediaDevices.enumerateDevices();
+    } catch (e) {
+      log('enumerateDevices: ' + e);
+    }
+    st.cameras = devices.filter((d) => d.kind === 'videoinput' && d.deviceId)
+      .map((d, i) => ({ id: d.deviceId, label: plainText(d.label || 'Camera ' + (i + 1)) }));
+    const sel = ui.cameraSelect;
+    sel.textContent = '';
+    for (const c of st.cameras) {
+      const o = document.createElement('option');
+      o.value = c.id;
+      o.textContent = c.label;
+      sel.appendChild(o);
+    }
+    const cur = currentCamera();
+    if (cur && st.cameras.some((c) => c.id === cur)) sel.value = cur;
+    render();
+    return st.cameras;
+  }
+
+  /* Another camera: its track replaces ours in the call's video sender
+   * (RTCRtpSender.replaceTrack, no new offer) and in the preview; the
+   * choice is remembered in localStorage. */
+  let cameraChain = Promise.resolve();
+  function switchCamera(id) {
+    // One switch at a time (arrow keys in the list fire one change each).
+    const p = cameraChain.then(() => openCamera(id));
+    cameraChain = p.catch(() => {});
+    return p;
+  }
+
+  async function openCamera(id) {
+    try { localStorage.setItem('vchat.camera', id); } catch (e) { /* ignore */ }
+    const stream = st.localStream;
+    if (!stream) return false;
+    const old = stream.getVideoTracks()[0] || null;
+    if (old && currentCamera() === id) return true;
+    const want = { video: { deviceId: { exact: id }, width: { ideal: 1280 }, height: { ideal: 720 } } };
+    let fresh = null;
+    try {
+      fresh = await navigator.mediaDevices.getUserMedia(want);
+    } catch (e) {
+      // Phones often open one camera at a time: let the old one go first.
+      if (old && (e.name === 'NotReadableError' || e.name === 'AbortError')) {
+        old.stop();
+        try {
+          fresh = await navigator.mediaDevices.getUserMedia(want);
+        } catch (e2) {
+          e = e2;
+        }
+      }
+      if (!fresh) {
+        localError('camera', 'Could not open that camera (' + e.name + ').');
+        if (old && old.readyState === 'ended') {
+          // Take the old one back.
+          try {
+            const back = await navigator.mediaDevices.getUserMedia({ video: { deviceId: { exact: currentCameraOf(old) } } });
+            return replaceVideoTrack(old, back.getVideoTracks()[0]);
+          } catch (e3) { /* nothing left */ }
+        }
+        listCameras();
+        return false;
+      }
+    }
+    const track = fresh.getVideoTracks()[0];
+    const ok = await replaceVideoTrack(old, track);
+    log('camera switched to ' + (track.label || id) + (ok ? '' : ' (not in the call)'));
+    st.cameraSwitches++;
+    listCameras();
+    return ok;
+  }
+
+  function currentCameraOf(track) {
+    return track && track.getSettings ? track.getSettings().deviceId : undefined;
+  }
+
+  async function replaceVideoTrack(old, track) {
+    const stream = st.localStream;
+    track.enabled = st.cameraOn;
+    let ok = true;
+    const pc = st.pc;
+    if (pc) {
+      const senders = pc.getSenders().filter((x) => (x.track && x.track.kind === 'video') || (old && x.track === old));
+      if (!senders.length) ok = false;   // a call set up without a camera needs a new offer
+      for (const sender of senders) {
+        try {
+          await sender.replaceTrack(track);
+        } catch (e) {
+          ok = false;
+          log('replaceTrack: ' + e);
+        }
+      }
+    }
+    if (old) {
+      stream.removeTrack(old);
+      old.stop();
+    }
+    stream.addTrack(track);
+    ui.localVideo.srcObject = stream;
+    ui.localVideo.play().catch(() => {});
+    return ok;
+  }
+
+  /* ------------------------------------------------- connection quality */
+
+  /* One word for the call, by the rule vchatd uses for its Call `Quality`
+   * (dbus/io.github.vchat.VChat1.Call.xml, daemon/vchatd-quality.h):
+   * poor: loss > 10 %, or RTT > 1000 ms, or fewer than 8 pictures a second,
+   *       or a freeze of 1 s or more in the last 10 s, or a target under
+   *       100 kbit/s;
+   * good: loss < 2 %, RTT < 300 ms, at least 20 pictures a second, no freeze
+   *       (a gap of more than 500 ms between pictures) in the last 10 s, a
+   *       target of at least 250 kbit/s;
+   * fair: anything else. Poor is checked first. fps < 0: the peer sends no
+   * video (not counted); targetKbps 0: no estimate (not counted). */
+  function qualityOf(q) {
+    const fps = q.fps == null ? -1 : q.fps;
+    const target = q.targetKbps || 0;
+    const freeze = q.freezeMs || 0;
+    if (q.lossPct > 10 || q.rttMs > 1000 || (fps >= 0 && fps < 8) || freeze >= 1000 ||
+        (target > 0 && target < 100)) return 'poor';
+    if (q.lossPct < 2 && q.rttMs < 300 && (fps < 0 || fps >= 20) && freeze === 0 &&
+        (target === 0 || target >= 250)) return 'good';
+    return 'fair';
+  }
+
+  // Pictures shown of the remote video (requestVideoFrameCallback), for
+  // freezes: the gaps of more than 500 ms in the last 10 s.
+  const frameGaps = [];   // [{ at, gap }]
+  let lastFrameAt = 0;
+  let frameWatchOn = false;
+  function watchFrames() {
+    const v = ui.remoteVideo;
+    if (frameWatchOn || !v.requestVideoFrameCallback) return;
+    frameWatchOn = true;
+    const tick = () => {
+      const now = performance.now();
+      if (lastFrameAt && now - lastFrameAt > 500) frameGaps.push({ at: now, gap: now - lastFrameAt });
+      lastFrameAt = now;
+      v.requestVideoFrameCallback(tick);
+    };
+    v.requestVideoFrameCallback(tick);
+  }
+
+  function remoteSendsVideo(pc) {
+    const sdp = pc.remoteDescription && pc.remoteDescription.sdp;
+    if (!sdp) return false;
+    return sdp.split(/\r?\nm=/).slice(1).some((m) => m.startsWith('video') && !/^m=video 0 /.test('m=' + m) &&
+      !/\r?\na=(recvonly|inactive)/.test(m));
+  }
+
+  const qualitySamples = [];   // [{ t, received, lost, frames }]
+  async function measureQuality() {
+    const pc = st.pc;
+    if (!pc || !st.call || st.state !== 'connected' || pc.connectionState !== 'connected') {
+      qualitySamples.length = 0;
+      if (!st.call || st.state !== 'connected') st.quality = null;
+      renderQuality();
+      return;
+    }
+    let report;
+    try {
+      report = await pc.getStats();
+    } catch (e) {
+      return;
+    }
+    if (pc !== st.pc) return;
+    let received = 0, lost = 0, frames = 0, videoIn = false, pairId = null;
+    let rtt = null, sendLoss = 0, target = 0;
+    const pairs = {};
+    report.forEach((r) => {
+      if (r.type === 'inbound-rtp') {
+        received += r.packetsReceived || 0;
+        lost += Math.max(0, r.packetsLost || 0);
+        if (r.kind === 'video') {
+          videoIn = true;
+          frames += r.framesDecoded || 0;
+        }
+      } else if (r.type === 'remote-inbound-rtp') {
+        if (typeof r.fractionLost === 'number') sendLoss = Math.max(sendLoss, r.fractionLost * 100);
+        if (rtt == null && typeof r.roundTripTime === 'number') rtt = r.roundTripTime * 1000;
+      } else if (r.type === 'transport' && r.selectedCandidatePairId) {
+        pairId = r.selectedCandidatePairId;
+      } else if (r.type === 'candidate-pair') {
+        pairs[r.id] = r;
+      }
+    });
+    let pair = pairId ? pairs[pairId] : null;
+    if (!pair) pair = Object.values(pairs).find((p) => p.nominated && p.state === 'succeeded') || null;
+    if (pair && typeof pair.currentRoundTripTime === 'number') rtt = pair.currentRoundTripTime * 1000;
+    if (pair && typeof pair.availableOutgoingBitrate === 'number') target = pair.availableOutgoingBitrate / 1000;
+    const now = performance.now();
+    qualitySamples.push({ t: now, received, lost, frames });
+    while (qualitySamples.length > 2 && now - qualitySamples[1].t >= QUALITY_WINDOW_MS) qualitySamples.shift();
+    const first = qualitySamples[0];
+    if (qualitySamples.length < 2 || now - first.t < 900) return;   // not known yet
+    const dt = (now - first.t) / 1000;
+    const dRecv = received - first.received;
+    const dLost = lost - first.lost;
+    const recvLoss = dRecv + dLost > 0 ? 100 * dLost / (dRecv + dLost) : 0;
+    // The picture rate counts only when the peer sends video: its
+    // description offers to send some, and (a web peer or vchatd tells us)
+    // its camera is not off.
+    const peerSendsVideo = remoteSendsVideo(pc) && !(st.peerMedia && st.peerMedia.camera === false);
+    if (peerSendsVideo && !videoIn) {
+      // No picture yet: not known for the first seconds, then 0 a second.
+      if (!st.call.connectedAt || Date.now() - st.call.connectedAt < 5000) return;
+    }
+    const fps = peerSendsVideo ? (frames - first.frames) / dt : -1;
+    while (frameGaps.length && now - frameGaps[0].at > 10000) frameGaps.shift();
+    const freezeMs = peerSendsVideo && document.visibilityState === 'visible'
+      ? frameGaps.reduce((m, g) => Math.max(m, g.gap), 0) : 0;
+    const q = {
+      rttMs: rtt == null ? 0 : Math.round(rtt),
+      lossPct: Math.round(Math.max(recvLoss, sendLoss) * 10) / 10,
+      fps: fps < 0 ? -1 : Math.round(fps * 10) / 10,
+      freezeMs: Math.round(freezeMs),
+      targetKbps: Math.round(target),
+    };
+    q.word = qualityOf(q);
+    st.quality = q;
+    renderQuality();
+  }
+  setInterval(measureQuality, QUALITY_MS);
+
+  function renderQuality() {
+    const b = ui.qualityBadge;
+    if (st.state === 'reconnecting' && st.call) {
+      b.hidden = false;
+      b.dataset.state = 'reconnecting';
+      ui.quality.textContent = 'Reconnecting\u2026';
+      ui.qualityDetail.textContent = '';
+      b.title = 'The connection to your partner broke; a new one is being made.';
+      return;
+    }
+    const q = st.call && st.state === 'connected' ? st.quality : null;
+    if (!q) {
+      b.hidden = !(st.call && st.state === 'connected');
+      b.dataset.state = 'new';
+      ui.quality.textContent = 'measuring\u2026';
+      ui.qualityDetail.textContent = '';
+      return;
+    }
+    b.hidden = false;
+    b.dataset.state = q.word;
+    ui.quality.textContent = q.word;
+    const parts = [q.rttMs + ' ms', q.lossPct + ' % loss'];
+    if (q.fps >= 0) parts.push(Math.round(q.fps) + ' fps');
+    ui.qualityDetail.textContent = parts.join(' \u00b7 ');
+    b.title = 'Call quality: round trip ' + q.rttMs + ' ms, ' + q.lossPct + ' % of packets lost' +
+      (q.fps >= 0 ? ', ' + q.fps + ' pictures a second received' : '') +
+      (q.freezeMs ? ', longest freeze ' + q.freezeMs + ' ms' : '') +
+      (q.targetKbps ? ', ' + q.targetKbps + ' kbit/s available' : '') + '.';
+  }
+
+  /* ------------------------------------------------- incoming invite call */
+
+  // WebAudio, generated (no sound file). A context made before any click on
+  // the page stays suspended (autoplay rules): the first click or key makes
+  // (or resumes) it, so that a call arriving later can be heard.
+  let audioCtx = null;
+  let chimeTap = null;
+  function audio() {
+    if (!audioCtx) {
+      const AC = window.AudioContext || window.webkitAudioContext;
+      if (!AC) return null;
+      try {
+        audioCtx = new AC();
+      } catch (e) {
+        return null;
+      }
+      chimeTap = audioCtx.createAnalyser();
+      chimeTap.fftSize = 512;
+    }
+    if (audioCtx.state === 'suspended') audioCtx.resume().catch(() => {});
+    return audioCtx;
+  }
+  const unlockAudio = () => { audio(); };
+  document.addEventListener('pointerdown', unlockAudio, true);
+  document.addEventListener('keydown', unlockAudio, true);
+
+  /* Two short notes (660 Hz, then 880 Hz, 0.45 s in all). The peak level
+   * that reached the output is kept in st.chime (tests read it). */
+  function chime() {
+    const ctx = audio();
+    st.chime.state = ctx ? ctx.state : 'none';
+    if (!ctx) return false;
+    const t0 = ctx.currentTime + 0.03;
+    const out = ctx.createGain();
+    out.gain.value = 0.25;
+    out.connect(ctx.destination);
+    out.connect(chimeTap);
+    [[660, 0], [880, 0.22]].forEach(([freq, at]) => {
+      const osc = ctx.createOscillator();
+      const env = ctx.createGain();
+      osc.type = 'sine';
+      osc.frequency.value = freq;
+      env.gain.setValueAtTime(0, t0 + at);
+      env.gain.linearRampToValueAtTime(1, t0 + at + 0.02);
+      env.gain.exponentialRampToValueAtTime(0.001, t0 + at + 0.22);
+      osc.connect(env);
+      env.connect(out);
+      osc.start(t0 + at);
+      osc.stop(t0 + at + 0.24);
+    });
+    st.chime.count++;
+    const buf = new Float32Array(chimeTap.fftSize);
+    const until = performance.now() + 700;
+    const probe = setInterval(() => {
+      chimeTap.getFloatTimeDomainData(buf);
+      for (const x of buf) st.chime.peak = Math.max(st.chime.peak, Math.abs(x));
+      st.chime.state = ctx.state;
+      if (performance.now() > until) clearInterval(probe);
+    }, 20);
+    return true;
+  }
+
+  let ringTimer = null;
+  let titleBefore = null;
+  function ringStart(name) {
+    ringStop();
+    titleBefore = document.title;
+    document.title = '\u260e ' + name + ' is calling \u2014 vchat';
+    // Emptied first, so that the same words are announced again.
+    ui.announce.textContent = '';
+    setTimeout(() => {
+      if (st.incoming) ui.announce.textContent = name + ' joined your invite and is calling. Accept or Decline.';
+    }, 50);
+    let rings = 0;
+    const ring = () => {
+      if (!st.incoming || rings++ >= RING_MAX) return;
+      chime();
+      ringTimer = setTimeout(ring, RING_REPEAT_MS);
+    };
+    ring();
+  }
+
+  function ringStop() {
+    clearTimeout(ringTimer);
+    ringTimer = null;
+    if (titleBefore !== null) {
+      document.title = titleBefore;
+      titleBefore = null;
+    }
+    ui.announce.textContent = '';
   }
 
   /* -------------------------------------------------------------------- UI */
@@ -1446,10 +1957,32 @@
     // connection of the page, or a server that refused us for good).
     const lost = !online && !leaving && (reconnectTimer !== null || (ws !== null && st.everOnline));
     ui.start.disabled = s !== 'idle' || !online;
-    ui.next.disabled = !(st.call && st.call.kind === 'random') || !online;
+    const nextOffered = !st.call && s === 'idle' && !!st.offerNext;
+    ui.next.disabled = !((st.call && st.call.kind === 'random') || nextOffered) || !online;
     ui.stop.disabled = s === 'idle';
     ui.inviteBtn.disabled = !online;
     ui.offline.hidden = !lost;
+    // Why Start and Create invite do nothing now, next to them.
+    let why = '';
+    if (!online) {
+      why = lost ? 'Start and Create invite work again once the server is back; the page keeps trying.'
+        : st.signaling === 'connecting' || st.signaling === 'reconnecting' ? 'Connecting to the server\u2026'
+          : 'Start and Create invite need the connection to the server (see the message below).';
+    }
+    ui.why.textContent = why;
+    ui.why.hidden = !why;
+    for (const b of [ui.start, ui.inviteBtn]) {
+      if (why && b.disabled) {
+        b.title = why;
+        b.setAttribute('aria-describedby', 'controls-why');
+      } else {
+        b.removeAttribute('title');
+        b.removeAttribute('aria-describedby');
+      }
+    }
+    ui.cameraPick.hidden = st.cameras.length < 2;
+    ui.cameraSelect.disabled = !st.localStream;
+    ui.requireCamera.checked = st.requireCamera;
     const canReport = !!st.call && inCall && online;
     ui.reportBtn.disabled = !canReport;
     ui.blockBtn.disabled = !(st.call && inCall);
@@ -1493,6 +2026,7 @@
       ui.peerInfo.hidden = true;
     }
     renderPeerMedia();
+    renderQuality();
 
     ui.cameraBtn.hidden = st.cameraState === 'allowed';
     ui.cameraBtn.disabled = st.cameraState === 'asking';
@@ -1522,6 +2056,7 @@
       const l = localStorage.getItem('vchat.language');
       const n = localStorage.getItem('vchat.name');
       if (n) ui.name.value = cleanName(n);
+      st.requireCamera = localStorage.getItem('vchat.requireCamera') !== '0';
       if (i) ui.interests.value = i;
       if (l) ui.language.value = l;
     } catch (e) { /* storage may be disabled */ }
@@ -1871,6 +2406,14 @@
     report(ui.reportReason.value);
   });
   ui.blockBtn.addEventListener('click', () => block());
+  ui.cameraSelect.addEventListener('change', () => switchCamera(ui.cameraSelect.value));
+  ui.requireCamera.addEventListener('change', () => {
+    st.requireCamera = ui.requireCamera.checked;
+    try { localStorage.setItem('vchat.requireCamera', st.requireCamera ? '1' : '0'); } catch (e) { /* ignore */ }
+  });
+  if (navigator.mediaDevices && navigator.mediaDevices.addEventListener) {
+    navigator.mediaDevices.addEventListener('devicechange', () => { if (st.localStream) listCameras(); });
+  }
   ui.name.addEventListener('change', nameChanged);
   document.addEventListener('keydown', onKey);
   ui.remoteVideo.addEventListener('playing', () => {
@@ -1921,11 +2464,12 @@
 
   const api = {
     allowCamera, start, next, stop, createInvite, join, accept, reject, sendChat, dropConnection, restart,
-    setMuted, setCamera, report, block,
+    setMuted, setCamera, report, block, switchCamera, listCameras, qualityOf,
   };
   const fields = ['state', 'signaling', 'session', 'call', 'pc', 'channel', 'ctl', 'localStream', 'messages',
     'lastError', 'errors', 'invite', 'incoming', 'lastPeerLeft', 'log', 'attempt', 'reconnects',
-    'reconnectTimeout', 'muted', 'cameraOn', 'peerMedia', 'peerTyping', 'blocked'];
+    'reconnectTimeout', 'muted', 'cameraOn', 'peerMedia', 'peerTyping', 'blocked',
+    'cameras', 'cameraSwitches', 'requireCamera', 'quality', 'connectTimeout', 'offerNext', 'chime'];
   for (const f of fields) Object.defineProperty(api, f, { get: () => st[f], enumerable: true });
   Object.defineProperty(api, 'reconnecting', { get: () => !!st.reconnect, enumerable: true });
   Object.defineProperty(api, 'inviteLink', { get: () => (st.invite ? st.invite.web_link : null), enumerable: true });
@@ -1934,6 +2478,10 @@
   // A shorter reconnection deadline for tests: #reconnect-timeout=SECONDS.
   const reconnectSeconds = Number(hashParam('reconnect-timeout'));
   if (reconnectSeconds > 0 && reconnectSeconds <= 600) st.reconnectTimeout = reconnectSeconds * 1000;
+  // And a shorter connecting timeout: #connect-timeout=SECONDS.
+  const connectSeconds = Number(hashParam('connect-timeout'));
+  if (connectSeconds > 0 && connectSeconds <= 600) st.connectTimeout = connectSeconds * 1000;
+  watchFrames();
 
   loadPrefs();
   loadBlocked();
