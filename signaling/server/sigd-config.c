@@ -136,6 +136,10 @@ option_entries (SigdConfig *c)
       "SECONDS" },
     { "language-wait", 0, 0, G_OPTION_ARG_DOUBLE, &c->language_wait,
       "How long two people asking for different languages are kept apart (default 6)", "SECONDS" },
+    { "shared-queue-after", 0, 0, G_OPTION_ARG_DOUBLE, &c->shared_queue_after,
+      "With --redis: how long someone waits for a partner on this server before the queue "
+      "shared by all the servers takes them (default 1)",
+      "SECONDS" },
     { "rematch-delay", 0, 0, G_OPTION_ARG_DOUBLE, &c->rematch_delay,
       "How long two people who just left each other with “next” are not paired again "
       "(default 10)",
@@ -183,6 +187,7 @@ config_defaults (SigdConfig *c)
   c->rematch_delay = 10;
   c->ping_interval = 20;
   c->report_threshold = 3;
+  c->shared_queue_after = 1;
   c->report_refuse_time = 600;
 }
 
@@ -365,6 +370,7 @@ validate (SigdConfig *c, GError **error)
          check_range_d (c->interest_wait, 0, "interest-wait", error) &&
          check_range_d (c->language_wait, 0, "language-wait", error) &&
          check_range_d (c->rematch_delay, 0, "rematch-delay", error) &&
+         check_range_d (c->shared_queue_after, 0, "shared-queue-after", error) &&
          check_range_d (c->ping_interval, 0.1, "ping-interval", error) &&
          check_range_d (c->report_refuse_time, 0, "report-refuse-time", error);
 }

@@ -45,6 +45,7 @@ typedef struct {
   double interest_wait;
   double language_wait;
   double rematch_delay;
+  double shared_queue_after; /* --redis: seconds before a waiting session joins the shared queue */
   double ping_interval;
   int report_threshold;
   double report_refuse_time;

@@ -128,6 +128,7 @@ sigd_matcher_block_pair (SigdServer *server, SigdSession *a, SigdSession *b)
   *deadline = g_get_monotonic_time () + (gint64) (server->config->rematch_delay * G_USEC_PER_SEC);
   g_hash_table_insert (server->rematch_block, pair_key (a, b), deadline);
   add_event (server, EVENT_UNBLOCK, *deadline, NULL, pair_key (a, b));
+  sigd_remote_block_pair (server, a, b);
 }
 
 static gboolean
@@ -263,7 +264,8 @@ consider (gpointer key, gpointer value, gpointer data)
   SigdSession *p = key;
   int score;
 
-  if (p == search->s)
+  /* A session in the shared queue (sigd-remote.c) is matched there only. */
+  if (p == search->s || p->spilled)
     return;
   score = pair_score (search->server, search->s, p, search->now);
   /* Among equals, whoever queued first. */
@@ -282,7 +284,7 @@ try_session (SigdServer *server, SigdSession *s)
   SigdSession *a, *b;
   SigdCall *call;
 
-  if (!s->queued || !s->conn)
+  if (!s->queued || !s->conn || s->spilled)
     return;
   /* Whoever may be paired with @s shares an interest with it, or else
    * neither insists on interests, and then both are in the open set. */
@@ -401,11 +403,19 @@ sigd_matcher_enqueue (SigdServer *server, SigdSession *session)
   sigd_session_send (session, msg);
   json_object_unref (msg);
   try_session (server, session);
+  if (session->queued)
+    sigd_remote_queued (server);
 }
 
 void
 sigd_matcher_unindex (SigdServer *server, SigdSession *session)
 {
+  /* Queued again, with other interests: out of the shared queue too, until
+   * the next tick puts it back with them. */
+  if (session->spilled) {
+    session->spilled = FALSE;
+    sigd_store_queue_remove (server->store, session->id);
+  }
   if (session->queued)
     index_remove (server, session);
 }
@@ -415,6 +425,10 @@ sigd_matcher_dequeue (SigdServer *server, SigdSession *session)
 {
   if (!session->queued)
     return;
+  if (session->spilled) {
+    session->spilled = FALSE;
+    sigd_store_queue_remove (server->store, session->id);
+  }
   index_remove (server, session);
   g_queue_delete_link (&server->queue, session->queue_link);
   session->queue_link = NULL;

@@ -85,6 +85,8 @@ struct _SigdSession {
   GSequenceIter *language_event;  /* when it stops insisting on its language */
   GStrv interests; /* of the last `queue`, normalised */
   char *language;
+  gboolean spilled;       /* in the queue shared with other servers (sigd-remote.c) */
+  gboolean match_pending; /* a match in the shared queue is being tried for it */
   JsonNode *queue_request_id; /* of that `queue` (or `next`): its `matched` carries it */
 
   SigdCall *call;      /* ringing or active, at most one */
@@ -182,6 +184,7 @@ struct _SigdServer {
   GHashTable *remote_calls; /* ids of calls with a session on another server */
   guint node_check_source;  /* checks that their servers live */
   GHashTable *remote_resumes; /* token → hellos waiting for another server */
+  guint shared_queue_source;  /* moves the waiting to the shared queue, matches them there */
   gboolean node_check_pending;
 
   GHashTable *reports; /* reported address key → SigdReports* */
@@ -307,6 +310,10 @@ void sigd_remote_call_added (SigdServer *server, SigdCall *call);
 /* Tells @peer's server that @session, its peer in @call, is now on @node. */
 void sigd_remote_moved (SigdServer *server, SigdSession *peer, const char *call,
                         const char *session, const char *node);
+/* The random queue shared by the servers (with --redis): someone queued
+ * here; the rematch block of @a and @b counts on every server. */
+void sigd_remote_queued (SigdServer *server);
+void sigd_remote_block_pair (SigdServer *server, SigdSession *a, SigdSession *b);
 /* @call, with a session on another server, ends here. */
 void sigd_remote_call_gone (SigdServer *server, SigdCall *call);
 /* What another server published for this one (SigdStore.deliver). */

@@ -95,6 +95,7 @@ void
 sigd_remote_free (SigdServer *server)
 {
   g_clear_handle_id (&server->node_check_source, g_source_remove);
+  g_clear_handle_id (&server->shared_queue_source, g_source_remove);
   g_clear_pointer (&server->remote_joins, g_hash_table_unref);
   g_clear_pointer (&server->remote_calls, g_hash_table_unref);
   g_clear_pointer (&server->remote_resumes, g_hash_table_unref);
@@ -761,6 +762,271 @@ sigd_remote_moved (SigdServer *server, SigdSession *peer, const char *call, cons
   publish (server, peer->node, envelope);
 }
 
+/* The random queue shared by the servers. Someone who queues is first
+ * matched among the people waiting on this server (sigd-matcher.c); after
+ * --shared-queue-after seconds without a partner they move to the queue in
+ * Redis (and leave the local matcher: a session is in one queue at a time,
+ * so it cannot be paired twice), where a Lua script pairs two people and
+ * takes both out in one step. The server that made the pair starts the
+ * call; a partner on another server gets `match` with the call's id and
+ * secret, and its server makes its copy. */
+#define SHARED_QUEUE_TICK_MS 250
+
+typedef struct {
+  SigdServer *server;
+  char *session;
+} MatchOp;
+
+static char *
+interests_lines (SigdSession *session)
+{
+  return g_strjoinv ("\n", session->interests);
+}
+
+/* When @session queued, in wall-clock ms: the order across servers. */
+static gint64
+since_ms (SigdSession *session)
+{
+  return g_get_real_time () / 1000 - (g_get_monotonic_time () - session->queued_since) / 1000;
+}
+
+static JsonObject *
+queue_desc (SigdServer *server, SigdSession *session)
+{
+  JsonObject *desc = sigd_remote_describe (server, session);
+
+  json_object_set_array_member (desc, "interests",
+                                sigd_strv_to_json ((const char *const *) session->interests));
+  if (session->language)
+    json_object_set_string_member (desc, "language", session->language);
+  json_object_set_int_member (desc, "since_ms", since_ms (session));
+  return desc;
+}
+
+static void
+spill (SigdServer *server, SigdSession *session)
+{
+  g_autoptr (JsonObject) desc = queue_desc (server, session);
+  g_autofree char *text = vchat_msg_object_to_string (desc);
+  g_autofree char *lines = interests_lines (session);
+
+  /* It stays in the local indexes, where the matcher skips it. */
+  session->spilled = TRUE;
+  /* Wall-clock time orders the queue across servers. */
+  sigd_store_queue_add (server->store, session->id, text, lines, session->language,
+                        since_ms (session));
+}
+
+/* @session was taken out of the shared queue by a match that did not
+ * happen: it goes back in. */
+static void
+respill (SigdServer *server, SigdSession *session)
+{
+  if (!session || !session->queued || !session->spilled || session->call)
+    return;
+  session->spilled = FALSE;
+  spill (server, session);
+}
+
+/* Likewise for a partner: here, or on its server. */
+static void
+requeue_partner (SigdServer *server, JsonObject *desc)
+{
+  const char *node = member_string (desc, "node");
+  const char *id = member_string (desc, "id");
+  g_autoptr (JsonObject) envelope = NULL;
+
+  if (!node || !id)
+    return;
+  if (g_strcmp0 (node, server->store->node) == 0) {
+    respill (server, g_hash_table_lookup (server->sessions, id));
+    return;
+  }
+  envelope = json_object_new ();
+  json_object_set_string_member (envelope, "kind", "requeue");
+  json_object_set_string_member (envelope, "to", id);
+  publish (server, node, envelope);
+}
+
+static GStrv
+common_of (SigdSession *a, JsonArray *theirs)
+{
+  GPtrArray *common = g_ptr_array_new ();
+
+  for (guint i = 0; a->interests[i]; i++)
+    for (guint j = 0; theirs && j < json_array_get_length (theirs); j++)
+      if (g_strcmp0 (a->interests[i], json_array_get_string_element (theirs, j)) == 0)
+        g_ptr_array_add (common, g_strdup (a->interests[i]));
+  g_ptr_array_add (common, NULL);
+  return (GStrv) g_ptr_array_free (common, FALSE);
+}
+
+static void
+matched_cb (SigdStoreStatus status, const char *value, gpointer data)
+{
+  MatchOp *op = data;
+  SigdServer *server = op->server;
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *desc;
+  SigdSession *s, *p = NULL;
+  SigdCall *call;
+  gboolean s_first;
+
+  if (status == SIGD_STORE_CANCELLED)
+    goto out;
+  s = g_hash_table_lookup (server->sessions, op->session);
+  if (s)
+    s->match_pending = FALSE;
+  if (status != SIGD_STORE_OK || !value)
+    goto out;
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, value, -1, NULL) ||
+      !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    goto out;
+  desc = json_node_get_object (json_parser_get_root (parser));
+  if (!s || !s->queued || !s->spilled || s->call) {
+    /* Gone meanwhile: the partner goes back to the queue. */
+    requeue_partner (server, desc);
+    goto out;
+  }
+  if (g_strcmp0 (member_string (desc, "node"), server->store->node) == 0) {
+    p = g_hash_table_lookup (server->sessions, member_string (desc, "id") ?: "");
+    if (!p || !p->queued || !p->spilled || p->call) {
+      respill (server, s);
+      goto out;
+    }
+    s_first = s->queue_seq < p->queue_seq;
+    s->spilled = p->spilled = FALSE; /* already out of the shared queue */
+    sigd_matcher_dequeue (server, s);
+    sigd_matcher_dequeue (server, p);
+    server->metrics.matches++;
+    call = sigd_server_start_call (server, SIGD_CALL_RANDOM, s_first ? s : p, s_first ? p : s,
+                                   common_of (s, json_object_get_array_member (desc, "interests")));
+    sigd_server_activate_call (server, call);
+    goto out;
+  }
+  {
+    g_autoptr (JsonObject) envelope = json_object_new ();
+    g_autofree char *call_id = sigd_random_hex (8);
+    g_autofree char *secret = sigd_random_hex (16);
+    SigdSession *stand = stand_in (server, desc);
+    gint64 my_since = since_ms (s);
+
+    if (!stand) {
+      respill (server, s);
+      goto out;
+    }
+    /* Who waited longer comes first; across servers, by the clock. */
+    s_first = my_since <= json_object_get_int_member_with_default (desc, "since_ms", my_since);
+    s->spilled = FALSE;
+    sigd_matcher_dequeue (server, s);
+    server->metrics.matches++;
+    call = sigd_server_start_call_id (server, call_id, secret, SIGD_CALL_RANDOM,
+                                      s_first ? s : stand, s_first ? stand : s);
+    g_strfreev (call->common);
+    call->common = common_of (s, json_object_get_array_member (desc, "interests"));
+    remote_call_added (server, call);
+    json_object_set_string_member (envelope, "kind", "match");
+    json_object_set_string_member (envelope, "to", stand->id);
+    json_object_set_string_member (envelope, "call", call_id);
+    json_object_set_string_member (envelope, "secret", secret);
+    json_object_set_boolean_member (envelope, "first", !s_first);
+    json_object_set_object_member (envelope, "from", queue_desc (server, s));
+    publish (server, stand->node, envelope);
+    /* Then `matched` to both: the other server's copy exists by then
+     * (one publisher's messages arrive in order). */
+    sigd_server_activate_call (server, call);
+  }
+out:
+  g_free (op->session);
+  g_free (op);
+}
+
+/* The partner's server */
+static void
+got_match (SigdServer *server, JsonObject *envelope)
+{
+  SigdSession *p = g_hash_table_lookup (server->sessions, member_string (envelope, "to") ?: "");
+  const char *call_id = member_string (envelope, "call");
+  const char *secret = member_string (envelope, "secret");
+  JsonObject *from = member_object (envelope, "from");
+  gboolean p_first = json_object_get_boolean_member_with_default (envelope, "first", FALSE);
+  SigdSession *stand;
+  SigdCall *call;
+
+  if (!call_id || !secret || !from || g_hash_table_contains (server->calls, call_id))
+    return;
+  if (!p || !p->queued || p->call || !(stand = stand_in (server, from))) {
+    JsonObject *frame = vchat_msg_object_new (VCHAT_MSG_PEER_LEFT);
+
+    json_object_set_string_member (frame, "call", call_id);
+    json_object_set_string_member (frame, "reason", "lost");
+    send_frame_to (server, member_string (from, "node"), member_string (from, "id"), frame);
+    return;
+  }
+  p->spilled = FALSE;
+  sigd_matcher_dequeue (server, p);
+  call = sigd_server_start_call_id (server, call_id, secret, SIGD_CALL_RANDOM,
+                                    p_first ? p : stand, p_first ? stand : p);
+  g_strfreev (call->common);
+  call->common = common_of (p, json_object_get_array_member (from, "interests"));
+  remote_call_added (server, call);
+  /* Active when its `matched` comes, right behind. */
+}
+
+static gboolean
+shared_queue_tick (gpointer data)
+{
+  SigdServer *server = data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 after = (gint64) (server->config->shared_queue_after * G_USEC_PER_SEC);
+  g_autoptr (GPtrArray) waiting = g_ptr_array_new ();
+
+  if (g_queue_is_empty (&server->queue)) {
+    server->shared_queue_source = 0;
+    return G_SOURCE_REMOVE;
+  }
+  for (GList *l = server->queue.head; l; l = l->next)
+    g_ptr_array_add (waiting, l->data);
+  for (guint i = 0; i < waiting->len; i++) {
+    SigdSession *s = waiting->pdata[i];
+    MatchOp *op;
+
+    if (!s->queued || s->call)
+      continue;
+    if (!s->spilled) {
+      if (now - s->queued_since >= after)
+        spill (server, s);
+      else
+        continue;
+    }
+    if (s->match_pending)
+      continue;
+    s->match_pending = TRUE;
+    op = g_new0 (MatchOp, 1);
+    op->server = server;
+    op->session = g_strdup (s->id);
+    sigd_store_queue_match (server->store, s->id, matched_cb, op);
+  }
+  return G_SOURCE_CONTINUE;
+}
+
+void
+sigd_remote_queued (SigdServer *server)
+{
+  if (!sigd_store_is_shared (server->store) || server->shared_queue_source)
+    return;
+  server->shared_queue_source = g_timeout_add (SHARED_QUEUE_TICK_MS, shared_queue_tick, server);
+}
+
+void
+sigd_remote_block_pair (SigdServer *server, SigdSession *a, SigdSession *b)
+{
+  if (sigd_store_is_shared (server->store))
+    sigd_store_block_pair (server->store, a->id, b->id,
+                           (gint64) (server->config->rematch_delay * 1000));
+}
+
 void
 sigd_remote_deliver (gpointer data, const char *text, gsize len)
 {
@@ -794,4 +1060,8 @@ sigd_remote_deliver (gpointer data, const char *text, gsize len)
     got_handed (server, envelope, TRUE);
   else if (g_strcmp0 (kind, "moved") == 0)
     got_moved (server, envelope);
+  else if (g_strcmp0 (kind, "match") == 0)
+    got_match (server, envelope);
+  else if (g_strcmp0 (kind, "requeue") == 0)
+    respill (server, g_hash_table_lookup (server->sessions, member_string (envelope, "to") ?: ""));
 }

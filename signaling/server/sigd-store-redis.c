@@ -186,6 +186,58 @@ static const char *MOVE_SCRIPT =
   "end\n"
   "return 1\n";
 
+/* The shared random queue: vchat:queue (zset: session → since, ms) and
+ * vchat:qe:SESSION (hash: node, desc, interests as lines, lang). */
+static const char *QUEUE_ADD_SCRIPT =
+  "redis.call('HSET', '" PREFIX "qe:' .. ARGV[1], 'node', ARGV[2], 'desc', ARGV[3], "
+  "  'interests', ARGV[4], 'lang', ARGV[5])\n"
+  "redis.call('EXPIRE', '" PREFIX "qe:' .. ARGV[1], 86400)\n"
+  "redis.call('ZADD', '" PREFIX "queue', ARGV[6], ARGV[1])\n"
+  "return 1\n";
+
+static const char *QUEUE_REMOVE_SCRIPT =
+  "redis.call('ZREM', '" PREFIX "queue', ARGV[1])\n"
+  "redis.call('DEL', '" PREFIX "qe:' .. ARGV[1])\n"
+  "return 1\n";
+
+/* Among the 200 who waited longest: most common interests, then the same
+ * language, then the longest wait; never a pair blocked by `next`, never
+ * someone whose server is gone (dropped from the queue). Both leave the
+ * queue in the same step, so nobody is paired twice. */
+static const char *QUEUE_MATCH_SCRIPT =
+  "local me = ARGV[1]\n"
+  "local q = '" PREFIX "queue'\n"
+  "if not redis.call('ZSCORE', q, me) then return false end\n"
+  "local mine = redis.call('HMGET', '" PREFIX "qe:' .. me, 'interests', 'lang')\n"
+  "local set = {}\n"
+  "for w in string.gmatch(mine[1] or '', '[^\\n]+') do set[w] = true end\n"
+  "local best, best_score = nil, -1\n"
+  "for _, c in ipairs(redis.call('ZRANGE', q, 0, 199)) do\n"
+  "  if c ~= me then\n"
+  "    local v = redis.call('HMGET', '" PREFIX "qe:' .. c, 'node', 'interests', 'lang')\n"
+  "    if not v[1] or redis.call('EXISTS', '" PREFIX "alive:' .. v[1]) == 0 then\n"
+  "      redis.call('ZREM', q, c)\n"
+  "      redis.call('DEL', '" PREFIX "qe:' .. c)\n"
+  "    else\n"
+  "      local pair = me < c and (me .. ':' .. c) or (c .. ':' .. me)\n"
+  "      if redis.call('EXISTS', '" PREFIX "block:' .. pair) == 0 then\n"
+  "        local common = 0\n"
+  "        for w in string.gmatch(v[2] or '', '[^\\n]+') do\n"
+  "          if set[w] then common = common + 1 end\n"
+  "        end\n"
+  "        local score = common * 2\n"
+  "        if mine[2] and mine[2] ~= '' and v[3] == mine[2] then score = score + 1 end\n"
+  "        if score > best_score then best, best_score = c, score end\n"
+  "      end\n"
+  "    end\n"
+  "  end\n"
+  "end\n"
+  "if not best then return false end\n"
+  "local desc = redis.call('HGET', '" PREFIX "qe:' .. best, 'desc')\n"
+  "redis.call('ZREM', q, me, best)\n"
+  "redis.call('DEL', '" PREFIX "qe:' .. me, '" PREFIX "qe:' .. best)\n"
+  "return desc\n";
+
 static const char *ATTEMPT_SCRIPT =
   "local n = redis.call('INCR', KEYS[1])\n"
   "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end\n"
@@ -889,6 +941,53 @@ redis_invites_move (SigdStore *store, const char *owner, const char *node)
   eval ((RedisStore *) store, cmd, MOVE_SCRIPT, NULL, 2, args);
 }
 
+static void
+redis_queue_add (SigdStore *store, const char *session, const char *desc, const char *interests,
+                 const char *language, gint64 since_ms)
+{
+  g_autofree char *since = g_strdup_printf ("%" G_GINT64_FORMAT, since_ms);
+  const char *args[] = { session, store->node, desc, interests, language ? language : "", since };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  eval ((RedisStore *) store, cmd, QUEUE_ADD_SCRIPT, NULL, 6, args);
+}
+
+static void
+redis_queue_remove (SigdStore *store, const char *session)
+{
+  const char *args[] = { session };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  eval ((RedisStore *) store, cmd, QUEUE_REMOVE_SCRIPT, NULL, 1, args);
+}
+
+static void
+redis_queue_match (SigdStore *store, const char *session, SigdStoreStringCb cb, gpointer data)
+{
+  const char *args[] = { session };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_STRING;
+  cmd->string_cb = cb;
+  cmd->data = data;
+  eval ((RedisStore *) store, cmd, QUEUE_MATCH_SCRIPT, NULL, 1, args);
+}
+
+static void
+redis_block_pair (SigdStore *store, const char *a, const char *b, gint64 ms)
+{
+  g_autofree char *key = strcmp (a, b) < 0 ? g_strconcat (PREFIX "block:", a, ":", b, NULL)
+                                           : g_strconcat (PREFIX "block:", b, ":", a, NULL);
+  g_autofree char *px = g_strdup_printf ("%" G_GINT64_FORMAT, MAX (ms, 1));
+  const char *argv[] = { "SET", key, "1", "PX", px };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  cmd_send ((RedisStore *) store, cmd, 5, argv);
+}
+
 /* Redis forgets invites by itself; what is swept here is this server's
  * knowledge of its sessions' invites, to tell them when one ran out. */
 static gint64
@@ -983,6 +1082,10 @@ static const SigdStoreClass redis_class = {
   .resume_forget = redis_resume_forget,
   .resume_get = redis_resume_get,
   .invites_move = redis_invites_move,
+  .queue_add = redis_queue_add,
+  .queue_remove = redis_queue_remove,
+  .queue_match = redis_queue_match,
+  .block_pair = redis_block_pair,
 };
 
 /* redis://HOST[:PORT][/DB] or unix:/PATH[?db=N] */

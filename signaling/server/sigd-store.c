@@ -156,3 +156,34 @@ sigd_store_invites_move (SigdStore *store, const char *owner, const char *node)
   if (store->klass->invites_move)
     store->klass->invites_move (store, owner, node);
 }
+
+void
+sigd_store_queue_add (SigdStore *store, const char *session, const char *desc,
+                      const char *interests, const char *language, gint64 since_ms)
+{
+  if (store->klass->queue_add)
+    store->klass->queue_add (store, session, desc, interests, language, since_ms);
+}
+
+void
+sigd_store_queue_remove (SigdStore *store, const char *session)
+{
+  if (store->klass->queue_remove)
+    store->klass->queue_remove (store, session);
+}
+
+void
+sigd_store_queue_match (SigdStore *store, const char *session, SigdStoreStringCb cb, gpointer data)
+{
+  if (store->klass->queue_match)
+    store->klass->queue_match (store, session, cb, data);
+  else
+    cb (SIGD_STORE_NOT_FOUND, NULL, data);
+}
+
+void
+sigd_store_block_pair (SigdStore *store, const char *a, const char *b, gint64 ms)
+{
+  if (store->klass->block_pair)
+    store->klass->block_pair (store, a, b, ms);
+}

@@ -98,6 +98,15 @@ typedef struct {
   void (*resume_get) (SigdStore *store, const char *token, SigdStoreStringCb cb, gpointer data);
   /* The open invites of @owner now ring it on @node. */
   void (*invites_move) (SigdStore *store, const char *owner, const char *node);
+  /* The random queue shared by the servers: @desc (JSON) describes the
+   * session to whoever is paired with it; queue_match takes the best
+   * partner for @session and both out of the queue, atomically, and
+   * answers the partner's desc (NOT_FOUND: nobody, or @session was taken). */
+  void (*queue_add) (SigdStore *store, const char *session, const char *desc,
+                     const char *interests, const char *language, gint64 since_ms);
+  void (*queue_remove) (SigdStore *store, const char *session);
+  void (*queue_match) (SigdStore *store, const char *session, SigdStoreStringCb cb, gpointer data);
+  void (*block_pair) (SigdStore *store, const char *a, const char *b, gint64 ms);
 } SigdStoreClass;
 
 struct _SigdStore {
@@ -150,3 +159,9 @@ void sigd_store_resume_forget (SigdStore *store, const char *token);
 void sigd_store_resume_get (SigdStore *store, const char *token, SigdStoreStringCb cb,
                             gpointer data);
 void sigd_store_invites_move (SigdStore *store, const char *owner, const char *node);
+void sigd_store_queue_add (SigdStore *store, const char *session, const char *desc,
+                           const char *interests, const char *language, gint64 since_ms);
+void sigd_store_queue_remove (SigdStore *store, const char *session);
+void sigd_store_queue_match (SigdStore *store, const char *session, SigdStoreStringCb cb,
+                             gpointer data);
+void sigd_store_block_pair (SigdStore *store, const char *a, const char *b, gint64 ms);
