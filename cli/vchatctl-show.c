@@ -339,6 +339,16 @@ print_call (VchatDBusCall *call)
   else
     vchatctl_print_field (FIELD_WIDTH, "Picture", "%s",
                           vchat_dbus_call_get_camera_enabled (call) ? "sending" : "off");
+  /* What the peer says over the control channel; a peer that says nothing
+   * (an older client) reads as sending both. */
+  if (vchat_dbus_call_get_peer_muted (call) || !vchat_dbus_call_get_peer_camera_enabled (call))
+    vchatctl_print_field (FIELD_WIDTH, "Their side", "%s%s%s",
+                          vchat_dbus_call_get_peer_muted (call) ? "muted" : "",
+                          vchat_dbus_call_get_peer_muted (call) &&
+                              !vchat_dbus_call_get_peer_camera_enabled (call)
+                            ? ", "
+                            : "",
+                          vchat_dbus_call_get_peer_camera_enabled (call) ? "" : "camera off");
   vchatctl_print_field (FIELD_WIDTH, "Video", "remote %s, preview %s",
                         remote && *remote ? remote : "-", preview && *preview ? preview : "-");
   print_stats (vchat_dbus_call_get_stats (call));

@@ -3,6 +3,7 @@ picture checked where a person would look: the peer's camera colour arrives
 in the RemoteVideoNode that vchatd publishes on PipeWire."""
 import ipaddress
 import json
+import os
 import re
 import subprocess
 import threading
@@ -264,6 +265,9 @@ def test_mute_camera_off_and_messages(pipewire, daemons):
     assert a.call_prop(pa, "CameraEnabled") is False
     b.wait(lambda: (b.call_prop(pb, "PeerMuted"), b.call_prop(pb, "PeerCameraEnabled")) ==
            (True, False), 10, "B to be told that A muted and turned its camera off")
+    shown = subprocess.run([os.environ["VCHATCTL"], "show", pb], env=b.env, check=True,
+                           capture_output=True, text=True, timeout=20).stdout
+    assert re.search(r"^Their side: *muted, camera off$", shown, re.M), shown
     time.sleep(1)
     assert_sees(pipewire, b, pb, BLACK, "camera off")
     typing = []
