@@ -3,8 +3,6 @@ different servers meet; a Lua script pairs two at a time, so under
 concurrency nobody is paired twice."""
 import collections
 
-from test_cross_server_calls import ring  # noqa: F401  (same fixtures)
-
 
 def test_two_people_on_two_servers_meet(cluster, connect):
     s1, s2 = cluster(2, "--shared-queue-after", "0.5")
@@ -54,8 +52,10 @@ def test_many_queue_at_once_across_three_servers(cluster, connect):
     servers = cluster(3, "--shared-queue-after", "0", "--max-sessions-per-address", "256",
                       "--max-pending-per-address", "256")
     clients = [connect(servers[i % 3]) for i in range(45)]
-    for c in clients:
-        c.send({"type": "queue"})
+    # Interests nobody shares: the local matchers wait for a common one
+    # (--interest-wait), so the pairs are all made by the script.
+    for i, c in enumerate(clients):
+        c.send({"type": "queue", "interests": [f"topic{i}"]})
     for c in clients:
         c.expect("queued")
     calls = collections.defaultdict(list)
