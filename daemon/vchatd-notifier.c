@@ -14,7 +14,10 @@
 
 #include <libnotify/notify.h>
 
+/* The icon is the daemon's; the desktop entry is the app's (app/), which a
+ * notification's default action brings forward. */
 #define APP_ID "io.github.vchat.VChat1"
+#define DESKTOP_ID "io.github.vchat.VChat"
 #define SCHEMA_ID "io.github.vchat.VChat1"
 #define NOTIFICATIONS_NAME "org.freedesktop.Notifications"
 #define NOTIFICATIONS_PATH "/org/freedesktop/Notifications"
@@ -247,7 +250,7 @@ note_show (Note *note, NotifyUrgency urgency, const char *category, gboolean ans
   n = note->notification;
   notify_notification_clear_hints (n);
   notify_notification_clear_actions (n);
-  notify_notification_set_hint (n, "desktop-entry", g_variant_new_string (APP_ID));
+  notify_notification_set_hint (n, "desktop-entry", g_variant_new_string (DESKTOP_ID));
   notify_notification_set_urgency (n, urgency);
   if (category)
     notify_notification_set_category (n, category);

@@ -472,11 +472,16 @@ manager_ready (GObject *source, GAsyncResult *result, gpointer user_data)
     return;
   }
   if (!owner) {
+    /* The cancellable is read before the task is handed over: the order in
+     * which C evaluates the arguments is unspecified, and GCC stole the
+     * task first (a critical, and no client, without a daemon). */
+    GCancellable *cancellable = g_task_get_cancellable (task);
+
     /* The proxy tried D-Bus activation already; ask again for the reason. */
     g_dbus_connection_call (
       self->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
       "StartServiceByName", g_variant_new ("(su)", VCHAT_BUS_NAME, 0), G_VARIANT_TYPE ("(u)"),
-      G_DBUS_CALL_FLAGS_NONE, -1, g_task_get_cancellable (task), started, g_steal_pointer (&task));
+      G_DBUS_CALL_FLAGS_NONE, -1, cancellable, started, g_steal_pointer (&task));
     return;
   }
   create_object_manager (g_steal_pointer (&task));

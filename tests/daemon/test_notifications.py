@@ -114,7 +114,7 @@ def test_incoming_call_notification_accept_carries_picture(pipewire, daemons):
         assert peer.startswith("Blue")
         assert peer in n["summary"] and peer in n["body"], n
         assert n["hints"]["urgency"] == 2, n
-        assert n["hints"]["desktop-entry"] == "io.github.vchat.VChat1", n
+        assert n["hints"]["desktop-entry"] == "io.github.vchat.VChat", n
         assert n["app_icon"] == "io.github.vchat.VChat1", n
         assert n["actions"] == ["accept", "Accept", "decline", "Decline"], n
         assert "vchatctl accept" not in n["body"]
