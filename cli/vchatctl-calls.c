@@ -8,6 +8,8 @@
 #include "vchat-link.h"
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 static char **opt_interests;
 static char *opt_lang;
 static gboolean opt_relay_only;
@@ -399,50 +401,50 @@ report_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_call_commands[] = {
-  { "random", NULL, "Call a random stranger",
+  { "random", NULL, N_("Call a random stranger"),
     "Looks for a random partner, preferring one who shares an interest or the\n"
     "language, and prints the new call's object path. The call goes from\n"
     "'searching' to 'connecting' to 'connected'.\n",
     random_options, 0, 0, random_run },
-  { "invite", NULL, "Create an invite for a friend",
+  { "invite", NULL, N_("Create an invite for a friend"),
     "Creates an invite and prints its code, its vchat:// link, its web link (for\n"
     "a friend without vchat) and the call, which rings ('incoming') when the\n"
     "friend joins: answer with 'vchatctl accept'.\n",
     invite_options, 0, 0, invite_run },
-  { "join", "CODE|LINK", "Join a friend's invite",
+  { "join", "CODE|LINK", N_("Join a friend's invite"),
     "Joins the invite with this code, or the link that ends in /join/CODE, and\n"
     "prints the new call's object path. The call is 'ringing' until the friend\n"
     "answers. Exits with 5 when there is no such invite. A link\n"
     "vchat://join/CODE?server=URL must name vchatd's server (else exit 1 says how\n"
     "to switch).\n",
     join_options, 1, 1, join_run },
-  { "accept", "[CALL]", "Answer an incoming call",
+  { "accept", "[CALL]", N_("Answer an incoming call"),
     "Answers a call that rings. Without CALL: the newest incoming call, else the\n"
     "current call.\n",
     wait_options, 0, 1, accept_run },
-  { "reject", "[CALL]", "Decline an incoming call",
+  { "reject", "[CALL]", N_("Decline an incoming call"),
     "Declines a call that rings; it ends with 'rejected'. Without CALL: the\n"
     "newest incoming call, else the current call.\n",
     NULL, 0, 1, reject_run },
-  { "hangup", "[CALL]", "End a call",
+  { "hangup", "[CALL]", N_("End a call"),
     "Ends a call in any state: a search stops, an open invite is cancelled.\n", NULL, 0, 1,
     hangup_run },
-  { "next", "[CALL]", "End a random call and meet the next stranger",
+  { "next", "[CALL]", N_("End a random call and meet the next stranger"),
     "Ends a random call and at once looks for another partner with the same\n"
     "interests and language; prints the new call's object path.\n",
     wait_options, 0, 1, next_run },
-  { "mute", "on|off", "Stop or resume sending sound",
+  { "mute", "on|off", N_("Stop or resume sending sound"),
     "'mute on' stops sending sound in the call, 'mute off' sends it again.\n", call_options, 1, 1,
     mute_run },
-  { "video", "on|off", "Stop or resume sending the picture",
+  { "video", "on|off", N_("Stop or resume sending the picture"),
     "'video off' stops sending the camera picture (the other side sees black),\n"
     "'video on' sends it again.\n",
     call_options, 1, 1, video_run },
-  { "say", "TEXT", "Send a chat message",
+  { "say", "TEXT", N_("Send a chat message"),
     "Sends TEXT (all the words that follow, up to 4096 bytes) as a chat message\n"
     "in a connected call. Use -- before text that starts with a dash.\n",
     call_options, 1, -1, say_run },
-  { "report", "REASON", "Report the other person to the server",
+  { "report", "REASON", N_("Report the other person to the server"),
     "Reports the other person of a call, during the call or after it ended,\n"
     "with REASON in a few words. Without --call: the current call, else the\n"
     "newest call that ended.\n",

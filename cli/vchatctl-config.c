@@ -15,6 +15,8 @@
 
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 #define SCHEMA_ID "io.github.vchat.VChat1"
 
 static GSettingsSchema *
@@ -276,7 +278,7 @@ config_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_config_commands[] = {
-  { "config", "[ACTION]", "Show or change the settings (list, get, set, reset)",
+  { "config", "[ACTION]", N_("Show or change the settings (list, get, set, reset)"),
     "  vchatctl config [list]\n"
     "  vchatctl config get KEY\n"
     "  vchatctl config set KEY VALUE\n"

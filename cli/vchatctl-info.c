@@ -6,6 +6,8 @@
 
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 #define FIELD_WIDTH 11 /* "Microphone:" */
 #define NO_CAMERA "none \u2014 calls go on without a picture"
 #define NO_MICROPHONE "none \u2014 calls go on without sound"
@@ -267,20 +269,20 @@ history_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_info_commands[] = {
-  { "status", NULL, "Show the daemon, its connection, the devices and the calls",
+  { "status", NULL, N_("Show the daemon, its connection, the devices and the calls"),
     "Shows vchatd's version, whether it is connected to the signaling server, the\n"
     "camera and microphone calls use, and how many calls there are.\n",
     NULL, 0, 0, status_run },
-  { "devices", NULL, "List the cameras and the microphone",
+  { "devices", NULL, N_("List the cameras and the microphone"),
     "Lists the cameras PipeWire offers (the one calls use is marked with *) and the\n"
     "microphone. A call goes on without either when there is none.\n",
     NULL, 0, 0, devices_run },
-  { "camera", "ID", "Choose the camera for calls",
+  { "camera", "ID", N_("Choose the camera for calls"),
     "Chooses the camera for new calls and switches the current call to it. ID is\n"
     "one of the ids 'vchatctl devices' lists, or \"\" for the first camera. Exits\n"
     "with 5 when there is no such camera.\n",
     NULL, 1, 1, camera_run },
-  { "history", "[clear]", "List the calls that ended, newest first; or forget them",
+  { "history", "[clear]", N_("List the calls that ended, newest first; or forget them"),
     "Lists the calls that ended, newest first: when, random or invited, who called\n"
     "whom, the other person's display name, how long and how it ended. vchatd keeps\n"
     "them in $XDG_STATE_HOME/vchat/history.json (never addresses or invite codes),\n"

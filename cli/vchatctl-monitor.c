@@ -17,6 +17,8 @@
 
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 static int opt_count;
 static gboolean opt_stats;
 static double opt_timeout;
@@ -439,7 +441,7 @@ monitor_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_monitor_commands[] = {
-  { "monitor", NULL, "Print events as they happen",
+  { "monitor", NULL, N_("Print events as they happen"),
     "Prints a line for each event of vchatd until interrupted: changed properties\n"
     "of the manager and of calls, calls added and removed, incoming calls, chat\n"
     "messages, and the daemon leaving or coming back. With --json, each event is\n"

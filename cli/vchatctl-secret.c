@@ -16,6 +16,8 @@
 #include "vchat-secret.h"
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 /* Longest value taken; the server's token is at most 256 bytes. */
 #define MAX_VALUE 4096
 
@@ -218,7 +220,7 @@ secret_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_secret_commands[] = {
-  { "secret", "ACTION", "Set, clear or list the credentials in the keyring",
+  { "secret", "ACTION", N_("Set, clear or list the credentials in the keyring"),
     "ACTION is one of: set NAME, clear NAME, list.\n"
     "\n"
     "set NAME reads the value from standard input (typed without echo at a\n"

@@ -7,6 +7,8 @@
 
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 #define FIELD_WIDTH 11
 #define STAT_WIDTH 13 /* "  Round trip:" */
 
@@ -374,11 +376,11 @@ show_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_show_commands[] = {
-  { "list", NULL, "List the calls",
+  { "list", NULL, N_("List the calls"),
     "Lists the calls that have not ended and those that ended in the last minute;\n"
     "the current call is marked with *.\n",
     NULL, 0, 0, list_run },
-  { "show", "[CALL]", "Show a call's properties and statistics",
+  { "show", "[CALL]", N_("Show a call's properties and statistics"),
     "Shows everything about a call: its state and, while connected, its quality\n"
     "(good, fair or poor), the other person, its times, what is being sent, the\n"
     "PipeWire nodes of its video, and the statistics of its connection (refreshed\n"

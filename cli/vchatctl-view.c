@@ -16,6 +16,8 @@
 
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 /* Seconds without a first frame before a stream starts over: a pipewiresrc
  * started just before its target node exists is never linked to it. */
 #define FIRST_FRAME_TIMEOUT 3
@@ -402,7 +404,7 @@ view_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_view_commands[] = {
-  { "view", "[CALL]", "Show the call's video in a window",
+  { "view", "[CALL]", N_("Show the call's video in a window"),
     "Shows the other person's video and your own camera's preview, each in a\n"
     "window, read from the call's PipeWire streams (RemoteVideoNode and\n"
     "PreviewNode). The video appears when it arrives; the windows close when the\n"

@@ -14,6 +14,8 @@
 
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 G_DEFINE_QUARK (vchatctl - error - quark, vchatctl_error)
 
 static gboolean opt_json;
@@ -95,21 +97,21 @@ print_top_help (FILE *out)
     width = MAX (width, (int) strlen (syn));
   }
 
-  fputs ("Usage: vchatctl [--json] COMMAND [OPTION...] [ARG...]\n"
-         "\n"
-         "Control vchatd, the vchat video-chat daemon, over D-Bus. Without a command,\n"
-         "vchatctl shows the status.\n"
-         "\n"
-         "Commands:\n",
+  fputs (_ ("Usage: vchatctl [--json] COMMAND [OPTION...] [ARG...]\n"
+             "\n"
+             "Control vchatd, the vchat video-chat daemon, over D-Bus. Without a command,\n"
+             "vchatctl shows the status.\n"
+             "\n"
+             "Commands:\n"),
          out);
   for (gsize i = 0; i < G_N_ELEMENTS (command_order); i++) {
     const VchatctlCommand *c = find_command (command_order[i]);
     g_autofree char *syn = command_synopsis (c, FALSE);
     fprintf (out, "  %-*s  ", width, syn);
-    print_wrapped (out, width + 4, c->summary);
+    print_wrapped (out, width + 4, _ (c->summary));
   }
   fprintf (out,
-           "\n"
+           _ ("\n"
            "Global options (before or after the command):\n"
            "  -j, --json     Print JSON: one document, or one line per event for monitor\n"
            "  -h, --help     Show this help; COMMAND --help shows a command's own\n"
@@ -128,7 +130,7 @@ print_top_help (FILE *out)
            "  4  vchatd is not running and D-Bus could not start it\n"
            "  5  not found: no such call or camera\n"
            "\n"
-           "See vchatctl(1) for more.\n",
+           "See vchatctl(1) for more.\n"),
            VCHAT_CALLS_PATH);
 }
 
@@ -167,7 +169,7 @@ print_options (FILE *out, const GOptionEntry *entries, int width)
       continue;
     option_column (e, s);
     fprintf (out, "%-*s  ", width, s->str);
-    print_wrapped (out, width + 2, e->description);
+    print_wrapped (out, width + 2, _ (e->description));
   }
 }
 
@@ -177,14 +179,14 @@ print_command_help (FILE *out, const VchatctlCommand *c)
   g_autofree char *syn = command_synopsis (c, TRUE);
   int width = MAX (options_width (c->options), options_width (global_entries));
 
-  fprintf (out, "Usage: vchatctl %s\n\n%s\n", syn, c->summary);
+  fprintf (out, _ ("Usage: vchatctl %s\n\n%s\n"), syn, _ (c->summary));
   if (c->description)
-    fprintf (out, "\n%s", c->description);
+    fprintf (out, "\n%s", _ (c->description));
   if (c->options && c->options[0].long_name) {
-    fputs ("\nOptions:\n", out);
+    fputs (_ ("\nOptions:\n"), out);
     print_options (out, c->options, width);
   }
-  fputs ("\nGlobal options:\n", out);
+  fputs (_ ("\nGlobal options:\n"), out);
   print_options (out, global_entries, width);
 }
 
@@ -292,6 +294,11 @@ main (int argc, char **argv)
   int verb = 0;
 
   setlocale (LC_ALL, "");
+  /* VCHAT_LOCALEDIR: translations of an uninstalled build (the tests). */
+  bindtextdomain (GETTEXT_PACKAGE,
+                  g_getenv ("VCHAT_LOCALEDIR") ? g_getenv ("VCHAT_LOCALEDIR") : LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
   g_set_prgname ("vchatctl");
 
   /* Global options may come before the verb; everything from the verb on is
