@@ -961,6 +961,9 @@
     if (st.reconnect) return;
     const r = { since, restarts: 0, lastRestart: 0, retryTimer: null, giveUpTimer: null };
     st.reconnect = r;
+    // From now on the reconnection's deadline is the call's.
+    clearTimeout(connectTimer);
+    connectTimer = null;
     r.giveUpTimer = setTimeout(giveUp, Math.max(0, since + st.reconnectTimeout - Date.now()));
     setState('reconnecting');
     showStatus('The connection to ' + peerName(st.call.peer) + ' was interrupted. Reconnecting…', 'progress');
@@ -1211,16 +1214,16 @@
       const kind = st.call.kind;
       const name = peerName(st.call.peer);
       const Name = name.charAt(0).toUpperCase() + name.slice(1);
+      if (st.reconnect && reason !== 'next') {
+        // The peer gave up reconnecting (or its session ended meanwhile).
+        endNotRestored();
+        return;
+      }
       if (reason === 'hangup' && !st.call.everConnected) {
         // The peer gave up a call that never connected (vchatd: reason
         // `network`; a web client: its connecting timeout), or left early:
         // `leave` carries no reason, the message says both.
         noPath(false);
-        return;
-      }
-      if (st.reconnect && reason !== 'next') {
-        // The peer gave up reconnecting (or its session ended meanwhile).
-        endNotRestored();
         return;
       }
       endCall();

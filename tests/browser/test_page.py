@@ -270,7 +270,7 @@ def test_quality_and_reconnecting(server, pages):
         assert seen["badge"].strip().startswith("Call: " + q["word"]), seen
         assert me.eval(f"window.vchat.qualityOf({json.dumps(q)})") == q["word"]
         assert f"{q['rttMs']} ms" in detail and f"{q['lossPct']} % loss" in detail, (q, detail)
-        assert f"{round(q['fps'])} fps" in detail, (q, detail)
+        assert f"{int(q['fps'] + 0.5)} fps" in detail, (q, detail)   # JS Math.round
         assert q["lossPct"] < 2 and q["rttMs"] < 1000 and q["fps"] > 0, q
         # The page's round trip is getStats' (read at nearly the same time:
         # it changes with each connectivity check).
