@@ -1,7 +1,6 @@
 /* vchat-video-feed.c: a call's picture shown in a GtkPicture
  *
- * The same feed as examples/vchat-gtk-video.c (which stays the minimal
- * sample of libvchat), under the app's names.
+ * Used by the app and by the GTK example (examples/vchat-gtk.c).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */

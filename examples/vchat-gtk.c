@@ -15,7 +15,7 @@
 #include <gtk/gtk.h>
 #include <vchat/vchat.h>
 
-#include "vchat-gtk-video.h"
+#include "vchat-video-feed.h"
 
 #define APP_ID "io.github.vchat.Example"
 
@@ -26,7 +26,7 @@ typedef struct {
   VChatClient *client;
   VChatCall *call;     /* the call the window shows */
   VChatCall *incoming; /* waiting for Accept/Decline */
-  VchatGtkVideo *remote_video, *preview_video;
+  VchatVideoFeed *remote_video, *preview_video;
 
   /* options */
   gboolean opt_random;
@@ -293,15 +293,15 @@ sync_video (App *app)
    * call is connected and the stats say the peer's pictures arrive. */
   if (state == VCHAT_CALL_STATE_CONNECTED && decoding (app->call)) {
     if (!app->remote_video)
-      app->remote_video = vchat_gtk_video_new (GTK_PICTURE (app->remote_picture), app->call,
+      app->remote_video = vchat_video_feed_new (GTK_PICTURE (app->remote_picture), app->call,
                                                VCHAT_VIDEO_REMOTE);
     if (!app->preview_video)
-      app->preview_video = vchat_gtk_video_new (GTK_PICTURE (app->preview_picture), app->call,
+      app->preview_video = vchat_video_feed_new (GTK_PICTURE (app->preview_picture), app->call,
                                                 VCHAT_VIDEO_PREVIEW);
   }
   if (!media) {
-    g_clear_pointer (&app->remote_video, vchat_gtk_video_free);
-    g_clear_pointer (&app->preview_video, vchat_gtk_video_free);
+    g_clear_pointer (&app->remote_video, vchat_video_feed_free);
+    g_clear_pointer (&app->preview_video, vchat_video_feed_free);
   }
   gtk_widget_set_visible (app->preview_picture, app->preview_video != NULL);
 }
@@ -372,8 +372,8 @@ set_call (App *app, VChatCall *call)
 {
   if (app->call == call)
     return;
-  g_clear_pointer (&app->remote_video, vchat_gtk_video_free);
-  g_clear_pointer (&app->preview_video, vchat_gtk_video_free);
+  g_clear_pointer (&app->remote_video, vchat_video_feed_free);
+  g_clear_pointer (&app->preview_video, vchat_video_feed_free);
   if (app->call) {
     disconnect_call (app, app->call);
     g_clear_object (&app->call);
@@ -1101,8 +1101,8 @@ static void
 on_shutdown (GtkApplication *gtk_app, App *app)
 {
   g_cancellable_cancel (app->cancellable);
-  g_clear_pointer (&app->remote_video, vchat_gtk_video_free);
-  g_clear_pointer (&app->preview_video, vchat_gtk_video_free);
+  g_clear_pointer (&app->remote_video, vchat_video_feed_free);
+  g_clear_pointer (&app->preview_video, vchat_video_feed_free);
   if (app->call)
     disconnect_call (app, app->call);
   g_clear_object (&app->call);
