@@ -113,7 +113,7 @@ def call_with_page(world, clips, daemon_end, page_end):
         page.collect_faults()
         assert picture_back_after(world, d, path, page_end, time.monotonic(), 20) is not None, \
             "vchatd: no picture from the browser"
-        yield d, path, page, page.eval("window.vchat.call")
+        yield d, path, page, page.eval("window.vchat.call.id")
     finally:
         page.close()
 
@@ -322,7 +322,7 @@ def test_cut_between_vchatd_and_the_browser(lab, world, clips, seconds):
         assert page_back is not None, \
             f"the browser: no picture after the restore ({state})\n{page.browser.log_tail(1500)}"
         assert d.call_prop(pa, "State") == "connected"
-        assert page.eval("window.vchat.call") == call_id, "the page is in another call"
+        assert page.eval("window.vchat.call.id") == call_id, "the page is in another call"
 
 
 @pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
@@ -371,7 +371,7 @@ def test_address_change_of_the_browser(lab, world, clips):
         assert back_vchatd is not None, \
             f"vchatd: no picture after the change\n{page.eval('window.vchat.log.slice(-30)')}"
         assert page_back is not None, "the browser: no picture after the change"
-        assert page.eval("window.vchat.call") == call_id
+        assert page.eval("window.vchat.call.id") == call_id, "the page is in another call"
 
 
 def test_peer_killed_ends_as_peer_lost(lab, world):
