@@ -49,9 +49,6 @@ struct _VchatdCall {
    * media session and kept until the call ends, feeding each attempt's
    * session (vchatd-media.h); NULL while there is no media. */
   VchatdMedia *capture;
-  /* The capture handed on by Next to the call that searches next (see
-   * vchatd_call_prepare_capture()), for as long as the handover takes. */
-  VchatdMedia *handover;
 
   VchatdCallKind kind;
   VchatdCallState state;
@@ -563,94 +560,6 @@ on_stats_updated (VchatdMedia *media, VchatdCall *self)
                                self->state == VCHATD_CALL_CONNECTED && quality ? quality : "");
 }
 
-/* The call's node names: vchat-<pid>-call-<n>-remote, -preview. */
-static char *
-node_prefix (VchatdCall *self)
-{
-  if (!self->media_settings->publish_nodes)
-    return NULL;
-  return g_strdup_printf ("vchat-%d-call-%s", (int) getpid (), strrchr (self->path, '/') + 1);
-}
-
-/* What a capture reads of a media configuration: the devices, the node
- * names and the settings of the media sessions it feeds. */
-static void
-capture_config (VchatdCall *self, VchatdMediaConfig *config, const char *prefix)
-{
-  const VchatdMediaSettings *ms = self->media_settings;
-
-  /* A test source given on the command line wins over the device. */
-  config->camera_target = ms->video_source ? NULL : ms->camera_target;
-  config->video_source_description = ms->video_source;
-  config->microphone_target = ms->audio_source ? NULL : ms->microphone_target;
-  config->audio_source_description = ms->audio_source;
-  config->audio_sink_description = ms->audio_sink;
-  config->max_bitrate_kbps = ms->max_bitrate_kbps;
-  config->node_name_prefix = prefix;
-  config->watchdog_seconds = ms->watchdog_seconds;
-}
-
-static void
-capture_adopt (VchatdCall *self, VchatdMedia *capture)
-{
-  const char *node;
-
-  self->capture = capture;
-  g_signal_connect (capture, "notify::state", G_CALLBACK (on_capture_state), self);
-  g_signal_connect (capture, "device-failed", G_CALLBACK (on_device_failed), self);
-  g_signal_connect (capture, "device-restored", G_CALLBACK (on_device_restored), self);
-  vchatd_media_set_camera_enabled (capture, vchat_dbus_call_get_camera_enabled (self->skeleton));
-  vchat_dbus_call_set_has_camera (self->skeleton, vchatd_media_get_has_video (capture));
-  vchat_dbus_call_set_has_microphone (self->skeleton, vchatd_media_get_has_audio (capture));
-  node = vchatd_media_get_preview_node (capture);
-  vchat_dbus_call_set_preview_node (self->skeleton, node ? node : "");
-}
-
-static gboolean
-capture_start (VchatdCall *self, const VchatdMediaConfig *config, GError **error)
-{
-  g_autoptr (VchatdMedia) capture = vchatd_media_new (config, VCHATD_MEDIA_ROLE_CAPTURE, error);
-
-  if (!capture)
-    return FALSE;
-  vchatd_media_set_camera_enabled (capture, vchat_dbus_call_get_camera_enabled (self->skeleton));
-  if (!vchatd_media_start (capture, error)) {
-    vchatd_media_stop (capture);
-    return FALSE;
-  }
-  capture_adopt (self, g_steal_pointer (&capture));
-  return TRUE;
-}
-
-/* A random call opens the camera and microphone when it starts searching,
- * not when it is matched: the preview shows while one waits, and a match
- * costs no device start (a camera takes up to a second to give its first
- * picture). After Next the new call takes the capture of the one it
- * follows, so the camera is never closed between strangers. */
-void
-vchatd_call_prepare_capture (VchatdCall *self, VchatdCall *previous)
-{
-  g_autofree char *prefix = NULL;
-  VchatdMediaConfig config = { 0 };
-  g_autoptr (GError) error = NULL;
-
-  g_return_if_fail (VCHATD_IS_CALL (self));
-
-  if (self->capture || self->state == VCHATD_CALL_ENDED)
-    return;
-  if (previous && previous->handover) {
-    g_debug ("call %s: the camera and microphone of %s go on", self->path, previous->path);
-    capture_adopt (self, g_steal_pointer (&previous->handover));
-    return;
-  }
-  prefix = node_prefix (self);
-  capture_config (self, &config, prefix);
-  if (!capture_start (self, &config, &error))
-    g_message ("call %s: the camera and microphone do not start yet (%s); trying again when "
-               "matched",
-               self->path, error->message);
-}
-
 static gboolean
 media_start (VchatdCall *self, GError **error)
 {
@@ -659,6 +568,7 @@ media_start (VchatdCall *self, GError **error)
   g_auto (GStrv) turns = NULL;
   g_autofree char *prefix = NULL;
   VchatdMediaConfig config = { 0 };
+  const char *node;
 
   vchatd_ice_servers_to_webrtc (vchatd_signaling_get_ice_servers (self->signaling), &stun, &turns);
   if (ms->turn_server && *ms->turn_server) {
@@ -678,7 +588,8 @@ media_start (VchatdCall *self, GError **error)
                  ms->turn_server);
     }
   }
-  prefix = node_prefix (self);
+  if (ms->publish_nodes)
+    prefix = g_strdup_printf ("vchat-%d-call-%s", (int) getpid (), strrchr (self->path, '/') + 1);
   if (prefix && !self->publisher && !self->publisher_failed) {
     g_autofree char *name = g_strdup_printf ("%s-remote", prefix);
     g_autoptr (GError) local = NULL;
@@ -692,7 +603,12 @@ media_start (VchatdCall *self, GError **error)
     }
   }
 
-  capture_config (self, &config, prefix);
+  /* A test source given on the command line wins over the device. */
+  config.camera_target = ms->video_source ? NULL : ms->camera_target;
+  config.video_source_description = ms->video_source;
+  config.microphone_target = ms->audio_source ? NULL : ms->microphone_target;
+  config.audio_source_description = ms->audio_source;
+  config.audio_sink_description = ms->audio_sink;
   config.speaker_target = ms->speaker_target;
   config.stun_server = stun;
   config.turn_servers = (const char *const *) turns;
@@ -705,10 +621,30 @@ media_start (VchatdCall *self, GError **error)
                             turns[0];
   if (config.relay_only && !self->options.relay_only_set)
     g_debug ("call %s: a random call, through the TURN relay only", self->path);
+  config.max_bitrate_kbps = ms->max_bitrate_kbps;
+  config.node_name_prefix = prefix;
   config.publisher = self->publisher;
+  config.watchdog_seconds = ms->watchdog_seconds;
 
-  if (!self->capture && !capture_start (self, &config, error))
-    return FALSE;
+  if (!self->capture) {
+    self->capture = vchatd_media_new (&config, VCHATD_MEDIA_ROLE_CAPTURE, error);
+    if (!self->capture)
+      return FALSE;
+    g_signal_connect (self->capture, "notify::state", G_CALLBACK (on_capture_state), self);
+    g_signal_connect (self->capture, "device-failed", G_CALLBACK (on_device_failed), self);
+    g_signal_connect (self->capture, "device-restored", G_CALLBACK (on_device_restored), self);
+    vchatd_media_set_camera_enabled (self->capture,
+                                     vchat_dbus_call_get_camera_enabled (self->skeleton));
+    if (!vchatd_media_start (self->capture, error)) {
+      capture_clear (self);
+      return FALSE;
+    }
+    vchat_dbus_call_set_has_camera (self->skeleton, vchatd_media_get_has_video (self->capture));
+    vchat_dbus_call_set_has_microphone (self->skeleton,
+                                        vchatd_media_get_has_audio (self->capture));
+    node = vchatd_media_get_preview_node (self->capture);
+    vchat_dbus_call_set_preview_node (self->skeleton, node ? node : "");
+  }
   config.capture = self->capture;
 
   self->media = vchatd_media_new (
@@ -1278,18 +1214,8 @@ handle_next (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, VchatdC
   /* The server ends the call and queues us again; the manager makes the
    * new call object that the next `queued` and `matched` belong to. */
   send_call_message (self, VCHAT_MSG_NEXT);
-  /* The next call takes the camera and microphone (vchatd_call_prepare_capture()). */
-  if (self->capture) {
-    g_signal_handlers_disconnect_by_data (self->capture, self);
-    self->handover = g_steal_pointer (&self->capture);
-    vchat_dbus_call_set_preview_node (self->skeleton, "");
-  }
   mark_ended (self, VCHATD_END_NEXT);
   g_signal_emit (self, signals[SIGNAL_NEXT_REQUESTED], 0, invocation);
-  if (self->handover) {
-    vchatd_media_stop (self->handover);
-    g_clear_object (&self->handover);
-  }
   g_signal_emit (self, signals[SIGNAL_ENDED], 0);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
@@ -1455,12 +1381,6 @@ vchatd_call_set_camera (VchatdCall *self, const char *target)
    * camera that appears needs a capture with video, and a new negotiation,
    * which is what a reconnection is. */
   if (target && !vchatd_media_get_has_video (self->capture) &&
-      self->state == VCHATD_CALL_SEARCHING && !self->media) {
-    capture_clear (self);
-    vchatd_call_prepare_capture (self, NULL);
-    return;
-  }
-  if (target && !vchatd_media_get_has_video (self->capture) &&
       (self->state == VCHATD_CALL_CONNECTING || self->state == VCHATD_CALL_CONNECTED ||
        self->state == VCHATD_CALL_RECONNECTING)) {
     capture_clear (self);
@@ -1498,10 +1418,6 @@ vchatd_call_dispose (GObject *object)
   reconnect_clear (self);
   media_clear (self);
   capture_clear (self);
-  if (self->handover) {
-    vchatd_media_stop (self->handover);
-    g_clear_object (&self->handover);
-  }
   publisher_clear (self);
   if (self->object_manager && self->path) {
     g_dbus_object_manager_server_unexport (self->object_manager, self->path);

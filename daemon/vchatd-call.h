@@ -76,10 +76,6 @@ void vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg);
  * session follows (a call not yet connected reads the settings when it
  * does). */
 void vchatd_call_set_camera (VchatdCall *self, const char *target);
-/* A random call that starts searching opens its camera and microphone now,
- * or takes over those of @previous (nullable), the call it follows after
- * Next. */
-void vchatd_call_prepare_capture (VchatdCall *self, VchatdCall *previous);
 void vchatd_call_set_max_bitrate (VchatdCall *self, guint kbps);
 /* Ends the call now (the session with the server is gone, or shutdown). */
 /* The signaling server forgot the call (it restarted) while its media may

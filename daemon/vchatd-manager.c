@@ -271,7 +271,6 @@ on_next_requested (VchatdCall *call, GDBusMethodInvocation *invocation, VchatdMa
   VchatdCall *next = add_call (self, VCHATD_CALL_KIND_RANDOM, VCHATD_CALL_SEARCHING,
                                vchatd_call_get_options (call));
 
-  vchatd_call_prepare_capture (next, call);
   vchatd_call_complete_next (call, invocation, vchatd_call_get_path (next));
 }
 
@@ -717,15 +716,13 @@ update_devices (VchatdManager *self)
     microphone = vchatd_devices_get_default_microphone (self->devices);
 
   if (g_strcmp0 (ms->camera_target, camera ? camera->id : NULL) != 0) {
-    /* The setting first: a call that rebuilds its capture for the new
-     * camera (one that appeared) reads it at once. */
-    g_free (ms->camera_target);
-    ms->camera_target = camera ? g_strdup (camera->id) : NULL;
     /* Calls in progress switch too: the user chose, or the camera went. */
     for (guint i = 0; i < self->calls->len; i++)
       if (vchatd_call_get_state (self->calls->pdata[i]) != VCHATD_CALL_ENDED)
         vchatd_call_set_camera (self->calls->pdata[i], camera ? camera->id : NULL);
   }
+  g_free (ms->camera_target);
+  ms->camera_target = camera ? g_strdup (camera->id) : NULL;
   g_free (ms->microphone_target);
   ms->microphone_target = microphone ? g_strdup (microphone->id) : NULL;
 
@@ -893,7 +890,6 @@ handle_start_random (VchatDBusManager *skeleton, GDBusMethodInvocation *invocati
 
   call = add_call (self, VCHATD_CALL_KIND_RANDOM, VCHATD_CALL_SEARCHING, &opts);
   vchat_dbus_manager_complete_start_random (skeleton, invocation, vchatd_call_get_path (call));
-  vchatd_call_prepare_capture (call, NULL);
   return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

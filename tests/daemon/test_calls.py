@@ -178,37 +178,6 @@ def test_next_ends_for_both_and_searches_again(daemons):
     a.call_method(new, "Hangup")
 
 
-def test_camera_opens_while_searching_and_stays_through_next(pipewire, daemons):
-    """A random call opens the camera as it starts searching: its preview
-    node shows the camera before anyone is matched. After Next the new call
-    takes the same camera stream (the same preview node, never closed), and
-    the next stranger sees it."""
-    a, b, c = daemons("red", "blue", "blue")
-    pa = a.manager("StartRandom", "(a{sv})", {})
-    a.wait(lambda: a.call_prop(pa, "PreviewNode"), 10, "a preview node while searching")
-    assert a.call_prop(pa, "State") == "searching"
-    preview = a.call_prop(pa, "PreviewNode")
-    got = pipewire.read_color(preview, timeout=15)
-    assert close_to(got, RED), f"A's preview while searching is {got}, expected about {RED}"
-
-    pb = b.manager("StartRandom", "(a{sv})", {})
-    a.wait_call_state(pa, "connected", 30)
-    b.wait_call_state(pb, "connected", 30)
-    assert a.call_prop(pa, "PreviewNode") == preview
-    new = a.call_method(pa, "Next")
-    assert a.call_prop(pa, "PreviewNode") == ""
-    assert a.call_prop(new, "State") == "searching"
-    assert a.call_prop(new, "PreviewNode") == preview, "Next opened the camera again"
-    got = pipewire.read_color(preview, timeout=15)
-    assert close_to(got, RED), f"A's preview after Next is {got}, expected about {RED}"
-    pc = c.manager("StartRandom", "(a{sv})", {})
-    a.wait_call_state(new, "connected", 30)
-    c.wait_call_state(pc, "connected", 30)
-    assert_sees(pipewire, c, pc, RED, "the stranger after Next")
-    a.call_method(new, "Hangup")
-    a.wait(lambda: a.call_prop(new, "PreviewNode") == "", 10, "the preview to go with the call")
-
-
 def test_mute_camera_off_and_messages(pipewire, daemons):
     a, b = daemons("red", "blue")
     pa, pb = random_call(a, b)
