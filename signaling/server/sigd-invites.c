@@ -33,6 +33,7 @@ typedef struct {
   char *key;     /* the sender's address key */
   char *code;    /* normalised, or NULL if it was not a code */
   char *claim;
+  gboolean bad_claim; /* the code is open, the claim was wrong */
   SigdInvite *invite; /* what the store said about it */
 } Op;
 
@@ -288,6 +289,34 @@ lookup_failed (Op *op, SigdStoreStatus status)
                      : "This is not an invite code: it has 16 letters and digits "
                        "(abcd-efgh-ijkl-mnop), or is a vchat://join/ link.");
   return TRUE;
+}
+
+static void
+wrong_counted_cb (SigdStoreStatus status, guint count, gpointer data)
+{
+  Op *op = data;
+
+  if (status != SIGD_STORE_CANCELLED) {
+    if (op->bad_claim)
+      op_error (op, VCHAT_PROTO_ERROR_INVITE_NOT_FOUND, "You have no invite with this code.");
+    else
+      lookup_failed (op, SIGD_STORE_NOT_FOUND);
+  }
+  op_free (op);
+}
+
+/* Answers a lookup that failed with @status, and frees @op. A wrong code
+ * is counted first and answered once the count is stored: a client that
+ * asks again, on this server or another sharing the store, finds it. */
+static void
+op_failed (Op *op, SigdStoreStatus status)
+{
+  if (status == SIGD_STORE_NOT_FOUND) {
+    sigd_store_attempts_add (op->server->store, op->key, wrong_counted_cb, op);
+    return;
+  }
+  lookup_failed (op, status);
+  op_free (op);
 }
 
 /* invite_create */
@@ -586,9 +615,7 @@ join_got_cb (SigdStoreStatus status, const SigdInvite *invite, gpointer data)
     return;
   }
   if (status != SIGD_STORE_OK) {
-    if (lookup_failed (op, status))
-      sigd_store_attempts_add (op->server->store, op->key);
-    op_free (op);
+    op_failed (op, status);
     return;
   }
   if (join_refused (op, session, local_session (op->server, invite->owner), invite)) {
@@ -635,9 +662,7 @@ join_checked_cb (SigdStoreStatus status, guint count, gpointer data)
     return;
   }
   if (!op->code) {
-    lookup_failed (op, SIGD_STORE_NOT_FOUND);
-    sigd_store_attempts_add (op->server->store, op->key);
-    op_free (op);
+    op_failed (op, SIGD_STORE_NOT_FOUND);
     return;
   }
   if (op->type == VCHAT_MSG_INVITE_JOIN)
@@ -711,15 +736,12 @@ reclaim_got_cb (SigdStoreStatus status, const SigdInvite *invite, gpointer data)
     return;
   }
   if (status != SIGD_STORE_OK) {
-    if (lookup_failed (op, status))
-      sigd_store_attempts_add (op->server->store, op->key);
-    op_free (op);
+    op_failed (op, status);
     return;
   }
   if (!claim_equal (invite->claim, op->claim ? op->claim : "")) {
-    sigd_store_attempts_add (op->server->store, op->key);
-    op_error (op, VCHAT_PROTO_ERROR_INVITE_NOT_FOUND, "You have no invite with this code.");
-    op_free (op);
+    op->bad_claim = TRUE;
+    op_failed (op, SIGD_STORE_NOT_FOUND);
     return;
   }
   if (g_strcmp0 (invite->owner, session->id) == 0) {

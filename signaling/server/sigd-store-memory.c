@@ -184,7 +184,7 @@ memory_attempts_get (SigdStore *store, const char *key, SigdStoreCountCb cb, gpo
 }
 
 static void
-memory_attempts_add (SigdStore *store, const char *key)
+memory_attempts_add (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data)
 {
   MemoryStore *self = (MemoryStore *) store;
   Attempts *attempts = g_hash_table_lookup (self->attempts, key);
@@ -197,6 +197,8 @@ memory_attempts_add (SigdStore *store, const char *key)
     sweep_at (self, now + ATTEMPT_WINDOW_US + 1);
   }
   attempts->count++;
+  if (cb)
+    cb (SIGD_STORE_OK, attempts->count, data);
 }
 
 static gint64

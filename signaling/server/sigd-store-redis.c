@@ -884,14 +884,16 @@ redis_attempts_get (SigdStore *store, const char *key, SigdStoreCountCb cb, gpoi
 }
 
 static void
-redis_attempts_add (SigdStore *store, const char *key)
+redis_attempts_add (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data)
 {
   g_autofree char *k = g_strconcat (PREFIX "att:", key, NULL);
   g_autofree char *window = g_strdup_printf ("%d", SIGD_ATTEMPT_WINDOW_S);
   const char *args[] = { window };
   Cmd *cmd = g_new0 (Cmd, 1);
 
-  cmd->kind = REPLY_NONE;
+  cmd->kind = REPLY_COUNT;
+  cmd->count_cb = cb;
+  cmd->data = data;
   eval ((RedisStore *) store, cmd, ATTEMPT_SCRIPT, k, 1, args);
 }
 

@@ -79,9 +79,10 @@ sigd_store_attempts_get (SigdStore *store, const char *key, SigdStoreCountCb cb,
 }
 
 void
-sigd_store_attempts_add (SigdStore *store, const char *key)
+sigd_store_attempts_add (SigdStore *store, const char *key, SigdStoreCountCb cb,
+                         gpointer data)
 {
-  store->klass->attempts_add (store, key);
+  store->klass->attempts_add (store, key, cb, data);
 }
 
 gint64

@@ -76,7 +76,9 @@ typedef struct {
   void (*invites_disown) (SigdStore *store, const char *owner);
   /* Wrong codes (or claims) from @key within the last minute. */
   void (*attempts_get) (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data);
-  void (*attempts_add) (SigdStore *store, const char *key);
+  /* Counts one more; answers the count once it is stored (@cb may be
+   * NULL), so that an answer sent from @cb is never ahead of the count. */
+  void (*attempts_add) (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data);
   /* Forgets what expired; returns when the next thing does (monotonic µs,
    * G_MAXINT64 for never: a store whose keys expire by themselves). */
   gint64 (*sweep) (SigdStore *store);
@@ -145,7 +147,8 @@ void sigd_store_invite_set_owner (SigdStore *store, const char *code, const char
 void sigd_store_invites_disown (SigdStore *store, const char *owner);
 void sigd_store_attempts_get (SigdStore *store, const char *key, SigdStoreCountCb cb,
                               gpointer data);
-void sigd_store_attempts_add (SigdStore *store, const char *key);
+void sigd_store_attempts_add (SigdStore *store, const char *key, SigdStoreCountCb cb,
+                              gpointer data);
 gint64 sigd_store_sweep (SigdStore *store);
 guint sigd_store_invites_count (SigdStore *store);
 guint sigd_store_tombstones_count (SigdStore *store);

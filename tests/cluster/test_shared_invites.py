@@ -104,12 +104,8 @@ def test_wrong_codes_count_across_servers(cluster, connect):
     for i, c in enumerate((a, b, a)):
         c.send({"type": "invite_join", "code": f"aaaa-bbbb-cccc-ddd{'abc'[i]}"})
         c.expect_error("invite-not-found", ref="invite_join")
-    # The count is written to Redis after the answer goes out (a known
-    # race, in the note of 2026-12-03: a client quick enough on another
-    # server may get one more try); under ASan the third count once landed
-    # after the fourth request. So the fourth comes a moment later.
-    time.sleep(0.5)
-    # the fourth try, on either server, is refused before looking
+    # The answer waits for the count in Redis: the fourth try, at once, on
+    # either server, is refused before looking
     b.send({"type": "invite_join", "code": "aaaa-bbbb-cccc-dddd"})
     b.expect_error("too-many-attempts", ref="invite_join")
     a.send({"type": "invite_reclaim", "code": "aaaa-bbbb-cccc-dddd", "claim": "x" * 32})
