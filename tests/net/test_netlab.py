@@ -225,7 +225,7 @@ def test_cap_drop_and_lift_target_follows(lab, world, vchatd_call):
 # could not repair (80bb5e6): before, vchatd kept decoding a broken
 # picture from the browser (grey, at 22 fps) until Chromium's next
 # keyframe, which it sends only when asked. Since then it passed quiet (1 of
-# 1) and beside three other jobs (4 of 4 at load average 5-7, worst gap
+# 1) and beside three other jobs (3 of 3 at load average 5-7, worst gap
 # towards the browser 1.29 s).
 def test_1mbit_cap_vchatd_and_browser_both_keep_video(lab, world, clips):
     """The same call between vchatd (A) and the web client in headless
