@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 #include <sys/resource.h>
 #include <gst/gst.h>
 #include <locale.h>
@@ -212,6 +213,12 @@ main (int argc, char **argv)
   gboolean dumpable = make_undumpable (&dumpable_errno);
 
   setlocale (LC_ALL, "");
+  /* Notifications and the error messages of the D-Bus API are in the
+   * session's language. VCHAT_LOCALEDIR: an uninstalled build's (tests). */
+  bindtextdomain (GETTEXT_PACKAGE,
+                  g_getenv ("VCHAT_LOCALEDIR") ? g_getenv ("VCHAT_LOCALEDIR") : LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
   raise_fd_limit ();
   ctx = g_option_context_new (NULL);
   g_option_context_set_summary (

@@ -4,6 +4,7 @@
  */
 #include "vchatd-call-state.h"
 
+#include <glib/gi18n.h>
 #include "vchatd-error.h"
 
 static const char *const state_names[] = {
@@ -55,7 +56,7 @@ vchatd_call_action_allowed (VchatdCallState state, VchatdCallKind kind, VchatdCa
 
   if (state == VCHATD_CALL_ENDED && action != VCHATD_ACTION_REPORT) {
     g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_STATE,
-                 "The call has ended; start a new one.");
+                 _("The call has ended; start a new one."));
     return FALSE;
   }
 
@@ -64,9 +65,13 @@ vchatd_call_action_allowed (VchatdCallState state, VchatdCallKind kind, VchatdCa
   case VCHATD_ACTION_REJECT:
     if (state == VCHATD_CALL_INCOMING)
       return TRUE;
+    /* Translators: %s is the call's state as vchatctl shows it (ringing,
+     * connected, …) */
     g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_STATE,
-                 "Only a ringing incoming call can be %s; this call is %s.",
-                 action == VCHATD_ACTION_ACCEPT ? "accepted" : "rejected", now);
+                 action == VCHATD_ACTION_ACCEPT
+                   ? _("Only a ringing incoming call can be accepted; this call is %s.")
+                   : _("Only a ringing incoming call can be rejected; this call is %s."),
+                 now);
     return FALSE;
 
   case VCHATD_ACTION_HANGUP:
@@ -76,13 +81,13 @@ vchatd_call_action_allowed (VchatdCallState state, VchatdCallKind kind, VchatdCa
   case VCHATD_ACTION_NEXT:
     if (kind != VCHATD_CALL_KIND_RANDOM) {
       g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_STATE,
-                   "“Next” is for random calls; hang up an invited call instead.");
+                   _("“Next” is for random calls; hang up an invited call instead."));
       return FALSE;
     }
     if (in_call (state))
       return TRUE;
     g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_STATE,
-                 "There is no partner to leave yet (the call is %s); hang up to stop searching.",
+                 _("There is no partner to leave yet (the call is %s); hang up to stop searching."),
                  now);
     return FALSE;
 
@@ -90,14 +95,14 @@ vchatd_call_action_allowed (VchatdCallState state, VchatdCallKind kind, VchatdCa
     if (state == VCHATD_CALL_CONNECTED)
       return TRUE;
     g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_STATE,
-                 "Messages can be sent once the call is connected; it is %s.", now);
+                 _("Messages can be sent once the call is connected; it is %s."), now);
     return FALSE;
 
   case VCHATD_ACTION_REPORT:
     if (in_call (state) || state == VCHATD_CALL_ENDED)
       return TRUE;
     g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_STATE,
-                 "There is nobody to report yet (the call is %s).", now);
+                 _("There is nobody to report yet (the call is %s)."), now);
     return FALSE;
   }
   g_assert_not_reached ();

@@ -6,6 +6,7 @@
 
 #include "vchatd-call.h"
 
+#include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1265,13 +1266,13 @@ handle_send_message (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation,
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   if (!*text || strlen (text) > MAX_MESSAGE_LEN) {
     g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                                           "A message has 1 to %d bytes of text.", MAX_MESSAGE_LEN);
+                                           _("A message has 1 to %d bytes of text."), MAX_MESSAGE_LEN);
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   }
   if (!self->media || !vchatd_media_send_message (self->media, text, &error)) {
     g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_FAILED,
-                                           "The message could not be sent: %s",
-                                           error ? error->message : "no media session");
+                                           _("The message could not be sent: %s"),
+                                           error ? error->message : _("no media session"));
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   }
   vchat_dbus_call_complete_send_message (skeleton, invocation);
@@ -1305,8 +1306,8 @@ handle_report (VchatDBusCall *skeleton, GDBusMethodInvocation *invocation, const
   if (!*reason || strlen (reason) > 200 || !self->server_id) {
     g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
                                            self->server_id
-                                             ? "Give a reason of 1 to 200 bytes."
-                                             : "There was nobody in this call to report.");
+                                             ? _("Give a reason of 1 to 200 bytes.")
+                                             : _("There was nobody in this call to report."));
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   }
   msg = vchat_msg_object_new (VCHAT_MSG_REPORT);

@@ -12,6 +12,8 @@
  */
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "vchatd-manager.h"
 #include "vchatd-secrets.h"
 
@@ -158,7 +160,7 @@ authorize_cb (GDBusInterfaceSkeleton *skeleton, GDBusMethodInvocation *invocatio
   if (sender_is_our_user (self, g_dbus_method_invocation_get_sender (invocation)))
     return TRUE;
   g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_PERMISSION_DENIED,
-                                         "Only the user running vchatd may use it.");
+                                         _("Only the user running vchatd may use it."));
   return FALSE;
 }
 
@@ -653,8 +655,8 @@ on_session_lost (VchatdSignaling *signaling, VchatdManager *self)
     if (p->invocation)
       g_dbus_method_invocation_return_error (g_steal_pointer (&p->invocation), VCHATD_ERROR,
                                              VCHATD_ERROR_OFFLINE,
-                                             "The connection to the signaling server was lost; "
-                                             "try again.");
+                                             _("The connection to the signaling server was lost; "
+                                               "try again."));
     if (p->call && !vchatd_invites_lookup (self->invites, vchatd_call_get_invite_code (p->call)))
       vchatd_call_end (p->call, VCHATD_END_NETWORK, FALSE);
     pending_free (p);
@@ -825,26 +827,30 @@ check_ready (VchatdManager *self, GDBusMethodInvocation *invocation, gboolean bu
       vchatd_signaling_get_state (self->signaling) != VCHATD_SIGNALING_ONLINE) {
     g_dbus_method_invocation_return_error (
       invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
-      "The signaling server %s wants an access token%s (it says: %s). Ask its operator for "
-      "the token and set it with: printf %%s TOKEN | vchatctl secret set server-token",
+      vchatd_signaling_has_token (self->signaling)
+        ? _("The signaling server %s wants an access token and did not accept the one in the "
+            "keyring (it says: %s). Ask its operator for the token and set it with: printf %%s "
+            "TOKEN | vchatctl secret set server-token")
+        : _("The signaling server %s wants an access token, and the keyring has none (it says: "
+            "%s). Ask its operator for the token and set it with: printf %%s TOKEN | vchatctl "
+            "secret set server-token"),
       vchatd_signaling_get_url (self->signaling),
-      vchatd_signaling_has_token (self->signaling) ? " and did not accept the one in the keyring"
-                                                   : ", and the keyring has none",
       vchatd_signaling_get_unauthorized (self->signaling));
     return FALSE;
   }
   if (vchatd_signaling_get_state (self->signaling) != VCHATD_SIGNALING_ONLINE) {
     g_dbus_method_invocation_return_error (
       invocation, VCHATD_ERROR, VCHATD_ERROR_OFFLINE,
-      "Not connected to the signaling server %s (%s). vchatd keeps retrying; check the server "
-      "address and the network.",
+      /* Translators: the server's address, then its state (connecting, offline) */
+      _("Not connected to the signaling server %s (%s). vchatd keeps retrying; check the "
+        "server address and the network."),
       vchatd_signaling_get_url (self->signaling),
       vchatd_signaling_state_to_string (vchatd_signaling_get_state (self->signaling)));
     return FALSE;
   }
   if (busy_matters && find_call (self, match_busy, NULL)) {
     g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_BUSY,
-                                           "A call is in progress; hang it up first.");
+                                           _("A call is in progress; hang it up first."));
     return FALSE;
   }
   return TRUE;
@@ -939,9 +945,9 @@ handle_join_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocatio
 
   if (!code) {
     g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                                           "“%s” holds no invite code: a code has 16 letters and "
-                                           "digits like abcd-efgh-ijkl-mnop, or comes in a "
-                                           "vchat://join/ link.",
+                                           _("“%s” holds no invite code: a code has 16 letters "
+                                             "and digits like abcd-efgh-ijkl-mnop, or comes in a "
+                                             "vchat://join/ link."),
                                            code_or_link);
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   }
@@ -1004,10 +1010,10 @@ handle_select_camera (VchatDBusManager *skeleton, GDBusMethodInvocation *invocat
                  : vchatd_devices_get_default_camera (self->devices);
   if (!camera) {
     g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_NO_CAMERA,
-                                           *id ? "There is no camera “%s”; `vchatctl devices` "
-                                                 "lists them."
-                                               : "There is no camera%s; `vchatctl devices` lists "
-                                                 "them.",
+                                           *id ? _("There is no camera “%s”; `vchatctl devices` "
+                                                   "lists them.")
+                                               : _("There is no camera%s; `vchatctl devices` lists "
+                                                   "them."),
                                            id);
     return G_DBUS_METHOD_INVOCATION_HANDLED;
   }

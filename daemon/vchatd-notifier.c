@@ -12,6 +12,7 @@
 
 #include "vchatd-notifier.h"
 
+#include <glib/gi18n.h>
 #include <libnotify/notify.h>
 
 /* The icon is the daemon's; the desktop entry is the app's (app/), which a
@@ -195,7 +196,8 @@ peer_name (GVariant *peer)
   if (peer)
     g_variant_lookup (peer, "name", "&s", &name);
   if (!name || !*name)
-    return g_strdup ("Someone");
+    /* Translators: a caller who gave no name */
+    return g_strdup (_("Someone"));
   /* The server checks names; a notification still should not be a wall. */
   if (g_utf8_strlen (name, -1) > NAME_MAX_CHARS) {
     g_autofree char *cut = g_utf8_substring (name, 0, NAME_MAX_CHARS);
@@ -235,8 +237,11 @@ note_show (Note *note, NotifyUrgency urgency, const char *category, gboolean ans
   }
 
   buttons = answer_buttons && g_strv_contains (caps, "actions");
-  if (answer_buttons && !buttons)
-    g_string_append (text, "\nAnswer with: vchatctl accept\nDecline with: vchatctl reject");
+  if (answer_buttons && !buttons) {
+    g_string_append_c (text, '\n');
+    /* Translators: keep the commands as they are */
+    g_string_append (text, _("Answer with: vchatctl accept\nDecline with: vchatctl reject"));
+  }
   /* A display name is anybody's text; only markup servers would read it. */
   if (g_strv_contains (caps, "body-markup"))
     markup = g_markup_escape_text (text->str, -1);
@@ -257,8 +262,8 @@ note_show (Note *note, NotifyUrgency urgency, const char *category, gboolean ans
   notify_notification_set_timeout (n, urgency == NOTIFY_URGENCY_CRITICAL ? NOTIFY_EXPIRES_NEVER
                                                                          : NOTIFY_EXPIRES_DEFAULT);
   if (buttons) {
-    notify_notification_add_action (n, "accept", "Accept", on_action, note, NULL);
-    notify_notification_add_action (n, "decline", "Decline", on_action, note, NULL);
+    notify_notification_add_action (n, "accept", _("Accept"), on_action, note, NULL);
+    notify_notification_add_action (n, "decline", _("Decline"), on_action, note, NULL);
   }
   if (notify_notification_show (n, &error)) {
     note->shown = TRUE;
@@ -306,8 +311,9 @@ static void
 on_incoming (VchatdCall *call, GVariant *peer, Note *note)
 {
   g_autofree char *name = peer_name (peer);
-  g_autofree char *summary = g_strdup_printf ("%s is calling", name);
-  g_autofree char *body = g_strdup_printf ("%s joined your invite and wants to talk.", name);
+  g_autofree char *summary = /* Translators: %s is the caller's display name */
+    g_strdup_printf (_("%s is calling"), name);
+  g_autofree char *body = g_strdup_printf (_("%s joined your invite and wants to talk."), name);
 
   note->answered_here = FALSE;
   note_show (note, NOTIFY_URGENCY_CRITICAL, "call.incoming", TRUE, summary, body);
@@ -318,24 +324,25 @@ ended_text (VchatdEndReason reason, VchatdCallState old, const char *name)
 {
   switch (reason) {
   case VCHATD_END_PEER_HANGUP:
-    return g_strdup_printf ("%s hung up.", name);
+    return g_strdup_printf (_("%s hung up."), name);
   case VCHATD_END_PEER_NEXT:
-    return g_strdup_printf ("%s moved on to someone else.", name);
+    return g_strdup_printf (_("%s moved on to someone else."), name);
   case VCHATD_END_PEER_LOST:
-    return g_strdup_printf ("The connection to %s was lost.", name);
+    return g_strdup_printf (_("The connection to %s was lost."), name);
   case VCHATD_END_NETWORK:
-    return g_strdup ("The connection broke and could not be restored; check the network "
-                     "and call again.");
+    return g_strdup (_("The connection broke and could not be restored; check the network "
+                        "and call again."));
   case VCHATD_END_REJECTED:
-    return g_strdup_printf ("%s declined the call.", name);
+    return g_strdup_printf (_("%s declined the call."), name);
   case VCHATD_END_EXPIRED:
-    return old == VCHATD_CALL_RINGING ? g_strdup_printf ("%s did not answer.", name)
-                                      : g_strdup ("The call timed out.");
+    return old == VCHATD_CALL_RINGING ? g_strdup_printf (_("%s did not answer."), name)
+                                      : g_strdup (_("The call timed out."));
   case VCHATD_END_ERROR:
-    return g_strdup ("Something went wrong; vchatd's log (journalctl --user -u vchatd) says "
-                     "what.");
+    return g_strdup (_("Something went wrong; vchatd’s log (journalctl --user -u vchatd) says "
+                        "what."));
   default:
-    return g_strdup_printf ("The call ended (%s).", vchatd_end_reason_to_string (reason));
+    return /* Translators: %s is a reason in English, as vchatctl shows it */
+    g_strdup_printf (_("The call ended (%s)."), vchatd_end_reason_to_string (reason));
   }
 }
 
@@ -355,16 +362,16 @@ on_ended (Note *note, VchatdCallState old)
     return;
   }
   if (old == VCHATD_CALL_INCOMING) {
-    g_autofree char *summary = g_strdup_printf ("Missed call from %s", name);
+    g_autofree char *summary = g_strdup_printf (_("Missed call from %s"), name);
 
     body = reason == VCHATD_END_PEER_HANGUP
-             ? g_strdup_printf ("%s joined your invite but gave up before you answered.", name)
-             : g_strdup_printf ("%s joined your invite, but the call was not answered.", name);
+             ? g_strdup_printf (_("%s joined your invite but gave up before you answered."), name)
+             : g_strdup_printf (_("%s joined your invite, but the call was not answered."), name);
     note_show (note, NOTIFY_URGENCY_NORMAL, "call.unanswered", FALSE, summary, body);
     return;
   }
   body = ended_text (reason, old, name);
-  note_show (note, NOTIFY_URGENCY_NORMAL, "call.ended", FALSE, "Call ended", body);
+  note_show (note, NOTIFY_URGENCY_NORMAL, "call.ended", FALSE, _("Call ended"), body);
 }
 
 static gboolean
@@ -373,11 +380,11 @@ show_reconnecting (gpointer data)
   Note *note = data;
   g_autofree char *name = peer_name (vchatd_call_get_peer (note->call));
   g_autofree char *body =
-    g_strdup_printf ("The connection to %s dropped; vchat is trying to get it back.", name);
+    g_strdup_printf (_("The connection to %s dropped; vchat is trying to get it back."), name);
 
   note->reconnecting_source = 0;
   note->reconnecting_shown = TRUE;
-  note_show (note, NOTIFY_URGENCY_NORMAL, NULL, FALSE, "Reconnecting…", body);
+  note_show (note, NOTIFY_URGENCY_NORMAL, NULL, FALSE, _("Reconnecting…"), body);
   return G_SOURCE_REMOVE;
 }
 
@@ -392,8 +399,8 @@ on_state_changed (VchatdCall *call, guint old, Note *note)
     /* Answered elsewhere (vchatctl, a frontend): the question is gone. */
     if (old == VCHATD_CALL_INCOMING && !note->answered_here && note->shown) {
       name = peer_name (vchatd_call_get_peer (call));
-      body = g_strdup_printf ("You are talking with %s.", name);
-      note_show (note, NOTIFY_URGENCY_NORMAL, NULL, FALSE, "Call connected", body);
+      body = g_strdup_printf (_("You are talking with %s."), name);
+      note_show (note, NOTIFY_URGENCY_NORMAL, NULL, FALSE, _("Call connected"), body);
     }
     break;
   case VCHATD_CALL_RECONNECTING:
@@ -407,8 +414,8 @@ on_state_changed (VchatdCall *call, guint old, Note *note)
     if (note->reconnecting_shown) {
       note->reconnecting_shown = FALSE;
       name = peer_name (vchatd_call_get_peer (call));
-      body = g_strdup_printf ("The call with %s is back.", name);
-      note_show (note, NOTIFY_URGENCY_LOW, NULL, FALSE, "Reconnected", body);
+      body = g_strdup_printf (_("The call with %s is back."), name);
+      note_show (note, NOTIFY_URGENCY_LOW, NULL, FALSE, _("Reconnected"), body);
     }
     break;
   case VCHATD_CALL_ENDED:
@@ -430,10 +437,10 @@ on_device_failed (VchatdCall *call, const char *device, const char *message, Not
   if (!g_str_equal (device, "camera") || state == VCHATD_CALL_ENDED)
     return;
   name = peer_name (vchatd_call_get_peer (call));
-  body = g_strdup_printf ("Your camera stopped working; the call with %s goes on without your "
-                          "picture.",
+  body = g_strdup_printf (_("Your camera stopped working; the call with %s goes on without your "
+                            "picture."),
                           name);
-  note_show (note, NOTIFY_URGENCY_NORMAL, "device.error", FALSE, "Camera lost", body);
+  note_show (note, NOTIFY_URGENCY_NORMAL, "device.error", FALSE, _("Camera lost"), body);
 }
 
 static void

@@ -5,6 +5,7 @@
 #include "vchatd-options.h"
 
 #include <string.h>
+#include <glib/gi18n.h>
 
 #include "vchat-protocol.h"
 #include "vchatd-error.h"
@@ -21,7 +22,7 @@ check_type (const char *key, GVariant *value, const GVariantType *type, GError *
   if (g_variant_is_of_type (value, type))
     return TRUE;
   g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-               "Option “%s” must be of type %s, not %s.", key, (const char *) type,
+               _("Option “%s” must be of type %s, not %s."), key, (const char *) type,
                g_variant_get_type_string (value));
   return FALSE;
 }
@@ -57,7 +58,7 @@ vchatd_call_options_parse (GVariant *options, VchatdOptionsKind kind, VchatdCall
   while (g_variant_iter_loop (&iter, "{&sv}", &key, &value)) {
     if (!allowed (key, kind)) {
       g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                   "Unknown option “%s” for this method; see the D-Bus API documentation.", key);
+                   _("Unknown option “%s” for this method; see the D-Bus API documentation."), key);
       goto fail;
     }
     if (g_str_equal (key, "interests")) {
@@ -69,13 +70,13 @@ vchatd_call_options_parse (GVariant *options, VchatdOptionsKind kind, VchatdCall
       strv = g_variant_get_strv (value, &n);
       if (n > MAX_INTERESTS) {
         g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                     "At most %d interests, please (%" G_GSIZE_FORMAT " given).", MAX_INTERESTS, n);
+                     _("At most %d interests, please (%" G_GSIZE_FORMAT " given)."), MAX_INTERESTS, n);
         goto fail;
       }
       for (gsize i = 0; i < n; i++) {
         if (strlen (strv[i]) > MAX_INTEREST_LEN) {
           g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                       "The interest “%.40s…” is too long: at most %d bytes.", strv[i],
+                       _("The interest “%.40s…” is too long: at most %d bytes."), strv[i],
                        MAX_INTEREST_LEN);
           goto fail;
         }
@@ -87,7 +88,7 @@ vchatd_call_options_parse (GVariant *options, VchatdOptionsKind kind, VchatdCall
         goto fail;
       if (strlen (g_variant_get_string (value, NULL)) > MAX_LANGUAGE_LEN) {
         g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                     "“language” is a code like “en” or “pt-BR”: at most %d bytes.",
+                     _("“language” is a code like “en” or “pt-BR”: at most %d bytes."),
                      MAX_LANGUAGE_LEN);
         goto fail;
       }
@@ -106,7 +107,7 @@ vchatd_call_options_parse (GVariant *options, VchatdOptionsKind kind, VchatdCall
       out->ttl = g_variant_get_uint32 (value);
       if (out->ttl < MIN_TTL) {
         g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                     "“ttl” is at least %d seconds (%u given).", MIN_TTL, out->ttl);
+                     _("“ttl” is at least %d seconds (%u given)."), MIN_TTL, out->ttl);
         goto fail;
       }
     } else if (g_str_equal (key, "display_name")) {
@@ -114,7 +115,7 @@ vchatd_call_options_parse (GVariant *options, VchatdOptionsKind kind, VchatdCall
         goto fail;
       if (strlen (g_variant_get_string (value, NULL)) > MAX_NAME_LEN) {
         g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                     "“display_name” is at most %d bytes.", MAX_NAME_LEN);
+                     _("“display_name” is at most %d bytes."), MAX_NAME_LEN);
         goto fail;
       }
       g_free (out->display_name);
