@@ -64,8 +64,8 @@ option_entries (SigdConfig *c)
       "FILE" },
     { "redis", 0, 0, G_OPTION_ARG_STRING, &c->redis,
       "Keep invites, their tombstones and wrong-code counts in this Redis, shared with the "
-      "other servers that use it (redis://HOST[:PORT][/DB] or unix:/PATH[?db=N]); without it, "
-      "in memory",
+      "other servers that use it (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or "
+      "unix:///PATH[?password=PASSWORD&db=N]); without it, in memory",
       "URL" },
     { "max-frame", 0, 0, G_OPTION_ARG_INT, &c->max_frame,
       "Largest message accepted, in bytes (default 65536)", "BYTES" },

@@ -224,6 +224,10 @@ sigd_invites_use_redis (SigdServer *server, GError **error)
 
   if (!store)
     return FALSE;
+  if (!sigd_store_redis_check (store, error)) {
+    sigd_store_free (store);
+    return FALSE;
+  }
   store_attach (server, store);
   return TRUE;
 }

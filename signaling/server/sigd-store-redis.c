@@ -35,6 +35,12 @@ sigd_store_redis_supported (void)
   return FALSE;
 }
 
+gboolean
+sigd_store_redis_check (SigdStore *store, GError **error)
+{
+  return TRUE;
+}
+
 SigdStore *
 sigd_store_redis_new (SigdConfig *config, const char *url, GError **error)
 {
@@ -86,11 +92,14 @@ typedef struct {
 
 struct _RedisStore {
   SigdStore parent;
-  char *url;
+  char *url; /* for messages: the URL without its password */
   char *host; /* or NULL with path */
   char *path;
   int port;
   int db;
+  char *user;     /* AUTH USER PASSWORD (Redis 6 ACLs), or NULL */
+  char *password; /* AUTH PASSWORD, or NULL: none */
+  gboolean auth_warned;
   redisAsyncContext *ac; /* NULL while not connected */
   GSource *source;
   gboolean connected;
@@ -515,6 +524,54 @@ timeout_cb (gpointer data)
   return G_SOURCE_REMOVE;
 }
 
+/* AUTH's answer on a connection, first of all: a refused password
+ * (changed since the server started) is said once, and the connection is
+ * dropped and made again in a second, with the same password. */
+static void
+on_auth (redisAsyncContext *ac, void *r, void *privdata)
+{
+  RedisStore *self = ac->data;
+  redisReply *reply = r;
+
+  if (!self || !reply || reply->type != REDIS_REPLY_ERROR)
+    return;
+  if (!self->auth_warned)
+    g_warning ("Redis %s refused the password: %.*s; check the password in --redis "
+               "(redis://:PASSWORD@HOST:PORT/DB); retrying every %d s",
+               self->url, (int) reply->len, reply->str, RECONNECT_MS / 1000);
+  self->auth_warned = TRUE;
+  redisAsyncDisconnect (ac);
+}
+
+static void
+on_select (redisAsyncContext *ac, void *r, void *privdata)
+{
+  RedisStore *self = ac->data;
+  redisReply *reply = r;
+
+  if (self && reply && reply->type == REDIS_REPLY_ERROR)
+    g_warning ("Redis %s: SELECT %d: %.*s", self->url, self->db, (int) reply->len, reply->str);
+}
+
+/* The first commands on a new connection (before any other, which Redis
+ * answers in order): AUTH, and SELECT but on the subscriber connection
+ * (channels are not per database). */
+static void
+send_hello (RedisStore *self, redisAsyncContext *ac, gboolean select)
+{
+  if (self->password) {
+    const char *argv[] = { "AUTH", self->user ? self->user : self->password, self->password };
+
+    redisAsyncCommandArgv (ac, on_auth, NULL, self->user ? 3 : 2, argv, NULL);
+  }
+  if (select && self->db != 0) {
+    g_autofree char *db = g_strdup_printf ("%d", self->db);
+    const char *argv[] = { "SELECT", db };
+
+    redisAsyncCommandArgv (ac, on_select, NULL, 2, argv, NULL);
+  }
+}
+
 static void
 redis_connect (RedisStore *self)
 {
@@ -536,12 +593,7 @@ redis_connect (RedisStore *self)
   g_source_attach (self->source, NULL);
   redisAsyncSetConnectCallback (ac, on_connect);
   redisAsyncSetDisconnectCallback (ac, on_disconnect);
-  if (self->db != 0) {
-    g_autofree char *db = g_strdup_printf ("%d", self->db);
-    const char *argv[] = { "SELECT", db };
-
-    redisAsyncCommandArgv (ac, NULL, NULL, 2, argv, NULL);
-  }
+  send_hello (self, ac, TRUE);
 }
 
 /* Sends a command; its reply goes to @cmd. Without a connection, fails at
@@ -688,6 +740,7 @@ sub_connect (RedisStore *self)
   g_source_attach (self->sub_source, NULL);
   redisAsyncSetConnectCallback (ac, on_sub_connect);
   redisAsyncSetDisconnectCallback (ac, on_sub_disconnect);
+  send_hello (self, ac, FALSE);
   /* Channels are not per database: the node names are random enough. */
   redisAsyncCommandArgv (ac, on_sub_message, self, 2, argv, NULL);
 }
@@ -1063,6 +1116,8 @@ redis_free (SigdStore *store)
   g_free (self->url);
   g_free (self->host);
   g_free (self->path);
+  g_free (self->user);
+  g_free (self->password);
   g_free (self);
 }
 
@@ -1090,50 +1145,165 @@ static const SigdStoreClass redis_class = {
   .block_pair = redis_block_pair,
 };
 
-/* redis://HOST[:PORT][/DB] or unix:/PATH[?db=N] */
+static gboolean
+parse_db (const char *text, int *db)
+{
+  guint64 n;
+
+  if (!text || !*text)
+    return TRUE;
+  if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXINT, &n, NULL))
+    return FALSE;
+  *db = (int) n;
+  return TRUE;
+}
+
+/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB], unix:/PATH or
+ * unix:///PATH, with ?password=PASSWORD&db=N (and user=USER) for either;
+ * the password is percent-encoded in the URL. */
 static gboolean
 parse_url (RedisStore *self, const char *url, GError **error)
 {
-  self->port = 6379;
-  if (g_str_has_prefix (url, "unix:")) {
-    const char *path = url + 5;
-    const char *q = strstr (path, "?db=");
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (GHashTable) params = NULL;
+  g_autoptr (GString) shown = NULL;
+  const char *scheme, *query, *v;
 
-    self->path = q ? g_strndup (path, q - path) : g_strdup (path);
-    if (q)
-      self->db = atoi (q + 4);
+  self->port = 6379;
+  uri = g_uri_parse (url, G_URI_FLAGS_HAS_PASSWORD | G_URI_FLAGS_ENCODED_QUERY | G_URI_FLAGS_NON_DNS,
+                     NULL);
+  if (!uri)
+    goto bad;
+  scheme = g_uri_get_scheme (uri);
+  query = g_uri_get_query (uri);
+  if (query) {
+    params = g_uri_parse_params (query, -1, "&", G_URI_PARAMS_NONE, NULL);
+    if (!params)
+      goto bad;
+    if ((v = g_hash_table_lookup (params, "password")))
+      self->password = g_strdup (v);
+    if ((v = g_hash_table_lookup (params, "user")) && *v)
+      self->user = g_strdup (v);
+    if (!parse_db (g_hash_table_lookup (params, "db"), &self->db))
+      goto bad;
+  }
+  if (g_uri_get_password (uri))
+    self->password = g_strdup (g_uri_get_password (uri));
+  if (g_uri_get_user (uri) && *g_uri_get_user (uri))
+    self->user = g_strdup (g_uri_get_user (uri));
+  if (self->user && !self->password)
+    goto bad;
+  shown = g_string_new (scheme);
+  if (g_strcmp0 (scheme, "unix") == 0) {
+    const char *host = g_uri_get_host (uri);
+
+    if (host && *host)
+      goto bad;
+    self->path = g_strdup (g_uri_get_path (uri));
     if (self->path[0] != '/')
       goto bad;
-    return TRUE;
-  }
-  if (g_str_has_prefix (url, "redis://")) {
-    g_autofree char *rest = g_strdup (url + 8);
-    char *slash = strchr (rest, '/');
-    char *colon;
+    g_string_append_printf (shown, ":%s", self->path);
+    if (self->db)
+      g_string_append_printf (shown, "?db=%d", self->db);
+  } else if (g_strcmp0 (scheme, "redis") == 0) {
+    const char *host = g_uri_get_host (uri);
+    const char *path = g_uri_get_path (uri);
 
-    if (slash) {
-      *slash = '\0';
-      if (slash[1])
-        self->db = atoi (slash + 1);
-    }
-    if (strchr (rest, '@'))
-      goto bad; /* no passwords yet */
-    colon = strrchr (rest, ':');
-    if (colon && !strchr (rest, ']')) {
-      *colon = '\0';
-      self->port = atoi (colon + 1);
-    }
-    self->host = g_strdup (rest[0] ? rest : "127.0.0.1");
-    if (self->port <= 0 || self->port > 65535 || self->db < 0)
+    self->host = g_strdup (host && *host ? host : "127.0.0.1");
+    if (g_uri_get_port (uri) > 0)
+      self->port = g_uri_get_port (uri);
+    if (path[0] == '/')
+      path++;
+    if (strchr (path, '/') || !parse_db (path, &self->db))
       goto bad;
-    return TRUE;
+    g_string_append (shown, "://");
+    if (self->user)
+      g_string_append_printf (shown, "%s@", self->user);
+    g_string_append_printf (shown, strchr (self->host, ':') ? "[%s]:%d" : "%s:%d", self->host,
+                            self->port);
+    if (self->db)
+      g_string_append_printf (shown, "/%d", self->db);
+  } else {
+    goto bad;
   }
+  if (self->port <= 0 || self->port > 65535)
+    goto bad;
+  /* Messages name Redis without the password. */
+  g_free (self->url);
+  self->url = g_string_free (g_steal_pointer (&shown), FALSE);
+  return TRUE;
 bad:
   g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-               "--redis needs redis://HOST[:PORT][/DB] or unix:/PATH[?db=N] (no password), "
-               "not “%s”",
-               url);
+               "--redis needs redis://[[USER]:PASSWORD@]HOST[:PORT][/DB] or "
+               "unix:///PATH[?password=PASSWORD&db=N], not “%s”",
+               strchr (url, '@') || strstr (url, "password=") ? "(a URL with a password)" : url);
   return FALSE;
+}
+
+/* Connects once, at start, waiting up to COMMAND_TIMEOUT_MS, to tell a
+ * password Redis refuses (or one it needs) before serving anyone: a
+ * mistake in the URL that would otherwise only show as failing invites.
+ * Redis that cannot be reached is no error: the server connects again in
+ * the background, as later. */
+gboolean
+sigd_store_redis_check (SigdStore *store, GError **error)
+{
+  RedisStore *self = (RedisStore *) store;
+  struct timeval tv = { COMMAND_TIMEOUT_MS / 1000, (COMMAND_TIMEOUT_MS % 1000) * 1000 };
+  redisContext *c;
+  redisReply *reply;
+  gboolean ok = TRUE;
+
+  c = self->path ? redisConnectUnixWithTimeout (self->path, tv)
+                 : redisConnectWithTimeout (self->host, self->port, tv);
+  if (!c || c->err) {
+    g_debug ("Redis %s: not reachable at start: %s", self->url, c ? c->errstr : "out of memory");
+    if (c)
+      redisFree (c);
+    return TRUE;
+  }
+  redisSetTimeout (c, tv);
+  if (self->password) {
+    const char *argv[] = { "AUTH", self->user ? self->user : self->password, self->password };
+
+    reply = redisCommandArgv (c, self->user ? 3 : 2, argv, NULL);
+  } else {
+    const char *argv[] = { "PING" };
+
+    reply = redisCommandArgv (c, 1, argv, NULL);
+  }
+  if (reply && reply->type == REDIS_REPLY_ERROR) {
+    ok = FALSE;
+    if (!self->password)
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "Redis %s needs a password (it said: %s); give it in the --redis URL: "
+                   "redis://:PASSWORD@HOST:PORT/DB or unix:///PATH?password=PASSWORD "
+                   "(its requirepass)",
+                   self->url, reply->str);
+    else
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                   "Redis %s refused the password in --redis (it said: %s); give the one in its "
+                   "requirepass (or, with a user, its ACL): redis://[USER]:PASSWORD@HOST:PORT/DB, "
+                   "percent-encoded",
+                   self->url, reply->str);
+  }
+  g_clear_pointer (&reply, freeReplyObject);
+  if (ok && self->db != 0) {
+    g_autofree char *db = g_strdup_printf ("%d", self->db);
+    const char *argv[] = { "SELECT", db };
+
+    reply = redisCommandArgv (c, 2, argv, NULL);
+    if (reply && reply->type == REDIS_REPLY_ERROR) {
+      ok = FALSE;
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Redis %s has no database %d (it said: %s); use a number below its "
+                   "“databases” setting",
+                   self->url, self->db, reply->str);
+    }
+    g_clear_pointer (&reply, freeReplyObject);
+  }
+  redisFree (c);
+  return ok;
 }
 
 gboolean

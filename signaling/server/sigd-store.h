@@ -134,6 +134,9 @@ SigdStore *sigd_store_memory_new (SigdConfig *config);
  * connecting happens in the background (and again after a failure). */
 SigdStore *sigd_store_redis_new (SigdConfig *config, const char *url, GError **error);
 gboolean sigd_store_redis_supported (void);
+/* Connects to Redis once, blocking (up to 2 s): FALSE with @error if it
+ * refuses the URL's password, needs one, or has no such database. */
+gboolean sigd_store_redis_check (SigdStore *store, GError **error);
 
 void sigd_store_free (SigdStore *store);
 void sigd_store_invite_add (SigdStore *store, const SigdInvite *invite, guint max_per_address,

@@ -33,18 +33,27 @@ from timeouts import scaled  # noqa: E402
 
 
 class Redis:
-    def __init__(self, tmp):
+    """A redis-server on a unix socket; with `password`, one that requires
+    it (requirepass); with `port`, listening on 127.0.0.1:port too."""
+
+    def __init__(self, tmp, password=None, port=0):
         self.dir = tmp
         self.path = os.path.join(tmp, "redis.sock")
         self.url = f"unix:{self.path}"
         self.log = os.path.join(tmp, "redis.log")
+        self.password = password
+        self.port = port
         self.proc = None
         self.start()
 
     def start(self):
+        extra = ["--requirepass", self.password] if self.password else []
+        if self.port:
+            extra += ["--bind", "127.0.0.1"]
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", "0", "--unixsocket", self.path, "--unixsocketperm", "700",
-             "--save", "", "--appendonly", "no", "--dir", self.dir, "--logfile", self.log],
+            ["redis-server", "--port", str(self.port), "--unixsocket", self.path,
+             "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", self.dir,
+             "--logfile", self.log, *extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + scaled(10)
         while time.monotonic() < deadline:
@@ -55,8 +64,10 @@ class Redis:
             time.sleep(0.05)
         raise RuntimeError(f"redis-server did not start:\n{open(self.log).read()}")
 
-    def cli(self, *args):
-        r = subprocess.run(["redis-cli", "-s", self.path, *args], capture_output=True, text=True)
+    def cli(self, *args, db=0):
+        auth = ["-a", self.password, "--no-auth-warning"] if self.password else []
+        r = subprocess.run(["redis-cli", "-s", self.path, "-n", str(db), *auth, *args],
+                           capture_output=True, text=True)
         return r.stdout.strip()
 
     def stop(self):
@@ -65,8 +76,7 @@ class Redis:
             self.proc = None
 
 
-@pytest.fixture
-def redis(tmp_path):
+def _need_redis():
     if not shutil.which("redis-server") or not shutil.which("redis-cli"):
         pytest.skip("redis-server is not installed (Debian: apt install redis-server); "
                     "the multi-server tests need a real one")
@@ -77,10 +87,33 @@ def redis(tmp_path):
                            capture_output=True, text=True)
     if "without Redis support" in probe.stderr:
         pytest.skip("this vchat-signald was built without Redis support (libhiredis-dev)")
+
+
+@pytest.fixture
+def redis(tmp_path):
+    _need_redis()
     # a short path: unix socket paths are limited to 107 bytes
     r = Redis(str(tmp_path))
     yield r
     r.stop()
+
+
+@pytest.fixture
+def redis_factory(tmp_path):
+    """`redis_factory(password=None, port=0)`: more redis-servers, each in
+    a folder of its own."""
+    _need_redis()
+    started = []
+
+    def start(password=None, port=0):
+        d = tmp_path / f"r{len(started)}"
+        d.mkdir()
+        r = Redis(str(d), password=password, port=port)
+        started.append(r)
+        return r
+    yield start
+    for r in started:
+        r.stop()
 
 
 @pytest.fixture
