@@ -70,7 +70,8 @@ vchatd_call_options_parse (GVariant *options, VchatdOptionsKind kind, VchatdCall
       strv = g_variant_get_strv (value, &n);
       if (n > MAX_INTERESTS) {
         g_set_error (error, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
-                     _("At most %d interests, please (%" G_GSIZE_FORMAT " given)."), MAX_INTERESTS, n);
+                     _("At most %d interests, please (%u given)."), MAX_INTERESTS,
+                     (guint) n);
         goto fail;
       }
       for (gsize i = 0; i < n; i++) {

@@ -4,6 +4,8 @@
  */
 #include "vchat-private.h"
 
+#include <glib/gi18n-lib.h>
+
 /**
  * VChatCall:
  *
@@ -744,7 +746,7 @@ call_method (VChatCall *self, const char *method, GVariant *params, GCancellable
     if (params)
       g_variant_unref (g_variant_ref_sink (params));
     g_task_return_new_error (task, VCHAT_ERROR, VCHAT_ERROR_INVALID_STATE,
-                             "This call ended when vchatd stopped");
+                             _("This call ended when vchatd stopped"));
     return;
   }
   g_dbus_proxy_call (G_DBUS_PROXY (self->proxy), method, params, G_DBUS_CALL_FLAGS_NONE, -1,
@@ -895,7 +897,7 @@ next_done (GObject *source, GAsyncResult *result, gpointer user_data)
   self = g_task_get_source_object (task);
   if (!self->client) {
     g_task_return_new_error (task, VCHAT_ERROR, VCHAT_ERROR_FAILED,
-                             "The VChatClient of this call is gone");
+                             _("The VChatClient of this call is gone"));
     return;
   }
   g_variant_get (reply, "(&o)", &path);
@@ -1185,8 +1187,8 @@ vchat_call_create_video_source (VChatCall *self, VChatVideoKind kind, GError **e
   node = kind == VCHAT_VIDEO_PREVIEW ? self->preview_node : self->remote_video_node;
   if (!node || !*node) {
     g_set_error (error, VCHAT_ERROR, VCHAT_ERROR_NOT_FOUND,
-                 kind == VCHAT_VIDEO_PREVIEW ? "The call has no preview picture (yet)"
-                                             : "The call has no picture of the peer (yet)");
+                 kind == VCHAT_VIDEO_PREVIEW ? _("The call has no preview picture (yet)")
+                                             : _("The call has no picture of the peer (yet)"));
     return NULL;
   }
 
@@ -1196,8 +1198,8 @@ vchat_call_create_video_source (VChatCall *self, VChatVideoKind kind, GError **e
     g_clear_pointer (&src, gst_object_unref);
     g_clear_pointer (&convert, gst_object_unref);
     g_set_error (error, VCHAT_ERROR, VCHAT_ERROR_FAILED,
-                 "The GStreamer elements pipewiresrc and videoconvert are needed to show the "
-                 "picture: install the PipeWire GStreamer plugin");
+                 _("The GStreamer elements pipewiresrc and videoconvert are needed to show the "
+                   "picture: install the PipeWire GStreamer plugin"));
     return NULL;
   }
   g_object_set (src, "target-object", node, "always-copy", TRUE, "do-timestamp", TRUE, NULL);
@@ -1207,7 +1209,7 @@ vchat_call_create_video_source (VChatCall *self, VChatVideoKind kind, GError **e
   if (!gst_element_link (src, convert)) {
     gst_object_ref_sink (bin);
     gst_object_unref (bin);
-    g_set_error (error, VCHAT_ERROR, VCHAT_ERROR_FAILED, "Cannot link pipewiresrc to videoconvert");
+    g_set_error (error, VCHAT_ERROR, VCHAT_ERROR_FAILED, _("Cannot link pipewiresrc to videoconvert"));
     return NULL;
   }
   pad = gst_element_get_static_pad (convert, "src");

@@ -8,6 +8,7 @@
  * notify::g-name-owner), and the object manager drops the old daemon's calls
  * and announces the new one's.
  */
+#include <glib/gi18n-lib.h>
 #include <string.h>
 
 #include "vchat-private.h"
@@ -84,7 +85,6 @@ enum { SIGNAL_CALL_ADDED, SIGNAL_INCOMING_CALL, N_SIGNALS };
 static GParamSpec *props[N_PROPS];
 static guint signals[N_SIGNALS];
 
-#define NO_DAEMON_HINT "Start it with: systemctl --user start vchatd"
 
 /* Properties of the manager */
 
@@ -327,8 +327,9 @@ no_daemon_error (GError *start_error)
   if (start_error)
     g_dbus_error_strip_remote_error (start_error);
   error = g_error_new (VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
-                       "vchatd is not running and D-Bus could not start it (%s). " NO_DAEMON_HINT,
-                       start_error ? start_error->message : "no reason given");
+                       _("vchatd is not running and D-Bus could not start it (%s). Start it with: "
+                         "systemctl --user start vchatd"),
+                       start_error ? start_error->message : _("no reason given"));
   g_clear_error (&start_error);
   return error;
 }
@@ -344,7 +345,7 @@ vchat_client_initable_init (GInitable *initable, GCancellable *cancellable, GErr
     self->connection = g_bus_get_sync (G_BUS_TYPE_SESSION, cancellable, &local);
     if (!self->connection) {
       g_set_error (error, VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
-                   "Cannot reach the session bus, so cannot reach vchatd: %s", local->message);
+                   _("Cannot reach the session bus, so cannot reach vchatd: %s"), local->message);
       return FALSE;
     }
   }
@@ -368,7 +369,7 @@ vchat_client_initable_init (GInitable *initable, GCancellable *cancellable, GErr
       break;
     if (attempt == 1) {
       g_set_error (error, VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
-                   "vchatd started but left the bus at once; see: journalctl --user -u vchatd");
+                   _("vchatd started but left the bus at once; see: journalctl --user -u vchatd"));
       return FALSE;
     }
     reply = g_dbus_connection_call_sync (
@@ -468,7 +469,7 @@ manager_ready (GObject *source, GAsyncResult *result, gpointer user_data)
   if (!owner && self->start_attempts++ > 0) {
     g_task_return_new_error (
       task, VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
-      "vchatd started but left the bus at once; see: journalctl --user -u vchatd");
+      _("vchatd started but left the bus at once; see: journalctl --user -u vchatd"));
     return;
   }
   if (!owner) {
@@ -511,7 +512,7 @@ bus_ready (GObject *source, GAsyncResult *result, gpointer user_data)
       g_task_return_error (task, g_steal_pointer (&error));
     else
       g_task_return_new_error (task, VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
-                               "Cannot reach the session bus, so cannot reach vchatd: %s",
+                               _("Cannot reach the session bus, so cannot reach vchatd: %s"),
                                error->message);
     return;
   }
@@ -646,6 +647,12 @@ static void
 vchat_client_class_init (VChatClientClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  /* The library's messages are in the domain "vchat", the app's and
+   * vchatctl's. VCHAT_LOCALEDIR: an uninstalled build's (the tests). */
+  bindtextdomain (GETTEXT_PACKAGE,
+                  g_getenv ("VCHAT_LOCALEDIR") ? g_getenv ("VCHAT_LOCALEDIR") : LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
 
   object_class->dispose = vchat_client_dispose;
   object_class->finalize = vchat_client_finalize;

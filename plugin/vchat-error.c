@@ -4,6 +4,8 @@
  */
 #include "vchat-private.h"
 
+#include <glib/gi18n-lib.h>
+
 static const GDBusErrorEntry vchat_error_entries[] = {
   { VCHAT_ERROR_FAILED, "io.github.vchat.VChat1.Error.Failed" },
   { VCHAT_ERROR_INVALID_ARGS, "io.github.vchat.VChat1.Error.InvalidArgs" },
@@ -83,16 +85,17 @@ _vchat_error_from_dbus (GError *error)
   g_dbus_error_strip_remote_error (error);
   if (is_daemon_missing (error))
     out = g_error_new (VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
-                       "vchatd is not running and D-Bus could not start it (%s). Start it with: "
-                       "systemctl --user start vchatd",
+                       _("vchatd is not running and D-Bus could not start it (%s). Start it with: "
+                         "systemctl --user start vchatd"),
                        error->message);
   else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY))
     out = g_error_new (VCHAT_ERROR, VCHAT_ERROR_NO_DAEMON,
-                       "vchatd did not answer (%s); see: journalctl --user -u vchatd",
+                       _("vchatd did not answer (%s); see: journalctl --user -u vchatd"),
                        error->message);
   else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_OBJECT) ||
            g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD))
-    out = g_error_new (VCHAT_ERROR, VCHAT_ERROR_NOT_FOUND, "the call is gone (%s)", error->message);
+    out = g_error_new (VCHAT_ERROR, VCHAT_ERROR_NOT_FOUND, _("the call is gone (%s)"),
+                       error->message);
   else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED))
     out = g_error_new_literal (VCHAT_ERROR, VCHAT_ERROR_PERMISSION_DENIED, error->message);
   else
