@@ -213,6 +213,11 @@ media_link_to_webrtc (VchatdMedia *self, GstElement *last, GstWebRTCRTPTransceiv
   return transceiver;
 }
 
+/* vchatd's H.264 as an offerer: constrained baseline, level 3.1 (what
+ * Chromium and Safari offer first). */
+#define OFFER_H264_PT 102
+#define OFFER_H264_PROFILE "42e01f"
+
 static GstCaps *
 rtp_caps (VchatdMedia *self, SourceKind kind, guint pt, guint twcc_id)
 {
@@ -240,6 +245,62 @@ rtp_caps (VchatdMedia *self, SourceKind kind, guint pt, guint twcc_id)
     gst_caps_set_simple (caps, field, G_TYPE_STRING, VCHATD_SDP_TWCC_URI, NULL);
   }
   return caps;
+}
+
+/* What an offerer's video offers: VP8 first (what browsers answer with,
+ * and what the rate control was tuned on), then H.264 constrained baseline
+ * level 3.1 in packetization-mode 1 (as browsers write it), for answerers
+ * without VP8 (some Safari versions, devices with a hardware encoder). The
+ * answer decides which one is sent: see choose_answer_video(). */
+static GstCaps *
+offer_video_caps (void)
+{
+  GstCaps *caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
+                                       "encoding-name", G_TYPE_STRING, "VP8", "payload",
+                                       G_TYPE_INT, VIDEO_PT, "clock-rate", G_TYPE_INT, 90000,
+                                       "extmap-" G_STRINGIFY (TWCC_ID), G_TYPE_STRING,
+                                       VCHATD_SDP_TWCC_URI, NULL);
+
+  gst_caps_append_structure (
+    caps, gst_structure_new ("application/x-rtp", "media", G_TYPE_STRING, "video",
+                             "encoding-name", G_TYPE_STRING, "H264", "payload", G_TYPE_INT,
+                             OFFER_H264_PT, "clock-rate", G_TYPE_INT, 90000,
+                             "packetization-mode", G_TYPE_STRING, "1", "profile-level-id",
+                             G_TYPE_STRING, OFFER_H264_PROFILE, "level-asymmetry-allowed",
+                             G_TYPE_STRING, "1", "extmap-" G_STRINGIFY (TWCC_ID), G_TYPE_STRING,
+                             VCHATD_SDP_TWCC_URI, NULL));
+  return caps;
+}
+
+/* The offerer's video transceiver, sending (@send) or receive-only, with
+ * offer_video_caps(). A sender's encoder chain is built only once the
+ * answer has chosen the codec: webrtcbin then makes the transceiver's sink
+ * pad (1.22 does so when the description is in use, as for an answerer),
+ * and link_pending_senders() links it. */
+gboolean
+media_offer_video (VchatdMedia *self, gboolean send, GError **error)
+{
+  g_autoptr (GstCaps) caps = offer_video_caps ();
+  GstWebRTCRTPTransceiver *transceiver = NULL;
+  PendingSender *sender;
+
+  g_signal_emit_by_name (self->webrtc, "add-transceiver",
+                         send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
+                              : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
+                         caps, &transceiver);
+  if (!transceiver) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                         "webrtcbin refused a video transceiver");
+    return FALSE;
+  }
+  g_object_set (transceiver, "do-nack", TRUE, NULL);
+  sender = g_new0 (PendingSender, 1);
+  sender->transceiver = transceiver;
+  sender->kind = SOURCE_VIDEO;
+  sender->send = send;
+  g_ptr_array_add (self->pending_senders, sender);
+  self->have_video_track = TRUE;
+  return TRUE;
 }
 
 /* A receive-only transceiver, so that a peer with a camera can send it to a
@@ -708,9 +769,11 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
 }
 
 /* 1.22 gives an answerer's transceivers their m-lines, and sink pads, only
- * when it sets its answer: the encoders are linked then. */
+ * when it sets its answer, and an offerer's video transceiver (see
+ * media_offer_video()) its sink pad when it sets the peer's answer: the
+ * encoders are linked then. */
 static gboolean
-link_answer_senders (VchatdMedia *self, GError **error)
+link_pending_senders (VchatdMedia *self, GError **error)
 {
   guint i;
 
@@ -760,7 +823,7 @@ on_answer_set (VchatdMedia *self, const GstStructure *reply, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autofree char *text = NULL;
 
-  if (!link_answer_senders (self, &error)) {
+  if (!link_pending_senders (self, &error)) {
     media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "cannot send: %s", error->message);
     return;
   }
@@ -786,14 +849,61 @@ on_answer_created (VchatdMedia *self, const GstStructure *reply, gpointer data)
             on_answer_set, answer, (GDestroyNotify) gst_webrtc_session_description_free);
 }
 
+/* The offerer's video: the codec the peer's @answer chose among those
+ * offered (offer_video_caps()), which our encoder now follows. */
+static gboolean
+choose_answer_video (VchatdMedia *self, const GstSDPMessage *answer, GError **error)
+{
+  PendingSender *sender = find_pending_sender (self, SOURCE_VIDEO);
+  g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
+  const GstSDPMedia *media = NULL;
+  VchatdSdpVideoCodec codec = VCHATD_SDP_VIDEO_VP8;
+  guint mline, pt;
+
+  if (!sender)
+    return TRUE;
+  g_object_get (sender->transceiver, "mlineindex", &mline, NULL);
+  if (mline < gst_sdp_message_medias_len (answer))
+    media = gst_sdp_message_get_media (answer, mline);
+  if (!media || gst_sdp_media_get_port (media) == 0)
+    return TRUE; /* vchatd_sdp_check_nothing_rejected() said why */
+  pt = vchatd_sdp_answer_video_format (media, &codec);
+  if (pt == G_MAXUINT) {
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                         "The peer's answer takes neither VP8 nor H.264 for video");
+    return FALSE;
+  }
+  g_clear_pointer (&self->h264_profile, g_free);
+  self->video_codec = codec == VCHATD_SDP_VIDEO_H264 ? VIDEO_CODEC_H264 : VIDEO_CODEC_VP8;
+  if (self->video_codec == VIDEO_CODEC_H264)
+    self->h264_profile = g_strdup (OFFER_H264_PROFILE);
+  sender->pt = pt;
+  sender->twcc_id = vchatd_sdp_find_twcc_id (media);
+  g_debug ("media: the peer's answer chose %s (payload type %u)",
+           codec == VCHATD_SDP_VIDEO_H264 ? "H.264" : "VP8", pt);
+  return TRUE;
+}
+
 static void
 on_remote_description_set (VchatdMedia *self, const GstStructure *reply, gpointer data)
 {
-  if (self->role == VCHATD_MEDIA_ROLE_ANSWERER)
+  GstWebRTCSessionDescription *desc = data;
+  g_autoptr (GError) error = NULL;
+
+  if (self->role == VCHATD_MEDIA_ROLE_ANSWERER) {
     run_step (self, "create-answer", NULL, "create an answer", VCHATD_MEDIA_FAILURE_LOCAL,
               on_answer_created, NULL, NULL);
-  else
-    flush_pending_candidates (self);
+    return;
+  }
+  if (!choose_answer_video (self, desc->sdp, &error)) {
+    media_fail (self, VCHATD_MEDIA_FAILURE_PEER, "%s", error->message);
+    return;
+  }
+  if (!link_pending_senders (self, &error)) {
+    media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "cannot send: %s", error->message);
+    return;
+  }
+  flush_pending_candidates (self);
 }
 
 /* What the peer sends between start() and stop() is all a session takes. */

@@ -108,8 +108,9 @@ typedef struct {
   char *candidate;
 } PendingCandidate;
 
-/* The video codec of a session: VP8, or H.264 for a peer that offers only
- * that (an answerer's choice; an offerer offers VP8). */
+/* The video codec of a session: VP8, or H.264 for a peer without VP8 (an
+ * answerer's choice from the offer; an offerer offers both, VP8 first, and
+ * follows the answer). */
 typedef enum {
   VIDEO_CODEC_VP8,
   VIDEO_CODEC_H264,
@@ -159,7 +160,7 @@ struct _VchatdMedia {
   GSource *tick_source;
   GSource *control_source;
   GSource *watch_source;
-  GPtrArray *pending_senders;          /* PendingSender, answerer only */
+  GPtrArray *pending_senders;          /* PendingSender: linked once negotiated */
   GArray *pending_candidates;          /* PendingCandidate: before the remote description */
   GPtrArray *pending_local_candidates; /* "mline candidate", before our description went out */
   gboolean offer_made;
@@ -351,6 +352,7 @@ G_GNUC_INTERNAL void media_check_negotiation (VchatdMedia *self);
 G_GNUC_INTERNAL gboolean media_add_twcc_extension (GstElement *payloader, guint id, GError **error);
 G_GNUC_INTERNAL GstWebRTCRTPTransceiver * media_link_to_webrtc (VchatdMedia *self, GstElement *last, GstWebRTCRTPTransceiver *expected, GError **error);
 G_GNUC_INTERNAL gboolean media_add_recvonly_transceiver (VchatdMedia *self, SourceKind kind, GError **error);
+G_GNUC_INTERNAL gboolean media_offer_video (VchatdMedia *self, gboolean send, GError **error);
 G_GNUC_INTERNAL GstPadProbeReturn media_on_inbound_rtp (GstPad *pad, GstPadProbeInfo *info, gpointer data);
 G_GNUC_INTERNAL void media_check_watchdog (VchatdMedia *self);
 G_GNUC_INTERNAL void media_adopt_channel (VchatdMedia *self, GstWebRTCDataChannel *channel);

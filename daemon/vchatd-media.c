@@ -712,8 +712,7 @@ build_pipeline (VchatdMedia *self, GError **error)
       return FALSE;
   }
   if (self->role == VCHATD_MEDIA_ROLE_OFFERER) {
-    if (self->has_video ? !media_build_video_sender (self, NULL, VIDEO_PT, TWCC_ID, error)
-                        : !media_add_recvonly_transceiver (self, SOURCE_VIDEO, error))
+    if (!media_offer_video (self, self->has_video, error))
       return FALSE;
     if (self->has_audio ? !media_build_audio_sender (self, NULL, AUDIO_PT, TWCC_ID, error)
                         : !media_add_recvonly_transceiver (self, SOURCE_AUDIO, error))

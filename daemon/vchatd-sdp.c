@@ -338,6 +338,45 @@ vchatd_sdp_find_h264 (const GstSDPMedia *media, char **profile_level_id)
   return best;
 }
 
+/* The encoding name of payload type @format in @media's rtpmap lines, or
+ * NULL (transfer full). */
+static char *
+format_encoding (const GstSDPMedia *media, const char *format)
+{
+  const char *value;
+
+  for (guint i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
+    g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
+
+    if (g_strv_length (parts) >= 2 && g_str_equal (parts[0], format))
+      return g_strdup (parts[1]);
+  }
+  return NULL;
+}
+
+guint
+vchatd_sdp_answer_video_format (const GstSDPMedia *media, VchatdSdpVideoCodec *codec)
+{
+  for (guint i = 0; i < gst_sdp_media_formats_len (media); i++) {
+    const char *format = gst_sdp_media_get_format (media, i);
+    g_autofree char *encoding = format_encoding (media, format);
+    guint64 pt;
+
+    if (!encoding || !g_ascii_string_to_unsigned (format, 10, 0, 127, &pt, NULL))
+      continue;
+    if (g_ascii_strcasecmp (encoding, "VP8") == 0) {
+      *codec = VCHATD_SDP_VIDEO_VP8;
+      return (guint) pt;
+    }
+    if (g_ascii_strcasecmp (encoding, "H264") == 0) {
+      *codec = VCHATD_SDP_VIDEO_H264;
+      return (guint) pt;
+    }
+    /* RTX, RED, ULPFEC: they go with a codec, they are not one. */
+  }
+  return G_MAXUINT;
+}
+
 guint
 vchatd_sdp_find_twcc_id (const GstSDPMedia *media)
 {

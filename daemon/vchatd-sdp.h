@@ -39,6 +39,17 @@ guint vchatd_sdp_find_payload_type (const GstSDPMedia *media, const char *encodi
  * baseline first, as browsers expect. @profile_level_id (nullable) gets its
  * profile-level-id, six hex digits (the answer must repeat it). */
 guint vchatd_sdp_find_h264 (const GstSDPMedia *media, char **profile_level_id);
+typedef enum {
+  VCHATD_SDP_VIDEO_VP8,
+  VCHATD_SDP_VIDEO_H264,
+} VchatdSdpVideoCodec;
+
+/* The video codec the peer's answer chose from the ones we offered (VP8,
+ * and H.264 for an answerer without VP8): its first format (RFC 3264: the
+ * answerer's preference, and what both sides send) that is VP8 or H.264;
+ * RTX, RED and FEC formats are passed over. Returns its payload type and
+ * sets @codec, or G_MAXUINT (no such format). */
+guint vchatd_sdp_answer_video_format (const GstSDPMedia *media, VchatdSdpVideoCodec *codec);
 /* The extmap id (1–255) of transport-wide congestion control in @media,
  * or 0. */
 guint vchatd_sdp_find_twcc_id (const GstSDPMedia *media);

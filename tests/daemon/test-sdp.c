@@ -109,6 +109,47 @@ test_browser_offer (void)
 /* An H.264-only peer, as Safari or a device with a hardware encoder offers
  * it: the format vchat takes is constrained baseline in packetization-mode
  * 1, and nothing else. */
+/* What an answerer to vchatd's offer (VP8 first, H.264 second) chose: its
+ * first format that is a codec, whatever RTX or RED come before it. */
+static void
+test_answer_video_format (void)
+{
+  static const struct {
+    const char *mline;
+    const char *rtpmaps;
+    guint pt;
+    VchatdSdpVideoCodec codec;
+  } cases[] = {
+    /* A browser: VP8 first, as offered; H.264 still listed. */
+    { "96 97 102 103", "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n"
+      "a=rtpmap:102 H264/90000\r\na=rtpmap:103 rtx/90000\r\n", 96, VCHATD_SDP_VIDEO_VP8 },
+    /* An H.264-only answerer (aiortc configured so, some Safari versions). */
+    { "102 103", "a=rtpmap:102 H264/90000\r\na=rtpmap:103 rtx/90000\r\n", 102,
+      VCHATD_SDP_VIDEO_H264 },
+    /* One that prefers H.264 and puts RTX and RED first. */
+    { "103 98 102 96", "a=rtpmap:103 rtx/90000\r\na=rtpmap:98 red/90000\r\n"
+      "a=rtpmap:102 h264/90000\r\na=rtpmap:96 VP8/90000\r\n", 102, VCHATD_SDP_VIDEO_H264 },
+    /* Nothing of ours: a VP9 format, and a format without an rtpmap. */
+    { "98 35", "a=rtpmap:98 VP9/90000\r\n", G_MAXUINT, VCHATD_SDP_VIDEO_VP8 },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *mline = g_strdup_printf ("m=video 9 UDP/TLS/RTP/SAVPF %s\r\n", cases[i].mline);
+    g_autofree char *step = replace (OFFER, "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n", mline);
+    g_autofree char *text = replace (step, "a=rtpmap:96 VP8/90000\r\n", cases[i].rtpmaps);
+    g_autoptr (GError) error = NULL;
+    g_autoptr (GstSDPMessage) msg = NULL;
+    VchatdSdpVideoCodec codec = VCHATD_SDP_VIDEO_VP8;
+
+    /* The rtx fmtp of the template names 96; irrelevant here. */
+    g_assert_cmpint (gst_sdp_message_new_from_text (text, &msg), ==, GST_SDP_OK);
+    g_assert_cmpuint (vchatd_sdp_answer_video_format (gst_sdp_message_get_media (msg, 1), &codec),
+                      ==, cases[i].pt);
+    if (cases[i].pt != G_MAXUINT)
+      g_assert_cmpint (codec, ==, cases[i].codec);
+  }
+}
+
 static void
 test_h264 (void)
 {
@@ -842,5 +883,6 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/take-candidates", test_take_candidates);
   g_test_add_func ("/sdp/codecs", test_codecs);
   g_test_add_func ("/sdp/h264", test_h264);
+  g_test_add_func ("/sdp/answer-video-format", test_answer_video_format);
   return g_test_run ();
 }

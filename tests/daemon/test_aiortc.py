@@ -7,7 +7,12 @@ own ICE credentials in every bundled media section, puts all its
 candidates in its description instead of trickling them, and matches the
 candidates it gets by sdpMid. Each case checks what a person would: the
 other's picture arrives (aiortc sees vchatd's red; vchatd decodes aiortc's
-frames, at their size) and the call is `connected` on vchatd's side."""
+frames, at their size) and the call is `connected` on vchatd's side.
+
+An H.264-only peer (some Safari versions, devices with a hardware encoder)
+is played by aiortc with its video codecs limited to H.264, as the offerer
+(vchatd answers in H.264) and as the answerer (vchatd offers VP8 and H.264
+and sends what the answer chose)."""
 import asyncio
 import json
 import time
@@ -109,6 +114,8 @@ async def aiortc_peer(ws_url, seen, timeout, client, h264_only=False):
                     await send({"type": "signal", "call": call, "sdp": {
                         "type": "offer", "sdp": pc.localDescription.sdp}})
             elif kind == "signal" and "sdp" in msg:
+                if msg["sdp"]["type"] == "offer":
+                    seen["offer"] = msg["sdp"]["sdp"]
                 await pc.setRemoteDescription(RTCSessionDescription(**msg["sdp"]))
                 if msg["sdp"]["type"] == "offer":
                     await pc.setLocalDescription(await pc.createAnswer())
@@ -129,12 +136,15 @@ async def aiortc_peer(ws_url, seen, timeout, client, h264_only=False):
             # Long enough for vchatd to decode a run of our frames.
             await asyncio.sleep(3)
             seen["vchatd_stats"] = seen["read_stats"]()
+            seen["vchatctl_show"] = seen["show"]()
             await send({"type": "leave", "call": call})
     await pc.close()
 
 
-@pytest.mark.parametrize("vchatd_offers,h264_only", [(True, False), (False, False), (False, True)],
-                         ids=["vchatd-offers", "aiortc-offers", "aiortc-offers-h264-only"])
+@pytest.mark.parametrize("vchatd_offers,h264_only",
+                         [(True, False), (False, False), (False, True), (True, True)],
+                         ids=["vchatd-offers", "aiortc-offers", "aiortc-offers-h264-only",
+                              "aiortc-answers-h264-only"])
 def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers, h264_only):
     a = plain_daemons("red")
     seen = {"colours": [], "candidates": [], "role": None, "end": None}
@@ -149,6 +159,7 @@ def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers, 
         return {"state": a.call_prop(p, "State"), "stats": a.call_prop(p, "Stats")}
 
     seen["read_stats"] = read_stats
+    seen["show"] = lambda: a.vchatctl("show", path or a.calls()[0]).stdout
 
     # The server makes a desktop daemon the offerer against any other client
     # (docs/protocol.md); between two daemons, the one that waited longer.
@@ -185,6 +196,13 @@ def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers, 
     assert stats.get("frames-decoded", 0) >= 30, f"vchatd decoded too little of aiortc's video: {stats}"
     assert (stats.get("recv-width"), stats.get("recv-height")) == (WIDTH, HEIGHT), stats
     assert stats.get("video-codec") == ("H264" if h264_only else "VP8"), stats
+    codec = "H264" if h264_only else "VP8"
+    assert f"video {codec}" in seen["vchatctl_show"], seen["vchatctl_show"]
     if h264_only:
         video = seen["description"].split("m=video", 1)[1].split("m=", 1)[0]
         assert "VP8" not in video and "H264" in video, video
+    if vchatd_offers:
+        # vchatd offers both, VP8 first: what the answerer takes is its choice.
+        offer = seen["offer"].split("m=video", 1)[1].split("m=", 1)[0]
+        assert offer.index("VP8/90000") < offer.index("H264/90000"), offer
+        assert "packetization-mode=1" in offer and "profile-level-id=42e01f" in offer, offer

@@ -77,6 +77,8 @@ def check_call(d, path, page):
     # The daemon decodes the browser's video.
     until(lambda: d.call_prop(path, "Stats").get("frames-decoded", 0) > 0,
           "frames decoded by the daemon")
+    # The daemon offers VP8 and H.264, VP8 first: a browser takes VP8.
+    assert d.call_prop(path, "Stats").get("video-codec") == "VP8", d.call_prop(path, "Stats")
 
     # Text both ways over the data channel.
     received = []

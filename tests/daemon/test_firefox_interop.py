@@ -138,6 +138,9 @@ class DaemonCall:
                         f"its candidates: {stats.get('local-candidate')} → "
                         f"{stats.get('remote-candidate')}; codecs {stats.get('video-codec')}, "
                         f"{stats.get('audio-codec')}")
+            # vchatd offers VP8 and H.264 (VP8 first) or answers Firefox's
+            # offer: either way Firefox gets VP8.
+            assert stats.get("video-codec") == "VP8", stats
         with MATRIX.cell(self.row, "chat"):
             received = []
             d.conn.signal_subscribe(None, CALL_IFACE, "MessageReceived", path, None, 0,
