@@ -16,7 +16,9 @@ main (int argc, char **argv)
   g_autoptr (VchatApplication) app = NULL;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  /* VCHAT_LOCALEDIR: an uninstalled build's translations (the tests). */
+  bindtextdomain (GETTEXT_PACKAGE,
+                  g_getenv ("VCHAT_LOCALEDIR") ? g_getenv ("VCHAT_LOCALEDIR") : LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
 

@@ -7,6 +7,12 @@
  * io.github.vchat.VChat1 is vchatd's own bus name, which an app can't own
  * as well.
  *
+ * D-Bus activatable (DBusActivatable=true in the desktop file, the service
+ * file io.github.vchat.VChat.service runs `vchat --gapplication-service`):
+ * vchatd's notification accepts the call itself, then activates
+ * app.show-call with the call's object path, which starts the app when it
+ * is not running and brings the window forward with that call.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "vchat-app-config.h"
@@ -143,7 +149,20 @@ about_activated (GSimpleAction *action, GVariant *param, gpointer data)
   gtk_window_present (GTK_WINDOW (about));
 }
 
+/* app.show-call("/io/github/vchat/VChat1/calls/N"): the window, on top,
+ * with that call (vchatd's notification, after its Accept). */
+static void
+show_call_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  VchatApplication *self = data;
+  VchatWindow *window = get_window (self);
+
+  vchat_window_show_call (window, g_variant_get_string (param, NULL));
+  gtk_window_present (GTK_WINDOW (window));
+}
+
 static const GActionEntry app_actions[] = {
+  { "show-call", show_call_activated, "s" },
   { "quit", quit_activated },
   { "preferences", preferences_activated },
   { "history", history_activated },
@@ -235,6 +254,16 @@ vchat_application_open (GApplication *app, GFile **files, int n_files, const cha
   gtk_window_present (GTK_WINDOW (window));
 }
 
+static int
+vchat_application_handle_local_options (GApplication *app, GVariantDict *options)
+{
+  if (g_variant_dict_contains (options, "version")) {
+    g_print ("vchat %s\n", VCHAT_VERSION);
+    return 0;
+  }
+  return -1;
+}
+
 static void
 vchat_application_finalize (GObject *object)
 {
@@ -257,12 +286,25 @@ vchat_application_class_init (VchatApplicationClass *klass)
   app_class->shutdown = vchat_application_shutdown;
   app_class->activate = vchat_application_activate;
   app_class->open = vchat_application_open;
+  app_class->handle_local_options = vchat_application_handle_local_options;
 }
 
 static void
 vchat_application_init (VchatApplication *self)
 {
+  const GOptionEntry options[] = {
+    { "version", 0, 0, G_OPTION_ARG_NONE, NULL, _("Print the version and exit"), NULL },
+    { NULL }
+  };
+
   self->cancellable = g_cancellable_new ();
+  g_application_add_main_option_entries (G_APPLICATION (self), options);
+  /* Translators: what `vchat --help` shows after its first line */
+  g_application_set_option_context_parameter_string (G_APPLICATION (self), _("[LINK…]"));
+  g_application_set_option_context_summary (
+    G_APPLICATION (self),
+    _("Talk face to face with a stranger, or with a friend you sent a link to.\n"
+      "LINK opens an invite: vchat://join/CODE?server=URL, a web link or a code."));
 }
 
 VchatApplication *

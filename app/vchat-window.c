@@ -64,6 +64,7 @@ struct _VchatWindow {
   /* a link opened before the client was there, or waiting for the server
    * to change */
   char *pending_link;
+  char *pending_call; /* app.show-call's object path, before the client */
   char *pending_code;
   char *pending_server;
 };
@@ -693,15 +694,17 @@ vchat_window_set_client (VchatWindow *self, VChatClient *client)
   self->syncing_camera = FALSE;
   sync_camera_dropdown (self);
 
-  /* a call already in progress (started by vchatctl, or ringing) */
+  /* a call already in progress (started by vchatctl, or ringing), or the
+   * one app.show-call named */
   calls = vchat_client_get_calls (client);
   for (guint i = g_list_model_get_n_items (calls); i > 0; i--) {
     g_autoptr (VChatCall) call = g_list_model_get_item (calls, i - 1);
-    if (call_active (call)) {
+    if (call_active (call) || g_strcmp0 (vchat_call_get_object_path (call), self->pending_call) == 0) {
       set_call (self, call);
       break;
     }
   }
+  g_clear_pointer (&self->pending_call, g_free);
   update (self);
 
   if (self->pending_link) {
@@ -991,6 +994,30 @@ on_switch_server (AdwMessageDialog *dialog, const char *response, VchatWindow *s
 }
 
 void
+vchat_window_show_call (VchatWindow *self, const char *path)
+{
+  GListModel *calls;
+
+  g_return_if_fail (VCHAT_IS_WINDOW (self));
+
+  g_debug ("show call %s", path);
+  if (!self->client) {
+    g_free (self->pending_call);
+    self->pending_call = g_strdup (path);
+    return;
+  }
+  calls = vchat_client_get_calls (self->client);
+  for (guint i = 0; i < g_list_model_get_n_items (calls); i++) {
+    g_autoptr (VChatCall) call = g_list_model_get_item (calls, i);
+    if (g_strcmp0 (vchat_call_get_object_path (call), path) == 0) {
+      if (call != self->call && vchat_call_get_state (call) != VCHAT_CALL_STATE_ENDED)
+        set_call (self, call);
+      return;
+    }
+  }
+}
+
+void
 vchat_window_join_link (VchatWindow *self, const char *link)
 {
   g_autoptr (GError) error = NULL;
@@ -1197,6 +1224,7 @@ vchat_window_finalize (GObject *object)
   g_clear_object (&self->cancellable);
   g_free (self->invite_link);
   g_free (self->pending_link);
+  g_free (self->pending_call);
   g_free (self->pending_code);
   g_free (self->pending_server);
   G_OBJECT_CLASS (vchat_window_parent_class)->finalize (object);

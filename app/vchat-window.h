@@ -20,6 +20,9 @@ void vchat_window_set_client (VchatWindow *self, VChatClient *client);
 /* Joins the invite of @link (a code, a vchat:// or a web link); waits for
  * the client when it is not there yet. */
 void vchat_window_join_link (VchatWindow *self, const char *link);
+/* Shows the call at @path (its D-Bus object path) once the client knows
+ * it: the notification's Accept (app.show-call). */
+void vchat_window_show_call (VchatWindow *self, const char *path);
 /* A toast at the bottom of the window. */
 void vchat_window_toast (VchatWindow *self, const char *text);
 

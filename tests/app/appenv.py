@@ -264,6 +264,92 @@ class App:
         raise AssertionError(f"the app did not log {text!r}:\n{self.output()[-3000:]}")
 
 
+class PidProcess:
+    """The app started by D-Bus activation, through a script that writes
+    its pid and, at the end, its exit status: Popen's few methods that App
+    and AppRunner use."""
+
+    def __init__(self, pid_path, rc_path, timeout=30):
+        self.rc_path = rc_path
+        self.returncode = None
+        deadline = time.monotonic() + timeout
+        while not os.path.exists(pid_path) or not open(pid_path).read().strip():
+            if time.monotonic() > deadline:
+                raise AssertionError("D-Bus did not start the app")
+            time.sleep(0.1)
+        self.pid = int(open(pid_path).read())
+
+    def poll(self):
+        if self.returncode is None and os.path.exists(self.rc_path):
+            text = open(self.rc_path).read().strip()
+            if text:
+                self.returncode = int(text)
+        return self.returncode
+
+    def wait(self, timeout=None):
+        deadline = time.monotonic() + (timeout or 3600)
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("vchat", timeout)
+            time.sleep(0.1)
+        return self.returncode
+
+    def terminate(self):
+        if self.poll() is None:
+            os.kill(self.pid, 15)
+
+    def kill(self):
+        if self.poll() is None:
+            os.kill(self.pid, 9)
+
+
+class ActivatableApp(App):
+    """The app as D-Bus starts it: a service file for io.github.vchat.VChat
+    in the daemon's private bus, running `vchat --gapplication-service` with
+    this screen and the daemon's environment. Nothing runs until something
+    activates the name; started() waits for that."""
+
+    def __init__(self, runner, daemon, display, extra_env):
+        import shlex
+        self.runner = runner
+        self.daemon = daemon
+        self.display = display
+        self.env = dict(daemon.env, DISPLAY=display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
+                        GTK_A11Y="none", NO_AT_BRIDGE="1", G_MESSAGES_DEBUG="vchat",
+                        LANG="C.UTF-8", LC_ALL="C.UTF-8", **extra_env)
+        gtk_dir = os.path.join(self.env["XDG_CONFIG_HOME"], "gtk-4.0")
+        os.makedirs(gtk_dir, exist_ok=True)
+        with open(os.path.join(gtk_dir, "settings.ini"), "w") as f:
+            f.write("[Settings]\ngtk-decoration-layout=appmenu:close\n")
+        n = len(runner.apps)
+        self.log_path = artifact(f"app-{n}.log")
+        self.log = open(self.log_path, "w")
+        self.pid_path = os.path.join(daemon.tmpdir, f"app-{n}.pid")
+        self.rc_path = os.path.join(daemon.tmpdir, f"app-{n}.rc")
+        script = os.path.join(daemon.tmpdir, f"app-{n}.sh")
+        exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in self.env.items()
+                          if k.isidentifier())
+        with open(script, "w") as f:
+            f.write(f"#!/bin/sh\n{exports}"
+                    f"{shlex.quote(runner.binary)} --gapplication-service "
+                    f">>{shlex.quote(self.log_path)} 2>&1 &\n"
+                    f"echo $! >{shlex.quote(self.pid_path)}\n"
+                    f"wait $!\necho $? >{shlex.quote(self.rc_path)}\n")
+        os.chmod(script, 0o755)
+        with open(os.path.join(daemon.bus.services_dir, "io.github.vchat.VChat.service"), "w") as f:
+            f.write(f"[D-BUS Service]\nName=io.github.vchat.VChat\nExec={script}\n")
+        self.proc = None
+
+    def started(self, timeout=30):
+        """Waits until D-Bus has started the app."""
+        self.proc = PidProcess(self.pid_path, self.rc_path, timeout)
+        return self
+
+    def alive(self):
+        assert self.proc is not None, "D-Bus has not started the app"
+        super().alive()
+
+
 class AppRunner:
     def __init__(self, binary):
         self.binary = binary
@@ -280,12 +366,25 @@ class AppRunner:
         self.apps.append(app)
         return app
 
+    def activatable(self, daemon, display=None, env=None):
+        """The app installed as D-Bus activatable on the daemon's bus, not
+        started (ActivatableApp)."""
+        if display is None:
+            xvfb, display = start_xvfb()
+            self.screens.append(xvfb)
+        app = ActivatableApp(self, daemon, display, env or {})
+        self.apps.append(app)
+        return app
+
     def stop_all(self):
         failures = []
         for proc in self.others:
             proc.terminate()
             proc.wait(10)
         for app in self.apps:
+            if app.proc is None:
+                app.log.close()
+                continue
             if app.proc.poll() is None:
                 # SIGTERM: the app quits as its close button would
                 app.proc.terminate()

@@ -26,5 +26,11 @@ def apps(daemons):
     except ValueError:
         pytest.skip("GDK 3 (gir1.2-gtk-3.0), which takes the screenshots, is not installed")
     runner = AppRunner(app)
-    yield runner.start
+
+    def start(*args, **kw):
+        return runner.start(*args, **kw)
+
+    # apps.activatable(daemon): installed for D-Bus activation, not started
+    start.activatable = runner.activatable
+    yield start
     runner.stop_all()

@@ -272,6 +272,32 @@ def test_notification_accept_raises_the_app_in_the_call(daemons, apps):
         notifications.stop()
 
 
+def test_notification_accept_starts_the_app_by_dbus_activation(daemons, apps):
+    """The app is installed (its D-Bus service file on A's bus) but not
+    running. A made an invite with vchatctl's API; B joins; Accept on
+    vchatd's notification answers the call and activates app.show-call,
+    so D-Bus starts the app, whose window shows the call: B's blue, A's red
+    in its corner."""
+    a, b = daemons("red", "blue")
+    notifications = NotificationServer(a)
+    try:
+        app = apps.activatable(a)
+        invite_call, code, _ = a.manager("CreateInvite", "(a{sv})", {})
+        b.manager("JoinInvite", "(sa{sv})", code, {})
+        a.wait_call_state(invite_call, "incoming", 20)
+        wait_for(lambda: notifications.incoming_id() is not None, 10, "the incoming notification")
+        assert not os.path.exists(app.pid_path), "the app ran before anything activated it"
+        notifications.invoke(notifications.incoming_id(), "accept")
+        a.wait_call_state(invite_call, "connected", 30)
+        app.started(30)
+        app.window(30)
+        app.wait_log(f"show call {invite_call}", 20)
+        found = app.wait_picture("app-activated-call.png", "blue", "red", timeout=40)
+        assert shows_call(found, "blue", "red"), f"the activated app does not show the call: {found}"
+    finally:
+        notifications.stop()
+
+
 def test_preferences_write_the_settings_the_daemon_reads(daemons, apps):
     """Ctrl+comma opens the preferences; a display name typed there is what
     vchatctl (the same GSettings as vchatd) reads; a new server typed there
