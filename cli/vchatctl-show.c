@@ -164,6 +164,7 @@ static const char *const known_stats[] = {
   "rung",        "cpu-limited",    "recv-kbps",       "recv-fps",         "recv-width",
   "recv-height", "frames-decoded", "freezes",         "loss-pct",         "recv-loss-pct",
   "video-codec", "audio-codec",    "local-candidate", "remote-candidate", "quality",
+  "jitter-ms",   "jitter-buffer-ms",
   NULL,
 };
 
@@ -186,6 +187,13 @@ print_stats (GVariant *stats)
 
   if (lookup_number (stats, "rtt-ms", &v))
     vchatctl_print_field (STAT_WIDTH, "  Round trip", "%.0f ms", v);
+  g_string_truncate (line, 0);
+  if (lookup_number (stats, "jitter-ms", &v))
+    append_part (line, "%.1f ms", v);
+  if (lookup_number (stats, "jitter-buffer-ms", &v))
+    append_part (line, "a lost packet waited for up to %.0f ms", v);
+  if (line->len)
+    vchatctl_print_field (STAT_WIDTH, "  Jitter", "%s", line->str);
 
   if (lookup_number (stats, "send-kbps", &v))
     append_part (line, "%.0f kbit/s", v);

@@ -16,6 +16,7 @@
 #include "vchatd-audio-policy.h"
 #include "vchatd-ladder.h"
 #include "vchatd-media-stats.h"
+#include "vchatd-playout.h"
 #include "vchatd-quality.h"
 #include "vchatd-rate-control.h"
 #include "vchatd-sdp.h"
@@ -175,6 +176,7 @@ struct _VchatdMedia {
   gboolean end_of_candidates_sent;
   guint remote_media_count;
   guint remote_candidates; /* taken from the peer (VCHATD_SDP_MAX_REMOTE_CANDIDATES) */
+  guint mdns_unresolved;   /* the peer's mDNS names that did not resolve (vchatd-media-peer.c) */
   gboolean ice_connected;
   gboolean channel_open;
   gboolean stats_pending;
@@ -199,6 +201,8 @@ struct _VchatdMedia {
 
   /* Rate control (main context): see "Rate control" */
   VchatdRateControl *rate_control;
+  /* How long the jitter buffers wait for a missing packet (vchatd-playout.h). */
+  VchatdPlayout *playout;
   VchatdLadder *ladder;
   VchatdTwccTap *twcc; /* also held by the tap element */
   GstElement *ladder_caps;   /* the video sender's capsfilter */

@@ -40,6 +40,23 @@ update_quality (VchatdMedia *self, const VchatdStatsScan *scan, gdouble fps)
     self->target_kbps));
 }
 
+/* The jitter buffers' latency follows the path (vchatd-playout.h).
+ * webrtcbin hands its latency to rtpbin, which sets it on every jitter
+ * buffer it has; a new one starts with it too. */
+static void
+update_playout (VchatdMedia *self, gint64 now, const VchatdStatsScan *scan)
+{
+  if (!self->playout || !self->webrtc)
+    return;
+  if (!vchatd_playout_update (self->playout, now, scan->rtt > 0 ? scan->rtt * 1000.0 : -1.0,
+                              scan->jitter >= 0 ? scan->jitter * 1000.0 : -1.0))
+    return;
+  g_debug ("media: the jitter buffers wait %u ms for a missing packet (RTT %.0f ms, jitter %.1f ms)",
+           vchatd_playout_get_latency_ms (self->playout), scan->rtt * 1000.0,
+           scan->jitter * 1000.0);
+  g_object_set (self->webrtc, "latency", vchatd_playout_get_latency_ms (self->playout), NULL);
+}
+
 static void
 publish_stats (VchatdMedia *self, const GstStructure *reply)
 {
@@ -60,9 +77,11 @@ publish_stats (VchatdMedia *self, const GstStructure *reply)
     memset (&scan, 0, sizeof scan);
     scan.rtt = -1;
     scan.fraction_lost = -1;
+    scan.jitter = -1;
   }
   if (scan.rtt > 0)
     vchatd_rate_control_on_rtt (self->rate_control, now, (gint64) (scan.rtt * G_USEC_PER_SEC));
+  update_playout (self, now, &scan);
 
   g_variant_builder_init (&b, G_VARIANT_TYPE_VARDICT);
   if (scan.rtt >= 0)
@@ -144,6 +163,11 @@ publish_stats (VchatdMedia *self, const GstStructure *reply)
                                              : -1.0);
   if (self->quality)
     g_variant_builder_add (&b, "{sv}", "quality", g_variant_new_string (self->quality));
+  if (self->playout)
+    g_variant_builder_add (&b, "{sv}", "jitter-buffer-ms",
+                           g_variant_new_uint32 (vchatd_playout_get_latency_ms (self->playout)));
+  if (scan.jitter >= 0)
+    g_variant_builder_add (&b, "{sv}", "jitter-ms", g_variant_new_double (scan.jitter * 1000.0));
 
   if (reply) {
     self->last_bytes_sent = scan.bytes_sent;

@@ -45,6 +45,8 @@ scan_stats_field (GQuark field, const GValue *value, gpointer data)
       if (gst_structure_get_int64 (s, "packets-lost", &lost) && lost > 0)
         scan->out->packets_lost += (guint64) lost;
     }
+    if (gst_structure_get_double (s, "jitter", &d) && d > scan->out->jitter)
+      scan->out->jitter = d;
     break;
   case GST_WEBRTC_STATS_REMOTE_INBOUND_RTP:
     if (gst_structure_get_double (s, "round-trip-time", &d) && d > scan->out->rtt)
@@ -104,6 +106,7 @@ vchatd_stats_scan (const GstStructure *reply, VchatdStatsScan *out)
   out->packets_lost = 0;
   out->rtt = -1.0;
   out->fraction_lost = -1.0;
+  out->jitter = -1.0;
   out->local_candidate = NULL;
   out->remote_candidate = NULL;
   gst_structure_foreach (reply, scan_stats_field, &scan);

@@ -19,6 +19,7 @@ typedef struct {
   guint64 packets_lost;     /* all inbound RTP streams (never negative) */
   gdouble rtt;            /* seconds, the worst stream; < 0: unknown */
   gdouble fraction_lost;  /* 0..1, the worst stream; < 0: unknown */
+  gdouble jitter;         /* seconds, the worst inbound stream; < 0: unknown */
   /* host, srflx, prflx or relay for the selected pair; NULL: unknown.
    * Static strings. */
   const char *local_candidate;

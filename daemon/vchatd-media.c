@@ -668,6 +668,7 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
                                    self->max_bitrate_kbps + VCHATD_AUDIO_MAX_KBPS };
 
     self->rate_control = vchatd_rate_control_new (&rc);
+    self->playout = vchatd_playout_new ();
     self->target_kbps = vchatd_rate_control_get_target_kbps (self->rate_control);
     self->audio_policy = vchatd_audio_policy_for (self->target_kbps, 0);
     self->video_kbps = vchatd_audio_policy_video_kbps (&self->audio_policy, self->target_kbps);
@@ -1228,6 +1229,7 @@ vchatd_media_finalize (GObject *object)
   g_free (self->rung_text);
   g_free (self->h264_profile);
   g_clear_pointer (&self->rate_control, vchatd_rate_control_free);
+  g_clear_pointer (&self->playout, vchatd_playout_free);
   g_clear_pointer (&self->ladder, vchatd_ladder_free);
   g_clear_pointer (&self->twcc, vchatd_twcc_tap_unref);
   g_strfreev (self->turn_servers);

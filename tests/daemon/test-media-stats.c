@@ -39,7 +39,10 @@ test_full_reply (void)
   add (reply, "out-audio",
        stat (GST_WEBRTC_STATS_OUTBOUND_RTP, "bytes-sent", G_TYPE_UINT64, (guint64) 500, NULL));
   add (reply, "in-video",
-       stat (GST_WEBRTC_STATS_INBOUND_RTP, "bytes-received", G_TYPE_UINT64, (guint64) 2000, NULL));
+       stat (GST_WEBRTC_STATS_INBOUND_RTP, "bytes-received", G_TYPE_UINT64, (guint64) 2000,
+             "jitter", G_TYPE_DOUBLE, 0.004, NULL));
+  add (reply, "in-audio",
+       stat (GST_WEBRTC_STATS_INBOUND_RTP, "jitter", G_TYPE_DOUBLE, 0.012, NULL));
   add (reply, "remote-in-video",
        stat (GST_WEBRTC_STATS_REMOTE_INBOUND_RTP, "round-trip-time", G_TYPE_DOUBLE, 0.05,
              "fraction-lost", G_TYPE_DOUBLE, 0.1, NULL));
@@ -67,6 +70,8 @@ test_full_reply (void)
   /* The worst stream is what a person feels. */
   g_assert_cmpfloat_with_epsilon (scan.rtt, 0.05, 1e-9);
   g_assert_cmpfloat_with_epsilon (scan.fraction_lost, 0.3, 1e-9);
+  /* The worst inbound stream's jitter. */
+  g_assert_cmpfloat_with_epsilon (scan.jitter, 0.012, 1e-9);
   g_assert_cmpstr (scan.local_candidate, ==, "relay");
   g_assert_cmpstr (scan.remote_candidate, ==, "srflx");
 }
@@ -87,6 +92,7 @@ test_empty_reply (void)
   g_assert_cmpuint (scan.bytes_received, ==, 0);
   g_assert_cmpfloat (scan.rtt, <, 0);
   g_assert_cmpfloat (scan.fraction_lost, <, 0);
+  g_assert_cmpfloat (scan.jitter, <, 0);
   g_assert_null (scan.local_candidate);
   g_assert_null (scan.remote_candidate);
 }

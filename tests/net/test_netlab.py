@@ -114,6 +114,22 @@ def test_lab_works_unshaped(lab, world, vchatd_call):
         assert f["rtt_p95"] is not None and f["rtt_p95"] < 200, f
         assert heard(tones[dst], TONES[src]), \
             f"{dst.upper()} hears {tones[dst]}, not {src.upper()}'s {TONES[src]} Hz"
+    # The jitter buffers follow the path (daemon/vchatd-playout.h): on a
+    # short, steady one they wait less for a missing packet than
+    # webrtcbin's fixed 200 ms. Asserted only where the rule must ask for
+    # less (its RTT and jitter are the worst of 10 s, falls come after 5 s;
+    # a loaded machine can stretch the RTT over what this path has).
+    now = time.monotonic()
+    for end in ("a", "b"):
+        sampler = call.stats[end]
+        waits = sampler.values("jitter-buffer-ms", call.connected_at, now)
+        assert waits, f"{end.upper()}: no jitter-buffer-ms in Stats"
+        rtts = sampler.values("rtt-ms", now - 20, now)
+        jitters = sampler.values("jitter-ms", now - 20, now)
+        if rtts and max(rtts) < 40 and jitters and max(jitters) < 10:
+            assert waits[-1] < 200, \
+                f"{end.upper()}: the jitter buffers still wait {waits[-1]} ms on a path with " \
+                f"RTT <= {max(rtts):.0f} ms and jitter <= {max(jitters):.1f} ms: {waits}"
 
 
 def test_1mbit_cap_keeps_video_smooth(lab, world, vchatd_call):
