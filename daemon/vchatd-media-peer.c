@@ -394,7 +394,9 @@ on_ice_state_main (VchatdMedia *self, gpointer data)
       pc == GST_WEBRTC_PEER_CONNECTION_STATE_FAILED) {
     if (self->state == VCHATD_MEDIA_STATE_CONNECTING ||
         self->state == VCHATD_MEDIA_STATE_CONNECTED) {
-      media_fail (self, VCHATD_MEDIA_FAILURE_PEER_LOST, "ICE failed: no network path to the peer");
+      media_fail (self, VCHATD_MEDIA_FAILURE_PEER_LOST, "ICE failed: no network path to the peer%s",
+                  self->mdns_unresolved ? " (some of its addresses were mDNS names that did not "
+                                          "resolve here)" : "");
     }
     return;
   }
@@ -993,11 +995,96 @@ vchatd_media_set_remote_description (VchatdMedia *self, const char *type, const 
   return TRUE;
 }
 
+/* A checked remote candidate with an IP address goes to webrtcbin, or
+ * waits until the description is in use. */
+static void
+give_remote_candidate (VchatdMedia *self, guint mline_index, const char *candidate)
+{
+  const char *why = NULL;
+
+  /* A peer must not aim our connectivity checks at anything it likes. */
+  if (!vchatd_sdp_candidate_target_allowed (candidate, &why)) {
+    g_message ("media: ignoring the peer's candidate “%s”: %s", candidate, why);
+    return;
+  }
+  g_debug ("media: remote candidate %u %s%s", mline_index, candidate,
+           self->candidates_ready ? "" : " (held until the description is in use)");
+  if (!self->candidates_ready) {
+    PendingCandidate c = { mline_index, g_strdup (candidate) };
+
+    g_array_append_val (self->pending_candidates, c);
+    return;
+  }
+  g_signal_emit_by_name (self->webrtc, "add-ice-candidate", mline_index, candidate);
+}
+
+/* mDNS candidates
+ *
+ * Browsers hide their host addresses behind random “<uuid>.local” names.
+ * webrtcbin 1.22 would look such a name up itself, but says nothing when
+ * it does not resolve (a warning in GStreamer's debug log only), frees the
+ * candidate before it logs a parse failure, and gives libnice an address
+ * our target checks never saw. So vchatd resolves the name with GLib's
+ * resolver (the system's: nss-mdns asks avahi-daemon on a desktop), says
+ * so when it cannot, and hands webrtcbin the candidate with the address,
+ * checked like any other. */
+typedef struct {
+  VchatdMedia *self; /* a reference */
+  guint mline;
+  char *candidate;
+  char *name;
+  gint64 started_us;
+} MdnsLookup;
+
+static void
+mdns_lookup_free (MdnsLookup *lookup)
+{
+  g_object_unref (lookup->self);
+  g_free (lookup->candidate);
+  g_free (lookup->name);
+  g_free (lookup);
+}
+
+/* The main context (the one that asked). */
+static void
+on_mdns_resolved (GObject *resolver, GAsyncResult *result, gpointer data)
+{
+  MdnsLookup *lookup = data;
+  VchatdMedia *self = lookup->self;
+  g_autoptr (GError) error = NULL;
+  GList *addresses = g_resolver_lookup_by_name_finish (G_RESOLVER (resolver), result, &error);
+  g_autofree char *resolved = NULL;
+  guint ms = (guint) ((g_get_monotonic_time () - lookup->started_us) / 1000);
+
+  if (media_is_stopped (self)) {
+    g_resolver_free_addresses (addresses);
+    mdns_lookup_free (lookup);
+    return;
+  }
+  if (!addresses) {
+    self->mdns_unresolved++;
+    g_message ("media: the peer's candidate address “%s” is an mDNS name that does not resolve "
+               "here (%s, after %u ms): that path to the peer is left out. Resolving .local "
+               "names needs avahi-daemon running and libnss-mdns (mdns4_minimal in "
+               "/etc/nsswitch.conf); without them, a peer that offers only such names is reached "
+               "only through STUN or TURN",
+               lookup->name, error->message, ms);
+    mdns_lookup_free (lookup);
+    return;
+  }
+  resolved = vchatd_sdp_candidate_with_address (lookup->candidate, addresses->data);
+  g_resolver_free_addresses (addresses);
+  g_debug ("media: the peer's mDNS name %s resolved in %u ms", lookup->name, ms);
+  if (resolved)
+    give_remote_candidate (self, lookup->mline, resolved);
+  mdns_lookup_free (lookup);
+}
+
 gboolean
 vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const char *candidate,
                                    GError **error)
 {
-  const char *why = NULL;
+  g_autofree char *mdns_name = NULL;
   gboolean skip;
 
   g_return_val_if_fail (VCHATD_IS_MEDIA (self), FALSE);
@@ -1018,7 +1105,7 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
   if (!vchatd_sdp_check_candidate (candidate, &skip, error))
     return FALSE;
   if (skip) {
-    g_debug ("media: ignoring a candidate without an IP address");
+    g_debug ("media: ignoring a candidate with a host name for an address");
     return TRUE;
   }
   if (g_str_has_prefix (candidate, "a="))
@@ -1029,20 +1116,21 @@ vchatd_media_add_remote_candidate (VchatdMedia *self, guint mline_index, const c
                  VCHATD_SDP_MAX_REMOTE_CANDIDATES);
     return TRUE;
   }
-  /* A peer must not aim our connectivity checks at anything it likes. */
-  if (!vchatd_sdp_candidate_target_allowed (candidate, &why)) {
-    g_message ("media: ignoring the peer's candidate “%s”: %s", candidate, why);
-    return TRUE;
-  }
-  g_debug ("media: remote candidate %u %s%s", mline_index, candidate,
-           self->candidates_ready ? "" : " (held until the description is in use)");
-  if (!self->candidates_ready) {
-    PendingCandidate c = { mline_index, g_strdup (candidate) };
+  mdns_name = vchatd_sdp_candidate_mdns_name (candidate);
+  if (mdns_name) {
+    g_autoptr (GResolver) resolver = g_resolver_get_default ();
+    MdnsLookup *lookup = g_new0 (MdnsLookup, 1);
 
-    g_array_append_val (self->pending_candidates, c);
+    g_debug ("media: resolving the peer's mDNS name %s", mdns_name);
+    lookup->self = g_object_ref (self);
+    lookup->mline = mline_index;
+    lookup->candidate = g_strdup (candidate);
+    lookup->name = g_steal_pointer (&mdns_name);
+    lookup->started_us = g_get_monotonic_time ();
+    g_resolver_lookup_by_name_async (resolver, lookup->name, NULL, on_mdns_resolved, lookup);
     return TRUE;
   }
-  g_signal_emit_by_name (self->webrtc, "add-ice-candidate", mline_index, candidate);
+  give_remote_candidate (self, mline_index, candidate);
   return TRUE;
 }
 

@@ -534,6 +534,22 @@ vchatd_sdp_take_candidates (const char *text, GArray *candidates)
   return g_string_free (out, FALSE);
 }
 
+/* One label (letters, digits, hyphens; what browsers write is a random
+ * UUID) and ".local", the form of draft-ietf-mmusic-mdns-ice-candidates. */
+static gboolean
+is_mdns_name (const char *name)
+{
+  const char *dot = strchr (name, '.');
+  gsize label = dot ? (gsize) (dot - name) : 0;
+
+  if (label == 0 || label > 63 || g_ascii_strcasecmp (dot, ".local") != 0 || name[0] == '-')
+    return FALSE;
+  for (gsize i = 0; i < label; i++)
+    if (!g_ascii_isalnum (name[i]) && name[i] != '-')
+      return FALSE;
+  return TRUE;
+}
+
 gboolean
 vchatd_sdp_check_candidate (const char *candidate, gboolean *skip, GError **error)
 {
@@ -565,9 +581,10 @@ vchatd_sdp_check_candidate (const char *candidate, gboolean *skip, GError **erro
     type_ok |= g_str_equal (tokens[7], types[i]);
   if (!type_ok)
     goto bad;
-  /* mDNS names and host names: libnice 0.1.21 cannot resolve the former,
-   * and a lookup pending at teardown leaks in 1.22. */
-  if (!g_hostname_is_ip_address (tokens[4]))
+  /* Host names other than a host candidate's mDNS name: a stranger must
+   * not make us ask DNS servers about names it chose. */
+  if (!g_hostname_is_ip_address (tokens[4]) &&
+      !(g_str_equal (tokens[7], "host") && is_mdns_name (tokens[4])))
     *skip = TRUE;
   return TRUE;
 
@@ -686,4 +703,37 @@ vchatd_sdp_candidate_address (const char *candidate)
   if (g_strv_length (tokens) < 6)
     return NULL;
   return g_inet_address_new_from_string (tokens[4]);
+}
+
+char *
+vchatd_sdp_candidate_mdns_name (const char *candidate)
+{
+  g_auto (GStrv) tokens = NULL;
+
+  if (g_str_has_prefix (candidate, "a="))
+    candidate += 2;
+  tokens = g_strsplit (candidate, " ", -1);
+  if (g_strv_length (tokens) < 8 || !g_str_equal (tokens[7], "host") || !is_mdns_name (tokens[4]))
+    return NULL;
+  return g_strdup (tokens[4]);
+}
+
+char *
+vchatd_sdp_candidate_with_address (const char *candidate, GInetAddress *address)
+{
+  g_auto (GStrv) tokens = NULL;
+  const char *prefix = "";
+  g_autofree char *joined = NULL;
+
+  if (g_str_has_prefix (candidate, "a=")) {
+    prefix = "a=";
+    candidate += 2;
+  }
+  tokens = g_strsplit (candidate, " ", -1);
+  if (g_strv_length (tokens) < 6)
+    return NULL;
+  g_free (tokens[4]);
+  tokens[4] = g_inet_address_to_string (address);
+  joined = g_strjoinv (" ", tokens);
+  return g_strconcat (prefix, joined, NULL);
 }

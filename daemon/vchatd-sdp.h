@@ -65,9 +65,20 @@ gboolean vchatd_sdp_check_codecs (const GstSDPMessage *offer, GError **error);
 gboolean vchatd_sdp_check_nothing_rejected (const GstSDPMessage *offer,
                                             const GstSDPMessage *answer, GError **error);
 /* A trickled candidate line ("candidate:…" or "a=candidate:…"). FALSE with
- * @error when malformed; TRUE with *@skip when well-formed but not for us
- * (a host name or mDNS name: libnice 0.1.21 cannot resolve those). */
+ * @error when malformed; TRUE with *@skip when well-formed but not for us:
+ * a host name, which we do not look up for a stranger. A host candidate
+ * whose address is an mDNS name (one label and ".local", as Firefox and
+ * Chromium hide host addresses) is for us: see
+ * vchatd_sdp_candidate_mdns_name(). */
 gboolean vchatd_sdp_check_candidate (const char *candidate, gboolean *skip, GError **error);
+/* The mDNS name (“<label>.local”) a well-formed host @candidate has as its
+ * address, or NULL. The receiver resolves it (GResolver: nss-mdns and
+ * avahi-daemon on a desktop) and gives ICE the candidate with the address
+ * it found (vchatd_sdp_candidate_with_address()), checked as any other. */
+char *vchatd_sdp_candidate_mdns_name (const char *candidate);
+/* @candidate with @address in place of its own (an mDNS name resolved),
+ * or NULL when malformed. */
+char *vchatd_sdp_candidate_with_address (const char *candidate, GInetAddress *address);
 /* Whether ICE may send to the address of a well-formed remote @candidate
  * (see vchatd_sdp_check_candidate()): not the unspecified address, a
  * multicast or the broadcast address, nor a port below 1024 (a peer could

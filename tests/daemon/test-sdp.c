@@ -368,9 +368,14 @@ test_candidates (void)
     { "candidate:3 1 UDP 1686052607 198.51.100.1 5000 typ srflx raddr 0.0.0.0 rport 0", TRUE,
       FALSE },
     { "candidate:4 1 UDP 41885439 203.0.113.5 3478 typ relay", TRUE, FALSE },
-    /* mDNS: well-formed, skipped */
+    /* mDNS: well-formed, resolved (vchatd_sdp_candidate_mdns_name()) */
     { "candidate:5 1 udp 2122252543 0f6b1f4e-4d6b-4c1d-9a0e-3f0f1b2c3d4e.local 40000 typ host",
-      TRUE, TRUE },
+      TRUE, FALSE },
+    /* Other names: well-formed, not looked up for a stranger */
+    { "candidate:5 1 udp 2122252543 peer.example.org 40000 typ host", TRUE, TRUE },
+    { "candidate:5 1 udp 2122252543 a.b.local 40000 typ host", TRUE, TRUE },
+    { "candidate:5 1 udp 1686052607 0f6b1f4e.local 40000 typ srflx raddr 0.0.0.0 rport 0", TRUE,
+      TRUE },
     { "garbage", FALSE, FALSE },
     { "candidate:1 1 UDP 2122252543 192.0.2.7 99999 typ host", FALSE, FALSE },
     { "candidate:1 1 SCTP 2122252543 192.0.2.7 4000 typ host", FALSE, FALSE },
@@ -400,6 +405,64 @@ test_candidates (void)
   long_one = g_strdup_printf ("candidate:1 1 UDP 2122252543 192.0.2.7 4000 typ host %*s",
                               VCHATD_SDP_MAX_CANDIDATE_LENGTH, "x");
   g_assert_false (vchatd_sdp_check_candidate (long_one, &(gboolean){ FALSE }, NULL));
+}
+
+/* A host candidate's mDNS name, and the candidate once it is resolved:
+ * only the one-label ".local" names browsers write are looked up. */
+static void
+test_mdns_candidates (void)
+{
+  static const struct {
+    const char *candidate;
+    const char *name;
+  } cases[] = {
+    { "candidate:0 1 UDP 2122187007 c304875e-a649-4cd5-a3ea-d10e20344aa9.local 53069 typ host",
+      "c304875e-a649-4cd5-a3ea-d10e20344aa9.local" },
+    { "a=candidate:2 1 TCP 2105458943 Peer-1.LOCAL 9 typ host tcptype active", "Peer-1.LOCAL" },
+    { "candidate:0 1 UDP 2122187007 192.0.2.2 53069 typ host", NULL },
+    { "candidate:0 1 UDP 2122187007 peer.example.org 53069 typ host", NULL },
+    { "candidate:0 1 UDP 2122187007 a.b.local 53069 typ host", NULL },
+    { "candidate:0 1 UDP 2122187007 .local 53069 typ host", NULL },
+    { "candidate:0 1 UDP 2122187007 -x.local 53069 typ host", NULL },
+    { "candidate:0 1 UDP 2122187007 a_b.local 53069 typ host", NULL },
+    { "candidate:0 1 UDP 2122187007 peer.local. 53069 typ host", NULL },
+    /* mDNS names are for host candidates only. */
+    { "candidate:3 1 UDP 1686052607 peer.local 50000 typ srflx raddr 0.0.0.0 rport 0", NULL },
+    { "candidate:0 1 UDP", NULL },
+  };
+  g_autofree char *label = g_strnfill (64, 'a');
+  g_autofree char *too_long = g_strdup_printf ("candidate:0 1 UDP 1 %s.local 5000 typ host", label);
+  g_autoptr (GInetAddress) v4 = g_inet_address_new_from_string ("192.0.2.9");
+  g_autoptr (GInetAddress) v6 = g_inet_address_new_from_string ("2001:db8::9");
+  g_autofree char *resolved = NULL;
+  g_autofree char *resolved6 = NULL;
+  const char *why = NULL;
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *name = vchatd_sdp_candidate_mdns_name (cases[i].candidate);
+
+    g_test_message ("%s: %s", cases[i].candidate, name ? name : "(none)");
+    g_assert_cmpstr (name, ==, cases[i].name);
+  }
+  g_assert_null (vchatd_sdp_candidate_mdns_name (too_long));
+
+  /* Resolved, the candidate is an ordinary one and gets the same checks. */
+  resolved = vchatd_sdp_candidate_with_address (cases[1].candidate, v4);
+  g_assert_cmpstr (resolved, ==, "a=candidate:2 1 TCP 2105458943 192.0.2.9 9 typ host tcptype active");
+  resolved6 = vchatd_sdp_candidate_with_address (cases[0].candidate, v6);
+  g_assert_cmpstr (resolved6, ==, "candidate:0 1 UDP 2122187007 2001:db8::9 53069 typ host");
+  g_assert_true (vchatd_sdp_candidate_target_allowed (resolved6, &why));
+  g_assert_false (vchatd_sdp_candidate_target_allowed (cases[0].candidate, &why));
+  {
+    /* A name that resolves to a multicast address is refused as the
+     * address would be. */
+    g_autoptr (GInetAddress) multicast = g_inet_address_new_from_string ("224.0.0.251");
+    g_autofree char *aimed = vchatd_sdp_candidate_with_address (cases[0].candidate, multicast);
+
+    g_assert_false (vchatd_sdp_candidate_target_allowed (aimed, &why));
+    g_assert_cmpstr (why, ==, "its address is a multicast or broadcast one");
+  }
+  g_assert_null (vchatd_sdp_candidate_with_address ("candidate:0 1 UDP", v4));
 }
 
 /* Where a peer may aim our connectivity checks. */
@@ -783,7 +846,7 @@ test_firefox_candidates (void)
 {
   static const struct {
     const char *candidate;
-    gboolean skip;    /* an mDNS name: well-formed, not for libnice */
+    gboolean mdns;    /* an mDNS name: resolved before ICE gets it */
     gboolean allowed; /* vchatd_sdp_candidate_target_allowed() */
     gboolean private; /* dropped in a random call (private-addresses-random) */
   } cases[] = {
@@ -825,16 +888,18 @@ test_firefox_candidates (void)
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
     g_autoptr (GError) error = NULL;
-    gboolean skip = !cases[i].skip;
+    gboolean skip = TRUE;
     const char *why = NULL;
+    g_autofree char *name = vchatd_sdp_candidate_mdns_name (cases[i].candidate);
 
     g_assert_true (vchatd_sdp_check_candidate (cases[i].candidate, &skip, &error));
     g_assert_no_error (error);
-    g_assert_cmpint (skip, ==, cases[i].skip);
+    g_assert_false (skip);
+    g_assert_cmpint (name != NULL, ==, cases[i].mdns);
     g_assert_cmpint (vchatd_sdp_candidate_target_allowed (cases[i].candidate, &why), ==,
                      cases[i].allowed);
-    g_test_message ("%s: %s", cases[i].candidate, skip ? "skipped" : (why ? why : "allowed"));
-    if (!skip) {
+    g_test_message ("%s: %s", cases[i].candidate, name ? name : (why ? why : "allowed"));
+    if (!name) {
       g_autoptr (GInetAddress) address = vchatd_sdp_candidate_address (cases[i].candidate);
 
       g_assert_nonnull (address);
@@ -845,9 +910,8 @@ test_firefox_candidates (void)
   }
 
   /* The offer read after gathering carries its candidates as a=candidate
-   * lines, all mDNS ones: each passes the trickle checks and is skipped.
-   * (vchatd_sdp_parse_remote() does not look at them, and webrtcbin 1.22
-   * adds a remote description's candidates itself.) */
+   * lines, all mDNS ones: each passes the trickle checks and is resolved.
+   * (vchatd_sdp_take_candidates() takes them out of the description.) */
   g_assert_nonnull (offer);
   for (guint m = 0; m < gst_sdp_message_medias_len (offer); m++) {
     const GstSDPMedia *media = gst_sdp_message_get_media (offer, m);
@@ -855,10 +919,12 @@ test_firefox_candidates (void)
 
     for (guint i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "candidate", i)); i++) {
       g_autofree char *line = g_strconcat ("a=candidate:", value, NULL);
-      gboolean skip = FALSE;
+      g_autofree char *name = vchatd_sdp_candidate_mdns_name (line);
+      gboolean skip = TRUE;
 
       g_assert_true (vchatd_sdp_check_candidate (line, &skip, NULL));
-      g_assert_true (skip);
+      g_assert_false (skip);
+      g_assert_nonnull (name);
       in_offer++;
     }
   }
@@ -877,6 +943,7 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/answer-matches-offer", test_answer_matches_offer);
   g_test_add_func ("/sdp/candidates", test_candidates);
   g_test_add_func ("/sdp/candidate-targets", test_candidate_targets);
+  g_test_add_func ("/sdp/mdns-candidates", test_mdns_candidates);
   g_test_add_func ("/sdp/candidates-for-strangers", test_candidates_for_strangers);
   g_test_add_func ("/sdp/firefox-offer", test_firefox_offer);
   g_test_add_func ("/sdp/firefox-candidates", test_firefox_candidates);
