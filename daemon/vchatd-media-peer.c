@@ -1061,8 +1061,14 @@ on_mdns_resolved (GObject *resolver, GAsyncResult *result, gpointer data)
     mdns_lookup_free (lookup);
     return;
   }
+  if (!addresses && self->mdns_unresolved++ > 0) {
+    /* A browser writes each name in several candidates: said once. */
+    g_debug ("media: the peer's mDNS name %s does not resolve here either (%s)", lookup->name,
+             error->message);
+    mdns_lookup_free (lookup);
+    return;
+  }
   if (!addresses) {
-    self->mdns_unresolved++;
     g_message ("media: the peer's candidate address “%s” is an mDNS name that does not resolve "
                "here (%s, after %u ms): that path to the peer is left out. Resolving .local "
                "names needs avahi-daemon running and libnss-mdns (mdns4_minimal in "
