@@ -16,7 +16,7 @@ import tempfile
 import time
 import urllib.request
 
-import websocket  # python3-websocket (websocket-client)
+from jsonrpc_ws import WebSocketRPC
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -24,41 +24,18 @@ class JSError(Exception):
     pass
 
 
-class DevTools:
+def devtools_error(reply):
+    """A DevTools error answer: {"id", "error": {"code", "message"}}."""
+    return str(reply["error"]) if "error" in reply else None
+
+
+class DevTools(WebSocketRPC):
     """A minimal DevTools protocol client for one page target."""
 
     def __init__(self, ws_url, sock=None):
         # sock: an already connected socket to use (one made inside a
         # network namespace, see Browser's connect).
-        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True,
-                                              socket=sock)
-        self.next_id = 0
-
-    def call(self, method, timeout=15, **params):
-        self.next_id += 1
-        msg_id = self.next_id
-        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"DevTools {method}: no answer in {timeout} s")
-            self.ws.settimeout(left)
-            try:
-                reply = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                raise TimeoutError(f"DevTools {method}: no answer in {timeout} s")
-            if reply.get("id") != msg_id:
-                continue  # an event
-            if "error" in reply:
-                raise RuntimeError(f"DevTools {method}: {reply['error']}")
-            return reply["result"]
-
-    def close(self):
-        try:
-            self.ws.close()
-        except Exception:
-            pass
+        super().__init__(ws_url, "DevTools", devtools_error, sock=sock)
 
 
 class Browser:

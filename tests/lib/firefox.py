@@ -7,8 +7,8 @@ screenshot(path), log_tail(), close().
 Why BiDi spoken directly, not puppeteer-core: Firefox ESR 153 has WebDriver
 BiDi built in (`--remote-debugging-port`); the protocol needs one WebSocket
 and four commands (session.new, browsingContext.getTree, script.evaluate,
-browser.close), which python3-websocket already speaks, as chromium.py does
-for DevTools. That keeps the tests in one language and one process model,
+browser.close), which python3-websocket already speaks: the request and
+answer loop is jsonrpc_ws.py's, shared with chromium.py's DevTools. That keeps the tests in one language and one process model,
 with no npm tree to pin and install, no Node in the test path, and nothing
 that could fetch a browser of its own.
 
@@ -42,7 +42,7 @@ import subprocess
 import tempfile
 import time
 
-import websocket  # python3-websocket (websocket-client)
+from jsonrpc_ws import WebSocketRPC
 
 FIREFOX = "/usr/bin/firefox-esr"
 OBFUSCATE_PREF = "media.peerconnection.ice.obfuscate_host_addresses"
@@ -103,38 +103,19 @@ def from_remote(v):
     return None   # functions, nodes, windows...
 
 
-class BiDi:
+def bidi_error(reply):
+    """A WebDriver BiDi error answer: {"type": "error", "id", "error",
+    "message"}."""
+    if reply.get("type") != "error":
+        return None
+    return f"{reply.get('error')}: {reply.get('message')}"
+
+
+class BiDi(WebSocketRPC):
     """A minimal WebDriver BiDi client."""
 
     def __init__(self, ws_url):
-        self.ws = websocket.create_connection(ws_url, timeout=10, suppress_origin=True)
-        self.next_id = 0
-
-    def call(self, method, timeout=15, **params):
-        self.next_id += 1
-        msg_id = self.next_id
-        self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params}))
-        deadline = time.monotonic() + timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"BiDi {method}: no answer in {timeout} s")
-            self.ws.settimeout(left)
-            try:
-                reply = json.loads(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                raise TimeoutError(f"BiDi {method}: no answer in {timeout} s")
-            if reply.get("id") != msg_id:
-                continue  # an event
-            if reply.get("type") == "error":
-                raise RuntimeError(f"BiDi {method}: {reply.get('error')}: {reply.get('message')}")
-            return reply["result"]
-
-    def close(self):
-        try:
-            self.ws.close()
-        except Exception:
-            pass
+        super().__init__(ws_url, "BiDi", bidi_error)
 
 
 class Browser:
