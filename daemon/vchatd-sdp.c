@@ -477,7 +477,7 @@ vchatd_sdp_check_nothing_rejected (const GstSDPMessage *offer, const GstSDPMessa
                    "The peer rejected our %s (media %u): it cannot take %s, so this peer cannot "
                    "have a call with vchat",
                    gst_sdp_media_get_media (theirs), i,
-                   g_strcmp0 (gst_sdp_media_get_media (ours), "video") == 0  ? "VP8 video"
+                   g_strcmp0 (gst_sdp_media_get_media (ours), "video") == 0  ? "VP8 or H.264 video"
                    : g_strcmp0 (gst_sdp_media_get_media (ours), "audio") == 0 ? "Opus audio"
                                                                              : "a data channel");
       return FALSE;

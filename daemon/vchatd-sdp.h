@@ -60,8 +60,8 @@ guint vchatd_sdp_find_twcc_id (const GstSDPMedia *media);
  * shows no picture. */
 gboolean vchatd_sdp_check_codecs (const GstSDPMessage *offer, GError **error);
 /* The peer's @answer to our @offer did not reject (port 0) a media section
- * we offered: an answerer that cannot take VP8 or Opus rejects it, and
- * webrtcbin 1.22 then never starts ICE. */
+ * we offered: an answerer that can take neither VP8 nor H.264 (or not
+ * Opus) rejects it, and webrtcbin 1.22 then never starts ICE. */
 gboolean vchatd_sdp_check_nothing_rejected (const GstSDPMessage *offer,
                                             const GstSDPMessage *answer, GError **error);
 /* A trickled candidate line ("candidate:…" or "a=candidate:…"). FALSE with

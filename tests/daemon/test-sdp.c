@@ -781,8 +781,8 @@ test_codecs (void)
   g_assert_true (vchatd_sdp_check_nothing_rejected (chromium, chromium, &error));
   g_assert_false (vchatd_sdp_check_nothing_rejected (chromium, rejected, &error));
   g_assert_cmpstr (error->message, ==,
-                   "The peer rejected our video (media 1): it cannot take VP8 video, so this "
-                   "peer cannot have a call with vchat");
+                   "The peer rejected our video (media 1): it cannot take VP8 or H.264 video, so "
+                   "this peer cannot have a call with vchat");
 }
 
 /* A description's own candidates are taken out, to be trickled (and

@@ -94,8 +94,18 @@ def test_invalid_invite_codes(plain_daemons):
     # Own invite.
     pi, code, link = a.manager("CreateInvite", "(a{sv})", {})
     expect_error(lambda: a.manager("JoinInvite", "(sa{sv})", code, {}), ERR + "InvalidArgs", "own")
-    # And a good one still works.
-    pb = b.manager("JoinInvite", "(sa{sv})", code, {})
+    # A link to the same code on another server: vchatd keeps one server
+    # connection, and that code means nothing (or someone else's invite)
+    # here, so it says whose invite it is and what to do, and joins nothing.
+    elsewhere = "wss://elsewhere.example:8443/ws"
+    message = expect_error(
+        lambda: b.manager("JoinInvite", "(sa{sv})", f"vchat://join/{code}?server={elsewhere}", {}),
+        ERR + "NotFound", "belongs to the server " + elsewhere, b.manager_prop("Server"),
+        "server-url")
+    assert not any(b.call_prop(p, "State") != "ended" for p in b.calls()), message
+    # And a good one still works, as a link naming this server.
+    pb = b.manager("JoinInvite", "(sa{sv})",
+                   f"vchat://join/{code}?server={b.manager_prop('Server')}", {})
     a.wait_call_state(pi, "incoming", 10)
 
 
@@ -203,7 +213,7 @@ def test_a_peer_that_cannot_take_vp8_is_a_clear_error_at_once(server, plain_daem
         a.wait_call_state(path, "ended", 10)
         print(f"ended {time.monotonic() - sent:.2f} s after the answer")
         assert a.call_prop(path, "EndReason") == "error"
-        assert "rejected our video (media 0): it cannot take VP8 video" in a.log, a.log[-2000:]
+        assert "rejected our video (media 0): it cannot take VP8 or H.264 video" in a.log, a.log[-2000:]
         signals_until_peer_left(peer)
     finally:
         peer.close()
