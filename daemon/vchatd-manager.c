@@ -24,6 +24,7 @@
 #include "vchatd-history.h"
 #include "vchatd-notifier.h"
 #include "vchatd-invites.h"
+#include "vchat-link.h"
 
 #define MANAGER_PATH "/io/github/vchat/VChat1"
 /* Ended calls stay on the bus this long so their end reason can be read. */
@@ -941,8 +942,25 @@ handle_join_invite (VchatDBusManager *skeleton, GDBusMethodInvocation *invocatio
   g_autoptr (JsonObject) msg = NULL;
   g_autofree char *code = vchat_invite_code_normalize (code_or_link);
   g_autofree char *id = NULL;
+  g_autofree char *link_code = NULL;
+  g_autofree char *link_server = NULL;
   Pending *p;
 
+  /* A code means something only on the server that made it: a link to
+   * another server's invite would find nothing here, or someone else's. */
+  if (vchat_link_parse (code_or_link, &link_code, &link_server, NULL) && link_server &&
+      !vchat_link_same_server (link_server, self->config->server_url)) {
+    g_dbus_method_invocation_return_error (
+      invocation, VCHATD_ERROR, VCHATD_ERROR_NOT_FOUND,
+      _("This invite belongs to the server %s, but vchatd is connected to %s. vchatd keeps one "
+        "server connection: to join, set the server to %s (vchatctl config set server-url, or "
+        "the app's preferences; calls on the current server end), then join again."),
+      link_server,
+      self->config->server_url && *self->config->server_url ? self->config->server_url
+                                                             : _("no server"),
+      link_server);
+    return G_DBUS_METHOD_INVOCATION_HANDLED;
+  }
   if (!code) {
     g_dbus_method_invocation_return_error (invocation, VCHATD_ERROR, VCHATD_ERROR_INVALID_ARGS,
                                            _("“%s” holds no invite code: a code has 16 letters "
