@@ -177,7 +177,8 @@ static const struct {
   { "app.preferences", { "<Control>comma", NULL } },
   { "app.history", { "<Control>h", NULL } },
   { "win.start", { "<Control>Return", NULL } },
-  { "win.next", { "Escape", "<Control>n", NULL } },
+  /* Next, but in the chat entry not at once (vchat-window.c) */
+  { "win.next-key", { "Escape", "<Control>n", NULL } },
   { "win.stop", { "<Control>d", NULL } },
   { "win.mute", { "<Control>m", NULL } },
   { "win.camera-off", { "<Control>e", NULL } },

@@ -60,6 +60,7 @@ struct _VchatWindow {
   VchatVideoFeed *remote_feed;
   VchatVideoFeed *preview_feed;
   gboolean syncing_camera;
+  gint64 escape_armed; /* when Escape in the empty chat entry asked to confirm */
 
   /* a link opened before the client was there, or waiting for the server
    * to change */
@@ -376,6 +377,7 @@ update (VchatWindow *self)
   set_action_enabled (self, "join", self->client != NULL && !call);
   set_action_enabled (self, "stop", call != NULL);
   set_action_enabled (self, "next", random && talking && online);
+  set_action_enabled (self, "next-key", random && talking && online);
   set_action_enabled (self, "accept", state == VCHAT_CALL_STATE_INCOMING);
   set_action_enabled (self, "decline", state == VCHAT_CALL_STATE_INCOMING);
   set_action_enabled (self, "mute", talking);
@@ -777,6 +779,52 @@ next_activated (GSimpleAction *action, GVariant *param, gpointer data)
     return;
   self->ending_by_us = TRUE;
   vchat_call_next_async (self->call, self->cancellable, next_cb, self);
+}
+
+/* Escape means Next, but not at once while typing in the chat: a message
+ * being written is cleared first, and in the empty entry a second Escape
+ * within ESCAPE_CONFIRM_US confirms (as the web client asks for a second
+ * Escape). The accelerators (win.next-key) run before the entry sees the
+ * key, so the action asks where the focus is. TRUE: this press was the
+ * chat's, not Next. */
+#define ESCAPE_CONFIRM_US (3 * G_USEC_PER_SEC)
+
+static gboolean
+next_held_by_chat (VchatWindow *self)
+{
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+  GtkWidget *entry = GTK_WIDGET (self->chat_entry);
+  gint64 now = g_get_monotonic_time ();
+
+  if (!focus || (focus != entry && !gtk_widget_is_ancestor (focus, entry)) ||
+      !gtk_widget_get_mapped (entry)) {
+    self->escape_armed = 0;
+    return FALSE;
+  }
+  if (*gtk_editable_get_text (GTK_EDITABLE (entry))) {
+    g_debug ("Next in the chat: the message is cleared");
+    gtk_editable_set_text (GTK_EDITABLE (entry), "");
+    self->escape_armed = 0;
+    return TRUE;
+  }
+  if (!self->escape_armed || now - self->escape_armed > ESCAPE_CONFIRM_US) {
+    g_debug ("Next in the chat: asking for a second one");
+    self->escape_armed = now;
+    vchat_window_toast (self, _("Press Escape again to meet someone else"));
+    return TRUE;
+  }
+  self->escape_armed = 0;
+  return FALSE;
+}
+
+/* Next from the keyboard (Escape, Ctrl+N): the chat entry may hold it. */
+static void
+next_key_activated (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  VchatWindow *self = data;
+
+  if (!next_held_by_chat (self))
+    next_activated (NULL, NULL, self);
 }
 
 /* The call methods that only succeed or fail. */
@@ -1185,6 +1233,7 @@ block_activated (GSimpleAction *action, GVariant *param, gpointer data)
 static const GActionEntry win_actions[] = {
   { "start", start_activated },
   { "next", next_activated },
+  { "next-key", next_key_activated },
   { "stop", stop_activated },
   { "accept", accept_activated },
   { "decline", decline_activated },

@@ -469,3 +469,53 @@ def test_join_dialog_takes_a_code(daemons, apps):
     a.wait(lambda: active_call(a) is not None, 15, "the typed code to join the invite")
     b.wait_call_state(call_b, "incoming", 20)
     assert a.call_prop(active_call(a), "Kind") == "invite"
+
+
+def test_escape_in_the_chat_clears_then_asks_before_next(daemons, apps):
+    """Escape is Next, but not while typing: in the chat entry it first
+    clears the message being written; in the empty entry it asks for a
+    second Escape (a toast), which moves on only if it comes within 3 s."""
+    a, b = daemons("red", "blue")
+    app = apps(a)
+    app.window()
+    app.find_accent_button("app-escape-start.png")
+    pa = a.manager("StartRandom", "(a{sv})", {})
+    pb = b.manager("StartRandom", "(a{sv})", {})
+    a.wait_call_state(pa, "connected", 30)
+    found = app.wait_picture("app-escape-call.png", "blue", "red")
+    assert shows_call(found, "blue", "red"), found
+
+    received = []
+    b.conn.signal_subscribe(None, "io.github.vchat.VChat1.Call", "MessageReceived", pb, None, 0,
+                            lambda *args: received.append(args[5].unpack()[0]))
+    app.key("ctrl+t")
+    time.sleep(1)
+    app.type("half a message")
+    app.xdotool("key", "Escape")
+    app.wait_log("Next in the chat: the message is cleared")
+    # what is typed next is a message of its own: the draft is gone
+    app.type("ok")
+    app.xdotool("key", "Return")
+    ctx = GLib.MainContext.default()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not received:
+        ctx.iteration(False)
+        time.sleep(0.05)
+    assert received == ["ok"], received
+    assert a.call_prop(pa, "State") == "connected"
+
+    # the entry is empty: Escape asks, and an answer that comes too late
+    # asks again
+    app.xdotool("key", "Escape")
+    app.wait_log("Next in the chat: asking for a second one")
+    app.screenshot("app-escape-confirm.png")
+    time.sleep(3.5)
+    assert a.call_prop(pa, "State") == "connected", "the first Escape in the chat ended the call"
+    app.xdotool("key", "Escape")
+    wait_for(lambda: app.output().count("asking for a second one") == 2, 5,
+             "a late second Escape to ask again")
+    assert a.call_prop(pa, "State") == "connected", "a late second Escape ended the call"
+    # a second Escape in time: Next
+    app.xdotool("key", "Escape")
+    a.wait_call_state(pa, "ended", 15)
+    assert a.call_prop(pa, "EndReason") == "next"
