@@ -191,6 +191,9 @@ typedef struct {
   guint size;
 } Received;
 
+/* A REMB estimate older than this is no longer followed. */
+#define REMB_FRESH_US (3 * G_USEC_PER_SEC)
+
 struct _VchatdRateControl {
   double min_kbps;
   double max_kbps;
@@ -291,6 +294,10 @@ struct _VchatdRateControl {
   gint64 last_timeout_cut_us;
 
   double target_kbps;
+  /* REMB from a peer that sends no transport-wide feedback (see
+   * vchatd_rate_control_on_remb()). */
+  double remb_kbps;
+  gint64 remb_at_us;
 };
 
 static const char *const usage_names[] = {
@@ -1153,6 +1160,16 @@ update_loss_based (VchatdRateControl *rc, gint64 now_us)
   }
 }
 
+void
+vchatd_rate_control_on_remb (VchatdRateControl *rc, gint64 now_us, guint64 bps)
+{
+  g_return_if_fail (rc != NULL);
+
+  now_us = advance_clock (rc, now_us);
+  rc->remb_kbps = bps / 1000.0;
+  rc->remb_at_us = now_us;
+}
+
 guint
 vchatd_rate_control_tick (VchatdRateControl *rc, gint64 now_us)
 {
@@ -1173,6 +1190,13 @@ vchatd_rate_control_tick (VchatdRateControl *rc, gint64 now_us)
   if (rc->loss_kbps >= 0)
     target = MIN (target, rc->loss_kbps);
   target = CLAMP (target, rc->min_kbps, rc->max_kbps);
+  /* A peer that gives no transport-wide feedback but estimates the link
+   * itself (REMB): its estimate is the target, while it is fresh. */
+  if (!rc->had_feedback && rc->remb_at_us != G_MININT64 &&
+      now_us - rc->remb_at_us <= REMB_FRESH_US) {
+    target = CLAMP (rc->remb_kbps, rc->min_kbps, rc->max_kbps);
+    rc->delay_kbps = target;
+  }
 
   if (G_UNLIKELY (!isfinite (target) || !isfinite (rc->delay_kbps) || !isfinite (rc->trend))) {
     g_critical ("rate control: the estimate is not a number (delay %f, trend %f); restarting",
@@ -1215,6 +1239,7 @@ vchatd_rate_control_new (const VchatdRateControlConfig *config)
   link_reset (rc);
   rc->state = RC_INCREASE;
   rc->last_change_us = G_MININT64;
+  rc->remb_at_us = G_MININT64;
   rc->loss_kbps = -1;
   rc->last_loss_update_us = G_MININT64;
   rc->last_loss_cut_us = G_MININT64;

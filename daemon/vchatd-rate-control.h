@@ -146,6 +146,19 @@ void vchatd_rate_control_on_sent (VchatdRateControl *rc, gint64 now_us, guint by
  */
 guint vchatd_rate_control_tick (VchatdRateControl *rc, gint64 now_us);
 
+/**
+ * vchatd_rate_control_on_remb:
+ * @rc: the controller
+ * @now_us: when it arrived
+ * @bps: the bitrate a peer's REMB (receiver estimated maximum bitrate) allows
+ *
+ * For peers that send no transport-wide feedback (aiortc, older stacks):
+ * while no TWCC report has ever come, the target follows the latest REMB
+ * (within min and max) as long as it is under 3 s old. Once TWCC feedback
+ * comes, REMB is ignored.
+ */
+void vchatd_rate_control_on_remb (VchatdRateControl *rc, gint64 now_us, guint64 bps);
+
 /* The last tick's target, kbit/s. */
 guint vchatd_rate_control_get_target_kbps (VchatdRateControl *rc);
 

@@ -401,6 +401,39 @@ report_figures (Sim *sim, const char *what)
                   queue_drops (sim) * 100, vchatd_rate_control_get_loss_pct (sim->rc));
 }
 
+/* A peer without transport-wide feedback (aiortc) tells its estimate in
+ * REMB: the target follows it while it is fresh, within min and max; TWCC
+ * feedback, once it comes, takes over for good. */
+static void
+test_remb_without_twcc (void)
+{
+  VchatdRateControl *rc = vchatd_rate_control_new (&default_config);
+  VchatdPacketFeedback packet = { 0 };
+  gint64 t = 10 * S;
+
+  g_assert_cmpuint (vchatd_rate_control_tick (rc, t), ==, 300);
+  vchatd_rate_control_on_remb (rc, t, 820000);
+  g_assert_cmpuint (vchatd_rate_control_tick (rc, t + 100 * MS), ==, 820);
+  vchatd_rate_control_on_remb (rc, t + 200 * MS, 90000000);
+  g_assert_cmpuint (vchatd_rate_control_tick (rc, t + 300 * MS), ==, 2500);
+  vchatd_rate_control_on_remb (rc, t + 400 * MS, 10000);
+  g_assert_cmpuint (vchatd_rate_control_tick (rc, t + 500 * MS), ==, 50);
+  vchatd_rate_control_on_remb (rc, t + 600 * MS, 640000);
+  g_assert_cmpuint (vchatd_rate_control_tick (rc, t + 700 * MS), ==, 640);
+  /* Stale after 3 s: the controller's own estimate (where REMB left it). */
+  g_assert_cmpuint (vchatd_rate_control_tick (rc, t + 4 * S), <=, 640);
+
+  /* TWCC feedback: REMB is ignored from then on. */
+  packet.seqnum = 1;
+  packet.send_time_us = t + 4 * S;
+  packet.arrival_time_us = t + 4 * S + 20 * MS;
+  packet.size = 1200;
+  vchatd_rate_control_on_feedback (rc, t + 4 * S + 50 * MS, &packet, 1);
+  vchatd_rate_control_on_remb (rc, t + 4 * S + 60 * MS, 2000000);
+  g_assert_cmpuint (vchatd_rate_control_tick (rc, t + 4 * S + 100 * MS), <, 2000);
+  vchatd_rate_control_free (rc);
+}
+
 /* Settles near the capacity of a steady link, without filling its queue.
  * GCC's sawtooth: up slowly to a little past the capacity (the queue must
  * grow to be noticed), down to 0.85 × what arrives. */
@@ -1173,6 +1206,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/rate-control/steady-link", test_steady_link);
+  g_test_add_func ("/rate-control/remb-without-twcc", test_remb_without_twcc);
   g_test_add_func ("/rate-control/shallow-buffer", test_shallow_buffer);
   g_test_add_func ("/rate-control/send-clock", test_send_clock);
   g_test_add_func ("/rate-control/app-limited", test_app_limited);
