@@ -214,6 +214,10 @@ SigdCall *sigd_server_start_call_id (SigdServer *server, const char *id, const c
 /* The call ended on the other server: forget it here, telling nobody. */
 void sigd_server_forget_call (SigdServer *server, SigdCall *call, SigdSession *local);
 gboolean sigd_session_is_refused (SigdServer *server, SigdSession *session);
+/* Keeps the address @key out of the random queue for @ms (taking its
+ * queued sessions out): a refusal made here, or by another server sharing
+ * the store. */
+void sigd_server_refuse_key (SigdServer *server, const char *key, gint64 ms);
 char *sigd_random_hex (gsize bytes);
 /* Something expires at @at (monotonic µs): sweep then, not before. */
 void sigd_server_sweep_at (SigdServer *server, gint64 at);

@@ -20,7 +20,9 @@
  * {"kind":"ring","to":OWNER,"call":ID,"secret":S,"code":C,"from":PEER},
  * {"kind":"ringing","to":JOINER,"call":ID,"from":PEER},
  * {"kind":"ring_failed","to":JOINER,"call":ID,"error":CODE}, where PEER is
- * {"id","node","client","name"?,"key"}.
+ * {"id","node","client","name"?,"key"}; to every server (the channel
+ * vchat:all): {"kind":"refuse","key":ADDRESS,"ms":N}, an address that
+ * reports on any of them kept out of the random queue.
  *
  * Other servers are trusted as much as the store: they share it. Still,
  * what they send is parsed defensively and frames are checked to be server
@@ -1062,6 +1064,11 @@ sigd_remote_deliver (gpointer data, const char *text, gsize len)
     got_moved (server, envelope);
   else if (g_strcmp0 (kind, "match") == 0)
     got_match (server, envelope);
+  else if (g_strcmp0 (kind, "refuse") == 0 && member_string (envelope, "key") &&
+           json_object_has_member (envelope, "ms"))
+    sigd_server_refuse_key (server, member_string (envelope, "key"),
+                            CLAMP (json_object_get_int_member (envelope, "ms"), 0,
+                                   (gint64) server->config->report_refuse_time * 1000 + 1000));
   else if (g_strcmp0 (kind, "requeue") == 0)
     respill (server, g_hash_table_lookup (server->sessions, member_string (envelope, "to") ?: ""));
 }

@@ -999,6 +999,114 @@ out:
 }
 
 static void
+send_refused (SigdSession *session, const char *ref, JsonNode *id)
+{
+  JsonObject *msg = vchat_msg_object_new (VCHAT_MSG_ERROR);
+
+  session->server->metrics.errors[VCHAT_PROTO_ERROR_REFUSED]++;
+  json_object_set_string_member (msg, "code",
+                                 vchat_proto_error_to_string (VCHAT_PROTO_ERROR_REFUSED));
+  json_object_set_string_member (msg, "message",
+                                 "Several people reported this session, so it cannot meet "
+                                 "strangers for a while. Invites still work.");
+  json_object_set_string_member (msg, "ref", ref);
+  sigd_request_tag (msg, id);
+  session_send_take (session, msg);
+}
+
+/* With a shared store, a `queue` (or `next`) first asks the store whether
+ * the address was refused on another server (one that started after this
+ * server heard of it, or while it did not listen): then it is queued. */
+typedef struct {
+  SigdServer *server;
+  char *session;
+  const char *ref;
+  JsonNode *id;
+  char **interests; /* NULL for next: those of its last queue */
+  char *language;
+} QueueCheck;
+
+static void
+queue_check_free (QueueCheck *qc)
+{
+  g_free (qc->session);
+  g_clear_pointer (&qc->id, json_node_unref);
+  g_strfreev (qc->interests);
+  g_free (qc->language);
+  g_free (qc);
+}
+
+static void
+queue_checked_cb (SigdStoreStatus status, guint ms, gpointer data)
+{
+  QueueCheck *qc = data;
+  SigdServer *server = qc->server;
+  SigdSession *session;
+
+  if (status == SIGD_STORE_CANCELLED ||
+      !(session = g_hash_table_lookup (server->sessions, qc->session)) || session->call) {
+    queue_check_free (qc);
+    return;
+  }
+  /* A store that does not answer does not keep people out. */
+  if (status == SIGD_STORE_OK && ms > 0) {
+    gint64 *deadline = g_new (gint64, 1);
+
+    *deadline = g_get_monotonic_time () + (gint64) ms * 1000;
+    g_hash_table_insert (server->refused, g_strdup (session->key), deadline);
+    sigd_server_sweep_at (server, *deadline);
+  }
+  if (sigd_session_is_refused (server, session)) {
+    send_refused (session, qc->ref, qc->id);
+    queue_check_free (qc);
+    return;
+  }
+  if (qc->ref[0] == 'q') {
+    sigd_matcher_unindex (server, session);
+    g_strfreev (session->interests);
+    session->interests = g_steal_pointer (&qc->interests);
+    g_free (session->language);
+    session->language = g_steal_pointer (&qc->language);
+  }
+  g_clear_pointer (&session->queue_request_id, json_node_unref);
+  session->queue_request_id = qc->id ? json_node_copy (qc->id) : NULL;
+  if (session->conn) {
+    /* `queued` answers the request, with its id, as if it were being
+     * handled now (a store that failed at once calls back inside it). */
+    SigdConn *saved_conn = server->request_conn;
+    JsonNode *saved_id = g_steal_pointer (&server->request_id);
+
+    server->request_conn = session->conn;
+    server->request_id = g_steal_pointer (&qc->id);
+    sigd_matcher_enqueue (server, session);
+    g_clear_pointer (&server->request_id, json_node_unref);
+    /* conn_free() forgets the request's connection if it went */
+    server->request_conn = server->request_conn ? saved_conn : NULL;
+    server->request_id = server->request_conn ? saved_id : NULL;
+    if (!server->request_conn && saved_id)
+      json_node_unref (saved_id);
+  } else {
+    sigd_matcher_enqueue (server, session);
+  }
+  queue_check_free (qc);
+}
+
+static void
+queue_check (SigdServer *server, SigdConn *conn, const char *ref, char **interests,
+             const char *language)
+{
+  QueueCheck *qc = g_new0 (QueueCheck, 1);
+
+  qc->server = server;
+  qc->session = g_strdup (conn->session->id);
+  qc->ref = ref;
+  qc->id = sigd_request_dup_id (conn);
+  qc->interests = interests;
+  qc->language = g_strdup (language);
+  sigd_store_refused_get (server->store, conn->session->key, queue_checked_cb, qc);
+}
+
+static void
 handle_queue (SigdServer *server, SigdConn *conn, VchatMsg *msg)
 {
   SigdSession *session = conn->session;
@@ -1014,6 +1122,13 @@ handle_queue (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_REFUSED, "queue",
                           "Several people reported this session, so it cannot meet strangers "
                           "for a while. Invites still work.");
+    return;
+  }
+  if (sigd_store_is_shared (server->store)) {
+    g_autofree char *lang = language && *language ? g_ascii_strdown (language, -1) : NULL;
+
+    queue_check (server, conn, "queue", vchat_interests_normalize ((const char *const *) raw),
+                 lang);
     return;
   }
   /* Queued already: the matcher's indexes hold it under the interests it
@@ -1070,6 +1185,10 @@ handle_next (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_REFUSED, "next",
                           "Several people reported this session, so it cannot meet strangers "
                           "for a while. Invites still work.");
+    return;
+  }
+  if (sigd_store_is_shared (server->store)) {
+    queue_check (server, conn, "next", NULL, NULL);
     return;
   }
   g_clear_pointer (&session->queue_request_id, json_node_unref);
@@ -1223,6 +1342,48 @@ handle_signal (SigdServer *server, SigdConn *conn, VchatMsg *msg)
   server->metrics.relayed++;
 }
 
+static gint64
+refuse_ms (SigdServer *server)
+{
+  return (gint64) (server->config->report_refuse_time * 1000);
+}
+
+typedef struct {
+  SigdServer *server;
+  char *key;
+} ReportOp;
+
+static ReportOp *
+report_op_new (SigdServer *server, const char *key)
+{
+  ReportOp *op = g_new0 (ReportOp, 1);
+
+  op->server = server;
+  op->key = g_strdup (key);
+  return op;
+}
+
+static void
+report_counted_cb (SigdStoreStatus status, guint ms, gpointer data)
+{
+  ReportOp *op = data;
+
+  if (status == SIGD_STORE_OK && ms > 0) {
+    g_autoptr (JsonObject) envelope = json_object_new ();
+    g_autofree char *text = NULL;
+
+    /* Here at once; the others, and this one again, through Redis. */
+    sigd_server_refuse_key (op->server, op->key, ms);
+    json_object_set_string_member (envelope, "kind", "refuse");
+    json_object_set_string_member (envelope, "key", op->key);
+    json_object_set_int_member (envelope, "ms", ms);
+    text = vchat_msg_object_to_string (envelope);
+    sigd_store_publish (op->server->store, NULL, text);
+  }
+  g_free (op->key);
+  g_free (op);
+}
+
 static void
 reports_free (SigdReports *reports)
 {
@@ -1231,14 +1392,14 @@ reports_free (SigdReports *reports)
 }
 
 /* Takes every session of @key out of the random queue. */
-static void
-refuse_key (SigdServer *server, const char *key)
+void
+sigd_server_refuse_key (SigdServer *server, const char *key, gint64 ms)
 {
   gint64 *deadline = g_new (gint64, 1);
   g_autoptr (GPtrArray) queued = g_ptr_array_new ();
 
-  *deadline = g_get_monotonic_time () +
-              (gint64) (server->config->report_refuse_time * G_USEC_PER_SEC);
+  *deadline = g_get_monotonic_time () + ms * 1000;
+  g_debug ("refusing an address for %" G_GINT64_FORMAT " ms", ms);
   g_hash_table_insert (server->refused, g_strdup (key), deadline);
   sigd_server_sweep_at (server, *deadline);
   for (GList *l = server->queue.head; l; l = l->next)
@@ -1280,6 +1441,17 @@ handle_report (SigdServer *server, SigdConn *conn, VchatMsg *msg)
                           RECENT_CALLS_MAX);
     return;
   }
+  if (sigd_store_is_shared (server->store)) {
+    /* Counted in the store, with the reports made on the other servers;
+     * the refusal goes to all of them. */
+    sigd_store_report_add (server->store, peer_key, session->key,
+                           (guint) server->config->report_threshold, refuse_ms (server),
+                           report_counted_cb, report_op_new (server, peer_key));
+    reply = vchat_msg_object_new (VCHAT_MSG_REPORTED);
+    json_object_set_string_member (reply, "call", call_id);
+    session_send_take (session, reply);
+    return;
+  }
 
   reports = g_hash_table_lookup (server->reports, peer_key);
   if (!reports) {
@@ -1300,7 +1472,7 @@ handle_report (SigdServer *server, SigdConn *conn, VchatMsg *msg)
     g_autofree char *key = g_strdup (peer_key);
 
     g_hash_table_remove (server->reports, key);
-    refuse_key (server, key);
+    sigd_server_refuse_key (server, key, refuse_ms (server));
   }
 
   reply = vchat_msg_object_new (VCHAT_MSG_REPORTED);

@@ -252,6 +252,19 @@ static const char *ATTEMPT_SCRIPT =
   "if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end\n"
   "return n\n";
 
+/* Reports: vchat:rep:KEY (set of reporting addresses, forgotten a refusal
+ * time after the last report), vchat:ref:KEY (the address is refused). */
+static const char *REPORT_SCRIPT =
+  "local rk = '" PREFIX "rep:' .. ARGV[1]\n"
+  "if ARGV[2] ~= ARGV[1] then redis.call('SADD', rk, ARGV[2]) end\n"
+  "redis.call('PEXPIRE', rk, ARGV[4])\n"
+  "if redis.call('SCARD', rk) >= tonumber(ARGV[3]) then\n"
+  "  redis.call('DEL', rk)\n"
+  "  redis.call('SET', '" PREFIX "ref:' .. ARGV[1], '1', 'PX', ARGV[4])\n"
+  "  return tonumber(ARGV[4])\n"
+  "end\n"
+  "return 0\n";
+
 /* Local expiries */
 
 static void
@@ -723,7 +736,7 @@ sub_connect (RedisStore *self)
 {
   redisAsyncContext *ac;
   g_autofree char *channel = g_strconcat (PREFIX "node:", self->parent.node, NULL);
-  const char *argv[] = { "SUBSCRIBE", channel };
+  const char *argv[] = { "SUBSCRIBE", channel, PREFIX "all" };
 
   if (self->closing || self->sub_ac)
     return;
@@ -742,13 +755,14 @@ sub_connect (RedisStore *self)
   redisAsyncSetDisconnectCallback (ac, on_sub_disconnect);
   send_hello (self, ac, FALSE);
   /* Channels are not per database: the node names are random enough. */
-  redisAsyncCommandArgv (ac, on_sub_message, self, 2, argv, NULL);
+  redisAsyncCommandArgv (ac, on_sub_message, self, 3, argv, NULL);
 }
 
 static void
 redis_publish (SigdStore *store, const char *node, const char *text)
 {
-  g_autofree char *channel = g_strconcat (PREFIX "node:", node, NULL);
+  g_autofree char *channel = node ? g_strconcat (PREFIX "node:", node, NULL)
+                                  : g_strdup (PREFIX "all");
   const char *argv[] = { "PUBLISH", channel, text };
   Cmd *cmd = g_new0 (Cmd, 1);
 
@@ -951,6 +965,34 @@ redis_attempts_add (SigdStore *store, const char *key, SigdStoreCountCb cb, gpoi
 }
 
 static void
+redis_report_add (SigdStore *store, const char *key, const char *reporter, guint threshold,
+                  gint64 refuse_ms, SigdStoreCountCb cb, gpointer data)
+{
+  g_autofree char *th = g_strdup_printf ("%u", threshold);
+  g_autofree char *ms = g_strdup_printf ("%" G_GINT64_FORMAT, MAX (refuse_ms, 1));
+  const char *args[] = { key, reporter, th, ms };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_COUNT;
+  cmd->count_cb = cb;
+  cmd->data = data;
+  eval ((RedisStore *) store, cmd, REPORT_SCRIPT, NULL, 4, args);
+}
+
+static void
+redis_refused_get (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data)
+{
+  g_autofree char *k = g_strconcat (PREFIX "ref:", key, NULL);
+  const char *argv[] = { "PTTL", k };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_COUNT; /* -2: no such key, counted as 0 */
+  cmd->count_cb = cb;
+  cmd->data = data;
+  cmd_send ((RedisStore *) store, cmd, 2, argv);
+}
+
+static void
 redis_resume_set (SigdStore *store, const char *token, const char *session)
 {
   g_autofree char *key = g_strconcat (PREFIX "resume:", token, NULL);
@@ -1143,6 +1185,8 @@ static const SigdStoreClass redis_class = {
   .queue_remove = redis_queue_remove,
   .queue_match = redis_queue_match,
   .block_pair = redis_block_pair,
+  .report_add = redis_report_add,
+  .refused_get = redis_refused_get,
 };
 
 static gboolean

@@ -188,3 +188,18 @@ sigd_store_block_pair (SigdStore *store, const char *a, const char *b, gint64 ms
   if (store->klass->block_pair)
     store->klass->block_pair (store, a, b, ms);
 }
+
+void
+sigd_store_report_add (SigdStore *store, const char *key, const char *reporter, guint threshold,
+                       gint64 refuse_ms, SigdStoreCountCb cb, gpointer data)
+{
+  g_return_if_fail (store->klass->report_add);
+  store->klass->report_add (store, key, reporter, threshold, refuse_ms, cb, data);
+}
+
+void
+sigd_store_refused_get (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data)
+{
+  g_return_if_fail (store->klass->refused_get);
+  store->klass->refused_get (store, key, cb, data);
+}

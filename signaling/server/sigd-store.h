@@ -88,7 +88,8 @@ typedef struct {
   /* Tombstones kept here (0 for a store whose keys expire by themselves). */
   guint (*tombstones_count) (SigdStore *store);
   /* Sends @text to the server @node, if it listens (NULL in a store that is
-   * not shared). Fire and forget: a message to a server that died is lost. */
+   * not shared); @node NULL: to every server, this one too. Fire and
+   * forget: a message to a server that died is lost. */
   void (*publish) (SigdStore *store, const char *node, const char *text);
   /* Which of @nodes are alive (their servers refresh a key every second). */
   void (*nodes_alive) (SigdStore *store, const char *const *nodes, guint n_nodes,
@@ -109,6 +110,14 @@ typedef struct {
   void (*queue_remove) (SigdStore *store, const char *session);
   void (*queue_match) (SigdStore *store, const char *session, SigdStoreStringCb cb, gpointer data);
   void (*block_pair) (SigdStore *store, const char *a, const char *b, gint64 ms);
+  /* Reports, shared (NULL in memory, where the server counts them): the
+   * address @reporter reported the address @key; when @threshold distinct
+   * reporters did, @key is refused for @refuse_ms and its reports are
+   * forgotten. Answers @refuse_ms if this report refused it, else 0. */
+  void (*report_add) (SigdStore *store, const char *key, const char *reporter, guint threshold,
+                      gint64 refuse_ms, SigdStoreCountCb cb, gpointer data);
+  /* How much longer @key is refused, in ms (0: it is not). */
+  void (*refused_get) (SigdStore *store, const char *key, SigdStoreCountCb cb, gpointer data);
 } SigdStoreClass;
 
 struct _SigdStore {
@@ -171,3 +180,8 @@ void sigd_store_queue_remove (SigdStore *store, const char *session);
 void sigd_store_queue_match (SigdStore *store, const char *session, SigdStoreStringCb cb,
                              gpointer data);
 void sigd_store_block_pair (SigdStore *store, const char *a, const char *b, gint64 ms);
+void sigd_store_report_add (SigdStore *store, const char *key, const char *reporter,
+                            guint threshold, gint64 refuse_ms, SigdStoreCountCb cb,
+                            gpointer data);
+void sigd_store_refused_get (SigdStore *store, const char *key, SigdStoreCountCb cb,
+                             gpointer data);
