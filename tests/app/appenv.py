@@ -134,7 +134,8 @@ class App:
         self.display = display
         self.env = dict(daemon.env, DISPLAY=display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
                         GTK_A11Y="none", NO_AT_BRIDGE="1", G_MESSAGES_DEBUG="vchat",
-                        LANG="C.UTF-8", LC_ALL="C.UTF-8", **extra_env)
+                        LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        self.env.update(extra_env)
         # GNOME's window buttons (only close), as on a GNOME desktop; Xvfb
         # has no settings daemon to say so.
         gtk_dir = os.path.join(self.env["XDG_CONFIG_HOME"], "gtk-4.0")
@@ -316,7 +317,8 @@ class ActivatableApp(App):
         self.display = display
         self.env = dict(daemon.env, DISPLAY=display, GDK_BACKEND="x11", GSK_RENDERER="cairo",
                         GTK_A11Y="none", NO_AT_BRIDGE="1", G_MESSAGES_DEBUG="vchat",
-                        LANG="C.UTF-8", LC_ALL="C.UTF-8", **extra_env)
+                        LANG="C.UTF-8", LC_ALL="C.UTF-8")
+        self.env.update(extra_env)
         gtk_dir = os.path.join(self.env["XDG_CONFIG_HOME"], "gtk-4.0")
         os.makedirs(gtk_dir, exist_ok=True)
         with open(os.path.join(gtk_dir, "settings.ini"), "w") as f:

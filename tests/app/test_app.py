@@ -519,3 +519,30 @@ def test_escape_in_the_chat_clears_then_asks_before_next(daemons, apps):
     app.xdotool("key", "Escape")
     a.wait_call_state(pa, "ended", 15)
     assert a.call_prop(pa, "EndReason") == "next"
+
+
+def test_app_speaks_german(daemons, apps, tmp_path):
+    """With a German locale (compiled by the test) and the build's
+    catalogue, the app's windows are German: the History window's title,
+    as X has it, is "Verlauf"; screenshots of the start page and History."""
+    localedir = os.environ.get("VCHAT_LOCALEDIR", "")
+    if not shutil.which("localedef") or not os.path.exists("/usr/share/i18n/locales/de_DE"):
+        import pytest
+        pytest.skip("needs localedef and Debian's locales package")
+    assert os.path.exists(os.path.join(localedir, "de", "LC_MESSAGES", "vchat.mo")), \
+        f"no German catalogue under VCHAT_LOCALEDIR={localedir!r}"
+    locpath = tmp_path / "locales"
+    locpath.mkdir()
+    subprocess.run(["localedef", "-i", "de_DE", "-f", "UTF-8", str(locpath / "de_DE.UTF-8")],
+                   check=True, capture_output=True, timeout=120)
+    a = daemons("red")
+    app = apps(a, env={"LOCPATH": str(locpath), "LANG": "de_DE.UTF-8", "LC_ALL": "de_DE.UTF-8",
+                       "VCHAT_LOCALEDIR": localedir})
+    main = app.window()
+    app.find_accent_button("app-german-start.png")
+    app.key("ctrl+h")
+    history = app.dialog()
+    time.sleep(1)
+    app.screenshot("app-german-history.png")
+    assert app.xdotool("getwindowname", history) == "Verlauf"
+    assert app.xdotool("getwindowname", main) == "vchat"
