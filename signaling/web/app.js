@@ -230,7 +230,24 @@
   const outbox = [];        // messages waiting for a welcome, or for a probe's answer
   const sendQueue = [];     // messages waiting for the rate limiter
   let tokens = 20, tokenRate = 10, tokenBurst = 20, tokenTime = performance.now(), drainTimer = null;
-  const waiters = [];       // { types, resolve, reject, ref }
+  const waiters = [];       // { types, resolve, reject, ref, id }
+  let requestCount = 0;     // the ids of invite_create, invite_join and queue
+  const lastId = {};        // type → the id of the latest request of that type
+
+  /* Requests whose answers come later carry an id (docs/protocol.md,
+   * "Request ids"), and their answers are matched by it: an answer to an
+   * earlier request (one we stopped waiting for) is not taken for the
+   * answer to the latest. */
+  function withId(msg) {
+    msg.id = 'w' + (++requestCount);
+    lastId[msg.type] = msg.id;
+    return msg;
+  }
+
+  /* An answer carrying the id of an earlier request of @type than the latest. */
+  function staleAnswer(msg, type) {
+    return typeof msg.id === 'string' && lastId[type] !== undefined && msg.id !== lastId[type];
+  }
 
   function wsUrl() {
     return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
@@ -413,9 +430,9 @@
     }
   }
 
-  function waitFor(types, ref, timeoutMs) {
+  function waitFor(types, ref, timeoutMs, id) {
     return new Promise((resolve, reject) => {
-      const w = { types, ref, resolve, reject };
+      const w = { types, ref, resolve, reject, id };
       waiters.push(w);
       setTimeout(() => {
         const i = waiters.indexOf(w);
@@ -430,6 +447,7 @@
   function settleWaiters(msg) {
     for (let i = waiters.length - 1; i >= 0; i--) {
       const w = waiters[i];
+      if (w.id !== undefined && msg.id !== w.id) continue;
       if (w.types.includes(msg.type)) {
         waiters.splice(i, 1);
         w.resolve(msg);
@@ -453,13 +471,16 @@
       case 'ping': rawSend({ type: 'pong' }); break;
       case 'pong': break;
       case 'queued':
+        if (staleAnswer(msg, 'queue')) break;
         if (st.state === 'idle' || st.state === 'searching') setState('searching');
         break;
       case 'left_queue':
         if (st.state === 'searching') setState('idle');
         break;
       case 'matched': takeIceServers(msg); onMatched(msg); break;
-      case 'invite': onInvite(msg); break;
+      case 'invite':
+        if (!staleAnswer(msg, 'invite_create')) onInvite(msg);
+        break;
       case 'invite_cancelled':
       case 'invite_expired':
         if (st.invite && st.invite.code === msg.code) {
@@ -469,7 +490,7 @@
         break;
       case 'incoming': takeIceServers(msg); onIncoming(msg); break;
       case 'ringing':
-        if (st.state !== 'joining') {
+        if (st.state !== 'joining' || staleAnswer(msg, 'invite_join')) {
           // We stopped while invite_join was on its way.
           send({ type: 'leave', call: msg.call });
           break;
@@ -568,7 +589,7 @@
       if (hadCall) showStatus('The connection to the server was lost and the call ended.', 'error');
       const joinPending = [...outbox, ...sendQueue].some((m) => m.type === 'invite_join');
       if (wasSearching && st.queueOpts) {
-        send(Object.assign({ type: 'queue' }, st.queueOpts));
+        send(withId(Object.assign({ type: 'queue' }, st.queueOpts)));
       } else if (!(st.state === 'joining' && joinPending)) {
         setState('idle');
       }
@@ -588,7 +609,8 @@
     // ICE candidates or our own leave were on the way) is a harmless race.
     // Likewise a `leave` of the queue that crossed a `matched` on its way.
     const stale = (msg.code === 'unknown-call' && !st.call && ['signal', 'leave', 'next', 'reject', 'report'].includes(msg.ref)) ||
-      (msg.code === 'bad-state' && msg.ref === 'leave' && st.state === 'idle');
+      (msg.code === 'bad-state' && msg.ref === 'leave' && st.state === 'idle') ||
+      (['queue', 'invite_join', 'invite_create'].includes(msg.ref) && staleAnswer(msg, msg.ref));
     recordError(msg.code, msg.message || msg.code, msg.ref, stale);
     if (stale) return;
     showStatus(msg.message || ('Server error: ' + msg.code), 'error');
@@ -1230,7 +1252,7 @@
       if (reason === 'next' && kind === 'random' && st.queueOpts) {
         showStatus(Name + ' moved on. Looking for someone new…');
         setState('searching');
-        send(Object.assign({ type: 'queue' }, st.queueOpts));
+        send(withId(Object.assign({ type: 'queue' }, st.queueOpts)));
         return;
       }
       setState('idle');
@@ -1361,7 +1383,7 @@
       localError('camera-required', why);
       return false;
     }
-    send(Object.assign({ type: 'queue' }, q));
+    send(withId(Object.assign({ type: 'queue' }, q)));
     return true;
   }
 
@@ -1418,9 +1440,9 @@
   }
 
   function createInvite(opts) {
-    const msg = { type: 'invite_create' };
+    const msg = withId({ type: 'invite_create' });
     if (opts && Number.isInteger(opts.ttl)) msg.ttl = opts.ttl;
-    const answer = waitFor(['invite'], 'invite_create');
+    const answer = waitFor(['invite'], 'invite_create', 0, msg.id);
     send(msg);
     return answer.then((m) => m.web_link);
   }
@@ -1446,7 +1468,7 @@
     showStatus('Joining…');
     if (!(opts && opts.now)) await allowCamera();
     if (st.state !== 'joining') return false;   // stopped meanwhile
-    send({ type: 'invite_join', code });
+    send(withId({ type: 'invite_join', code }));
     return true;
   }
 
