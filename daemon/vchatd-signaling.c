@@ -6,6 +6,7 @@
 
 #include "vchatd-signaling.h"
 
+#include <glib/gi18n.h>
 #include <libsoup/soup.h>
 #include <string.h>
 
@@ -595,8 +596,9 @@ vchatd_signaling_send (VchatdSignaling *self, JsonObject *msg, GError **error)
 {
   if (self->state != VCHATD_SIGNALING_ONLINE || !self->ws) {
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
-                 "Not connected to the signaling server %s (%s); check the server URL "
-                 "and the network.",
+                 /* Translators: the server's address, then its state */
+                 _("Not connected to the signaling server %s (%s); check the server URL "
+                   "and the network."),
                  self->url, vchatd_signaling_state_to_string (self->state));
     return FALSE;
   }
