@@ -259,7 +259,8 @@ offer_video_caps (void)
                                        "encoding-name", G_TYPE_STRING, "VP8", "payload",
                                        G_TYPE_INT, VIDEO_PT, "clock-rate", G_TYPE_INT, 90000,
                                        "extmap-" G_STRINGIFY (TWCC_ID), G_TYPE_STRING,
-                                       VCHATD_SDP_TWCC_URI, NULL);
+                                       VCHATD_SDP_TWCC_URI, "extmap-" G_STRINGIFY (ABS_SEND_TIME_ID),
+                                       G_TYPE_STRING, VCHATD_ABS_SEND_TIME_URI, NULL);
 
   gst_caps_append_structure (
     caps, gst_structure_new ("application/x-rtp", "media", G_TYPE_STRING, "video",
@@ -268,7 +269,8 @@ offer_video_caps (void)
                              "packetization-mode", G_TYPE_STRING, "1", "profile-level-id",
                              G_TYPE_STRING, OFFER_H264_PROFILE, "level-asymmetry-allowed",
                              G_TYPE_STRING, "1", "extmap-" G_STRINGIFY (TWCC_ID), G_TYPE_STRING,
-                             VCHATD_SDP_TWCC_URI, NULL));
+                             VCHATD_SDP_TWCC_URI, "extmap-" G_STRINGIFY (ABS_SEND_TIME_ID),
+                             G_TYPE_STRING, VCHATD_ABS_SEND_TIME_URI, NULL));
   return caps;
 }
 
@@ -630,6 +632,8 @@ media_on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, 
 
   if (g_strcmp0 (name, "sctpenc") == 0 || g_strcmp0 (name, "sctpdec") == 0)
     g_object_set (element, "sctp-association-id", self->sctp_association_id, NULL);
+  if (g_strcmp0 (name, "rtpbin") == 0)
+    media_remb_on_rtpbin (self, element);
 }
 
 static void
@@ -653,6 +657,7 @@ on_offer_created (VchatdMedia *self, const GstStructure *reply, gpointer data)
     media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "webrtcbin made no offer");
     return;
   }
+  media_remb_add_goog_remb (offer->sdp, NULL);
   run_step (self, "set-local-description", offer, "use its offer", VCHATD_MEDIA_FAILURE_LOCAL,
             on_offer_set, offer, (GDestroyNotify) gst_webrtc_session_description_free);
 }
@@ -741,6 +746,16 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
     used[kind] = TRUE;
     send = kind == SOURCE_VIDEO ? self->has_video : self->has_audio;
     caps = rtp_caps (self, kind, pt, vchatd_sdp_find_twcc_id (media));
+    if (kind == SOURCE_VIDEO) {
+      guint abs_id = vchatd_sdp_find_extmap_id (media, VCHATD_ABS_SEND_TIME_URI);
+
+      if (abs_id) {
+        g_autofree char *field = g_strdup_printf ("extmap-%u", abs_id);
+
+        gst_caps_set_simple (caps, field, G_TYPE_STRING, VCHATD_ABS_SEND_TIME_URI, NULL);
+      }
+      media_remb_negotiated (self, media);
+    }
     /* Transceivers cannot be removed: after an offer webrtcbin refused, the
      * next one reuses them. */
     sender = find_pending_sender (self, kind);
@@ -847,6 +862,13 @@ on_answer_created (VchatdMedia *self, const GstStructure *reply, gpointer data)
     media_fail (self, VCHATD_MEDIA_FAILURE_LOCAL, "webrtcbin made no answer");
     return;
   }
+  {
+    g_autoptr (GstWebRTCSessionDescription) offer = NULL;
+
+    g_object_get (self->webrtc, "remote-description", &offer, NULL);
+    if (offer)
+      media_remb_add_goog_remb (answer->sdp, offer->sdp);
+  }
   run_step (self, "set-local-description", answer, "use its answer", VCHATD_MEDIA_FAILURE_LOCAL,
             on_answer_set, answer, (GDestroyNotify) gst_webrtc_session_description_free);
 }
@@ -881,6 +903,7 @@ choose_answer_video (VchatdMedia *self, const GstSDPMessage *answer, GError **er
     self->h264_profile = g_strdup (OFFER_H264_PROFILE);
   sender->pt = pt;
   sender->twcc_id = vchatd_sdp_find_twcc_id (media);
+  media_remb_negotiated (self, media);
   g_debug ("media: the peer's answer chose %s (payload type %u)",
            codec == VCHATD_SDP_VIDEO_H264 ? "H.264" : "VP8", pt);
   return TRUE;

@@ -17,6 +17,7 @@
 #include "vchatd-ladder.h"
 #include "vchatd-media-stats.h"
 #include "vchatd-playout.h"
+#include "vchatd-remb.h"
 #include "vchatd-quality.h"
 #include "vchatd-rate-control.h"
 #include "vchatd-sdp.h"
@@ -74,6 +75,8 @@
 #define VIDEO_PT 96
 #define AUDIO_PT 111
 #define TWCC_ID 1
+/* abs-send-time, offered for peers that estimate with REMB (vchatd-media-remb.c). */
+#define ABS_SEND_TIME_ID 3
 #define THUMBNAIL_WIDTH 160
 
 typedef enum { SOURCE_VIDEO, SOURCE_AUDIO, N_SOURCES } SourceKind;
@@ -227,6 +230,16 @@ struct _VchatdMedia {
   GPtrArray *feeds;               /* lock: Feed, the sessions a capture feeds */
   GstCaps *pending_rung_caps;     /* lock: see on_rung_due() */
   gulong rung_probe;              /* lock */
+  /* REMB, for peers without transport-wide feedback (vchatd-media-remb.c) */
+  gint remb_mode;                      /* atomic: the peer's video has goog-remb, no transport-cc */
+  gint abs_send_time_id;               /* atomic: its id (1-14) in REMB mode; 0: none */
+  VchatdRembEstimator *remb_estimator; /* lock: what arrives, estimated */
+  guint64 remb_received_bps;           /* lock: the peer's latest REMB */
+  gboolean remb_received_new;          /* lock: not handed to the controller yet */
+  guint64 remb_send_bps;               /* lock: what our RTCP says; 0: nothing yet */
+  guint32 remb_ssrcs[4];               /* lock: the peer's SSRCs it covers */
+  guint n_remb_ssrcs;                  /* lock */
+  GObject *remb_session;               /* lock: the RTPSession, for an early RTCP */
   gint camera_disabled;          /* atomic */
   gint media_seen;               /* atomic: inbound RTP has started */
   gint last_inbound_ms;          /* atomic: since start_us */
@@ -346,6 +359,15 @@ G_GNUC_INTERNAL void media_remove_feeds (VchatdMedia *capture, VchatdMedia *owne
 /* vchatd-media-send.c */
 G_GNUC_INTERNAL void media_apply_target (VchatdMedia *self, gint64 now, guint target_kbps);
 G_GNUC_INTERNAL gboolean media_on_control_tick (gpointer data);
+
+/* vchatd-media-remb.c */
+G_GNUC_INTERNAL void media_remb_add_goog_remb (GstSDPMessage *ours, const GstSDPMessage *offer);
+G_GNUC_INTERNAL void media_remb_negotiated (VchatdMedia *self, const GstSDPMedia *video);
+G_GNUC_INTERNAL GstBuffer *media_remb_stamp (VchatdMedia *self, GstBuffer *buffer);
+G_GNUC_INTERNAL void media_remb_on_rtpbin (VchatdMedia *self, GstElement *rtpbin);
+G_GNUC_INTERNAL void media_remb_tick (VchatdMedia *self, gint64 now);
+G_GNUC_INTERNAL guint media_remb_received_kbps (VchatdMedia *self);
+G_GNUC_INTERNAL void media_remb_clear (VchatdMedia *self);
 G_GNUC_INTERNAL GstElement * media_on_request_aux_sender (GstElement *webrtc, GObject *transport, gpointer data);
 G_GNUC_INTERNAL gboolean media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt, guint twcc_id, GError **error);
 G_GNUC_INTERNAL gboolean media_build_audio_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, guint pt, guint twcc_id, GError **error);

@@ -112,6 +112,10 @@ publish_stats (VchatdMedia *self, const GstStructure *reply)
     g_variant_builder_add (
       &b, "{sv}", "available-kbps",
       g_variant_new_double (vchatd_rate_control_get_estimate_kbps (self->rate_control)));
+  else if (media_remb_received_kbps (self) > 0)
+    /* A peer without transport-wide feedback: its REMB says it. */
+    g_variant_builder_add (&b, "{sv}", "available-kbps",
+                           g_variant_new_double (media_remb_received_kbps (self)));
   if (self->video_encoder && self->rung_text)
     g_variant_builder_add (&b, "{sv}", "rung", g_variant_new_string (self->rung_text));
   if (self->video_encoder)

@@ -236,6 +236,7 @@ media_on_control_tick (gpointer data)
 
   if (sent)
     vchatd_rate_control_on_sent (self->rate_control, now, sent);
+  media_remb_tick (self, now);
   for (i = 0; reports && i < reports->len; i++) {
     GArray *packets = reports->pdata[i];
 
@@ -342,6 +343,7 @@ on_video_packets (GstPad *pad, GstPadProbeInfo *info, gpointer data)
 
   if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
     pace (self, queue, gst_buffer_get_size (GST_PAD_PROBE_INFO_BUFFER (info)));
+    GST_PAD_PROBE_INFO_DATA (info) = media_remb_stamp (self, GST_PAD_PROBE_INFO_BUFFER (info));
     return GST_PAD_PROBE_OK;
   }
   if (!(peer = gst_pad_get_peer (pad)))
@@ -352,7 +354,8 @@ on_video_packets (GstPad *pad, GstPadProbeInfo *info, gpointer data)
     GstBuffer *buffer = gst_buffer_list_get (list, i);
 
     pace (self, queue, gst_buffer_get_size (buffer));
-    ret = gst_pad_chain (peer, gst_buffer_ref (buffer));
+    /* abs-send-time, for a peer that estimates with REMB, as it leaves. */
+    ret = gst_pad_chain (peer, media_remb_stamp (self, gst_buffer_ref (buffer)));
   }
   GST_PAD_PROBE_INFO_DATA (info) = NULL;
   gst_buffer_list_unref (list);

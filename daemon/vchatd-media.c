@@ -1230,6 +1230,7 @@ vchatd_media_finalize (GObject *object)
   g_free (self->h264_profile);
   g_clear_pointer (&self->rate_control, vchatd_rate_control_free);
   g_clear_pointer (&self->playout, vchatd_playout_free);
+  media_remb_clear (self);
   g_clear_pointer (&self->ladder, vchatd_ladder_free);
   g_clear_pointer (&self->twcc, vchatd_twcc_tap_unref);
   g_strfreev (self->turn_servers);

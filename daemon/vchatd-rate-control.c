@@ -1191,10 +1191,20 @@ vchatd_rate_control_tick (VchatdRateControl *rc, gint64 now_us)
     target = MIN (target, rc->loss_kbps);
   target = CLAMP (target, rc->min_kbps, rc->max_kbps);
   /* A peer that gives no transport-wide feedback but estimates the link
-   * itself (REMB): its estimate is the target, while it is fresh. */
+   * itself (REMB): its estimate is the target, while it is fresh. A REMB
+   * is at most 1.5 times what arrived, so while the picture needs far less
+   * than the target (a still scene: we send under half of it), a REMB
+   * below the target says only that, and the target holds. */
   if (!rc->had_feedback && rc->remb_at_us != G_MININT64 &&
       now_us - rc->remb_at_us <= REMB_FRESH_US) {
-    target = CLAMP (rc->remb_kbps, rc->min_kbps, rc->max_kbps);
+    /* (Until the first window of what was sent is complete, as if so.) */
+    gboolean app_limited =
+      rc->sent_window_start_us != G_MININT64 && rc->sent_kbps < 0.5 * rc->target_kbps;
+
+    if (rc->remb_kbps >= rc->target_kbps || !app_limited)
+      target = CLAMP (rc->remb_kbps, rc->min_kbps, rc->max_kbps);
+    else
+      target = rc->target_kbps;
     rc->delay_kbps = target;
   }
 

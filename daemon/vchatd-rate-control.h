@@ -154,8 +154,10 @@ guint vchatd_rate_control_tick (VchatdRateControl *rc, gint64 now_us);
  *
  * For peers that send no transport-wide feedback (aiortc, older stacks):
  * while no TWCC report has ever come, the target follows the latest REMB
- * (within min and max) as long as it is under 3 s old. Once TWCC feedback
- * comes, REMB is ignored.
+ * (within min and max) as long as it is under 3 s old, except downwards
+ * while the sender uses less than half the target (vchatd_rate_control_on_sent():
+ * a REMB follows what arrives, and a still picture needs little). Once TWCC
+ * feedback comes, REMB is ignored.
  */
 void vchatd_rate_control_on_remb (VchatdRateControl *rc, gint64 now_us, guint64 bps);
 

@@ -380,6 +380,12 @@ vchatd_sdp_answer_video_format (const GstSDPMedia *media, VchatdSdpVideoCodec *c
 guint
 vchatd_sdp_find_twcc_id (const GstSDPMedia *media)
 {
+  return vchatd_sdp_find_extmap_id (media, VCHATD_SDP_TWCC_URI);
+}
+
+guint
+vchatd_sdp_find_extmap_id (const GstSDPMedia *media, const char *uri)
+{
   const char *value;
   guint i;
 
@@ -390,7 +396,7 @@ vchatd_sdp_find_twcc_id (const GstSDPMedia *media)
     g_auto (GStrv) id = NULL;
     guint64 n;
 
-    if (g_strv_length (parts) < 2 || !g_str_equal (parts[1], VCHATD_SDP_TWCC_URI))
+    if (g_strv_length (parts) < 2 || !g_str_equal (parts[1], uri))
       continue;
     /* RFC 8285: ids 1–14 (one-byte headers) or 1–255 (two-byte). */
     id = g_strsplit (parts[0], "/", 2);

@@ -53,6 +53,10 @@ guint vchatd_sdp_answer_video_format (const GstSDPMedia *media, VchatdSdpVideoCo
 /* The extmap id (1–255) of transport-wide congestion control in @media,
  * or 0. */
 guint vchatd_sdp_find_twcc_id (const GstSDPMedia *media);
+
+/* The id @media's extmap lines give the header extension @uri (1-255); 0
+ * if none. */
+guint vchatd_sdp_find_extmap_id (const GstSDPMedia *media, const char *uri);
 /* The peer's offer can be answered with vchat's codecs: each audio section
  * that is not rejected (port 0) offers Opus, each video section VP8 or an
  * H.264 that vchatd_sdp_find_h264() takes. Any other peer fails here, at

@@ -434,6 +434,33 @@ test_remb_without_twcc (void)
   vchatd_rate_control_free (rc);
 }
 
+/* A still picture sends far under the target; the peer's REMB, which
+ * follows what arrives, then says little about the link: it does not pull
+ * the target down. Once the sender fills the target, it does again. */
+static void
+test_remb_while_app_limited (void)
+{
+  VchatdRateControl *rc = vchatd_rate_control_new (&default_config);
+  gint64 t = 10 * S;
+  guint i;
+
+  g_assert_cmpuint (vchatd_rate_control_tick (rc, t), ==, 300);
+  /* 20 kbit/s sent for 3 s: 250 bytes every 100 ms. */
+  for (i = 0; i < 30; i++, t += 100 * MS) {
+    vchatd_rate_control_on_sent (rc, t, 250);
+    vchatd_rate_control_on_remb (rc, t, 18000);
+    g_assert_cmpuint (vchatd_rate_control_tick (rc, t), ==, 300);
+  }
+  /* Now 280 kbit/s sent: the same REMB is a real limit. */
+  for (i = 0; i < 30; i++, t += 100 * MS) {
+    vchatd_rate_control_on_sent (rc, t, 3500);
+    vchatd_rate_control_on_remb (rc, t, 180000);
+    vchatd_rate_control_tick (rc, t);
+  }
+  g_assert_cmpuint (vchatd_rate_control_get_target_kbps (rc), ==, 180);
+  vchatd_rate_control_free (rc);
+}
+
 /* Settles near the capacity of a steady link, without filling its queue.
  * GCC's sawtooth: up slowly to a little past the capacity (the queue must
  * grow to be noticed), down to 0.85 × what arrives. */
@@ -1207,6 +1234,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/rate-control/steady-link", test_steady_link);
   g_test_add_func ("/rate-control/remb-without-twcc", test_remb_without_twcc);
+  g_test_add_func ("/rate-control/remb-while-app-limited", test_remb_while_app_limited);
   g_test_add_func ("/rate-control/shallow-buffer", test_shallow_buffer);
   g_test_add_func ("/rate-control/send-clock", test_send_clock);
   g_test_add_func ("/rate-control/app-limited", test_app_limited);

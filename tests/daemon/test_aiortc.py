@@ -15,6 +15,7 @@ is played by aiortc with its video codecs limited to H.264, as the offerer
 and sends what the answer chose)."""
 import asyncio
 import json
+import logging
 import time
 
 import pytest
@@ -47,12 +48,13 @@ class BlueCamera(VideoStreamTrack):
         return frame
 
 
-async def aiortc_peer(ws_url, seen, timeout, client, h264_only=False):
+async def aiortc_peer(ws_url, seen, timeout, client, h264_only=False, linger=3):
     """Queues for a random call, makes or answers the offer as the server
     says, and reads the peer's video: `seen` gets the role, the centre
     colours of the frames received, and the candidates taken. h264_only:
     its video offers H.264 alone (as some Safari versions and devices with
-    a hardware encoder do)."""
+    a hardware encoder do). linger: seconds the call goes on once 30 frames
+    came, before `seen` gets vchatd's stats and the call is left."""
     pc = RTCPeerConnection()
     pc.addTrack(AudioStreamTrack())
     pc.addTrack(BlueCamera())
@@ -134,7 +136,7 @@ async def aiortc_peer(ws_url, seen, timeout, client, h264_only=False):
                 break
         if call and frames_done.is_set():
             # Long enough for vchatd to decode a run of our frames.
-            await asyncio.sleep(3)
+            await asyncio.sleep(linger)
             seen["vchatd_stats"] = seen["read_stats"]()
             seen["vchatctl_show"] = seen["show"]()
             await send({"type": "leave", "call": call})
@@ -206,3 +208,83 @@ def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers, 
         offer = seen["offer"].split("m=video", 1)[1].split("m=", 1)[0]
         assert offer.index("VP8/90000") < offer.index("H264/90000"), offer
         assert "packetization-mode=1" in offer and "profile-level-id=42e01f" in offer, offer
+
+
+class RembLog(logging.Handler):
+    """The REMB messages aiortc's video sender takes (its debug log says
+    each one's bitrate)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.bitrates = []
+
+    def emit(self, record):
+        message = record.getMessage()
+        if "receiver estimated maximum bitrate" in message:
+            self.bitrates.append(int(message.rsplit(" ", 2)[-2]))
+
+
+@pytest.mark.parametrize("vchatd_offers", [True, False], ids=["vchatd-offers", "aiortc-offers"])
+def test_remb_both_ways_with_aiortc(server, plain_daemons, vchatd_offers):
+    """aiortc knows no transport-wide feedback, only REMB with
+    abs-send-time. vchatd offers (or answers with) both, stamps its video
+    with abs-send-time, follows aiortc's REMB (Stats: available-kbps, and a
+    target above the 300 kbit/s a call starts at, on this open link), and
+    sends REMB from its own estimate of what aiortc sends, which aiortc's
+    sender takes. (Both pictures are still, so both sides send far less
+    than any estimate: how REMB moves the target is unit-tested in
+    test-rate-control and test-remb.)"""
+    a = plain_daemons("red")
+    seen = {"colours": [], "candidates": [], "role": None, "end": None}
+    path = None
+    log = RembLog()
+    logger = logging.getLogger("aiortc.rtcrtpsender")
+    old_level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(log)
+    if vchatd_offers:
+        path = a.manager("StartRandom", "(a{sv})", {})
+        a.wait(lambda: a.call_prop(path, "State") == "searching", 10, "vchatd searching")
+
+    def read_stats():
+        p = path or a.calls()[0]
+        return {"state": a.call_prop(p, "State"), "stats": a.call_prop(p, "Stats")}
+
+    seen["read_stats"] = read_stats
+    seen["show"] = lambda: a.vchatctl("show", path or a.calls()[0]).stdout
+    client = "aiortc/1.4" if vchatd_offers else "vchatd/aiortc-1.4"
+
+    async def main():
+        peer = asyncio.ensure_future(aiortc_peer(server.ws_url, seen, 40, client, linger=10))
+        if not vchatd_offers:
+            await asyncio.sleep(1.0)
+            nonlocal path
+            path = a.manager("StartRandom", "(a{sv})", {})
+        await peer
+
+    try:
+        asyncio.run(main())
+    finally:
+        logger.removeHandler(log)
+        logger.setLevel(old_level)
+    got = seen.get("vchatd_stats") or {}
+    stats = got.get("stats", {})
+    print(f"aiortc took {len(log.bitrates)} REMB from vchatd: {log.bitrates[:3]} ... "
+          f"{log.bitrates[-3:]}; vchatd: available {stats.get('available-kbps')}, "
+          f"target {stats.get('target-kbps')} kbit/s")
+    assert seen["end"] is None, f"the call ended early: {seen['end']}\n{a.log[-3000:]}"
+    assert got.get("state") == "connected", got
+    offer = seen.get("offer") or seen.get("description", "")
+    video = offer.split("m=video", 1)[1].split("m=", 1)[0]
+    assert "goog-remb" in video and "abs-send-time" in video, video
+    # vchatd reads aiortc's REMB (available-kbps is absent without TWCC
+    # feedback or REMB).
+    assert stats.get("available-kbps"), f"vchatd got no REMB from aiortc: {stats}\n{a.log[-3000:]}"
+    # aiortc's REMB follows what arrives (at most 1.5 times it), and a still
+    # red picture needs little: such a REMB must not drag the
+    # target to the floor and the picture down the ladder.
+    assert stats.get("target-kbps", 0) >= 300, f"vchatd's target fell with an idle REMB: {stats}"
+    # aiortc takes vchatd's REMB: a few a second at most, one a second at
+    # least, each a bitrate its encoder can use.
+    assert len(log.bitrates) >= 5, f"aiortc got {len(log.bitrates)} REMB from vchatd\n{a.log[-3000:]}"
+    assert all(50_000 <= b <= 4_000_000 for b in log.bitrates), log.bitrates
