@@ -15,8 +15,8 @@
  *   controller's target; and what arrives from the peer with abs-send-time
  *   feeds our own estimator (a probe on rtpbin's RTP input, before the
  *   jitter buffer, in arrival order), whose figure goes out as a REMB in
- *   every RTCP compound we send (on_sending_rtcp()) and in an early one when
- *   it falls.
+ *   every RTCP compound we send (on_sending_rtcp()), with an early one
+ *   asked for every second and when it falls.
  * - With transport-cc (browsers), none of this runs: TWCC drives the
  *   controller, and our REMB would only cap a browser's own estimate.
  *
@@ -268,13 +268,13 @@ media_remb_on_rtpbin (VchatdMedia *self, GstElement *rtpbin)
 }
 
 /* Main context, every control tick: the peer's REMB to the controller, our
- * estimate for the next RTCP (sent early when it fell). */
+ * estimate for the next RTCP (asked for early when it is due). */
 void
 media_remb_tick (VchatdMedia *self, gint64 now)
 {
   g_autoptr (GObject) session = NULL;
   guint64 received = 0, estimate = 0;
-  gboolean due = FALSE, fell = FALSE;
+  gboolean due = FALSE;
 
   if (!g_atomic_int_get (&self->remb_mode))
     return;
@@ -284,11 +284,12 @@ media_remb_tick (VchatdMedia *self, gint64 now)
   self->remb_received_new = FALSE;
   if (self->remb_estimator) {
     due = vchatd_remb_estimator_tick (self->remb_estimator, now, &estimate);
-    fell = due && self->remb_send_bps && estimate < self->remb_send_bps;
     if (due)
       self->remb_send_bps = estimate;
   }
-  if (fell && self->remb_session)
+  /* Regular RTCP comes every few seconds at low rates: a REMB that is due
+   * (every second, or at once when the estimate fell) asks for one. */
+  if (due && self->remb_session)
     session = g_object_ref (self->remb_session);
   g_mutex_unlock (&self->lock);
   if (received)
