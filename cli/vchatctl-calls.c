@@ -22,24 +22,24 @@ static char *opt_call;
 #define WAIT_ENTRY                                                                                 \
   {                                                                                                \
     "wait", 'w', 0, G_OPTION_ARG_NONE, &opt_wait,                                                  \
-      "Wait until connected; exit 1 if the call ends instead", NULL                                \
+      N_ ("Wait until connected; exit 1 if the call ends instead"), NULL                           \
   }
 #define TIMEOUT_ENTRY                                                                              \
   {                                                                                                \
     "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &opt_timeout,                                          \
-      "Wait at most S seconds (exit 3 then; implies --wait)", "S"                                  \
+      N_ ("Wait at most S seconds (exit 3 then; implies --wait)"), "S"                             \
   }
 #define CALL_ENTRY                                                                                 \
   {                                                                                                \
     "call", 'c', 0, G_OPTION_ARG_FILENAME, &opt_call,                                              \
-      "The call, by number or path (default: the current one)", "CALL"                             \
+      N_ ("The call, by number or path (default: the current one)"), "CALL"                        \
   }
 
 static gboolean
 check_text (const char *what, const char *text, GError **error)
 {
   if (text && !g_utf8_validate (text, -1, NULL)) {
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s is not valid UTF-8", what);
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, _ ("%s is not valid UTF-8"), what);
     return FALSE;
   }
   return TRUE;
@@ -51,7 +51,7 @@ check_wait (Vchatctl *ctl, GError **error)
 {
   if (opt_timeout < 0) {
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-                 "%s: --timeout must be a number of seconds above 0", ctl->command->name);
+                 _ ("%s: --timeout must be a number of seconds above 0"), ctl->command->name);
     return FALSE;
   }
   if (opt_timeout > 0)
@@ -91,13 +91,13 @@ wait_for_path (Vchatctl *ctl, const char *path, GError **error)
 
 static const GOptionEntry random_options[] = {
   { "interest", 'i', 0, G_OPTION_ARG_FILENAME_ARRAY, &opt_interests,
-    "Prefer someone who shares this interest (repeat it, or separate tags with commas)", "TAG" },
+    N_ ("Prefer someone who shares this interest (repeat it, or separate tags with commas)"),
+    "TAG" },
   { "lang", 'l', 0, G_OPTION_ARG_FILENAME, &opt_lang,
-    "Prefer someone who speaks this language, "
-    "e.g. en",
-    "CODE" },
+    N_ ("Prefer someone who speaks this language, e.g. en"), "CODE" },
   { "relay-only", 'r', 0, G_OPTION_ARG_NONE, &opt_relay_only,
-    "Send media only through the TURN relay, so the stranger never learns your address", NULL },
+    N_ ("Send media only through the TURN relay, so the stranger never learns your address"),
+    NULL },
   WAIT_ENTRY,
   TIMEOUT_ENTRY,
   { NULL }
@@ -145,8 +145,8 @@ random_run (Vchatctl *ctl, char **args, GError **error)
 
 static const GOptionEntry invite_options[] = {
   { "ttl", 0, 0, G_OPTION_ARG_INT, &opt_ttl,
-    "Seconds until the invite expires (default 600, at least 10)", "S" },
-  { "name", 'n', 0, G_OPTION_ARG_FILENAME, &opt_name, "The name your friend sees when joining",
+    N_ ("Seconds until the invite expires (default 600, at least 10)"), "S" },
+  { "name", 'n', 0, G_OPTION_ARG_FILENAME, &opt_name, N_ ("The name your friend sees when joining"),
     "NAME" },
   { NULL }
 };
@@ -162,7 +162,7 @@ invite_run (Vchatctl *ctl, char **args, GError **error)
 
   if (opt_ttl < 0) {
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-                 "invite: --ttl must be a number of seconds above 0");
+                 _ ("invite: --ttl must be a number of seconds above 0"));
     return FALSE;
   }
   if (!vchatctl_check_display_text ("--name", opt_name, error))
@@ -196,18 +196,19 @@ invite_run (Vchatctl *ctl, char **args, GError **error)
     vchatctl_print_json (root);
     return TRUE;
   }
-  vchatctl_print_field (5, "Code", "%s", code);
-  vchatctl_print_field (5, "Link", "%s", link);
+  /* Translators: the labels of `vchatctl invite`, each followed by a colon. */
+  vchatctl_print_field (5, _ ("Code"), "%s", code);
+  vchatctl_print_field (5, _ ("Link"), "%s", link);
   if (web && *web)
-    vchatctl_print_field (5, "Web", "%s", web);
-  vchatctl_print_field (5, "Call", "%s", path);
+    vchatctl_print_field (5, _ ("Web"), "%s", web);
+  vchatctl_print_field (5, _ ("Call"), "%s", path);
   return TRUE;
 }
 
 static const GOptionEntry join_options[] = {
-  { "name", 'n', 0, G_OPTION_ARG_FILENAME, &opt_name, "The name your friend sees", "NAME" },
+  { "name", 'n', 0, G_OPTION_ARG_FILENAME, &opt_name, N_ ("The name your friend sees"), "NAME" },
   { "relay-only", 'r', 0, G_OPTION_ARG_NONE, &opt_relay_only,
-    "Send media only through the TURN relay", NULL },
+    N_ ("Send media only through the TURN relay"), NULL },
   WAIT_ENTRY,
   TIMEOUT_ENTRY,
   { NULL }
@@ -241,10 +242,10 @@ join_run (Vchatctl *ctl, char **args, GError **error)
 
     if (server && !vchat_link_same_server (server, current)) {
       g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                   "This invite belongs to the server %s, but vchatd is connected to %s. vchatd "
-                   "keeps one server connection: to join, switch with 'vchatctl config set "
-                   "server-url %s' (calls on the current server end), then join again.",
-                   server, current && *current ? current : "no server", server);
+                   _ ("This invite belongs to the server %s, but vchatd is connected to %s. vchatd "
+                      "keeps one server connection: to join, switch with 'vchatctl config set "
+                      "server-url %s' (calls on the current server end), then join again."),
+                   server, current && *current ? current : _ ("no server"), server);
       return FALSE;
     }
     target = code;
@@ -315,8 +316,8 @@ parse_on_off (Vchatctl *ctl, const char *arg, gboolean *on, GError **error)
     *on = FALSE;
     return TRUE;
   }
-  g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s: expected 'on' or 'off', not '%s'",
-               ctl->command->name, arg);
+  g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
+               _ ("%s: expected 'on' or 'off', not '%s'"), ctl->command->name, arg);
   return FALSE;
 }
 
@@ -354,7 +355,7 @@ join_words (Vchatctl *ctl, char **args, GError **error)
   g_autofree char *stripped = g_strstrip (g_strdup (text));
 
   if (!*stripped) {
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s: the text is empty",
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, _ ("%s: the text is empty"),
                  ctl->command->name);
     return NULL;
   }
@@ -395,59 +396,60 @@ report_run (Vchatctl *ctl, char **args, GError **error)
         call = g_object_ref (g_list_last (calls)->data);
     }
     if (!call)
-      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_NOT_FOUND, "there is no call to report");
+      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_NOT_FOUND,
+                   _ ("there is no call to report"));
   }
   return call && vchat_dbus_call_call_report_sync (call, reason, NULL, error);
 }
 
 const VchatctlCommand vchatctl_call_commands[] = {
-  { "random", NULL, N_("Call a random stranger"),
-    "Looks for a random partner, preferring one who shares an interest or the\n"
-    "language, and prints the new call's object path. The call goes from\n"
-    "'searching' to 'connecting' to 'connected'.\n",
+  { "random", NULL, N_ ("Call a random stranger"),
+    N_ ("Looks for a random partner, preferring one who shares an interest or the\n"
+        "language, and prints the new call's object path. The call goes from\n"
+        "'searching' to 'connecting' to 'connected'.\n"),
     random_options, 0, 0, random_run },
-  { "invite", NULL, N_("Create an invite for a friend"),
-    "Creates an invite and prints its code, its vchat:// link, its web link (for\n"
-    "a friend without vchat) and the call, which rings ('incoming') when the\n"
-    "friend joins: answer with 'vchatctl accept'.\n",
+  { "invite", NULL, N_ ("Create an invite for a friend"),
+    N_ ("Creates an invite and prints its code, its vchat:// link, its web link (for\n"
+        "a friend without vchat) and the call, which rings ('incoming') when the\n"
+        "friend joins: answer with 'vchatctl accept'.\n"),
     invite_options, 0, 0, invite_run },
-  { "join", "CODE|LINK", N_("Join a friend's invite"),
-    "Joins the invite with this code, or the link that ends in /join/CODE, and\n"
-    "prints the new call's object path. The call is 'ringing' until the friend\n"
-    "answers. Exits with 5 when there is no such invite. A link\n"
-    "vchat://join/CODE?server=URL must name vchatd's server (else exit 1 says how\n"
-    "to switch).\n",
+  { "join", "CODE|LINK", N_ ("Join a friend's invite"),
+    N_ ("Joins the invite with this code, or the link that ends in /join/CODE, and\n"
+        "prints the new call's object path. The call is 'ringing' until the friend\n"
+        "answers. Exits with 5 when there is no such invite. A link\n"
+        "vchat://join/CODE?server=URL must name vchatd's server (else exit 1 says how\n"
+        "to switch).\n"),
     join_options, 1, 1, join_run },
-  { "accept", "[CALL]", N_("Answer an incoming call"),
-    "Answers a call that rings. Without CALL: the newest incoming call, else the\n"
-    "current call.\n",
+  { "accept", "[CALL]", N_ ("Answer an incoming call"),
+    N_ ("Answers a call that rings. Without CALL: the newest incoming call, else the\n"
+        "current call.\n"),
     wait_options, 0, 1, accept_run },
-  { "reject", "[CALL]", N_("Decline an incoming call"),
-    "Declines a call that rings; it ends with 'rejected'. Without CALL: the\n"
-    "newest incoming call, else the current call.\n",
+  { "reject", "[CALL]", N_ ("Decline an incoming call"),
+    N_ ("Declines a call that rings; it ends with 'rejected'. Without CALL: the\n"
+        "newest incoming call, else the current call.\n"),
     NULL, 0, 1, reject_run },
-  { "hangup", "[CALL]", N_("End a call"),
-    "Ends a call in any state: a search stops, an open invite is cancelled.\n", NULL, 0, 1,
+  { "hangup", "[CALL]", N_ ("End a call"),
+    N_ ("Ends a call in any state: a search stops, an open invite is cancelled.\n"), NULL, 0, 1,
     hangup_run },
-  { "next", "[CALL]", N_("End a random call and meet the next stranger"),
-    "Ends a random call and at once looks for another partner with the same\n"
-    "interests and language; prints the new call's object path.\n",
+  { "next", "[CALL]", N_ ("End a random call and meet the next stranger"),
+    N_ ("Ends a random call and at once looks for another partner with the same\n"
+        "interests and language; prints the new call's object path.\n"),
     wait_options, 0, 1, next_run },
-  { "mute", "on|off", N_("Stop or resume sending sound"),
-    "'mute on' stops sending sound in the call, 'mute off' sends it again.\n", call_options, 1, 1,
-    mute_run },
-  { "video", "on|off", N_("Stop or resume sending the picture"),
-    "'video off' stops sending the camera picture (the other side sees black),\n"
-    "'video on' sends it again.\n",
+  { "mute", "on|off", N_ ("Stop or resume sending sound"),
+    N_ ("'mute on' stops sending sound in the call, 'mute off' sends it again.\n"), call_options, 1,
+    1, mute_run },
+  { "video", "on|off", N_ ("Stop or resume sending the picture"),
+    N_ ("'video off' stops sending the camera picture (the other side sees black),\n"
+        "'video on' sends it again.\n"),
     call_options, 1, 1, video_run },
-  { "say", "TEXT", N_("Send a chat message"),
-    "Sends TEXT (all the words that follow, up to 4096 bytes) as a chat message\n"
-    "in a connected call. Use -- before text that starts with a dash.\n",
+  { "say", "TEXT", N_ ("Send a chat message"),
+    N_ ("Sends TEXT (all the words that follow, up to 4096 bytes) as a chat message\n"
+        "in a connected call. Use -- before text that starts with a dash.\n"),
     call_options, 1, -1, say_run },
-  { "report", "REASON", N_("Report the other person to the server"),
-    "Reports the other person of a call, during the call or after it ended,\n"
-    "with REASON in a few words. Without --call: the current call, else the\n"
-    "newest call that ended.\n",
+  { "report", "REASON", N_ ("Report the other person to the server"),
+    N_ ("Reports the other person of a call, during the call or after it ended,\n"
+        "with REASON in a few words. Without --call: the current call, else the\n"
+        "newest call that ended.\n"),
     call_options, 1, -1, report_run },
   { NULL }
 };

@@ -28,8 +28,8 @@ lookup_schema (GError **error)
 
   if (!schema)
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                 "the settings schema %s is not installed: install vchat (meson install "
-                 "compiles it), or point GSETTINGS_SCHEMA_DIR at a build's data/ folder",
+                 _ ("the settings schema %s is not installed: install vchat (meson install "
+                    "compiles it), or point GSETTINGS_SCHEMA_DIR at a build's data/ folder"),
                  SCHEMA_ID);
   return schema;
 }
@@ -45,7 +45,7 @@ lookup_key (GSettingsSchema *schema, const char *name, GError **error)
   keys = g_settings_schema_list_keys (schema);
   list = g_strjoinv (", ", keys);
   g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_NOT_FOUND,
-               "there is no setting “%s”; the settings are: %s", name, list);
+               _ ("there is no setting “%s”; the settings are: %s"), name, list);
   return NULL;
 }
 
@@ -88,9 +88,10 @@ range_text (GSettingsSchemaKey *key)
   g_variant_get (range, "(&sv)", &kind, &detail);
   if (g_str_equal (kind, "range") && g_variant_is_of_type (detail, G_VARIANT_TYPE ("(uu)"))) {
     g_variant_get (detail, "(uu)", &min, &max);
-    return g_strdup_printf ("a whole number from %u to %u", min, max);
+    /* Translators: completes "%s is %s, not “%s”" of a setting. */
+    return g_strdup_printf (_ ("a whole number from %u to %u"), min, max);
   }
-  return g_strdup ("a whole number");
+  return g_strdup (_ ("a whole number"));
 }
 
 static GVariant *
@@ -111,15 +112,17 @@ parse_value (GSettingsSchemaKey *key, const char *name, const char *text, GError
       value = g_variant_ref_sink (g_variant_new_boolean (FALSE));
     else {
       g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-                   "%s is on or off: give true or false, not “%s”", name, text);
+                   _ ("%s is on or off: give true or false, not “%s”"), name, text);
       return NULL;
     }
   } else if (g_variant_type_equal (type, G_VARIANT_TYPE_UINT32)) {
     guint64 n;
     if (!g_ascii_string_to_unsigned (text, 10, 0, G_MAXUINT32, &n, NULL)) {
       g_autofree char *range = range_text (key);
-      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s is %s, not “%s”", name, range,
-                   text);
+      /* Translators: a setting's name, what it takes (such as "a whole number
+       * from 1 to 100") and the value given. */
+      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, _ ("%s is %s, not “%s”"), name,
+                   range, text);
       return NULL;
     }
     value = g_variant_ref_sink (g_variant_new_uint32 ((guint32) n));
@@ -136,7 +139,7 @@ parse_value (GSettingsSchemaKey *key, const char *name, const char *text, GError
 
   if (!g_settings_schema_key_range_check (key, value)) {
     g_autofree char *range = range_text (key);
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s is %s, not “%s”", name, range,
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, _ ("%s is %s, not “%s”"), name, range,
                  text);
     return NULL;
   }
@@ -155,10 +158,11 @@ check_server_url (const char *text, GError **error)
   if (uri && g_strv_contains (schemes, g_uri_get_scheme (uri)) && g_uri_get_host (uri) &&
       *g_uri_get_host (uri))
     return TRUE;
-  g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-               "server-url must be a ws://, wss://, http:// or https:// address with a host, like "
-               "wss://chat.example.org/ws; “%s” is not",
-               text);
+  g_set_error (
+    error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
+    _ ("server-url must be a ws://, wss://, http:// or https:// address with a host, like "
+       "wss://chat.example.org/ws; “%s” is not"),
+    text);
   return FALSE;
 }
 
@@ -186,15 +190,16 @@ config_list (GSettingsSchema *schema, GSettings *settings, Vchatctl *ctl)
     vchatctl_print_json (root);
     return TRUE;
   }
-  table = vchatctl_table_new (3, "SETTING", "VALUE", "WHAT IT IS");
+  /* Translators: column headings of `vchatctl config list`, in capitals. */
+  table = vchatctl_table_new (3, _ ("SETTING"), _ ("VALUE"), _ ("WHAT IT IS"));
   for (char **k = keys; *k; k++) {
     g_autoptr (GSettingsSchemaKey) key = g_settings_schema_get_key (schema, *k);
     g_autoptr (GVariant) value = g_settings_get_value (settings, *k);
     g_autofree char *text = value_text (value);
     g_autoptr (GVariant) user = g_settings_get_user_value (settings, *k);
-    g_autofree char *shown = user ? g_strdup (text) : g_strdup_printf ("%s (default)", text);
+    g_autofree char *shown = user ? g_strdup (text) : g_strdup_printf (_ ("%s (default)"), text);
     const char *summary = g_settings_schema_key_get_summary (key);
-    vchatctl_table_add (table, *k, *text || user ? shown : "\"\" (default)",
+    vchatctl_table_add (table, *k, *text || user ? shown : _ ("\"\" (default)"),
                         summary ? summary : "");
   }
   vchatctl_table_print (table, "");
@@ -219,15 +224,15 @@ config_run (Vchatctl *ctl, char **args, GError **error)
     want = 3;
   else {
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-                 "config: unknown action “%s”; use list, get KEY, set KEY VALUE or reset KEY",
+                 _ ("config: unknown action “%s”; use list, get KEY, set KEY VALUE or reset KEY"),
                  action);
     return FALSE;
   }
   if (MAX (n_args, 1) != want) {
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-                 want == 3   ? "config set takes a KEY and a VALUE"
-                 : want == 2 ? "config %s takes one KEY"
-                             : "config list takes no more arguments",
+                 want == 3   ? _ ("config set takes a KEY and a VALUE")
+                 : want == 2 ? _ ("config %s takes one KEY")
+                             : _ ("config list takes no more arguments"),
                  action);
     return FALSE;
   }
@@ -268,7 +273,7 @@ config_run (Vchatctl *ctl, char **args, GError **error)
       return FALSE;
     if (!g_settings_set_value (settings, args[1], value)) {
       g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                   "%s cannot be changed here (the key is locked down by the system)", args[1]);
+                   _ ("%s cannot be changed here (the key is locked down by the system)"), args[1]);
       return FALSE;
     }
   }
@@ -278,19 +283,19 @@ config_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_config_commands[] = {
-  { "config", "[ACTION]", N_("Show or change the settings (list, get, set, reset)"),
-    "  vchatctl config [list]\n"
-    "  vchatctl config get KEY\n"
-    "  vchatctl config set KEY VALUE\n"
-    "  vchatctl config reset KEY\n"
-    "\n"
-    "Lists the settings with their values, prints one, changes one or puts it back\n"
-    "to its default. They are the GSettings schema io.github.vchat.VChat1: they\n"
-    "work whether vchatd runs or not, and vchatd applies a change at once: a new\n"
-    "server-url reconnects to that server (ending the calls on the old one), a new\n"
-    "camera switches the call in progress, history false forgets the history.\n"
-    "Booleans take true or false, numbers are checked against their range. Secrets\n"
-    "(tokens, TURN passwords) are never settings. Exits with 5 for an unknown KEY.\n",
+  { "config", "[ACTION]", N_ ("Show or change the settings (list, get, set, reset)"),
+    N_ ("  vchatctl config [list]\n"
+        "  vchatctl config get KEY\n"
+        "  vchatctl config set KEY VALUE\n"
+        "  vchatctl config reset KEY\n"
+        "\n"
+        "Lists the settings with their values, prints one, changes one or puts it back\n"
+        "to its default. They are the GSettings schema io.github.vchat.VChat1: they\n"
+        "work whether vchatd runs or not, and vchatd applies a change at once: a new\n"
+        "server-url reconnects to that server (ending the calls on the old one), a new\n"
+        "camera switches the call in progress, history false forgets the history.\n"
+        "Booleans take true or false, numbers are checked against their range. Secrets\n"
+        "(tokens, TURN passwords) are never settings. Exits with 5 for an unknown KEY.\n"),
     NULL, 0, 3, config_run },
   { NULL }
 };

@@ -13,7 +13,9 @@
 
 #include "vchatctl.h"
 
-#define START_HINT "Start it with: systemctl --user start vchatd"
+#include <glib/gi18n.h>
+
+#define START_HINT N_ ("Start it with: systemctl --user start vchatd")
 
 gboolean
 vchatctl_get_bus (Vchatctl *ctl, GError **error)
@@ -25,7 +27,8 @@ vchatctl_get_bus (Vchatctl *ctl, GError **error)
   ctl->bus = g_bus_get_sync (G_BUS_TYPE_SESSION, NULL, &local);
   if (!ctl->bus) {
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_NO_DAEMON,
-                 "cannot connect to the session bus, so cannot reach vchatd: %s", local->message);
+                 _ ("cannot connect to the session bus, so cannot reach vchatd: %s"),
+                 local->message);
     return FALSE;
   }
   return TRUE;
@@ -49,8 +52,8 @@ check_started (Vchatctl *ctl, GError **error)
 
   g_dbus_error_strip_remote_error (local);
   g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_NO_DAEMON,
-               "vchatd is not running and D-Bus could not start it (%s).\n" START_HINT,
-               local->message);
+               _ ("vchatd is not running and D-Bus could not start it (%s).\n%s"), local->message,
+               _ (START_HINT));
   return FALSE;
 }
 
@@ -81,7 +84,7 @@ vchatctl_get_manager (Vchatctl *ctl, GError **error)
       return NULL;
   }
   g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_NO_DAEMON,
-               "vchatd started but left the bus at once; see: journalctl --user -u vchatd");
+               _ ("vchatd started but left the bus at once; see: journalctl --user -u vchatd"));
   return NULL;
 }
 
@@ -111,7 +114,7 @@ vchatctl_get_object_manager (Vchatctl *ctl, GError **error)
       return NULL;
   }
   g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_NO_DAEMON,
-               "vchatd started but left the bus at once; see: journalctl --user -u vchatd");
+               _ ("vchatd started but left the bus at once; see: journalctl --user -u vchatd"));
   return NULL;
 }
 
@@ -207,7 +210,7 @@ vchatctl_resolve_call (Vchatctl *ctl, const char *arg, const char *prefer_state,
       path = g_strdup (arg);
     else {
       g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-                   "'%s' is not a call: give its number or its object path", arg);
+                   _ ("'%s' is not a call: give its number or its object path"), arg);
       return NULL;
     }
   }
@@ -220,7 +223,7 @@ vchatctl_resolve_call (Vchatctl *ctl, const char *arg, const char *prefer_state,
     call = vchatctl_find_current_call (ctl, prefer_state);
     if (!call)
       g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_NOT_FOUND,
-                   "there is no call in progress (see 'vchatctl list')");
+                   _ ("there is no call in progress (see 'vchatctl list')"));
     return call;
   }
 
@@ -228,7 +231,7 @@ vchatctl_resolve_call (Vchatctl *ctl, const char *arg, const char *prefer_state,
   call = object ? vchat_dbus_object_get_call (VCHAT_DBUS_OBJECT (object)) : NULL;
   if (!call)
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_NOT_FOUND,
-                 "there is no call %s (see 'vchatctl list')", arg);
+                 _ ("there is no call %s (see 'vchatctl list')"), arg);
   return call;
 }
 
@@ -295,11 +298,12 @@ vchatctl_print_error (const GError *error)
   /* vchatd's errors may quote the server, or name a call's end reason. */
   message = vchatctl_escape_untrusted (copy->message, VCHATCTL_ESCAPE_SENTENCE);
   if (is_daemon_missing (error))
-    fprintf (stderr, "vchatctl: vchatd is not running and D-Bus could not start it (%s).\n%s\n",
-             message, START_HINT);
+    fprintf (stderr, _ ("vchatctl: vchatd is not running and D-Bus could not start it (%s).\n%s\n"),
+             message, _ (START_HINT));
   else if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NO_REPLY))
-    fprintf (stderr, "vchatctl: vchatd did not answer (%s); see: journalctl --user -u vchatd\n",
+    fprintf (stderr, _ ("vchatctl: vchatd did not answer (%s); see: journalctl --user -u vchatd\n"),
              message);
   else
-    fprintf (stderr, "vchatctl: %s\n", message);
+    /* Translators: %s is an error message. */
+    fprintf (stderr, _ ("vchatctl: %s\n"), message);
 }

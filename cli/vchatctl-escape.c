@@ -18,6 +18,8 @@
 #include "vchat-protocol.h"
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 #define REPLACEMENT_CHARACTER "\xef\xbf\xbd"
 
 /* The characters vchat_display_char_ok() refuses, as a person can read
@@ -109,7 +111,7 @@ vchatctl_check_display_text (const char *what, const char *text, GError **error)
   if (!text)
     return TRUE;
   if (!g_utf8_validate (text, -1, NULL)) {
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s is not valid UTF-8", what);
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, _ ("%s is not valid UTF-8"), what);
     return FALSE;
   }
   if (!vchat_display_text_validate (text, what, &local)) {

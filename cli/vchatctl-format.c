@@ -16,6 +16,8 @@
 #include "vchat-protocol.h"
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 guint
 vchatctl_call_number (const char *path)
 {
@@ -466,12 +468,14 @@ vchatctl_print_field (int width, const char *label, const char *format, ...)
 {
   g_autofree char *value = NULL;
   g_autofree char *colon = g_strconcat (label, ":", NULL);
+  /* Padded by characters, not bytes: a translated label may have umlauts. */
+  int pad = width - (int) g_utf8_strlen (colon, -1);
   va_list ap;
 
   va_start (ap, format);
   value = g_strdup_vprintf (format, ap);
   va_end (ap);
-  printf ("%-*s %s\n", width, colon, value);
+  printf ("%s%*s %s\n", colon, MAX (pad, 0), "", value);
 }
 
 /* EndReason as a person reads it; one this vchatctl does not know as it
@@ -482,21 +486,23 @@ vchatctl_end_reason_text (const char *reason)
   static const struct {
     const char *reason, *text;
   } texts[] = {
-    { "hangup", "hung up" },
-    { "peer-hangup", "the other person hung up" },
-    { "rejected", "rejected" },
-    { "next", "moved on to the next person" },
-    { "peer-next", "the other person moved on to someone else" },
-    { "peer-lost", "the other person vanished (no media, no signaling)" },
-    { "network", "the connection broke and could not be restored" },
-    { "expired", "the invite or the ringing timed out" },
-    { "error", "something broke (see: journalctl --user -u vchatd)" },
+    /* Translators: how a call ended. */
+    { "hangup", N_ ("hung up") },
+    { "peer-hangup", N_ ("the other person hung up") },
+    /* Translators: how a call ended: the person called declined it. */
+    { "rejected", N_ ("rejected") },
+    { "next", N_ ("moved on to the next person") },
+    { "peer-next", N_ ("the other person moved on to someone else") },
+    { "peer-lost", N_ ("the other person vanished (no media, no signaling)") },
+    { "network", N_ ("the connection broke and could not be restored") },
+    { "expired", N_ ("the invite or the ringing timed out") },
+    { "error", N_ ("something broke (see: journalctl --user -u vchatd)") },
   };
 
   if (!reason || !*reason)
-    return g_strdup ("no reason given");
+    return g_strdup (_ ("no reason given"));
   for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
     if (g_str_equal (texts[i].reason, reason))
-      return g_strdup (texts[i].text);
+      return g_strdup (_ (texts[i].text));
   return vchatctl_escape_untrusted (reason, 0);
 }

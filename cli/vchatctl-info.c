@@ -9,8 +9,23 @@
 #include <glib/gi18n.h>
 
 #define FIELD_WIDTH 11 /* "Microphone:" */
-#define NO_CAMERA "none \u2014 calls go on without a picture"
-#define NO_MICROPHONE "none \u2014 calls go on without sound"
+#define NO_CAMERA N_ ("none \u2014 calls go on without a picture")
+#define NO_MICROPHONE N_ ("none \u2014 calls go on without sound")
+
+/* The width of the status labels with their colon: at least FIELD_WIDTH, more
+ * when a translation is longer. */
+static int
+status_width (void)
+{
+  /* Translators: the labels of `vchatctl status`, each followed by a colon. */
+  const char *const labels[] = { _ ("Daemon"), _ ("Signaling"), _ ("Camera"), _ ("Microphone"),
+                                 _ ("Calls") };
+  int width = FIELD_WIDTH;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (labels); i++)
+    width = MAX (width, (int) g_utf8_strlen (labels[i], -1) + 1);
+  return width;
+}
 
 static const char *
 camera_name (VchatDBusManager *manager, const char *id)
@@ -40,6 +55,7 @@ status_run (Vchatctl *ctl, char **args, GError **error)
   g_autoptr (GError) calls_error = NULL;
   const char *state, *server, *camera, *mic;
   guint active = 0, ended = 0;
+  int width = status_width ();
 
   if (!manager)
     return FALSE;
@@ -79,33 +95,42 @@ status_run (Vchatctl *ctl, char **args, GError **error)
   camera = vchat_dbus_manager_get_camera (manager);
   mic = vchat_dbus_manager_get_microphone (manager);
 
-  vchatctl_print_field (FIELD_WIDTH, "Daemon", "vchatd %s",
-                        vchat_dbus_manager_get_version (manager));
+  vchatctl_print_field (width, _ ("Daemon"), "vchatd %s", vchat_dbus_manager_get_version (manager));
   if (server && *server)
-    vchatctl_print_field (FIELD_WIDTH, "Signaling", "%s (%s)", state, server);
+    vchatctl_print_field (width, _ ("Signaling"), "%s (%s)", state, server);
   else
-    vchatctl_print_field (FIELD_WIDTH, "Signaling", "%s (no server configured)", state);
+    /* Translators: %s is the signaling state, such as "connected". */
+    vchatctl_print_field (width, _ ("Signaling"), _ ("%s (no server configured)"), state);
   if (camera && *camera) {
     const char *name = camera_name (manager, camera);
     if (name)
-      vchatctl_print_field (FIELD_WIDTH, "Camera", "%s (%s)", name, camera);
+      vchatctl_print_field (width, _ ("Camera"), "%s (%s)", name, camera);
     else
-      vchatctl_print_field (FIELD_WIDTH, "Camera", "%s", camera);
+      vchatctl_print_field (width, _ ("Camera"), "%s", camera);
   } else {
-    vchatctl_print_field (FIELD_WIDTH, "Camera", NO_CAMERA);
+    vchatctl_print_field (width, _ ("Camera"), "%s", _ (NO_CAMERA));
   }
-  vchatctl_print_field (FIELD_WIDTH, "Microphone", "%s", mic && *mic ? mic : NO_MICROPHONE);
+  vchatctl_print_field (width, _ ("Microphone"), "%s", mic && *mic ? mic : _ (NO_MICROPHONE));
 
   if (current) {
     g_autofree char *label = vchatctl_call_label (
       g_dbus_proxy_get_object_path (G_DBUS_PROXY (current)));
-    g_autofree char *more = ended ? g_strdup_printf ("; %u ended", ended) : g_strdup ("");
-    vchatctl_print_field (FIELD_WIDTH, "Calls", "%u (current: %s, %s%s)", active, label,
+    /* Translators: appended to the "Calls:" line of `vchatctl status`. */
+    g_autofree char *more = ended ? g_strdup_printf (ngettext ("; %u ended", "; %u ended", ended),
+                                                     ended)
+                                  : g_strdup ("");
+    /* Translators: the number of calls, then the current call's number and
+     * state (such as "connected"), then maybe "; N ended". */
+    vchatctl_print_field (width, _ ("Calls"), _ ("%u (current: %s, %s%s)"), active, label,
                           vchat_dbus_call_get_state (current), more);
   } else if (ended) {
-    vchatctl_print_field (FIELD_WIDTH, "Calls", "none (%u ended in the last minute)", ended);
+    vchatctl_print_field (
+      width, _ ("Calls"),
+      ngettext ("none (%u ended in the last minute)", "none (%u ended in the last minute)", ended),
+      ended);
   } else {
-    vchatctl_print_field (FIELD_WIDTH, "Calls", "none");
+    /* Translators: "Calls: none": there are no calls at all. */
+    vchatctl_print_field (width, _ ("Calls"), "%s", C_ ("calls", "none"));
   }
   return TRUE;
 }
@@ -146,9 +171,9 @@ devices_run (Vchatctl *ctl, char **args, GError **error)
     return TRUE;
   }
 
-  puts ("Cameras (* in use):");
+  puts (_ ("Cameras (* in use):"));
   if (n == 0) {
-    puts ("    " NO_CAMERA);
+    printf ("    %s\n", _ (NO_CAMERA));
   } else {
     g_autoptr (VchatctlTable) table = vchatctl_table_new (4, NULL);
     for (gsize i = 0; i < n; i++) {
@@ -159,12 +184,12 @@ devices_run (Vchatctl *ctl, char **args, GError **error)
       vchatctl_lookup_string (cam, "name", &name);
       g_variant_lookup (cam, "default", "b", &is_default);
       vchatctl_table_add (table, g_strcmp0 (id, selected) == 0 ? "*" : " ", name, id,
-                          is_default ? "(default)" : "");
+                          is_default ? _ ("(default)") : "");
     }
     vchatctl_table_print (table, "  ");
   }
-  puts ("Microphone:");
-  printf ("    %s\n", mic && *mic ? mic : NO_MICROPHONE);
+  printf ("%s:\n", _ ("Microphone"));
+  printf ("    %s\n", mic && *mic ? mic : _ (NO_MICROPHONE));
   return TRUE;
 }
 
@@ -181,7 +206,7 @@ camera_run (Vchatctl *ctl, char **args, GError **error)
 static int opt_limit = 20;
 
 static const GOptionEntry history_options[] = { { "limit", 'n', 0, G_OPTION_ARG_INT, &opt_limit,
-                                                  "Show at most N calls (default 20; 0: all)",
+                                                  N_ ("Show at most N calls (default 20; 0: all)"),
                                                   "N" },
                                                 { NULL } };
 
@@ -193,12 +218,13 @@ history_run (Vchatctl *ctl, char **args, GError **error)
   gsize n;
 
   if (opt_limit < 0) {
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "history: --limit must be 0 or more");
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
+                 _ ("history: --limit must be 0 or more"));
     return FALSE;
   }
   if (args[0] && !g_str_equal (args[0], "clear")) {
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-                 "history: unknown action “%s”; the only one is clear", args[0]);
+                 _ ("history: unknown action “%s”; the only one is clear"), args[0]);
     return FALSE;
   }
   manager = vchatctl_get_manager (ctl, error);
@@ -234,12 +260,13 @@ history_run (Vchatctl *ctl, char **args, GError **error)
   }
 
   if (n == 0) {
-    puts ("No calls in the history.");
+    puts (_ ("No calls in the history."));
     return TRUE;
   }
   {
-    g_autoptr (VchatctlTable)
-      table = vchatctl_table_new (6, "STARTED", "KIND", "DIRECTION", "PEER", "DURATION", "END");
+    /* Translators: column headings of `vchatctl history`, in capitals. */
+    g_autoptr (VchatctlTable) table = vchatctl_table_new (
+      6, _ ("STARTED"), _ ("KIND"), _ ("DIRECTION"), _ ("PEER"), _ ("DURATION"), _ ("END"));
     for (gsize i = 0; i < n; i++) {
       g_autoptr (GVariant) entry = g_variant_get_child_value (entries, i);
       const char *kind = "", *direction = "", *peer = "", *reason = "";
@@ -269,25 +296,25 @@ history_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_info_commands[] = {
-  { "status", NULL, N_("Show the daemon, its connection, the devices and the calls"),
-    "Shows vchatd's version, whether it is connected to the signaling server, the\n"
-    "camera and microphone calls use, and how many calls there are.\n",
+  { "status", NULL, N_ ("Show the daemon, its connection, the devices and the calls"),
+    N_ ("Shows vchatd's version, whether it is connected to the signaling server, the\n"
+        "camera and microphone calls use, and how many calls there are.\n"),
     NULL, 0, 0, status_run },
-  { "devices", NULL, N_("List the cameras and the microphone"),
-    "Lists the cameras PipeWire offers (the one calls use is marked with *) and the\n"
-    "microphone. A call goes on without either when there is none.\n",
+  { "devices", NULL, N_ ("List the cameras and the microphone"),
+    N_ ("Lists the cameras PipeWire offers (the one calls use is marked with *) and the\n"
+        "microphone. A call goes on without either when there is none.\n"),
     NULL, 0, 0, devices_run },
-  { "camera", "ID", N_("Choose the camera for calls"),
-    "Chooses the camera for new calls and switches the current call to it. ID is\n"
-    "one of the ids 'vchatctl devices' lists, or \"\" for the first camera. Exits\n"
-    "with 5 when there is no such camera.\n",
+  { "camera", "ID", N_ ("Choose the camera for calls"),
+    N_ ("Chooses the camera for new calls and switches the current call to it. ID is\n"
+        "one of the ids 'vchatctl devices' lists, or \"\" for the first camera. Exits\n"
+        "with 5 when there is no such camera.\n"),
     NULL, 1, 1, camera_run },
-  { "history", "[clear]", N_("List the calls that ended, newest first; or forget them"),
-    "Lists the calls that ended, newest first: when, random or invited, who called\n"
-    "whom, the other person's display name, how long and how it ended. vchatd keeps\n"
-    "them in $XDG_STATE_HOME/vchat/history.json (never addresses or invite codes),\n"
-    "at most history-size calls; 'vchatctl config set history false' stops it and\n"
-    "forgets them. 'history clear' forgets them now.\n",
+  { "history", "[clear]", N_ ("List the calls that ended, newest first; or forget them"),
+    N_ ("Lists the calls that ended, newest first: when, random or invited, who called\n"
+        "whom, the other person's display name, how long and how it ended. vchatd keeps\n"
+        "them in $XDG_STATE_HOME/vchat/history.json (never addresses or invite codes),\n"
+        "at most history-size calls; 'vchatctl config set history false' stops it and\n"
+        "forgets them. 'history clear' forgets them now.\n"),
     history_options, 0, 1, history_run },
   { NULL }
 };

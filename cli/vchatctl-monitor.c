@@ -81,7 +81,9 @@ print_json_event (JsonObject *object)
   puts (escaped);
 }
 
-/* "manager" or "call 3": who a plain line is about. */
+/* "manager" or "call 3": who a plain line is about. The event lines stay
+ * English in every locale, like the property names and values they carry:
+ * scripts match them; only the messages around them are translated. */
 static char *
 source_label (const char *path)
 {
@@ -363,11 +365,11 @@ on_timeout (gpointer data)
 }
 
 static const GOptionEntry monitor_options[] = {
-  { "count", 'n', 0, G_OPTION_ARG_INT, &opt_count, "Stop after N events", "N" },
+  { "count", 'n', 0, G_OPTION_ARG_INT, &opt_count, N_ ("Stop after N events"), "N" },
   { "stats", 's', 0, G_OPTION_ARG_NONE, &opt_stats,
-    "Also print Stats changes (every second while connected)", NULL },
+    N_ ("Also print Stats changes (every second while connected)"), NULL },
   { "timeout", 't', 0, G_OPTION_ARG_DOUBLE, &opt_timeout,
-    "Stop after S seconds; with -n, exit 3 if fewer than N events came", "S" },
+    N_ ("Stop after S seconds; with -n, exit 3 if fewer than N events came"), "S" },
   { NULL }
 };
 
@@ -382,7 +384,7 @@ monitor_run (Vchatctl *ctl, char **args, GError **error)
 
   if (opt_count < 0 || opt_timeout < 0) {
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-                 "monitor: --count and --timeout must be above 0");
+                 _ ("monitor: --count and --timeout must be above 0"));
     return FALSE;
   }
   /* Start the daemon first (this is also how "not running" is found out), so
@@ -416,7 +418,7 @@ monitor_run (Vchatctl *ctl, char **args, GError **error)
                                        G_DBUS_CALL_FLAGS_NONE, -1, NULL, error);
   if (!reply)
     return FALSE;
-  fputs ("Monitoring vchatd; press Ctrl+C to stop.\n", stderr);
+  fputs (_ ("Monitoring vchatd; press Ctrl+C to stop.\n"), stderr);
 
   sigint = g_unix_signal_add (SIGINT, on_signal, &m);
   sigterm = g_unix_signal_add (SIGTERM, on_signal, &m);
@@ -433,19 +435,19 @@ monitor_run (Vchatctl *ctl, char **args, GError **error)
     g_source_remove (timeout_id);
 
   if (m.timed_out && opt_count > 0) {
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_TIMEOUT, "monitor: %d of %d events in %g s",
-                 m.seen, opt_count, opt_timeout);
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_TIMEOUT,
+                 _ ("monitor: %d of %d events in %g s"), m.seen, opt_count, opt_timeout);
     return FALSE;
   }
   return TRUE;
 }
 
 const VchatctlCommand vchatctl_monitor_commands[] = {
-  { "monitor", NULL, N_("Print events as they happen"),
-    "Prints a line for each event of vchatd until interrupted: changed properties\n"
-    "of the manager and of calls, calls added and removed, incoming calls, chat\n"
-    "messages, and the daemon leaving or coming back. With --json, each event is\n"
-    "one JSON object on a line of its own.\n",
+  { "monitor", NULL, N_ ("Print events as they happen"),
+    N_ ("Prints a line for each event of vchatd until interrupted: changed properties\n"
+        "of the manager and of calls, calls added and removed, incoming calls, chat\n"
+        "messages, and the daemon leaving or coming back. With --json, each event is\n"
+        "one JSON object on a line of its own.\n"),
     monitor_options, 0, 0, monitor_run },
   { NULL }
 };

@@ -27,7 +27,7 @@ unknown_name (const char *name, GError **error)
   g_autofree char *names = vchat_secret_names_joined (", ");
 
   g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-               "secret: unknown name '%s'; the names are: %s", name, names);
+               _ ("secret: unknown name '%s'; the names are: %s"), name, names);
   return FALSE;
 }
 
@@ -36,8 +36,8 @@ parse_name (const char *name, VchatSecret *secret, GError **error)
 {
   if (!name) {
     g_autofree char *names = vchat_secret_names_joined (", ");
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "secret: missing NAME (one of: %s)",
-                 names);
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
+                 _ ("secret: missing NAME (one of: %s)"), names);
     return FALSE;
   }
   if (!vchat_secret_from_name (name, secret))
@@ -69,7 +69,7 @@ read_value (const char *name, GError **error)
   size_t n;
 
   if (tty) {
-    fprintf (stderr, "Value for %s (not shown): ", name);
+    fprintf (stderr, _ ("Value for %s (not shown): "), name);
     fflush (stderr);
     if (tcgetattr (STDIN_FILENO, &saved) == 0) {
       quiet = saved;
@@ -89,7 +89,7 @@ read_value (const char *name, GError **error)
     if (ferror (stdin)) {
       explicit_bzero (value->str, value->len);
       g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                   "cannot read the value from standard input: %s", g_strerror (errno));
+                   _ ("cannot read the value from standard input: %s"), g_strerror (errno));
       return NULL;
     }
   }
@@ -101,12 +101,18 @@ read_value (const char *name, GError **error)
   }
   if (value->len == 0 || value->len > MAX_VALUE || strlen (value->str) != value->len ||
       !g_utf8_validate (value->str, value->len, NULL)) {
-    const char *why = value->len == 0 ? "is empty; to remove it, use: vchatctl secret clear"
-                      : value->len > MAX_VALUE ? "is too long"
-                                               : "is not UTF-8 text";
     explicit_bzero (value->str, value->len);
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "secret: the value for %s %s%s%s",
-                 name, why, value->len == 0 ? " " : "", value->len == 0 ? name : "");
+    if (value->len == 0)
+      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
+                   _ ("secret: the value for %s is empty; to remove it, use: vchatctl secret "
+                      "clear %s"),
+                   name, name);
+    else if (value->len > MAX_VALUE)
+      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
+                   _ ("secret: the value for %s is too long"), name);
+    else
+      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
+                   _ ("secret: the value for %s is not UTF-8 text"), name);
     return NULL;
   }
   return g_string_free (g_steal_pointer (&value), FALSE);
@@ -128,7 +134,7 @@ tell_daemon (Vchatctl *ctl)
       g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
     return;
   g_dbus_error_strip_remote_error (error);
-  fprintf (stderr, "vchatctl: the keyring was changed, but vchatd could not reload it: %s\n",
+  fprintf (stderr, _ ("vchatctl: the keyring was changed, but vchatd could not reload it: %s\n"),
            error->message);
 }
 
@@ -147,7 +153,7 @@ secret_set (Vchatctl *ctl, VchatSecret secret, GError **error)
   if (!ok)
     return keyring_failed (local, error);
   if (!ctl->json)
-    printf ("%s is set.\n", vchat_secret_name (secret));
+    printf (_ ("%s is set.\n"), vchat_secret_name (secret));
   else
     printf ("{\"name\": \"%s\", \"set\": true}\n", vchat_secret_name (secret));
   tell_daemon (ctl);
@@ -163,7 +169,7 @@ secret_clear (Vchatctl *ctl, VchatSecret secret, GError **error)
   if (!vchat_secret_clear_sync (secret, &removed, NULL, &local))
     return keyring_failed (local, error);
   if (!ctl->json)
-    printf ("%s %s.\n", vchat_secret_name (secret), removed ? "is cleared" : "was not set");
+    printf (removed ? _ ("%s is cleared.\n") : _ ("%s was not set.\n"), vchat_secret_name (secret));
   else
     printf ("{\"name\": \"%s\", \"set\": false}\n", vchat_secret_name (secret));
   if (removed)
@@ -175,7 +181,7 @@ static gboolean
 secret_list (Vchatctl *ctl, GError **error)
 {
   g_autoptr (JsonObject) json = json_object_new ();
-  g_autoptr (VchatctlTable) table = vchatctl_table_new (2, "NAME", "STATE");
+  g_autoptr (VchatctlTable) table = vchatctl_table_new (2, _ ("NAME"), _ ("STATE"));
 
   for (guint i = 0; i < VCHAT_SECRET_N; i++) {
     GError *local = NULL;
@@ -186,7 +192,8 @@ secret_list (Vchatctl *ctl, GError **error)
     if (local)
       return keyring_failed (local, error);
     json_object_set_boolean_member (json, vchat_secret_name (i), set);
-    vchatctl_table_add (table, vchat_secret_name (i), set ? "set" : "not set");
+    /* Translators: whether a credential is in the keyring. */
+    vchatctl_table_add (table, vchat_secret_name (i), set ? _ ("set") : _ ("not set"));
   }
   if (ctl->json) {
     g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), json);
@@ -204,8 +211,8 @@ secret_run (Vchatctl *ctl, char **args, GError **error)
 
   if (g_str_equal (args[0], "list")) {
     if (args[1]) {
-      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "secret: unexpected argument '%s'",
-                   args[1]);
+      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
+                   _ ("secret: unexpected argument '%s'"), args[1]);
       return FALSE;
     }
     return secret_list (ctl, error);
@@ -215,25 +222,26 @@ secret_run (Vchatctl *ctl, char **args, GError **error)
   if (g_str_equal (args[0], "clear"))
     return parse_name (args[1], &secret, error) && secret_clear (ctl, secret, error);
   g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE,
-               "secret: unknown action '%s'; use set, clear or list", args[0]);
+               _ ("secret: unknown action '%s'; use set, clear or list"), args[0]);
   return FALSE;
 }
 
 const VchatctlCommand vchatctl_secret_commands[] = {
-  { "secret", "ACTION", N_("Set, clear or list the credentials in the keyring"),
-    "ACTION is one of: set NAME, clear NAME, list.\n"
-    "\n"
-    "set NAME reads the value from standard input (typed without echo at a\n"
-    "terminal; one trailing newline is dropped) and keeps it in the keyring, where\n"
-    "vchatd finds it; clear NAME removes it; list shows which names are set, never\n"
-    "their values. A running vchatd is told to reload them.\n"
-    "\n"
-    "Names:\n"
-    "  server-token   access token of a private signaling server\n"
-    "  turn-username  user name for the TURN server of the setting turn-server\n"
-    "  turn-password  password for that TURN server\n"
-    "\n"
-    "Example: printf %s TOKEN | vchatctl secret set server-token\n",
+  { "secret", "ACTION", N_ ("Set, clear or list the credentials in the keyring"),
+    /* xgettext:no-c-format */
+    N_ ("ACTION is one of: set NAME, clear NAME, list.\n"
+        "\n"
+        "set NAME reads the value from standard input (typed without echo at a\n"
+        "terminal; one trailing newline is dropped) and keeps it in the keyring, where\n"
+        "vchatd finds it; clear NAME removes it; list shows which names are set, never\n"
+        "their values. A running vchatd is told to reload them.\n"
+        "\n"
+        "Names:\n"
+        "  server-token   access token of a private signaling server\n"
+        "  turn-username  user name for the TURN server of the setting turn-server\n"
+        "  turn-password  password for that TURN server\n"
+        "\n"
+        "Example: printf %s TOKEN | vchatctl secret set server-token\n"),
     NULL, 1, 2, secret_run },
   { NULL }
 };

@@ -84,11 +84,12 @@ list_run (Vchatctl *ctl, char **args, GError **error)
   }
 
   if (!calls) {
-    puts ("No calls.");
+    puts (_ ("No calls."));
     return TRUE;
   }
-  table = vchatctl_table_new (9, "", "ID", "STATE", "KIND", "DIRECTION", "PEER", "STARTED",
-                              "DURATION", "END");
+  /* Translators: column headings of `vchatctl list`, in capitals. */
+  table = vchatctl_table_new (9, "", _ ("ID"), _ ("STATE"), _ ("KIND"), _ ("DIRECTION"), _ ("PEER"),
+                              _ ("STARTED"), _ ("DURATION"), _ ("END"));
   for (GList *l = calls; l; l = l->next) {
     VchatDBusCall *call = l->data;
     g_autofree char *label = vchatctl_call_label (
@@ -168,6 +169,22 @@ static const char *const known_stats[] = {
   NULL,
 };
 
+/* One line under "Stats:", its label indented. */
+static void print_stat (const char *label, const char *format, ...) G_GNUC_PRINTF (2, 3);
+
+static void
+print_stat (const char *label, const char *format, ...)
+{
+  g_autofree char *indented = g_strconcat ("  ", label, NULL);
+  g_autofree char *value = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  value = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  vchatctl_print_field (STAT_WIDTH, indented, "%s", value);
+}
+
 static void
 print_stats (GVariant *stats)
 {
@@ -180,40 +197,42 @@ print_stats (GVariant *stats)
   GVariant *value;
 
   if (!stats || g_variant_n_children (stats) == 0) {
-    vchatctl_print_field (FIELD_WIDTH, "Stats", "none yet");
+    /* Translators: the labels of `vchatctl show`, each followed by a colon. */
+    vchatctl_print_field (FIELD_WIDTH, _ ("Stats"), "%s", _ ("none yet"));
     return;
   }
-  puts ("Stats:");
+  printf ("%s:\n", _ ("Stats"));
 
   if (lookup_number (stats, "rtt-ms", &v))
-    vchatctl_print_field (STAT_WIDTH, "  Round trip", "%.0f ms", v);
+    /* Translators: the statistics of `vchatctl show`, each followed by a colon. */
+    print_stat (_ ("Round trip"), "%.0f ms", v);
   g_string_truncate (line, 0);
   if (lookup_number (stats, "jitter-ms", &v))
     append_part (line, "%.1f ms", v);
   if (lookup_number (stats, "jitter-buffer-ms", &v))
-    append_part (line, "a lost packet waited for up to %.0f ms", v);
+    append_part (line, _ ("a lost packet waited for up to %.0f ms"), v);
   if (line->len)
-    vchatctl_print_field (STAT_WIDTH, "  Jitter", "%s", line->str);
+    print_stat (_ ("Jitter"), "%s", line->str);
 
   if (lookup_number (stats, "send-kbps", &v))
     append_part (line, "%.0f kbit/s", v);
   if (lookup_number (stats, "target-kbps", &v)) {
     /* The target counts the sound too; the ceiling is the picture's alone. */
     if (lookup_number (stats, "max-kbps", &w))
-      append_part (line, "target %.0f kbit/s (video max %.0f kbit/s)", v, w);
+      append_part (line, _ ("target %.0f kbit/s (video max %.0f kbit/s)"), v, w);
     else
-      append_part (line, "target %.0f kbit/s", v);
+      append_part (line, _ ("target %.0f kbit/s"), v);
   }
   if (line->len)
-    vchatctl_print_field (STAT_WIDTH, "  Sending", "%s", line->str);
+    print_stat (_ ("Sending"), "%s", line->str);
 
   if (lookup_number (stats, "available-kbps", &v))
-    vchatctl_print_field (STAT_WIDTH, "  Available", "%.0f kbit/s (estimated)", v);
+    print_stat (_ ("Available"), _ ("%.0f kbit/s (estimated)"), v);
 
   if (vchatctl_lookup_string (stats, "rung", &s)) {
     g_variant_lookup (stats, "cpu-limited", "b", &cpu_limited);
-    vchatctl_print_field (STAT_WIDTH, "  Video sent", "%s%s", s,
-                          cpu_limited ? " (CPU-limited)" : "");
+    /* Translators: %s is the picture size and rate sent, such as "720p30". */
+    print_stat (_ ("Video sent"), cpu_limited ? _ ("%s (CPU-limited)") : "%s", s);
   }
 
   g_string_truncate (line, 0);
@@ -224,38 +243,38 @@ print_stats (GVariant *stats)
   if (lookup_number (stats, "recv-width", &w) && lookup_number (stats, "recv-height", &h))
     append_part (line, "%.0fx%.0f", w, h);
   if (lookup_number (stats, "frames-decoded", &v))
-    append_part (line, "%.0f frames decoded", v);
+    append_part (line, _ ("%.0f frames decoded"), v);
   if (lookup_number (stats, "freezes", &v))
-    append_part (line, "%.0f %s", v, v == 1 ? "freeze" : "freezes");
+    append_part (line, ngettext ("%.0f freeze", "%.0f freezes", v == 1 ? 1 : 2), v);
   if (line->len)
-    vchatctl_print_field (STAT_WIDTH, "  Receiving", "%s", line->str);
+    print_stat (_ ("Receiving"), "%s", line->str);
 
   g_string_truncate (line, 0);
   if (lookup_number (stats, "loss-pct", &v))
-    append_part (line, "%.1f %% to the peer", v);
+    append_part (line, _ ("%.1f %% to the peer"), v);
   if (lookup_number (stats, "recv-loss-pct", &v))
-    append_part (line, "%.1f %% from the peer", v);
+    append_part (line, _ ("%.1f %% from the peer"), v);
   if (line->len)
-    vchatctl_print_field (STAT_WIDTH, "  Loss", "%s", line->str);
+    print_stat (_ ("Loss"), "%s", line->str);
 
   s = NULL;
   if (vchatctl_lookup_string (stats, "video-codec", &s) |
       vchatctl_lookup_string (stats, "audio-codec", &t))
-    vchatctl_print_field (STAT_WIDTH, "  Codecs", "video %s, audio %s", s ? s : "-", t ? t : "-");
+    print_stat (_ ("Codecs"), _ ("video %s, audio %s"), s ? s : "-", t ? t : "-");
   s = t = NULL;
   if (vchatctl_lookup_string (stats, "local-candidate", &s) |
       vchatctl_lookup_string (stats, "remote-candidate", &t))
-    vchatctl_print_field (STAT_WIDTH, "  Route", "%s to %s", s ? s : "?", t ? t : "?");
+    /* Translators: the local and the remote ICE candidate. */
+    print_stat (_ ("Route"), _ ("%s to %s"), s ? s : "?", t ? t : "?");
 
   /* Keys this vchatctl does not know yet, as they come. */
   g_variant_iter_init (&iter, stats);
   while (g_variant_iter_loop (&iter, "{&sv}", &key, &value)) {
-    g_autofree char *label = NULL, *text = NULL;
+    g_autofree char *text = NULL;
     if (g_strv_contains (known_stats, key))
       continue;
-    label = g_strconcat ("  ", key, NULL);
     text = vchatctl_format_value (key, value);
-    vchatctl_print_field (STAT_WIDTH, label, "%s", text);
+    print_stat (key, "%s", text);
   }
 }
 
@@ -266,9 +285,9 @@ print_quality (VchatDBusCall *call)
   const char *quality = vchat_dbus_call_get_quality (call);
 
   if (quality && *quality)
-    vchatctl_print_field (FIELD_WIDTH, "Quality", "%s", quality);
+    vchatctl_print_field (FIELD_WIDTH, _ ("Quality"), "%s", quality);
   else if (g_strcmp0 (vchat_dbus_call_get_state (call), "connected") == 0)
-    vchatctl_print_field (FIELD_WIDTH, "Quality", "not known yet");
+    vchatctl_print_field (FIELD_WIDTH, _ ("Quality"), "%s", _ ("not known yet"));
 }
 
 static void
@@ -287,12 +306,13 @@ print_call (VchatDBusCall *call)
   g_autofree char *created_text = vchatctl_format_time (vchat_dbus_call_get_created_at (call));
 
   if (g_strcmp0 (label, path) == 0)
-    printf ("Call %s\n", path);
+    printf (_ ("Call %s\n"), path);
   else
-    printf ("Call %s (%s)\n", label, path);
-  vchatctl_print_field (FIELD_WIDTH, "State", "%s", vchat_dbus_call_get_state (call));
+    /* Translators: the call's number and its D-Bus object path. */
+    printf (_ ("Call %s (%s)\n"), label, path);
+  vchatctl_print_field (FIELD_WIDTH, _ ("State"), "%s", vchat_dbus_call_get_state (call));
   print_quality (call);
-  vchatctl_print_field (FIELD_WIDTH, "Kind", "%s, %s", vchat_dbus_call_get_kind (call),
+  vchatctl_print_field (FIELD_WIDTH, _ ("Kind"), "%s, %s", vchat_dbus_call_get_kind (call),
                         vchat_dbus_call_get_direction (call));
 
   if (peer_name) {
@@ -305,61 +325,63 @@ print_call (VchatDBusCall *call)
       g_string_append_printf (text, " (%s)", escaped);
     }
     if (g_variant_lookup (peer, "common-interests", "^a&s", &common) && common && common[0]) {
-      g_string_append (text, "; interests in common: ");
+      g_string_append (text, _ ("; interests in common: "));
       for (guint i = 0; common[i]; i++) {
         g_autofree char *escaped = vchatctl_escape_untrusted (common[i], 0);
         g_string_append_printf (text, "%s%s", i ? ", " : "", escaped);
       }
     }
-    vchatctl_print_field (FIELD_WIDTH, "Peer", "%s", text->str);
+    vchatctl_print_field (FIELD_WIDTH, _ ("Peer"), "%s", text->str);
   } else {
-    vchatctl_print_field (FIELD_WIDTH, "Peer", "not known yet");
+    vchatctl_print_field (FIELD_WIDTH, _ ("Peer"), "%s", _ ("not known yet"));
   }
 
   if (code && *code) {
     if (web && *web)
-      vchatctl_print_field (FIELD_WIDTH, "Invite", "%s (%s)", code, web);
+      vchatctl_print_field (FIELD_WIDTH, _ ("Invite"), "%s (%s)", code, web);
     else
-      vchatctl_print_field (FIELD_WIDTH, "Invite", "%s", code);
+      vchatctl_print_field (FIELD_WIDTH, _ ("Invite"), "%s", code);
   }
 
-  vchatctl_print_field (FIELD_WIDTH, "Created", "%s", created_text);
+  vchatctl_print_field (FIELD_WIDTH, _ ("Created"), "%s", created_text);
   if (connected) {
     g_autofree char *when = vchatctl_format_time (connected);
     g_autofree char *duration = call_duration (call);
-    vchatctl_print_field (FIELD_WIDTH, "Connected", "%s (for %s)", when, duration);
+    /* Translators: when the call connected, and how long it lasts or lasted. */
+    vchatctl_print_field (FIELD_WIDTH, _ ("Connected"), _ ("%s (for %s)"), when, duration);
   } else {
-    vchatctl_print_field (FIELD_WIDTH, "Connected", "not yet");
+    vchatctl_print_field (FIELD_WIDTH, _ ("Connected"), "%s", _ ("not yet"));
   }
   if (ended) {
     g_autofree char *when = vchatctl_format_time (ended);
     const char *reason = vchat_dbus_call_get_end_reason (call);
     g_autofree char *reason_code = vchatctl_escape_untrusted (reason, 0);
     g_autofree char *text = vchatctl_end_reason_text (reason);
-    vchatctl_print_field (FIELD_WIDTH, "Ended", "%s (%s: %s)", when, reason_code, text);
+    vchatctl_print_field (FIELD_WIDTH, _ ("Ended"), "%s (%s: %s)", when, reason_code, text);
   }
 
   if (!vchat_dbus_call_get_has_microphone (call))
-    vchatctl_print_field (FIELD_WIDTH, "Sound", "none (no microphone)");
+    vchatctl_print_field (FIELD_WIDTH, _ ("Sound"), "%s", _ ("none (no microphone)"));
   else
-    vchatctl_print_field (FIELD_WIDTH, "Sound", "%s",
-                          vchat_dbus_call_get_muted (call) ? "muted" : "sending");
+    vchatctl_print_field (FIELD_WIDTH, _ ("Sound"), "%s",
+                          vchat_dbus_call_get_muted (call) ? _ ("muted") : _ ("sending"));
   if (!vchat_dbus_call_get_has_camera (call))
-    vchatctl_print_field (FIELD_WIDTH, "Picture", "none (no camera)");
+    vchatctl_print_field (FIELD_WIDTH, _ ("Picture"), "%s", _ ("none (no camera)"));
   else
-    vchatctl_print_field (FIELD_WIDTH, "Picture", "%s",
-                          vchat_dbus_call_get_camera_enabled (call) ? "sending" : "off");
+    vchatctl_print_field (FIELD_WIDTH, _ ("Picture"), "%s",
+                          vchat_dbus_call_get_camera_enabled (call) ? _ ("sending") : _ ("off"));
   /* What the peer says over the control channel; a peer that says nothing
    * (an older client) reads as sending both. */
   if (vchat_dbus_call_get_peer_muted (call) || !vchat_dbus_call_get_peer_camera_enabled (call))
-    vchatctl_print_field (FIELD_WIDTH, "Their side", "%s%s%s",
-                          vchat_dbus_call_get_peer_muted (call) ? "muted" : "",
+    vchatctl_print_field (FIELD_WIDTH, _ ("Their side"), "%s%s%s",
+                          vchat_dbus_call_get_peer_muted (call) ? _ ("muted") : "",
                           vchat_dbus_call_get_peer_muted (call) &&
                               !vchat_dbus_call_get_peer_camera_enabled (call)
                             ? ", "
                             : "",
-                          vchat_dbus_call_get_peer_camera_enabled (call) ? "" : "camera off");
-  vchatctl_print_field (FIELD_WIDTH, "Video", "remote %s, preview %s",
+                          vchat_dbus_call_get_peer_camera_enabled (call) ? "" : _ ("camera off"));
+  /* Translators: the PipeWire nodes of the other person's video and of the preview. */
+  vchatctl_print_field (FIELD_WIDTH, _ ("Video"), _ ("remote %s, preview %s"),
                         remote && *remote ? remote : "-", preview && *preview ? preview : "-");
   print_stats (vchat_dbus_call_get_stats (call));
 }
@@ -384,15 +406,15 @@ show_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_show_commands[] = {
-  { "list", NULL, N_("List the calls"),
-    "Lists the calls that have not ended and those that ended in the last minute;\n"
-    "the current call is marked with *.\n",
+  { "list", NULL, N_ ("List the calls"),
+    N_ ("Lists the calls that have not ended and those that ended in the last minute;\n"
+        "the current call is marked with *.\n"),
     NULL, 0, 0, list_run },
-  { "show", "[CALL]", N_("Show a call's properties and statistics"),
-    "Shows everything about a call: its state and, while connected, its quality\n"
-    "(good, fair or poor), the other person, its times, what is being sent, the\n"
-    "PipeWire nodes of its video, and the statistics of its connection (refreshed\n"
-    "every second while connected).\n",
+  { "show", "[CALL]", N_ ("Show a call's properties and statistics"),
+    N_ ("Shows everything about a call: its state and, while connected, its quality\n"
+        "(good, fair or poor), the other person, its times, what is being sent, the\n"
+        "PipeWire nodes of its video, and the statistics of its connection (refreshed\n"
+        "every second while connected).\n"),
     NULL, 0, 1, show_run },
   { NULL }
 };

@@ -180,12 +180,12 @@ on_bus_message (GstBus *bus, GstMessage *message, gpointer data)
       break;
     }
     view_fail (v, g_error_new (VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                               "cannot show the %s of call %s (PipeWire node %s): %s", s->what,
+                               _ ("cannot show the %s of call %s (PipeWire node %s): %s"), s->what,
                                v->label, s->node ? s->node : "?", err->message));
     break;
   }
   case GST_MESSAGE_EOS:
-    fprintf (stderr, "vchatctl: the %s of call %s ended\n", s->what, v->label);
+    fprintf (stderr, _ ("vchatctl: the %s of call %s ended\n"), s->what, v->label);
     stream_stop (s);
     if (!v->remote.pipeline && !v->preview.pipeline)
       g_main_loop_quit (v->loop);
@@ -251,7 +251,7 @@ stream_start (View *v, Stream *s, const char *node)
 
   if (!node_name_ok (node)) {
     view_fail (v, g_error_new (VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                               "the %s of call %s has an odd PipeWire node name: '%s'", s->what,
+                               _ ("the %s of call %s has an odd PipeWire node name: '%s'"), s->what,
                                v->label, node));
     return;
   }
@@ -262,9 +262,9 @@ stream_start (View *v, Stream *s, const char *node)
   if (!s->pipeline || error) {
     gst_clear_object (&s->pipeline);
     view_fail (v, g_error_new (VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                               "cannot show the %s of call %s: %s (is gstreamer1.0-pipewire "
-                               "installed?)",
-                               s->what, v->label, error ? error->message : "no pipeline"));
+                               _ ("cannot show the %s of call %s: %s (is gstreamer1.0-pipewire "
+                                  "installed?)"),
+                               s->what, v->label, error ? error->message : _ ("no pipeline")));
     return;
   }
   s->node = g_strdup (node);
@@ -284,8 +284,8 @@ stream_start (View *v, Stream *s, const char *node)
   if (gst_element_set_state (s->pipeline, GST_STATE_READY) == GST_STATE_CHANGE_FAILURE ||
       !has_real_output (s->pipeline)) {
     view_fail (v, g_error_new (VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                               "cannot show the %s of call %s: no video output; view needs "
-                               "a graphical session (DISPLAY or WAYLAND_DISPLAY)",
+                               _ ("cannot show the %s of call %s: no video output; view needs "
+                                  "a graphical session (DISPLAY or WAYLAND_DISPLAY)"),
                                s->what, v->label));
     return;
   }
@@ -303,7 +303,7 @@ on_call_changed (VchatDBusCall *call, GParamSpec *pspec, View *v)
   if (vchatctl_call_ended (call)) {
     g_autofree char *text = vchatctl_end_reason_text (vchat_dbus_call_get_end_reason (call));
     v->ended = TRUE;
-    fprintf (stderr, "vchatctl: call %s ended: %s\n", v->label, text);
+    fprintf (stderr, _ ("vchatctl: call %s ended: %s\n"), v->label, text);
     g_main_loop_quit (v->loop);
     return;
   }
@@ -319,7 +319,7 @@ on_owner (GDBusProxy *proxy, GParamSpec *pspec, View *v)
 
   if (!owner)
     view_fail (v, g_error_new (VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                               "vchatd left the bus; see: journalctl --user -u vchatd"));
+                               _ ("vchatd left the bus; see: journalctl --user -u vchatd")));
 }
 
 static gboolean
@@ -349,7 +349,8 @@ view_run (Vchatctl *ctl, char **args, GError **error)
   g_autoptr (VchatDBusCall) call = vchatctl_resolve_call (ctl, args[0], NULL, error);
   g_autoptr (GMainLoop) loop = NULL;
   g_autoptr (GError) init_error = NULL;
-  View v = { .remote.what = "remote video", .preview.what = "preview" };
+  /* Translators: what "cannot show the %s of call %s" and the like are about. */
+  View v = { .remote.what = _ ("remote video"), .preview.what = _ ("preview") };
   guint sigint, sigterm;
   gulong ids[4];
 
@@ -358,11 +359,11 @@ view_run (Vchatctl *ctl, char **args, GError **error)
   if (vchatctl_call_ended (call)) {
     g_autofree char *label = vchatctl_call_label (
       g_dbus_proxy_get_object_path (G_DBUS_PROXY (call)));
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED, "call %s has ended", label);
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED, _ ("call %s has ended"), label);
     return FALSE;
   }
   if (!gst_init_check (NULL, NULL, &init_error)) {
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED, "cannot start GStreamer: %s",
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED, _ ("cannot start GStreamer: %s"),
                  init_error->message);
     return FALSE;
   }
@@ -382,7 +383,8 @@ view_run (Vchatctl *ctl, char **args, GError **error)
 
   on_call_changed (call, NULL, &v);
   if (!v.remote.node && !v.error)
-    fprintf (stderr, "vchatctl: call %s is %s; its video shows when it arrives\n", v.label,
+    /* Translators: %s is the call's number, then its state, such as "ringing". */
+    fprintf (stderr, _ ("vchatctl: call %s is %s; its video shows when it arrives\n"), v.label,
              vchat_dbus_call_get_state (call));
   if (!v.error)
     g_main_loop_run (loop);
@@ -404,11 +406,11 @@ view_run (Vchatctl *ctl, char **args, GError **error)
 }
 
 const VchatctlCommand vchatctl_view_commands[] = {
-  { "view", "[CALL]", N_("Show the call's video in a window"),
-    "Shows the other person's video and your own camera's preview, each in a\n"
-    "window, read from the call's PipeWire streams (RemoteVideoNode and\n"
-    "PreviewNode). The video appears when it arrives; the windows close when the\n"
-    "call ends, when one is closed, or on Ctrl+C.\n",
+  { "view", "[CALL]", N_ ("Show the call's video in a window"),
+    N_ ("Shows the other person's video and your own camera's preview, each in a\n"
+        "window, read from the call's PipeWire streams (RemoteVideoNode and\n"
+        "PreviewNode). The video appears when it arrives; the windows close when the\n"
+        "call ends, when one is closed, or on Ctrl+C.\n"),
     NULL, 0, 1, view_run },
   { NULL }
 };

@@ -4,6 +4,8 @@
  */
 #include "vchatctl.h"
 
+#include <glib/gi18n.h>
+
 typedef struct {
   GMainLoop *loop;
   gboolean timed_out;
@@ -77,17 +79,20 @@ vchatctl_wait_connected (Vchatctl *ctl, VchatDBusCall *call, double timeout, GEr
     return TRUE;
   if (g_strcmp0 (state, "ended") == 0) {
     g_autofree char *reason = vchatctl_end_reason_text (vchat_dbus_call_get_end_reason (call));
-    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED, "call %s ended: %s", label, reason);
+    g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED, _ ("call %s ended: %s"), label,
+                 reason);
     return FALSE;
   }
   if (wait.daemon_gone) {
     g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_FAILED,
-                 "vchatd left the bus while call %s was %s; see: journalctl --user -u vchatd",
+                 _ ("vchatd left the bus while call %s was %s; see: journalctl --user -u vchatd"),
                  label, state ? state : "starting");
     return FALSE;
   }
   g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_TIMEOUT,
-               "call %s is still %s after %g s; it goes on (end it with: vchatctl hangup %s)",
+               /* Translators: the call's number, its state (such as "ringing"), the
+                * seconds waited, and the call's number again. */
+               _ ("call %s is still %s after %g s; it goes on (end it with: vchatctl hangup %s)"),
                label, state ? state : "starting", timeout, label);
   return FALSE;
 }

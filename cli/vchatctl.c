@@ -22,8 +22,8 @@ static gboolean opt_json;
 static gboolean opt_help;
 
 static const GOptionEntry global_entries[] = {
-  { "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json, "Print machine-readable JSON", NULL },
-  { "help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, "Show this help", NULL },
+  { "json", 'j', 0, G_OPTION_ARG_NONE, &opt_json, N_ ("Print machine-readable JSON"), NULL },
+  { "help", 'h', 0, G_OPTION_ARG_NONE, &opt_help, N_ ("Show this help"), NULL },
   { NULL }
 };
 
@@ -197,7 +197,7 @@ check_utf8 (char **args, GError **error)
 {
   for (char **a = args; a && *a; a++)
     if (!g_utf8_validate (*a, -1, NULL)) {
-      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "argument is not valid UTF-8");
+      g_set_error (error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, _ ("argument is not valid UTF-8"));
       return FALSE;
     }
   return TRUE;
@@ -209,11 +209,15 @@ fail (const GError *error, const VchatctlCommand *c)
   int status = vchatctl_exit_status (error);
 
   if (error->domain == G_OPTION_ERROR && c)
-    fprintf (stderr, "vchatctl: %s: %s\n", c->name, error->message);
+    /* Translators: the command, then what is wrong with its options. */
+    fprintf (stderr, _ ("vchatctl: %s: %s\n"), c->name, error->message);
   else
     vchatctl_print_error (error);
-  if (status == VCHATCTL_EXIT_USAGE)
-    fprintf (stderr, "Try 'vchatctl %s%s--help'.\n", c ? c->name : "", c ? " " : "");
+  if (status == VCHATCTL_EXIT_USAGE) {
+    g_autofree char *help = c ? g_strdup_printf ("vchatctl %s --help", c->name)
+                              : g_strdup ("vchatctl --help");
+    fprintf (stderr, _ ("Try '%s'.\n"), help);
+  }
   return status;
 }
 
@@ -261,12 +265,12 @@ run_command (const VchatctlCommand *c, int argc, char **argv)
   n_args = args->len - 1;
 
   if (n_args < c->min_args) {
-    g_set_error (&error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s: missing %s", c->name,
-                 c->args ? c->args : "argument");
+    g_set_error (&error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, _ ("%s: missing %s"), c->name,
+                 c->args ? c->args : _ ("argument"));
     return fail (error, c);
   }
   if (c->max_args >= 0 && n_args > c->max_args) {
-    g_set_error (&error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, "%s: unexpected argument '%s'",
+    g_set_error (&error, VCHATCTL_ERROR, VCHATCTL_EXIT_USAGE, _ ("%s: unexpected argument '%s'"),
                  c->name, (char *) args->pdata[c->max_args]);
     return fail (error, c);
   }
@@ -319,7 +323,8 @@ main (int argc, char **argv)
     } else if (g_str_equal (a, "--version")) {
       want_version = TRUE;
     } else {
-      fprintf (stderr, "vchatctl: unknown option '%s'\nTry 'vchatctl --help'.\n", a);
+      fprintf (stderr, _ ("vchatctl: unknown option '%s'\n"), a);
+      fprintf (stderr, _ ("Try '%s'.\n"), "vchatctl --help");
       return VCHATCTL_EXIT_USAGE;
     }
   }
@@ -344,7 +349,8 @@ main (int argc, char **argv)
     }
     c = find_command (argv[verb + 1]);
     if (!c) {
-      fprintf (stderr, "vchatctl: unknown command '%s'\nTry 'vchatctl --help'.\n", argv[verb + 1]);
+      fprintf (stderr, _ ("vchatctl: unknown command '%s'\n"), argv[verb + 1]);
+      fprintf (stderr, _ ("Try '%s'.\n"), "vchatctl --help");
       return VCHATCTL_EXIT_USAGE;
     }
     print_command_help (stdout, c);
@@ -353,7 +359,8 @@ main (int argc, char **argv)
 
   c = find_command (argv[verb]);
   if (!c) {
-    fprintf (stderr, "vchatctl: unknown command '%s'\nTry 'vchatctl --help'.\n", argv[verb]);
+    fprintf (stderr, _ ("vchatctl: unknown command '%s'\n"), argv[verb]);
+    fprintf (stderr, _ ("Try '%s'.\n"), "vchatctl --help");
     return VCHATCTL_EXIT_USAGE;
   }
   if (opt_help) {
