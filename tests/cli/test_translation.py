@@ -51,6 +51,28 @@ def test_command_help_in_german(german):
     assert "Einen zufälligen Anruf beenden und den nächsten Fremden treffen" in out, out
 
 
+def run_vchatctl(env, *args):
+    return subprocess.run([os.environ["VCHATCTL"], *args], env=env, capture_output=True,
+                          text=True, timeout=20)
+
+
+def test_vchatctl_usage_error_in_german(german):
+    """vchatctl's own messages, not the daemon's: a bad argument is refused
+    before any D-Bus, in German, with the exit status of wrong usage."""
+    r = run_vchatctl(german, "history", "--limit=-1")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert r.stderr == ("vchatctl: history: --limit muss 0 oder mehr sein\n"
+                        "Versuchen Sie „vchatctl history --help“.\n"), r.stderr
+
+    r = run_vchatctl(german, "frobnicate")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "vchatctl: unbekannter Befehl „frobnicate“" in r.stderr, r.stderr
+
+    english = run_vchatctl(dict(german, LC_ALL="C.UTF-8"), "history", "--limit=-1")
+    assert english.returncode == 2
+    assert english.stderr == ("vchatctl: history: --limit must be 0 or more\n"
+                              "Try 'vchatctl history --help'.\n"), english.stderr
+
 # The app: its own options and summary in `vchat --help` (no display needed:
 # GApplication answers --help before GTK starts).
 
