@@ -9,6 +9,18 @@
  * pings and close will make libsoup send back. A read that would break a
  * bound fails, and libsoup drops the connection as it does for any error.
  *
+ * Waiting for the socket: libsoup makes a new source each time it waits to
+ * read or write (after every message), and GLib adds a descriptor to its
+ * context by walking the list of every descriptor it polls, kept sorted;
+ * it also takes a source's descriptors out and puts them back around each
+ * dispatch. With thousands of connections that walk, twice per message,
+ * was most of the server's CPU (perf). So a plain TCP connection has one
+ * source that polls its descriptor for its whole life (added once, never
+ * blocked: it may recurse), whose events are changed in place, and the
+ * sources libsoup waits on hold no descriptor: the watch makes them ready.
+ * A TLS connection keeps GLib's sources (TLS may hold decrypted bytes that
+ * the socket does not show).
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
@@ -41,7 +53,157 @@ struct _SigdStream {
   guint64 expected; /* bytes the WebSocket layer was asked to write */
   guint64 written;
   guint64 written_base; /* written when the WebSocket began */
+
+  gboolean plain;      /* @base is the TCP connection itself */
+  gboolean closed;     /* close was asked for: no watch any more */
+  GSource *watch;      /* polls the socket (plain only), or NULL */
+  gpointer watch_tag;  /* its descriptor, or NULL once hung up */
+  GPtrArray *waiters;  /* WaitSource*: sources libsoup waits on */
 };
+
+/* A source libsoup waits on, ready when the watch says so. */
+typedef struct {
+  GSource source;
+  SigdStream *stream; /* NULL once the stream is gone */
+  GIOCondition cond;  /* G_IO_IN or G_IO_OUT */
+} WaitSource;
+
+typedef struct {
+  GSource source;
+  SigdStream *stream;
+} WatchSource;
+
+static void
+watch_update (SigdStream *self)
+{
+  GIOCondition want = 0;
+
+  if (!self->watch_tag)
+    return;
+  for (guint i = 0; i < self->waiters->len; i++) {
+    WaitSource *w = self->waiters->pdata[i];
+
+    if (!g_source_is_destroyed (&w->source))
+      want |= w->cond;
+  }
+  g_source_modify_unix_fd (self->watch, self->watch_tag, want);
+}
+
+static gboolean
+watch_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  SigdStream *self = ((WatchSource *) source)->stream;
+  GIOCondition got;
+
+  if (!self || !self->watch_tag)
+    return G_SOURCE_CONTINUE;
+  got = g_source_query_unix_fd (source, self->watch_tag);
+  for (guint i = 0; i < self->waiters->len; i++) {
+    WaitSource *w = self->waiters->pdata[i];
+
+    if (!g_source_is_destroyed (&w->source) && (got & (w->cond | G_IO_HUP | G_IO_ERR | G_IO_NVAL)))
+      g_source_set_ready_time (&w->source, 0);
+  }
+  if (got & (G_IO_HUP | G_IO_ERR | G_IO_NVAL)) {
+    /* Polled for nothing they would go on being reported: every wait from
+     * now on is over at once (the read or write then fails). */
+    g_source_remove_unix_fd (source, self->watch_tag);
+    self->watch_tag = NULL;
+  }
+  watch_update (self); /* nobody waits any more for what was seen: stop polling for it */
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs watch_funcs = {
+  .dispatch = watch_dispatch,
+};
+
+static gboolean
+wait_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  WaitSource *w = (WaitSource *) source;
+
+  /* Ready again only when the watch says so (at once if hung up). */
+  g_source_set_ready_time (source, w->stream && !w->stream->watch_tag ? 0 : -1);
+  return callback ? callback (data) : G_SOURCE_CONTINUE;
+}
+
+static void
+wait_finalize (GSource *source)
+{
+  WaitSource *w = (WaitSource *) source;
+
+  if (w->stream) {
+    g_ptr_array_remove_fast (w->stream->waiters, w);
+    watch_update (w->stream);
+  }
+}
+
+/* g_pollable_source_new_full() gives its child a dummy closure. */
+static gboolean
+wait_closure_callback (gpointer data)
+{
+  GClosure *closure = data;
+  GValue result = G_VALUE_INIT;
+  gboolean ret;
+
+  g_value_init (&result, G_TYPE_BOOLEAN);
+  g_closure_invoke (closure, &result, 0, NULL, NULL);
+  ret = g_value_get_boolean (&result);
+  g_value_unset (&result);
+  return ret;
+}
+
+static GSourceFuncs wait_funcs = {
+  .dispatch = wait_dispatch,
+  .finalize = wait_finalize,
+  .closure_callback = wait_closure_callback,
+};
+
+static GSource *
+wait_source_new (SigdStream *self, GIOCondition cond)
+{
+  WaitSource *w;
+
+  if (!self->watch) {
+    GSocket *socket = self->socket;
+
+    self->watch = g_source_new (&watch_funcs, sizeof (WatchSource));
+    ((WatchSource *) self->watch)->stream = self;
+    g_source_set_name (self->watch, "sigd-stream watch");
+    g_source_set_can_recurse (self->watch, TRUE);
+    self->watch_tag = g_source_add_unix_fd (self->watch, g_socket_get_fd (socket), 0);
+    g_source_attach (self->watch, g_main_context_get_thread_default ());
+  }
+  w = (WaitSource *) g_source_new (&wait_funcs, sizeof (WaitSource));
+  g_source_set_name (&w->source, "sigd-stream wait");
+  w->stream = self;
+  w->cond = cond;
+  g_ptr_array_add (self->waiters, w);
+  if (!self->watch_tag)
+    g_source_set_ready_time (&w->source, 0);
+  watch_update (self);
+  return &w->source;
+}
+
+static void
+watch_free (SigdStream *self)
+{
+  for (guint i = 0; i < self->waiters->len; i++) {
+    WaitSource *w = self->waiters->pdata[i];
+
+    w->stream = NULL;
+    if (!g_source_is_destroyed (&w->source))
+      g_source_set_ready_time (&w->source, 0); /* what waits finds the stream closed */
+  }
+  g_ptr_array_set_size (self->waiters, 0);
+  if (self->watch) {
+    ((WatchSource *) self->watch)->stream = NULL;
+    g_source_destroy (self->watch);
+    g_clear_pointer (&self->watch, g_source_unref);
+  }
+  self->watch_tag = NULL;
+}
 
 G_DEFINE_TYPE (SigdStream, sigd_stream, G_TYPE_IO_STREAM)
 
@@ -209,8 +371,11 @@ sigd_stream_input_is_readable (GPollableInputStream *stream)
 static GSource *
 sigd_stream_input_create_source (GPollableInputStream *stream, GCancellable *cancellable)
 {
-  g_autoptr (GSource) base = g_pollable_input_stream_create_source (
-    G_POLLABLE_INPUT_STREAM (SIGD_STREAM_INPUT (stream)->base), NULL);
+  SigdStream *self = SIGD_STREAM_INPUT (stream)->stream;
+  g_autoptr (GSource) base = self->plain && !self->closed
+                               ? wait_source_new (self, G_IO_IN)
+                               : g_pollable_input_stream_create_source (
+                                   G_POLLABLE_INPUT_STREAM (SIGD_STREAM_INPUT (stream)->base), NULL);
 
   return g_pollable_source_new_full (stream, base, cancellable);
 }
@@ -317,8 +482,12 @@ sigd_stream_output_is_writable (GPollableOutputStream *stream)
 static GSource *
 sigd_stream_output_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
 {
-  g_autoptr (GSource) base = g_pollable_output_stream_create_source (
-    G_POLLABLE_OUTPUT_STREAM (SIGD_STREAM_OUTPUT (stream)->base), NULL);
+  SigdStream *self = SIGD_STREAM_OUTPUT (stream)->stream;
+  g_autoptr (GSource) base = self->plain && !self->closed
+                               ? wait_source_new (self, G_IO_OUT)
+                               : g_pollable_output_stream_create_source (
+                                   G_POLLABLE_OUTPUT_STREAM (SIGD_STREAM_OUTPUT (stream)->base),
+                                   NULL);
 
   return g_pollable_source_new_full (stream, base, cancellable);
 }
@@ -372,6 +541,9 @@ sigd_stream_get_output_stream (GIOStream *stream)
 static gboolean
 sigd_stream_close (GIOStream *stream, GCancellable *cancellable, GError **error)
 {
+  /* Before the descriptor closes and its number can be reused. */
+  SIGD_STREAM (stream)->closed = TRUE;
+  watch_free (SIGD_STREAM (stream));
   return g_io_stream_close (SIGD_STREAM (stream)->base, cancellable, error);
 }
 
@@ -394,6 +566,8 @@ sigd_stream_close_async (GIOStream *stream, int io_priority, GCancellable *cance
 {
   GTask *task = g_task_new (stream, cancellable, callback, data);
 
+  SIGD_STREAM (stream)->closed = TRUE;
+  watch_free (SIGD_STREAM (stream));
   g_io_stream_close_async (SIGD_STREAM (stream)->base, io_priority, cancellable, base_closed_cb,
                            task);
 }
@@ -409,6 +583,8 @@ sigd_stream_finalize (GObject *object)
 {
   SigdStream *self = SIGD_STREAM (object);
 
+  watch_free (self);
+  g_ptr_array_unref (self->waiters);
   g_clear_object (&self->input);
   g_clear_object (&self->output);
   g_clear_object (&self->base);
@@ -432,6 +608,7 @@ sigd_stream_class_init (SigdStreamClass *klass)
 static void
 sigd_stream_init (SigdStream *self)
 {
+  self->waiters = g_ptr_array_new ();
 }
 
 SigdStream *
@@ -444,6 +621,7 @@ sigd_stream_new (GIOStream *base, GSocket *socket, gsize header_limit, gsize mes
   g_return_val_if_fail (G_IS_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (base)), NULL);
   self->base = g_object_ref (base);
   self->socket = g_object_ref (socket);
+  self->plain = G_IS_SOCKET_CONNECTION (base);
   self->header_limit = header_limit;
   self->message_limit = message_limit;
   in->stream = self;
