@@ -214,6 +214,7 @@ print_stats (GVariant *stats)
   if (line->len)
     print_stat (_ ("Jitter"), "%s", line->str);
 
+  g_string_truncate (line, 0);
   if (lookup_number (stats, "send-kbps", &v))
     append_part (line, "%.0f kbit/s", v);
   if (lookup_number (stats, "target-kbps", &v)) {
