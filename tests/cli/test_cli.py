@@ -508,8 +508,11 @@ def test_daemon_invite_accept_talk_hangup(vchatctl, cli_daemons):
         assert re.search(r"^Peer:\s+Bob \(vchatd/", text, re.M), text
         assert re.search(r"^Quality:\s+(good|fair|poor)$", text, re.M), text
         assert re.search(r"^  Video sent:\s+\d+x\d+@\d+( \(CPU-limited\))?$", text, re.M), text
-        assert re.search(r"^  Sending:\s+.*target \d+ kbit/s \(video max \d+ kbit/s\)$", text,
-                         re.M), text
+        # The send rate when known, then the target: nothing of another line.
+        assert re.search(r"^  Sending:\s+(\d+ kbit/s, )?target \d+ kbit/s \(video max \d+ kbit/s\)$",
+                         text, re.M), text
+        assert re.search(r"^  Jitter:\s+([\d.]+ ms(, )?)?(a lost packet waited for up to \d+ ms)?$",
+                         text, re.M), text
         # Each way once it is known (the peer's first report takes a moment).
         assert re.search(r"^  Loss:\s+([\d.]+ % to the peer(, )?)?([\d.]+ % from the peer)?$",
                          text, re.M), text
