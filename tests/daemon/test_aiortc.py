@@ -143,12 +143,9 @@ async def aiortc_peer(ws_url, seen, timeout, client, h264_only=False, linger=3):
     await pc.close()
 
 
-@pytest.mark.parametrize("vchatd_offers,h264_only",
-                         [(True, False), (False, False), (False, True), (True, True)],
-                         ids=["vchatd-offers", "aiortc-offers", "aiortc-offers-h264-only",
-                              "aiortc-answers-h264-only"])
-def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers, h264_only):
-    a = plain_daemons("red")
+def call_with_aiortc(server, a, vchatd_offers, h264_only=False, linger=3):
+    """A random call between vchatd `a` and aiortc, vchatd offering or
+    answering; returns what aiortc saw (see aiortc_peer())."""
     seen = {"colours": [], "candidates": [], "role": None, "end": None}
     path = None
     if vchatd_offers:
@@ -169,7 +166,8 @@ def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers, 
     client = "aiortc/1.4" if vchatd_offers else "vchatd/aiortc-1.4"
 
     async def main():
-        peer = asyncio.ensure_future(aiortc_peer(server.ws_url, seen, 40, client, h264_only))
+        peer = asyncio.ensure_future(aiortc_peer(server.ws_url, seen, 40, client, h264_only,
+                                                 linger))
         if not vchatd_offers:
             await asyncio.sleep(1.0)
             nonlocal path
@@ -177,6 +175,16 @@ def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers, 
         await peer
 
     asyncio.run(main())
+    return seen
+
+
+@pytest.mark.parametrize("vchatd_offers,h264_only",
+                         [(True, False), (False, False), (False, True), (True, True)],
+                         ids=["vchatd-offers", "aiortc-offers", "aiortc-offers-h264-only",
+                              "aiortc-answers-h264-only"])
+def test_vchatd_and_aiortc_see_each_other(server, plain_daemons, vchatd_offers, h264_only):
+    a = plain_daemons("red")
+    seen = call_with_aiortc(server, a, vchatd_offers, h264_only)
     print(f"aiortc was the {seen['role']}; it got {len(seen['candidates'])} trickled candidates "
           f"and {len(seen['colours'])} frames; vchatd: {seen.get('vchatd_stats')}")
     assert seen["role"] == ("answerer" if vchatd_offers else "offerer"), seen["role"]
@@ -235,35 +243,13 @@ def test_remb_both_ways_with_aiortc(server, plain_daemons, vchatd_offers):
     than any estimate: how REMB moves the target is unit-tested in
     test-rate-control and test-remb.)"""
     a = plain_daemons("red")
-    seen = {"colours": [], "candidates": [], "role": None, "end": None}
-    path = None
     log = RembLog()
     logger = logging.getLogger("aiortc.rtcrtpsender")
     old_level = logger.level
     logger.setLevel(logging.DEBUG)
     logger.addHandler(log)
-    if vchatd_offers:
-        path = a.manager("StartRandom", "(a{sv})", {})
-        a.wait(lambda: a.call_prop(path, "State") == "searching", 10, "vchatd searching")
-
-    def read_stats():
-        p = path or a.calls()[0]
-        return {"state": a.call_prop(p, "State"), "stats": a.call_prop(p, "Stats")}
-
-    seen["read_stats"] = read_stats
-    seen["show"] = lambda: a.vchatctl("show", path or a.calls()[0]).stdout
-    client = "aiortc/1.4" if vchatd_offers else "vchatd/aiortc-1.4"
-
-    async def main():
-        peer = asyncio.ensure_future(aiortc_peer(server.ws_url, seen, 40, client, linger=10))
-        if not vchatd_offers:
-            await asyncio.sleep(1.0)
-            nonlocal path
-            path = a.manager("StartRandom", "(a{sv})", {})
-        await peer
-
     try:
-        asyncio.run(main())
+        seen = call_with_aiortc(server, a, vchatd_offers, linger=10)
     finally:
         logger.removeHandler(log)
         logger.setLevel(old_level)
