@@ -69,6 +69,14 @@ test_abs_send_time (void)
   g_assert_cmpuint (vchatd_abs_send_time_from_us (65 * S), ==, 1 << 18);
 }
 
+static gint
+compare_u64 (gconstpointer a, gconstpointer b)
+{
+  guint64 x = *(const guint64 *) a, y = *(const guint64 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
 /* A sender at the rate the last REMB allowed, through a bottleneck of
  * @capacity_kbps with 300 ms of queue and 20 ms of propagation, to the
  * estimator, from @start_us of the sender's clock; @seconds of it. Returns
@@ -118,18 +126,8 @@ closed_loop (guint capacity_kbps, gint64 start_us, guint seconds, guint64 *max_q
     }
   }
   g_assert_cmpuint (late->len, >=, 9);
-  {
-    guint64 *v = (guint64 *) late->data;
-    guint n = late->len, a, b;
-
-    for (a = 1; a < n; a++)
-      for (b = a; b > 0 && v[b - 1] > v[b]; b--) {
-        guint64 x = v[b];
-        v[b] = v[b - 1];
-        v[b - 1] = x;
-      }
-    return v[n / 2];
-  }
+  g_array_sort (late, compare_u64);
+  return g_array_index (late, guint64, late->len / 2);
 }
 
 /* A 1 Mbit/s bottleneck: the REMB settles under it (the queue does not stay
