@@ -279,10 +279,12 @@ offer_video_caps (void)
  * answer has chosen the codec: webrtcbin then makes the transceiver's sink
  * pad (1.22 does so when the description is in use, as for an answerer),
  * and link_pending_senders() links it. */
-gboolean
-media_offer_video (VchatdMedia *self, gboolean send, GError **error)
+/* A transceiver for @kind with @caps, sending (@send) or receive-only
+ * (video with NACK), kept as a sender to link once negotiated; NULL if
+ * webrtcbin refused it. */
+static PendingSender *
+add_pending_sender (VchatdMedia *self, SourceKind kind, gboolean send, GstCaps *caps)
 {
-  g_autoptr (GstCaps) caps = offer_video_caps ();
   GstWebRTCRTPTransceiver *transceiver = NULL;
   PendingSender *sender;
 
@@ -290,17 +292,28 @@ media_offer_video (VchatdMedia *self, gboolean send, GError **error)
                          send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
                               : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
                          caps, &transceiver);
-  if (!transceiver) {
+  if (!transceiver)
+    return NULL;
+  if (kind == SOURCE_VIDEO)
+    g_object_set (transceiver, "do-nack", TRUE, NULL);
+  sender = g_new0 (PendingSender, 1);
+  sender->transceiver = transceiver;
+  sender->kind = kind;
+  sender->send = send;
+  g_ptr_array_add (self->pending_senders, sender);
+  return sender;
+}
+
+gboolean
+media_offer_video (VchatdMedia *self, gboolean send, GError **error)
+{
+  g_autoptr (GstCaps) caps = offer_video_caps ();
+
+  if (!add_pending_sender (self, SOURCE_VIDEO, send, caps)) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
                          "webrtcbin refused a video transceiver");
     return FALSE;
   }
-  g_object_set (transceiver, "do-nack", TRUE, NULL);
-  sender = g_new0 (PendingSender, 1);
-  sender->transceiver = transceiver;
-  sender->kind = SOURCE_VIDEO;
-  sender->send = send;
-  g_ptr_array_add (self->pending_senders, sender);
   self->have_video_track = TRUE;
   return TRUE;
 }
@@ -716,7 +729,6 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
     SourceKind kind;
     PendingSender *sender;
     g_autoptr (GstCaps) caps = NULL;
-    GstWebRTCRTPTransceiver *transceiver = NULL;
     gboolean send;
     guint pt;
 
@@ -759,23 +771,10 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
     /* Transceivers cannot be removed: after an offer webrtcbin refused, the
      * next one reuses them. */
     sender = find_pending_sender (self, kind);
-    if (sender) {
+    if (sender)
       g_object_set (sender->transceiver, "codec-preferences", caps, NULL);
-    } else {
-      g_signal_emit_by_name (self->webrtc, "add-transceiver",
-                             send ? GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_SENDRECV
-                                  : GST_WEBRTC_RTP_TRANSCEIVER_DIRECTION_RECVONLY,
-                             caps, &transceiver);
-      if (!transceiver)
-        continue;
-      if (kind == SOURCE_VIDEO)
-        g_object_set (transceiver, "do-nack", TRUE, NULL);
-      sender = g_new0 (PendingSender, 1);
-      sender->transceiver = transceiver;
-      sender->kind = kind;
-      sender->send = send;
-      g_ptr_array_add (self->pending_senders, sender);
-    }
+    else if (!(sender = add_pending_sender (self, kind, send, caps)))
+      continue;
     if (kind == SOURCE_VIDEO)
       self->have_video_track = TRUE;
     else
