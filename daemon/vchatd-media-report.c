@@ -68,6 +68,7 @@ publish_stats (VchatdMedia *self, const GstStructure *reply)
   guint frames = (guint) g_atomic_int_get (&self->frames_decoded);
   gint width = g_atomic_int_get (&self->recv_width);
   gint height = g_atomic_int_get (&self->recv_height);
+  guint remb_kbps;
 
   /* Without a reply (see media_request_stats()), the figures only
    * webrtcbin has are left out, and the byte and packet counts wait for it. */
@@ -112,10 +113,9 @@ publish_stats (VchatdMedia *self, const GstStructure *reply)
     g_variant_builder_add (
       &b, "{sv}", "available-kbps",
       g_variant_new_double (vchatd_rate_control_get_estimate_kbps (self->rate_control)));
-  else if (media_remb_received_kbps (self) > 0)
+  else if ((remb_kbps = media_remb_received_kbps (self)) > 0)
     /* A peer without transport-wide feedback: its REMB says it. */
-    g_variant_builder_add (&b, "{sv}", "available-kbps",
-                           g_variant_new_double (media_remb_received_kbps (self)));
+    g_variant_builder_add (&b, "{sv}", "available-kbps", g_variant_new_double (remb_kbps));
   if (self->video_encoder && self->rung_text)
     g_variant_builder_add (&b, "{sv}", "rung", g_variant_new_string (self->rung_text));
   if (self->video_encoder)
