@@ -265,6 +265,7 @@ main (int argc, char **argv)
 
   d.loop = g_main_loop_new (NULL, FALSE);
   vchatd_media_hold_pipewire ();
+  vchatd_media_warm_up ();
   d.manager = vchatd_manager_new (bus, &d.config);
   owner_id = g_bus_own_name_on_connection (bus, BUS_NAME,
                                            G_BUS_NAME_OWNER_FLAGS_ALLOW_REPLACEMENT |

@@ -60,6 +60,9 @@ void vchatd_media_install_log_filters (void);
  * vchatd-media.c); released at exit. No-ops without PipeWire. */
 void vchatd_media_hold_pipewire (void);
 void vchatd_media_release_pipewire (void);
+/* Once per process, in a thread of its own: does the work the first call
+ * would otherwise wait for (see vchatd-media.c). Returns at once. */
+void vchatd_media_warm_up (void);
 
 /* Why a session is FAILED. */
 typedef enum {
