@@ -635,7 +635,17 @@ on_data_channel (GstElement *webrtc, GstWebRTCDataChannel *channel, gpointer dat
 
 /* 1.22 picks a random SCTP association id per webrtcbin, and two in one
  * process that pick the same one share an association (and hang at
- * media_teardown): give each session its own. */
+ * media_teardown): give each session its own.
+ *
+ * A jitter buffer holds a stream's first packet for its whole latency
+ * (200 ms at the start of a call) before it lets anything out, in case an
+ * earlier packet is still on its way: the picture and the sound started
+ * 0.2-0.4 s after the connection in the lab's logs. With faststart it
+ * starts as soon as it holds FASTSTART_PACKETS packets in a row (a
+ * keyframe is tens of them, and audio comes every 20 ms); a packet that
+ * was overtaken at the very start is then late, as any later one would be. */
+#define FASTSTART_PACKETS 3
+
 void
 media_on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, gpointer data)
 {
@@ -647,6 +657,8 @@ media_on_deep_element_added (GstBin *bin, GstBin *sub_bin, GstElement *element, 
     g_object_set (element, "sctp-association-id", self->sctp_association_id, NULL);
   if (g_strcmp0 (name, "rtpbin") == 0)
     media_remb_on_rtpbin (self, element);
+  if (g_strcmp0 (name, "rtpjitterbuffer") == 0)
+    g_object_set (element, "faststart-min-packets", FASTSTART_PACKETS, NULL);
 }
 
 static void
