@@ -508,6 +508,9 @@ media_attach_device (VchatdMedia *self, SourceKind kind)
   device->start_us = self->start_us;
   device->attached_us = g_get_monotonic_time ();
   g_object_set_data (G_OBJECT (element), "vchatd-device", device);
+  /* A device of any rate may negotiate (see on_video_rate_caps()). */
+  if (kind == SOURCE_VIDEO)
+    media_video_rate_may_repeat (self, TRUE);
   gst_element_set_locked_state (element, TRUE);
   gst_bin_add (GST_BIN (self->pipeline), element);
   device->selector_pad = gst_element_request_pad_simple (slot->selector, "sink_%u");
@@ -621,6 +624,8 @@ on_video_frame_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
        * it, and neither the preview node nor the encoder sees a change. */
       if (!self->capture_caps_locked && gst_caps_is_fixed (caps)) {
         self->capture_caps_locked = TRUE;
+        self->locked_fps_n = GST_VIDEO_INFO_FPS_N (&self->black_info);
+        self->locked_fps_d = GST_VIDEO_INFO_FPS_D (&self->black_info);
         g_object_set (self->video_capsfilter, "caps", caps, NULL);
       }
     }
@@ -646,6 +651,64 @@ on_video_frame_out (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+void
+media_video_rate_may_repeat (VchatdMedia *self, gboolean repeat)
+{
+  gboolean drop_only = FALSE;
+
+  if (!self->video_rate)
+    return;
+  g_object_get (self->video_rate, "drop-only", &drop_only, NULL);
+  /* Each change posts a latency message and renegotiates: only changes. */
+  if (drop_only == repeat)
+    g_object_set (self->video_rate, "drop-only", !repeat, NULL);
+}
+
+/* The chain's videorate, told what comes in. A videorate that may repeat
+ * frames holds each frame until the next one arrives, to know whether to
+ * send it twice: one frame interval (33 ms at 30 fps) on every frame, and a
+ * call's picture passed through two of them, the capture's and the
+ * session's (glass-to-glass p50 112 ms in scripts/bench-call; 67 of them
+ * from the camera to the encoder's queue, measured by reading the
+ * benchmark's stamps at each stage). Only a source slower than the locked
+ * rate needs repeating (a 15 fps camera chosen after a 30 fps one); for
+ * any other the videorate only drops, which holds nothing.
+ *
+ * A dropping videorate refuses, in the caps queries of a source that is
+ * negotiating, any rate below what it sends: so it repeats while a device
+ * is being attached (media_attach_device()), and only drops once a source's
+ * caps show a rate that needs no repeating. */
+static GstPadProbeReturn
+on_video_rate_caps (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  VchatdMedia *self = data;
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+  GstStructure *s;
+  GstCaps *caps;
+  gint n = 0, d = 1;
+  gboolean drop_only, was = FALSE;
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CAPS)
+    return GST_PAD_PROBE_OK;
+  gst_event_parse_caps (event, &caps);
+  s = gst_caps_get_size (caps) ? gst_caps_get_structure (caps, 0) : NULL;
+  if (!s || !gst_structure_get_fraction (s, "framerate", &n, &d) || d <= 0)
+    n = 0;
+  /* A rate not known (0/1, or none) is made constant by repeating, as before. */
+  if (n <= 0)
+    drop_only = FALSE;
+  else if (!self->capture_caps_locked || self->locked_fps_n <= 0)
+    drop_only = TRUE;
+  else
+    drop_only = (gint64) n * self->locked_fps_d >= (gint64) self->locked_fps_n * d;
+  g_object_get (self->video_rate, "drop-only", &was, NULL);
+  if (was != drop_only)
+    g_debug ("media: the source gives %d/%d fps: its frames are %s", n, d,
+             drop_only ? "only dropped" : "repeated up to the locked rate");
+  media_video_rate_may_repeat (self, !drop_only);
+  return GST_PAD_PROBE_OK;
+}
+
 /* source → videoconvert → videorate → videoscale → I420 → tee [→ preview] */
 gboolean
 media_build_video_source_chain (VchatdMedia *self, GError **error)
@@ -659,7 +722,8 @@ media_build_video_source_chain (VchatdMedia *self, GError **error)
   if (!media_make_elements (factories, chain, G_N_ELEMENTS (chain), error))
     return FALSE;
   /* Any input rate gives the chain's rate (see on_video_frame_out): frames
-   * are dropped, or repeated for a slower source, but not across a gap. */
+   * are dropped, or repeated for a slower source (on_video_rate_caps()),
+   * but not across a gap. */
   g_object_set (chain[1], "skip-to-first", TRUE, "max-duplication-time",
                 (guint64) 250 * GST_MSECOND, NULL);
   /* Frames larger than 720p, or faster than 30 fps, cost more to encode
@@ -674,12 +738,16 @@ media_build_video_source_chain (VchatdMedia *self, GError **error)
                          "Cannot link the video capture chain");
     return FALSE;
   }
+  pad = gst_element_get_static_pad (chain[1], "sink");
+  gst_pad_add_probe (pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_video_rate_caps, self, NULL);
+  g_clear_object (&pad);
   pad = gst_element_get_static_pad (chain[3], "src");
   gst_pad_add_probe (pad,
                      GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM |
                        GST_PAD_PROBE_TYPE_QUERY_DOWNSTREAM,
                      on_video_frame_out, self, NULL);
   self->video_capsfilter = chain[3];
+  self->video_rate = chain[1];
   self->video_tee = chain[4];
   if (!media_build_slot (self, SOURCE_VIDEO, chain[0], error))
     return FALSE;

@@ -156,6 +156,7 @@ struct _VchatdMedia {
   GstElement *webrtc;
   GstElement *video_tee;
   GstElement *video_capsfilter;
+  GstElement *video_rate;
   GstElement *video_encoder;
   Output *preview_output;
   GstElement *volume;
@@ -263,6 +264,7 @@ struct _VchatdMedia {
   gint64 last_thumbnail_us; /* thumbnail probe's thread only */
   GstVideoInfo black_info;  /* black-frame probe's thread only */
   gboolean capture_caps_locked; /* black-frame probe's thread only */
+  gint locked_fps_n, locked_fps_d; /* its frame rate, from the same thread */
 };
 
 enum {
@@ -352,6 +354,8 @@ G_GNUC_INTERNAL void media_device_failed (VchatdMedia *self, SourceKind kind, co
 G_GNUC_INTERNAL void media_attach_device (VchatdMedia *self, SourceKind kind);
 G_GNUC_INTERNAL gboolean media_on_watch (gpointer data);
 G_GNUC_INTERNAL gboolean media_build_video_source_chain (VchatdMedia *self, GError **error);
+/* Whether the capture's videorate may repeat frames (see vchatd-media-capture.c). */
+G_GNUC_INTERNAL void media_video_rate_may_repeat (VchatdMedia *self, gboolean repeat);
 G_GNUC_INTERNAL gboolean media_build_audio_capture (VchatdMedia *self, GError **error);
 G_GNUC_INTERNAL void media_feed_free (gpointer data);
 G_GNUC_INTERNAL void media_remove_feeds (VchatdMedia *capture, VchatdMedia *owner);

@@ -905,6 +905,7 @@ release_pipeline (gpointer data)
   self->webrtc = NULL;
   self->video_tee = NULL;
   self->video_capsfilter = NULL;
+  self->video_rate = NULL;
   self->video_encoder = NULL;
   self->ladder_queue = NULL;
   self->ladder_caps = NULL;

@@ -170,3 +170,44 @@ def test_camera_that_arrives_mid_call_is_sent(desktops, watching):
         if view:
             view.stop()
     watch.finish()
+
+
+def test_slower_camera_mid_call_is_sent(desktops, watching):
+    """The camera is replaced mid-call by one of the same name that gives
+    10 frames a second where the first gave 30 (another webcam, a camera
+    app with other settings). The call's video keeps the format of its
+    first picture, so the capture repeats the slower camera's frames up to
+    30 fps (a faster camera's are only dropped, which holds nothing): the
+    peer sees the new picture and it keeps coming."""
+    a = desktops("Red", CAMERA, RED)
+    b = desktops("Blue", "vchat-cycle-cam-blue", BLUE)
+    watch = watching(a, b)
+    view = None
+    try:
+        pa, pb, seconds = start_call(a, b, watch, "call")
+        view = b.reader(pb)
+        view.wait_for(lambda c: close_to(c, RED), 20, "the red picture at 30 fps")
+
+        watch.phase("the camera replaced by a 10 fps one")
+        a.remove_camera()
+        back = time.monotonic()
+        a.add_camera(YELLOW, framerate=10)
+        t, colour = view.wait_for(lambda c: close_to(c, YELLOW), BACK_WITHIN,
+                                  "the 10 fps camera's (yellow) picture", since=back)
+        print(f"the peer saw the 10 fps camera's picture {t - back:.2f} s after it appeared")
+        assert "the source gives 10/1 fps: its frames are repeated up to the locked rate" \
+            in a.daemon.log, "the capture should repeat a camera slower than its first one"
+        # Still coming, at the call's rate: frames decoded over 3 s.
+        before = b.daemon.call_prop(pb, "Stats")["frames-decoded"]
+        time.sleep(3)
+        decoded = b.daemon.call_prop(pb, "Stats")["frames-decoded"] - before
+        print(f"the peer decoded {decoded} frames in 3 s from the 10 fps camera")
+        assert decoded >= 30, (
+            f"the peer decoded {decoded} frames in 3 s after the camera changed to 10 fps; "
+            "expected the picture to keep coming")
+        assert a.daemon.call_prop(pa, "State") == "connected"
+        hang_up(a, pa, b, pb, watch, "call")
+    finally:
+        if view:
+            view.stop()
+    watch.finish()

@@ -708,12 +708,13 @@ class Desktop:
             self.stop()
             raise
 
-    def add_camera(self, color=None):
+    def add_camera(self, color=None, framerate=30):
         """(Re)publishes the camera node; color: what it shows from now on."""
         if color is not None:
             self.color = color
         self.camera = self.pw.add_camera(self.camera_name, self.color,
-                                         description=f"{self.name}'s camera")
+                                         description=f"{self.name}'s camera",
+                                         framerate=framerate)
         return self.camera
 
     def remove_camera(self):
