@@ -184,16 +184,18 @@ class LabWorld:
     def web_url(self, end, path="/"):
         return f"http://{self.lab.router_addr(end)}:{self.server.port}{path}"
 
-    def vchatd(self, end, args=()):
+    def vchatd(self, end, args=(), settings=None):
         """A vchatd in namespace `end`, with that end's camera, microphone
-        and speaker, online at the server in R."""
+        and speaker, online at the server in R; settings: more GSettings
+        (name -> GLib.Variant)."""
         # The lab's addresses (10.77.x) are private and it has no NAT nor
         # STUN: its ends may tell strangers their local addresses.
         d = Vchatd(os.path.join(self.tmpdir, f"vchatd-{end}-{len(self.daemons)}"),
                    self.lab.url(end, self.server.port), name=f"Lab {end.upper()}",
                    env=self.pw.env, args=self.devices.args(end) + list(args),
                    wrapper=self.lab.argv(end),
-                   settings={"private-addresses-random": GLib.Variant("b", True)})
+                   settings={"private-addresses-random": GLib.Variant("b", True),
+                             **(settings or {})})
         self.daemons.append(d)
         return d
 
