@@ -276,6 +276,9 @@ void sigd_invites_drop_session (SigdServer *server, SigdSession *session);
 gint64 sigd_invites_sweep (SigdServer *server);
 guint sigd_invites_count (SigdServer *server);
 
+/* With a shared store: keeps @session's record there, for a takeover if
+ * this server dies (sigd-remote.c). */
+void sigd_server_save_session (SigdServer *server, SigdSession *session);
 /* Resuming on this server a session of another one (sigd-remote.c). The
  * old server: @session (whose token is @token) leaves this server for
  * @to_node; returns its state, or NULL if the token is not its. */

@@ -317,6 +317,7 @@ session_end (SigdServer *server, SigdSession *session, const char *peer_reason)
   if (session->conn)
     session->conn->session = NULL;
   session_forget_token (server, session);
+  sigd_store_session_forget (server->store, session->id);
   g_hash_table_remove (server->sessions, session->id);
 }
 
@@ -466,6 +467,8 @@ sigd_server_activate_call (SigdServer *server, SigdCall *call)
   server->metrics.calls_started++;
   send_matched (call, call->a, a_offerer);
   send_matched (call, call->b, !a_offerer);
+  sigd_server_save_session (server, call->a);
+  sigd_server_save_session (server, call->b);
   g_debug ("call %s: active", call->id);
 }
 
@@ -516,6 +519,8 @@ sigd_server_forget_call (SigdServer *server, SigdCall *call, SigdSession *local)
   call->a->call = NULL;
   call->b->call = NULL;
   session_remember_call (local, call, peer);
+  if (call->state == SIGD_CALL_ACTIVE)
+    sigd_server_save_session (server, local);
   g_hash_table_remove (server->calls, call->id);
 }
 
@@ -542,6 +547,10 @@ end_call (SigdServer *server, SigdCall *call, SigdSession *ender, const char *pe
     json_object_set_string_member (msg, "call", call->id);
     json_object_set_string_member (msg, "reason", own_reason);
     session_send_take (ender, msg);
+  }
+  if (call->state == SIGD_CALL_ACTIVE) {
+    sigd_server_save_session (server, ender);
+    sigd_server_save_session (server, peer);
   }
   g_hash_table_remove (server->calls, call->id);
 }
@@ -783,22 +792,20 @@ hello_new (SigdServer *server, SigdConn *conn, const char *client, const char *n
   g_debug ("session %s: new (%s)%s", session->id, session->client,
            had_token ? ", resume token unknown or expired" : "");
   send_welcome (server, conn, FALSE);
+  sigd_server_save_session (server, session);
 }
 
 /* Resuming a session of another server (sigd-remote.c) */
 
-JsonObject *
-sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_node,
-                       const char *token)
+/* What another server needs to carry @session on (sigd_server_hello_done()
+ * takes it): who it is, its call, and with @all its place in the queue and
+ * a call still ringing. */
+static JsonObject *
+session_state (SigdServer *server, SigdSession *session, gboolean all)
 {
   SigdCall *call = session->call;
-  JsonObject *state;
-  JsonArray *outbox;
+  JsonObject *state = json_object_new ();
 
-  if (!token_matches (session->resume, token))
-    return NULL;
-  state = json_object_new ();
-  outbox = json_array_new ();
   json_object_set_string_member (state, "id", session->id);
   json_object_set_string_member (state, "client", session->client);
   if (session->name)
@@ -806,18 +813,14 @@ sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_
   json_object_set_string_member (state, "key", session->key);
   json_object_set_string_member (state, "address", session->address);
   json_object_set_int_member (state, "open_invites", session->open_invites);
-  if (session->queued) {
+  if (all && session->queued) {
     json_object_set_boolean_member (state, "queued", TRUE);
     json_object_set_array_member (state, "interests",
                                   sigd_strv_to_json ((const char *const *) session->interests));
     if (session->language)
       json_object_set_string_member (state, "language", session->language);
-    sigd_matcher_dequeue (server, session);
   }
-  for (GList *l = session->outbox.head; l; l = l->next)
-    json_array_add_string_element (outbox, l->data);
-  json_object_set_array_member (state, "outbox", outbox);
-  if (call) {
+  if (call && (all || call->state == SIGD_CALL_ACTIVE)) {
     JsonObject *c = json_object_new ();
     SigdSession *peer = call_peer (call, session);
 
@@ -831,6 +834,49 @@ sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_
     json_object_set_boolean_member (c, "first", call->a == session);
     json_object_set_object_member (c, "peer", sigd_remote_describe (server, peer));
     json_object_set_object_member (state, "call", c);
+  }
+  return state;
+}
+
+/* With a shared store, keeps @session's record there (who it is and its
+ * active call), so that if this server dies another one can take the
+ * session over when its client comes back (sigd-remote.c). Written when
+ * a session starts or comes here, and when its call becomes active or
+ * ends; a call still ringing is not kept. */
+void
+sigd_server_save_session (SigdServer *server, SigdSession *session)
+{
+  g_autoptr (JsonObject) state = NULL;
+  g_autofree char *text = NULL;
+
+  if (!sigd_store_is_shared (server->store) || session->node ||
+      g_hash_table_lookup (server->sessions, session->id) != session)
+    return;
+  state = session_state (server, session, FALSE);
+  text = vchat_msg_object_to_string (state);
+  sigd_store_session_save (server->store, session->id, text);
+}
+
+JsonObject *
+sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_node,
+                       const char *token)
+{
+  SigdCall *call = session->call;
+  JsonObject *state;
+  JsonArray *outbox;
+
+  if (!token_matches (session->resume, token))
+    return NULL;
+  state = session_state (server, session, TRUE);
+  outbox = json_array_new ();
+  if (session->queued)
+    sigd_matcher_dequeue (server, session);
+  for (GList *l = session->outbox.head; l; l = l->next)
+    json_array_add_string_element (outbox, l->data);
+  json_object_set_array_member (state, "outbox", outbox);
+  if (call) {
+    SigdSession *peer = call_peer (call, session);
+
     if (!peer->node) {
       /* The peer stays here, in a call with the session's new server. */
       JsonObject *desc = sigd_remote_describe (server, session);
@@ -873,8 +919,11 @@ sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_
   return state;
 }
 
-static void
-adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
+/* Puts @session in the call @c of its state; FALSE if that call is gone.
+ * After a @takeover (its server died), the peer's server learns where the
+ * session is now. */
+static gboolean
+adopt_call (SigdServer *server, SigdSession *session, JsonObject *c, gboolean takeover)
 {
   JsonObject *peer_desc = json_object_get_object_member (c, "peer");
   const char *call_id = json_object_get_string_member (c, "id");
@@ -888,11 +937,11 @@ adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
     SigdSession *stand_in;
 
     if (!peer || !peer->call || g_strcmp0 (peer->call->id, call_id) != 0)
-      return;
+      return FALSE;
     call = peer->call;
     stand_in = call_peer (call, peer);
-    if (!stand_in->node)
-      return;
+    if (!stand_in->node || g_strcmp0 (stand_in->id, session->id) != 0)
+      return FALSE;
     sigd_remote_call_gone (server, call);
     if (call->a == stand_in)
       call->a = session;
@@ -900,7 +949,7 @@ adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
       call->b = session;
     session->call = call;
     session_free (stand_in);
-    return;
+    return TRUE;
   }
   {
     SigdSession *stand_in = sigd_remote_stand_in (server, peer_desc);
@@ -910,7 +959,7 @@ adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
     if (!stand_in || g_hash_table_contains (server->calls, call_id)) {
       if (stand_in)
         session_free (stand_in);
-      return;
+      return FALSE;
     }
     call = sigd_server_start_call_id (
       server, call_id, json_object_get_string_member_with_default (c, "secret", ""),
@@ -930,7 +979,12 @@ adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
       call->state = SIGD_CALL_ACTIVE;
     else
       sigd_invites_arm_ring (server, call);
+    /* Before anything is sent to the peer's server: its call's stand-in
+     * for the session still names the dead server. */
+    if (takeover)
+      sigd_remote_moved (server, stand_in, call_id, session->id, server->store->node);
   }
+  return TRUE;
 }
 
 void
@@ -940,6 +994,8 @@ sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, c
   SigdSession *session;
   JsonArray *outbox;
   gboolean tagging = conn && server->request_conn != conn;
+  gboolean takeover;
+  const char *lost_call = NULL;
 
   if (conn)
     conn->hello_pending = FALSE;
@@ -964,8 +1020,12 @@ sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, c
     json_object_get_string_member_with_default (state, "address", "-"),
     json_object_get_string_member (state, "key"));
   session->open_invites = json_object_get_int_member_with_default (state, "open_invites", 0);
-  if (json_object_has_member (state, "call"))
-    adopt_call (server, session, json_object_get_object_member (state, "call"));
+  takeover = json_object_get_boolean_member_with_default (state, "takeover", FALSE);
+  if (json_object_has_member (state, "call") &&
+      !adopt_call (server, session, json_object_get_object_member (state, "call"), takeover) &&
+      takeover)
+    lost_call = json_object_get_string_member_with_default (
+      json_object_get_object_member (state, "call"), "id", NULL);
   if (json_object_get_boolean_member_with_default (state, "queued", FALSE)) {
     JsonArray *interests = json_object_get_array_member (state, "interests");
     const char *language = json_object_get_string_member_with_default (state, "language", NULL);
@@ -977,6 +1037,7 @@ sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, c
     session->language = g_strdup (language);
   }
   g_debug ("session %s: taken over from another server", session->id);
+  sigd_server_save_session (server, session);
   if (!conn || !conn_is_open (conn)) {
     /* The client went meanwhile: the session waits for it, as any other. */
     session_detach (server, session);
@@ -985,10 +1046,21 @@ sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, c
   session->conn = conn;
   conn->session = session;
   send_welcome (server, conn, TRUE);
-  outbox = json_object_get_array_member (state, "outbox");
+  /* (a record taken over from a dead server has none) */
+  outbox = json_object_has_member (state, "outbox") ? json_object_get_array_member (state, "outbox")
+                                                    : NULL;
   for (guint i = 0; outbox && i < json_array_get_length (outbox); i++)
     conn_send_text (conn, json_array_get_string_element (outbox, i));
   send_peer_away (session, FALSE);
+  if (lost_call) {
+    /* Its server died and the call ended meanwhile (the peer's grace time
+     * for it ran out): the client hears of it now. */
+    JsonObject *msg = vchat_msg_object_new (VCHAT_MSG_PEER_LEFT);
+
+    json_object_set_string_member (msg, "call", lost_call);
+    json_object_set_string_member (msg, "reason", "lost");
+    session_send_take (session, msg);
+  }
   if (json_object_get_boolean_member_with_default (state, "queued", FALSE))
     sigd_matcher_enqueue (server, session);
 out:
