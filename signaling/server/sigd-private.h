@@ -60,6 +60,11 @@ struct _SigdConn {
   gboolean closed;
   gint64 last_limited;
   gboolean counted; /* in server->per_address */
+  /* With a shared store: counted there too (conns_add), or being counted
+   * (the op, which outlives the connection). */
+  gboolean shared_counted;
+  struct _SigdConnCount *count_op;
+  GPtrArray *held; /* GBytes: text frames that came while it was being counted */
   gboolean hello_pending; /* its hello waits for another server (sigd-remote.c) */
 };
 

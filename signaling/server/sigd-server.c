@@ -181,6 +181,17 @@ sigd_conn_send_error (SigdConn *conn, VchatProtoError code, const char *ref, con
   conn_send_text (conn, text);
 }
 
+static void on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data);
+/* Frames kept while a connection is counted in a shared store. */
+#define HELD_MAX 8
+
+/* A connection's count in a shared store, on its way (conn_register()). */
+typedef struct _SigdConnCount {
+  SigdServer *server;
+  SigdConn *conn; /* NULL once it went */
+  char *key;      /* then, its address key */
+} SigdConnCount;
+
 /* A connection counts against its address until it is closed, or until the
  * server starts closing it: a client that never finishes the closing
  * handshake does not keep holding a place. */
@@ -190,6 +201,10 @@ conn_uncount (SigdConn *conn)
   GHashTable *per_address = conn->server->per_address;
   guint n;
 
+  if (conn->shared_counted) {
+    conn->shared_counted = FALSE;
+    sigd_store_conns_add (conn->server->store, conn->key, -1, NULL, NULL);
+  }
   if (!conn->counted)
     return;
   conn->counted = FALSE;
@@ -1653,6 +1668,18 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
 
   conn->last_seen = now;
 
+  if (conn->count_op && type == SOUP_WEBSOCKET_DATA_TEXT) {
+    /* Not answered before it is known to be within the limit across
+     * servers (shared_count_cb()): a connection past it never gets a
+     * welcome. A client says hello and waits, so a few frames is all
+     * that can come meanwhile; more are dropped. */
+    if (!conn->held)
+      conn->held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+    if (conn->held->len < HELD_MAX)
+      g_ptr_array_add (conn->held, g_bytes_ref (bytes));
+    return;
+  }
+
   if (!conn_within_rate (server, conn, now)) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_RATE_LIMITED, NULL,
                           "Too many messages: at most %d a second. This one was dropped.",
@@ -1704,6 +1731,12 @@ conn_free (SigdConn *conn)
     conn->server->request_conn = NULL;
   if (conn->hello_pending)
     sigd_remote_conn_gone (conn->server, conn);
+  g_clear_pointer (&conn->held, g_ptr_array_unref);
+  if (conn->count_op) {
+    /* Its count still comes back: then it is taken back. */
+    conn->count_op->conn = NULL;
+    conn->count_op->key = g_strdup (conn->key);
+  }
   g_free (conn->address);
   g_free (conn->key);
   g_free (conn);
@@ -1739,6 +1772,58 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
   conn_closed (data, soup_websocket_connection_get_close_code (ws));
 }
 
+/* With a shared store, a connection counts against its address on every
+ * server: one address cannot open the limit on each of them. The store
+ * answers after the connection is open (it may have said hello by then):
+ * past the limit it is closed then, as it would be here at once. */
+static void
+shared_count_cb (SigdStoreStatus status, guint total, gpointer data)
+{
+  SigdConnCount *op = data;
+  SigdConn *conn = op->conn;
+  SigdServer *server = op->server;
+  g_autoptr (GPtrArray) held = NULL;
+
+  if (status == SIGD_STORE_CANCELLED)
+    goto out;
+  if (!conn) {
+    /* Gone before the count came back: take it back (counts are in
+     * order on the store's connection). */
+    if (status == SIGD_STORE_OK && op->key)
+      sigd_store_conns_add (server->store, op->key, -1, NULL, NULL);
+    goto out;
+  }
+  conn->count_op = NULL;
+  /* A store that does not answer does not keep people out. */
+  if (status != SIGD_STORE_OK)
+    ;
+  else if (!conn->counted) { /* closed meanwhile */
+    conn->shared_counted = TRUE;
+    conn_uncount (conn);
+  } else if (total > (guint) conn->server->config->max_sessions_per_address) {
+    conn->shared_counted = TRUE;
+    g_debug ("connection from %s: over the limit across servers (%u)",
+             shown_address (conn->server, conn->address), total);
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, NULL,
+                          "Too many connections from your address (at most %d); "
+                          "close some and try again.",
+                          server->config->max_sessions_per_address);
+    conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many sessions");
+  } else {
+    conn->shared_counted = TRUE;
+  }
+  held = g_steal_pointer (&conn->held);
+  for (guint i = 0; held && i < held->len; i++) {
+    /* A frame may end the connection (a bad hello closes it). */
+    if (!g_hash_table_contains (server->conns, conn) || !conn_is_open (conn))
+      break;
+    on_message (NULL, SOUP_WEBSOCKET_DATA_TEXT, held->pdata[i], conn);
+  }
+out:
+  g_free (op->key);
+  g_free (op);
+}
+
 /* Counts a new connection against its address, and refuses it past the
  * limit. */
 static void
@@ -1760,6 +1845,13 @@ conn_register (SigdServer *server, SigdConn *conn)
                           "close some and try again.",
                           server->config->max_sessions_per_address);
     conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many sessions");
+    return;
+  }
+  if (sigd_store_is_shared (server->store)) {
+    conn->count_op = g_new0 (SigdConnCount, 1);
+    conn->count_op->server = server;
+    conn->count_op->conn = conn;
+    sigd_store_conns_add (server->store, conn->key, 1, shared_count_cb, conn->count_op);
   }
 }
 

@@ -19,7 +19,8 @@
  * vchat:own:SESSION (set of codes), vchat:att:KEY (wrong codes, 60 s),
  * vchat:sess:SESSION (hash: node, state: a session's record, so that
  * another server can take it over when its own dies), vchat:alive:NODE
- * (a server lives), vchat:seen:NODE (when it last said so, ms).
+ * (a server lives), vchat:seen:NODE (when it last said so, ms),
+ * vchat:conns:KEY (hash: node → WebSockets open from the address there).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -319,6 +320,24 @@ static const char *TAKE_SESSION_SCRIPT =
   "  peer = redis.call('HGET', '" PREFIX "sess:' .. st.call.peer.id, 'node') or ''\n"
   "end\n"
   "return {2, node, sid, rec[2], peer}\n";
+
+/* WebSockets per address, across servers: each server counts its own
+ * (so that a dead server's go with it), and the total is over the servers
+ * alive. */
+static const char *CONNS_ADD_SCRIPT =
+  "local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])\n"
+  "if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end\n"
+  "if tonumber(ARGV[2]) < 0 then return 0 end\n"
+  "redis.call('EXPIRE', KEYS[1], 86400)\n"
+  "local h, total = redis.call('HGETALL', KEYS[1]), 0\n"
+  "for i = 1, #h, 2 do\n"
+  "  if h[i] == ARGV[1] or redis.call('EXISTS', '" PREFIX "alive:' .. h[i]) == 1 then\n"
+  "    total = total + tonumber(h[i + 1])\n"
+  "  else\n"
+  "    redis.call('HDEL', KEYS[1], h[i])\n"
+  "  end\n"
+  "end\n"
+  "return total\n";
 
 /* Local expiries */
 
@@ -1158,6 +1177,20 @@ redis_resume_take (SigdStore *store, const char *token, gint64 grace_ms, SigdSto
 }
 
 static void
+redis_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountCb cb, gpointer data)
+{
+  g_autofree char *k = g_strconcat (PREFIX "conns:", key, NULL);
+  g_autofree char *d = g_strdup_printf ("%d", delta);
+  const char *args[] = { store->node, d };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_COUNT;
+  cmd->count_cb = cb;
+  cmd->data = data;
+  eval ((RedisStore *) store, cmd, CONNS_ADD_SCRIPT, k, 2, args);
+}
+
+static void
 redis_invites_move (SigdStore *store, const char *owner, const char *node)
 {
   const char *args[] = { owner, node };
@@ -1312,6 +1345,7 @@ static const SigdStoreClass redis_class = {
   .session_save = redis_session_save,
   .session_forget = redis_session_forget,
   .resume_take = redis_resume_take,
+  .conns_add = redis_conns_add,
   .invites_move = redis_invites_move,
   .queue_add = redis_queue_add,
   .queue_remove = redis_queue_remove,

@@ -176,6 +176,16 @@ sigd_store_resume_take (SigdStore *store, const char *token, gint64 grace_ms, Si
 }
 
 void
+sigd_store_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountCb cb,
+                      gpointer data)
+{
+  if (store->klass->conns_add)
+    store->klass->conns_add (store, key, delta, cb, data);
+  else if (cb)
+    cb (SIGD_STORE_UNAVAILABLE, 0, data);
+}
+
+void
 sigd_store_invites_move (SigdStore *store, const char *owner, const char *node)
 {
   if (store->klass->invites_move)

@@ -118,6 +118,12 @@ typedef struct {
    * is spent). */
   void (*resume_take) (SigdStore *store, const char *token, gint64 grace_ms, SigdStoreTakeCb cb,
                        gpointer data);
+  /* WebSockets open from the address @key on all the servers (with a
+   * shared store; not in memory, where the server counts them): counts
+   * @delta (+1 or -1) for this server and, for +1, answers the total
+   * over the servers alive (a dead server's count goes with it). */
+  void (*conns_add) (SigdStore *store, const char *key, int delta, SigdStoreCountCb cb,
+                     gpointer data);
   /* The open invites of @owner now ring it on @node. */
   void (*invites_move) (SigdStore *store, const char *owner, const char *node);
   /* The random queue shared by the servers: @desc (JSON) describes the
@@ -196,6 +202,8 @@ void sigd_store_session_save (SigdStore *store, const char *session, const char 
 void sigd_store_session_forget (SigdStore *store, const char *session);
 void sigd_store_resume_take (SigdStore *store, const char *token, gint64 grace_ms,
                              SigdStoreTakeCb cb, gpointer data);
+void sigd_store_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountCb cb,
+                           gpointer data);
 void sigd_store_invites_move (SigdStore *store, const char *owner, const char *node);
 void sigd_store_queue_add (SigdStore *store, const char *session, const char *desc,
                            const char *interests, const char *language, gint64 since_ms);
