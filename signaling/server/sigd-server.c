@@ -480,10 +480,13 @@ sigd_server_activate_call (SigdServer *server, SigdCall *call)
   g_clear_handle_id (&call->ring_source, g_source_remove);
   call->state = SIGD_CALL_ACTIVE;
   server->metrics.calls_started++;
-  send_matched (call, call->a, a_offerer);
-  send_matched (call, call->b, !a_offerer);
+  /* Recorded before anyone hears of it (the store sends it out at once):
+   * if this server dies as soon as its clients see the call, another one
+   * can still give it back to them. */
   sigd_server_save_session (server, call->a);
   sigd_server_save_session (server, call->b);
+  send_matched (call, call->a, a_offerer);
+  send_matched (call, call->b, !a_offerer);
   g_debug ("call %s: active", call->id);
 }
 
@@ -806,8 +809,8 @@ hello_new (SigdServer *server, SigdConn *conn, const char *client, const char *n
   conn->session = session;
   g_debug ("session %s: new (%s)%s", session->id, session->client,
            had_token ? ", resume token unknown or expired" : "");
-  send_welcome (server, conn, FALSE);
   sigd_server_save_session (server, session);
+  send_welcome (server, conn, FALSE);
 }
 
 /* Resuming a session of another server (sigd-remote.c) */

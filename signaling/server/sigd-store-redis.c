@@ -1146,6 +1146,10 @@ redis_session_save (SigdStore *store, const char *session, const char *state)
 
   cmd->kind = REPLY_NONE;
   eval ((RedisStore *) store, cmd, SESSION_SAVE_SCRIPT, key, 2, args);
+  /* Out now, not at the next turn of the main loop: the server tells its
+   * clients right after, and may die right after that. */
+  if (((RedisStore *) store)->ac && ((RedisStore *) store)->connected)
+    redisAsyncHandleWrite (((RedisStore *) store)->ac);
 }
 
 static void
