@@ -713,8 +713,8 @@ resume_take (SigdServer *server, RemoteResume *rr)
   rr->tries++;
   lookup->server = server;
   lookup->token = g_strdup (rr->token);
-  sigd_store_resume_take (server->store, rr->token,
-                          (gint64) (server->config->grace * 1000), resume_taken_cb, lookup);
+  sigd_store_resume_take (server->store, rr->token, (gint64) (server->config->grace * 1000),
+                          resume_taken_cb, lookup);
 }
 
 void

@@ -1039,6 +1039,9 @@ sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, c
     json_object_get_string_member (state, "key"));
   session->open_invites = json_object_get_int_member_with_default (state, "open_invites", 0);
   takeover = json_object_get_boolean_member_with_default (state, "takeover", FALSE);
+  /* Its open invites rang it on the dead server: they ring it here now. */
+  if (takeover)
+    sigd_store_invites_move (server->store, session->id, server->store->node);
   if (json_object_has_member (state, "call") &&
       !adopt_call (server, session, json_object_get_object_member (state, "call"), takeover) &&
       takeover)

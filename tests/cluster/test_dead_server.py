@@ -149,3 +149,22 @@ def test_dead_servers_client_back_after_the_grace_time(cluster, connect):
     assert w["resumed"] is False and w["session"] != a.session
     b.expect_nothing(1.0)
     assert [e["away"] for e in b.peer_away or []] == []
+
+
+def test_dead_servers_inviter_taken_over_still_gets_rung(cluster, connect):
+    """An invite made on the server that died rings its owner where the
+    owner's session was taken over."""
+    s1, s2, s3 = cluster(3, "--grace", "20")
+    a = connect(s1)
+    inv = make_invite(a)
+    kill(s1)
+    a2, w = resume_on(s2, connect, a)
+    assert w["resumed"] is True
+    b = connect(s3)
+    b.send({"type": "invite_join", "code": inv["code"], "id": "j"})
+    b.expect("ringing", id="j")
+    call = a2.expect("incoming", code=inv["code"])["call"]
+    a2.send({"type": "accept", "call": call})
+    a2.expect("matched")
+    b.expect("matched")
+    relay_both_ways(a2, b, call)
