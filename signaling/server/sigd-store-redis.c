@@ -532,18 +532,22 @@ static void
 drop_connection (RedisStore *self)
 {
   redisAsyncContext *ac = self->ac;
+  GSource *source;
 
   if (!ac)
     return;
+  /* This connection's: a failed command's callback may send another, which
+   * connects again, with a source of its own. */
+  source = g_steal_pointer (&self->source);
   self->ac = NULL;
   self->connected = FALSE;
   ac->data = NULL;
   /* Fails every pending command (on_reply with NULL), and cleans the
    * adapter's poll up. */
   redisAsyncFree (ac);
-  if (self->source) {
-    g_source_destroy (self->source);
-    g_clear_pointer (&self->source, g_source_unref);
+  if (source) {
+    g_source_destroy (source);
+    g_source_unref (source);
   }
 }
 
