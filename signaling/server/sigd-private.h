@@ -65,6 +65,7 @@ struct _SigdConn {
   gboolean shared_counted;
   struct _SigdConnCount *count_op;
   GPtrArray *held; /* GBytes: text frames that came while it was being counted */
+  guint other_sessions; /* of its address on the other servers, when counted */
   gboolean hello_pending; /* its hello waits for another server (sigd-remote.c) */
 };
 

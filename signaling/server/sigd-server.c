@@ -265,6 +265,8 @@ session_free (SigdSession *session)
   guint n = GPOINTER_TO_UINT (g_hash_table_lookup (per_key, session->key));
 
   /* A session on another server (sigd-remote.c) counts for nothing here. */
+  if (!session->node)
+    sigd_store_sessions_add (session->server->store, session->key, -1);
   if (session->node)
     ;
   else if (n <= 1)
@@ -635,8 +637,10 @@ token_matches (const char *expected, const char *given)
 /* A new session needs room: at most max_sessions in all, and at most
  * max_sessions_per_address from one address, counting those in their grace
  * time (or saying hello, dropping and saying hello again would pile them
- * up). The oldest one away from that address makes room; if none is away,
- * the hello is refused. */
+ * up), and with a shared store those of the address on the other servers
+ * (as they were when the connection came). The oldest one away from that
+ * address here makes room; if none is away, or that is not enough, the
+ * hello is refused. */
 static gboolean
 make_room_for_session (SigdServer *server, SigdConn *conn)
 {
@@ -644,14 +648,14 @@ make_room_for_session (SigdServer *server, SigdConn *conn)
   SigdSession *oldest = NULL;
   GHashTableIter iter;
   SigdSession *s;
+  guint here = GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, conn->key));
 
-  if (GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, conn->key)) >=
-      (guint) config->max_sessions_per_address) {
+  if (here + conn->other_sessions >= (guint) config->max_sessions_per_address) {
     g_hash_table_iter_init (&iter, server->sessions);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &s))
       if (!s->conn && g_str_equal (s->key, conn->key) && (!oldest || s->created < oldest->created))
         oldest = s;
-    if (!oldest) {
+    if (!oldest || here - 1 + conn->other_sessions >= (guint) config->max_sessions_per_address) {
       sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, "hello",
                             "Too many sessions from your address (at most %d); "
                             "close some and try again.",
@@ -788,6 +792,7 @@ session_alloc (SigdServer *server, char *id, const char *client, const char *nam
     server->sessions_per_key, g_strdup (session->key),
     GUINT_TO_POINTER (
       GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, session->key)) + 1));
+  sigd_store_sessions_add (server->store, session->key, 1);
   session->interests = g_new0 (char *, 1);
   g_queue_init (&session->outbox);
   g_queue_init (&session->recent_calls);
@@ -1783,7 +1788,7 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
  * answers after the connection is open (it may have said hello by then):
  * past the limit it is closed then, as it would be here at once. */
 static void
-shared_count_cb (SigdStoreStatus status, guint total, gpointer data)
+shared_count_cb (SigdStoreStatus status, guint total, guint other_sessions, gpointer data)
 {
   SigdConnCount *op = data;
   SigdConn *conn = op->conn;
@@ -1817,6 +1822,7 @@ shared_count_cb (SigdStoreStatus status, guint total, gpointer data)
     conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many sessions");
   } else {
     conn->shared_counted = TRUE;
+    conn->other_sessions = other_sessions;
   }
   held = g_steal_pointer (&conn->held);
   for (guint i = 0; held && i < held->len; i++) {

@@ -20,7 +20,8 @@
  * vchat:sess:SESSION (hash: node, state: a session's record, so that
  * another server can take it over when its own dies), vchat:alive:NODE
  * (a server lives), vchat:seen:NODE (when it last said so, ms),
- * vchat:conns:KEY (hash: node → WebSockets open from the address there).
+ * vchat:conns:KEY and vchat:sessions:KEY (hash: node → WebSockets open,
+ * sessions kept, from the address there).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -76,7 +77,8 @@ typedef enum {
   REPLY_NONE,
   REPLY_ALIVE,
   REPLY_STRING,
-  REPLY_TAKE
+  REPLY_TAKE,
+  REPLY_COUNTS
 } ReplyKind;
 
 /* One command waiting for its reply. */
@@ -88,6 +90,7 @@ typedef struct {
   SigdStoreAliveCb alive_cb;
   SigdStoreStringCb string_cb;
   SigdStoreTakeCb take_cb;
+  SigdStoreCountsCb counts_cb;
   guint n_nodes;
   gpointer data;
   gint64 sent; /* monotonic µs */
@@ -321,23 +324,34 @@ static const char *TAKE_SESSION_SCRIPT =
   "end\n"
   "return {2, node, sid, rec[2], peer}\n";
 
-/* WebSockets per address, across servers: each server counts its own
- * (so that a dead server's go with it), and the total is over the servers
- * alive. */
-static const char *CONNS_ADD_SCRIPT =
-  "local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])\n"
-  "if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end\n"
-  "if tonumber(ARGV[2]) < 0 then return 0 end\n"
-  "redis.call('EXPIRE', KEYS[1], 86400)\n"
-  "local h, total = redis.call('HGETALL', KEYS[1]), 0\n"
-  "for i = 1, #h, 2 do\n"
-  "  if h[i] == ARGV[1] or redis.call('EXISTS', '" PREFIX "alive:' .. h[i]) == 1 then\n"
-  "    total = total + tonumber(h[i + 1])\n"
-  "  else\n"
-  "    redis.call('HDEL', KEYS[1], h[i])\n"
-  "  end\n"
+/* WebSockets and sessions per address, across servers: each server counts
+ * its own (so that a dead server's go with it), in vchat:conns:KEY and
+ * vchat:sessions:KEY; a new connection gets the total of connections over
+ * the servers alive and the sessions on the other ones. */
+#define COUNT_ADD_BODY                                                  \
+  "local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])\n"         \
+  "if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end\n"            \
+  "if tonumber(ARGV[2]) < 0 then return {0, 0} end\n"                   \
+  "redis.call('EXPIRE', KEYS[1], 86400)\n"                              \
+  "local function total(k, mine)\n"                                     \
+  "  local h, t = redis.call('HGETALL', k), 0\n"                         \
+  "  for i = 1, #h, 2 do\n"                                             \
+  "    if h[i] == ARGV[1] then\n"                                       \
+  "      if mine then t = t + tonumber(h[i + 1]) end\n"                 \
+  "    elseif redis.call('EXISTS', '" PREFIX "alive:' .. h[i]) == 1 then\n" \
+  "      t = t + tonumber(h[i + 1])\n"                                  \
+  "    else\n"                                                          \
+  "      redis.call('HDEL', k, h[i])\n"                                  \
+  "    end\n"                                                           \
+  "  end\n"                                                             \
+  "  return t\n"                                                        \
   "end\n"
-  "return total\n";
+
+static const char *CONNS_ADD_SCRIPT =
+  COUNT_ADD_BODY
+  "return {total(KEYS[1], true), total('" PREFIX "sessions:' .. ARGV[3], false)}\n";
+
+static const char *SESSIONS_ADD_SCRIPT = COUNT_ADD_BODY "return {0, 0}\n";
 
 /* Local expiries */
 
@@ -437,6 +451,19 @@ cmd_finish (Cmd *cmd, SigdStoreStatus status, redisReply *reply)
     if (status == SIGD_STORE_OK && !value)
       status = SIGD_STORE_NOT_FOUND;
     cmd->string_cb (status, value, cmd->data);
+  } else if (cmd->kind == REPLY_COUNTS) {
+    guint a = 0, b = 0;
+
+    if (status == SIGD_STORE_OK) {
+      if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2)
+        status = SIGD_STORE_UNAVAILABLE;
+      else {
+        a = (guint) CLAMP (reply_int (reply->element[0]), 0, G_MAXUINT);
+        b = (guint) CLAMP (reply_int (reply->element[1]), 0, G_MAXUINT);
+      }
+    }
+    if (cmd->counts_cb)
+      cmd->counts_cb (status, a, b, cmd->data);
   } else if (cmd->kind == REPLY_TAKE) {
     g_autofree char *node = NULL, *session = NULL, *state = NULL, *peer = NULL;
 
@@ -1185,17 +1212,30 @@ redis_resume_take (SigdStore *store, const char *token, gint64 grace_ms, SigdSto
 }
 
 static void
-redis_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountCb cb, gpointer data)
+redis_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountsCb cb,
+                 gpointer data)
 {
   g_autofree char *k = g_strconcat (PREFIX "conns:", key, NULL);
+  g_autofree char *d = g_strdup_printf ("%d", delta);
+  const char *args[] = { store->node, d, key };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_COUNTS;
+  cmd->counts_cb = cb;
+  cmd->data = data;
+  eval ((RedisStore *) store, cmd, CONNS_ADD_SCRIPT, k, 3, args);
+}
+
+static void
+redis_sessions_add (SigdStore *store, const char *key, int delta)
+{
+  g_autofree char *k = g_strconcat (PREFIX "sessions:", key, NULL);
   g_autofree char *d = g_strdup_printf ("%d", delta);
   const char *args[] = { store->node, d };
   Cmd *cmd = g_new0 (Cmd, 1);
 
-  cmd->kind = REPLY_COUNT;
-  cmd->count_cb = cb;
-  cmd->data = data;
-  eval ((RedisStore *) store, cmd, CONNS_ADD_SCRIPT, k, 2, args);
+  cmd->kind = REPLY_NONE;
+  eval ((RedisStore *) store, cmd, SESSIONS_ADD_SCRIPT, k, 2, args);
 }
 
 static void
@@ -1354,6 +1394,7 @@ static const SigdStoreClass redis_class = {
   .session_forget = redis_session_forget,
   .resume_take = redis_resume_take,
   .conns_add = redis_conns_add,
+  .sessions_add = redis_sessions_add,
   .invites_move = redis_invites_move,
   .queue_add = redis_queue_add,
   .queue_remove = redis_queue_remove,

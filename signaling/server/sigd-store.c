@@ -176,13 +176,20 @@ sigd_store_resume_take (SigdStore *store, const char *token, gint64 grace_ms, Si
 }
 
 void
-sigd_store_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountCb cb,
+sigd_store_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountsCb cb,
                       gpointer data)
 {
   if (store->klass->conns_add)
     store->klass->conns_add (store, key, delta, cb, data);
   else if (cb)
-    cb (SIGD_STORE_UNAVAILABLE, 0, data);
+    cb (SIGD_STORE_UNAVAILABLE, 0, 0, data);
+}
+
+void
+sigd_store_sessions_add (SigdStore *store, const char *key, int delta)
+{
+  if (store->klass->sessions_add)
+    store->klass->sessions_add (store, key, delta);
 }
 
 void

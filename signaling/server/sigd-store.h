@@ -49,6 +49,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SigdInvite, sigd_invite_free)
 /* @invite is NULL unless @status is SIGD_STORE_OK (transfer none). */
 typedef void (*SigdStoreInviteCb) (SigdStoreStatus status, const SigdInvite *invite, gpointer data);
 typedef void (*SigdStoreCountCb) (SigdStoreStatus status, guint count, gpointer data);
+typedef void (*SigdStoreCountsCb) (SigdStoreStatus status, guint a, guint b, gpointer data);
 typedef void (*SigdStoreStringCb) (SigdStoreStatus status, const char *value, gpointer data);
 /* @alive[i] says whether the i-th node asked about is alive (NULL unless
  * @status is SIGD_STORE_OK). */
@@ -121,9 +122,13 @@ typedef struct {
   /* WebSockets open from the address @key on all the servers (with a
    * shared store; not in memory, where the server counts them): counts
    * @delta (+1 or -1) for this server and, for +1, answers the total
-   * over the servers alive (a dead server's count goes with it). */
-  void (*conns_add) (SigdStore *store, const char *key, int delta, SigdStoreCountCb cb,
+   * over the servers alive (a dead server's count goes with it), and the
+   * sessions of that address on the other servers alive. */
+  void (*conns_add) (SigdStore *store, const char *key, int delta, SigdStoreCountsCb cb,
                      gpointer data);
+  /* Sessions of the address @key on this server (those in their grace
+   * time too), for the other servers' limit: @delta is +1 or -1. */
+  void (*sessions_add) (SigdStore *store, const char *key, int delta);
   /* The open invites of @owner now ring it on @node. */
   void (*invites_move) (SigdStore *store, const char *owner, const char *node);
   /* The random queue shared by the servers: @desc (JSON) describes the
@@ -202,8 +207,9 @@ void sigd_store_session_save (SigdStore *store, const char *session, const char 
 void sigd_store_session_forget (SigdStore *store, const char *session);
 void sigd_store_resume_take (SigdStore *store, const char *token, gint64 grace_ms,
                              SigdStoreTakeCb cb, gpointer data);
-void sigd_store_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountCb cb,
+void sigd_store_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountsCb cb,
                            gpointer data);
+void sigd_store_sessions_add (SigdStore *store, const char *key, int delta);
 void sigd_store_invites_move (SigdStore *store, const char *owner, const char *node);
 void sigd_store_queue_add (SigdStore *store, const char *session, const char *desc,
                            const char *interests, const char *language, gint64 since_ms);

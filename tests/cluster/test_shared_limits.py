@@ -73,3 +73,19 @@ def test_without_redis_each_server_counts_its_own(signald, connect):
         open_ok(s, connect)
     refused(s1, connect)
     refused(s2, connect)
+
+
+def test_sessions_away_count_across_servers(cluster, connect):
+    """Sessions in their grace time count too (they hold no connection):
+    two dropped on one server leave room for one more on the other."""
+    s1, s2 = cluster(2, "--max-sessions-per-address", "3", "--grace", "60")
+    for c in (open_ok(s1, connect), open_ok(s1, connect)):
+        c.drop()
+    b = open_ok(s2, connect)
+    c = connect(s2, hello=False)
+    c.send({"type": "hello", "version": 1, "client": "test/1", "id": 7})
+    err = c.expect("error", timeout=10)
+    assert err["code"] == "too-many-sessions" and err["ref"] == "hello" and err["id"] == 7
+    b.ping_ok()
+    # on the first server, the oldest session away makes room, as on one server
+    open_ok(s1, connect)
