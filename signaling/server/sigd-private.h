@@ -60,6 +60,12 @@ struct _SigdConn {
   gboolean closed;
   gint64 last_limited;
   gboolean counted; /* in server->per_address */
+  /* With a shared store: counted there too (conns_add), or being counted
+   * (the op, which outlives the connection). */
+  gboolean shared_counted;
+  struct _SigdConnCount *count_op;
+  GPtrArray *held; /* GBytes: text frames that came while it was being counted */
+  guint other_sessions; /* of its address on the other servers, when counted */
   gboolean hello_pending; /* its hello waits for another server (sigd-remote.c) */
 };
 
@@ -276,6 +282,9 @@ void sigd_invites_drop_session (SigdServer *server, SigdSession *session);
 gint64 sigd_invites_sweep (SigdServer *server);
 guint sigd_invites_count (SigdServer *server);
 
+/* With a shared store: keeps @session's record there, for a takeover if
+ * this server dies (sigd-remote.c). */
+void sigd_server_save_session (SigdServer *server, SigdSession *session);
 /* Resuming on this server a session of another one (sigd-remote.c). The
  * old server: @session (whose token is @token) leaves this server for
  * @to_node; returns its state, or NULL if the token is not its. */

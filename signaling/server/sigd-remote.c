@@ -70,6 +70,8 @@ typedef struct {
   char *name;
   JsonNode *id;
   guint timeout;
+  guint tries;    /* asked the store */
+  gboolean asked; /* the session's server, to hand it over */
 } RemoteResume;
 
 static void
@@ -562,6 +564,7 @@ got_frame (SigdServer *server, JsonObject *envelope)
       g_clear_handle_id (&call->ring_source, g_source_remove);
       call->state = SIGD_CALL_ACTIVE;
       server->metrics.calls_started++;
+      sigd_server_save_session (server, session);
     }
     if (msg->type == VCHAT_MSG_SIGNAL)
       server->metrics.relayed++;
@@ -581,13 +584,21 @@ got_frame (SigdServer *server, JsonObject *envelope)
  * up in the store, asks the session's server to hand it over, and gets its
  * state (its call, queue place, waiting frames); the old server keeps the
  * session's peer, if it has it, in a call with a stand-in for this server.
- * No answer within HANDOVER_S gives a new session, as an unknown token. */
+ *
+ * If that server died (its key in the store is gone), nobody can hand the
+ * session over: this server takes the session's record from the store
+ * (who it is and its active call, kept there by its server), in one
+ * atomic step, and tells the peer's server where the session is now. A
+ * server that died less than ALIVE_MS ago still looks alive: no answer
+ * within HANDOVER_S asks the store again, every second, until the server
+ * is known dead or TAKE_TRIES ran out; then the client gets a new
+ * session, as for an unknown token. A record is taken only within the
+ * grace time after its server last said it lived (the peer is told
+ * `lost` after it). */
 #define HANDOVER_S 3
+#define TAKE_TRIES 5
 
-typedef struct {
-  SigdServer *server;
-  char *token;
-} ResumeLookup;
+static void resume_take (SigdServer *server, RemoteResume *rr);
 
 static void
 resume_finish (SigdServer *server, const char *token, JsonObject *state)
@@ -611,40 +622,99 @@ handover_timeout (gpointer data)
 
   rr->timeout = 0;
   g_debug ("the server of a resumed session did not answer");
-  resume_finish (rr->server, rr->token, NULL);
+  if (rr->tries < TAKE_TRIES)
+    resume_take (rr->server, rr);
+  else
+    resume_finish (rr->server, rr->token, NULL);
   return G_SOURCE_REMOVE;
 }
 
 static void
-resume_got_cb (SigdStoreStatus status, const char *value, gpointer data)
+take_over (SigdServer *server, const char *token, const char *dead_node, const char *text,
+           const char *peer_node)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  JsonObject *state, *call;
+  JsonNode *root;
+
+  if (!json_parser_load_from_data (parser, text, -1, NULL) ||
+      !(root = json_parser_get_root (parser)) || !JSON_NODE_HOLDS_OBJECT (root) ||
+      !member_string (state = json_node_get_object (root), "id") ||
+      !member_string (state, "client") || !member_string (state, "key")) {
+    resume_finish (server, token, NULL);
+    return;
+  }
+  g_debug ("session %s: its server %s is gone; taking it over", member_string (state, "id"),
+           dead_node);
+  json_object_set_boolean_member (state, "takeover", TRUE);
+  /* Where the peer is now: it may have been taken over too. */
+  if ((call = member_object (state, "call")) && member_object (call, "peer") && peer_node &&
+      peer_node[0])
+    json_object_set_string_member (member_object (call, "peer"), "node", peer_node);
+  if (!g_hash_table_contains (server->remote_resumes, token)) {
+    /* The client went meanwhile: the session waits for it here. */
+    sigd_server_hello_done (server, NULL, state, NULL, NULL, NULL);
+    return;
+  }
+  resume_finish (server, token, state);
+}
+
+typedef struct {
+  SigdServer *server;
+  char *token;
+} ResumeLookup;
+
+static void
+resume_taken_cb (SigdStoreStatus status, const char *node, const char *session, const char *state,
+                 const char *peer_node, gpointer data)
 {
   ResumeLookup *lookup = data;
   SigdServer *server = lookup->server;
-  g_auto (GStrv) parts = NULL;
   RemoteResume *rr;
   g_autoptr (JsonObject) envelope = NULL;
 
   if (status == SIGD_STORE_CANCELLED)
     goto out;
+  if (status == SIGD_STORE_OK && state) {
+    /* Ours now, whether the client still waits or not. */
+    take_over (server, lookup->token, node, state, peer_node);
+    goto out;
+  }
   rr = g_hash_table_lookup (server->remote_resumes, lookup->token);
   if (!rr)
     goto out;
-  parts = value ? g_strsplit (value, " ", 2) : NULL;
-  if (status != SIGD_STORE_OK || !parts || !parts[0] || !parts[1] ||
-      g_strcmp0 (parts[0], server->store->node) == 0) {
+  if (status != SIGD_STORE_OK || g_strcmp0 (node, server->store->node) == 0) {
     resume_finish (server, lookup->token, NULL);
     goto out;
   }
+  if (rr->asked) {
+    /* It looked alive and has not answered: ask the store again soon. */
+    rr->timeout = g_timeout_add_seconds (1, handover_timeout, rr);
+    goto out;
+  }
+  rr->asked = TRUE;
   envelope = json_object_new ();
   json_object_set_string_member (envelope, "kind", "handover");
-  json_object_set_string_member (envelope, "to", parts[1]);
+  json_object_set_string_member (envelope, "to", session);
   json_object_set_string_member (envelope, "token", lookup->token);
   json_object_set_string_member (envelope, "node", server->store->node);
-  publish (server, parts[0], envelope);
+  publish (server, node, envelope);
   rr->timeout = g_timeout_add_seconds (HANDOVER_S, handover_timeout, rr);
 out:
   g_free (lookup->token);
   g_free (lookup);
+}
+
+static void
+resume_take (SigdServer *server, RemoteResume *rr)
+{
+  ResumeLookup *lookup = g_new0 (ResumeLookup, 1);
+
+  rr->tries++;
+  lookup->server = server;
+  lookup->token = g_strdup (rr->token);
+  sigd_store_resume_take (server->store, rr->token, (gint64) (server->config->grace * 1000),
+                          resume_taken_cb, lookup);
 }
 
 void
@@ -652,7 +722,6 @@ sigd_remote_resume (SigdServer *server, SigdConn *conn, const char *token, const
                     const char *name, JsonNode *id)
 {
   RemoteResume *rr = g_new0 (RemoteResume, 1);
-  ResumeLookup *lookup = g_new0 (ResumeLookup, 1);
 
   rr->server = server;
   rr->conn = conn;
@@ -665,13 +734,10 @@ sigd_remote_resume (SigdServer *server, SigdConn *conn, const char *token, const
     conn->hello_pending = FALSE;
     sigd_server_hello_done (server, conn, NULL, client, name, id);
     remote_resume_free (rr);
-    g_free (lookup);
     return;
   }
   g_hash_table_insert (server->remote_resumes, rr->token, rr);
-  lookup->server = server;
-  lookup->token = g_strdup (token);
-  sigd_store_resume_get (server->store, token, resume_got_cb, lookup);
+  resume_take (server, rr);
 }
 
 void
@@ -738,16 +804,30 @@ got_moved (SigdServer *server, JsonObject *envelope)
 {
   SigdSession *peer = g_hash_table_lookup (server->sessions, member_string (envelope, "to") ?: "");
   const char *node = member_string (envelope, "node");
+  const char *call = member_string (envelope, "call");
+  const char *session = member_string (envelope, "session");
   SigdSession *stand;
 
-  if (!peer || !peer->call || !node ||
-      g_strcmp0 (peer->call->id, member_string (envelope, "call")) != 0)
+  if (!node || !call || !session)
     return;
+  if (!peer || !peer->call || g_strcmp0 (peer->call->id, call) != 0) {
+    /* The call ended here meanwhile (its server died and the grace time
+     * ran out): the session that moved hears of it. */
+    JsonObject *frame = vchat_msg_object_new (VCHAT_MSG_PEER_LEFT);
+
+    json_object_set_string_member (frame, "call", call);
+    json_object_set_string_member (frame, "reason", "lost");
+    send_frame_to (server, node, session, frame);
+    return;
+  }
   stand = peer->call->a == peer ? peer->call->b : peer->call->a;
-  if (!stand->node || g_strcmp0 (stand->id, member_string (envelope, "session")) != 0)
+  if (!stand->node || g_strcmp0 (stand->id, session) != 0)
     return;
   g_free (stand->node);
   stand->node = g_strdup (node);
+  /* Not dead any more (see nodes_alive_cb); its new server tells the peer
+   * `peer_away` false itself, once. */
+  stand->created = 0;
 }
 
 void

@@ -181,6 +181,17 @@ sigd_conn_send_error (SigdConn *conn, VchatProtoError code, const char *ref, con
   conn_send_text (conn, text);
 }
 
+static void on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data);
+/* Frames kept while a connection is counted in a shared store. */
+#define HELD_MAX 8
+
+/* A connection's count in a shared store, on its way (conn_register()). */
+typedef struct _SigdConnCount {
+  SigdServer *server;
+  SigdConn *conn; /* NULL once it went */
+  char *key;      /* then, its address key */
+} SigdConnCount;
+
 /* A connection counts against its address until it is closed, or until the
  * server starts closing it: a client that never finishes the closing
  * handshake does not keep holding a place. */
@@ -190,6 +201,10 @@ conn_uncount (SigdConn *conn)
   GHashTable *per_address = conn->server->per_address;
   guint n;
 
+  if (conn->shared_counted) {
+    conn->shared_counted = FALSE;
+    sigd_store_conns_add (conn->server->store, conn->key, -1, NULL, NULL);
+  }
   if (!conn->counted)
     return;
   conn->counted = FALSE;
@@ -250,6 +265,8 @@ session_free (SigdSession *session)
   guint n = GPOINTER_TO_UINT (g_hash_table_lookup (per_key, session->key));
 
   /* A session on another server (sigd-remote.c) counts for nothing here. */
+  if (!session->node)
+    sigd_store_sessions_add (session->server->store, session->key, -1);
   if (session->node)
     ;
   else if (n <= 1)
@@ -317,6 +334,7 @@ session_end (SigdServer *server, SigdSession *session, const char *peer_reason)
   if (session->conn)
     session->conn->session = NULL;
   session_forget_token (server, session);
+  sigd_store_session_forget (server->store, session->id);
   g_hash_table_remove (server->sessions, session->id);
 }
 
@@ -464,6 +482,11 @@ sigd_server_activate_call (SigdServer *server, SigdCall *call)
   g_clear_handle_id (&call->ring_source, g_source_remove);
   call->state = SIGD_CALL_ACTIVE;
   server->metrics.calls_started++;
+  /* Recorded before anyone hears of it (the store sends it out at once):
+   * if this server dies as soon as its clients see the call, another one
+   * can still give it back to them. */
+  sigd_server_save_session (server, call->a);
+  sigd_server_save_session (server, call->b);
   send_matched (call, call->a, a_offerer);
   send_matched (call, call->b, !a_offerer);
   g_debug ("call %s: active", call->id);
@@ -516,6 +539,8 @@ sigd_server_forget_call (SigdServer *server, SigdCall *call, SigdSession *local)
   call->a->call = NULL;
   call->b->call = NULL;
   session_remember_call (local, call, peer);
+  if (call->state == SIGD_CALL_ACTIVE)
+    sigd_server_save_session (server, local);
   g_hash_table_remove (server->calls, call->id);
 }
 
@@ -542,6 +567,10 @@ end_call (SigdServer *server, SigdCall *call, SigdSession *ender, const char *pe
     json_object_set_string_member (msg, "call", call->id);
     json_object_set_string_member (msg, "reason", own_reason);
     session_send_take (ender, msg);
+  }
+  if (call->state == SIGD_CALL_ACTIVE) {
+    sigd_server_save_session (server, ender);
+    sigd_server_save_session (server, peer);
   }
   g_hash_table_remove (server->calls, call->id);
 }
@@ -608,8 +637,10 @@ token_matches (const char *expected, const char *given)
 /* A new session needs room: at most max_sessions in all, and at most
  * max_sessions_per_address from one address, counting those in their grace
  * time (or saying hello, dropping and saying hello again would pile them
- * up). The oldest one away from that address makes room; if none is away,
- * the hello is refused. */
+ * up), and with a shared store those of the address on the other servers
+ * (as they were when the connection came). The oldest one away from that
+ * address here makes room; if none is away, or that is not enough, the
+ * hello is refused. */
 static gboolean
 make_room_for_session (SigdServer *server, SigdConn *conn)
 {
@@ -617,14 +648,14 @@ make_room_for_session (SigdServer *server, SigdConn *conn)
   SigdSession *oldest = NULL;
   GHashTableIter iter;
   SigdSession *s;
+  guint here = GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, conn->key));
 
-  if (GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, conn->key)) >=
-      (guint) config->max_sessions_per_address) {
+  if (here + conn->other_sessions >= (guint) config->max_sessions_per_address) {
     g_hash_table_iter_init (&iter, server->sessions);
     while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &s))
       if (!s->conn && g_str_equal (s->key, conn->key) && (!oldest || s->created < oldest->created))
         oldest = s;
-    if (!oldest) {
+    if (!oldest || here - 1 + conn->other_sessions >= (guint) config->max_sessions_per_address) {
       sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, "hello",
                             "Too many sessions from your address (at most %d); "
                             "close some and try again.",
@@ -761,6 +792,7 @@ session_alloc (SigdServer *server, char *id, const char *client, const char *nam
     server->sessions_per_key, g_strdup (session->key),
     GUINT_TO_POINTER (
       GPOINTER_TO_UINT (g_hash_table_lookup (server->sessions_per_key, session->key)) + 1));
+  sigd_store_sessions_add (server->store, session->key, 1);
   session->interests = g_new0 (char *, 1);
   g_queue_init (&session->outbox);
   g_queue_init (&session->recent_calls);
@@ -782,23 +814,21 @@ hello_new (SigdServer *server, SigdConn *conn, const char *client, const char *n
   conn->session = session;
   g_debug ("session %s: new (%s)%s", session->id, session->client,
            had_token ? ", resume token unknown or expired" : "");
+  sigd_server_save_session (server, session);
   send_welcome (server, conn, FALSE);
 }
 
 /* Resuming a session of another server (sigd-remote.c) */
 
-JsonObject *
-sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_node,
-                       const char *token)
+/* What another server needs to carry @session on (sigd_server_hello_done()
+ * takes it): who it is, its call, and with @all its place in the queue and
+ * a call still ringing. */
+static JsonObject *
+session_state (SigdServer *server, SigdSession *session, gboolean all)
 {
   SigdCall *call = session->call;
-  JsonObject *state;
-  JsonArray *outbox;
+  JsonObject *state = json_object_new ();
 
-  if (!token_matches (session->resume, token))
-    return NULL;
-  state = json_object_new ();
-  outbox = json_array_new ();
   json_object_set_string_member (state, "id", session->id);
   json_object_set_string_member (state, "client", session->client);
   if (session->name)
@@ -806,18 +836,14 @@ sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_
   json_object_set_string_member (state, "key", session->key);
   json_object_set_string_member (state, "address", session->address);
   json_object_set_int_member (state, "open_invites", session->open_invites);
-  if (session->queued) {
+  if (all && session->queued) {
     json_object_set_boolean_member (state, "queued", TRUE);
     json_object_set_array_member (state, "interests",
                                   sigd_strv_to_json ((const char *const *) session->interests));
     if (session->language)
       json_object_set_string_member (state, "language", session->language);
-    sigd_matcher_dequeue (server, session);
   }
-  for (GList *l = session->outbox.head; l; l = l->next)
-    json_array_add_string_element (outbox, l->data);
-  json_object_set_array_member (state, "outbox", outbox);
-  if (call) {
+  if (call && (all || call->state == SIGD_CALL_ACTIVE)) {
     JsonObject *c = json_object_new ();
     SigdSession *peer = call_peer (call, session);
 
@@ -831,6 +857,49 @@ sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_
     json_object_set_boolean_member (c, "first", call->a == session);
     json_object_set_object_member (c, "peer", sigd_remote_describe (server, peer));
     json_object_set_object_member (state, "call", c);
+  }
+  return state;
+}
+
+/* With a shared store, keeps @session's record there (who it is and its
+ * active call), so that if this server dies another one can take the
+ * session over when its client comes back (sigd-remote.c). Written when
+ * a session starts or comes here, and when its call becomes active or
+ * ends; a call still ringing is not kept. */
+void
+sigd_server_save_session (SigdServer *server, SigdSession *session)
+{
+  g_autoptr (JsonObject) state = NULL;
+  g_autofree char *text = NULL;
+
+  if (!sigd_store_is_shared (server->store) || session->node ||
+      g_hash_table_lookup (server->sessions, session->id) != session)
+    return;
+  state = session_state (server, session, FALSE);
+  text = vchat_msg_object_to_string (state);
+  sigd_store_session_save (server->store, session->id, text);
+}
+
+JsonObject *
+sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_node,
+                       const char *token)
+{
+  SigdCall *call = session->call;
+  JsonObject *state;
+  JsonArray *outbox;
+
+  if (!token_matches (session->resume, token))
+    return NULL;
+  state = session_state (server, session, TRUE);
+  outbox = json_array_new ();
+  if (session->queued)
+    sigd_matcher_dequeue (server, session);
+  for (GList *l = session->outbox.head; l; l = l->next)
+    json_array_add_string_element (outbox, l->data);
+  json_object_set_array_member (state, "outbox", outbox);
+  if (call) {
+    SigdSession *peer = call_peer (call, session);
+
     if (!peer->node) {
       /* The peer stays here, in a call with the session's new server. */
       JsonObject *desc = sigd_remote_describe (server, session);
@@ -873,8 +942,11 @@ sigd_server_hand_over (SigdServer *server, SigdSession *session, const char *to_
   return state;
 }
 
-static void
-adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
+/* Puts @session in the call @c of its state; FALSE if that call is gone.
+ * After a @takeover (its server died), the peer's server learns where the
+ * session is now. */
+static gboolean
+adopt_call (SigdServer *server, SigdSession *session, JsonObject *c, gboolean takeover)
 {
   JsonObject *peer_desc = json_object_get_object_member (c, "peer");
   const char *call_id = json_object_get_string_member (c, "id");
@@ -888,11 +960,11 @@ adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
     SigdSession *stand_in;
 
     if (!peer || !peer->call || g_strcmp0 (peer->call->id, call_id) != 0)
-      return;
+      return FALSE;
     call = peer->call;
     stand_in = call_peer (call, peer);
-    if (!stand_in->node)
-      return;
+    if (!stand_in->node || g_strcmp0 (stand_in->id, session->id) != 0)
+      return FALSE;
     sigd_remote_call_gone (server, call);
     if (call->a == stand_in)
       call->a = session;
@@ -900,7 +972,7 @@ adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
       call->b = session;
     session->call = call;
     session_free (stand_in);
-    return;
+    return TRUE;
   }
   {
     SigdSession *stand_in = sigd_remote_stand_in (server, peer_desc);
@@ -910,7 +982,7 @@ adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
     if (!stand_in || g_hash_table_contains (server->calls, call_id)) {
       if (stand_in)
         session_free (stand_in);
-      return;
+      return FALSE;
     }
     call = sigd_server_start_call_id (
       server, call_id, json_object_get_string_member_with_default (c, "secret", ""),
@@ -930,7 +1002,12 @@ adopt_call (SigdServer *server, SigdSession *session, JsonObject *c)
       call->state = SIGD_CALL_ACTIVE;
     else
       sigd_invites_arm_ring (server, call);
+    /* Before anything is sent to the peer's server: its call's stand-in
+     * for the session still names the dead server. */
+    if (takeover)
+      sigd_remote_moved (server, stand_in, call_id, session->id, server->store->node);
   }
+  return TRUE;
 }
 
 void
@@ -940,6 +1017,8 @@ sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, c
   SigdSession *session;
   JsonArray *outbox;
   gboolean tagging = conn && server->request_conn != conn;
+  gboolean takeover;
+  const char *lost_call = NULL;
 
   if (conn)
     conn->hello_pending = FALSE;
@@ -964,8 +1043,15 @@ sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, c
     json_object_get_string_member_with_default (state, "address", "-"),
     json_object_get_string_member (state, "key"));
   session->open_invites = json_object_get_int_member_with_default (state, "open_invites", 0);
-  if (json_object_has_member (state, "call"))
-    adopt_call (server, session, json_object_get_object_member (state, "call"));
+  takeover = json_object_get_boolean_member_with_default (state, "takeover", FALSE);
+  /* Its open invites rang it on the dead server: they ring it here now. */
+  if (takeover)
+    sigd_store_invites_move (server->store, session->id, server->store->node);
+  if (json_object_has_member (state, "call") &&
+      !adopt_call (server, session, json_object_get_object_member (state, "call"), takeover) &&
+      takeover)
+    lost_call = json_object_get_string_member_with_default (
+      json_object_get_object_member (state, "call"), "id", NULL);
   if (json_object_get_boolean_member_with_default (state, "queued", FALSE)) {
     JsonArray *interests = json_object_get_array_member (state, "interests");
     const char *language = json_object_get_string_member_with_default (state, "language", NULL);
@@ -977,6 +1063,7 @@ sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, c
     session->language = g_strdup (language);
   }
   g_debug ("session %s: taken over from another server", session->id);
+  sigd_server_save_session (server, session);
   if (!conn || !conn_is_open (conn)) {
     /* The client went meanwhile: the session waits for it, as any other. */
     session_detach (server, session);
@@ -985,10 +1072,21 @@ sigd_server_hello_done (SigdServer *server, SigdConn *conn, JsonObject *state, c
   session->conn = conn;
   conn->session = session;
   send_welcome (server, conn, TRUE);
-  outbox = json_object_get_array_member (state, "outbox");
+  /* (a record taken over from a dead server has none) */
+  outbox = json_object_has_member (state, "outbox") ? json_object_get_array_member (state, "outbox")
+                                                    : NULL;
   for (guint i = 0; outbox && i < json_array_get_length (outbox); i++)
     conn_send_text (conn, json_array_get_string_element (outbox, i));
   send_peer_away (session, FALSE);
+  if (lost_call) {
+    /* Its server died and the call ended meanwhile (the peer's grace time
+     * for it ran out): the client hears of it now. */
+    JsonObject *msg = vchat_msg_object_new (VCHAT_MSG_PEER_LEFT);
+
+    json_object_set_string_member (msg, "call", lost_call);
+    json_object_set_string_member (msg, "reason", "lost");
+    session_send_take (session, msg);
+  }
   if (json_object_get_boolean_member_with_default (state, "queued", FALSE))
     sigd_matcher_enqueue (server, session);
 out:
@@ -1581,6 +1679,18 @@ on_message (SoupWebsocketConnection *ws, gint type, GBytes *bytes, gpointer data
 
   conn->last_seen = now;
 
+  if (conn->count_op && type == SOUP_WEBSOCKET_DATA_TEXT) {
+    /* Not answered before it is known to be within the limit across
+     * servers (shared_count_cb()): a connection past it never gets a
+     * welcome. A client says hello and waits, so a few frames is all
+     * that can come meanwhile; more are dropped. */
+    if (!conn->held)
+      conn->held = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+    if (conn->held->len < HELD_MAX)
+      g_ptr_array_add (conn->held, g_bytes_ref (bytes));
+    return;
+  }
+
   if (!conn_within_rate (server, conn, now)) {
     sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_RATE_LIMITED, NULL,
                           "Too many messages: at most %d a second. This one was dropped.",
@@ -1632,6 +1742,12 @@ conn_free (SigdConn *conn)
     conn->server->request_conn = NULL;
   if (conn->hello_pending)
     sigd_remote_conn_gone (conn->server, conn);
+  g_clear_pointer (&conn->held, g_ptr_array_unref);
+  if (conn->count_op) {
+    /* Its count still comes back: then it is taken back. */
+    conn->count_op->conn = NULL;
+    conn->count_op->key = g_strdup (conn->key);
+  }
   g_free (conn->address);
   g_free (conn->key);
   g_free (conn);
@@ -1667,6 +1783,59 @@ on_closed (SoupWebsocketConnection *ws, gpointer data)
   conn_closed (data, soup_websocket_connection_get_close_code (ws));
 }
 
+/* With a shared store, a connection counts against its address on every
+ * server: one address cannot open the limit on each of them. The store
+ * answers after the connection is open (it may have said hello by then):
+ * past the limit it is closed then, as it would be here at once. */
+static void
+shared_count_cb (SigdStoreStatus status, guint total, guint other_sessions, gpointer data)
+{
+  SigdConnCount *op = data;
+  SigdConn *conn = op->conn;
+  SigdServer *server = op->server;
+  g_autoptr (GPtrArray) held = NULL;
+
+  if (status == SIGD_STORE_CANCELLED)
+    goto out;
+  if (!conn) {
+    /* Gone before the count came back: take it back (counts are in
+     * order on the store's connection). */
+    if (status == SIGD_STORE_OK && op->key)
+      sigd_store_conns_add (server->store, op->key, -1, NULL, NULL);
+    goto out;
+  }
+  conn->count_op = NULL;
+  /* A store that does not answer does not keep people out. */
+  if (status != SIGD_STORE_OK)
+    ;
+  else if (!conn->counted) { /* closed meanwhile */
+    conn->shared_counted = TRUE;
+    conn_uncount (conn);
+  } else if (total > (guint) conn->server->config->max_sessions_per_address) {
+    conn->shared_counted = TRUE;
+    g_debug ("connection from %s: over the limit across servers (%u)",
+             shown_address (conn->server, conn->address), total);
+    sigd_conn_send_error (conn, VCHAT_PROTO_ERROR_TOO_MANY_SESSIONS, NULL,
+                          "Too many connections from your address (at most %d); "
+                          "close some and try again.",
+                          server->config->max_sessions_per_address);
+    conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many sessions");
+  } else {
+    conn->shared_counted = TRUE;
+    conn->other_sessions = other_sessions;
+  }
+  held = g_steal_pointer (&conn->held);
+  for (guint i = 0; held && i < held->len; i++) {
+    /* A frame may end the connection (a bad hello closes it). */
+    if (!g_hash_table_contains (server->conns, conn) || !conn_is_open (conn))
+      break;
+    on_message (NULL, SOUP_WEBSOCKET_DATA_TEXT, held->pdata[i], conn);
+  }
+out:
+  g_free (op->key);
+  g_free (op);
+}
+
 /* Counts a new connection against its address, and refuses it past the
  * limit. */
 static void
@@ -1688,6 +1857,13 @@ conn_register (SigdServer *server, SigdConn *conn)
                           "close some and try again.",
                           server->config->max_sessions_per_address);
     conn_close (conn, SOUP_WEBSOCKET_CLOSE_POLICY_VIOLATION, "too many sessions");
+    return;
+  }
+  if (sigd_store_is_shared (server->store)) {
+    conn->count_op = g_new0 (SigdConnCount, 1);
+    conn->count_op->server = server;
+    conn->count_op->conn = conn;
+    sigd_store_conns_add (server->store, conn->key, 1, shared_count_cb, conn->count_op);
   }
 }
 

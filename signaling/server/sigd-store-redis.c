@@ -16,7 +16,12 @@
  *
  * Keys: vchat:inv:CODE (hash: owner, claim, address, expires µs),
  * vchat:tomb:CODE, vchat:addr:KEY (zset code → expiry ms),
- * vchat:own:SESSION (set of codes), vchat:att:KEY (wrong codes, 60 s).
+ * vchat:own:SESSION (set of codes), vchat:att:KEY (wrong codes, 60 s),
+ * vchat:sess:SESSION (hash: node, state: a session's record, so that
+ * another server can take it over when its own dies), vchat:alive:NODE
+ * (a server lives), vchat:seen:NODE (when it last said so, ms),
+ * vchat:conns:KEY and vchat:sessions:KEY (hash: node → WebSockets open,
+ * sessions kept, from the address there).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -66,7 +71,15 @@ sigd_store_redis_new (SigdConfig *config, const char *url, GError **error)
 
 typedef struct _RedisStore RedisStore;
 
-typedef enum { REPLY_INVITE, REPLY_COUNT, REPLY_NONE, REPLY_ALIVE, REPLY_STRING } ReplyKind;
+typedef enum {
+  REPLY_INVITE,
+  REPLY_COUNT,
+  REPLY_NONE,
+  REPLY_ALIVE,
+  REPLY_STRING,
+  REPLY_TAKE,
+  REPLY_COUNTS
+} ReplyKind;
 
 /* One command waiting for its reply. */
 typedef struct {
@@ -76,6 +89,8 @@ typedef struct {
   SigdStoreCountCb count_cb;
   SigdStoreAliveCb alive_cb;
   SigdStoreStringCb string_cb;
+  SigdStoreTakeCb take_cb;
+  SigdStoreCountsCb counts_cb;
   guint n_nodes;
   gpointer data;
   gint64 sent; /* monotonic µs */
@@ -265,6 +280,79 @@ static const char *REPORT_SCRIPT =
   "end\n"
   "return 0\n";
 
+/* A session's record, written by the server it is on. */
+static const char *SESSION_SAVE_SCRIPT =
+  "redis.call('HSET', KEYS[1], 'node', ARGV[1], 'state', ARGV[2])\n"
+  "redis.call('EXPIRE', KEYS[1], 86400)\n"
+  "return 1\n";
+
+/* Only by its server: not after another one took it over. */
+static const char *SESSION_FORGET_SCRIPT =
+  "if redis.call('HGET', KEYS[1], 'node') == ARGV[1] then redis.call('DEL', KEYS[1]) end\n"
+  "return 1\n";
+
+/* Resuming a session whose server died: the token names its node and
+ * session; while the node's alive key is there, {1, node, session} (ask it
+ * to hand the session over). Once it is gone, and if the node said it
+ * lived less than the grace time ago, the session's record moves to this
+ * server and the token is spent, in this one step, so that of two servers
+ * only one takes it: {2, node, session, state, node of the call's peer}.
+ * {0}: nothing to resume. */
+static const char *TAKE_SESSION_SCRIPT =
+  "local rk = '" PREFIX "resume:' .. ARGV[1]\n"
+  "local v = redis.call('GET', rk)\n"
+  "if not v then return {0} end\n"
+  "local sp = string.find(v, ' ', 1, true)\n"
+  "if not sp then return {0} end\n"
+  "local node, sid = string.sub(v, 1, sp - 1), string.sub(v, sp + 1)\n"
+  "if node == ARGV[2] or redis.call('EXISTS', '" PREFIX "alive:' .. node) == 1 then\n"
+  "  return {1, node, sid}\n"
+  "end\n"
+  "local seen = tonumber(redis.call('GET', '" PREFIX "seen:' .. node) or '0')\n"
+  "local sk = '" PREFIX "sess:' .. sid\n"
+  "local rec = redis.call('HMGET', sk, 'node', 'state')\n"
+  "if rec[1] ~= node or not rec[2] or tonumber(ARGV[3]) - seen > tonumber(ARGV[4]) then\n"
+  "  return {0}\n"
+  "end\n"
+  "redis.call('DEL', rk)\n"
+  "redis.call('HSET', sk, 'node', ARGV[2])\n"
+  "local peer = ''\n"
+  "local ok, st = pcall(cjson.decode, rec[2])\n"
+  "if ok and type(st) == 'table' and type(st.call) == 'table' and type(st.call.peer) == 'table'\n"
+  "   and type(st.call.peer.id) == 'string' then\n"
+  "  peer = redis.call('HGET', '" PREFIX "sess:' .. st.call.peer.id, 'node') or ''\n"
+  "end\n"
+  "return {2, node, sid, rec[2], peer}\n";
+
+/* WebSockets and sessions per address, across servers: each server counts
+ * its own (so that a dead server's go with it), in vchat:conns:KEY and
+ * vchat:sessions:KEY; a new connection gets the total of connections over
+ * the servers alive and the sessions on the other ones. */
+#define COUNT_ADD_BODY                                                  \
+  "local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])\n"         \
+  "if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end\n"            \
+  "if tonumber(ARGV[2]) < 0 then return {0, 0} end\n"                   \
+  "redis.call('EXPIRE', KEYS[1], 86400)\n"                              \
+  "local function total(k, mine)\n"                                     \
+  "  local h, t = redis.call('HGETALL', k), 0\n"                         \
+  "  for i = 1, #h, 2 do\n"                                             \
+  "    if h[i] == ARGV[1] then\n"                                       \
+  "      if mine then t = t + tonumber(h[i + 1]) end\n"                 \
+  "    elseif redis.call('EXISTS', '" PREFIX "alive:' .. h[i]) == 1 then\n" \
+  "      t = t + tonumber(h[i + 1])\n"                                  \
+  "    else\n"                                                          \
+  "      redis.call('HDEL', k, h[i])\n"                                  \
+  "    end\n"                                                           \
+  "  end\n"                                                             \
+  "  return t\n"                                                        \
+  "end\n"
+
+static const char *CONNS_ADD_SCRIPT =
+  COUNT_ADD_BODY
+  "return {total(KEYS[1], true), total('" PREFIX "sessions:' .. ARGV[3], false)}\n";
+
+static const char *SESSIONS_ADD_SCRIPT = COUNT_ADD_BODY "return {0, 0}\n";
+
 /* Local expiries */
 
 static void
@@ -363,6 +451,45 @@ cmd_finish (Cmd *cmd, SigdStoreStatus status, redisReply *reply)
     if (status == SIGD_STORE_OK && !value)
       status = SIGD_STORE_NOT_FOUND;
     cmd->string_cb (status, value, cmd->data);
+  } else if (cmd->kind == REPLY_COUNTS) {
+    guint a = 0, b = 0;
+
+    if (status == SIGD_STORE_OK) {
+      if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 2)
+        status = SIGD_STORE_UNAVAILABLE;
+      else {
+        a = (guint) CLAMP (reply_int (reply->element[0]), 0, G_MAXUINT);
+        b = (guint) CLAMP (reply_int (reply->element[1]), 0, G_MAXUINT);
+      }
+    }
+    if (cmd->counts_cb)
+      cmd->counts_cb (status, a, b, cmd->data);
+  } else if (cmd->kind == REPLY_TAKE) {
+    g_autofree char *node = NULL, *session = NULL, *state = NULL, *peer = NULL;
+
+    if (status == SIGD_STORE_OK) {
+      gint64 what = reply && reply->type == REDIS_REPLY_ARRAY && reply->elements > 0
+                      ? reply_int (reply->element[0])
+                      : -1;
+
+      if (what == 0)
+        status = SIGD_STORE_NOT_FOUND;
+      else if ((what != 1 && what != 2) || reply->elements < (what == 1 ? 3u : 5u))
+        status = SIGD_STORE_UNAVAILABLE;
+      else {
+        node = reply_string (reply->element[1]);
+        session = reply_string (reply->element[2]);
+        if (what == 2) {
+          state = reply_string (reply->element[3]);
+          peer = reply_string (reply->element[4]);
+        }
+        if (!node || !session || (what == 2 && !state))
+          status = SIGD_STORE_UNAVAILABLE;
+      }
+    }
+    if (status != SIGD_STORE_OK)
+      g_clear_pointer (&state, g_free);
+    cmd->take_cb (status, node, session, state, peer ? peer : "", cmd->data);
   } else if (cmd->kind == REPLY_ALIVE) {
     g_autofree gboolean *alive = NULL;
 
@@ -432,18 +559,22 @@ static void
 drop_connection (RedisStore *self)
 {
   redisAsyncContext *ac = self->ac;
+  GSource *source;
 
   if (!ac)
     return;
+  /* This connection's: a failed command's callback may send another, which
+   * connects again, with a source of its own. */
+  source = g_steal_pointer (&self->source);
   self->ac = NULL;
   self->connected = FALSE;
   ac->data = NULL;
   /* Fails every pending command (on_reply with NULL), and cleans the
    * adapter's poll up. */
   redisAsyncFree (ac);
-  if (self->source) {
-    g_source_destroy (self->source);
-    g_clear_pointer (&self->source, g_source_unref);
+  if (source) {
+    g_source_destroy (source);
+    g_source_unref (source);
   }
 }
 
@@ -777,6 +908,12 @@ heartbeat_cb (gpointer data)
   g_autofree char *key = g_strconcat (PREFIX "alive:", self->parent.node, NULL);
   g_autofree char *ms = g_strdup_printf ("%d", ALIVE_MS);
   const char *argv[] = { "SET", key, "1", "PX", ms };
+  /* When it last lived: how long a dead server's sessions may still be
+   * taken over (TAKE_SESSION_SCRIPT). The servers' clocks, which agree on
+   * one machine or with NTP. */
+  g_autofree char *seen_key = g_strconcat (PREFIX "seen:", self->parent.node, NULL);
+  g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / 1000);
+  const char *seen_argv[] = { "SET", seen_key, now, "EX", "86400" };
   Cmd *cmd;
 
   if (!self->connected)
@@ -784,6 +921,9 @@ heartbeat_cb (gpointer data)
   cmd = g_new0 (Cmd, 1);
   cmd->kind = REPLY_NONE;
   cmd_send (self, cmd, 5, argv);
+  cmd = g_new0 (Cmd, 1);
+  cmd->kind = REPLY_NONE;
+  cmd_send (self, cmd, 5, seen_argv);
   return G_SOURCE_CONTINUE;
 }
 
@@ -1029,6 +1169,76 @@ redis_resume_get (SigdStore *store, const char *token, SigdStoreStringCb cb, gpo
 }
 
 static void
+redis_session_save (SigdStore *store, const char *session, const char *state)
+{
+  g_autofree char *key = g_strconcat (PREFIX "sess:", session, NULL);
+  const char *args[] = { store->node, state };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  eval ((RedisStore *) store, cmd, SESSION_SAVE_SCRIPT, key, 2, args);
+  /* Out now, not at the next turn of the main loop: the server tells its
+   * clients right after, and may die right after that. */
+  if (((RedisStore *) store)->ac && ((RedisStore *) store)->connected)
+    redisAsyncHandleWrite (((RedisStore *) store)->ac);
+}
+
+static void
+redis_session_forget (SigdStore *store, const char *session)
+{
+  g_autofree char *key = g_strconcat (PREFIX "sess:", session, NULL);
+  const char *args[] = { store->node };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  eval ((RedisStore *) store, cmd, SESSION_FORGET_SCRIPT, key, 1, args);
+}
+
+static void
+redis_resume_take (SigdStore *store, const char *token, gint64 grace_ms, SigdStoreTakeCb cb,
+                   gpointer data)
+{
+  g_autofree char *grace = g_strdup_printf ("%" G_GINT64_FORMAT, grace_ms);
+  const char *args[] = { token, store->node, NULL, grace };
+  /* Compared with vchat:seen, which the servers' clocks wrote. */
+  g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, g_get_real_time () / 1000);
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  args[2] = now;
+  cmd->kind = REPLY_TAKE;
+  cmd->take_cb = cb;
+  cmd->data = data;
+  eval ((RedisStore *) store, cmd, TAKE_SESSION_SCRIPT, NULL, 4, args);
+}
+
+static void
+redis_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountsCb cb,
+                 gpointer data)
+{
+  g_autofree char *k = g_strconcat (PREFIX "conns:", key, NULL);
+  g_autofree char *d = g_strdup_printf ("%d", delta);
+  const char *args[] = { store->node, d, key };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_COUNTS;
+  cmd->counts_cb = cb;
+  cmd->data = data;
+  eval ((RedisStore *) store, cmd, CONNS_ADD_SCRIPT, k, 3, args);
+}
+
+static void
+redis_sessions_add (SigdStore *store, const char *key, int delta)
+{
+  g_autofree char *k = g_strconcat (PREFIX "sessions:", key, NULL);
+  g_autofree char *d = g_strdup_printf ("%d", delta);
+  const char *args[] = { store->node, d };
+  Cmd *cmd = g_new0 (Cmd, 1);
+
+  cmd->kind = REPLY_NONE;
+  eval ((RedisStore *) store, cmd, SESSIONS_ADD_SCRIPT, k, 2, args);
+}
+
+static void
 redis_invites_move (SigdStore *store, const char *owner, const char *node)
 {
   const char *args[] = { owner, node };
@@ -1180,6 +1390,11 @@ static const SigdStoreClass redis_class = {
   .resume_set = redis_resume_set,
   .resume_forget = redis_resume_forget,
   .resume_get = redis_resume_get,
+  .session_save = redis_session_save,
+  .session_forget = redis_session_forget,
+  .resume_take = redis_resume_take,
+  .conns_add = redis_conns_add,
+  .sessions_add = redis_sessions_add,
   .invites_move = redis_invites_move,
   .queue_add = redis_queue_add,
   .queue_remove = redis_queue_remove,

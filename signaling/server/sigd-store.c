@@ -152,6 +152,47 @@ sigd_store_resume_get (SigdStore *store, const char *token, SigdStoreStringCb cb
 }
 
 void
+sigd_store_session_save (SigdStore *store, const char *session, const char *state)
+{
+  if (store->klass->session_save)
+    store->klass->session_save (store, session, state);
+}
+
+void
+sigd_store_session_forget (SigdStore *store, const char *session)
+{
+  if (store->klass->session_forget)
+    store->klass->session_forget (store, session);
+}
+
+void
+sigd_store_resume_take (SigdStore *store, const char *token, gint64 grace_ms, SigdStoreTakeCb cb,
+                        gpointer data)
+{
+  if (store->klass->resume_take)
+    store->klass->resume_take (store, token, grace_ms, cb, data);
+  else
+    cb (SIGD_STORE_NOT_FOUND, NULL, NULL, NULL, NULL, data);
+}
+
+void
+sigd_store_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountsCb cb,
+                      gpointer data)
+{
+  if (store->klass->conns_add)
+    store->klass->conns_add (store, key, delta, cb, data);
+  else if (cb)
+    cb (SIGD_STORE_UNAVAILABLE, 0, 0, data);
+}
+
+void
+sigd_store_sessions_add (SigdStore *store, const char *key, int delta)
+{
+  if (store->klass->sessions_add)
+    store->klass->sessions_add (store, key, delta);
+}
+
+void
 sigd_store_invites_move (SigdStore *store, const char *owner, const char *node)
 {
   if (store->klass->invites_move)

@@ -49,10 +49,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SigdInvite, sigd_invite_free)
 /* @invite is NULL unless @status is SIGD_STORE_OK (transfer none). */
 typedef void (*SigdStoreInviteCb) (SigdStoreStatus status, const SigdInvite *invite, gpointer data);
 typedef void (*SigdStoreCountCb) (SigdStoreStatus status, guint count, gpointer data);
+typedef void (*SigdStoreCountsCb) (SigdStoreStatus status, guint a, guint b, gpointer data);
 typedef void (*SigdStoreStringCb) (SigdStoreStatus status, const char *value, gpointer data);
 /* @alive[i] says whether the i-th node asked about is alive (NULL unless
  * @status is SIGD_STORE_OK). */
 typedef void (*SigdStoreAliveCb) (SigdStoreStatus status, const gboolean *alive, gpointer data);
+/* resume_take's answer: @state NULL, the session @session lives on the
+ * live server @node (ask it to hand the session over); @state set, this
+ * server took the session of a dead server over, and @peer_node is where
+ * the record of its call's peer says the peer is now ("" if unknown).
+ * SIGD_STORE_NOT_FOUND: no such token, or it expired. */
+typedef void (*SigdStoreTakeCb) (SigdStoreStatus status, const char *node, const char *session,
+                                 const char *state, const char *peer_node, gpointer data);
 /* An invite ran out; the store removed it (a tombstone remains). */
 typedef void (*SigdStoreExpiredFunc) (const SigdInvite *invite, gpointer data);
 
@@ -99,6 +107,28 @@ typedef struct {
   void (*resume_set) (SigdStore *store, const char *token, const char *session);
   void (*resume_forget) (SigdStore *store, const char *token);
   void (*resume_get) (SigdStore *store, const char *token, SigdStoreStringCb cb, gpointer data);
+  /* Session records, so that a session outlives its server: @state (JSON,
+   * what sigd_server_hello_done() takes) is kept with this server as the
+   * session's node until the session ends (session_forget) or another
+   * server takes it. */
+  void (*session_save) (SigdStore *store, const char *session, const char *state);
+  void (*session_forget) (SigdStore *store, const char *session);
+  /* The session of resume token @token: where it lives, or, if its server
+   * stopped saying it lives less than @grace_ms ago, its record, taken by
+   * this server in one atomic step (of two servers, one gets it; the token
+   * is spent). */
+  void (*resume_take) (SigdStore *store, const char *token, gint64 grace_ms, SigdStoreTakeCb cb,
+                       gpointer data);
+  /* WebSockets open from the address @key on all the servers (with a
+   * shared store; not in memory, where the server counts them): counts
+   * @delta (+1 or -1) for this server and, for +1, answers the total
+   * over the servers alive (a dead server's count goes with it), and the
+   * sessions of that address on the other servers alive. */
+  void (*conns_add) (SigdStore *store, const char *key, int delta, SigdStoreCountsCb cb,
+                     gpointer data);
+  /* Sessions of the address @key on this server (those in their grace
+   * time too), for the other servers' limit: @delta is +1 or -1. */
+  void (*sessions_add) (SigdStore *store, const char *key, int delta);
   /* The open invites of @owner now ring it on @node. */
   void (*invites_move) (SigdStore *store, const char *owner, const char *node);
   /* The random queue shared by the servers: @desc (JSON) describes the
@@ -173,6 +203,13 @@ void sigd_store_resume_set (SigdStore *store, const char *token, const char *ses
 void sigd_store_resume_forget (SigdStore *store, const char *token);
 void sigd_store_resume_get (SigdStore *store, const char *token, SigdStoreStringCb cb,
                             gpointer data);
+void sigd_store_session_save (SigdStore *store, const char *session, const char *state);
+void sigd_store_session_forget (SigdStore *store, const char *session);
+void sigd_store_resume_take (SigdStore *store, const char *token, gint64 grace_ms,
+                             SigdStoreTakeCb cb, gpointer data);
+void sigd_store_conns_add (SigdStore *store, const char *key, int delta, SigdStoreCountsCb cb,
+                           gpointer data);
+void sigd_store_sessions_add (SigdStore *store, const char *key, int delta);
 void sigd_store_invites_move (SigdStore *store, const char *owner, const char *node);
 void sigd_store_queue_add (SigdStore *store, const char *session, const char *desc,
                            const char *interests, const char *language, gint64 since_ms);
