@@ -143,27 +143,43 @@ typedef struct {
   GIOCondition cond;  /* G_IO_IN or G_IO_OUT */
 } WaitSource;
 
-static void
-watch_update (SigdStream *self)
+/* The epoll events the live waits of @self ask for. */
+static guint32
+watch_wanted (SigdStream *self)
 {
   guint32 want = 0;
 
-  if (!self->registered)
-    return;
   for (guint i = 0; i < self->waiters->len; i++) {
     WaitSource *w = self->waiters->pdata[i];
 
     if (!g_source_is_destroyed (&w->source))
       want |= w->cond == G_IO_IN ? EPOLLIN : EPOLLOUT;
   }
-  if (want != self->events) {
-    struct epoll_event ev = { .events = want, .data.ptr = self };
+  return want;
+}
 
-    if (epoll_ctl (poller->epfd, EPOLL_CTL_MOD, g_socket_get_fd (self->socket), &ev) == 0)
-      self->events = want;
-    else
-      g_warning ("epoll_ctl: %s", g_strerror (errno));
-  }
+static void
+watch_set (SigdStream *self, guint32 events)
+{
+  struct epoll_event ev = { .events = events, .data.ptr = self };
+
+  if (!self->registered || events == self->events)
+    return;
+  if (epoll_ctl (poller->epfd, EPOLL_CTL_MOD, g_socket_get_fd (self->socket), &ev) == 0)
+    self->events = events;
+  else
+    g_warning ("epoll_ctl: %s", g_strerror (errno));
+}
+
+/* A wait was added: poll for what it wants too. What nobody waits for any
+ * more is left polled until it is reported (stream_ready()): libsoup ends
+ * its read wait and makes a new one for every message, and two epoll_ctl()
+ * calls for each would cost more than an event seldom reported for
+ * nothing. */
+static void
+watch_update (SigdStream *self)
+{
+  watch_set (self, self->events | watch_wanted (self));
 }
 
 static void
@@ -207,6 +223,12 @@ stream_ready (SigdStream *self, GIOCondition got)
      * now on is over at once (the read or write then fails). */
     watch_stop (self);
     self->hung_up = TRUE;
+  } else {
+    guint32 want = watch_wanted (self);
+
+    /* Reported for nobody: stop polling for it (see watch_update()). */
+    if (((got & G_IO_IN) && !(want & EPOLLIN)) || ((got & G_IO_OUT) && !(want & EPOLLOUT)))
+      watch_set (self, want);
   }
 }
 
@@ -226,10 +248,9 @@ wait_finalize (GSource *source)
 {
   WaitSource *w = (WaitSource *) source;
 
-  if (w->stream) {
+  /* Its events stay polled until reported (see watch_update()). */
+  if (w->stream)
     g_ptr_array_remove_fast (w->stream->waiters, w);
-    watch_update (w->stream);
-  }
   g_clear_object (&w->pollable);
 }
 
