@@ -9,23 +9,28 @@
  * pings and close will make libsoup send back. A read that would break a
  * bound fails, and libsoup drops the connection as it does for any error.
  *
- * Waiting for the socket: libsoup makes a new source each time it waits to
- * read or write (after every message), and GLib adds a descriptor to its
- * context by walking the list of every descriptor it polls, kept sorted;
- * it also takes a source's descriptors out and puts them back around each
- * dispatch. With thousands of connections that walk, twice per message,
- * was most of the server's CPU (perf). So a plain TCP connection has one
- * source that polls its descriptor for its whole life (added once, never
- * blocked: it may recurse), whose events are changed in place, and the
- * sources libsoup waits on hold no descriptor: the watch makes them ready.
- * A TLS connection keeps GLib's sources (TLS may hold decrypted bytes that
- * the socket does not show).
+ * Waiting for the socket: libsoup makes a source each time it waits to
+ * read or write, and a GLib main-loop wakeup visits every source attached
+ * (prepare and check) and poll()s every descriptor, so a wakeup cost grew
+ * with the number of connections, and with thousands of them that was most
+ * of the server's CPU and of a relayed message's latency (perf). So plain
+ * TCP connections are polled by one epoll descriptor that all of them
+ * share, itself polled by one source (the poller): a connection registers
+ * its descriptor once, changes its events in place, and the poller hears of
+ * the ready ones only. The sources libsoup waits on hold no descriptor and
+ * have no child: the poller makes them ready. A wakeup then costs one
+ * poll() entry and one source visit per connection that waits, whatever the
+ * number that are ready. A TLS connection keeps GLib's sources (TLS may
+ * hold decrypted bytes that the socket does not show).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #include "config.h"
 
 #include "sigd-stream.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
 
 typedef enum {
   PHASE_HEADERS,
@@ -55,77 +60,187 @@ struct _SigdStream {
   guint64 written_base; /* written when the WebSocket began */
 
   gboolean plain;      /* @base is the TCP connection itself */
-  gboolean closed;     /* close was asked for: no watch any more */
-  GSource *watch;      /* polls the socket (plain only), or NULL */
-  gpointer watch_tag;  /* its descriptor, or NULL once hung up */
+  gboolean closed;     /* close was asked for: no polling any more */
+  gboolean registered; /* the poller polls our descriptor */
+  gboolean hung_up;    /* it said so: every wait is over at once */
+  guint32 events;      /* the epoll events registered */
   GPtrArray *waiters;  /* WaitSource*: sources libsoup waits on */
 };
 
-/* A source libsoup waits on, ready when the watch says so. */
+/* The poller */
+
 typedef struct {
   GSource source;
+  int epfd;
+} Poller;
+
+/* Made for the first plain connection, for the context it lives in (the
+ * server's main context), and kept for the life of the process. */
+static Poller *poller;
+
+static void stream_ready (SigdStream *self, GIOCondition got);
+
+static gboolean
+poller_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+{
+  struct epoll_event events[256];
+  int n = epoll_wait (((Poller *) source)->epfd, events, G_N_ELEMENTS (events), 0);
+
+  /* Making a wait ready runs nothing, so no stream goes away in this loop.
+   * More than 256 ready are reported again at the next wakeup. */
+  for (int i = 0; i < n; i++) {
+    guint32 e = events[i].events;
+
+    stream_ready (events[i].data.ptr, (e & EPOLLIN ? G_IO_IN : 0) | (e & EPOLLOUT ? G_IO_OUT : 0) |
+                                        (e & EPOLLHUP ? G_IO_HUP : 0) |
+                                        (e & EPOLLERR ? G_IO_ERR : 0));
+  }
+  if (n < 0 && errno != EINTR)
+    g_warning ("epoll_wait: %s", g_strerror (errno));
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs poller_funcs = {
+  .dispatch = poller_dispatch,
+};
+
+/* The poller of the thread's main context, or NULL if there is none (the
+ * connection then keeps GLib's sources). */
+static Poller *
+poller_get (void)
+{
+  static gboolean failed;
+  GMainContext *context = g_main_context_get_thread_default ();
+
+  if (!context)
+    context = g_main_context_default ();
+  if (!poller && !failed) {
+    int epfd = epoll_create1 (EPOLL_CLOEXEC);
+
+    if (epfd < 0) {
+      g_warning ("Cannot make an epoll descriptor, polling each connection on its own: %s",
+                 g_strerror (errno));
+      failed = TRUE;
+      return NULL;
+    }
+    poller = (Poller *) g_source_new (&poller_funcs, sizeof (Poller));
+    poller->epfd = epfd;
+    g_source_set_name (&poller->source, "sigd-stream poller");
+    g_source_set_can_recurse (&poller->source, TRUE); /* never blocked */
+    g_source_add_unix_fd (&poller->source, epfd, G_IO_IN);
+    g_source_attach (&poller->source, context);
+  }
+  return poller && g_source_get_context (&poller->source) == context ? poller : NULL;
+}
+
+/* A source libsoup waits on, ready when the poller says so. It stands for
+ * g_pollable_source_new_full()'s source: its callback is a
+ * GPollableSourceFunc. */
+typedef struct {
+  GSource source;
+  GObject *pollable;  /* our input or output stream, given to the callback */
   SigdStream *stream; /* NULL once the stream is gone */
   GIOCondition cond;  /* G_IO_IN or G_IO_OUT */
 } WaitSource;
 
-typedef struct {
-  GSource source;
-  SigdStream *stream;
-} WatchSource;
-
-static void
-watch_update (SigdStream *self)
+/* The epoll events the live waits of @self ask for. */
+static guint32
+watch_wanted (SigdStream *self)
 {
-  GIOCondition want = 0;
+  guint32 want = 0;
 
-  if (!self->watch_tag)
-    return;
   for (guint i = 0; i < self->waiters->len; i++) {
     WaitSource *w = self->waiters->pdata[i];
 
     if (!g_source_is_destroyed (&w->source))
-      want |= w->cond;
+      want |= w->cond == G_IO_IN ? EPOLLIN : EPOLLOUT;
   }
-  g_source_modify_unix_fd (self->watch, self->watch_tag, want);
+  return want;
 }
 
-static gboolean
-watch_dispatch (GSource *source, GSourceFunc callback, gpointer data)
+static void
+watch_set (SigdStream *self, guint32 events)
 {
-  SigdStream *self = ((WatchSource *) source)->stream;
-  GIOCondition got;
+  struct epoll_event ev = { .events = events, .data.ptr = self };
 
-  if (!self || !self->watch_tag)
-    return G_SOURCE_CONTINUE;
-  got = g_source_query_unix_fd (source, self->watch_tag);
+  if (!self->registered || events == self->events)
+    return;
+  if (epoll_ctl (poller->epfd, EPOLL_CTL_MOD, g_socket_get_fd (self->socket), &ev) == 0)
+    self->events = events;
+  else
+    g_warning ("epoll_ctl: %s", g_strerror (errno));
+}
+
+/* A wait was added: poll for what it wants too. What nobody waits for any
+ * more is left polled until it is reported (stream_ready()): libsoup ends
+ * its read wait and makes a new one for every message, and two epoll_ctl()
+ * calls for each would cost more than an event seldom reported for
+ * nothing. */
+static void
+watch_update (SigdStream *self)
+{
+  watch_set (self, self->events | watch_wanted (self));
+}
+
+static void
+watch_stop (SigdStream *self)
+{
+  /* Before the descriptor closes and its number can be reused. */
+  if (self->registered &&
+      epoll_ctl (poller->epfd, EPOLL_CTL_DEL, g_socket_get_fd (self->socket), NULL) < 0)
+    g_warning ("epoll_ctl: %s", g_strerror (errno));
+  self->registered = FALSE;
+}
+
+/* Registers our descriptor with the poller: FALSE if we cannot. */
+static gboolean
+watch_start (SigdStream *self)
+{
+  struct epoll_event ev = { .events = 0, .data.ptr = self };
+
+  if (!poller_get ())
+    return FALSE;
+  if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, g_socket_get_fd (self->socket), &ev) < 0) {
+    g_warning ("epoll_ctl: %s", g_strerror (errno));
+    return FALSE;
+  }
+  self->registered = TRUE;
+  self->events = 0;
+  return TRUE;
+}
+
+static void
+stream_ready (SigdStream *self, GIOCondition got)
+{
   for (guint i = 0; i < self->waiters->len; i++) {
     WaitSource *w = self->waiters->pdata[i];
 
-    if (!g_source_is_destroyed (&w->source) && (got & (w->cond | G_IO_HUP | G_IO_ERR | G_IO_NVAL)))
+    if (!g_source_is_destroyed (&w->source) && (got & (w->cond | G_IO_HUP | G_IO_ERR)))
       g_source_set_ready_time (&w->source, 0);
   }
-  if (got & (G_IO_HUP | G_IO_ERR | G_IO_NVAL)) {
+  if (got & (G_IO_HUP | G_IO_ERR)) {
     /* Polled for nothing they would go on being reported: every wait from
      * now on is over at once (the read or write then fails). */
-    g_source_remove_unix_fd (source, self->watch_tag);
-    self->watch_tag = NULL;
-  }
-  watch_update (self); /* nobody waits any more for what was seen: stop polling for it */
-  return G_SOURCE_CONTINUE;
-}
+    watch_stop (self);
+    self->hung_up = TRUE;
+  } else {
+    guint32 want = watch_wanted (self);
 
-static GSourceFuncs watch_funcs = {
-  .dispatch = watch_dispatch,
-};
+    /* Reported for nobody: stop polling for it (see watch_update()). */
+    if (((got & G_IO_IN) && !(want & EPOLLIN)) || ((got & G_IO_OUT) && !(want & EPOLLOUT)))
+      watch_set (self, want);
+  }
+}
 
 static gboolean
 wait_dispatch (GSource *source, GSourceFunc callback, gpointer data)
 {
   WaitSource *w = (WaitSource *) source;
 
-  /* Ready again only when the watch says so (at once if hung up). */
-  g_source_set_ready_time (source, w->stream && !w->stream->watch_tag ? 0 : -1);
-  return callback ? callback (data) : G_SOURCE_CONTINUE;
+  /* Ready again only when the poller says so (at once if hung up). */
+  g_source_set_ready_time (source, w->stream && w->stream->hung_up ? 0 : -1);
+  return callback ? ((GPollableSourceFunc) (void (*) (void)) callback) (w->pollable, data)
+                  : G_SOURCE_CONTINUE;
 }
 
 static void
@@ -133,54 +248,65 @@ wait_finalize (GSource *source)
 {
   WaitSource *w = (WaitSource *) source;
 
-  if (w->stream) {
+  /* Its events stay polled until reported (see watch_update()). */
+  if (w->stream)
     g_ptr_array_remove_fast (w->stream->waiters, w);
-    watch_update (w->stream);
-  }
+  g_clear_object (&w->pollable);
 }
 
-/* g_pollable_source_new_full() gives its child a dummy closure. */
+/* For g_source_set_closure(), as GLib's pollable sources do. */
 static gboolean
-wait_closure_callback (gpointer data)
+wait_closure_callback (GObject *pollable, gpointer data)
 {
   GClosure *closure = data;
+  GValue param = G_VALUE_INIT;
   GValue result = G_VALUE_INIT;
   gboolean ret;
 
   g_value_init (&result, G_TYPE_BOOLEAN);
-  g_closure_invoke (closure, &result, 0, NULL, NULL);
+  g_value_init (&param, G_TYPE_OBJECT);
+  g_value_set_object (&param, pollable);
+  g_closure_invoke (closure, &result, 1, &param, NULL);
   ret = g_value_get_boolean (&result);
   g_value_unset (&result);
+  g_value_unset (&param);
   return ret;
 }
 
 static GSourceFuncs wait_funcs = {
   .dispatch = wait_dispatch,
   .finalize = wait_finalize,
-  .closure_callback = wait_closure_callback,
+  .closure_callback = (GSourceFunc) (void (*) (void)) wait_closure_callback,
 };
 
+/* A source for @pollable (our input or output stream) that waits for
+ * @cond, or NULL if the poller cannot poll us. */
 static GSource *
-wait_source_new (SigdStream *self, GIOCondition cond)
+wait_source_new (SigdStream *self, GObject *pollable, GIOCondition cond,
+                 GCancellable *cancellable)
 {
   WaitSource *w;
 
-  if (!self->watch) {
-    GSocket *socket = self->socket;
-
-    self->watch = g_source_new (&watch_funcs, sizeof (WatchSource));
-    ((WatchSource *) self->watch)->stream = self;
-    g_source_set_name (self->watch, "sigd-stream watch");
-    g_source_set_can_recurse (self->watch, TRUE);
-    self->watch_tag = g_source_add_unix_fd (self->watch, g_socket_get_fd (socket), 0);
-    g_source_attach (self->watch, g_main_context_get_thread_default ());
+  if (!self->plain || self->closed)
+    return NULL;
+  if (!self->registered && !self->hung_up && !watch_start (self)) {
+    self->plain = FALSE; /* GLib's sources from now on */
+    return NULL;
   }
   w = (WaitSource *) g_source_new (&wait_funcs, sizeof (WaitSource));
   g_source_set_name (&w->source, "sigd-stream wait");
+  w->pollable = g_object_ref (pollable);
   w->stream = self;
   w->cond = cond;
+  if (cancellable) {
+    GSource *cancel = g_cancellable_source_new (cancellable);
+
+    g_source_set_dummy_callback (cancel);
+    g_source_add_child_source (&w->source, cancel);
+    g_source_unref (cancel);
+  }
   g_ptr_array_add (self->waiters, w);
-  if (!self->watch_tag)
+  if (self->hung_up)
     g_source_set_ready_time (&w->source, 0);
   watch_update (self);
   return &w->source;
@@ -197,12 +323,7 @@ watch_free (SigdStream *self)
       g_source_set_ready_time (&w->source, 0); /* what waits finds the stream closed */
   }
   g_ptr_array_set_size (self->waiters, 0);
-  if (self->watch) {
-    ((WatchSource *) self->watch)->stream = NULL;
-    g_source_destroy (self->watch);
-    g_clear_pointer (&self->watch, g_source_unref);
-  }
-  self->watch_tag = NULL;
+  watch_stop (self);
 }
 
 G_DEFINE_TYPE (SigdStream, sigd_stream, G_TYPE_IO_STREAM)
@@ -372,11 +493,13 @@ static GSource *
 sigd_stream_input_create_source (GPollableInputStream *stream, GCancellable *cancellable)
 {
   SigdStream *self = SIGD_STREAM_INPUT (stream)->stream;
-  g_autoptr (GSource) base = self->plain && !self->closed
-                               ? wait_source_new (self, G_IO_IN)
-                               : g_pollable_input_stream_create_source (
-                                   G_POLLABLE_INPUT_STREAM (SIGD_STREAM_INPUT (stream)->base), NULL);
+  GSource *wait = wait_source_new (self, G_OBJECT (stream), G_IO_IN, cancellable);
+  g_autoptr (GSource) base = NULL;
 
+  if (wait)
+    return wait;
+  base = g_pollable_input_stream_create_source (
+    G_POLLABLE_INPUT_STREAM (SIGD_STREAM_INPUT (stream)->base), NULL);
   return g_pollable_source_new_full (stream, base, cancellable);
 }
 
@@ -483,12 +606,13 @@ static GSource *
 sigd_stream_output_create_source (GPollableOutputStream *stream, GCancellable *cancellable)
 {
   SigdStream *self = SIGD_STREAM_OUTPUT (stream)->stream;
-  g_autoptr (GSource) base = self->plain && !self->closed
-                               ? wait_source_new (self, G_IO_OUT)
-                               : g_pollable_output_stream_create_source (
-                                   G_POLLABLE_OUTPUT_STREAM (SIGD_STREAM_OUTPUT (stream)->base),
-                                   NULL);
+  GSource *wait = wait_source_new (self, G_OBJECT (stream), G_IO_OUT, cancellable);
+  g_autoptr (GSource) base = NULL;
 
+  if (wait)
+    return wait;
+  base = g_pollable_output_stream_create_source (
+    G_POLLABLE_OUTPUT_STREAM (SIGD_STREAM_OUTPUT (stream)->base), NULL);
   return g_pollable_source_new_full (stream, base, cancellable);
 }
 
