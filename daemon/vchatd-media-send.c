@@ -451,13 +451,21 @@ setup_h264 (GstElement *encoder, GstElement *payloader, guint kbps)
   gst_util_set_object_arg (G_OBJECT (payloader), "aggregate-mode", "zero-latency");
 }
 
-/* VP9 profile 0 between two vchatds, set up as vp8enc is (see below) with
- * what VP9 adds: rows encoded in parallel (row-mt) and cyclic-refresh
- * adaptive quantization, the mode libvpx's real-time VP9 (and WebRTC's)
- * uses. On the benchmark clip, 150 frames at these settings against VP8's:
- * 640x360 at 500 kbit/s, 497 against 664 kbit/s out and 25.3 against
- * 23.3 dB PSNR-Y; 1280x720 at 1200 kbit/s, 1184 against 1833 kbit/s and
- * 28.5 against 25.3 dB. */
+/* VP9 profile 0 between two vchatds (off by default, see
+ * media_vp9_usable()), set up as vp8enc is (see below) plus row-mt.
+ * Measured offline on the benchmark clip, 149 frames at these settings,
+ * bit/s out and PSNR-Y (load average about 10):
+ *   640x360 at 500k:   VP8 488k 25.8 dB; VP9 494k 25.5 dB
+ *   1280x720 at 1200k: VP8 1179k 27.4 dB; VP9 1181k 29.1 dB
+ * so VP9 gains only at 720p. Cyclic-refresh AQ (libwebrtc's choice) cost
+ * 0.3-0.8 dB here; error-resilient cost 3.7-4.1 dB (21.8 and 25.0 dB),
+ * more than VP9 gains. Without it a lost frame leaves the receiver's
+ * entropy context wrong and vp9dec fails every frame until a keyframe
+ * (libvpx resyncs only on one; vpxdec then asks for it, through
+ * on_keyframe_wanted()'s throttle): in the lab's 1 Mbit/s cap that gave
+ * gaps of 1.1-6.4 s where VP8 has 0.6 s, which is why VP9 is not the
+ * default. cpu-used 8: 15 ms a 720p frame on one thread here (9: 9 ms,
+ * 0.1-0.6 dB less). */
 #define VP9_CPU_USED 8
 
 static void
@@ -469,15 +477,6 @@ setup_vp9 (GstElement *encoder, GstElement *payloader, guint kbps)
                 900, "undershoot", 100, "overshoot", 15, "threads", encoder_threads (), "row-mt",
                 TRUE, NULL);
   gst_util_set_object_arg (G_OBJECT (encoder), "end-usage", "cbr");
-  gst_util_set_object_arg (G_OBJECT (encoder), "aq-mode", "cyclic-refresh");
-  /* Error-resilient: each frame's entropy context starts afresh instead
-   * of from the previous frame's. Without it a lost frame leaves the
-   * receiver's context wrong, vp9dec fails every frame until the next
-   * keyframe (libvpx resyncs only on one), and a lossy link froze: the
-   * lab's 1 Mbit/s cap had gaps of 1.1-6.4 s where VP8 had 0.6 s. With it
-   * a loss smears the picture, as with VP8, until the keyframe the
-   * receiver asks for. */
-  gst_util_set_object_arg (G_OBJECT (encoder), "error-resilient", "default");
   gst_util_set_object_arg (G_OBJECT (payloader), "picture-id-mode", "15-bit");
 }
 
