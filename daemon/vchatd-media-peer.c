@@ -277,8 +277,8 @@ rtp_caps (VchatdMedia *self, SourceKind kind, guint pt, guint twcc_id)
  * level 3.1 in packetization-mode 1 (as browsers write it), for answerers
  * without VP8 (some Safari versions, devices with a hardware encoder). To
  * another vchatd, VP9 profile 0 comes first when media_vp9_usable() (off
- * by default): offline on the benchmark clip it gives 2-3 dB more PSNR for
- * fewer bits than VP8 (see vchatd-media-send.c). An answering vchatd takes
+ * by default: see there, and setup_vp9() in vchatd-media-send.c). An
+ * answering vchatd takes
  * it only when it is first (vchatd_sdp_find_vp9_first()), so a browser,
  * which lists VP8 first, never gets it from this rule. The answer decides which one is sent: see
  * choose_answer_video(). */
