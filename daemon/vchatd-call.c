@@ -58,6 +58,7 @@ struct _VchatdCall {
   char *secret; /* of the call, from matched: rejoins it on a server that restarted */
   char *invite_code;
   gboolean offerer;
+  gboolean peer_vchatd; /* the peer's client is vchatd (handle_matched()) */
   VchatdEndReason end_reason;
 
   /* Reconnection: the attempt this side's media belongs to (0: the first
@@ -626,6 +627,7 @@ media_start (VchatdCall *self, GError **error)
   config.node_name_prefix = prefix;
   config.publisher = self->publisher;
   config.watchdog_seconds = ms->watchdog_seconds;
+  config.peer_vchatd = self->peer_vchatd;
 
   if (!self->capture) {
     self->capture = vchatd_media_new (&config, VCHATD_MEDIA_ROLE_CAPTURE, error);
@@ -944,6 +946,15 @@ handle_matched (VchatdCall *self, VchatMsg *msg)
   self->secret = g_strdup (vchat_msg_get_string (msg, "secret"));
   vchat_dbus_call_set_peer (self->skeleton, peer_variant (vchat_msg_get_object (msg, "peer"),
                                                           (const char *const *) common));
+  {
+    JsonObject *peer = vchat_msg_get_object (msg, "peer");
+
+    /* "vchatd/<version>" (vchatd-signaling.c): the media sessions then
+     * offer VP9 first. */
+    self->peer_vchatd =
+      peer && g_str_has_prefix (json_object_get_string_member_with_default (peer, "client", ""),
+                                "vchatd/");
+  }
   set_state (self, VCHATD_CALL_CONNECTING);
   /* The first attempt gets longer (the peer may still be setting up). */
   self->attempt = 0;

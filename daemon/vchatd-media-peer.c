@@ -217,6 +217,30 @@ media_link_to_webrtc (VchatdMedia *self, GstElement *last, GstWebRTCRTPTransceiv
  * Chromium and Safari offer first). */
 #define OFFER_H264_PT 102
 #define OFFER_H264_PROFILE "42e01f"
+/* vchatd's VP9 as an offerer, to another vchatd: profile 0. */
+#define OFFER_VP9_PT 98
+
+gboolean
+media_vp9_usable (void)
+{
+  static gsize usable;
+
+  if (g_once_init_enter (&usable)) {
+    static const char *const factories[] = { "vp9enc", "vp9dec", "rtpvp9pay", "rtpvp9depay" };
+    gsize ok = g_strcmp0 (g_getenv ("VCHATD_VP9"), "1") == 0 ? 2 : 1;
+
+    for (guint i = 0; i < G_N_ELEMENTS (factories) && ok == 2; i++) {
+      g_autoptr (GstElementFactory) factory = gst_element_factory_find (factories[i]);
+
+      if (!factory) {
+        g_debug ("media: no %s: VP8 between vchatds too", factories[i]);
+        ok = 1;
+      }
+    }
+    g_once_init_leave (&usable, ok);
+  }
+  return usable == 2;
+}
 
 static GstCaps *
 rtp_caps (VchatdMedia *self, SourceKind kind, guint pt, guint twcc_id)
@@ -232,8 +256,9 @@ rtp_caps (VchatdMedia *self, SourceKind kind, guint pt, guint twcc_id)
                                 NULL);
   else if (kind == SOURCE_VIDEO)
     caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
-                                "encoding-name", G_TYPE_STRING, "VP8", "payload", G_TYPE_INT,
-                                (gint) pt, "clock-rate", G_TYPE_INT, 90000, NULL);
+                                "encoding-name", G_TYPE_STRING,
+                                self->video_codec == VIDEO_CODEC_VP9 ? "VP9" : "VP8", "payload",
+                                G_TYPE_INT, (gint) pt, "clock-rate", G_TYPE_INT, 90000, NULL);
   else
     caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "audio",
                                 "encoding-name", G_TYPE_STRING, "OPUS", "payload", G_TYPE_INT,
@@ -250,17 +275,33 @@ rtp_caps (VchatdMedia *self, SourceKind kind, guint pt, guint twcc_id)
 /* What an offerer's video offers: VP8 first (what browsers answer with,
  * and what the rate control was tuned on), then H.264 constrained baseline
  * level 3.1 in packetization-mode 1 (as browsers write it), for answerers
- * without VP8 (some Safari versions, devices with a hardware encoder). The
- * answer decides which one is sent: see choose_answer_video(). */
+ * without VP8 (some Safari versions, devices with a hardware encoder). To
+ * another vchatd, VP9 profile 0 comes first when media_vp9_usable() (off
+ * by default: see there, and setup_vp9() in vchatd-media-send.c). An
+ * answering vchatd takes
+ * it only when it is first (vchatd_sdp_find_vp9_first()), so a browser,
+ * which lists VP8 first, never gets it from this rule. The answer decides which one is sent: see
+ * choose_answer_video(). */
 static GstCaps *
-offer_video_caps (void)
+offer_video_caps (VchatdMedia *self)
 {
-  GstCaps *caps = gst_caps_new_simple ("application/x-rtp", "media", G_TYPE_STRING, "video",
-                                       "encoding-name", G_TYPE_STRING, "VP8", "payload",
-                                       G_TYPE_INT, VIDEO_PT, "clock-rate", G_TYPE_INT, 90000,
-                                       "extmap-" G_STRINGIFY (TWCC_ID), G_TYPE_STRING,
-                                       VCHATD_SDP_TWCC_URI, "extmap-" G_STRINGIFY (ABS_SEND_TIME_ID),
-                                       G_TYPE_STRING, VCHATD_ABS_SEND_TIME_URI, NULL);
+  GstCaps *caps = gst_caps_new_empty ();
+
+  if (self->peer_vchatd && media_vp9_usable ())
+    gst_caps_append_structure (
+      caps, gst_structure_new ("application/x-rtp", "media", G_TYPE_STRING, "video",
+                               "encoding-name", G_TYPE_STRING, "VP9", "payload", G_TYPE_INT,
+                               OFFER_VP9_PT, "clock-rate", G_TYPE_INT, 90000, "profile-id",
+                               G_TYPE_STRING, "0", "extmap-" G_STRINGIFY (TWCC_ID), G_TYPE_STRING,
+                               VCHATD_SDP_TWCC_URI, "extmap-" G_STRINGIFY (ABS_SEND_TIME_ID),
+                               G_TYPE_STRING, VCHATD_ABS_SEND_TIME_URI, NULL));
+  gst_caps_append_structure (
+    caps, gst_structure_new ("application/x-rtp", "media", G_TYPE_STRING, "video",
+                             "encoding-name", G_TYPE_STRING, "VP8", "payload", G_TYPE_INT,
+                             VIDEO_PT, "clock-rate", G_TYPE_INT, 90000,
+                             "extmap-" G_STRINGIFY (TWCC_ID), G_TYPE_STRING, VCHATD_SDP_TWCC_URI,
+                             "extmap-" G_STRINGIFY (ABS_SEND_TIME_ID), G_TYPE_STRING,
+                             VCHATD_ABS_SEND_TIME_URI, NULL));
 
   gst_caps_append_structure (
     caps, gst_structure_new ("application/x-rtp", "media", G_TYPE_STRING, "video",
@@ -307,7 +348,7 @@ add_pending_sender (VchatdMedia *self, SourceKind kind, gboolean send, GstCaps *
 gboolean
 media_offer_video (VchatdMedia *self, gboolean send, GError **error)
 {
-  g_autoptr (GstCaps) caps = offer_video_caps ();
+  g_autoptr (GstCaps) caps = offer_video_caps (self);
 
   if (!add_pending_sender (self, SOURCE_VIDEO, send, caps)) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -755,11 +796,19 @@ prepare_answer_transceivers (VchatdMedia *self, const GstSDPMessage *offer)
       continue;
     pt = vchatd_sdp_find_payload_type (media, kind == SOURCE_VIDEO ? "VP8" : "OPUS");
     if (kind == SOURCE_VIDEO) {
-      /* VP8 where offered; H.264 for a peer with only that (some Safari
+      /* VP8 where offered; VP9 where it comes first (another vchatd, see
+       * offer_video_caps()); H.264 for a peer with only that (some Safari
        * versions, devices with a hardware encoder). */
+      guint vp9 = media_vp9_usable () ? vchatd_sdp_find_vp9_first (media) : G_MAXUINT;
+
       g_clear_pointer (&self->h264_profile, g_free);
       self->video_codec = VIDEO_CODEC_VP8;
-      if (pt == G_MAXUINT && (pt = vchatd_sdp_find_h264 (media, &self->h264_profile)) != G_MAXUINT) {
+      if (vp9 != G_MAXUINT) {
+        pt = vp9;
+        self->video_codec = VIDEO_CODEC_VP9;
+        g_debug ("media: the peer offers VP9 first: VP9 (payload type %u)", pt);
+      } else if (pt == G_MAXUINT &&
+                 (pt = vchatd_sdp_find_h264 (media, &self->h264_profile)) != G_MAXUINT) {
         self->video_codec = VIDEO_CODEC_H264;
         g_debug ("media: the peer offers no VP8: H.264 (profile-level-id %s, payload type %u)",
                  self->h264_profile, pt);
@@ -905,18 +954,23 @@ choose_answer_video (VchatdMedia *self, const GstSDPMessage *answer, GError **er
   pt = vchatd_sdp_answer_video_format (media, &codec);
   if (pt == G_MAXUINT) {
     g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                         "The peer's answer takes neither VP8 nor H.264 for video");
+                         "The peer's answer takes none of VP8, H.264 and VP9 for video");
     return FALSE;
   }
   g_clear_pointer (&self->h264_profile, g_free);
-  self->video_codec = codec == VCHATD_SDP_VIDEO_H264 ? VIDEO_CODEC_H264 : VIDEO_CODEC_VP8;
+  self->video_codec = codec == VCHATD_SDP_VIDEO_H264  ? VIDEO_CODEC_H264
+                      : codec == VCHATD_SDP_VIDEO_VP9 ? VIDEO_CODEC_VP9
+                                                      : VIDEO_CODEC_VP8;
   if (self->video_codec == VIDEO_CODEC_H264)
     self->h264_profile = g_strdup (OFFER_H264_PROFILE);
   sender->pt = pt;
   sender->twcc_id = vchatd_sdp_find_twcc_id (media);
   media_remb_negotiated (self, media);
   g_debug ("media: the peer's answer chose %s (payload type %u)",
-           codec == VCHATD_SDP_VIDEO_H264 ? "H.264" : "VP8", pt);
+           codec == VCHATD_SDP_VIDEO_H264  ? "H.264"
+           : codec == VCHATD_SDP_VIDEO_VP9 ? "VP9"
+                                           : "VP8",
+           pt);
   return TRUE;
 }
 

@@ -235,19 +235,46 @@ on_keyframe_wanted (GstPad *pad, GstPadProbeInfo *info, gpointer data)
   return GST_PAD_PROBE_OK;
 }
 
+/* GStreamer 1.22.0's rtpvp9depay reads a NULL event when a lost packet is
+ * reported in the middle of a picture (gstrtpvp9depay.c, packet_lost():
+ * last_lost_event for event), a CRITICAL: the jitter buffer's lost-packet
+ * events never reach it. What the depayloader would have done with them,
+ * ask for a keyframe after a loss NACK could not repair, is done here,
+ * through the same throttle as the depayloader's own requests
+ * (on_keyframe_wanted(), on this pad): without it, a picture smeared by a
+ * lost frame stayed smeared until the next broken frame asked. */
+static GstPadProbeReturn
+on_vp9_packet_lost (GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+  GstEvent *event = GST_PAD_PROBE_INFO_EVENT (info);
+
+  if (GST_EVENT_TYPE (event) != GST_EVENT_CUSTOM_DOWNSTREAM ||
+      !gst_event_has_name (event, "GstRTPPacketLost"))
+    return GST_PAD_PROBE_OK;
+  gst_pad_push_event (pad, gst_video_event_new_upstream_force_key_unit (GST_CLOCK_TIME_NONE,
+                                                                        TRUE, 0));
+  return GST_PAD_PROBE_DROP;
+}
+
 /* queue → rtpvp8depay → vp8dec → videoconvert → tee ┬ thumbnails
  *                                                  └ the remote video node
  * (rtph264depay → h264parse → openh264dec for H.264: the decoder takes only
- * caps with a profile, which the parser reads from the parameter sets) */
+ * caps with a profile, which the parser reads from the parameter sets;
+ * rtpvp9depay → vp9dec for VP9) */
 static GstElement *
-build_video_receiver (VchatdMedia *self, gboolean h264, GError **error)
+build_video_receiver (VchatdMedia *self, VideoCodec codec, GError **error)
 {
   static const char *const vp8_factories[] = { "queue", "rtpvp8depay", "vp8dec", "videoconvert",
                                                "tee" };
+  static const char *const vp9_factories[] = { "queue", "rtpvp9depay", "vp9dec", "videoconvert",
+                                               "tee" };
   static const char *const h264_factories[] = { "queue",       "rtph264depay", "h264parse",
                                                 "openh264dec", "videoconvert", "tee" };
-  const char *const *factories = h264 ? h264_factories : vp8_factories;
-  guint n = h264 ? G_N_ELEMENTS (h264_factories) : G_N_ELEMENTS (vp8_factories);
+  const char *const *factories = codec == VIDEO_CODEC_H264  ? h264_factories
+                                 : codec == VIDEO_CODEC_VP9 ? vp9_factories
+                                                            : vp8_factories;
+  guint n = codec == VIDEO_CODEC_H264 ? G_N_ELEMENTS (h264_factories)
+                                      : G_N_ELEMENTS (vp8_factories);
   static const char *const thumb_factories[] = { "queue", "videoscale", "videoconvert",
                                                  "capsfilter", "appsink" };
   GstElement *chain[G_N_ELEMENTS (h264_factories)];
@@ -275,6 +302,9 @@ build_video_receiver (VchatdMedia *self, gboolean h264, GError **error)
 
     gst_pad_add_probe (depay_sink, GST_PAD_PROBE_TYPE_EVENT_UPSTREAM, on_keyframe_wanted, self,
                        NULL);
+    if (codec == VIDEO_CODEC_VP9)
+      gst_pad_add_probe (depay_sink, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_vp9_packet_lost,
+                         NULL, NULL);
   }
 
   /* Thumbnails: dropped before any conversion unless someone listens and a
@@ -408,10 +438,13 @@ media_on_pad_added (GstElement *webrtc, GstPad *pad, gpointer data)
   g_debug ("media: receiving %s (%s) on %s", media, encoding, GST_PAD_NAME (pad));
 
   if (g_strcmp0 (media, "video") == 0 && g_ascii_strcasecmp (encoding ? encoding : "", "VP8") == 0)
-    first = build_video_receiver (self, FALSE, &error);
+    first = build_video_receiver (self, VIDEO_CODEC_VP8, &error);
   else if (g_strcmp0 (media, "video") == 0 &&
            g_ascii_strcasecmp (encoding ? encoding : "", "H264") == 0)
-    first = build_video_receiver (self, TRUE, &error);
+    first = build_video_receiver (self, VIDEO_CODEC_H264, &error);
+  else if (g_strcmp0 (media, "video") == 0 &&
+           g_ascii_strcasecmp (encoding ? encoding : "", "VP9") == 0)
+    first = build_video_receiver (self, VIDEO_CODEC_VP9, &error);
   else if (g_strcmp0 (media, "audio") == 0 &&
            g_ascii_strcasecmp (encoding ? encoding : "", "OPUS") == 0)
     first = build_audio_receiver (self, &error);

@@ -152,7 +152,10 @@ publish_stats (VchatdMedia *self, const GstStructure *reply)
     g_variant_builder_add (&b, "{sv}", "frames-decoded", g_variant_new_uint64 (frames));
     g_variant_builder_add (&b, "{sv}", "freezes",
                            g_variant_new_uint32 ((guint32) g_atomic_int_get (&self->freezes)));
-    g_variant_builder_add (&b, "{sv}", "video-codec", g_variant_new_string (self->video_codec == VIDEO_CODEC_H264 ? "H264" : "VP8"));
+    g_variant_builder_add (&b, "{sv}", "video-codec",
+                           g_variant_new_string (self->video_codec == VIDEO_CODEC_H264  ? "H264"
+                                                 : self->video_codec == VIDEO_CODEC_VP9 ? "VP9"
+                                                                                        : "VP8"));
   }
   if (self->have_audio_track)
     g_variant_builder_add (&b, "{sv}", "audio-codec", g_variant_new_string ("opus"));

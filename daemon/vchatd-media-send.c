@@ -451,8 +451,37 @@ setup_h264 (GstElement *encoder, GstElement *payloader, guint kbps)
   gst_util_set_object_arg (G_OBJECT (payloader), "aggregate-mode", "zero-latency");
 }
 
+/* VP9 profile 0 between two vchatds (off by default, see
+ * media_vp9_usable()), set up as vp8enc is (see below) plus row-mt.
+ * Measured offline on the benchmark clip, 149 frames at these settings,
+ * bit/s out and PSNR-Y (load average about 10):
+ *   640x360 at 500k:   VP8 488k 25.8 dB; VP9 494k 25.5 dB
+ *   1280x720 at 1200k: VP8 1179k 27.4 dB; VP9 1181k 29.1 dB
+ * so VP9 gains only at 720p. Cyclic-refresh AQ (libwebrtc's choice) cost
+ * 0.3-0.8 dB here; error-resilient cost 3.7-4.1 dB (21.8 and 25.0 dB),
+ * more than VP9 gains. Without it a lost frame leaves the receiver's
+ * entropy context wrong and vp9dec fails every frame until a keyframe
+ * (libvpx resyncs only on one; vpxdec then asks for it, through
+ * on_keyframe_wanted()'s throttle): in the lab's 1 Mbit/s cap that gave
+ * gaps of 1.1-6.4 s where VP8 has 0.6 s, which is why VP9 is not the
+ * default. cpu-used 8: 15 ms a 720p frame on one thread here (9: 9 ms,
+ * 0.1-0.6 dB less). */
+#define VP9_CPU_USED 8
+
+static void
+setup_vp9 (GstElement *encoder, GstElement *payloader, guint kbps)
+{
+  g_object_set (encoder, "deadline", (gint64) 1, "cpu-used", VP9_CPU_USED, "lag-in-frames", 0,
+                "keyframe-max-dist", 300, "target-bitrate", (gint) (kbps * 1000), "buffer-size",
+                1000, "buffer-initial-size", 500, "buffer-optimal-size", 600, "max-intra-bitrate",
+                900, "undershoot", 100, "overshoot", 15, "threads", encoder_threads (), "row-mt",
+                TRUE, NULL);
+  gst_util_set_object_arg (G_OBJECT (encoder), "end-usage", "cbr");
+  gst_util_set_object_arg (G_OBJECT (payloader), "picture-id-mode", "15-bit");
+}
+
 /* tee → queue → videoscale → videorate → capsfilter → vp8enc → rtpvp8pay → queue (pacer)
- *   → webrtcbin (openh264enc → rtph264pay for H.264)
+ *   → webrtcbin (openh264enc → rtph264pay for H.264, vp9enc → rtpvp9pay for VP9)
  *
  * The capsfilter holds the ladder's rung (see "Rate control"); the preview
  * keeps the camera's picture. */
@@ -465,8 +494,11 @@ media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, 
   static const char *const h264_factories[] = { "queue",       "videoscale", "videorate",
                                                 "capsfilter",  "openh264enc", "rtph264pay",
                                                 "queue" };
-  const char *const *factories =
-    self->video_codec == VIDEO_CODEC_H264 ? h264_factories : vp8_factories;
+  static const char *const vp9_factories[] = { "queue",  "videoscale", "videorate", "capsfilter",
+                                               "vp9enc", "rtpvp9pay",  "queue" };
+  const char *const *factories = self->video_codec == VIDEO_CODEC_H264  ? h264_factories
+                                 : self->video_codec == VIDEO_CODEC_VP9 ? vp9_factories
+                                                                        : vp8_factories;
   GstElement *chain[G_N_ELEMENTS (vp8_factories)];
   g_autoptr (GstWebRTCRTPTransceiver) transceiver = NULL;
   g_autoptr (GstPad) teepad = NULL;
@@ -500,6 +532,8 @@ media_build_video_sender (VchatdMedia *self, GstWebRTCRTPTransceiver *expected, 
    * ceiling, with as many frames and no longer gaps (two runs each). */
   if (self->video_codec == VIDEO_CODEC_H264) {
     setup_h264 (chain[4], chain[5], self->video_kbps);
+  } else if (self->video_codec == VIDEO_CODEC_VP9) {
+    setup_vp9 (chain[4], chain[5], self->video_kbps);
   } else {
     g_object_set (chain[4], "deadline", (gint64) 1, "cpu-used", 8, "lag-in-frames", 0,
                   "keyframe-max-dist", 300, "target-bitrate", (gint) (self->video_kbps * 1000),

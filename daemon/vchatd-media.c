@@ -700,6 +700,7 @@ vchatd_media_new (const VchatdMediaConfig *config, VchatdMediaRole role, GError 
   self->node_name_prefix = g_strdup (config->node_name_prefix);
   self->watchdog_seconds = config->watchdog_seconds ? config->watchdog_seconds
                                                     : DEFAULT_WATCHDOG_SECONDS;
+  self->peer_vchatd = config->peer_vchatd;
   self->role = role;
   self->has_video = self->camera_target || self->video_source_description;
   self->has_audio = self->microphone_target || self->audio_source_description;

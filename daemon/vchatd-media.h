@@ -118,6 +118,9 @@ typedef struct {
   VchatdMedia *capture;
   /* Seconds without inbound media (after it started) before FAILED. */
   guint watchdog_seconds; /* 0: default (5) */
+  /* The peer is another vchatd (its client in `matched`): an offerer then
+   * offers VP9 first (see vchatd-media-peer.c, offer_video_caps()). */
+  gboolean peer_vchatd;
 } VchatdMediaConfig;
 
 #define VCHATD_TYPE_MEDIA (vchatd_media_get_type ())

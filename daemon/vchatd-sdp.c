@@ -298,6 +298,22 @@ fmtp_value (const GstSDPMedia *media, guint pt, const char *key)
   return NULL;
 }
 
+/* The encoding name of payload type @format in @media's rtpmap lines, or
+ * NULL (transfer full). */
+static char *
+format_encoding (const GstSDPMedia *media, const char *format)
+{
+  const char *value;
+
+  for (guint i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
+    g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
+
+    if (g_strv_length (parts) >= 2 && g_str_equal (parts[0], format))
+      return g_strdup (parts[1]);
+  }
+  return NULL;
+}
+
 guint
 vchatd_sdp_find_h264 (const GstSDPMedia *media, char **profile_level_id)
 {
@@ -338,20 +354,30 @@ vchatd_sdp_find_h264 (const GstSDPMedia *media, char **profile_level_id)
   return best;
 }
 
-/* The encoding name of payload type @format in @media's rtpmap lines, or
- * NULL (transfer full). */
-static char *
-format_encoding (const GstSDPMedia *media, const char *format)
+
+guint
+vchatd_sdp_find_vp9_first (const GstSDPMedia *media)
 {
-  const char *value;
+  for (guint i = 0; i < gst_sdp_media_formats_len (media); i++) {
+    const char *format = gst_sdp_media_get_format (media, i);
+    g_autofree char *encoding = format_encoding (media, format);
+    g_autofree char *profile = NULL;
+    guint64 pt;
 
-  for (guint i = 0; (value = gst_sdp_media_get_attribute_val_n (media, "rtpmap", i)); i++) {
-    g_auto (GStrv) parts = g_strsplit_set (value, " /", -1);
-
-    if (g_strv_length (parts) >= 2 && g_str_equal (parts[0], format))
-      return g_strdup (parts[1]);
+    if (!encoding || !g_ascii_string_to_unsigned (format, 10, 0, 127, &pt, NULL))
+      continue;
+    if (g_ascii_strcasecmp (encoding, "RTX") == 0 || g_ascii_strcasecmp (encoding, "RED") == 0 ||
+        g_ascii_strcasecmp (encoding, "ULPFEC") == 0 ||
+        g_ascii_strcasecmp (encoding, "FLEXFEC-03") == 0)
+      continue;
+    if (g_ascii_strcasecmp (encoding, "VP9") != 0)
+      return G_MAXUINT;
+    /* draft-ietf-payload-vp9: no profile-id is profile 0 (8-bit 4:2:0,
+     * what vp9enc makes from the camera's I420). */
+    profile = fmtp_value (media, (guint) pt, "profile-id");
+    return !profile || g_str_equal (profile, "0") ? (guint) pt : G_MAXUINT;
   }
-  return NULL;
+  return G_MAXUINT;
 }
 
 guint
@@ -370,6 +396,10 @@ vchatd_sdp_answer_video_format (const GstSDPMedia *media, VchatdSdpVideoCodec *c
     }
     if (g_ascii_strcasecmp (encoding, "H264") == 0) {
       *codec = VCHATD_SDP_VIDEO_H264;
+      return (guint) pt;
+    }
+    if (g_ascii_strcasecmp (encoding, "VP9") == 0) {
+      *codec = VCHATD_SDP_VIDEO_VP9;
       return (guint) pt;
     }
     /* RTX, RED, ULPFEC: they go with a codec, they are not one. */

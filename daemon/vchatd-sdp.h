@@ -42,11 +42,17 @@ guint vchatd_sdp_find_h264 (const GstSDPMedia *media, char **profile_level_id);
 typedef enum {
   VCHATD_SDP_VIDEO_VP8,
   VCHATD_SDP_VIDEO_H264,
+  VCHATD_SDP_VIDEO_VP9,
 } VchatdSdpVideoCodec;
+/* The payload type of VP9 profile 0 if it is the first codec @media lists
+ * (RTX, RED and FEC formats passed over): what vchatd offers another
+ * vchatd. G_MAXUINT otherwise: browsers list VP8 first, and get it. */
+guint vchatd_sdp_find_vp9_first (const GstSDPMedia *media);
 
 /* The video codec the peer's answer chose from the ones we offered (VP8,
- * and H.264 for an answerer without VP8): its first format (RFC 3264: the
- * answerer's preference, and what both sides send) that is VP8 or H.264;
+ * H.264 for an answerer without VP8, VP9 for another vchatd): its first
+ * format (RFC 3264: the answerer's preference, and what both sides send)
+ * that is VP8, H.264 or VP9;
  * RTX, RED and FEC formats are passed over. Returns its payload type and
  * sets @codec, or G_MAXUINT (no such format). */
 guint vchatd_sdp_answer_video_format (const GstSDPMedia *media, VchatdSdpVideoCodec *codec);

@@ -129,8 +129,11 @@ test_answer_video_format (void)
     /* One that prefers H.264 and puts RTX and RED first. */
     { "103 98 102 96", "a=rtpmap:103 rtx/90000\r\na=rtpmap:98 red/90000\r\n"
       "a=rtpmap:102 h264/90000\r\na=rtpmap:96 VP8/90000\r\n", 102, VCHATD_SDP_VIDEO_H264 },
-    /* Nothing of ours: a VP9 format, and a format without an rtpmap. */
-    { "98 35", "a=rtpmap:98 VP9/90000\r\n", G_MAXUINT, VCHATD_SDP_VIDEO_VP8 },
+    /* Another vchatd, given VP9 first. */
+    { "98 99 96", "a=rtpmap:98 VP9/90000\r\na=rtpmap:99 rtx/90000\r\n"
+      "a=rtpmap:96 VP8/90000\r\n", 98, VCHATD_SDP_VIDEO_VP9 },
+    /* Nothing of ours: an AV1 format, and a format without an rtpmap. */
+    { "45 35", "a=rtpmap:45 AV1/90000\r\n", G_MAXUINT, VCHATD_SDP_VIDEO_VP8 },
   };
 
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -147,6 +150,44 @@ test_answer_video_format (void)
                       ==, cases[i].pt);
     if (cases[i].pt != G_MAXUINT)
       g_assert_cmpint (codec, ==, cases[i].codec);
+  }
+}
+
+/* VP9 is taken only where it comes first (what a vchatd offers another
+ * vchatd), in profile 0: browsers list VP8 first, and keep it. */
+static void
+test_vp9_first (void)
+{
+  static const struct {
+    const char *mline;
+    const char *rtpmaps;
+    guint pt;
+  } cases[] = {
+    /* vchatd to vchatd: VP9 profile 0, then VP8 and H.264. */
+    { "98 99 96 97 102", "a=rtpmap:98 VP9/90000\r\na=fmtp:98 profile-id=0\r\n"
+      "a=rtpmap:99 rtx/90000\r\na=rtpmap:96 VP8/90000\r\na=rtpmap:102 H264/90000\r\n", 98 },
+    /* No profile-id is profile 0; RTX and RED before it are passed over. */
+    { "97 100 98", "a=rtpmap:97 rtx/90000\r\na=rtpmap:100 red/90000\r\n"
+      "a=rtpmap:98 vp9/90000\r\n", 98 },
+    /* A browser: VP8 first, VP9 after it. */
+    { "96 97 98 99", "a=rtpmap:96 VP8/90000\r\na=rtpmap:97 rtx/90000\r\n"
+      "a=rtpmap:98 VP9/90000\r\na=rtpmap:99 rtx/90000\r\n", G_MAXUINT },
+    /* Profile 2 (10-bit): not what vp9enc makes from the camera. */
+    { "100 96", "a=rtpmap:100 VP9/90000\r\na=fmtp:100 profile-id=2\r\n"
+      "a=rtpmap:96 VP8/90000\r\n", G_MAXUINT },
+    /* An rtpmap the m= line does not list is no format. */
+    { "96", "a=rtpmap:98 VP9/90000\r\na=rtpmap:96 VP8/90000\r\n", G_MAXUINT },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+    g_autofree char *mline = g_strdup_printf ("m=video 9 UDP/TLS/RTP/SAVPF %s\r\n", cases[i].mline);
+    g_autofree char *step = replace (OFFER, "m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\n", mline);
+    g_autofree char *text = replace (step, "a=rtpmap:96 VP8/90000\r\n", cases[i].rtpmaps);
+    g_autoptr (GstSDPMessage) msg = NULL;
+
+    g_assert_cmpint (gst_sdp_message_new_from_text (text, &msg), ==, GST_SDP_OK);
+    g_assert_cmpuint (vchatd_sdp_find_vp9_first (gst_sdp_message_get_media (msg, 1)), ==,
+                      cases[i].pt);
   }
 }
 
@@ -951,5 +992,6 @@ main (int argc, char **argv)
   g_test_add_func ("/sdp/codecs", test_codecs);
   g_test_add_func ("/sdp/h264", test_h264);
   g_test_add_func ("/sdp/answer-video-format", test_answer_video_format);
+  g_test_add_func ("/sdp/vp9-first", test_vp9_first);
   return g_test_run ();
 }

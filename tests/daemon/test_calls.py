@@ -78,8 +78,15 @@ def assert_sees(pipewire, d, path, color, what):
     assert close_to(got, color), f"{what}: the remote picture is {got}, expected about {color}"
 
 
-def assert_good_stats(d, path):
-    """After a few seconds of video, Stats shows it arriving at >= 15 fps."""
+def vchatd_codec():
+    """The video codec two vchatds agree on: VP8, or VP9 with VCHATD_VP9=1
+    (vchatd-media-peer.c, offer_video_caps())."""
+    return "VP9" if os.environ.get("VCHATD_VP9") == "1" else "VP8"
+
+
+def assert_good_stats(d, path, codec=None):
+    """After a few seconds of video, Stats shows it arriving at >= 15 fps,
+    in the codec two vchatds agree on."""
     deadline = time.monotonic() + 15
     stats = {}
     while time.monotonic() < deadline:
@@ -88,7 +95,7 @@ def assert_good_stats(d, path):
             break
         time.sleep(0.5)
     assert stats.get("recv-fps", 0) >= 15, f"inbound video too slow: {stats}"
-    assert stats.get("video-codec", "").upper().endswith("VP8"), stats
+    assert stats.get("video-codec") == (codec or vchatd_codec()), stats
     assert stats.get("local-candidate") in ("host", "srflx", "prflx", "relay"), stats
     return stats
 
@@ -118,6 +125,9 @@ def test_random_call_carries_both_pictures(pipewire, daemons):
     assert_sees(pipewire, b, pb, RED, "blue side")
     assert_good_stats(a, pa)
     assert_good_stats(b, pb)
+    for d, p in ((a, pa), (b, pb)):
+        shown = d.vchatctl("show", p).stdout
+        assert f"video {vchatd_codec()}" in shown, shown
     assert_quality(a, pa)
     assert_quality(b, pb)
     # A stranger learns no address of the local network (issue 13): what
@@ -133,6 +143,22 @@ def test_random_call_carries_both_pictures(pipewire, daemons):
     assert a.call_prop(pa, "EndReason") == "hangup"
     assert b.call_prop(pb, "EndReason") == "peer-hangup"
     assert a.call_prop(pa, "Quality") == "" and b.call_prop(pb, "Quality") == ""
+
+
+def test_two_vchatds_send_vp9(pipewire, daemons):
+    """With VCHATD_VP9=1 two vchatds send each other VP9 (the offerer puts
+    it first for a peer whose client is vchatd, the answerer takes it),
+    each sees the other's colour, and Stats and `vchatctl show` say VP9."""
+    a, b = daemons("red", "blue", env={"VCHATD_VP9": "1"})
+    pa, pb = random_call(a, b)
+    assert_sees(pipewire, a, pa, BLUE, "red side")
+    assert_sees(pipewire, b, pb, RED, "blue side")
+    for d, p in ((a, pa), (b, pb)):
+        assert_good_stats(d, p, codec="VP9")
+        shown = d.vchatctl("show", p).stdout
+        assert "video VP9" in shown, shown
+    a.call_method(pa, "Hangup")
+    a.wait_call_state(pa, "ended")
 
 
 def test_invited_call_accept(pipewire, daemons):

@@ -52,14 +52,15 @@ def server():
 
 @pytest.fixture
 def daemons(pipewire, server, tmp_path):
-    """daemons("red", "blue") starts one daemon per camera colour."""
+    """daemons("red", "blue") starts one daemon per camera colour (env: more
+    environment for them)."""
     started = []
 
-    def start(*colors, args=(), wrapper=()):
+    def start(*colors, args=(), wrapper=(), env=None):
         out = []
         for color in colors:
             d = Vchatd(str(tmp_path / f"d{len(started)}"), server.ws_url,
-                       name=f"{color.title()} {len(started)}", env=pipewire.env,
+                       name=f"{color.title()} {len(started)}", env=dict(pipewire.env, **(env or {})),
                        args=["--camera", f"vchat-test-cam-{color}", "--audio-source",
                              "audiotestsrc is-live=true wave=sine freq=440",
                              "--audio-sink", "fakesink"] + list(args), wrapper=wrapper)
