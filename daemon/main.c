@@ -288,6 +288,7 @@ main (int argc, char **argv)
     g_warning ("a call's media did not stop in time; exiting anyway");
   else
     vchatd_media_release_pipewire ();
+  vchatd_media_warm_up_join ();
   g_dbus_connection_flush_sync (bus, NULL, NULL);
   g_main_loop_unref (d.loop);
   g_clear_object (&d.config.settings);

@@ -568,7 +568,12 @@ vchatd_media_release_pipewire (void)
  * Both are done here once at start, in a thread, while nobody waits. A call
  * that comes first waits inside GStreamer for the same work (dtlsdec's key is
  * made under a g_once), never for longer than it would have. The key stays
- * the process's one key, as it was. */
+ * the process's one key, as it was. A daemon told to stop at once waits for
+ * the thread (vchatd_media_warm_up_join()): exiting under it crashed in
+ * OpenSSL's or GStreamer's teardown (test_second_daemon_needs_replace,
+ * 3 runs in 4). */
+static GThread *warm_up;
+
 static gpointer
 warm_up_thread (gpointer data)
 {
@@ -594,12 +599,15 @@ warm_up_thread (gpointer data)
 void
 vchatd_media_warm_up (void)
 {
-  static gsize once;
+  if (!warm_up)
+    warm_up = g_thread_new ("vchatd-warm-up", warm_up_thread, NULL);
+}
 
-  if (g_once_init_enter (&once)) {
-    g_thread_unref (g_thread_new ("vchatd-warm-up", warm_up_thread, NULL));
-    g_once_init_leave (&once, 1);
-  }
+void
+vchatd_media_warm_up_join (void)
+{
+  if (warm_up)
+    g_thread_join (g_steal_pointer (&warm_up));
 }
 
 /* GStreamer's own debug log (GST_DEBUG) prints TURN URLs as webrtcbin is

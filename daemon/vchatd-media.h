@@ -61,8 +61,11 @@ void vchatd_media_install_log_filters (void);
 void vchatd_media_hold_pipewire (void);
 void vchatd_media_release_pipewire (void);
 /* Once per process, in a thread of its own: does the work the first call
- * would otherwise wait for (see vchatd-media.c). Returns at once. */
+ * would otherwise wait for (see vchatd-media.c). Returns at once. Main
+ * thread only. */
 void vchatd_media_warm_up (void);
+/* Waits for that thread, before the process exits. Main thread only. */
+void vchatd_media_warm_up_join (void);
 
 /* Why a session is FAILED. */
 typedef enum {
