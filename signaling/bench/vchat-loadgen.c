@@ -25,8 +25,9 @@
  *   relay RATE SECONDS  matched clients send signal (ice) frames to their
  *                       peers, RATE a second in all, round robin; each
  *                       carries its send time, and whoever gets one
- *                       records its latency → relayed SENT ERRORS (errors
- *                       since the start)
+ *                       records its latency → relayed SENT ERRORS (SENT:
+ *                       frames sent, which is RATE × SECONDS unless too
+ *                       few clients were matched; errors since the start)
  *   hist                latencies received since the last hist, in 10 µs
  *                       buckets → hist N MAX_NS BUCKET:COUNT …
  *   cpu                 → cpu USER_US SYSTEM_US
@@ -105,7 +106,7 @@ static guint64 hist_n, hist_max;
 static gboolean relaying;
 static double relay_rate;
 static gint64 relay_start, relay_end;
-static guint64 relay_sent;
+static guint64 relay_done, relay_sent; /* due and handled; really sent */
 static int relay_cursor;
 
 static gint64
@@ -371,7 +372,8 @@ on_text (Client *c, const char *msg, gsize len)
       t_last = now_ns ();
     }
   } else if (strcmp (type, "error") == 0) {
-    if (n_errors++ == 0)
+    /* The first few, to tell what went wrong; all are counted. */
+    if (n_errors++ < 5)
       fprintf (stderr, "vchat-loadgen: %.*s (errors are counted in status)\n",
                (int) MIN (len, 300), msg);
   }
@@ -590,16 +592,15 @@ static void
 relay_tick (void)
 {
   gint64 now = now_ns ();
+  gboolean last = now >= relay_end;
   guint64 due;
   char msg[256];
 
-  if (now >= relay_end) {
-    relaying = FALSE;
-    say ("relayed %" G_GUINT64_FORMAT " %d", relay_sent, n_errors);
-    return;
-  }
-  due = (guint64) ((double) (now - relay_start) * relay_rate / 1e9);
-  for (int tries = 0; relay_sent < due && tries < 2 * n_clients; tries++) {
+  /* Up to the end, also when this process ran late (a loaded machine):
+   * what fell due before the end is sent now, so that SENT is what was
+   * asked for and the peers' count can be compared with it. */
+  due = (guint64) ((double) (MIN (now, relay_end) - relay_start) * relay_rate / 1e9);
+  for (int tries = 0; relay_done < due && tries < 2 * n_clients; tries++) {
     Client *c = &clients[relay_cursor];
 
     relay_cursor = (relay_cursor + 1) % n_clients;
@@ -610,10 +611,15 @@ relay_tick (void)
                 "\",\"sdpMLineIndex\":0}}",
                 c->call, now_ns ());
     send_text (c, msg);
+    relay_done++;
     relay_sent++;
   }
-  if (relay_sent < due)
-    relay_sent = due; /* nobody to send from */
+  if (relay_done < due)
+    relay_done = due; /* nobody to send from: not sent, not counted */
+  if (last) {
+    relaying = FALSE;
+    say ("relayed %" G_GUINT64_FORMAT " %d", relay_sent, n_errors);
+  }
 }
 
 static void
@@ -644,10 +650,10 @@ on_command (char *line)
     relay_rate = g_ascii_strtod (argv[1], NULL);
     relay_start = now_ns ();
     relay_end = relay_start + (gint64) (g_ascii_strtod (argv[2], NULL) * 1e9);
-    relay_sent = 0;
+    relay_done = relay_sent = 0;
     relaying = relay_rate > 0;
     if (!relaying)
-      say ("relayed 0");
+      say ("relayed 0 %d", n_errors);
   } else if (strcmp (cmd, "hist") == 0) {
     GString *s = g_string_new (NULL);
 
