@@ -93,6 +93,8 @@ struct _SigdSession {
   char *language;
   gboolean spilled;       /* in the queue shared with other servers (sigd-remote.c) */
   gboolean match_pending; /* a match in the shared queue is being tried for it */
+  char *match_token;      /* that try's, kept while its answer may have been lost */
+  gint64 lost_since;      /* when the shared queue first said it lost its place, or 0 */
   JsonNode *queue_request_id; /* of that `queue` (or `next`): its `matched` carries it */
 
   SigdCall *call;      /* ringing or active, at most one */

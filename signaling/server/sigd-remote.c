@@ -853,6 +853,7 @@ sigd_remote_moved (SigdServer *server, SigdSession *peer, const char *call, cons
  * call; a partner on another server gets `match` with the call's id and
  * secret, and its server makes its copy. */
 #define SHARED_QUEUE_TICK_MS 250
+#define LOST_PLACE_MS 2000
 
 typedef struct {
   SigdServer *server;
@@ -894,6 +895,7 @@ spill (SigdServer *server, SigdSession *session)
 
   /* It stays in the local indexes, where the matcher skips it. */
   session->spilled = TRUE;
+  session->lost_since = 0;
   /* Wall-clock time orders the queue across servers. */
   sigd_store_queue_add (server->store, session->id, text, lines, session->language,
                         since_ms (session));
@@ -957,8 +959,31 @@ matched_cb (SigdStoreStatus status, const char *value, gpointer data)
   if (status == SIGD_STORE_CANCELLED)
     goto out;
   s = g_hash_table_lookup (server->sessions, op->session);
-  if (s)
+  if (s) {
     s->match_pending = FALSE;
+    /* No answer: the script may have run all the same, and taken @s and a
+     * partner out of the queue. The next try asks with the same token,
+     * and is given that match if so. */
+    if (status != SIGD_STORE_UNAVAILABLE)
+      g_clear_pointer (&s->match_token, g_free);
+  }
+  if (status == SIGD_STORE_EXPIRED && s) {
+    /* Out of the shared queue with no match for it: its add never arrived,
+     * or the server of the one it was matched with never learnt it (issue
+     * 14). Said twice, LOST_PLACE_MS apart: the commands of a connection
+     * given up on can still reach Redis after those of the next. */
+    gint64 now = g_get_monotonic_time ();
+
+    if (!s->lost_since)
+      s->lost_since = now;
+    else if (now - s->lost_since >= LOST_PLACE_MS * 1000) {
+      s->lost_since = 0;
+      respill (server, s);
+    }
+    goto out;
+  }
+  if (s)
+    s->lost_since = 0;
   if (status != SIGD_STORE_OK || !value)
     goto out;
   parser = json_parser_new ();
@@ -1088,7 +1113,9 @@ shared_queue_tick (gpointer data)
     op = g_new0 (MatchOp, 1);
     op->server = server;
     op->session = g_strdup (s->id);
-    sigd_store_queue_match (server->store, s->id, matched_cb, op);
+    if (!s->match_token)
+      s->match_token = sigd_random_hex (8);
+    sigd_store_queue_match (server->store, s->id, s->match_token, matched_cb, op);
   }
   return G_SOURCE_CONTINUE;
 }

@@ -290,6 +290,7 @@ session_free (SigdSession *session)
   g_free (session->key);
   g_strfreev (session->interests);
   g_free (session->language);
+  g_free (session->match_token);
   g_free (session);
 }
 

@@ -219,19 +219,47 @@ static const char *QUEUE_ADD_SCRIPT =
   "redis.call('ZADD', '" PREFIX "queue', ARGV[6], ARGV[1])\n"
   "return 1\n";
 
-static const char *QUEUE_REMOVE_SCRIPT =
-  "redis.call('ZREM', '" PREFIX "queue', ARGV[1])\n"
-  "redis.call('DEL', '" PREFIX "qe:' .. ARGV[1])\n"
-  "return 1\n";
 
 /* Among the 200 who waited longest: most common interests, then the same
  * language, then the longest wait; never a pair blocked by `next`, never
  * someone whose server is gone (dropped from the queue). Both leave the
- * queue in the same step, so nobody is paired twice. */
+ * queue in the same step, so nobody is paired twice.
+ *
+ * The answer can be lost while the script still ran (Redis stuck past the
+ * command timeout: the server gave up and connected again, Redis went on
+ * later). So a match leaves, for MATCH_KEEP_MS, vchat:qm:ME (the attempt's
+ * token, the partner, the partner's desc) and vchat:qt:PARTNER (ME: taken,
+ * a bit longer); the server asks again with the same token until it hears
+ * an answer, and is then given that match. A new token means the last
+ * answer arrived: the record is dropped. Someone neither in the queue nor
+ * taken by a pending match lost its place (a lost answer whose server
+ * never asked again, or an add that never arrived): 2, queue it again. */
+#define MATCH_KEEP_MS "10000"
+#define TAKEN_KEEP_MS "11000"
 static const char *QUEUE_MATCH_SCRIPT =
-  "local me = ARGV[1]\n"
+  "local me, token = ARGV[1], ARGV[2]\n"
   "local q = '" PREFIX "queue'\n"
-  "if not redis.call('ZSCORE', q, me) then return false end\n"
+  "local mk = '" PREFIX "qm:' .. me\n"
+  "local rec = redis.call('GET', mk)\n"
+  "if rec then\n"
+  "  local a = string.find(rec, '\\n', 1, true)\n"
+  "  local b = a and string.find(rec, '\\n', a + 1, true)\n"
+  "  redis.call('DEL', mk)\n"
+  "  if b then\n"
+  "    local tk = '" PREFIX "qt:' .. string.sub(rec, a + 1, b - 1)\n"
+  "    local mine = redis.call('GET', tk) == me\n"
+  "    if mine then redis.call('DEL', tk) end\n"
+  "    if mine and string.sub(rec, 1, a - 1) == token then\n"
+  "      redis.call('ZREM', q, me)\n"
+  "      redis.call('DEL', '" PREFIX "qe:' .. me)\n"
+  "      return string.sub(rec, b + 1)\n"
+  "    end\n"
+  "  end\n"
+  "end\n"
+  "if not redis.call('ZSCORE', q, me) then\n"
+  "  if redis.call('EXISTS', '" PREFIX "qt:' .. me) == 1 then return false end\n"
+  "  return 2\n"
+  "end\n"
   "local mine = redis.call('HMGET', '" PREFIX "qe:' .. me, 'interests', 'lang')\n"
   "local set = {}\n"
   "for w in string.gmatch(mine[1] or '', '[^\\n]+') do set[w] = true end\n"
@@ -257,10 +285,30 @@ static const char *QUEUE_MATCH_SCRIPT =
   "  end\n"
   "end\n"
   "if not best then return false end\n"
-  "local desc = redis.call('HGET', '" PREFIX "qe:' .. best, 'desc')\n"
+  "local desc = redis.call('HGET', '" PREFIX "qe:' .. best, 'desc') or ''\n"
   "redis.call('ZREM', q, me, best)\n"
   "redis.call('DEL', '" PREFIX "qe:' .. me, '" PREFIX "qe:' .. best)\n"
+  "redis.call('SET', mk, token .. '\\n' .. best .. '\\n' .. desc, 'PX', " MATCH_KEEP_MS ")\n"
+  "redis.call('SET', '" PREFIX "qt:' .. best, me, 'PX', " TAKEN_KEEP_MS ")\n"
   "return desc\n";
+
+/* Out of the queue; and a match of it not told yet (QUEUE_MATCH_SCRIPT)
+ * is off: its partner is free to be queued again at once. */
+static const char *QUEUE_REMOVE_SCRIPT =
+  "local me = ARGV[1]\n"
+  "redis.call('ZREM', '" PREFIX "queue', me)\n"
+  "redis.call('DEL', '" PREFIX "qe:' .. me, '" PREFIX "qt:' .. me)\n"
+  "local rec = redis.call('GET', '" PREFIX "qm:' .. me)\n"
+  "if rec then\n"
+  "  local a = string.find(rec, '\\n', 1, true)\n"
+  "  local b = a and string.find(rec, '\\n', a + 1, true)\n"
+  "  if b then\n"
+  "    local tk = '" PREFIX "qt:' .. string.sub(rec, a + 1, b - 1)\n"
+  "    if redis.call('GET', tk) == me then redis.call('DEL', tk) end\n"
+  "  end\n"
+  "  redis.call('DEL', '" PREFIX "qm:' .. me)\n"
+  "end\n"
+  "return 1\n";
 
 static const char *ATTEMPT_SCRIPT =
   "local n = redis.call('INCR', KEYS[1])\n"
@@ -448,7 +496,10 @@ cmd_finish (Cmd *cmd, SigdStoreStatus status, redisReply *reply)
   } else if (cmd->kind == REPLY_STRING) {
     g_autofree char *value = status == SIGD_STORE_OK ? reply_string (reply) : NULL;
 
-    if (status == SIGD_STORE_OK && !value)
+    /* QUEUE_MATCH_SCRIPT's 2 */
+    if (status == SIGD_STORE_OK && reply && reply->type == REDIS_REPLY_INTEGER && reply->integer == 2)
+      status = SIGD_STORE_EXPIRED;
+    else if (status == SIGD_STORE_OK && !value)
       status = SIGD_STORE_NOT_FOUND;
     cmd->string_cb (status, value, cmd->data);
   } else if (cmd->kind == REPLY_COUNTS) {
@@ -1271,15 +1322,16 @@ redis_queue_remove (SigdStore *store, const char *session)
 }
 
 static void
-redis_queue_match (SigdStore *store, const char *session, SigdStoreStringCb cb, gpointer data)
+redis_queue_match (SigdStore *store, const char *session, const char *token,
+                   SigdStoreStringCb cb, gpointer data)
 {
-  const char *args[] = { session };
+  const char *args[] = { session, token };
   Cmd *cmd = g_new0 (Cmd, 1);
 
   cmd->kind = REPLY_STRING;
   cmd->string_cb = cb;
   cmd->data = data;
-  eval ((RedisStore *) store, cmd, QUEUE_MATCH_SCRIPT, NULL, 1, args);
+  eval ((RedisStore *) store, cmd, QUEUE_MATCH_SCRIPT, NULL, 2, args);
 }
 
 static void

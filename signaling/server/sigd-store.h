@@ -134,11 +134,16 @@ typedef struct {
   /* The random queue shared by the servers: @desc (JSON) describes the
    * session to whoever is paired with it; queue_match takes the best
    * partner for @session and both out of the queue, atomically, and
-   * answers the partner's desc (NOT_FOUND: nobody, or @session was taken). */
+   * answers the partner's desc (NOT_FOUND: nobody, or @session was taken;
+   * EXPIRED: @session is not in the queue, nor taken by a match still to
+   * be told: queue it again). An answer lost (UNAVAILABLE) may hide a
+   * match made: asking again with the same @token gives it, for a few
+   * seconds; a new @token says the last answer arrived. */
   void (*queue_add) (SigdStore *store, const char *session, const char *desc,
                      const char *interests, const char *language, gint64 since_ms);
   void (*queue_remove) (SigdStore *store, const char *session);
-  void (*queue_match) (SigdStore *store, const char *session, SigdStoreStringCb cb, gpointer data);
+  void (*queue_match) (SigdStore *store, const char *session, const char *token,
+                       SigdStoreStringCb cb, gpointer data);
   void (*block_pair) (SigdStore *store, const char *a, const char *b, gint64 ms);
   /* Reports, shared (NULL in memory, where the server counts them): the
    * address @reporter reported the address @key; when @threshold distinct
@@ -214,8 +219,8 @@ void sigd_store_invites_move (SigdStore *store, const char *owner, const char *n
 void sigd_store_queue_add (SigdStore *store, const char *session, const char *desc,
                            const char *interests, const char *language, gint64 since_ms);
 void sigd_store_queue_remove (SigdStore *store, const char *session);
-void sigd_store_queue_match (SigdStore *store, const char *session, SigdStoreStringCb cb,
-                             gpointer data);
+void sigd_store_queue_match (SigdStore *store, const char *session, const char *token,
+                             SigdStoreStringCb cb, gpointer data);
 void sigd_store_block_pair (SigdStore *store, const char *a, const char *b, gint64 ms);
 void sigd_store_report_add (SigdStore *store, const char *key, const char *reporter,
                             guint threshold, gint64 refuse_ms, SigdStoreCountCb cb,
