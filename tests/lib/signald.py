@@ -84,14 +84,22 @@ class Signald:
         reader.join(5)
         return None, "".join(got) + (self.proc.stdout.read() if not reader.is_alive() else "")
 
-    def kill_and_restart(self, pause=0.0):
-        """SIGKILLs the server and starts a new one (which knows nothing of
-        the old one's sessions) on the same address and port."""
+    def kill(self):
+        """SIGKILLs the server, as a crash would; `restart()` starts another."""
         self.proc.kill()
         self.proc.wait(5)
         self._reader.join(2)
-        time.sleep(pause)
+
+    def restart(self):
+        """Starts a new server (which knows nothing of the old one's
+        sessions) on the same address and port."""
         self._spawn(self.port)
+
+    def kill_and_restart(self, pause=0.0):
+        """`kill()`, `pause` seconds away, then `restart()`."""
+        self.kill()
+        time.sleep(pause)
+        self.restart()
 
     def _read(self):
         for line in self.proc.stdout:
