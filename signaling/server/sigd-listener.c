@@ -328,6 +328,7 @@ hand_to_soup (SigdLink *link, GIOStream *base)
 {
   SigdServer *server = link->server;
   g_autoptr (SigdStream) stream = NULL;
+  GMainContext *home;
 
   stream = sigd_stream_new (base, link->socket, HEADER_LIMIT,
                             (gsize) server->config->max_frame * 4);
@@ -340,7 +341,12 @@ hand_to_soup (SigdLink *link, GIOStream *base)
   /* libsoup gives this very object back with every message of the
    * connection: that is how a message finds its link. */
   g_object_set_data (G_OBJECT (link->remote), "sigd-link", link);
+  home = sigd_stream_get_context (stream);
+  if (home)
+    g_main_context_push_thread_default (home);
   soup_server_accept_iostream (server->soup, G_IO_STREAM (stream), link->local, link->remote, NULL);
+  if (home)
+    g_main_context_pop_thread_default (home);
 }
 
 static void

@@ -18,10 +18,13 @@
  * share, itself polled by one source (the poller): a connection registers
  * its descriptor once, changes its events in place, and the poller hears of
  * the ready ones only. The sources libsoup waits on hold no descriptor and
- * have no child: the poller makes them ready. A wakeup then costs one
- * poll() entry and one source visit per connection that waits, whatever the
- * number that are ready. A TLS connection keeps GLib's sources (TLS may
- * hold decrypted bytes that the socket does not show).
+ * have no child: the poller makes them ready. And they live in small
+ * private contexts, the shards, each run only when one of its own is ready
+ * (see "The poller and the shards"). A wakeup then costs one poll() entry,
+ * one source in the main context, and one run of each shard that has a
+ * ready connection, whatever the number of connections. A TLS connection
+ * keeps GLib's sources (TLS may hold decrypted bytes that the socket does
+ * not show).
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
@@ -30,6 +33,7 @@
 #include "sigd-stream.h"
 
 #include <errno.h>
+#include <string.h>
 #include <sys/epoll.h>
 
 typedef enum {
@@ -62,45 +66,292 @@ struct _SigdStream {
   gboolean plain;      /* @base is the TCP connection itself */
   gboolean closed;     /* close was asked for: no polling any more */
   gboolean registered; /* the poller polls our descriptor */
+  gpointer shard;      /* Shard*: our home, if the poller polls us */
   gboolean hung_up;    /* it said so: every wait is over at once */
   guint32 events;      /* the epoll events registered */
   GPtrArray *waiters;  /* WaitSource*: sources libsoup waits on */
 };
 
-/* The poller */
+/* The poller and the shards
+ *
+ * libsoup attaches the sources it waits on to the thread-default main
+ * context, and keeps a read wait attached for every connection all the
+ * time. Were they all in the server's main context, each of its wakeups
+ * would visit every connection's source (prepare and check): most of the
+ * server's CPU at 10,000 connections (perf). So each plain connection has
+ * a home, a shard: a private GMainContext shared by at most SHARD_STREAMS
+ * connections, pushed as thread-default while libsoup sets the connection
+ * up and while the shard's sources run. A shard is run (prepare, check,
+ * dispatch: only its own sources) when the poller hears that one of its
+ * connections is ready, when its wakeup descriptor says something was
+ * attached to it from another thread, and when a timeout of its own is
+ * due. The main context keeps one source for all of this, the poller.
+ *
+ * A wait may still be in the main context (libsoup attaches a write wait
+ * to whichever context is thread-default when it sends, and a timer or a
+ * Redis reply sends from the main context): it is dispatched there, as
+ * before. */
+
+#define SHARD_STREAMS 32
+#define SHARD_FDS 4
+
+typedef struct {
+  GMainContext *context;
+  guint streams;        /* plain streams homed here */
+  gboolean roomy;       /* in shards_roomy */
+  gboolean due;         /* in poller->due */
+  gint64 deadline;      /* monotonic µs its next timeout is due, or -1 */
+  GPollFD fds[SHARD_FDS]; /* what it asks to poll (its wakeup), all in epoll */
+  guint n_fds;
+} Shard;
 
 typedef struct {
   GSource source;
   int epfd;
+  GPtrArray *due;        /* Shard*: to run at the next dispatch */
+  GPtrArray *timed;      /* Shard*: with a deadline */
+  GHashTable *shard_of;  /* GMainContext* → Shard* */
+  GQueue roomy;          /* Shard*: with room for a stream */
+  gboolean dispatching;
 } Poller;
 
 /* Made for the first plain connection, for the context it lives in (the
- * server's main context), and kept for the life of the process. */
+ * server's main context), and kept for the life of the process, with its
+ * shards. */
 static Poller *poller;
 
+/* epoll's data for a shard's descriptor has its lowest bit set; for a
+ * stream it is the (aligned) SigdStream pointer. */
+#define SHARD_TAG 1
+
 static void stream_ready (SigdStream *self, GIOCondition got);
+
+static void
+shard_make_due (Shard *shard)
+{
+  if (shard->due)
+    return;
+  shard->due = TRUE;
+  g_ptr_array_add (poller->due, shard);
+  /* The poller runs it at its next dispatch, which is at once: made ready
+   * here, or at the end of its dispatch if that is where we are. */
+  if (!poller->dispatching && poller->due->len == 1)
+    g_source_set_ready_time (&poller->source, 0);
+}
+
+/* The shard @source is attached to, or NULL (the main context). */
+static Shard *
+shard_of_source (GSource *source)
+{
+  GMainContext *context = g_source_get_context (source);
+
+  return context ? g_hash_table_lookup (poller->shard_of, context) : NULL;
+}
+
+static void
+shard_watch_fds (Shard *shard, const GPollFD *fds, guint n)
+{
+  /* What it asks to poll: its wakeup descriptor, which does not change. */
+  for (guint i = 0; i < shard->n_fds; i++) {
+    gboolean kept = FALSE;
+
+    for (guint j = 0; j < n && !kept; j++)
+      kept = fds[j].fd == shard->fds[i].fd && fds[j].events == shard->fds[i].events;
+    if (!kept && epoll_ctl (poller->epfd, EPOLL_CTL_DEL, shard->fds[i].fd, NULL) < 0)
+      g_warning ("epoll_ctl: %s", g_strerror (errno));
+  }
+  for (guint j = 0; j < n; j++) {
+    gboolean had = FALSE;
+
+    for (guint i = 0; i < shard->n_fds && !had; i++)
+      had = fds[j].fd == shard->fds[i].fd && fds[j].events == shard->fds[i].events;
+    if (!had) {
+      struct epoll_event ev = {
+        .events = (fds[j].events & G_IO_IN ? EPOLLIN : 0) | (fds[j].events & G_IO_OUT ? EPOLLOUT : 0),
+        .data.u64 = (guint64) (guintptr) shard | SHARD_TAG,
+      };
+
+      if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, fds[j].fd, &ev) < 0)
+        g_warning ("epoll_ctl: %s", g_strerror (errno));
+    }
+  }
+  memcpy (shard->fds, fds, n * sizeof (GPollFD));
+  shard->n_fds = n;
+}
+
+/* One GLib main-loop iteration of @shard, without blocking; then, what it
+ * waits for next. Its thread-default is the shard, so what its sources
+ * attach stays in it. */
+static void
+shard_run (Shard *shard)
+{
+  GPollFD fds[SHARD_FDS];
+  gint priority, timeout = -1;
+  gint n = 0;
+
+  g_main_context_push_thread_default (shard->context);
+  /* A few rounds: what a dispatch makes ready at once (an idle, a GTask's
+   * return) runs now rather than at the poller's next dispatch. */
+  for (int round = 0; round < 4; round++) {
+    g_main_context_prepare (shard->context, &priority);
+    n = g_main_context_query (shard->context, priority, &timeout, fds, SHARD_FDS);
+    if (n > SHARD_FDS) {
+      g_critical ("a shard asks to poll %d descriptors", n);
+      n = SHARD_FDS;
+    }
+    for (gint i = 0; i < n; i++)
+      fds[i].revents = 0;
+    if (n > 0)
+      g_poll (fds, n, 0);
+    if (!g_main_context_check (shard->context, priority, fds, n))
+      break;
+    g_main_context_dispatch (shard->context);
+    timeout = 0;
+  }
+  g_main_context_pop_thread_default (shard->context);
+
+  shard_watch_fds (shard, fds, n);
+  if (timeout == 0) {
+    shard_make_due (shard);
+  } else if (timeout > 0) {
+    if (shard->deadline < 0)
+      g_ptr_array_add (poller->timed, shard);
+    shard->deadline = g_get_monotonic_time () + (gint64) timeout * 1000;
+  } else if (shard->deadline >= 0) {
+    shard->deadline = -1;
+    g_ptr_array_remove_fast (poller->timed, shard);
+  }
+}
+
+static Shard *
+shard_new (void)
+{
+  Shard *shard = g_new0 (Shard, 1);
+  GPollFD fds[SHARD_FDS];
+  gint priority, timeout, n;
+
+  shard->context = g_main_context_new ();
+  shard->deadline = -1;
+  /* Ours for good: a source attached from another thread wakes it (GLib
+   * signals an owned context's wakeup only when its owner is another
+   * thread), and it is never iterated but by shard_run(). */
+  g_main_context_acquire (shard->context);
+  g_main_context_prepare (shard->context, &priority);
+  n = g_main_context_query (shard->context, priority, &timeout, fds, SHARD_FDS);
+  shard_watch_fds (shard, fds, CLAMP (n, 0, SHARD_FDS));
+  g_hash_table_insert (poller->shard_of, shard->context, shard);
+  return shard;
+}
+
+/* A home for a new stream. */
+static Shard *
+shard_take (void)
+{
+  Shard *shard = g_queue_peek_head (&poller->roomy);
+
+  if (!shard) {
+    shard = shard_new ();
+    shard->roomy = TRUE;
+    g_queue_push_head (&poller->roomy, shard);
+  }
+  if (++shard->streams == SHARD_STREAMS) {
+    g_queue_pop_head (&poller->roomy);
+    shard->roomy = FALSE;
+  }
+  return shard;
+}
+
+static void
+shard_leave (Shard *shard)
+{
+  shard->streams--;
+  if (!shard->roomy) {
+    shard->roomy = TRUE;
+    g_queue_push_head (&poller->roomy, shard);
+  }
+}
+
+static gboolean
+poller_prepare (GSource *source, gint *timeout)
+{
+  Poller *p = (Poller *) source;
+  gint64 now, first = -1;
+
+  if (p->timed->len == 0)
+    return FALSE;
+  now = g_source_get_time (source);
+  for (guint i = 0; i < p->timed->len; i++) {
+    Shard *shard = p->timed->pdata[i];
+
+    if (first < 0 || shard->deadline < first)
+      first = shard->deadline;
+  }
+  *timeout = first <= now ? 0 : (gint) MIN ((first - now + 999) / 1000, G_MAXINT);
+  return first <= now;
+}
+
+static gboolean
+poller_check (GSource *source)
+{
+  gint timeout;
+
+  return poller_prepare (source, &timeout);
+}
 
 static gboolean
 poller_dispatch (GSource *source, GSourceFunc callback, gpointer data)
 {
+  Poller *p = (Poller *) source;
   struct epoll_event events[256];
-  int n = epoll_wait (((Poller *) source)->epfd, events, G_N_ELEMENTS (events), 0);
+  g_autoptr (GPtrArray) run = NULL;
+  gint64 now = g_get_monotonic_time ();
+  int n;
+
+  p->dispatching = TRUE;
+  n = epoll_wait (p->epfd, events, G_N_ELEMENTS (events), 0);
 
   /* Making a wait ready runs nothing, so no stream goes away in this loop.
    * More than 256 ready are reported again at the next wakeup. */
   for (int i = 0; i < n; i++) {
     guint32 e = events[i].events;
 
+    if (events[i].data.u64 & SHARD_TAG) {
+      shard_make_due ((Shard *) (guintptr) (events[i].data.u64 & ~(guint64) SHARD_TAG));
+      continue;
+    }
     stream_ready (events[i].data.ptr, (e & EPOLLIN ? G_IO_IN : 0) | (e & EPOLLOUT ? G_IO_OUT : 0) |
                                         (e & EPOLLHUP ? G_IO_HUP : 0) |
                                         (e & EPOLLERR ? G_IO_ERR : 0));
   }
   if (n < 0 && errno != EINTR)
     g_warning ("epoll_wait: %s", g_strerror (errno));
+  for (guint i = 0; i < p->timed->len; i++) {
+    Shard *shard = p->timed->pdata[i];
+
+    if (shard->deadline <= now)
+      shard_make_due (shard);
+  }
+
+  /* What these runs make due waits for the next dispatch (the poller is
+   * then ready at once): one busy shard does not hold the others up. */
+  run = g_steal_pointer (&p->due);
+  p->due = g_ptr_array_new ();
+  for (guint i = 0; i < run->len; i++)
+    ((Shard *) run->pdata[i])->due = FALSE;
+  for (guint i = 0; i < run->len; i++) {
+    Shard *shard = run->pdata[i];
+
+    if (!shard->due)
+      shard_run (shard);
+  }
+  p->dispatching = FALSE;
+  g_source_set_ready_time (source, p->due->len > 0 ? 0 : -1);
   return G_SOURCE_CONTINUE;
 }
 
 static GSourceFuncs poller_funcs = {
+  .prepare = poller_prepare,
+  .check = poller_check,
   .dispatch = poller_dispatch,
 };
 
@@ -125,6 +376,10 @@ poller_get (void)
     }
     poller = (Poller *) g_source_new (&poller_funcs, sizeof (Poller));
     poller->epfd = epfd;
+    poller->due = g_ptr_array_new ();
+    poller->timed = g_ptr_array_new ();
+    poller->shard_of = g_hash_table_new (NULL, NULL);
+    g_queue_init (&poller->roomy);
     g_source_set_name (&poller->source, "sigd-stream poller");
     g_source_set_can_recurse (&poller->source, TRUE); /* never blocked */
     g_source_add_unix_fd (&poller->source, epfd, G_IO_IN);
@@ -141,7 +396,24 @@ typedef struct {
   GObject *pollable;  /* our input or output stream, given to the callback */
   SigdStream *stream; /* NULL once the stream is gone */
   GIOCondition cond;  /* G_IO_IN or G_IO_OUT */
+  gboolean ready;     /* the poller said so */
 } WaitSource;
+
+/* Makes @w ready; a shard's source also needs its shard run. */
+static void
+wait_make_ready (WaitSource *w)
+{
+  Shard *shard;
+
+  if (g_source_is_destroyed (&w->source))
+    return;
+  w->ready = TRUE;
+  shard = shard_of_source (&w->source);
+  if (shard)
+    shard_make_due (shard);
+  /* In the main context, its next prepare sees it: what made it ready
+   * runs in a dispatch of that context, or of a shard within one. */
+}
 
 /* The epoll events the live waits of @self ask for. */
 static guint32
@@ -198,7 +470,7 @@ watch_start (SigdStream *self)
 {
   struct epoll_event ev = { .events = 0, .data.ptr = self };
 
-  if (!poller_get ())
+  if (!self->shard)
     return FALSE;
   if (epoll_ctl (poller->epfd, EPOLL_CTL_ADD, g_socket_get_fd (self->socket), &ev) < 0) {
     g_warning ("epoll_ctl: %s", g_strerror (errno));
@@ -215,8 +487,8 @@ stream_ready (SigdStream *self, GIOCondition got)
   for (guint i = 0; i < self->waiters->len; i++) {
     WaitSource *w = self->waiters->pdata[i];
 
-    if (!g_source_is_destroyed (&w->source) && (got & (w->cond | G_IO_HUP | G_IO_ERR)))
-      g_source_set_ready_time (&w->source, 0);
+    if (got & (w->cond | G_IO_HUP | G_IO_ERR))
+      wait_make_ready (w);
   }
   if (got & (G_IO_HUP | G_IO_ERR)) {
     /* Polled for nothing they would go on being reported: every wait from
@@ -233,12 +505,24 @@ stream_ready (SigdStream *self, GIOCondition got)
 }
 
 static gboolean
+wait_prepare (GSource *source, gint *timeout)
+{
+  return ((WaitSource *) source)->ready;
+}
+
+static gboolean
+wait_check (GSource *source)
+{
+  return ((WaitSource *) source)->ready;
+}
+
+static gboolean
 wait_dispatch (GSource *source, GSourceFunc callback, gpointer data)
 {
   WaitSource *w = (WaitSource *) source;
 
   /* Ready again only when the poller says so (at once if hung up). */
-  g_source_set_ready_time (source, w->stream && w->stream->hung_up ? 0 : -1);
+  w->ready = w->stream && w->stream->hung_up;
   return callback ? ((GPollableSourceFunc) (void (*) (void)) callback) (w->pollable, data)
                   : G_SOURCE_CONTINUE;
 }
@@ -274,6 +558,8 @@ wait_closure_callback (GObject *pollable, gpointer data)
 }
 
 static GSourceFuncs wait_funcs = {
+  .prepare = wait_prepare,
+  .check = wait_check,
   .dispatch = wait_dispatch,
   .finalize = wait_finalize,
   .closure_callback = (GSourceFunc) (void (*) (void)) wait_closure_callback,
@@ -306,8 +592,7 @@ wait_source_new (SigdStream *self, GObject *pollable, GIOCondition cond,
     g_source_unref (cancel);
   }
   g_ptr_array_add (self->waiters, w);
-  if (self->hung_up)
-    g_source_set_ready_time (&w->source, 0);
+  w->ready = self->hung_up;
   watch_update (self);
   return &w->source;
 }
@@ -319,8 +604,7 @@ watch_free (SigdStream *self)
     WaitSource *w = self->waiters->pdata[i];
 
     w->stream = NULL;
-    if (!g_source_is_destroyed (&w->source))
-      g_source_set_ready_time (&w->source, 0); /* what waits finds the stream closed */
+    wait_make_ready (w); /* what waits finds the stream closed */
   }
   g_ptr_array_set_size (self->waiters, 0);
   watch_stop (self);
@@ -708,6 +992,8 @@ sigd_stream_finalize (GObject *object)
   SigdStream *self = SIGD_STREAM (object);
 
   watch_free (self);
+  if (self->shard)
+    shard_leave (self->shard);
   g_ptr_array_unref (self->waiters);
   g_clear_object (&self->input);
   g_clear_object (&self->output);
@@ -746,6 +1032,8 @@ sigd_stream_new (GIOStream *base, GSocket *socket, gsize header_limit, gsize mes
   self->base = g_object_ref (base);
   self->socket = g_object_ref (socket);
   self->plain = G_IS_SOCKET_CONNECTION (base);
+  if (self->plain && poller_get ())
+    self->shard = shard_take ();
   self->header_limit = header_limit;
   self->message_limit = message_limit;
   in->stream = self;
@@ -755,6 +1043,12 @@ sigd_stream_new (GIOStream *base, GSocket *socket, gsize header_limit, gsize mes
   self->input = G_INPUT_STREAM (in);
   self->output = G_OUTPUT_STREAM (out);
   return self;
+}
+
+GMainContext *
+sigd_stream_get_context (SigdStream *self)
+{
+  return self->shard ? ((Shard *) self->shard)->context : NULL;
 }
 
 void

@@ -18,6 +18,12 @@ G_DECLARE_FINAL_TYPE (SigdStream, sigd_stream, SIGD, STREAM, GIOStream)
 SigdStream *sigd_stream_new (GIOStream *base, GSocket *socket, gsize header_limit,
                              gsize message_limit);
 
+/* The context that should be thread-default while libsoup sets up the
+ * connection (soup_server_accept_iostream()), so that what it waits on
+ * lives there (see sigd-stream.c, "The poller and the shards"); NULL for a
+ * connection polled by GLib's own sources (TLS). */
+GMainContext *sigd_stream_get_context (SigdStream *self);
+
 /* The HTTP exchange is over and the connection now carries WebSocket
  * frames: queued bytes are counted from here. */
 void sigd_stream_start_websocket (SigdStream *self);

@@ -1,10 +1,12 @@
 """Malformed input over the real socket: each case gets its exact error code,
 the message had no effect, and the session keeps working afterwards."""
 import json
+import time
 
 import pytest
 
-from vtest import assert_sentence, pair
+from timeouts import scaled
+from vtest import assert_sentence, closed_by_server, pair
 
 SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 
@@ -153,3 +155,18 @@ def test_frame_of_exactly_max_frame_is_accepted(signald, connect):
     c.send_raw(frame)
     c.expect("pong")
     c.ping_ok()
+
+
+def test_client_that_never_answers_a_close_is_let_go(signald, connect):
+    """The server closes (1009) and the client neither answers the close
+    frame nor hangs up: libsoup waits 5 s for the answer, then ends the
+    connection itself. That wait is a timer among the connection's own
+    sources (signaling/server/sigd-stream.c, "The poller and the shards"),
+    and nothing else happens on the server to wake them."""
+    s = signald("--max-frame", "1024")
+    c = connect(s)
+    c.send({"type": "ping", "pad": "x" * 2000})
+    started = time.monotonic()
+    assert closed_by_server(c.ws.sock, scaled(5) + 5), \
+        "the connection was still open 10 s after the server's close frame"
+    print(f"\nFIGURES unanswered close: connection ended after {time.monotonic() - started:.1f} s")
