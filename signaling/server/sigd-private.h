@@ -95,6 +95,7 @@ struct _SigdSession {
   gboolean match_pending; /* a match in the shared queue is being tried for it */
   char *match_token;      /* that try's, kept while its answer may have been lost */
   gint64 lost_since;      /* when the shared queue first said it lost its place, or 0 */
+  gint64 shared_retry_at; /* monotonic µs: no match in the shared queue before */
   JsonNode *queue_request_id; /* of that `queue` (or `next`): its `matched` carries it */
 
   SigdCall *call;      /* ringing or active, at most one */

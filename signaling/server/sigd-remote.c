@@ -854,6 +854,10 @@ sigd_remote_moved (SigdServer *server, SigdSession *peer, const char *call, cons
  * secret, and its server makes its copy. */
 #define SHARED_QUEUE_TICK_MS 250
 #define LOST_PLACE_MS 2000
+/* Someone the script found no partner for asks again when one of its own
+ * waits runs out, else after this: whoever comes later asks for
+ * themselves, and finds them. */
+#define SHARED_RETRY_MS 2000
 
 typedef struct {
   SigdServer *server;
@@ -896,6 +900,7 @@ spill (SigdServer *server, SigdSession *session)
   /* It stays in the local indexes, where the matcher skips it. */
   session->spilled = TRUE;
   session->lost_since = 0;
+  session->shared_retry_at = 0;
   /* Wall-clock time orders the queue across servers. */
   sigd_store_queue_add (server->store, session->id, text, lines, session->language,
                         since_ms (session));
@@ -945,6 +950,30 @@ common_of (SigdSession *a, JsonArray *theirs)
   return (GStrv) g_ptr_array_free (common, FALSE);
 }
 
+/* When @s, that found no partner in the shared queue, asks again: when it
+ * stops insisting on its interests or its language (someone it may meet
+ * only then is found then), else after SHARED_RETRY_MS (a rematch block
+ * ended, a lost place to notice again). Everyone else in the queue asks
+ * when they come and when their own waits run out. */
+static gint64
+shared_retry_time (SigdServer *server, SigdSession *s, gint64 now)
+{
+  gint64 at = now + SHARED_RETRY_MS * 1000;
+  gint64 relax;
+
+  if (s->interests[0]) {
+    relax = s->queued_since + (gint64) (server->config->interest_wait * G_USEC_PER_SEC);
+    if (relax > now)
+      at = MIN (at, relax);
+  }
+  if (s->language) {
+    relax = s->queued_since + (gint64) (server->config->language_wait * G_USEC_PER_SEC);
+    if (relax > now)
+      at = MIN (at, relax);
+  }
+  return at;
+}
+
 static void
 matched_cb (SigdStoreStatus status, const char *value, gpointer data)
 {
@@ -961,6 +990,9 @@ matched_cb (SigdStoreStatus status, const char *value, gpointer data)
   s = g_hash_table_lookup (server->sessions, op->session);
   if (s) {
     s->match_pending = FALSE;
+    s->shared_retry_at = status == SIGD_STORE_UNAVAILABLE
+                           ? 0
+                           : shared_retry_time (server, s, g_get_monotonic_time ());
     /* No answer: the script may have run all the same, and taken @s and a
      * partner out of the queue. The next try asks with the same token,
      * and is given that match if so. */
@@ -1088,6 +1120,11 @@ shared_queue_tick (gpointer data)
   gint64 now = g_get_monotonic_time ();
   gint64 after = (gint64) (server->config->shared_queue_after * G_USEC_PER_SEC);
   g_autoptr (GPtrArray) waiting = g_ptr_array_new ();
+  SigdQueueWaits waits = {
+    .now_ms = g_get_real_time () / 1000,
+    .interest_wait_ms = (gint64) (server->config->interest_wait * 1000),
+    .language_wait_ms = (gint64) (server->config->language_wait * 1000),
+  };
 
   if (g_queue_is_empty (&server->queue)) {
     server->shared_queue_source = 0;
@@ -1107,7 +1144,7 @@ shared_queue_tick (gpointer data)
       else
         continue;
     }
-    if (s->match_pending)
+    if (s->match_pending || now < s->shared_retry_at)
       continue;
     s->match_pending = TRUE;
     op = g_new0 (MatchOp, 1);
@@ -1115,7 +1152,7 @@ shared_queue_tick (gpointer data)
     op->session = g_strdup (s->id);
     if (!s->match_token)
       s->match_token = sigd_random_hex (8);
-    sigd_store_queue_match (server->store, s->id, s->match_token, matched_cb, op);
+    sigd_store_queue_match (server->store, s->id, s->match_token, &waits, matched_cb, op);
   }
   return G_SOURCE_CONTINUE;
 }

@@ -220,8 +220,9 @@ static const char *QUEUE_ADD_SCRIPT =
   "return 1\n";
 
 
-/* Among the 200 who waited longest: most common interests, then the same
- * language, then the longest wait; never a pair blocked by `next`, never
+/* Among the 200 who waited longest, those it may meet now (ARGV 3-5: the
+ * time, the interest and language waits; the rules of sigd-matcher.c):
+ * most common interests, then the same language, then the longest wait; never a pair blocked by `next`, never
  * someone whose server is gone (dropped from the queue). Both leave the
  * queue in the same step, so nobody is paired twice.
  *
@@ -260,11 +261,19 @@ static const char *QUEUE_MATCH_SCRIPT =
   "  if redis.call('EXISTS', '" PREFIX "qt:' .. me) == 1 then return false end\n"
   "  return 2\n"
   "end\n"
+  "local now, iw, lw = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+  "local my_waited = now - tonumber(redis.call('ZSCORE', q, me))\n"
   "local mine = redis.call('HMGET', '" PREFIX "qe:' .. me, 'interests', 'lang')\n"
+  "local my_lang = mine[2] or ''\n"
   "local set = {}\n"
-  "for w in string.gmatch(mine[1] or '', '[^\\n]+') do set[w] = true end\n"
+  "local my_any = false\n"
+  "for w in string.gmatch(mine[1] or '', '[^\\n]+') do set[w] = true; my_any = true end\n"
+  "local i_insist = my_any and my_waited < iw\n"
+  "local l_insist = my_lang ~= '' and my_waited < lw\n"
   "local best, best_score = nil, -1\n"
-  "for _, c in ipairs(redis.call('ZRANGE', q, 0, 199)) do\n"
+  "local cands = redis.call('ZRANGE', q, 0, 199, 'WITHSCORES')\n"
+  "for k = 1, #cands, 2 do\n"
+  "  local c, waited = cands[k], now - tonumber(cands[k + 1])\n"
   "  if c ~= me then\n"
   "    local v = redis.call('HMGET', '" PREFIX "qe:' .. c, 'node', 'interests', 'lang')\n"
   "    if not v[1] or redis.call('EXISTS', '" PREFIX "alive:' .. v[1]) == 0 then\n"
@@ -273,13 +282,19 @@ static const char *QUEUE_MATCH_SCRIPT =
   "    else\n"
   "      local pair = me < c and (me .. ':' .. c) or (c .. ':' .. me)\n"
   "      if redis.call('EXISTS', '" PREFIX "block:' .. pair) == 0 then\n"
-  "        local common = 0\n"
+  "        local common, any = 0, false\n"
   "        for w in string.gmatch(v[2] or '', '[^\\n]+') do\n"
+  "          any = true\n"
   "          if set[w] then common = common + 1 end\n"
   "        end\n"
+  "        local lang = v[3] or ''\n"
+  "        local ok = common > 0 or not (i_insist or (any and waited < iw))\n"
+  "        if ok and my_lang ~= '' and lang ~= '' and lang ~= my_lang then\n"
+  "          ok = not (l_insist or waited < lw)\n"
+  "        end\n"
   "        local score = common * 2\n"
-  "        if mine[2] and mine[2] ~= '' and v[3] == mine[2] then score = score + 1 end\n"
-  "        if score > best_score then best, best_score = c, score end\n"
+  "        if my_lang ~= '' and lang == my_lang then score = score + 1 end\n"
+  "        if ok and score > best_score then best, best_score = c, score end\n"
   "      end\n"
   "    end\n"
   "  end\n"
@@ -1323,15 +1338,18 @@ redis_queue_remove (SigdStore *store, const char *session)
 
 static void
 redis_queue_match (SigdStore *store, const char *session, const char *token,
-                   SigdStoreStringCb cb, gpointer data)
+                   const SigdQueueWaits *waits, SigdStoreStringCb cb, gpointer data)
 {
-  const char *args[] = { session, token };
+  g_autofree char *now = g_strdup_printf ("%" G_GINT64_FORMAT, waits->now_ms);
+  g_autofree char *iw = g_strdup_printf ("%" G_GINT64_FORMAT, waits->interest_wait_ms);
+  g_autofree char *lw = g_strdup_printf ("%" G_GINT64_FORMAT, waits->language_wait_ms);
+  const char *args[] = { session, token, now, iw, lw };
   Cmd *cmd = g_new0 (Cmd, 1);
 
   cmd->kind = REPLY_STRING;
   cmd->string_cb = cb;
   cmd->data = data;
-  eval ((RedisStore *) store, cmd, QUEUE_MATCH_SCRIPT, NULL, 2, args);
+  eval ((RedisStore *) store, cmd, QUEUE_MATCH_SCRIPT, NULL, 5, args);
 }
 
 static void

@@ -216,10 +216,10 @@ sigd_store_queue_remove (SigdStore *store, const char *session)
 
 void
 sigd_store_queue_match (SigdStore *store, const char *session, const char *token,
-                        SigdStoreStringCb cb, gpointer data)
+                        const SigdQueueWaits *waits, SigdStoreStringCb cb, gpointer data)
 {
   if (store->klass->queue_match)
-    store->klass->queue_match (store, session, token, cb, data);
+    store->klass->queue_match (store, session, token, waits, cb, data);
   else
     cb (SIGD_STORE_NOT_FOUND, NULL, data);
 }

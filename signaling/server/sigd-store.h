@@ -22,6 +22,15 @@
 
 #include "sigd-config.h"
 
+/* The shared queue's rules at one moment: the time now on the clock of
+ * its since_ms (the wall clock, in ms), and how long someone insists on
+ * their interests, and on their language. */
+typedef struct {
+  gint64 now_ms;
+  gint64 interest_wait_ms;
+  gint64 language_wait_ms;
+} SigdQueueWaits;
+
 typedef struct _SigdStore SigdStore;
 
 typedef enum {
@@ -134,7 +143,11 @@ typedef struct {
   /* The random queue shared by the servers: @desc (JSON) describes the
    * session to whoever is paired with it; queue_match takes the best
    * partner for @session and both out of the queue, atomically, and
-   * answers the partner's desc (NOT_FOUND: nobody, or @session was taken;
+   * answers the partner's desc. The partner is one it may meet by @waits,
+   * as the local matcher decides (sigd-matcher.c): someone with interests
+   * insists on sharing one until interest_wait_ms after since_ms, and two
+   * asking for different languages are kept apart until language_wait_ms
+   * after theirs (NOT_FOUND: nobody, or @session was taken;
    * EXPIRED: @session is not in the queue, nor taken by a match still to
    * be told: queue it again). An answer lost (UNAVAILABLE) may hide a
    * match made: asking again with the same @token gives it, for a few
@@ -143,7 +156,7 @@ typedef struct {
                      const char *interests, const char *language, gint64 since_ms);
   void (*queue_remove) (SigdStore *store, const char *session);
   void (*queue_match) (SigdStore *store, const char *session, const char *token,
-                       SigdStoreStringCb cb, gpointer data);
+                       const SigdQueueWaits *waits, SigdStoreStringCb cb, gpointer data);
   void (*block_pair) (SigdStore *store, const char *a, const char *b, gint64 ms);
   /* Reports, shared (NULL in memory, where the server counts them): the
    * address @reporter reported the address @key; when @threshold distinct
@@ -220,7 +233,7 @@ void sigd_store_queue_add (SigdStore *store, const char *session, const char *de
                            const char *interests, const char *language, gint64 since_ms);
 void sigd_store_queue_remove (SigdStore *store, const char *session);
 void sigd_store_queue_match (SigdStore *store, const char *session, const char *token,
-                             SigdStoreStringCb cb, gpointer data);
+                             const SigdQueueWaits *waits, SigdStoreStringCb cb, gpointer data);
 void sigd_store_block_pair (SigdStore *store, const char *a, const char *b, gint64 ms);
 void sigd_store_report_add (SigdStore *store, const char *key, const char *reporter,
                             guint threshold, gint64 refuse_ms, SigdStoreCountCb cb,

@@ -49,11 +49,11 @@ def test_local_partner_first(cluster, connect):
 
 
 def test_many_queue_at_once_across_three_servers(cluster, connect):
-    servers = cluster(3, "--shared-queue-after", "0", "--max-sessions-per-address", "256",
-                      "--max-pending-per-address", "256")
+    servers = cluster(3, "--shared-queue-after", "0", "--interest-wait", "1",
+                      "--max-sessions-per-address", "256", "--max-pending-per-address", "256")
     clients = [connect(servers[i % 3]) for i in range(45)]
-    # Interests nobody shares: the local matchers wait for a common one
-    # (--interest-wait), so the pairs are all made by the script.
+    # Interests nobody shares, and everyone in the shared queue at once: the
+    # pairs are all made by the script, once the interest wait ran out.
     for i, c in enumerate(clients):
         c.send({"type": "queue", "interests": [f"topic{i}"]})
     for c in clients:
@@ -74,3 +74,42 @@ def test_many_queue_at_once_across_three_servers(cluster, connect):
         c.expect_nothing(0.1)
     # some pairs span servers
     assert any(len({servers[i % 3].port for i in v}) == 2 for v in calls.values())
+
+
+def test_shared_queue_keeps_to_interests_for_the_interest_wait(cluster, connect):
+    """Across servers as on one (sigd-matcher.c): someone with interests
+    waits --interest-wait for a partner sharing one before taking anyone,
+    and one who comes meanwhile with a common interest is preferred."""
+    s1, s2 = cluster(2, "--shared-queue-after", "0", "--interest-wait", "4")
+    a, b, c = connect(s1, name="A"), connect(s2, name="B"), connect(s2, name="C")
+    a.send({"type": "queue", "interests": ["chess"]})
+    a.expect("queued")
+    b.send({"type": "queue", "interests": ["knitting"]})
+    b.expect("queued")
+    a.expect_nothing(1.5)  # nothing in common, and both still insist
+    b.expect_nothing(0.1)
+    c.send({"type": "queue", "interests": ["chess", "tea"]})
+    c.expect("queued")
+    ma = a.expect("matched", timeout=3)
+    mc = c.expect("matched", timeout=3)
+    assert ma["call"] == mc["call"]
+    assert ma["common_interests"] == mc["common_interests"] == ["chess"]
+    assert ma["peer"]["name"] == "C"
+    # B takes anyone once its wait ran out: D, who has no interests.
+    d = connect(s1, name="D")
+    d.send({"type": "queue"})
+    d.expect("queued")
+    mb = b.expect("matched", timeout=8)
+    assert mb["peer"]["name"] == "D" and mb["common_interests"] == []
+    assert d.expect("matched", timeout=3)["call"] == mb["call"]
+
+
+def test_shared_queue_keeps_languages_apart_for_the_language_wait(cluster, connect):
+    s1, s2 = cluster(2, "--shared-queue-after", "0", "--language-wait", "3")
+    a, b = connect(s1), connect(s2)
+    a.send({"type": "queue", "language": "de"})
+    a.expect("queued")
+    b.send({"type": "queue", "language": "fr"})
+    b.expect("queued")
+    a.expect_nothing(2.0)
+    assert a.expect("matched", timeout=6)["call"] == b.expect("matched", timeout=3)["call"]
