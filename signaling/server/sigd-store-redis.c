@@ -210,14 +210,29 @@ static const char *MOVE_SCRIPT =
   "end\n"
   "return 1\n";
 
-/* The shared random queue: vchat:queue (zset: session → since, ms) and
- * vchat:qe:SESSION (hash: node, desc, interests as lines, lang). */
+/* The shared random queue: vchat:queue (zset: session → since, ms),
+ * vchat:qe:SESSION (hash: node, desc, interests as lines, lang) and, for
+ * each interest, vchat:qi:INTEREST (set: who waits with it). */
 static const char *QUEUE_ADD_SCRIPT =
   "redis.call('HSET', '" PREFIX "qe:' .. ARGV[1], 'node', ARGV[2], 'desc', ARGV[3], "
   "  'interests', ARGV[4], 'lang', ARGV[5])\n"
   "redis.call('EXPIRE', '" PREFIX "qe:' .. ARGV[1], 86400)\n"
+  "for w in string.gmatch(ARGV[4], '[^\\n]+') do\n"
+  "  redis.call('SADD', '" PREFIX "qi:' .. w, ARGV[1])\n"
+  "end\n"
   "redis.call('ZADD', '" PREFIX "queue', ARGV[6], ARGV[1])\n"
   "return 1\n";
+
+/* Takes a session out of the queue and its indexes. */
+#define UNQUEUE_FUNCTION \
+  "local function unqueue(id)\n" \
+  "  local lines = redis.call('HGET', '" PREFIX "qe:' .. id, 'interests')\n" \
+  "  for w in string.gmatch(lines or '', '[^\\n]+') do\n" \
+  "    redis.call('SREM', '" PREFIX "qi:' .. w, id)\n" \
+  "  end\n" \
+  "  redis.call('ZREM', '" PREFIX "queue', id)\n" \
+  "  redis.call('DEL', '" PREFIX "qe:' .. id)\n" \
+  "end\n"
 
 
 /* Among the 200 who waited longest, those it may meet now (ARGV 3-5: the
@@ -238,6 +253,7 @@ static const char *QUEUE_ADD_SCRIPT =
 #define MATCH_KEEP_MS "10000"
 #define TAKEN_KEEP_MS "11000"
 static const char *QUEUE_MATCH_SCRIPT =
+  UNQUEUE_FUNCTION
   "local me, token = ARGV[1], ARGV[2]\n"
   "local q = '" PREFIX "queue'\n"
   "local mk = '" PREFIX "qm:' .. me\n"
@@ -251,8 +267,7 @@ static const char *QUEUE_MATCH_SCRIPT =
   "    local mine = redis.call('GET', tk) == me\n"
   "    if mine then redis.call('DEL', tk) end\n"
   "    if mine and string.sub(rec, 1, a - 1) == token then\n"
-  "      redis.call('ZREM', q, me)\n"
-  "      redis.call('DEL', '" PREFIX "qe:' .. me)\n"
+  "      unqueue(me)\n"
   "      return string.sub(rec, b + 1)\n"
   "    end\n"
   "  end\n"
@@ -270,15 +285,37 @@ static const char *QUEUE_MATCH_SCRIPT =
   "for w in string.gmatch(mine[1] or '', '[^\\n]+') do set[w] = true; my_any = true end\n"
   "local i_insist = my_any and my_waited < iw\n"
   "local l_insist = my_lang ~= '' and my_waited < lw\n"
-  "local best, best_score = nil, -1\n"
-  "local cands = redis.call('ZRANGE', q, 0, 199, 'WITHSCORES')\n"
+  "local best, best_score, best_waited = nil, -1, -1\n"
+  /* Those sharing an interest (up to 50 for each), wherever they are in
+   * the queue, and the 200 who waited longest. */
+  "local cands, seen = {}, { [me] = true }\n"
+  "for w in pairs(set) do\n"
+  "  for _, c in ipairs(redis.call('SRANDMEMBER', '" PREFIX "qi:' .. w, 50)) do\n"
+  "    if not seen[c] then\n"
+  "      seen[c] = true\n"
+  "      local since = redis.call('ZSCORE', q, c)\n"
+  "      if since then\n"
+  "        cands[#cands + 1] = c\n"
+  "        cands[#cands + 1] = since\n"
+  "      else\n"
+  "        redis.call('SREM', '" PREFIX "qi:' .. w, c)\n"
+  "      end\n"
+  "    end\n"
+  "  end\n"
+  "end\n"
+  "local first = redis.call('ZRANGE', q, 0, 199, 'WITHSCORES')\n"
+  "for k = 1, #first, 2 do\n"
+  "  if not seen[first[k]] then\n"
+  "    cands[#cands + 1] = first[k]\n"
+  "    cands[#cands + 1] = first[k + 1]\n"
+  "  end\n"
+  "end\n"
   "for k = 1, #cands, 2 do\n"
   "  local c, waited = cands[k], now - tonumber(cands[k + 1])\n"
-  "  if c ~= me then\n"
+  "  do\n"
   "    local v = redis.call('HMGET', '" PREFIX "qe:' .. c, 'node', 'interests', 'lang')\n"
   "    if not v[1] or redis.call('EXISTS', '" PREFIX "alive:' .. v[1]) == 0 then\n"
-  "      redis.call('ZREM', q, c)\n"
-  "      redis.call('DEL', '" PREFIX "qe:' .. c)\n"
+  "      unqueue(c)\n"
   "    else\n"
   "      local pair = me < c and (me .. ':' .. c) or (c .. ':' .. me)\n"
   "      if redis.call('EXISTS', '" PREFIX "block:' .. pair) == 0 then\n"
@@ -294,15 +331,17 @@ static const char *QUEUE_MATCH_SCRIPT =
   "        end\n"
   "        local score = common * 2\n"
   "        if my_lang ~= '' and lang == my_lang then score = score + 1 end\n"
-  "        if ok and score > best_score then best, best_score = c, score end\n"
+  "        if ok and (score > best_score or (score == best_score and waited > best_waited)) then\n"
+  "          best, best_score, best_waited = c, score, waited\n"
+  "        end\n"
   "      end\n"
   "    end\n"
   "  end\n"
   "end\n"
   "if not best then return false end\n"
   "local desc = redis.call('HGET', '" PREFIX "qe:' .. best, 'desc') or ''\n"
-  "redis.call('ZREM', q, me, best)\n"
-  "redis.call('DEL', '" PREFIX "qe:' .. me, '" PREFIX "qe:' .. best)\n"
+  "unqueue(me)\n"
+  "unqueue(best)\n"
   "redis.call('SET', mk, token .. '\\n' .. best .. '\\n' .. desc, 'PX', " MATCH_KEEP_MS ")\n"
   "redis.call('SET', '" PREFIX "qt:' .. best, me, 'PX', " TAKEN_KEEP_MS ")\n"
   "return desc\n";
@@ -310,9 +349,10 @@ static const char *QUEUE_MATCH_SCRIPT =
 /* Out of the queue; and a match of it not told yet (QUEUE_MATCH_SCRIPT)
  * is off: its partner is free to be queued again at once. */
 static const char *QUEUE_REMOVE_SCRIPT =
+  UNQUEUE_FUNCTION
   "local me = ARGV[1]\n"
-  "redis.call('ZREM', '" PREFIX "queue', me)\n"
-  "redis.call('DEL', '" PREFIX "qe:' .. me, '" PREFIX "qt:' .. me)\n"
+  "unqueue(me)\n"
+  "redis.call('DEL', '" PREFIX "qt:' .. me)\n"
   "local rec = redis.call('GET', '" PREFIX "qm:' .. me)\n"
   "if rec then\n"
   "  local a = string.find(rec, '\\n', 1, true)\n"

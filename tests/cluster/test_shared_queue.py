@@ -2,6 +2,7 @@
 different servers meet; a Lua script pairs two at a time, so under
 concurrency nobody is paired twice."""
 import collections
+import time
 
 
 def test_two_people_on_two_servers_meet(cluster, connect):
@@ -113,3 +114,28 @@ def test_shared_queue_keeps_languages_apart_for_the_language_wait(cluster, conne
     b.expect("queued")
     a.expect_nothing(2.0)
     assert a.expect("matched", timeout=6)["call"] == b.expect("matched", timeout=3)["call"]
+
+
+def test_shared_interest_found_behind_the_longest_waiting(cluster, connect):
+    """The script looks at the 200 who waited longest, and at everyone who
+    shares an interest wherever they wait (vchat:qi:INTEREST): someone
+    with the interest of the 205th in the queue meets them at once."""
+    s1, s2 = cluster(2, "--shared-queue-after", "0", "--interest-wait", "60",
+                     "--max-sessions-per-address", "512", "--max-pending-per-address", "512")
+    waiting = []
+    for i in range(205):
+        c = connect((s1, s2)[i % 2])
+        c.send({"type": "queue", "interests": [f"topic{i}"]})
+        c.expect("queued")
+        waiting.append(c)
+        if i == 199:
+            time.sleep(0.3)  # the last five wait less than the first 200, surely
+    time.sleep(1.0)  # everyone is in the shared queue (--shared-queue-after 0)
+    x = connect(s1, name="X")
+    x.send({"type": "queue", "interests": ["topic204", "unshared"]})
+    x.expect("queued")
+    mx = x.expect("matched", timeout=5)
+    mw = waiting[204].expect("matched", timeout=5)
+    assert mx["call"] == mw["call"] and mx["common_interests"] == ["topic204"]
+    for c in waiting[:204]:
+        c.expect_nothing(0.01)
