@@ -26,6 +26,11 @@
 #define ATTEMPT_TIMEOUT_S 6
 #define NETWORK_CHECK_MS 1000
 #define DEFAULT_RECONNECT_SECONDS 30
+/* Media broken for less than this when the peer leaves: the peer hung up
+ * (and closed its connection), it did not give up on a broken path. Below
+ * the shortest deadline a peer gives up after (5 s), with room for the two
+ * sides' clocks of "broken" to differ by a round trip or two. */
+#define PEER_GAVE_UP_AFTER_US (3 * G_USEC_PER_SEC)
 /* A peer whose connection to the server dropped this long ago, and whose
  * media stopped, has gone (a crash, a killed process): the call ends as
  * peer-lost rather than try to reconnect to nobody. */
@@ -1110,8 +1115,13 @@ vchatd_call_handle_message (VchatdCall *self, VchatMsg *msg)
 
     /* A peer that leaves (not "next") while the call reconnects gave up on
      * the path (its deadline came first): for both, the connection could
-     * not be restored. */
-    if (self->state == VCHATD_CALL_RECONNECTING && reason == VCHATD_END_PEER_HANGUP)
+     * not be restored. But a deadline is at least 5 s (reconnect-timeout,
+     * and the web client's 30 s), and a peer who hangs up closes its
+     * connection at once: its media end, which we hear straight away, may
+     * come before its `leave` through the server. */
+    if (self->state == VCHATD_CALL_RECONNECTING && reason == VCHATD_END_PEER_HANGUP &&
+        self->broken_since_us &&
+        g_get_monotonic_time () - self->broken_since_us >= PEER_GAVE_UP_AFTER_US)
       reason = VCHATD_END_NETWORK;
     vchatd_call_end (self, reason, FALSE);
     break;

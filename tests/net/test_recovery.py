@@ -20,6 +20,7 @@ Each case prints its recovery times (figures, not assertions beyond the
 bounds the issue asks for)."""
 import contextlib
 import os
+import signal
 import threading
 import time
 
@@ -348,6 +349,26 @@ def test_server_restart_between_vchatd_and_the_browser(lab, world, clips):
         assert len(page_seen["frames"]) > 30, page_seen
         assert page.eval("window.vchat.state") == "connected"
         page.eval("window.vchat.stop()")
+        d.wait_call_state(pa, "ended", 10)
+        assert d.call_prop(pa, "EndReason") == "peer-hangup"
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="needs /usr/bin/chromium")
+def test_browser_hangup_that_outruns_its_leave(lab, world, clips):
+    """The page hangs up: it sends `leave` and closes its connection at
+    once. Here the server is slow (stopped for 1.5 s), so vchatd hears the
+    connection close first and starts reconnecting; when the `leave` comes,
+    the call still ends as the peer's hangup, not as a network failure: a
+    peer who gives up on a broken path does so after 5 s at the least."""
+    with call_with_page(world, clips, "a", "b") as (d, pa, page, _):
+        server = world.server.proc.pid
+        os.kill(server, signal.SIGSTOP)
+        try:
+            page.eval("window.vchat.stop()")
+            d.wait_call_state(pa, "reconnecting", 5)
+            time.sleep(0.5)
+        finally:
+            os.kill(server, signal.SIGCONT)
         d.wait_call_state(pa, "ended", 10)
         assert d.call_prop(pa, "EndReason") == "peer-hangup"
 
