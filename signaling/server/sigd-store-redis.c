@@ -211,8 +211,9 @@ static const char *MOVE_SCRIPT =
   "return 1\n";
 
 /* The shared random queue: vchat:queue (zset: session → since, ms),
- * vchat:qe:SESSION (hash: node, desc, interests as lines, lang) and, for
- * each interest, vchat:qi:INTEREST (set: who waits with it). */
+ * vchat:qe:SESSION (hash: node, desc, interests as lines, lang), for each
+ * interest vchat:qi:INTEREST (set: who waits with it), and vchat:qn (zset,
+ * like vchat:queue: who waits without interests). */
 static const char *QUEUE_ADD_SCRIPT =
   "redis.call('HSET', '" PREFIX "qe:' .. ARGV[1], 'node', ARGV[2], 'desc', ARGV[3], "
   "  'interests', ARGV[4], 'lang', ARGV[5])\n"
@@ -220,6 +221,7 @@ static const char *QUEUE_ADD_SCRIPT =
   "for w in string.gmatch(ARGV[4], '[^\\n]+') do\n"
   "  redis.call('SADD', '" PREFIX "qi:' .. w, ARGV[1])\n"
   "end\n"
+  "if ARGV[4] == '' then redis.call('ZADD', '" PREFIX "qn', ARGV[6], ARGV[1]) end\n"
   "redis.call('ZADD', '" PREFIX "queue', ARGV[6], ARGV[1])\n"
   "return 1\n";
 
@@ -231,6 +233,7 @@ static const char *QUEUE_ADD_SCRIPT =
   "    redis.call('SREM', '" PREFIX "qi:' .. w, id)\n" \
   "  end\n" \
   "  redis.call('ZREM', '" PREFIX "queue', id)\n" \
+  "  redis.call('ZREM', '" PREFIX "qn', id)\n" \
   "  redis.call('DEL', '" PREFIX "qe:' .. id)\n" \
   "end\n"
 
@@ -287,7 +290,9 @@ static const char *QUEUE_MATCH_SCRIPT =
   "local l_insist = my_lang ~= '' and my_waited < lw\n"
   "local best, best_score, best_waited = nil, -1, -1\n"
   /* Those sharing an interest (up to 50 for each), wherever they are in
-   * the queue, and the 200 who waited longest. */
+   * the queue; the 200 without interests who waited longest; and the 200
+   * who waited longest (if any of those who insist on their interests
+   * stopped, these did: the waits are the same for everyone). */
   "local cands, seen = {}, { [me] = true }\n"
   "for w in pairs(set) do\n"
   "  for _, c in ipairs(redis.call('SRANDMEMBER', '" PREFIX "qi:' .. w, 50)) do\n"
@@ -303,11 +308,14 @@ static const char *QUEUE_MATCH_SCRIPT =
   "    end\n"
   "  end\n"
   "end\n"
-  "local first = redis.call('ZRANGE', q, 0, 199, 'WITHSCORES')\n"
-  "for k = 1, #first, 2 do\n"
-  "  if not seen[first[k]] then\n"
-  "    cands[#cands + 1] = first[k]\n"
-  "    cands[#cands + 1] = first[k + 1]\n"
+  "for _, z in ipairs({ '" PREFIX "qn', q }) do\n"
+  "  local first = redis.call('ZRANGE', z, 0, 199, 'WITHSCORES')\n"
+  "  for k = 1, #first, 2 do\n"
+  "    if not seen[first[k]] then\n"
+  "      seen[first[k]] = true\n"
+  "      cands[#cands + 1] = first[k]\n"
+  "      cands[#cands + 1] = first[k + 1]\n"
+  "    end\n"
   "  end\n"
   "end\n"
   "for k = 1, #cands, 2 do\n"

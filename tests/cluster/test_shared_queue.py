@@ -117,9 +117,11 @@ def test_shared_queue_keeps_languages_apart_for_the_language_wait(cluster, conne
 
 
 def test_shared_interest_found_behind_the_longest_waiting(cluster, connect):
-    """The script looks at the 200 who waited longest, and at everyone who
-    shares an interest wherever they wait (vchat:qi:INTEREST): someone
-    with the interest of the 205th in the queue meets them at once."""
+    """The script looks at the 200 who waited longest, at everyone who
+    shares an interest wherever they wait (vchat:qi:INTEREST), and at the
+    first 200 who wait without interests: someone with the interest of the
+    205th in the queue meets them at once, and two without interests who
+    come after them meet each other."""
     s1, s2 = cluster(2, "--shared-queue-after", "0", "--interest-wait", "60",
                      "--max-sessions-per-address", "512", "--max-pending-per-address", "512")
     waiting = []
@@ -137,5 +139,13 @@ def test_shared_interest_found_behind_the_longest_waiting(cluster, connect):
     mx = x.expect("matched", timeout=5)
     mw = waiting[204].expect("matched", timeout=5)
     assert mx["call"] == mw["call"] and mx["common_interests"] == ["topic204"]
+    # Two without interests, on two servers, behind 204 who still insist on
+    # theirs: they meet (vchat:qn, who waits without interests).
+    y, z = connect(s1, name="Y"), connect(s2, name="Z")
+    for c in (y, z):
+        c.send({"type": "queue"})
+        c.expect("queued")
+    my = y.expect("matched", timeout=5)
+    assert z.expect("matched", timeout=5)["call"] == my["call"] and my["peer"]["name"] == "Z"
     for c in waiting[:204]:
         c.expect_nothing(0.01)
