@@ -167,20 +167,34 @@ count_common (SigdSession *a, SigdSession *b)
   return n;
 }
 
+gint64
+sigd_matcher_interests_until (SigdServer *server, SigdSession *s)
+{
+  return s->interests[0]
+           ? s->queued_since + (gint64) (server->config->interest_wait * G_USEC_PER_SEC)
+           : 0;
+}
+
+gint64
+sigd_matcher_language_until (SigdServer *server, SigdSession *s)
+{
+  return s->language
+           ? s->queued_since + (gint64) (server->config->language_wait * G_USEC_PER_SEC)
+           : 0;
+}
+
 /* Whether @s, given how long it has waited, still insists on its
  * preferences. */
 static gboolean
 insists_on_interests (SigdServer *server, SigdSession *s, gint64 now)
 {
-  return s->interests[0] &&
-         now - s->queued_since < (gint64) (server->config->interest_wait * G_USEC_PER_SEC);
+  return now < sigd_matcher_interests_until (server, s);
 }
 
 static gboolean
 insists_on_language (SigdServer *server, SigdSession *s, gint64 now)
 {
-  return s->language &&
-         now - s->queued_since < (gint64) (server->config->language_wait * G_USEC_PER_SEC);
+  return now < sigd_matcher_language_until (server, s);
 }
 
 /* A score for pairing @a with @b, or -1 when they may not be paired now. */
@@ -221,15 +235,11 @@ index_add (SigdServer *server, SigdSession *session, gint64 now)
     g_hash_table_add (server->open, session);
   else
     session->interests_event =
-      add_event (server, EVENT_INTERESTS,
-                 session->queued_since +
-                   (gint64) (server->config->interest_wait * G_USEC_PER_SEC),
+      add_event (server, EVENT_INTERESTS, sigd_matcher_interests_until (server, session),
                  session, NULL);
   if (insists_on_language (server, session, now))
     session->language_event =
-      add_event (server, EVENT_LANGUAGE,
-                 session->queued_since +
-                   (gint64) (server->config->language_wait * G_USEC_PER_SEC),
+      add_event (server, EVENT_LANGUAGE, sigd_matcher_language_until (server, session),
                  session, NULL);
 }
 

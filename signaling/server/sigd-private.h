@@ -250,6 +250,10 @@ void sigd_matcher_init (SigdServer *server);
 void sigd_matcher_free (SigdServer *server);
 void sigd_matcher_enqueue (SigdServer *server, SigdSession *session);
 void sigd_matcher_dequeue (SigdServer *server, SigdSession *session);
+/* When @session stops insisting on its interests, and on its language
+ * (monotonic µs; 0 if it has none to insist on). */
+gint64 sigd_matcher_interests_until (SigdServer *server, SigdSession *session);
+gint64 sigd_matcher_language_until (SigdServer *server, SigdSession *session);
 /* Before a queued session's interests or language change: it leaves the
  * indexes (sigd_matcher_enqueue() puts it back, keeping its place). */
 void sigd_matcher_unindex (SigdServer *server, SigdSession *session);

@@ -959,18 +959,12 @@ static gint64
 shared_retry_time (SigdServer *server, SigdSession *s, gint64 now)
 {
   gint64 at = now + SHARED_RETRY_MS * 1000;
-  gint64 relax;
+  gint64 relax[] = { sigd_matcher_interests_until (server, s),
+                     sigd_matcher_language_until (server, s) };
 
-  if (s->interests[0]) {
-    relax = s->queued_since + (gint64) (server->config->interest_wait * G_USEC_PER_SEC);
-    if (relax > now)
-      at = MIN (at, relax);
-  }
-  if (s->language) {
-    relax = s->queued_since + (gint64) (server->config->language_wait * G_USEC_PER_SEC);
-    if (relax > now)
-      at = MIN (at, relax);
-  }
+  for (guint i = 0; i < G_N_ELEMENTS (relax); i++)
+    if (relax[i] > now)
+      at = MIN (at, relax[i]);
   return at;
 }
 
