@@ -98,7 +98,7 @@ struct _SigdStream {
 typedef struct {
   GMainContext *context;
   guint streams;        /* plain streams homed here */
-  gboolean roomy;       /* in shards_roomy */
+  gboolean roomy;       /* in poller->roomy */
   gboolean due;         /* in poller->due */
   gint64 deadline;      /* monotonic µs its next timeout is due, or -1 */
   GPollFD fds[SHARD_FDS]; /* what it asks to poll (its wakeup), all in epoll */
